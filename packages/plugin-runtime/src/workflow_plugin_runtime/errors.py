@@ -1,0 +1,150 @@
+"""The runtime's exceptions, rooted in one base class.
+
+::
+
+    WorkflowPluginError             message, location (file, line, column, field), hint
+    ├── ManifestError               a plugin.yaml is invalid                    (kind: manifest)
+    ├── ConfigError                 a config.yaml is invalid
+    ├── WorkflowFileError           a workflow file is invalid
+    ├── ReferenceSyntaxError        "namespace/name.action" is malformed        (kind: not_found)
+    ├── PluginNotFoundError         no plugin or action by that name           (kind: not_found)
+    ├── TemplateError               a "{{ ... }}" template is invalid           (kind: template)
+    ├── PermissionDeniedError       a capability the workflow does not grant   (kind: permission)
+    ├── SecretError                 an unknown secret or var, a bad secrets file
+    ├── RuntimeUnavailableError     no Docker daemon, image missing, ...       (kind: runtime_unavailable)
+    ├── InvocationFailed            a plugin call failed; carries a Failure
+    └── ValidationFailed            several problems found at once (``validate``)
+
+Each error renders as ``file:line:column: field: message`` followed by a
+``hint:`` line, so the CLI prints ``str(error)`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from .results import Failure, FailureKind
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where in which file a problem is; every part is optional."""
+
+    file: Path | None = None
+    line: int | None = None
+    column: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = [str(self.file)] if self.file is not None else []
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        where = ":".join(parts)
+        if self.field:
+            return f"{where}: {self.field}" if where else self.field
+        return where
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding of a check: an error stops the run, a warning does not."""
+
+    message: str
+    location: SourceLocation | None = None
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location and str(self.location) else self.message
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class WorkflowPluginError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    kind: ClassVar[FailureKind | None] = None
+
+    def __init__(self, message: str, *, location: SourceLocation | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(self.message, self.location, self.hint)
+
+    def __str__(self) -> str:
+        return str(self.problem)
+
+
+class ManifestError(WorkflowPluginError):
+    kind = FailureKind.MANIFEST
+
+
+class ConfigError(WorkflowPluginError):
+    pass
+
+
+class WorkflowFileError(WorkflowPluginError):
+    pass
+
+
+class ReferenceSyntaxError(WorkflowPluginError):
+    kind = FailureKind.NOT_FOUND
+
+
+class PluginNotFoundError(WorkflowPluginError):
+    kind = FailureKind.NOT_FOUND
+
+
+class TemplateError(WorkflowPluginError):
+    kind = FailureKind.TEMPLATE
+
+
+class PermissionDeniedError(WorkflowPluginError):
+    kind = FailureKind.PERMISSION
+
+
+class SecretError(WorkflowPluginError):
+    pass
+
+
+class RuntimeUnavailableError(WorkflowPluginError):
+    kind = FailureKind.RUNTIME_UNAVAILABLE
+
+
+class InvocationFailed(WorkflowPluginError):
+    """A plugin call failed; ``failure`` says how (already masked)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+    @property
+    def failure_kind(self) -> FailureKind:
+        return self.failure.kind
+
+
+class ValidationFailed(WorkflowPluginError):
+    """Every problem a check found, so the user fixes them in one pass."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        errors = [p for p in problems if p.severity is Severity.ERROR]
+        count = len(errors)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} found")
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems if p.severity is Severity.ERROR)

@@ -1,0 +1,89 @@
+"""What an invocation leaves behind: its metrics, or a typed failure.
+
+These are plain data shared by the runtimes, the executor, the scheduler and
+the run record, so they live apart from all of them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class FailureKind(str, enum.Enum):
+    """Why a task failed; the values are the run record's ``error.kind``."""
+
+    NOT_FOUND = "not_found"
+    MANIFEST = "manifest"
+    PERMISSION = "permission"
+    INPUT_VALIDATION = "input_validation"
+    OUTPUT_VALIDATION = "output_validation"
+    TEMPLATE = "template"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    PROTOCOL = "protocol"
+    ACTION = "action"
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    WORKER_LOST = "worker_lost"
+    CANCELLED = "cancelled"
+
+
+class RuntimeKind(str, enum.Enum):
+    """Where a plugin runs: a local process, a bubblewrap sandbox or a container."""
+
+    PROCESS = "process"
+    SANDBOX = "sandbox"
+    DOCKER = "docker"
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """One invocation's measurements; ``None`` where the platform cannot say."""
+
+    duration_s: float
+    runtime: RuntimeKind
+    exit_code: int | None = None
+    signal: int | None = None
+    cpu_time_s: float | None = None
+    peak_memory_bytes: int | None = None
+    warm: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "duration_s": round(self.duration_s, 6),
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "cpu_time_s": None if self.cpu_time_s is None else round(self.cpu_time_s, 6),
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "runtime": self.runtime.value,
+            "warm": self.warm,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed invocation, already masked: safe to print and to record.
+
+    ``retryable`` is the plugin's own word (from its error response); the
+    scheduler decides whether to retry.
+    """
+
+    kind: FailureKind
+    message: str
+    exit_code: int | None = None
+    stderr_tail: str = ""
+    retryable: bool = False
+    error_type: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"kind": self.kind.value, "message": self.message}
+        if self.error_type is not None:
+            record["type"] = self.error_type
+        if self.exit_code is not None:
+            record["exit_code"] = self.exit_code
+        if self.stderr_tail:
+            record["stderr_tail"] = self.stderr_tail
+        if self.retryable:
+            record["retryable"] = True
+        return record

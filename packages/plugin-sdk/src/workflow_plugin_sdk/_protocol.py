@@ -1,0 +1,290 @@
+"""Wire protocol version 1: the one definition both sides of a plugin call use.
+
+The runtime and the SDK import this module; nothing else in the project may
+describe the messages again. Version 1 in short (``docs/protocol.md`` is the
+full text):
+
+* one-shot: the runtime writes one request object on stdin and closes it; the
+  plugin writes one response object on stdout and exits;
+* serve loop: the runtime starts the plugin with ``WORKFLOW_PLUGIN_SERVE=1``;
+  the plugin first writes a ready line, then answers one request line with one
+  response line, each carrying the request's ``id``, until stdin closes.
+
+Every decoder validates the message's shape and raises :class:`ProtocolError`
+(never ``KeyError`` or ``json.JSONDecodeError``) so that a peer speaking
+garbage is reported, not crashed on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, TypedDict, Union
+
+from ._errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+"""The protocol version this SDK speaks; separate from the package version."""
+
+SERVE_ENV_VAR = "WORKFLOW_PLUGIN_SERVE"
+"""Set to ``"1"`` by the runtime to start a plugin as a pooled worker."""
+
+MessageId = Union[str, int]
+
+
+class InvocationContext(TypedDict, total=False):
+    """Where a call comes from; every key is optional for a plugin."""
+
+    run_id: str
+    workflow: str
+    task: str
+    workflow_dir: str
+
+
+class _RequestBase(TypedDict):
+    protocol: int
+    action: str
+    inputs: dict[str, Any]
+    secret_inputs: list[str]
+    context: InvocationContext
+
+
+class Request(_RequestBase, total=False):
+    """What the runtime sends: one action call."""
+
+    id: MessageId
+
+
+class ErrorInfo(TypedDict):
+    """Why a call failed, as the plugin tells it."""
+
+    type: str
+    message: str
+    retryable: bool
+
+
+class _SuccessBase(TypedDict):
+    ok: Literal[True]
+    outputs: dict[str, Any]
+
+
+class SuccessResponse(_SuccessBase, total=False):
+    id: MessageId
+
+
+class _ErrorBase(TypedDict):
+    ok: Literal[False]
+    error: ErrorInfo
+
+
+class ErrorResponse(_ErrorBase, total=False):
+    id: MessageId
+
+
+Response = Union[SuccessResponse, ErrorResponse]
+
+
+class ReadyMessage(TypedDict):
+    """The first line a pooled worker writes: it speaks the serve loop."""
+
+    protocol: int
+    ready: Literal[True]
+    actions: list[str]
+
+
+class LogRecord(TypedDict, total=False):
+    """One line of a plugin's stderr: structured when it was a JSON record."""
+
+    level: str
+    message: str
+    data: dict[str, Any]
+    structured: bool
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def parse_log_line(line: str) -> LogRecord | None:
+    """Read one stderr line: a JSON ``{"level", "message"}`` object or plain text.
+
+    Returns ``None`` for a blank line. Never raises: a log stream is not
+    protocol, and a broken record is shown as the text it is.
+    """
+    text = line.rstrip("\r\n")
+    if not text.strip():
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            level = value.get("level")
+            record: LogRecord = {
+                "level": level if level in LOG_LEVELS else "info",
+                "message": value["message"],
+                "structured": True,
+            }
+            if isinstance(value.get("data"), dict):
+                record["data"] = value["data"]
+            return record
+    return {"level": "info", "message": text, "structured": False}
+
+
+def make_request(
+    action: str,
+    inputs: dict[str, Any],
+    *,
+    secret_inputs: list[str] | tuple[str, ...] = (),
+    context: InvocationContext | None = None,
+    id: MessageId | None = None,  # noqa: A002 - the wire name
+) -> Request:
+    request: Request = {
+        "protocol": PROTOCOL_VERSION,
+        "action": action,
+        "inputs": inputs,
+        "secret_inputs": list(secret_inputs),
+        "context": context if context is not None else {},
+    }
+    if id is not None:
+        request["id"] = id
+    return _checked_request(request)
+
+
+def success_response(outputs: dict[str, Any], *, id: MessageId | None = None) -> SuccessResponse:  # noqa: A002
+    response: SuccessResponse = {"ok": True, "outputs": outputs}
+    if id is not None:
+        response["id"] = id
+    return response
+
+
+def error_response(
+    type: str,  # noqa: A002 - the wire name
+    message: str,
+    *,
+    retryable: bool = False,
+    id: MessageId | None = None,  # noqa: A002
+) -> ErrorResponse:
+    response: ErrorResponse = {
+        "ok": False,
+        "error": {"type": type, "message": message, "retryable": retryable},
+    }
+    if id is not None:
+        response["id"] = id
+    return response
+
+
+def ready_message(actions: list[str]) -> ReadyMessage:
+    return {"protocol": PROTOCOL_VERSION, "ready": True, "actions": sorted(actions)}
+
+
+def encode_message(message: Request | Response | ReadyMessage) -> bytes:
+    """One message as a single JSON line (JSON escapes every newline in strings)."""
+    try:
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"message is not JSON-serialisable: {exc}") from exc
+    return text.encode("utf-8") + b"\n"
+
+
+def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"{what} is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    if not data.strip():
+        raise ProtocolError(f"{what} is empty; expected one JSON object")
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(
+            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except RecursionError as exc:
+        raise ProtocolError(f"{what} nests too deeply") from exc
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _check_version(message: dict[str, Any], what: str) -> None:
+    version = message.get("protocol")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError(
+            f"{what} has unsupported protocol version {version!r}; this side speaks "
+            f"version {PROTOCOL_VERSION}. Upgrade the older of the SDK and the runtime."
+        )
+
+
+def _check_field(message: dict[str, Any], key: str, expected: type | tuple[type, ...], what: str) -> None:
+    value = message.get(key)
+    if not isinstance(value, expected) or isinstance(value, bool) and bool not in _as_tuple(expected):
+        names = " or ".join(_json_type(t()) for t in _as_tuple(expected))
+        found = "missing" if key not in message else _json_type(value)
+        raise ProtocolError(f"{what} field {key!r}: expected {names}, got {found}")
+
+
+def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def _check_id(message: dict[str, Any], what: str) -> None:
+    if "id" in message and message["id"] is not None:
+        _check_field(message, "id", (str, int), what)
+
+
+def _checked_request(message: dict[str, Any]) -> Request:
+    what = "request"
+    _check_version(message, what)
+    _check_field(message, "action", str, what)
+    if not message["action"]:
+        raise ProtocolError("request field 'action': expected a non-empty string")
+    _check_field(message, "inputs", dict, what)
+    message.setdefault("secret_inputs", [])
+    _check_field(message, "secret_inputs", list, what)
+    if not all(isinstance(name, str) for name in message["secret_inputs"]):
+        raise ProtocolError("request field 'secret_inputs': expected an array of strings")
+    message.setdefault("context", {})
+    _check_field(message, "context", dict, what)
+    _check_id(message, what)
+    return message  # type: ignore[return-value]  # validated above
+
+
+def decode_request(data: bytes | str) -> Request:
+    """Parse and validate one request (a whole stdin document or one line)."""
+    return _checked_request(_load_object(data, "request"))
+
+
+def decode_response(data: bytes | str) -> Response:
+    """Parse and validate one response; ``ok`` decides which shape is required."""
+    what = "response"
+    message = _load_object(data, what)
+    _check_field(message, "ok", bool, what)
+    _check_id(message, what)
+    if message["ok"]:
+        _check_field(message, "outputs", dict, what)
+        return message  # type: ignore[return-value]
+    _check_field(message, "error", dict, what)
+    error = message["error"]
+    _check_field(error, "type", str, "response error")
+    _check_field(error, "message", str, "response error")
+    error.setdefault("retryable", False)
+    _check_field(error, "retryable", bool, "response error")
+    return message  # type: ignore[return-value]
+
+
+def decode_ready(data: bytes | str) -> ReadyMessage:
+    """Parse the first line of a pooled worker; anything else means no serve loop."""
+    what = "ready line"
+    message = _load_object(data, what)
+    _check_version(message, what)
+    if message.get("ready") is not True:
+        raise ProtocolError("ready line field 'ready': expected true")
+    message.setdefault("actions", [])
+    _check_field(message, "actions", list, what)
+    return message  # type: ignore[return-value]
