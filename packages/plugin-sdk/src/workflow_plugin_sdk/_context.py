@@ -2,7 +2,9 @@
 
 The logger writes structured JSON lines on stderr (the protocol's log stream)
 and masks the values of secret inputs *after* formatting, so no format string
-(``%s``, ``%r``, an f-string built beforehand) lets a secret through.
+(``%s``, ``%r``, an f-string built beforehand, ``str.format``, ``json.dumps``)
+lets a secret through: the masker knows each secret in every spelling those
+produce (plain, ``repr``, ``ascii``, JSON-escaped) and each of its lines.
 """
 
 from __future__ import annotations
@@ -10,15 +12,20 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Callable, TextIO
+from collections.abc import Mapping
 
 from ._protocol import LOG_LEVELS as LEVELS
-from ._protocol import InvocationContext
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, TextIO
+
+    from ._messages import InvocationContext
+
+    LogSink = Callable[[dict[str, Any]], None]
 
 MASK = "***"
-
-LogSink = Callable[[dict[str, Any]], None]
 
 
 def _secret_strings(value: object) -> Iterator[str]:
@@ -28,17 +35,36 @@ def _secret_strings(value: object) -> Iterator[str]:
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _secret_strings(item)
-        yield json.dumps(value, ensure_ascii=False)
+        yield from _json_forms(value)
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _secret_strings(item)
-        yield json.dumps(value, ensure_ascii=False)
+        yield from _json_forms(value)
     elif value is not None and not isinstance(value, bool):
         yield str(value)
 
 
+def _json_forms(value: object) -> Iterator[str]:
+    yield json.dumps(value, ensure_ascii=False, default=str)
+    yield json.dumps(value, default=str)
+
+
+def _spellings(text: str) -> Iterator[str]:
+    """The forms ``text`` takes once formatted: as is, and quoted by repr, ascii and json."""
+    yield text
+    yield repr(text)[1:-1]
+    yield ascii(text)[1:-1]
+    yield json.dumps(text, ensure_ascii=False)[1:-1]
+    yield json.dumps(text)[1:-1]
+    yield from (line for line in text.splitlines() if len(line) >= 4)
+
+
 class Masker:
-    """Replaces each secret, and its JSON- and repr-escaped forms, with ``***``."""
+    """Replaces each secret, in any of its spellings, with ``***``.
+
+    Replacing repeats until nothing matches, because a secret containing
+    ``*`` could otherwise be re-formed by the mask and the text around it.
+    """
 
     __slots__ = ("_pattern",)
 
@@ -46,19 +72,45 @@ class Masker:
         variants: set[str] = set()
         for secret in secrets:
             for text in _secret_strings(secret):
-                if not text:
-                    continue
-                variants.update((text, json.dumps(text, ensure_ascii=False)[1:-1], repr(text)[1:-1]))
-                variants.update(line for line in text.splitlines() if len(line) >= 4)
+                if text:
+                    variants.update(_spellings(text))
         ordered = sorted(variants, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+        if self._pattern is None:
+            return text
+        for _ in range(len(text) + 1):
+            masked = self._pattern.sub(MASK, text)
+            if masked == text:
+                break
+            text = masked
+        return text
 
     @classmethod
     def for_inputs(cls, inputs: Mapping[str, Any], secret_inputs: Iterable[str]) -> Masker:
         return cls(inputs[name] for name in secret_inputs if name in inputs)
+
+
+def mask_value(mask: Callable[[str], str], value: object) -> object:
+    """A JSON-ready copy of ``value`` with every key, string and number masked.
+
+    Masking the values one by one (not the JSON text) keeps the structure
+    intact whatever characters a secret holds.
+    """
+    if isinstance(value, str):
+        return mask(value)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping):
+        return {mask(str(key)): mask_value(mask, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_value(mask, item) for item in value]
+    text = str(value)
+    masked = mask(text)
+    if isinstance(value, (int, float)) and masked == text:
+        return value
+    return masked
 
 
 def stderr_sink(stream: TextIO | None = None) -> LogSink:
@@ -73,7 +125,11 @@ def stderr_sink(stream: TextIO | None = None) -> LogSink:
 
 
 class ActionLogger:
-    """``logging``-style methods producing protocol log records, masked."""
+    """``logging``-style methods producing protocol log records, masked.
+
+    ``message % args`` is formatted as the ``logging`` module does; keyword
+    arguments become the record's ``data`` object.
+    """
 
     __slots__ = ("_mask", "_sink")
 
@@ -92,7 +148,7 @@ class ActionLogger:
                 text = " ".join([text, *map(str, args)])
         record: dict[str, Any] = {"level": level, "message": self._mask(text)}
         if data:
-            record["data"] = json.loads(self._mask(json.dumps(data, ensure_ascii=False, default=str)))
+            record["data"] = mask_value(self._mask, data)
         self._sink(record)
 
     def debug(self, message: object, *args: object, **data: object) -> None:
@@ -109,7 +165,11 @@ class ActionLogger:
 
 
 class PluginContext:
-    """One action call: its inputs, its origin (run, workflow, task) and a logger."""
+    """One action call: its inputs, its origin (run, workflow, task) and a logger.
+
+    ``mask(text)`` hides this call's secret inputs in any text the action
+    wants to show elsewhere (an error message, an output it builds).
+    """
 
     __slots__ = ("action", "context", "inputs", "log", "mask", "secret_inputs")
 

@@ -1,8 +1,8 @@
 """Wire protocol version 1: the one definition both sides of a plugin call use.
 
-The runtime and the SDK import this module; nothing else in the project may
-describe the messages again. Version 1 in short (``docs/protocol.md`` is the
-full text):
+The runtime and the SDK import this module (the runtime through the public
+``workflow_plugin_sdk.protocol``); nothing else in the project may describe
+the messages again. Version 1 in short (``docs/protocol.md`` is the full text):
 
 * one-shot: the runtime writes one request object on stdin and closes it; the
   plugin writes one response object on stdout and exits;
@@ -13,14 +13,32 @@ full text):
 Every decoder validates the message's shape and raises :class:`ProtocolError`
 (never ``KeyError`` or ``json.JSONDecodeError``) so that a peer speaking
 garbage is reported, not crashed on.
+
+The message classes live in ``_messages`` and are imported for type checkers
+only: a plugin process never pays for ``typing`` (see that module).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypedDict, Union
 
 from ._errors import ProtocolError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy treats any such name as true
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from ._messages import (
+        ErrorResponse,
+        InvocationContext,
+        LogRecord,
+        MessageId,
+        ReadyMessage,
+        Request,
+        Response,
+        SuccessResponse,
+    )
 
 PROTOCOL_VERSION = 1
 """The protocol version this SDK speaks; separate from the package version."""
@@ -28,79 +46,17 @@ PROTOCOL_VERSION = 1
 SERVE_ENV_VAR = "WORKFLOW_PLUGIN_SERVE"
 """Set to ``"1"`` by the runtime to start a plugin as a pooled worker."""
 
-MessageId = Union[str, int]
-
-
-class InvocationContext(TypedDict, total=False):
-    """Where a call comes from; every key is optional for a plugin."""
-
-    run_id: str
-    workflow: str
-    task: str
-    workflow_dir: str
-
-
-class _RequestBase(TypedDict):
-    protocol: int
-    action: str
-    inputs: dict[str, Any]
-    secret_inputs: list[str]
-    context: InvocationContext
-
-
-class Request(_RequestBase, total=False):
-    """What the runtime sends: one action call."""
-
-    id: MessageId
-
-
-class ErrorInfo(TypedDict):
-    """Why a call failed, as the plugin tells it."""
-
-    type: str
-    message: str
-    retryable: bool
-
-
-class _SuccessBase(TypedDict):
-    ok: Literal[True]
-    outputs: dict[str, Any]
-
-
-class SuccessResponse(_SuccessBase, total=False):
-    id: MessageId
-
-
-class _ErrorBase(TypedDict):
-    ok: Literal[False]
-    error: ErrorInfo
-
-
-class ErrorResponse(_ErrorBase, total=False):
-    id: MessageId
-
-
-Response = Union[SuccessResponse, ErrorResponse]
-
-
-class ReadyMessage(TypedDict):
-    """The first line a pooled worker writes: it speaks the serve loop."""
-
-    protocol: int
-    ready: Literal[True]
-    actions: list[str]
-
-
-class LogRecord(TypedDict, total=False):
-    """One line of a plugin's stderr: structured when it was a JSON record."""
-
-    level: str
-    message: str
-    data: dict[str, Any]
-    structured: bool
-
-
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+EXIT_OK = 0
+"""One-shot exit code: the action succeeded (the response has ``ok: true``)."""
+EXIT_ACTION_FAILED = 1
+"""One-shot exit code: the action failed; the response carries the error."""
+EXIT_BAD_REQUEST = 2
+"""One-shot exit code: the request broke the protocol; the response's error type is ``ProtocolError``."""
+
+CONTEXT_FIELDS = ("run_id", "workflow", "task", "workflow_dir")
+"""The request context's known keys; each is optional and, when present, a string."""
 
 
 def parse_log_line(line: str) -> LogRecord | None:
@@ -120,7 +76,7 @@ def parse_log_line(line: str) -> LogRecord | None:
         if isinstance(value, dict) and isinstance(value.get("message"), str):
             level = value.get("level")
             record: LogRecord = {
-                "level": level if level in LOG_LEVELS else "info",
+                "level": level if isinstance(level, str) and level in LOG_LEVELS else "info",
                 "message": value["message"],
                 "structured": True,
             }
@@ -134,16 +90,17 @@ def make_request(
     action: str,
     inputs: dict[str, Any],
     *,
-    secret_inputs: list[str] | tuple[str, ...] = (),
+    secret_inputs: Iterable[str] = (),
     context: InvocationContext | None = None,
     id: MessageId | None = None,  # noqa: A002 - the wire name
 ) -> Request:
-    request: Request = {
+    """Build a request and check it as a plugin would (so a bad one fails here, not in the plugin)."""
+    request: dict[str, Any] = {
         "protocol": PROTOCOL_VERSION,
         "action": action,
         "inputs": inputs,
         "secret_inputs": list(secret_inputs),
-        "context": context if context is not None else {},
+        "context": dict(context) if context is not None else {},
     }
     if id is not None:
         request["id"] = id
@@ -173,17 +130,28 @@ def error_response(
     return response
 
 
-def ready_message(actions: list[str]) -> ReadyMessage:
+def ready_message(actions: Iterable[str]) -> ReadyMessage:
     return {"protocol": PROTOCOL_VERSION, "ready": True, "actions": sorted(actions)}
 
 
 def encode_message(message: Request | Response | ReadyMessage) -> bytes:
-    """One message as a single JSON line (JSON escapes every newline in strings)."""
+    """One message as a single JSON line (JSON escapes every newline in strings).
+
+    Text that UTF-8 cannot carry (a lone surrogate, which a JSON ``\\ud800``
+    escape decodes to) is sent as JSON escapes instead of failing.
+    """
     try:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"message is not JSON-serialisable: {exc}") from exc
-    return text.encode("utf-8") + b"\n"
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
+
+
+def _reject_constant(name: str) -> None:
+    raise ProtocolError(f"{name} is not a JSON number")
 
 
 def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
@@ -195,11 +163,11 @@ def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
     if not data.strip():
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_reject_constant)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise ProtocolError(
-            f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+        raise ProtocolError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
         raise ProtocolError(f"{what} nests too deeply") from exc
     if not isinstance(value, dict):
@@ -213,24 +181,32 @@ def _json_type(value: object) -> str:
 
 
 def _check_version(message: dict[str, Any], what: str) -> None:
-    version = message.get("protocol")
-    if version != PROTOCOL_VERSION or isinstance(version, bool):
+    if "protocol" not in message:
         raise ProtocolError(
-            f"{what} has unsupported protocol version {version!r}; this side speaks "
-            f"version {PROTOCOL_VERSION}. Upgrade the older of the SDK and the runtime."
+            f"{what} has no 'protocol' field; this side speaks protocol version {PROTOCOL_VERSION} "
+            f'(send "protocol": {PROTOCOL_VERSION})'
+        )
+    version = message["protocol"]
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"{what} uses unsupported protocol version {json.dumps(version)}; this side speaks "
+            f"version {PROTOCOL_VERSION} only. Upgrade the older of the SDK and the runtime."
         )
 
 
 def _check_field(message: dict[str, Any], key: str, expected: type | tuple[type, ...], what: str) -> None:
     value = message.get(key)
-    if not isinstance(value, expected) or isinstance(value, bool) and bool not in _as_tuple(expected):
-        names = " or ".join(_json_type(t()) for t in _as_tuple(expected))
+    allowed = expected if isinstance(expected, tuple) else (expected,)
+    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        names = " or ".join(_json_type(kind()) for kind in allowed)
         found = "missing" if key not in message else _json_type(value)
         raise ProtocolError(f"{what} field {key!r}: expected {names}, got {found}")
 
 
-def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:
-    return expected if isinstance(expected, tuple) else (expected,)
+def _check_strings(values: list[Any], what: str) -> None:
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ProtocolError(f"{what}[{index}]: expected string, got {_json_type(value)}")
 
 
 def _check_id(message: dict[str, Any], what: str) -> None:
@@ -247,10 +223,13 @@ def _checked_request(message: dict[str, Any]) -> Request:
     _check_field(message, "inputs", dict, what)
     message.setdefault("secret_inputs", [])
     _check_field(message, "secret_inputs", list, what)
-    if not all(isinstance(name, str) for name in message["secret_inputs"]):
-        raise ProtocolError("request field 'secret_inputs': expected an array of strings")
+    _check_strings(message["secret_inputs"], "request field 'secret_inputs'")
     message.setdefault("context", {})
     _check_field(message, "context", dict, what)
+    context = message["context"]
+    for key in CONTEXT_FIELDS:
+        if key in context:
+            _check_field(context, key, str, "request context")
     _check_id(message, what)
     return message  # type: ignore[return-value]  # validated above
 
@@ -268,14 +247,14 @@ def decode_response(data: bytes | str) -> Response:
     _check_id(message, what)
     if message["ok"]:
         _check_field(message, "outputs", dict, what)
-        return message  # type: ignore[return-value]
+        return message  # type: ignore[return-value]  # validated above
     _check_field(message, "error", dict, what)
     error = message["error"]
     _check_field(error, "type", str, "response error")
     _check_field(error, "message", str, "response error")
     error.setdefault("retryable", False)
     _check_field(error, "retryable", bool, "response error")
-    return message  # type: ignore[return-value]
+    return message  # type: ignore[return-value]  # validated above
 
 
 def decode_ready(data: bytes | str) -> ReadyMessage:
@@ -287,4 +266,5 @@ def decode_ready(data: bytes | str) -> ReadyMessage:
         raise ProtocolError("ready line field 'ready': expected true")
     message.setdefault("actions", [])
     _check_field(message, "actions", list, what)
-    return message  # type: ignore[return-value]
+    _check_strings(message["actions"], "ready line field 'actions'")
+    return message  # type: ignore[return-value]  # validated above

@@ -12,31 +12,38 @@ import io
 import json
 import os
 import sys
-from typing import IO, Any, Callable, NoReturn
 
-from ._action import ActionRegistry, default_registry, dispatch
+from ._action import ActionRegistry, answer, default_registry
 from ._context import Masker
 from ._errors import ProtocolError
 from ._protocol import (
+    EXIT_BAD_REQUEST,
+    EXIT_OK,
     SERVE_ENV_VAR,
-    Response,
     decode_request,
     encode_message,
     error_response,
     ready_message,
 )
 
-EXIT_OK = 0
-EXIT_ACTION_FAILED = 1
-EXIT_BAD_REQUEST = 2
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import IO, NoReturn, TextIO
+
+    from ._messages import MessageId
 
 
 class _MaskedText(io.TextIOBase):
-    """Stands in for ``sys.stdout``: text goes to stderr through the call's masker."""
+    """Stands in for ``sys.stdout``: text goes to stderr through the call's masker.
 
-    def __init__(self, target: IO[str]) -> None:
+    ``buffer`` and ``fileno()`` lead to the same place (descriptor 1 now is
+    stderr), so code writing bytes to "stdout" cannot reach the channel either.
+    """
+
+    def __init__(self, target: TextIO) -> None:
         self._target = target
-        self.mask: Callable[[str], str] = lambda text: text
+        self.mask: Callable[[str], str] = _unmasked
 
     def writable(self) -> bool:
         return True
@@ -48,42 +55,59 @@ class _MaskedText(io.TextIOBase):
     def flush(self) -> None:
         self._target.flush()
 
+    def fileno(self) -> int:
+        return 1
+
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    @property
+    def buffer(self) -> IO[bytes]:
+        return self._target.buffer
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # read-only here, as on sys.stdout
+        return getattr(self._target, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]  # read-only here, as on sys.stdout
+        return getattr(self._target, "errors", None)
+
+
+def _unmasked(text: str) -> str:
+    return text
+
 
 def _claim_stdout() -> tuple[IO[bytes], _MaskedText]:
-    """Keep the protocol channel for ourselves; send everything else to stderr."""
-    sys.stdout.flush()
+    """Keep the protocol channel for ourselves; send everything else to stderr.
+
+    Descriptor 1 is re-pointed *before* flushing ``sys.stdout``, so whatever
+    the plugin printed while it was imported goes to the log stream too.
+    """
     channel = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
+    sys.stdout.flush()
     redirect = _MaskedText(sys.stderr)
     sys.stdout = redirect
     return channel, redirect
 
 
-def _encode_response(response: Response) -> bytes:
-    try:
-        return encode_message(response)
-    except ProtocolError as exc:
-        fallback = error_response(
-            "InvalidOutputs", f"the action's outputs cannot be sent: {exc}", id=response.get("id")
-        )
-        return encode_message(fallback)
-
-
-def _respond(request_bytes: bytes, registry: ActionRegistry, redirect: _MaskedText) -> tuple[Response, bytes]:
+def respond(request_bytes: bytes, registry: ActionRegistry, redirect: _MaskedText | None = None) -> tuple[bytes, int]:
+    """One request in, one encoded response and its one-shot exit code out; never raises."""
     try:
         request = decode_request(request_bytes)
     except ProtocolError as exc:
-        response: Response = error_response("ProtocolError", str(exc), id=_guess_id(request_bytes))
-        return response, encode_message(response)
-    redirect.mask = Masker.for_inputs(request["inputs"], request["secret_inputs"])
+        response = error_response("ProtocolError", str(exc), id=_guess_id(request_bytes))
+        return encode_message(response), EXIT_BAD_REQUEST
+    if redirect is not None:
+        redirect.mask = Masker.for_inputs(request["inputs"], request["secret_inputs"])
     try:
-        response = dispatch(request, registry)
+        return answer(request, registry)
     finally:
         sys.stdout.flush()
-    return response, _encode_response(response)
 
 
-def _guess_id(data: bytes) -> Any:
+def _guess_id(data: bytes) -> MessageId | None:
     """The id of a request too broken to decode, so the reply still pairs up."""
     try:
         value = json.loads(data)
@@ -94,12 +118,11 @@ def _guess_id(data: bytes) -> Any:
 
 
 def run_once(stdin: IO[bytes], channel: IO[bytes], registry: ActionRegistry, redirect: _MaskedText) -> int:
-    response, data = _respond(stdin.read(), registry, redirect)
+    """Answer the one request stdin holds; the exit code tells success, failure or a bad request."""
+    data, code = respond(stdin.read(), registry, redirect)
     channel.write(data)
     channel.flush()
-    if response["ok"]:
-        return EXIT_OK
-    return EXIT_BAD_REQUEST if response["error"]["type"] == "ProtocolError" else EXIT_ACTION_FAILED
+    return code
 
 
 def serve(stdin: IO[bytes], channel: IO[bytes], registry: ActionRegistry, redirect: _MaskedText) -> int:
@@ -109,7 +132,7 @@ def serve(stdin: IO[bytes], channel: IO[bytes], registry: ActionRegistry, redire
     for line in stdin:
         if not line.strip():
             continue
-        _, data = _respond(line, registry, redirect)
+        data, _ = respond(line, registry, redirect)
         channel.write(data)
         channel.flush()
     return EXIT_OK

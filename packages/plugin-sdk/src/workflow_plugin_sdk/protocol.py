@@ -1,12 +1,13 @@
-"""Wire protocol version 1, public: the runtime imports its messages from here."""
+"""Wire protocol version 1, public: the runtime imports its messages from here.
+
+``docs/protocol.md`` describes the same protocol for plugin authors in other
+languages; this module is its executable definition.
+"""
 
 from __future__ import annotations
 
 from ._errors import ProtocolError
-from ._protocol import (
-    LOG_LEVELS,
-    PROTOCOL_VERSION,
-    SERVE_ENV_VAR,
+from ._messages import (
     ErrorInfo,
     ErrorResponse,
     InvocationContext,
@@ -16,6 +17,15 @@ from ._protocol import (
     Request,
     Response,
     SuccessResponse,
+)
+from ._protocol import (
+    CONTEXT_FIELDS,
+    EXIT_ACTION_FAILED,
+    EXIT_BAD_REQUEST,
+    EXIT_OK,
+    LOG_LEVELS,
+    PROTOCOL_VERSION,
+    SERVE_ENV_VAR,
     decode_ready,
     decode_request,
     decode_response,
@@ -28,6 +38,10 @@ from ._protocol import (
 )
 
 __all__ = [
+    "CONTEXT_FIELDS",
+    "EXIT_ACTION_FAILED",
+    "EXIT_BAD_REQUEST",
+    "EXIT_OK",
     "LOG_LEVELS",
     "PROTOCOL_VERSION",
     "SERVE_ENV_VAR",

@@ -6,20 +6,23 @@ their own functions, never at module level here.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
 
 from .__about__ import __version__
+from .commands import schema as schema_command
+from .errors import ExitCode
 
 app = typer.Typer(
     name="workflow",
-    help="Run workflow files and manage the plugins they use.",
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("schema")(schema_command.schema)
 
 
 def _print_version(value: bool) -> None:
@@ -35,8 +38,28 @@ def root(
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
-    """Run workflow files and manage the plugins they use."""
+    """Run workflow files and manage the plugins they use.
+
+    Examples:
+
+      workflow run examples/workflows/hello.yaml
+
+      workflow plugin list
+
+      workflow schema plugin > plugin.schema.json
+    """
 
 
 def main() -> None:
-    app()
+    """Entry point: user errors become one message and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=True)
+    except Exception as exc:
+        from workflow_plugin_runtime.errors import WorkflowPluginError
+
+        if not isinstance(exc, WorkflowPluginError):
+            raise
+        from .ui.console import make_console, print_problem
+
+        print_problem(make_console(stderr=True), exc.problem)
+        sys.exit(ExitCode.INVALID)

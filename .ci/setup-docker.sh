@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs and starts a Docker engine for the restricted-mode tests, and makes
+# the base image plugin Dockerfiles build FROM (python:3.11-slim), without any
+# container registry: the image is a debootstrapped Debian with python3.
+#
+# Idempotent: every step is skipped when its result is already there, so a
+# second run takes about a second. docs/docker.md explains each step.
+set -euo pipefail
+
+BASE_IMAGE="${WORKFLOW_BASE_IMAGE:-python:3.11-slim}"
+SUITE="bookworm"
+CACHE_DIR="/var/cache/workflow-plugins"
+ROOTFS_TARBALL="$CACHE_DIR/rootfs-$SUITE-python3.tar"
+DOCKERD_LOG="/tmp/dockerd.log"
+DOCKERD_READY_TIMEOUT_S=60
+
+log() { printf 'setup-docker: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  die "run as root (it installs packages and starts dockerd)"
+fi
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  if [ "${#missing[@]}" -eq 0 ]; then
+    log "packages already installed"
+    return
+  fi
+  log "installing ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+start_dockerd() {
+  if docker_answers; then
+    log "dockerd already answers"
+    return
+  fi
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  # --bridge=none/--iptables=false: this machine has no bridge networking;
+  # containers get the `none` or `host` network only. setsid + nohup detach
+  # it so it outlives this script and CI's shell.
+  setsid nohup dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 </dev/null &
+  local waited=0
+  until docker_answers; do
+    if [ "$waited" -ge $((DOCKERD_READY_TIMEOUT_S * 2)) ]; then
+      tail -n 20 "$DOCKERD_LOG" >&2 || true
+      die "dockerd did not answer within ${DOCKERD_READY_TIMEOUT_S}s; see $DOCKERD_LOG"
+    fi
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  log "dockerd is ready"
+}
+
+apt_mirror() {
+  # Never hard-code the mirror: use the one this machine's apt is set up with.
+  local sources="/etc/apt/sources.list.d/debian.sources" mirror=""
+  if [ -f "$sources" ]; then
+    mirror=$(awk '/^URIs:/{print $2; exit}' "$sources")
+  fi
+  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
+    mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list)
+  fi
+  [ -n "$mirror" ] || die "no Debian mirror found in $sources or /etc/apt/sources.list"
+  printf '%s\n' "$mirror"
+}
+
+build_rootfs_tarball() {
+  local rootfs mirror
+  mirror=$(apt_mirror)
+  rootfs=$(mktemp -d /tmp/workflow-rootfs.XXXXXX)
+  # shellcheck disable=SC2064  # expand now: the trap must remove this very directory
+  trap "rm -rf '$rootfs'" EXIT
+  log "debootstrap $SUITE from $mirror (about a minute)"
+  debootstrap --variant=minbase --include=python3,python-is-python3 "$SUITE" "$rootfs" "$mirror" >/tmp/debootstrap.log 2>&1 \
+    || { tail -n 20 /tmp/debootstrap.log >&2; die "debootstrap failed; see /tmp/debootstrap.log"; }
+  mkdir -p "$CACHE_DIR"
+  tar -C "$rootfs" \
+    --exclude=./var/cache/apt/archives --exclude=./var/lib/apt/lists \
+    --exclude=./usr/share/doc --exclude=./usr/share/locale --exclude=./usr/share/man \
+    -cf "$ROOTFS_TARBALL.partial" .
+  mv "$ROOTFS_TARBALL.partial" "$ROOTFS_TARBALL"
+  rm -rf "$rootfs"
+  trap - EXIT
+}
+
+ensure_base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    log "image $BASE_IMAGE already present"
+    return
+  fi
+  if [ ! -s "$ROOTFS_TARBALL" ]; then
+    build_rootfs_tarball
+  else
+    log "re-importing cached $ROOTFS_TARBALL"
+  fi
+  docker import -c 'CMD ["python3"]' "$ROOTFS_TARBALL" "$BASE_IMAGE" >/dev/null
+  log "imported $BASE_IMAGE"
+}
+
+install_packages
+start_dockerd
+ensure_base_image

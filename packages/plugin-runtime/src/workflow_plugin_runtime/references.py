@@ -1,0 +1,133 @@
+"""The grammar of plugin and action references: ``namespace/name`` and ``namespace/name.action``.
+
+The grammar is strict and every malformed form gets its own message, because a
+reference is typed by hand in workflow files and on the command line::
+
+    plugin-ref  = namespace "/" name
+    action-ref  = plugin-ref "." action
+    namespace   = name = [a-z][a-z0-9-]*      (at most 64 characters)
+    action      = [a-z][a-z0-9_-]*
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import ReferenceSyntaxError, SourceLocation
+
+__all__ = [
+    "ACTION_NAME_PATTERN",
+    "IDENTIFIER_PATTERN",
+    "ActionRef",
+    "PluginRef",
+    "parse_action_ref",
+    "parse_plugin_ref",
+]
+
+IDENTIFIER_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
+ACTION_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
+_FORM = "write it as namespace/name.action, e.g. acme/http.get"
+_PLUGIN_FORM = "write it as namespace/name, e.g. acme/http"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PluginRef:
+    """``namespace/name``: one plugin, whatever its version or location."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRef:
+    """``namespace/name.action``: what a task's ``uses`` names."""
+
+    namespace: str
+    name: str
+    action: str
+
+    @property
+    def plugin(self) -> PluginRef:
+        return PluginRef(self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}.{self.action}"
+
+
+def parse_plugin_ref(text: object, *, location: SourceLocation | None = None) -> PluginRef:
+    """Parse ``namespace/name``; raise :class:`ReferenceSyntaxError` saying what is wrong."""
+    body = _common_checks(text, location=location, form=_PLUGIN_FORM)
+    if "." in body:
+        raise _error(f"{body!r} is a plugin reference and may not contain '.'", location, _PLUGIN_FORM)
+    namespace, name = _split_plugin(body, location=location, form=_PLUGIN_FORM)
+    return PluginRef(namespace, name)
+
+
+def parse_action_ref(text: object, *, location: SourceLocation | None = None) -> ActionRef:
+    """Parse ``namespace/name.action``; raise :class:`ReferenceSyntaxError` saying what is wrong."""
+    body = _common_checks(text, location=location, form=_FORM)
+    plugin_part, dot, action = body.partition(".")
+    if not dot:
+        if "/" not in body:
+            raise _error(f"{body!r} is missing its namespace and action", location, _FORM)
+        raise _error(f"{body!r} is missing the action: expected namespace/name.action", location, _FORM)
+    if "/" not in plugin_part:
+        if "/" in action:
+            raise _error(f"{body!r} has '.' inside the namespace", location, _FORM)
+        raise _error(
+            f"{body!r} is missing the namespace: expected namespace/name.action",
+            location,
+            f"add the plugin's namespace, e.g. acme/{body}",
+        )
+    if "." in action:
+        raise _error(f"{body!r} has more than one '.': only one separates the plugin from the action", location, _FORM)
+    if "/" in action:
+        raise _error(f"{body!r} has '/' after the action's '.'", location, _FORM)
+    namespace, name = _split_plugin(plugin_part, location=location, form=_FORM)
+    if not action:
+        raise _error(f"{body!r} has an empty action name after '.'", location, _FORM)
+    if not ACTION_NAME_PATTERN.fullmatch(action):
+        raise _error(
+            f"action {action!r} in {body!r} is not a valid action name",
+            location,
+            "an action name has lowercase letters, digits, '_' and '-', starting with a letter",
+        )
+    return ActionRef(namespace, name, action)
+
+
+def _common_checks(text: object, *, location: SourceLocation | None, form: str) -> str:
+    if not isinstance(text, str):
+        raise _error(f"a reference must be a string, not {type(text).__name__}", location, form)
+    if not text:
+        raise _error("the reference is empty", location, form)
+    if any(ch.isspace() for ch in text):
+        raise _error(f"{text!r} contains whitespace", location, f"remove the spaces: {''.join(text.split())!r}")
+    if text != text.lower():
+        raise _error(f"{text!r} has uppercase letters; references are lowercase", location, f"write {text.lower()!r}")
+    return text
+
+
+def _split_plugin(text: str, *, location: SourceLocation | None, form: str) -> tuple[str, str]:
+    namespace, _, name = text.partition("/")
+    if "/" in name:
+        raise _error(f"{text!r} has more than one '/'", location, form)
+    if not namespace:
+        raise _error(f"{text!r} has an empty namespace before '/'", location, form)
+    if not name:
+        raise _error(f"{text!r} has an empty plugin name after '/'", location, form)
+    for what, part in (("namespace", namespace), ("plugin name", name)):
+        if not IDENTIFIER_PATTERN.fullmatch(part):
+            raise _error(
+                f"{what} {part!r} is not valid",
+                location,
+                "use lowercase letters, digits and '-', starting with a letter (at most 64 characters)",
+            )
+    return namespace, name
+
+
+def _error(message: str, location: SourceLocation | None, hint: str) -> ReferenceSyntaxError:
+    return ReferenceSyntaxError(message, location=location, hint=hint)

@@ -1,0 +1,173 @@
+"""Turning how a plugin ended into a response or a typed failure.
+
+Every runtime ends the same way (an exit status, the bytes on stdout, maybe
+an early stop of our own) and must report it the same way, so the mapping
+to :class:`~workflow_plugin_runtime.results.FailureKind` lives here once:
+
+========================================  =====================
+what happened                             failure kind
+========================================  =====================
+cancelled by the caller                   ``cancelled``
+still running at its timeout              ``timeout``
+killed at its memory limit                ``crashed`` (says so)
+stdout or stderr over its limit           ``protocol``
+a valid ``ok: false`` document            ``action``
+non-zero exit or signal, no error doc     ``crashed``
+exit 0 but stdout not one valid response  ``protocol``
+========================================  =====================
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+from dataclasses import dataclass
+
+from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
+
+from ..results import Failure, FailureKind
+
+STDERR_TAIL_BYTES = 4096
+"""How much of the end of stderr a failure carries for the operator."""
+
+
+class Termination(enum.Enum):
+    """Why the runtime stopped waiting: the plugin finished, or we stopped it."""
+
+    COMPLETED = "completed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    STDOUT_TOO_LARGE = "stdout_too_large"
+    STDERR_TOO_LARGE = "stderr_too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """Everything about how one invocation ended that decides its outcome.
+
+    ``killed`` names what a timeout or cancel killed, for the message ("its
+    process group", "its container"); ``oom_limit_bytes`` is set when the
+    engine reports an out-of-memory kill.
+    """
+
+    plugin_ref: str
+    stdout: bytes
+    termination: Termination
+    exit_code: int | None
+    signal: int | None
+    stderr_tail: str
+    timeout_s: float
+    killed: str
+    stdout_limit: int
+    stderr_limit: int
+    oom_limit_bytes: int | None = None
+
+
+def format_bytes(count: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size:
+            value = count / size
+            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(exit_code: int | None, signum: int | None) -> str:
+    """``exited with code 3`` / ``was killed by SIGSEGV``, for messages."""
+    if signum is not None:
+        return f"was killed by {signal_name(signum)} (signal {signum})"
+    if exit_code is None:
+        return "ended without an exit status"
+    text = f"exited with code {exit_code}"
+    if 128 < exit_code <= 128 + 64:
+        text += f" (128 + {signal_name(exit_code - 128)}: probably killed by that signal)"
+    return text
+
+
+def tail_text(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
+    """The last ``limit`` bytes as text, starting at a line boundary when one is near."""
+    if len(data) <= limit:
+        return data.decode("utf-8", "replace")
+    cut = data[-limit:]
+    newline = cut.find(b"\n")
+    if 0 <= newline < limit // 2:
+        cut = cut[newline + 1 :]
+    return cut.decode("utf-8", "replace")
+
+
+def _failure(ending: Ending, kind: FailureKind, message: str) -> Failure:
+    return Failure(kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail)
+
+
+def _early_stop(ending: Ending) -> Failure | None:
+    ref, term = ending.plugin_ref, ending.termination
+    if term is Termination.CANCELLED:
+        return _failure(ending, FailureKind.CANCELLED, f"{ref} was cancelled; {ending.killed} was killed")
+    if term is Termination.TIMED_OUT:
+        return _failure(
+            ending,
+            FailureKind.TIMEOUT,
+            f"{ref} did not finish within its timeout of {ending.timeout_s:g} s; {ending.killed} was killed",
+        )
+    if ending.oom_limit_bytes is not None:
+        return _failure(
+            ending,
+            FailureKind.CRASHED,
+            f"{ref} ran out of memory: it was killed at its memory limit of "
+            f"{format_bytes(ending.oom_limit_bytes)} (grant more with permissions.resources.memory)",
+        )
+    if term is Termination.STDOUT_TOO_LARGE:
+        return _failure(
+            ending,
+            FailureKind.PROTOCOL,
+            f"{ref} wrote more than {format_bytes(ending.stdout_limit)} on stdout, which must hold one "
+            "response document; it was stopped (print() output belongs on stderr)",
+        )
+    if term is Termination.STDERR_TOO_LARGE:
+        return _failure(
+            ending,
+            FailureKind.PROTOCOL,
+            f"{ref} wrote more than {format_bytes(ending.stderr_limit)} of logs on stderr; it was stopped",
+        )
+    return None
+
+
+def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
+    """The response (when one was sent) and the failure (when it failed)."""
+    early = _early_stop(ending)
+    if early is not None:
+        return None, early
+    ref = ending.plugin_ref
+    clean_exit = ending.exit_code == 0 and ending.signal is None
+    how = describe_exit(ending.exit_code, ending.signal)
+    try:
+        response = decode_response(ending.stdout)
+    except ProtocolError as exc:
+        if clean_exit:
+            if not ending.stdout.strip():
+                return None, _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
+            return None, _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
+        message = f"{ref} {how} without writing a response"
+        if ending.stdout.strip():
+            message = f"{ref} {how}; its stdout was not a valid response ({exc})"
+        return None, _failure(ending, FailureKind.CRASHED, message)
+    if not response["ok"]:
+        error = response["error"]
+        failure = Failure(
+            kind=FailureKind.ACTION,
+            message=error["message"],
+            exit_code=ending.exit_code,
+            stderr_tail=ending.stderr_tail,
+            retryable=error["retryable"],
+            error_type=error["type"],
+        )
+        return response, failure
+    if not clean_exit:
+        return response, _failure(ending, FailureKind.CRASHED, f"{ref} wrote a response but then {how}")
+    return response, None

@@ -1,0 +1,116 @@
+"""Trusted mode: the plugin runs as a local process, as fast as a process starts.
+
+No isolation beyond a clean environment and its own session: trusted
+workflows chose speed over containment. The process gets a fresh scratch
+directory as ``HOME`` and ``TMPDIR`` (removed afterwards), a fixed ``PATH``
+and ``LANG``, and the configured variables; nothing of the operator's
+environment. Resource limits are not applied here (docs/runtimes.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from workflow_plugin_sdk.protocol import encode_message
+
+from ..results import Failure, FailureKind, Metrics, RuntimeKind
+from .base import Invocation, InvocationResult, LogCallback
+from .outcome import Ending, classify
+from .supervise import KILL_GRACE_S, run_supervised
+
+SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def process_environment(configured: Mapping[str, str], *, scratch: Path) -> dict[str, str]:
+    """The whole environment of a plugin process: a minimal base, then the configured variables.
+
+    ``PATH`` starts with this interpreter's directory so ``command: [python,
+    ...]`` finds the engine's Python (and its SDK) rather than a shim.
+    """
+    env = {
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), *SYSTEM_PATH)),
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "LANG": "C.UTF-8",
+    }
+    env.update(configured)
+    return env
+
+
+class ProcessRuntime:
+    """Runs each invocation as a child process in its own session and process group."""
+
+    kind = RuntimeKind.PROCESS
+
+    def __init__(self, *, kill_grace_s: float = KILL_GRACE_S) -> None:
+        self.kill_grace_s = kill_grace_s
+
+    def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
+        if not invocation.argv:
+            raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.argv (see plugin_argv)")
+        if invocation.plugin_dir is None:
+            raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.plugin_dir")
+        request = encode_message(invocation.request)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="workflow-plugin-", ignore_cleanup_errors=True) as scratch:
+            try:
+                outcome = run_supervised(
+                    invocation.argv,
+                    cwd=invocation.plugin_dir,
+                    env=process_environment(invocation.env, scratch=Path(scratch)),
+                    request=request,
+                    timeout_s=invocation.timeout_s,
+                    max_stdout_bytes=invocation.max_stdout_bytes,
+                    max_stderr_bytes=invocation.max_stderr_bytes,
+                    cancel=invocation.cancel,
+                    on_log=on_log,
+                    kill_grace_s=self.kill_grace_s,
+                )
+            except OSError as exc:
+                return _not_started(invocation, exc, time.monotonic() - started)
+        response, failure = classify(
+            Ending(
+                plugin_ref=invocation.plugin_ref,
+                stdout=outcome.stdout,
+                termination=outcome.termination,
+                exit_code=outcome.exit_code,
+                signal=outcome.signal,
+                stderr_tail=outcome.stderr_tail,
+                timeout_s=invocation.timeout_s,
+                killed="its process group",
+                stdout_limit=invocation.max_stdout_bytes,
+                stderr_limit=invocation.max_stderr_bytes,
+            )
+        )
+        metrics = Metrics(
+            duration_s=outcome.duration_s,
+            runtime=RuntimeKind.PROCESS,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            cpu_time_s=outcome.cpu_time_s,
+            peak_memory_bytes=outcome.peak_memory_bytes,
+        )
+        return InvocationResult(
+            response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
+        )
+
+    def close(self) -> None:
+        """Nothing to release: every invocation cleans up after itself."""
+
+
+def _not_started(invocation: Invocation, exc: OSError, duration_s: float) -> InvocationResult:
+    what = exc.filename if exc.filename is not None else invocation.argv[0]
+    message = (
+        f"{invocation.plugin_ref}: cannot start the plugin: {exc.strerror or exc} ({what}); "
+        "check the plugin's runtime entrypoint/command and that its interpreter is installed"
+    )
+    return InvocationResult(
+        response=None,
+        failure=Failure(kind=FailureKind.RUNTIME_UNAVAILABLE, message=message),
+        metrics=Metrics(duration_s=duration_s, runtime=RuntimeKind.PROCESS),
+    )

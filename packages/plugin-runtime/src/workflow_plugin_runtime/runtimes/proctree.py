@@ -1,0 +1,104 @@
+"""Finding and signalling every process a plugin started, without cgroups.
+
+A plugin runs as the leader of its own session and process group, so one
+``killpg`` reaches everything that stays in the group. A descendant can
+leave the group (``setsid()``, ``setpgid()``); :meth:`ProcessTree.scan`
+follows parent links in ``/proc`` from the leader to find those while their
+ancestors still live, and remembers each by pid and start time so a pid
+reused later is never signalled. What this cannot reach: a descendant that
+leaves the group *and* is orphaned (its parent exits) before a scan, the
+classic double-fork daemon; the sandbox and Docker runtimes contain that one
+with a pid namespace (docs/runtimes.md, "Kill semantics").
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import defaultdict
+from dataclasses import dataclass
+
+_PROC = "/proc"
+
+
+@dataclass(frozen=True, slots=True)
+class _ProcStat:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    start_time: int
+
+
+def _read_stat(pid: int) -> _ProcStat | None:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    fields = data[data.rfind(b")") + 2 :].split()
+    try:
+        return _ProcStat(pid, int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
+    except (IndexError, ValueError):
+        return None
+
+
+def _all_stats() -> list[_ProcStat]:
+    try:
+        names = os.listdir(_PROC)
+    except OSError:
+        return []
+    found = (_read_stat(int(name)) for name in names if name.isdigit())
+    return [stat for stat in found if stat is not None]
+
+
+class ProcessTree:
+    """The processes of one plugin: its process group plus descendants that left it."""
+
+    __slots__ = ("_known", "leader")
+
+    def __init__(self, leader: int) -> None:
+        self.leader = leader
+        self._known: dict[int, int] = {}
+
+    def scan(self) -> None:
+        """Remember every live descendant of the leader and of processes seen before."""
+        stats = _all_stats()
+        children: defaultdict[int, list[_ProcStat]] = defaultdict(list)
+        for stat in stats:
+            children[stat.ppid].append(stat)
+        pending = [self.leader, *self._known]
+        pending += [s.pid for s in stats if s.pgid == self.leader or s.sid == self.leader]
+        seen = set()
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            for child in children.get(pid, ()):
+                if child.pid != os.getpid():
+                    self._known.setdefault(child.pid, child.start_time)
+                    pending.append(child.pid)
+        for stat in stats:
+            if stat.pid in seen and stat.pid != self.leader:
+                self._known.setdefault(stat.pid, stat.start_time)
+
+    @property
+    def known(self) -> frozenset[int]:
+        return frozenset(self._known)
+
+    def signal_all(self, signum: signal.Signals) -> None:
+        """Send ``signum`` to the group and to every remembered descendant still alive."""
+        try:
+            os.killpg(self.leader, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid, start_time in self._known.items():
+            stat = _read_stat(pid)
+            if stat is None or stat.start_time != start_time:
+                continue
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass

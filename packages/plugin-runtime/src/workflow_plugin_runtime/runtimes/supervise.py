@@ -1,0 +1,333 @@
+"""Running one host process to completion under a deadline, with bounded output.
+
+One thread does everything with a selector: it writes the request to stdin,
+reads stdout and stderr as they arrive (so a plugin writing megabytes never
+blocks on a full pipe), notices the exit through a pidfd, and enforces the
+timeout, the cancel event and the output limits. Shared by the process
+runtime and any runtime that wraps a host process (the bubblewrap sandbox).
+
+Stopping, in order: SIGTERM to the process group and every known descendant,
+:data:`KILL_GRACE_S` to exit, then SIGKILL to all of them. When the plugin
+exits by itself, whatever it left behind in its group is SIGKILLed before it
+is reaped, so nothing outlives the invocation.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflow_plugin_sdk.protocol import LogRecord
+
+from .base import LogCallback
+from .outcome import Termination
+from .proctree import ProcessTree
+from .streams import BoundedStdout, LogStream
+
+KILL_GRACE_S = 1.0
+"""Between SIGTERM and SIGKILL: time for a plugin to clean up after a timeout."""
+
+EXIT_DRAIN_S = 0.5
+"""After the plugin exits, how long to wait for the end of its output before giving up."""
+
+CANCEL_POLL_S = 0.05
+"""How often a cancel event is looked at while the plugin runs."""
+
+_EXIT_POLL_S = 0.01
+_READ_CHUNK = 1 << 16
+_WRITE_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """How a supervised process ended, before any protocol interpretation."""
+
+    stdout: bytes
+    termination: Termination
+    exit_code: int | None
+    signal: int | None
+    duration_s: float
+    cpu_time_s: float
+    peak_memory_bytes: int
+    logs: tuple[LogRecord, ...]
+    stderr_tail: str
+
+
+def _open_pidfd(pid: int) -> int | None:
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        fd: int = pidfd_open(pid)
+    except OSError:
+        return None
+    return fd
+
+
+class _Supervision:
+    """The state of one supervised process; :meth:`run` is the event loop."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        *,
+        request: bytes,
+        deadline: float,
+        stdout: BoundedStdout,
+        logs: LogStream,
+        cancel: threading.Event | None,
+        kill_grace_s: float,
+    ) -> None:
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        self.process = process
+        self.tree = ProcessTree(process.pid)
+        self.stdout = stdout
+        self.logs = logs
+        self.cancel = cancel
+        self.deadline = deadline
+        self.kill_grace_s = kill_grace_s
+        self.termination = Termination.COMPLETED
+        self.exited = False
+        self.term_sent_at: float | None = None
+        self.kill_sent = False
+        self.drain_until: float | None = None
+        self.pending = memoryview(request)
+        self.selector = selectors.DefaultSelector()
+        self.pidfd = _open_pidfd(process.pid)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            os.set_blocking(stream.fileno(), False)
+        self.stdin_fd: int | None = process.stdin.fileno()
+        self.readers = {process.stdout.fileno(): self._on_stdout, process.stderr.fileno(): self._on_stderr}
+        for fd in self.readers:
+            self.selector.register(fd, selectors.EVENT_READ)
+        if self.pidfd is not None:
+            self.selector.register(self.pidfd, selectors.EVENT_READ)
+        if self.pending:
+            self.selector.register(self.stdin_fd, selectors.EVENT_WRITE)
+        else:
+            self._close_stdin()
+
+    def run(self) -> None:
+        while True:
+            now = time.monotonic()
+            if self.exited:
+                if not self.readers:
+                    return
+                if self.drain_until is None:
+                    self.tree.signal_all(signal.SIGKILL)
+                    self.drain_until = now + EXIT_DRAIN_S
+                elif now >= self.drain_until:
+                    return
+            else:
+                self._enforce(now)
+            for key, _ in self.selector.select(self._wait_s(time.monotonic())):
+                self._dispatch(key.fd)
+            if self.pidfd is None and not self.exited:
+                self._poll_exit()
+
+    def _enforce(self, now: float) -> None:
+        if self.termination is Termination.COMPLETED:
+            if self.cancel is not None and self.cancel.is_set():
+                self._stop(Termination.CANCELLED, graceful=True)
+            elif now >= self.deadline:
+                self._stop(Termination.TIMED_OUT, graceful=True)
+        elif not self.kill_sent and self.term_sent_at is not None and now >= self.term_sent_at + self.kill_grace_s:
+            self._kill()
+
+    def _wait_s(self, now: float) -> float:
+        if self.exited:
+            assert self.drain_until is not None
+            waits = [self.drain_until - now]
+        elif self.termination is Termination.COMPLETED:
+            waits = [self.deadline - now]
+            if self.cancel is not None:
+                waits.append(CANCEL_POLL_S)
+        elif not self.kill_sent and self.term_sent_at is not None:
+            waits = [self.term_sent_at + self.kill_grace_s - now]
+        else:
+            waits = [CANCEL_POLL_S]
+        if self.pidfd is None and not self.exited:
+            waits.append(_EXIT_POLL_S)
+        return max(0.0, min(waits))
+
+    def _dispatch(self, fd: int) -> None:
+        if fd == self.pidfd:
+            self.exited = True
+            self.selector.unregister(fd)
+            self._close_stdin()
+        elif fd == self.stdin_fd:
+            self._on_stdin()
+        else:
+            self.readers[fd](fd)
+
+    def _poll_exit(self) -> None:
+        found = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if found is not None:
+            self.exited = True
+            self._close_stdin()
+
+    def _stop(self, termination: Termination, *, graceful: bool) -> None:
+        self.termination = termination
+        self._close_stdin()
+        if not graceful:
+            self._kill()
+            return
+        self.tree.scan()
+        self.tree.signal_all(signal.SIGTERM)
+        self.term_sent_at = time.monotonic()
+
+    def _kill(self) -> None:
+        self.tree.scan()
+        self.tree.signal_all(signal.SIGKILL)
+        self.kill_sent = True
+
+    def _on_stdin(self) -> None:
+        assert self.stdin_fd is not None
+        try:
+            written = os.write(self.stdin_fd, self.pending[:_WRITE_CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:  # BrokenPipeError and friends: the plugin stopped reading
+            self._close_stdin()
+            return
+        self.pending = self.pending[written:]
+        if not self.pending:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is None:
+            return
+        if self.stdin_fd in self.selector.get_map():
+            self.selector.unregister(self.stdin_fd)
+        self.stdin_fd = None
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
+    def _read(self, fd: int) -> bytes | None:
+        try:
+            data = os.read(fd, _READ_CHUNK)
+        except BlockingIOError:
+            return None
+        if not data:
+            self.selector.unregister(fd)
+            del self.readers[fd]
+        return data
+
+    def _on_stdout(self, fd: int) -> None:
+        data = self._read(fd)
+        if data and not self.stdout.feed(data) and self.termination is Termination.COMPLETED:
+            self._stop(Termination.STDOUT_TOO_LARGE, graceful=False)
+
+    def _on_stderr(self, fd: int) -> None:
+        data = self._read(fd)
+        if data and not self.logs.feed(data) and self.termination is Termination.COMPLETED:
+            self._stop(Termination.STDERR_TOO_LARGE, graceful=False)
+
+    def finish(self) -> tuple[int, os.struct_rusage]:
+        """Kill what is left, reap the plugin and release every descriptor."""
+        try:
+            if not self.exited:
+                self.tree.scan()
+            self.tree.signal_all(signal.SIGKILL)
+            _, status, usage = os.wait4(self.process.pid, 0)
+            self.process.returncode = os.waitstatus_to_exitcode(status)
+            return status, usage
+        finally:
+            self._close_stdin()
+            self.selector.close()
+            if self.pidfd is not None:
+                os.close(self.pidfd)
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def _abandon(process: subprocess.Popen[bytes]) -> None:
+    """Kill and reap a process whose supervision could not even begin."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _peak_rss_bytes(usage: os.struct_rusage) -> int:
+    return usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+
+
+def run_supervised(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    request: bytes,
+    timeout_s: float,
+    max_stdout_bytes: int,
+    max_stderr_bytes: int,
+    cancel: threading.Event | None = None,
+    on_log: LogCallback | None = None,
+    kill_grace_s: float = KILL_GRACE_S,
+) -> ProcessOutcome:
+    """Start ``argv`` in its own session, feed it ``request``, and supervise it to the end.
+
+    Raises ``OSError`` only when the process cannot be started at all.
+    """
+    started = time.monotonic()
+    process = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        close_fds=True,
+        start_new_session=True,
+    )
+    stdout = BoundedStdout(max_stdout_bytes)
+    logs = LogStream(max_stderr_bytes, on_log)
+    try:
+        supervision = _Supervision(
+            process,
+            request=request,
+            deadline=started + timeout_s,
+            stdout=stdout,
+            logs=logs,
+            cancel=cancel,
+            kill_grace_s=kill_grace_s,
+        )
+    except BaseException:
+        _abandon(process)
+        raise
+    try:
+        supervision.run()
+    finally:
+        status, usage = supervision.finish()
+    if not logs.overflowed:
+        logs.finish()
+    signaled = os.WIFSIGNALED(status)
+    return ProcessOutcome(
+        stdout=stdout.value(),
+        termination=supervision.termination,
+        exit_code=None if signaled else os.WEXITSTATUS(status),
+        signal=os.WTERMSIG(status) if signaled else None,
+        duration_s=time.monotonic() - started,
+        cpu_time_s=usage.ru_utime + usage.ru_stime,
+        peak_memory_bytes=_peak_rss_bytes(usage),
+        logs=logs.records,
+        stderr_tail=logs.tail(),
+    )
