@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from workflow_plugin_sdk.protocol import make_request
 
 from workflow_plugin_runtime.pool import WarmPool
 from workflow_plugin_runtime.results import FailureKind
 from workflow_plugin_runtime.runtimes.base import Invocation, plugin_argv
+from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pool_plugins"
 EXAMPLES = Path(__file__).parents[3] / "examples" / "plugins"
@@ -129,14 +128,14 @@ def test_idle_workers_are_stopped_after_the_idle_timeout():
 
 
 def test_close_leaves_no_process_and_no_descriptor_behind():
-    fds_before = len(os.listdir("/proc/self/fd"))
+    fds_before = len(list(Path("/proc/self/fd").iterdir()))
     pool = WarmPool(size=2)
     spawned = pool.invoke(invocation(RAW, "spawn")).outputs
     pids = set(pool.worker_pids())
     pool.close()
     assert spawned["pid"] in pids
     assert all(wait_gone(pid) for pid in [*pids, spawned["child"]])
-    assert len(os.listdir("/proc/self/fd")) == fds_before
+    assert len(list(Path("/proc/self/fd").iterdir())) == fds_before
 
 
 def test_a_plugin_without_the_serve_loop_falls_back_to_cold_calls():
@@ -150,7 +149,8 @@ def test_a_plugin_without_the_serve_loop_falls_back_to_cold_calls():
 def test_logs_of_an_sdk_worker_reach_the_call_that_wrote_them(pool):
     seen: list[str] = []
     for text in ("one", "two words"):
-        result = pool.invoke(invocation(EXAMPLES / "text", "words", {"text": text}), on_log=lambda r: seen.append(r["message"]))
+        call = invocation(EXAMPLES / "text", "words", {"text": text})
+        result = pool.invoke(call, on_log=lambda r: seen.append(r["message"]))
         assert result.failure is None
         assert [r["message"] for r in result.logs] == [f"counted {len(text.split())} words"]
     assert seen == ["counted 1 words", "counted 2 words"]
@@ -161,4 +161,3 @@ def test_an_action_error_keeps_the_worker(pool):
     second = pool.invoke(invocation(EXAMPLES / "text", "words", {"text": "still here"}))
     assert first.failure is not None and first.failure.kind is FailureKind.ACTION
     assert second.failure is None and second.metrics.warm
-

@@ -51,7 +51,7 @@ class SourceLocation:
         return where
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
 

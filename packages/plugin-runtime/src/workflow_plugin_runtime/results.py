@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class FailureKind(str, enum.Enum):
+class FailureKind(enum.StrEnum):
     """Why a task failed; the values are the run record's ``error.kind``."""
 
     NOT_FOUND = "not_found"
@@ -29,7 +29,7 @@ class FailureKind(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class RuntimeKind(str, enum.Enum):
+class RuntimeKind(enum.StrEnum):
     """Where a plugin runs: a local process, a bubblewrap sandbox or a container."""
 
     PROCESS = "process"

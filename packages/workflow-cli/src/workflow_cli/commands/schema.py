@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 
-class SchemaName(str, enum.Enum):
+class SchemaName(enum.StrEnum):
     plugin = "plugin"
     workflow = "workflow"
 
