@@ -13,6 +13,8 @@ import subprocess
 
 import pytest
 
+pytest_plugins = ["pytester"]  # the SDK tests run its pytest plugin in a scratch pytest
+
 
 @functools.cache
 def docker_problem() -> str | None:

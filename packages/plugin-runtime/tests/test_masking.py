@@ -178,6 +178,16 @@ class TestStream:
         assert stream.feed("end p@ss") == "end "
         assert stream.flush() == "p@ss"
 
+    @pytest.mark.parametrize("size", [1, 7, 8, 9, 64, 100, 1000])
+    def test_long_stream_in_fixed_chunks(self, size: int) -> None:
+        line = "2024-05-01 INFO request ok id=0123456789abcdef user=alice\n"
+        text = line * 40 + f"token={SECRET} hex={SECRET.encode().hex()}\n" + line * 40 + SECRET
+        stream = MASKER.stream()
+        emitted = [stream.feed(text[i : i + size]) for i in range(0, len(text), size)]
+        out = "".join(emitted) + stream.flush()
+        assert out == reference_mask(text, [SECRET])
+        assert out.count(MASK) == 3
+
     def test_held_tail_that_turns_out_harmless(self) -> None:
         stream = MASKER.stream()
         assert stream.feed("p@") == ""
@@ -212,8 +222,8 @@ def test_a_secret_inside_any_base64_blob_cannot_be_decoded(
 def test_streaming_at_any_chunk_boundaries_equals_masking_the_whole(
     secret: str, before: str, after: str, encoding: str, cuts: list[int]
 ) -> None:
-    masker = Masker({"S": secret, "OTHER": "other-secret"})
-    text = before + ENCODINGS[encoding](secret) + after + "other-secret" + before
+    masker = Masker({"S": secret, "OTHER": "another-longer-secret"})
+    text = before + ENCODINGS[encoding](secret) + after + "another-longer-secret" + before
     bounds = sorted({min(c, len(text)) for c in cuts})
     chunks = [text[a:b] for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True)]
     stream = masker.stream()
@@ -231,3 +241,47 @@ def test_text_without_secrets_passes_through_unchanged(secrets: list[str], text:
     assert masker.mask(text) == text
     stream = masker.stream()
     assert stream.feed(text) + stream.flush() == text
+
+
+def reference_mask(text: str, secrets: list[str]) -> str:
+    """The masking rule written the slow, obvious way: at each place, replace the longest form found there."""
+    forms = {form for secret in secrets for form in secret_forms(secret)}
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        found = max((form for form in forms if text.startswith(form, pos)), key=len, default=None)
+        if found is None:
+            out.append(text[pos])
+            pos += 1
+        else:
+            out.append(MASK)
+            pos += len(found)
+    return "".join(out)
+
+
+LONG_SECRETS = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="*"), min_size=4, max_size=30)
+
+
+@given(
+    st.lists(LONG_SECRETS, min_size=1, max_size=3),
+    st.lists(st.tuples(NOISE, st.integers(0, 2), st.sampled_from(sorted(ENCODINGS))), max_size=6),
+    st.integers(0, 120),
+)
+def test_masking_matches_the_obvious_rule_on_long_and_short_texts(
+    secrets: list[str], pieces: list[tuple[str, int, str]], padding: int
+) -> None:
+    text = "x" * padding + "".join(noise + ENCODINGS[encoding](secrets[which % len(secrets)]) for noise, which, encoding in pieces)
+    masker = Masker({f"K{i}": secret for i, secret in enumerate(secrets)})
+    expected = reference_mask(text, secrets)
+    assert masker.mask(text) == expected
+    stream = masker.stream()
+    middle = len(text) // 2
+    assert stream.feed(text[:middle]) + stream.feed(text[middle:]) + stream.flush() == expected
+
+
+def test_long_text_with_secrets_far_apart() -> None:
+    secret = "a-long-enough-secret-value"
+    text = ("filler line without anything\n" * 500).join(["start ", f" {secret} ", f" {secret.encode().hex()} ", " end"])
+    masked = Masker({"S": secret}).mask(text)
+    assert masked == reference_mask(text, [secret])
+    assert masked.count(MASK) == 2

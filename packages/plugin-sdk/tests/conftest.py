@@ -12,8 +12,6 @@ import pytest
 
 from workflow_plugin_sdk.protocol import SERVE_ENV_VAR
 
-pytest_plugins = ["pytester"]
-
 FIXTURES = Path(__file__).parent / "fixtures"
 
 RawRun = Callable[..., subprocess.CompletedProcess[bytes]]

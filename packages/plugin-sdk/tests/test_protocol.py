@@ -140,7 +140,10 @@ BAD_REQUESTS = {
     "action empty": (_with(action=""), "request field 'action': expected a non-empty string"),
     "no inputs": (_with(inputs=...), "request field 'inputs': expected object, got missing"),
     "inputs array": (_with(inputs=[]), "request field 'inputs': expected object, got array"),
-    "secret_inputs string": (_with(secret_inputs="token"), "request field 'secret_inputs': expected array, got string"),
+    "secret_inputs string": (
+        _with(secret_inputs="token"),  # noqa: S106 - a name, not a password
+        "request field 'secret_inputs': expected array, got string",
+    ),
     "secret_inputs numbers": (_with(secret_inputs=["a", 1]), "request field 'secret_inputs'[1]: expected string"),
     "context array": (_with(context=[]), "request field 'context': expected object, got array"),
     "context run_id": (_with(context={"run_id": 7}), "request context field 'run_id': expected string, got integer"),

@@ -13,7 +13,6 @@ them all.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -67,6 +66,8 @@ class SchemaViolation:
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The nearest valid spelling, for ``did you mean ...?`` hints."""
+    import difflib
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -89,7 +90,7 @@ def schema_violations(validator: Validator, data: Any) -> list[SchemaViolation]:
     try:
         validator(data)
     except ValueError as exc:
-        found: Sequence[_ValueError] = getattr(exc, "errors", None) or [exc]  # type: ignore[list-item]
+        found: Sequence[_ValueError] = getattr(exc, "errors", None) or [exc]
         violations = [_explain(error, data) for error in found if hasattr(error, "rule")]
         return _prune(violations)
     return []
@@ -216,7 +217,9 @@ def _type(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, 
     hint = None
     if "string" in (expected if isinstance(expected, list) else [expected]) and isinstance(value, int | float):
         hint = "quote the value to make it a string"
-    return SchemaViolation(path, f"expected {_expected_types(expected)}, got {describe_value(value)}", hint, rule="type")
+    return SchemaViolation(
+        path, f"expected {_expected_types(expected)}, got {describe_value(value)}", hint, rule="type"
+    )
 
 
 def _unknown_keys(path: FieldPath, value: Any, _expected: Any, definition: Mapping[str, Any]) -> SchemaViolation:

@@ -27,7 +27,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from .errors import ManifestError, PluginNotFoundError, Problem, SourceLocation
-from .jsonschema_errors import closest, raise_first_violation, schema_violations, violation_problems
+from .jsonschema_errors import closest, schema_violations, violation_problems
 from .schemas import Validator, compile_schema, shipped_validator
 from .yamlfile import FieldPath, YamlDocument, load_yaml_file
 
@@ -53,7 +53,7 @@ MANIFEST_FILENAME = "plugin.yaml"
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class Access(str, enum.Enum):
+class Access(enum.StrEnum):
     READ = "read"
     READ_WRITE = "read-write"
 
@@ -178,7 +178,7 @@ def clear_manifest_cache() -> None:
 
 
 def manifest_file(plugin_dir_or_file: Path | str) -> Path:
-    path = Path(os.path.abspath(plugin_dir_or_file))
+    path = Path(plugin_dir_or_file).absolute()
     return path / MANIFEST_FILENAME if path.is_dir() else path
 
 
@@ -291,7 +291,8 @@ class _SemanticChecks:
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
         if Path(relative).is_absolute():
-            yield self._problem(field, f"{relative!r} is an absolute path", "write a path relative to the plugin directory")
+            hint = "write a path relative to the plugin directory"
+            yield self._problem(field, f"{relative!r} is an absolute path", hint)
             return
         target = (self._plugin_dir / relative).resolve()
         if not target.is_relative_to(self._plugin_dir):
@@ -314,7 +315,8 @@ class _SemanticChecks:
             found = violation_problems(
                 schema_violations(shipped_validator("draft-07"), schema), self._doc, base_path=field
             )
-            found += list(self._refs_and_secrets(field, schema, part == "inputs"))
+            if not found:
+                found = list(self._refs_and_secrets(field, schema, part == "inputs"))
             if found:
                 yield from found
                 continue
@@ -328,13 +330,15 @@ class _SemanticChecks:
                 if validator is None or part not in example:
                     continue
                 base: FieldPath = ("actions", name, "examples", index, part)
-                for problem in violation_problems(schema_violations(validator, example[part]), self._doc, base_path=base):
+                violations = schema_violations(validator, example[part])
+                for problem in violation_problems(violations, self._doc, base_path=base):
                     yield Problem(f"does not fit the action's {part} schema: {problem.message}", problem.location)
 
     def _refs_and_secrets(self, field: FieldPath, schema: Any, is_inputs: bool) -> Iterator[Problem]:
         for path, ref in _refs(schema, field):
             if not ref.startswith("#"):
-                yield self._problem(path, f"$ref {ref!r} points outside the schema", "only local references ('#/...') work")
+                hint = "only local references ('#/...') work"
+                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
             elif not _pointer_exists(schema, ref):
                 yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
         if not isinstance(schema, dict):
@@ -418,9 +422,11 @@ def _to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) ->
 
 def _action_model(name: str, action: dict[str, Any]) -> ActionDef:
     inputs = action.get("inputs")
-    secret = ()
+    secret: tuple[str, ...] = ()
     if isinstance(inputs, dict):
-        secret = tuple(p for p, sub in (inputs.get("properties") or {}).items() if isinstance(sub, dict) and sub.get("secret"))
+        properties = inputs.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        secret = tuple(p for p, sub in properties.items() if isinstance(sub, dict) and sub.get("secret"))
     timeout = action.get("timeout")
     return ActionDef(
         name=name,

@@ -63,7 +63,7 @@ def parse_plugin_ref(text: object, *, location: SourceLocation | None = None) ->
     body = _common_checks(text, location=location, form=_PLUGIN_FORM)
     if "." in body:
         raise _error(f"{body!r} is a plugin reference and may not contain '.'", location, _PLUGIN_FORM)
-    namespace, name = _split_plugin(body, location=location, form=_PLUGIN_FORM)
+    namespace, name = _split_plugin(body, body, location=location, form=_PLUGIN_FORM)
     return PluginRef(namespace, name)
 
 
@@ -87,7 +87,7 @@ def parse_action_ref(text: object, *, location: SourceLocation | None = None) ->
         raise _error(f"{body!r} has more than one '.': only one separates the plugin from the action", location, _FORM)
     if "/" in action:
         raise _error(f"{body!r} has '/' after the action's '.'", location, _FORM)
-    namespace, name = _split_plugin(plugin_part, location=location, form=_FORM)
+    namespace, name = _split_plugin(plugin_part, body, location=location, form=_FORM)
     if not action:
         raise _error(f"{body!r} has an empty action name after '.'", location, _FORM)
     if not ACTION_NAME_PATTERN.fullmatch(action):
@@ -111,14 +111,14 @@ def _common_checks(text: object, *, location: SourceLocation | None, form: str) 
     return text
 
 
-def _split_plugin(text: str, *, location: SourceLocation | None, form: str) -> tuple[str, str]:
+def _split_plugin(text: str, whole: str, *, location: SourceLocation | None, form: str) -> tuple[str, str]:
     namespace, _, name = text.partition("/")
     if "/" in name:
-        raise _error(f"{text!r} has more than one '/'", location, form)
+        raise _error(f"{whole!r} has more than one '/'", location, form)
     if not namespace:
-        raise _error(f"{text!r} has an empty namespace before '/'", location, form)
+        raise _error(f"{whole!r} has an empty namespace before '/'", location, form)
     if not name:
-        raise _error(f"{text!r} has an empty plugin name after '/'", location, form)
+        raise _error(f"{whole!r} has an empty plugin name after '/'", location, form)
     for what, part in (("namespace", namespace), ("plugin name", name)):
         if not IDENTIFIER_PATTERN.fullmatch(part):
             raise _error(

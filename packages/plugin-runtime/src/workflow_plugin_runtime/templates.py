@@ -34,8 +34,8 @@ from .yamlfile import FieldPath, format_field_path, json_type_name
 OPEN = "{{"
 CLOSE = "}}"
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+SECRET_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INDEX = re.compile(r"[0-9]+\Z")
 _SYNTAX_HINT = (
     "write {{ secrets.KEY }}, {{ vars.KEY }} or {{ tasks.ID.outputs.KEY }}; " + r'write \{{ for a literal "{{"'
@@ -170,7 +170,7 @@ def _parse_reference(inner: str, *, column: int, start: int, location: SourceLoc
             hint=f"{root.value} are flat: nested keys exist only under tasks.ID.outputs",
         )
     name, at = segments[1], offsets[1]
-    pattern = _SECRET_NAME if root is ReferenceRoot.SECRETS else _NAME
+    pattern = SECRET_NAME_PATTERN if root is ReferenceRoot.SECRETS else NAME_PATTERN
     if not pattern.match(name):
         allowed = "letters, digits and _" if root is ReferenceRoot.SECRETS else "letters, digits, _ and -"
         raise _error(
@@ -192,7 +192,7 @@ def _parse_task_reference(
             hint=f"did you mean {OPEN} {guess} {CLOSE}?",
         )
     for segment, at in zip(segments[1:], offsets[1:], strict=True):
-        if not (_NAME.match(segment) or (_INDEX.match(segment) and at > offsets[2])):
+        if not (NAME_PATTERN.match(segment) or (_INDEX.match(segment) and at > offsets[2])):
             raise _error(
                 f"invalid name '{segment}' in template at column {at}: use letters, digits, _ and -"
                 " (digits alone only as a list index after outputs)",

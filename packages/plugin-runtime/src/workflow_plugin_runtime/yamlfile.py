@@ -55,8 +55,17 @@ FieldPath = tuple[str | int, ...]
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
 _MERGE_TAG = _TAG + "merge"
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 _CONSTRUCTOR = SafeConstructor()
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (type(None), "null"),
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -99,20 +108,9 @@ def format_field_path(path: Sequence[str | int]) -> str:
 
 def json_type_name(value: object) -> str:
     """The JSON Schema type name of a loaded value, as messages should say it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return name
     return type(value).__name__
 
 
@@ -168,7 +166,8 @@ def load_yaml_bytes(
 ) -> YamlDocument:
     """Load YAML held in memory (``file`` only labels positions in messages)."""
     if len(raw) > limits.max_bytes:
-        raise error(f"the text is too large ({len(raw)} bytes; the limit is {limits.max_bytes})", location=SourceLocation(file))
+        message = f"the text is too large ({len(raw)} bytes; the limit is {limits.max_bytes})"
+        raise error(message, location=SourceLocation(file))
     text = raw if isinstance(raw, str) else _decode(raw, file=file, error=error)
     if "\x00" in text:
         line, column = _line_column(text, text.index("\x00"))
@@ -249,6 +248,13 @@ def _byte_line_column(raw: bytes, offset: int) -> tuple[int, int]:
     return raw.count(b"\n", 0, offset) + 1, column
 
 
+def _char_offset(text: str, position: int) -> int:
+    """libyaml reports reader errors at a UTF-8 byte offset; the pure-Python reader, at a character."""
+    if _Loader.__name__.startswith("C"):
+        return len(text.encode("utf-8")[:position].decode("utf-8", errors="ignore"))
+    return min(position, len(text))
+
+
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
@@ -259,19 +265,35 @@ def _compose(text: str, *, file: Path | None, error: type[E]) -> Node | None:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        location = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else SourceLocation(file)
+        if exc.problem and "another document" in exc.problem:
+            raise error(
+                "the file holds more than one YAML document; a second one starts here",
+                location=location,
+                hint="remove the '---' separator and everything after it, or merge the documents",
+            ) from exc
         problem = exc.problem or exc.context or "malformed YAML"
         context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
-        location = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else SourceLocation(file)
         raise error(f"invalid YAML: {problem}{context}", location=location) from exc
     except yaml.reader.ReaderError as exc:
-        line, column = _line_column(text, min(exc.position, len(text)))
-        raise error(f"invalid YAML: {exc.reason}", location=SourceLocation(file, line, column)) from exc
+        offset = _char_offset(text, exc.position)
+        line, column = _line_column(text, offset)
+        code = f"#x{ord(text[offset]):04x}" if offset < len(text) else "a character"
+        message = f"invalid YAML: character {code} is not allowed ({exc.reason})"
+        raise error(message, location=SourceLocation(file, line, column)) from exc
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", location=SourceLocation(file)) from exc
     except RecursionError as exc:
         raise error("invalid YAML: nesting is too deep", location=SourceLocation(file)) from exc
     finally:
         loader.dispose()
+
+
+_TAG_HINT = "only plain YAML data (mappings, lists, strings, numbers, booleans, null) is accepted"
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
 def _describe(value: object) -> str:
@@ -332,12 +354,12 @@ class _Builder:
                 return self._mapping(node, path, depth=depth, in_alias=in_alias)
         finally:
             self._active.discard(node_id)
-        raise self._fail(f"unsupported YAML tag {node.tag!r}", node, path, hint="only plain YAML data is accepted")
+        raise self._fail(f"unsupported YAML tag {_short_tag(node.tag)}", node, path, hint=_TAG_HINT)
 
     def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise self._fail(f"unsupported YAML tag {tag!r}", node, path, hint="only plain YAML data is accepted")
+            raise self._fail(f"unsupported YAML tag {_short_tag(tag)}", node, path, hint=_TAG_HINT)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             return node.value
         if tag == _TAG + "null":

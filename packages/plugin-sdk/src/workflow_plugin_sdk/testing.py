@@ -293,22 +293,26 @@ class PluginWorker:
             self.process.stdin.write(line if line.endswith(b"\n") else line + b"\n")
             self.process.stdin.flush()
         except BrokenPipeError as exc:
-            error = ProtocolError("the worker closed its stdin")
-            raise _with_stderr(error, self.stderr, self.process.poll()) from exc
+            raise self._failure(ProtocolError("the worker closed its stdin")) from exc
         reply = self._read_line("response")
         text, records = self._drain_stderr()
         try:
             response = decode_response(reply)
         except ProtocolError as exc:
-            raise _with_stderr(exc, self.stderr, self.process.poll()) from exc
+            raise self._failure(exc) from exc
         return ActionResult(response=response, logs=records, stderr=text)
 
     def _start(self) -> None:
         try:
             self.actions = decode_ready(self._read_line("ready line"))["actions"]
         except ProtocolError as exc:
-            error = ProtocolError(f"the plugin did not start the serve loop: {exc}")
-            raise _with_stderr(error, self.stderr, self.process.poll()) from exc
+            raise self._failure(ProtocolError(f"the plugin did not start the serve loop: {exc}")) from exc
+
+    def _failure(self, error: ProtocolError) -> ProtocolError:
+        """``error`` with the worker's exit status and stderr; a worker on its way out gets a moment to exit."""
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=0.5)
+        return _with_stderr(error, self.stderr, self.process.poll())
 
     def _read_line(self, what: str) -> bytes:
         """One stdout line, waiting at most the worker's timeout; ``b""`` at end of file."""

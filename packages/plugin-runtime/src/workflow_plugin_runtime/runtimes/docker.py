@@ -19,6 +19,7 @@ a killed ``docker`` client would leave it running, so this module kills it.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import socket
 import threading
@@ -40,6 +41,11 @@ CONTAINER_USER = "65534:65534"
 DEFAULT_GRANTED_NETWORK = "host"
 CONTAINER_ENV = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
 """The base environment inside a container; PATH comes from the image."""
+
+START_DOCKER_HINT = (
+    "start Docker (as CI does: bash .ci/setup-docker.sh, see docs/docker.md) "
+    "or run the workflow with --backend sandbox"
+)
 
 STREAM_END_GRACE_S = 5.0
 """After the container is killed, how long its output stream may take to end."""
@@ -89,14 +95,15 @@ class DockerRuntime:
                 import docker
                 import requests
 
+                _check_socket_exists()
+                client = None
                 try:
                     client = docker.from_env()
                     client.ping()
                 except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                    raise _DaemonUnavailable(
-                        f"cannot reach the Docker daemon ({exc}); start Docker (CI and developers: "
-                        "bash .ci/setup-docker.sh, see docs/docker.md) or run the workflow with --backend sandbox"
-                    ) from exc
+                    if client is not None:
+                        client.close()
+                    raise _DaemonUnavailable(f"cannot reach the Docker daemon ({exc}); {START_DOCKER_HINT}") from exc
                 self._client = client
             return self._client.api
 
@@ -169,28 +176,26 @@ class DockerRuntime:
         import requests
 
         container_id = self._create(api, invocation)
-        sock: Any = None
+        stream: _AttachStream | None = None
         try:
             try:
-                sock = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                stream = _AttachStream(
+                    api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                )
                 api.start(container_id)
             except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
                 raise _DaemonUnavailable(f"Docker could not start the container: {exc}") from exc
-            raw: socket.socket = getattr(sock, "_sock", sock)
-            raw.settimeout(None)
             stdout = BoundedStdout(invocation.max_stdout_bytes)
             logs = LogStream(invocation.max_stderr_bytes, on_log)
             watch = _ContainerWatch(api, container_id, invocation, kill_grace_s=self.kill_grace_s, started=started)
-            _send_request(raw, encode_message(invocation.request))
-            watch.follow(sock, stdout, logs)
+            watch.follow(stream, encode_message(invocation.request), stdout, logs)
             exit_code = watch.wait_exit()
             oom = exit_code != 0 and watch.termination is Termination.COMPLETED and _oom_killed(api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise _DaemonUnavailable(f"the Docker daemon failed during the call: {exc}") from exc
         finally:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
+            if stream is not None:
+                stream.close()
             _remove(api, container_id)
         if not logs.overflowed:
             logs.finish()
@@ -215,13 +220,48 @@ class DockerRuntime:
         )
 
 
-def _send_request(raw: socket.socket, data: bytes) -> None:
-    """Write the request, then half-close so the plugin sees end of input."""
-    try:
-        raw.sendall(data)
-        raw.shutdown(socket.SHUT_WR)
-    except OSError:  # the plugin exited before reading: its exit status tells the story
-        pass
+def _check_socket_exists() -> None:
+    """Fail early, and clearly, when the daemon's Unix socket is not even there."""
+    import docker
+
+    host = os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET
+    for scheme in ("unix://", "http+unix://"):
+        if host.startswith(scheme):
+            path = "/" + host[len(scheme) :].lstrip("/")
+            if not os.path.exists(path):
+                raise _DaemonUnavailable(f"no Docker daemon socket at {path}; {START_DOCKER_HINT}")
+
+
+class _AttachStream:
+    """The container's stdin, stdout and stderr over one hijacked HTTP connection."""
+
+    def __init__(self, sock: Any) -> None:
+        self.wrapper = sock
+        self.raw: socket.socket = getattr(sock, "_sock", sock)
+        self.response = getattr(sock, "_response", None)
+        self.raw.settimeout(None)
+
+    def send(self, data: bytes) -> None:
+        """Write the request, then half-close so the plugin sees end of input."""
+        try:
+            self.raw.sendall(data)
+            self.raw.shutdown(socket.SHUT_WR)
+        except OSError:  # the plugin exited before reading: its exit status tells the story
+            pass
+
+    def interrupt(self) -> None:
+        """Wake the reader and the sender: the call is over."""
+        with contextlib.suppress(OSError):
+            self.raw.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Close down to the file descriptor (closing the wrapper alone leaks it)."""
+        if self.response is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.response.close()
+        with contextlib.suppress(OSError):
+            self.wrapper.close()
+            self.raw.close()
 
 
 def _oom_killed(api: Any, container_id: str) -> bool:
@@ -252,32 +292,38 @@ class _ContainerWatch:
         self.term_sent_at: float | None = None
         self.kill_sent_at: float | None = None
 
-    def follow(self, sock: Any, stdout: BoundedStdout, logs: LogStream) -> None:
-        """Feed the container's output to ``stdout``/``logs`` until the stream ends."""
+    def follow(self, stream: _AttachStream, request: bytes, stdout: BoundedStdout, logs: LogStream) -> None:
+        """Send the request and feed the container's output to ``stdout``/``logs`` until it ends.
+
+        The request goes out on its own thread: a plugin that writes before
+        reading must not block us on a full stdin while its output waits.
+        """
         frames: queue.SimpleQueue[_Frame] = queue.SimpleQueue()
-        reader = threading.Thread(target=_pump_frames, args=(sock, frames), name="docker-attach", daemon=True)
+        reader = threading.Thread(target=_pump_frames, args=(stream.wrapper, frames), name="docker-out", daemon=True)
+        sender = threading.Thread(target=stream.send, args=(request,), name="docker-in", daemon=True)
         reader.start()
+        sender.start()
         try:
             while True:
-                self._enforce(time.monotonic(), sock)
+                self._enforce(time.monotonic(), stream)
                 try:
                     frame = frames.get(timeout=self._wait_s(time.monotonic()))
                 except queue.Empty:
                     continue
                 if frame is None:
                     return
-                stream, chunk = frame
-                fits = stdout.feed(chunk) if stream == _STDOUT else logs.feed(chunk)
+                kind, chunk = frame
+                fits = stdout.feed(chunk) if kind == _STDOUT else logs.feed(chunk)
                 if not fits and self.termination is Termination.COMPLETED:
-                    too_large = Termination.STDOUT_TOO_LARGE if stream == _STDOUT else Termination.STDERR_TOO_LARGE
+                    too_large = Termination.STDOUT_TOO_LARGE if kind == _STDOUT else Termination.STDERR_TOO_LARGE
                     self._stop(too_large, graceful=False)
         finally:
-            if reader.is_alive():
-                with contextlib.suppress(OSError):
-                    sock.close()
-                reader.join(timeout=STREAM_END_GRACE_S)
+            if reader.is_alive() or sender.is_alive():
+                stream.interrupt()
+            reader.join(timeout=STREAM_END_GRACE_S)
+            sender.join(timeout=STREAM_END_GRACE_S)
 
-    def _enforce(self, now: float, sock: Any) -> None:
+    def _enforce(self, now: float, stream: _AttachStream) -> None:
         if self.termination is Termination.COMPLETED:
             if self.cancel is not None and self.cancel.is_set():
                 self._stop(Termination.CANCELLED, graceful=True)
@@ -287,7 +333,7 @@ class _ContainerWatch:
             if now >= self.term_sent_at + self.kill_grace_s:
                 self._kill()
         elif self.kill_sent_at is not None and now >= self.kill_sent_at + STREAM_END_GRACE_S:
-            sock.close()
+            stream.interrupt()
 
     def _wait_s(self, now: float) -> float:
         if self.termination is Termination.COMPLETED:

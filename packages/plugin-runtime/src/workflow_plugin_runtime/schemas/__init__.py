@@ -6,10 +6,11 @@ JSON Schema metaschema, to check the schemas plugins declare). Each is
 compiled once per process, lazily, because compiling costs milliseconds and
 most commands need only one of them.
 
-Every validator is compiled with ``use_default=False`` (fastjsonschema would
+Every validator is generated with ``use_default=False`` (fastjsonschema would
 otherwise write defaults into the data it checks) and ``fast_fail=False`` (so
-one run reports every problem). Remote ``$ref`` is refused: a manifest must
-never make the runtime fetch a URL.
+one run reports every problem), and cached across processes (see
+:mod:`._codecache`). Remote ``$ref`` is refused: a manifest must never make
+the runtime fetch a URL.
 """
 
 from __future__ import annotations
@@ -17,22 +18,27 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from ._codecache import CACHE_DIR_ENV, SchemaValueError, SchemaValuesError, generate_validator
+
 __all__ = [
+    "CACHE_DIR_ENV",
     "SCHEMA_NAMES",
     "InvalidSchema",
+    "SchemaValueError",
+    "SchemaValuesError",
     "Validator",
     "compile_schema",
     "load_schema",
+    "schema_path",
     "schema_text",
     "shipped_validator",
 ]
 
 Validator = Callable[[Any], Any]
 SCHEMA_NAMES = ("config", "draft-07", "plugin")
-_REMOTE_SCHEMES = ("http", "https", "ftp", "file", "data")
 
 
 class InvalidSchema(ValueError):
@@ -41,7 +47,12 @@ class InvalidSchema(ValueError):
 
 def schema_text(name: str) -> str:
     """The shipped schema's JSON text, e.g. for ``workflow schema plugin``."""
-    return resources.files(__name__).joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    return schema_path(name).read_text(encoding="utf-8")
+
+
+def schema_path(name: str) -> Path:
+    """Where the shipped schema file is (for editor modelines and ``workflow schema``)."""
+    return Path(__file__).with_name(f"{name}.schema.json")
 
 
 @functools.cache
@@ -54,36 +65,29 @@ def load_schema(name: str) -> Mapping[str, Any]:
 @functools.cache
 def shipped_validator(name: str) -> Validator:
     """The compiled validator of a shipped schema, compiled on first use."""
-    return _compile(dict(load_schema(name)))
+    return _compile_canonical(json.dumps(load_schema(name), sort_keys=True))
 
 
 def compile_schema(schema: Mapping[str, Any] | bool) -> Validator:
     """Compile a plugin's schema (an action's inputs or outputs); identical schemas share one validator.
 
-    Raises :class:`InvalidSchema` when fastjsonschema cannot compile it.
+    Raises :class:`InvalidSchema` when fastjsonschema cannot compile it. The
+    validator raises :class:`SchemaValueError` or :class:`SchemaValuesError`
+    (both ``ValueError``); :func:`~..jsonschema_errors.schema_violations`
+    turns them into messages.
     """
     return _compile_canonical(json.dumps(schema, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=2048)
 def _compile_canonical(canonical: str) -> Validator:
-    return _compile(json.loads(canonical))
+    try:
+        return generate_validator(canonical, refuse_remote=_refuse_remote)
+    except InvalidSchema:
+        raise
+    except Exception as exc:  # fastjsonschema reports bad schemas as its own errors, re.error, KeyError, TypeError...
+        raise InvalidSchema(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _refuse_remote(uri: str) -> Any:
     raise InvalidSchema(f"$ref {uri!r} points outside the schema; only local references ('#/...') are allowed")
-
-
-def _compile(schema: Any) -> Validator:
-    import fastjsonschema
-
-    handlers = dict.fromkeys(_REMOTE_SCHEMES, _refuse_remote)
-    try:
-        validator: Validator = fastjsonschema.compile(schema, handlers=handlers, use_default=False, fast_fail=False)
-    except InvalidSchema:
-        raise
-    except fastjsonschema.JsonSchemaDefinitionException as exc:
-        raise InvalidSchema(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - fastjsonschema reports bad schemas as re.error, KeyError, TypeError...
-        raise InvalidSchema(f"{type(exc).__name__}: {exc}") from exc
-    return validator

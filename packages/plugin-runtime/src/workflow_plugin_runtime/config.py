@@ -1,0 +1,194 @@
+"""Configuration: the project's ``.workflow/config.yaml``, the user's ``config.yaml`` and the environment.
+
+``plugins.paths`` is merged in this order (first match of a plugin wins):
+
+1. explicit paths from the caller (``--plugins-path``), then ``WORKFLOW_PLUGINS_PATH``
+   (``os.pathsep``-separated), both relative to the working directory;
+2. the project config's ``plugins.paths``, relative to the project root;
+3. the user config's ``plugins.paths``, relative to the user config's folder;
+4. defaults: ``<project>/.workflow/plugins``, ``<project>/plugins``, ``<user data dir>/plugins``.
+
+The project root is the nearest folder, from the start directory upward,
+holding a ``.workflow`` directory; without one it is the start directory.
+Each path remembers where it came from, so "not found" can say where we
+looked. For other keys the project config overrides the user config.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .jsonschema_errors import raise_first_violation
+from .manifest import PoolSettings
+from .schemas import shipped_validator
+from .yamlfile import YamlDocument, load_yaml_file
+
+__all__ = [
+    "CONFIG_DIRNAME",
+    "CONFIG_FILENAME",
+    "PLUGINS_PATH_ENV",
+    "Config",
+    "PathSource",
+    "PluginsPath",
+    "RestrictedBackend",
+    "find_project_root",
+    "load_config",
+]
+
+CONFIG_DIRNAME = ".workflow"
+CONFIG_FILENAME = "config.yaml"
+PLUGINS_PATH_ENV = "WORKFLOW_PLUGINS_PATH"
+APP_NAME = "workflow"
+
+
+class PathSource(enum.StrEnum):
+    """Where a plugins path came from, in precedence order."""
+
+    OPTION = "--plugins-path"
+    ENV = PLUGINS_PATH_ENV
+    PROJECT_CONFIG = "project config"
+    USER_CONFIG = "user config"
+    DEFAULT = "default"
+    ENTRY_POINT = "entry point"
+
+
+class RestrictedBackend(enum.StrEnum):
+    AUTO = "auto"
+    SANDBOX = "sandbox"
+    DOCKER = "docker"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginsPath:
+    """One directory searched for plugins, with where it was configured (e.g. ``config.yaml:4``)."""
+
+    path: Path
+    source: PathSource
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.origin})"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The merged configuration; ``None`` files were not found."""
+
+    project_root: Path
+    plugins_paths: tuple[PluginsPath, ...]
+    project_config: Path | None = None
+    user_config: Path | None = None
+    backend: RestrictedBackend = RestrictedBackend.AUTO
+    pool: PoolSettings | None = None
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upward that holds a ``.workflow`` directory."""
+    current = start.absolute()
+    for folder in (current, *current.parents):
+        if (folder / CONFIG_DIRNAME).is_dir():
+            return folder
+    return None
+
+
+def load_config(
+    *,
+    start: Path | None = None,
+    plugins_paths: Sequence[Path | str] = (),
+    env: Mapping[str, str] | None = None,
+    user_config_dir: Path | None = None,
+    user_data_dir: Path | None = None,
+) -> Config:
+    """Merge every source; ``user_config_dir``/``user_data_dir`` default to the platform's (for tests: inject)."""
+    cwd = (start or Path.cwd()).absolute()
+    environ = os.environ if env is None else env
+    project_root = find_project_root(cwd) or cwd
+    if user_config_dir is None or user_data_dir is None:
+        import platformdirs
+
+        user_config_dir = user_config_dir or Path(platformdirs.user_config_dir(APP_NAME))
+        user_data_dir = user_data_dir or Path(platformdirs.user_data_dir(APP_NAME))
+
+    project_file = project_root / CONFIG_DIRNAME / CONFIG_FILENAME
+    user_file = user_config_dir / CONFIG_FILENAME
+    project = _read(project_file) if project_file.is_file() else None
+    user = _read(user_file) if user_file.is_file() else None
+
+    paths: list[PluginsPath] = []
+    paths += [PluginsPath(_absolute(p, cwd), PathSource.OPTION, PathSource.OPTION.value) for p in plugins_paths]
+    for entry in environ.get(PLUGINS_PATH_ENV, "").split(os.pathsep):
+        if entry.strip():
+            paths.append(PluginsPath(_absolute(entry, cwd), PathSource.ENV, PLUGINS_PATH_ENV))
+    if project is not None:
+        paths += _config_paths(project, base=project_root, source=PathSource.PROJECT_CONFIG)
+    if user is not None:
+        paths += _config_paths(user, base=user_config_dir, source=PathSource.USER_CONFIG)
+    for default in (project_root / CONFIG_DIRNAME / "plugins", project_root / "plugins", user_data_dir / "plugins"):
+        paths.append(PluginsPath(default, PathSource.DEFAULT, "default"))
+
+    settings = _merged_settings(project, user)
+    return Config(
+        project_root=project_root,
+        plugins_paths=_unique(paths),
+        project_config=project_file if project is not None else None,
+        user_config=user_file if user is not None else None,
+        backend=RestrictedBackend(settings.get("restricted", {}).get("backend", RestrictedBackend.AUTO.value)),
+        pool=_pool(settings.get("pool")),
+    )
+
+
+def _read(path: Path) -> YamlDocument:
+    document = load_yaml_file(path, error=ConfigError, allow_empty=True)
+    raise_first_violation(shipped_validator("config"), document.data, document, error=ConfigError)
+    return document
+
+
+def _absolute(raw: Path | str, base: Path) -> Path:
+    return Path(os.path.normpath(base / Path(raw).expanduser()))
+
+
+def _config_paths(document: YamlDocument, *, base: Path, source: PathSource) -> list[PluginsPath]:
+    found = []
+    for index, raw in enumerate(document.data.get("plugins", {}).get("paths", ())):
+        where = document.position(("plugins", "paths", index))
+        found.append(PluginsPath(_absolute(raw, base), source, f"{document.file}:{where.line}"))
+    return found
+
+
+def _unique(paths: list[PluginsPath]) -> tuple[PluginsPath, ...]:
+    """A directory listed twice is searched once, at its first (highest) place."""
+    seen: set[Path] = set()
+    kept = []
+    for entry in paths:
+        key = entry.path.resolve() if entry.path.exists() else entry.path
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return tuple(kept)
+
+
+def _merged_settings(project: YamlDocument | None, user: YamlDocument | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for document in (user, project):
+        if document is None:
+            continue
+        for section in ("restricted", "pool"):
+            if section in document.data:
+                merged[section] = {**merged.get(section, {}), **document.data[section]}
+    return merged
+
+
+def _pool(section: Mapping[str, Any] | None) -> PoolSettings | None:
+    if section is None:
+        return None
+    return PoolSettings(
+        size=section.get("size", 1),
+        idle_timeout=float(section.get("idle_timeout", 60.0)),
+        recycle_after=section.get("recycle_after", 1000),
+    )

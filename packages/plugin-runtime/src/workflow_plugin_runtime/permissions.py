@@ -1,0 +1,370 @@
+"""The permission model: ``security`` and ``permissions`` grants against what plugins ask for.
+
+In restricted mode a plugin gets nothing it was not granted: no network, no
+host path, no environment variable. A plugin declares what it needs
+(``capabilities`` in plugin.yaml); the workflow grants it (``permissions``);
+every task's needs are checked against the grants before anything runs, and
+a refusal shows the exact YAML that would grant it. Grants that open too
+much (the host's root, home, /etc, the Docker socket, every plugin on the
+network, every environment variable) are warned about; the Docker socket is
+refused outright in restricted mode because it is root on the host.
+
+See docs/permissions.md for the user-facing description.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from .errors import Problem, Severity, SourceLocation
+from .manifest import Access, Capabilities, FilesystemNeed
+from .yamlfile import FieldPath
+
+__all__ = [
+    "DOCKER_SOCKETS",
+    "MissingGrants",
+    "MountGrant",
+    "Permissions",
+    "ResourceLimits",
+    "SecurityMode",
+    "broad_grant_problems",
+    "capability_problems",
+    "capability_warnings",
+    "missing_grants",
+    "parse_permissions",
+    "permissions_yaml",
+    "recommended_permissions",
+    "unneeded_grant_problems",
+]
+
+DOCKER_SOCKETS = (Path("/var/run/docker.sock"), Path("/run/docker.sock"))
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+Locate = Callable[[FieldPath], SourceLocation]
+Report = Callable[[Problem], None]
+
+
+class SecurityMode(enum.StrEnum):
+    TRUSTED = "trusted"
+    RESTRICTED = "restricted"
+
+
+@dataclass(frozen=True, slots=True)
+class MountGrant:
+    """A host path made visible at ``target``; ``source`` is absolute (``written`` is as in the file)."""
+
+    source: Path
+    target: str
+    access: Access = Access.READ
+    written: str = ""
+
+    def covers(self, need: FilesystemNeed) -> bool:
+        return PurePosixPath(need.path).is_relative_to(PurePosixPath(self.target))
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceLimits:
+    memory_bytes: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """What a workflow grants; ``declared`` says whether it had a ``permissions`` block at all."""
+
+    network_all: bool = False
+    network: frozenset[str] = frozenset()
+    mounts: tuple[MountGrant, ...] = ()
+    env: tuple[str, ...] = ()
+    resources: ResourceLimits = field(default_factory=ResourceLimits)
+    declared: bool = False
+
+    def allows_network(self, plugin_ref: str) -> bool:
+        return self.network_all or plugin_ref in self.network
+
+    def allows_env(self, name: str) -> bool:
+        return any(_env_matches(grant, name) for grant in self.env)
+
+    def granted_environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The operator's variables the grants let through (secrets never travel this way)."""
+        return {name: value for name, value in environ.items() if self.allows_env(name)}
+
+    def mount_for(self, need: FilesystemNeed) -> MountGrant | None:
+        """The most specific mount covering ``need``'s path."""
+        covering = [mount for mount in self.mounts if mount.covers(need)]
+        return max(covering, key=lambda mount: len(mount.target), default=None)
+
+
+def _env_matches(grant: str, name: str) -> bool:
+    return name.startswith(grant[:-1]) if grant.endswith("*") else grant == name
+
+
+def parse_size(text: str | int) -> int:
+    """``256m`` -> 268435456; a bare number is bytes. Raises ValueError for a size of zero."""
+    if isinstance(text, int):
+        size = text
+    else:
+        lowered = text.lower().removesuffix("b")
+        unit = lowered[-1] if lowered[-1:] in ("k", "m", "g") else ""
+        size = int(float(lowered.removesuffix(unit)) * _SIZE_UNITS[unit])
+    if size <= 0:
+        raise ValueError("a size must be greater than zero")
+    return size
+
+
+def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate: Locate, report: Report) -> Permissions:
+    """Build grants from schema-valid data; problems the schema cannot see go to ``report``."""
+    if data is None:
+        return Permissions()
+    network = data.get("network", False)
+    mounts: list[MountGrant] = []
+    targets: dict[str, int] = {}
+    for index, item in enumerate(data.get("mounts", ())):
+        where: FieldPath = ("permissions", "mounts", index)
+        target = os.path.normpath(item["target"])
+        if target == "/" or ".." in PurePosixPath(item["target"]).parts:
+            report(Problem(f"mount target {item['target']!r} is not allowed", locate((*where, "target")),
+                           "mount into a folder such as /data; not over / and without '..'"))
+        if target in targets:
+            report(Problem(f"mount target {target} is used twice (also by mounts[{targets[target]}])",
+                           locate((*where, "target")), "give each mount its own target"))
+        targets.setdefault(target, index)
+        source = Path(os.path.normpath(base_dir / Path(item["source"]).expanduser()))
+        mounts.append(MountGrant(source, target, Access(item.get("access", "read")), item["source"]))
+    resources = data.get("resources", {})
+    memory: int | None = None
+    if "memory" in resources:
+        try:
+            memory = parse_size(resources["memory"])
+        except ValueError as exc:
+            report(Problem(str(exc), locate(("permissions", "resources", "memory")), "write a size such as 256m"))
+    return Permissions(
+        network_all=network is True,
+        network=frozenset(network) if isinstance(network, list) else frozenset(),
+        mounts=tuple(mounts),
+        env=tuple(data.get("env", ())),
+        resources=ResourceLimits(memory, resources.get("cpus"), resources.get("pids")),
+        declared=True,
+    )
+
+
+def _exposes_docker_socket(source: Path) -> bool:
+    resolved = source.resolve()
+    for socket in DOCKER_SOCKETS:
+        if source == socket or resolved == socket or socket.resolve().is_relative_to(resolved):
+            return True
+    return False
+
+
+def _sensitive_path(path: Path) -> str | None:
+    """Why exposing ``path`` (an absolute host path) is broad, or None."""
+    home = Path.home().resolve()
+    resolved = path.resolve()
+    if resolved == Path("/"):
+        return "exposes the whole host filesystem"
+    if resolved in (home, Path("/root"), Path("/home")) or resolved.parent == Path("/home"):
+        return "exposes a home directory (SSH keys, cloud credentials, shell history)"
+    if resolved == Path("/etc"):
+        return "exposes the host's configuration (/etc)"
+    if resolved.is_relative_to("/proc") or resolved.is_relative_to("/sys"):
+        return "exposes kernel interfaces (/proc, /sys)"
+    return None
+
+
+def broad_grant_problems(
+    permissions: Permissions,
+    *,
+    security: SecurityMode,
+    workflow_dir: Path,
+    locate: Locate,
+    network_needed: Sequence[str] = (),
+) -> list[Problem]:
+    """Warnings for grants that open too much; the Docker socket is an error in restricted mode."""
+    problems: list[Problem] = []
+    if permissions.declared and security is SecurityMode.TRUSTED:
+        problems.append(_warning(
+            "permissions apply only with security: restricted; this trusted workflow runs plugins with all of"
+            " the operator's rights", locate(("permissions",)), "add `security: restricted` to enforce them",
+        ))
+    for index, mount in enumerate(permissions.mounts):
+        where = locate(("permissions", "mounts", index, "source"))
+        if _exposes_docker_socket(mount.source):
+            message = f"mount {mount.written} exposes the Docker socket, which gives root on the host"
+            if security is SecurityMode.RESTRICTED:
+                problems.append(Problem(message, where, "remove this mount: restricted mode refuses the Docker socket"))
+                continue
+            problems.append(_warning(message, where, "remove this mount"))
+        reason = _sensitive_path(mount.source)
+        if reason is not None:
+            problems.append(_warning(f"mount {mount.written} {reason}", where, "mount only the folder plugins need"))
+        if mount.access is Access.READ_WRITE and workflow_dir.resolve().is_relative_to(mount.source.resolve()):
+            problems.append(_warning(
+                f"mount {mount.written} is read-write and holds this workflow's own folder: plugins could rewrite"
+                " the workflow file and its lock", where, "mount a subfolder such as ./out, or make it access: read",
+            ))
+    if permissions.network_all:
+        listed = ", ".join(sorted(set(network_needed)))
+        hint = f"list the plugins that need it: network: [{listed}]" if listed else "list the plugins that need it"
+        problems.append(_warning("network: true grants network access to every plugin",
+                                 locate(("permissions", "network")), hint))
+    for index, grant in enumerate(permissions.env):
+        if grant == "*":
+            problems.append(_warning(
+                "env: '*' passes every environment variable of the operator to plugins, credentials included",
+                locate(("permissions", "env", index)), "list the variable names plugins need",
+            ))
+    return problems
+
+
+def _warning(message: str, location: SourceLocation | None, hint: str | None = None) -> Problem:
+    return Problem(message, location, hint, Severity.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingGrants:
+    """What a plugin needs that the grants do not give."""
+
+    plugin: str
+    network: bool = False
+    mounts: tuple[FilesystemNeed, ...] = ()
+    read_only: tuple[tuple[FilesystemNeed, MountGrant], ...] = ()
+    env: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not (self.network or self.mounts or self.read_only or self.env)
+
+
+def missing_grants(permissions: Permissions, plugin_ref: str, capabilities: Capabilities) -> MissingGrants:
+    """Compare a plugin's needs with a workflow's grants."""
+    absent: list[FilesystemNeed] = []
+    read_only: list[tuple[FilesystemNeed, MountGrant]] = []
+    for need in capabilities.filesystem:
+        mount = permissions.mount_for(need)
+        if mount is None:
+            absent.append(need)
+        elif need.access is Access.READ_WRITE and mount.access is not Access.READ_WRITE:
+            read_only.append((need, mount))
+    return MissingGrants(
+        plugin_ref,
+        network=capabilities.network and not permissions.allows_network(plugin_ref),
+        mounts=tuple(absent),
+        read_only=tuple(read_only),
+        env=tuple(name for name in capabilities.env if not permissions.allows_env(name)),
+    )
+
+
+def _mount_entry(need: FilesystemNeed) -> dict[str, str]:
+    name = PurePosixPath(need.path).name or "data"
+    return {"source": f"./{name}", "target": need.path, "access": need.access.value}
+
+
+def recommended_permissions(plugin_ref: str, capabilities: Capabilities) -> dict[str, Any]:
+    """The smallest ``permissions`` block that lets the plugin run restricted (empty: it needs nothing).
+
+    Mount sources are placeholders named after the target: the operator
+    chooses which host folder to expose.
+    """
+    block: dict[str, Any] = {}
+    if capabilities.network:
+        block["network"] = [plugin_ref]
+    if capabilities.filesystem:
+        block["mounts"] = [_mount_entry(need) for need in capabilities.filesystem]
+    if capabilities.env:
+        block["env"] = list(capabilities.env)
+    return block
+
+
+def permissions_yaml(block: Mapping[str, Any], *, indent: int = 0) -> str:
+    """``{"network": ["acme/http"]}`` as the YAML to paste: ``permissions:\\n  network: [acme/http]``."""
+    text = yaml.safe_dump({"permissions": dict(block)}, default_flow_style=None, sort_keys=False, width=1000)
+    return "\n".join(" " * indent + line for line in text.rstrip("\n").splitlines())
+
+
+def _add_hint(block: Mapping[str, Any]) -> str:
+    return "add to the workflow file:\n" + permissions_yaml(block, indent=4)
+
+
+def capability_problems(
+    permissions: Permissions, missing: MissingGrants, *, task: str, location: SourceLocation | None
+) -> list[Problem]:
+    """One error per missing grant, each showing the YAML that grants it."""
+    problems = []
+    uses = f"task '{task}' uses {missing.plugin}, which"
+    if missing.network:
+        listed = sorted({*permissions.network, missing.plugin})
+        problems.append(Problem(f"{uses} needs network access; restricted mode grants it only to listed plugins",
+                                location, _add_hint({"network": listed})))
+    for need in missing.mounts:
+        problems.append(Problem(
+            f"{uses} needs {need.path} ({need.access.value}), but no mount grants it",
+            location, _add_hint({"mounts": [_mount_entry(need)]}) + f"\n    (choose the host folder to show at {need.path})",
+        ))
+    for need, mount in missing.read_only:
+        problems.append(Problem(
+            f"{uses} needs {need.path} read-write, but it is mounted read-only (from {mount.written})",
+            location, f"set access: read-write on the mount with target {mount.target}",
+        ))
+    if missing.env:
+        names = ", ".join(missing.env)
+        listed = [*permissions.env, *(name for name in missing.env if name not in permissions.env)]
+        problems.append(Problem(f"{uses} needs the environment variable{'s' if len(missing.env) > 1 else ''} {names},"
+                                " which the workflow does not grant", location, _add_hint({"env": listed})))
+    return problems
+
+
+def unneeded_grant_problems(
+    permissions: Permissions, needs: Mapping[str, Capabilities], *, locate: Locate
+) -> list[Problem]:
+    """Warnings for grants no task's plugin asks for (``needs``: plugin ref -> capabilities of used plugins)."""
+    problems: list[Problem] = []
+    for index, ref in enumerate(sorted(permissions.network)):
+        if ref not in needs:
+            reason = "which no task uses"
+        elif not needs[ref].network:
+            reason = "which does not ask for network access"
+        else:
+            continue
+        problems.append(_warning(f"network is granted to {ref}, {reason}", locate(("permissions", "network", index)),
+                                 "remove it from network:"))
+    wanted = [need for caps in needs.values() for need in caps.filesystem]
+    for index, mount in enumerate(permissions.mounts):
+        if not any(mount.covers(need) for need in wanted):
+            problems.append(_warning(f"mount {mount.written} -> {mount.target} is not needed by any plugin this"
+                                     " workflow uses", locate(("permissions", "mounts", index)), "remove the mount"))
+    asked = {name for caps in needs.values() for name in caps.env}
+    for index, grant in enumerate(permissions.env):
+        if grant != "*" and not any(_env_matches(grant, name) for name in asked):
+            problems.append(_warning(f"env {grant} is granted but no plugin this workflow uses asks for it",
+                                     locate(("permissions", "env", index)), "remove it from env:"))
+    return problems
+
+
+def capability_warnings(plugin_ref: str, capabilities: Capabilities) -> list[Problem]:
+    """What ``workflow plugin inspect`` warns about before anyone grants this plugin's needs."""
+    problems = []
+    for need in capabilities.filesystem:
+        path = Path(need.path)
+        if _exposes_docker_socket(path):
+            problems.append(_warning(f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host;"
+                                     " restricted mode refuses it"))
+            continue
+        reason = _sensitive_path(path)
+        if reason is not None:
+            problems.append(_warning(f"{plugin_ref} asks for {need.path} ({need.access.value}), which {reason}"))
+    return problems
+
+
+def needs_of(capabilities: Iterable[tuple[str, Capabilities]]) -> dict[str, Capabilities]:
+    """Plugin ref -> capabilities, first occurrence wins (several tasks may use one plugin)."""
+    found: dict[str, Capabilities] = {}
+    for ref, caps in capabilities:
+        found.setdefault(ref, caps)
+    return found

@@ -1,0 +1,156 @@
+"""Validators compiled once per machine, not once per process.
+
+Generating a validator with fastjsonschema costs 1-25 ms per schema, plus
+12 ms to import fastjsonschema, and a one-shot command (``workflow run``,
+``validate``) pays it for the manifest schema, the metaschema and each
+action schema it touches. So the generated code is compiled to a code object
+and kept, marshalled, in the user's cache directory, keyed by the schema's
+canonical JSON, the fastjsonschema installation and the Python version; a
+later process loads it in well under a millisecond without importing
+fastjsonschema at all.
+
+The generated code raises :class:`SchemaValueError` / :class:`SchemaValuesError`
+(duck-typed like fastjsonschema's own, which it would otherwise import).
+The cache is best-effort: an unreadable, corrupt or unwritable cache falls
+back to generating. ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+__all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
+
+CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
+_FORMAT = "1"
+_FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
+_ROOT_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
+_REMOTE_SCHEMES = ("http", "https", "ftp", "file", "data")
+
+
+class SchemaValueError(ValueError):
+    """One violation; the attributes match fastjsonschema's JsonSchemaValueException."""
+
+    def __init__(
+        self, message: str, value: Any = None, name: str | None = None, definition: Any = None, rule: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.value = value
+        self.name = name
+        self.definition = definition
+        self.rule = rule
+
+    @property
+    def rule_definition(self) -> Any:
+        if not self.rule or not isinstance(self.definition, dict):
+            return None
+        return self.definition.get(self.rule)
+
+
+class SchemaValuesError(ValueError):
+    """Every violation found in one run (validators never stop at the first)."""
+
+    def __init__(self, errors: list[SchemaValueError]) -> None:
+        self.message = "; ".join(error.message for error in errors)
+        super().__init__(self.message)
+        self.errors = errors
+
+
+def generate_validator(canonical: str, *, refuse_remote: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """The validator of the schema whose canonical JSON is ``canonical``, from the cache when possible."""
+    directory = _cache_dir()
+    path = directory / f"{_key(canonical)}.bin" if directory is not None else None
+    if path is not None:
+        cached = _read(path)
+        if cached is not None:
+            return cached
+    name, code = _compile(canonical, refuse_remote)
+    if path is not None:
+        _write(path, marshal.dumps((_FORMAT, name, code)))
+    return _instantiate(name, code)
+
+
+def _cache_dir() -> Path | None:
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured is not None:
+        return Path(configured) / "validators" if configured else None
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("workflow")) / "validators"
+
+
+def _key(canonical: str) -> str:
+    import hashlib
+    from importlib.util import find_spec
+
+    spec = find_spec("fastjsonschema")
+    installed = ""
+    if spec is not None and spec.origin:
+        info = Path(spec.origin).stat()
+        installed = f"{spec.origin}:{info.st_mtime_ns}:{info.st_size}"
+    material = "\0".join((_FORMAT, sys.implementation.cache_tag or "", installed, canonical))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+
+
+def _read(path: Path) -> Callable[[Any], Any] | None:
+    try:
+        loaded = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == _FORMAT):
+        return None
+    _, name, code = loaded
+    if not (isinstance(name, str) and isinstance(code, CodeType)):
+        return None
+    return _instantiate(name, code)
+
+
+def _write(path: Path, payload: bytes) -> None:
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
+            handle.write(payload)
+        os.replace(handle.name, path)
+    except OSError:
+        return
+
+
+def _compile(canonical: str, refuse_remote: Callable[[str], Any]) -> tuple[str, CodeType]:
+    import fastjsonschema
+
+    source = fastjsonschema.compile_to_code(
+        json.loads(canonical),
+        handlers=dict.fromkeys(_REMOTE_SCHEMES, refuse_remote),
+        use_default=False,
+        fast_fail=False,
+    )
+    match = _ROOT_FUNCTION.search(source)
+    if match is None:  # pragma: no cover - guards against a change in fastjsonschema's output
+        raise fastjsonschema.JsonSchemaDefinitionException("generated code has no validate function")
+    return match.group(1), compile(source.replace(_FJS_IMPORT, ""), "<generated schema validator>", "exec")
+
+
+def _instantiate(name: str, code: CodeType) -> Callable[[Any], Any]:
+    from decimal import Decimal
+
+    namespace: dict[str, Any] = {
+        "__name__": "workflow_plugin_runtime.schemas.generated",
+        "Decimal": Decimal,
+        "re": re,
+        "JsonSchemaValueException": SchemaValueError,
+        "JsonSchemaValuesException": SchemaValuesError,
+    }
+    exec(code, namespace)  # noqa: S102 - our own code object, generated by fastjsonschema from a schema
+    validator: Callable[[Any], Any] = namespace[name]
+    return validator

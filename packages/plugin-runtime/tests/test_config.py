@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.config import (
+    Config,
+    PathSource,
+    RestrictedBackend,
+    find_project_root,
+    load_config,
+)
+from workflow_plugin_runtime.errors import ConfigError
+from workflow_plugin_runtime.manifest import PoolSettings
+
+
+@pytest.fixture
+def user_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    config_dir, data_dir = tmp_path / "user-config", tmp_path / "user-data"
+    config_dir.mkdir()
+    data_dir.mkdir()
+    return config_dir, data_dir
+
+
+def load(start: Path, user_dirs: tuple[Path, Path], **options: object) -> Config:
+    options.setdefault("env", {})
+    return load_config(start=start, user_config_dir=user_dirs[0], user_data_dir=user_dirs[1], **options)  # type: ignore[arg-type]
+
+
+def project(tmp_path: Path, config: str | None = None) -> Path:
+    root = tmp_path / "proj"
+    (root / ".workflow").mkdir(parents=True)
+    if config is not None:
+        (root / ".workflow" / "config.yaml").write_text(config, encoding="utf-8")
+    return root
+
+
+def test_defaults_without_any_config(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    start = tmp_path / "somewhere"
+    start.mkdir()
+    config = load(start, user_dirs)
+    assert config.project_root == start
+    assert [(p.path, p.source) for p in config.plugins_paths] == [
+        (start / ".workflow" / "plugins", PathSource.DEFAULT),
+        (start / "plugins", PathSource.DEFAULT),
+        (user_dirs[1] / "plugins", PathSource.DEFAULT),
+    ]
+    assert (config.project_config, config.user_config) == (None, None)
+    assert (config.backend, config.pool) == (RestrictedBackend.AUTO, None)
+
+
+def test_project_root_is_found_upward(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "plugins:\n  paths: [vendor/plugins, /opt/shared]\n")
+    nested = root / "workflows" / "release"
+    nested.mkdir(parents=True)
+    assert find_project_root(nested) == root
+    config = load(nested, user_dirs)
+    assert config.project_root == root
+    assert config.project_config == root / ".workflow" / "config.yaml"
+    first, second = config.plugins_paths[:2]
+    assert (first.path, first.source) == (root / "vendor" / "plugins", PathSource.PROJECT_CONFIG)
+    assert first.origin == f"{root / '.workflow' / 'config.yaml'}:2"
+    assert second.path == Path("/opt/shared")
+
+
+def test_full_precedence_order(tmp_path: Path, user_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project(tmp_path, "plugins:\n  paths: [from-project]\n")
+    (user_dirs[0] / "config.yaml").write_text("plugins:\n  paths: [from-user, ~/home-plugins]\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    env = {"WORKFLOW_PLUGINS_PATH": os.pathsep.join([str(tmp_path / "env-a"), "", "env-b"])}
+    config = load(root, user_dirs, env=env, plugins_paths=[tmp_path / "option", "relative-option"])
+    assert [(p.path, p.source) for p in config.plugins_paths] == [
+        (tmp_path / "option", PathSource.OPTION),
+        (root / "relative-option", PathSource.OPTION),
+        (tmp_path / "env-a", PathSource.ENV),
+        (root / "env-b", PathSource.ENV),
+        (root / "from-project", PathSource.PROJECT_CONFIG),
+        (user_dirs[0] / "from-user", PathSource.USER_CONFIG),
+        (tmp_path / "home" / "home-plugins", PathSource.USER_CONFIG),
+        (root / ".workflow" / "plugins", PathSource.DEFAULT),
+        (root / "plugins", PathSource.DEFAULT),
+        (user_dirs[1] / "plugins", PathSource.DEFAULT),
+    ]
+    assert config.user_config == user_dirs[0] / "config.yaml"
+    assert str(config.plugins_paths[2]) == f"{tmp_path / 'env-a'} (WORKFLOW_PLUGINS_PATH)"
+
+
+def test_a_directory_listed_twice_keeps_its_first_place(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "plugins:\n  paths: [plugins, ./plugins/]\n")
+    (root / "plugins").mkdir()
+    config = load(root, user_dirs)
+    plugin_dirs = [p for p in config.plugins_paths if p.path == root / "plugins"]
+    assert [p.source for p in plugin_dirs] == [PathSource.PROJECT_CONFIG]
+    assert len(config.plugins_paths) == 3
+
+
+def test_project_settings_override_user_settings(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "restricted: {backend: docker}\npool: {size: 4}\n")
+    (user_dirs[0] / "config.yaml").write_text(
+        "restricted: {backend: sandbox}\npool: {size: 2, idle_timeout: 5}\n", encoding="utf-8"
+    )
+    config = load(root, user_dirs)
+    assert config.backend is RestrictedBackend.DOCKER
+    assert config.pool == PoolSettings(size=4, idle_timeout=5.0, recycle_after=1000)
+
+
+def test_empty_config_is_fine(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "# nothing yet\n")
+    assert load(root, user_dirs).project_config == root / ".workflow" / "config.yaml"
+
+
+def test_typo_in_config_is_located_with_a_suggestion(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "plugins:\n  path: [x]\n")
+    with pytest.raises(ConfigError) as caught:
+        load(root, user_dirs)
+    error = caught.value
+    assert error.location is not None
+    assert (error.location.file, error.location.line, error.location.column, error.location.field) == (
+        root / ".workflow" / "config.yaml",
+        2,
+        3,
+        "plugins.path",
+    )
+    assert (error.message, error.hint) == ("unknown key 'path'", "did you mean 'paths'?")
+
+
+def test_bad_backend_in_user_config(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    (user_dirs[0] / "config.yaml").write_text("restricted:\n  backend: sandbx\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, user_dirs)
+    assert caught.value.message == 'expected one of auto, sandbox, docker; got string "sandbx"'
+    assert caught.value.hint == "did you mean 'sandbox'?"
+
+
+def test_wrong_type_and_broken_yaml(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    root = project(tmp_path, "plugins:\n  paths: vendor\n")
+    with pytest.raises(ConfigError, match='expected list, got string "vendor"'):
+        load(root, user_dirs)
+    (root / ".workflow" / "config.yaml").write_text("plugins: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load(root, user_dirs)
+
+
+def test_platform_dirs_are_used_when_not_injected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    (tmp_path / "xdg-config" / "workflow").mkdir(parents=True)
+    (tmp_path / "xdg-config" / "workflow" / "config.yaml").write_text("plugins: {paths: [mine]}\n", encoding="utf-8")
+    config = load_config(start=tmp_path, env={})
+    assert config.user_config == tmp_path / "xdg-config" / "workflow" / "config.yaml"
+    assert config.plugins_paths[0].path == tmp_path / "xdg-config" / "workflow" / "mine"
+    assert config.plugins_paths[-1].path == tmp_path / "xdg-data" / "workflow" / "plugins"

@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from workflow_plugin_runtime import manifest as manifest_module
+from workflow_plugin_runtime.config import PathSource, PluginsPath
+from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError, ReferenceSyntaxError
+from workflow_plugin_runtime.references import PluginRef
+from workflow_plugin_runtime.resolve import Resolver
+
+FIXTURES = Path(__file__).parent / "fixtures" / "plugins"
+
+
+def make(
+    root: Path,
+    namespace: str,
+    name: str,
+    version: str = "1.0.0",
+    *,
+    folder: str | None = None,
+    actions: tuple[str, ...] = ("run",),
+    text: str | None = None,
+) -> Path:
+    directory = root / (folder or name)
+    directory.mkdir(parents=True)
+    (directory / "main.py").write_text("", encoding="utf-8")
+    if text is None:
+        body = "".join(f"  {action}: {{}}\n" for action in actions)
+        head = f"namespace: {namespace}\nname: {name}\nversion: '{version}'\n"
+        text = f"{head}runtime:\n  entrypoint: main.py\nactions:\n{body}"
+    (directory / "plugin.yaml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def resolver(*paths: Path) -> Resolver:
+    return Resolver([PluginsPath(p, PathSource.OPTION, f"option {p.name}") for p in paths], entry_points=False)
+
+
+def test_first_path_wins_and_shadowed_copies_are_kept(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    make(first, "acme", "http", "1.0.0")
+    make(second, "acme", "http", "2.0.0")
+    make(second, "acme", "text")
+    found = resolver(first, second)
+    assert found.resolve("acme/http").version == Version("1.0.0")
+    copies = found.copies("acme/http")
+    assert [(c.version, c.plugin_dir, c.location.origin) for c in copies] == [
+        (Version("1.0.0"), first / "http", "option first"),
+        (Version("2.0.0"), second / "http", "option second"),
+    ]
+    listing = found.list_plugins()
+    assert [(p.manifest.ref, [c.plugin_dir for c in p.shadowed]) for p in listing.plugins] == [
+        ("acme/http", [second / "http"]),
+        ("acme/text", []),
+    ]
+    assert listing.broken == ()
+
+
+def test_identity_comes_from_the_manifest_not_the_folder(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http", folder="zz-misleading-name")
+    make(tmp_path / "p", "other", "thing", folder="http")
+    found = resolver(tmp_path / "p")
+    assert found.resolve("acme/http").plugin_dir == tmp_path / "p" / "zz-misleading-name"
+    assert found.resolve("other/thing").plugin_dir == tmp_path / "p" / "http"
+
+
+def test_within_one_path_the_first_folder_by_name_wins(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http", "1.0.0", folder="b-http")
+    make(tmp_path / "p", "acme", "http", "9.0.0", folder="a-http")
+    assert resolver(tmp_path / "p").resolve("acme/http").version == Version("9.0.0")
+
+
+def test_a_path_may_be_a_plugin_directory_itself(tmp_path: Path) -> None:
+    single = make(tmp_path, "acme", "solo")
+    assert resolver(single).resolve("acme/solo").plugin_dir == single
+
+
+def test_resolve_action_and_nearest_action(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http", actions=("get", "post"))
+    found = resolver(tmp_path / "p")
+    resolved = found.resolve_action("acme/http.post")
+    assert (str(resolved.ref), resolved.action.name) == ("acme/http.post", "post")
+    with pytest.raises(PluginNotFoundError) as caught:
+        found.resolve_action("acme/http.gett")
+    assert caught.value.hint == "did you mean acme/http.get?"
+
+
+def test_not_found_suggests_the_nearest_plugin_and_says_where_it_looked(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http")
+    found = resolver(tmp_path / "p", tmp_path / "missing")
+    with pytest.raises(PluginNotFoundError) as caught:
+        found.resolve("acme/htp")
+    assert caught.value.message == "plugin acme/htp not found"
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith("did you mean acme/http? looked in: ")
+    assert f"{tmp_path / 'p'} (option p)" in caught.value.hint
+    assert f"{tmp_path / 'missing'} (option missing, missing)" in caught.value.hint
+
+
+def test_not_found_suggests_the_same_name_in_another_namespace(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http")
+    with pytest.raises(PluginNotFoundError) as caught:
+        resolver(tmp_path / "p").resolve("zzzzzz/http")
+    assert caught.value.hint is not None and caught.value.hint.startswith("did you mean acme/http?")
+
+
+def test_malformed_ref_is_a_syntax_error(tmp_path: Path) -> None:
+    with pytest.raises(ReferenceSyntaxError):
+        resolver(tmp_path).resolve_action("acme/http")
+
+
+def test_broken_manifest_does_not_break_others_and_is_listed(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "good")
+    make(
+        tmp_path / "p",
+        "acme",
+        "bad",
+        text="namespace: acme\nname: bad\nversion: 1.0.0\nruntime: {}\nactions: {a: {}}\n",
+    )
+    found = resolver(tmp_path / "p")
+    assert found.resolve("acme/good").ref == "acme/good"
+    listing = found.list_plugins()
+    assert [p.manifest.ref for p in listing.plugins] == ["acme/good"]
+    (broken,) = listing.broken
+    assert broken.ref == PluginRef("acme", "bad") and broken.manifest is None
+    assert broken.problems[0].message == "needs one of 'entrypoint' or 'command'"
+    with pytest.raises(ManifestError) as caught:
+        found.resolve("acme/bad")
+    assert caught.value.message == "needs one of 'entrypoint' or 'command'"
+    assert caught.value.location is not None and caught.value.location.line == 4
+
+
+def test_broken_first_copy_is_surfaced_instead_of_a_later_good_one(tmp_path: Path) -> None:
+    make(
+        tmp_path / "a",
+        "acme",
+        "http",
+        text="namespace: acme\nname: http\nversion: one\nruntime: {entrypoint: main.py}\nactions: {a: {}}\n",
+    )
+    make(tmp_path / "b", "acme", "http")
+    with pytest.raises(ManifestError) as caught:
+        resolver(tmp_path / "a", tmp_path / "b").resolve("acme/http")
+    assert caught.value.message == "'one' is not a valid version"
+    assert caught.value.hint is not None and "first copy of acme/http on plugins.paths" in caught.value.hint
+
+
+def test_unreadable_broken_manifest_is_surfaced_when_its_folder_matches(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http", text="{namespace: acme, name: http, version: [\n")
+    found = resolver(tmp_path / "p")
+    with pytest.raises(PluginNotFoundError) as caught:
+        found.resolve("acme/http")
+    assert "may be it but is broken: invalid YAML" in caught.value.message
+    assert caught.value.location is not None and caught.value.location.line == 2
+    assert found.list_plugins().broken[0].ref is None
+
+
+def test_version_requirement_selects_the_first_matching_copy(tmp_path: Path) -> None:
+    make(tmp_path / "a", "acme", "http", "2.1.0")
+    make(tmp_path / "b", "acme", "http", "1.4.0")
+    make(tmp_path / "c", "acme", "http", "1.2.0")
+    found = resolver(tmp_path / "a", tmp_path / "b", tmp_path / "c")
+    assert found.resolve("acme/http", specifier=">=1.2,<2").version == Version("1.4.0")
+    assert found.resolve("acme/http", specifier="<1.3").version == Version("1.2.0")
+    with pytest.raises(PluginNotFoundError) as caught:
+        found.resolve("acme/http", specifier=">=3")
+    message = caught.value.message
+    assert message.startswith("no copy of acme/http matches >=3: found 2.1.0 at ")
+    assert f"1.4.0 at {tmp_path / 'b' / 'http'} (option b)" in message
+    with pytest.raises(ReferenceSyntaxError, match="not a valid version requirement"):
+        found.resolve("acme/http", specifier="=>1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{namespace: acme, name: http, version: '1.0', runtime: {entrypoint: main.py}, actions: {run: {}}}\n",
+        "  namespace: acme\n  name: http\n  version: '1.0'\n  runtime: {entrypoint: main.py}\n  actions: {run: {}}\n",
+        '"namespace": acme\n"name": http\nversion: "1.0"\nruntime: {entrypoint: main.py}\nactions: {run: {}}\n',
+        "namespace: &ns acme\nname: !!str http\nversion: '1.0'\nruntime: {entrypoint: main.py}\nactions: {run: {}}\n",
+        'description: "a\nnamespace: decoy\n  "\nnamespace: acme\nname: http\nversion: "1.0"\n'
+        "runtime: {entrypoint: main.py}\nactions: {run: {}}\n",
+    ],
+    ids=["flow", "indented", "quoted-keys", "anchor-and-tag", "decoy-in-quoted-scalar"],
+)
+def test_unusual_yaml_layouts_still_resolve(tmp_path: Path, text: str) -> None:
+    make(tmp_path / "p", "acme", "http", folder="x", text=text)
+    make(tmp_path / "p", "decoy", "http", folder="y")
+    found = resolver(tmp_path / "p")
+    assert found.resolve("acme/http").plugin_dir == tmp_path / "p" / "x"
+    assert found.resolve("decoy/http").plugin_dir == tmp_path / "p" / "y"
+
+
+def test_resolving_one_ref_parses_only_its_manifest(tmp_path: Path) -> None:
+    for index in range(40):
+        make(tmp_path / "p", "bulk", f"plugin-{index:02d}")
+    manifest_module.clear_manifest_cache()
+    resolver(tmp_path / "p").resolve("bulk/plugin-37")
+    # The per-process manifest cache holds exactly the manifests that were parsed.
+    assert list(manifest_module._CACHE) == [tmp_path / "p" / "plugin-37" / "plugin.yaml"]
+
+
+def test_fixture_tree_lists_good_and_broken_plugins() -> None:
+    listing = Resolver([FIXTURES], entry_points=False).list_plugins()
+    assert [p.manifest.ref for p in listing.plugins] == ["acme/http", "acme/text", "tools/minimal"]
+    assert sorted(str(b.ref) for b in listing.broken) == ["broken/typo", "broken/yaml"]

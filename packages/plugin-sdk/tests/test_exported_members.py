@@ -1,0 +1,62 @@
+"""Each public module's ``__all__`` is sorted and names exactly its public members (as httpx checks its own)."""
+
+from __future__ import annotations
+import __future__
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+import workflow_plugin_sdk
+import workflow_plugin_sdk.protocol
+import workflow_plugin_sdk.testing
+
+INCLUDED_PRIVATE_MEMBERS = {"__version__"}
+
+
+def _sort_key(name: str) -> tuple[int, str]:
+    """The order ruff's RUF022 keeps: CONSTANTS, then Classes, then everything else, each alphabetical."""
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    if name[0].isupper():
+        return (1, name)
+    return (2, name)
+
+
+def _public_members(module: types.ModuleType) -> list[str]:
+    return [
+        name
+        for name, value in vars(module).items()
+        if (not name.startswith("_") or name in INCLUDED_PRIVATE_MEMBERS)
+        and not isinstance(value, (types.ModuleType, __future__._Feature))  # submodules; `from __future__` names
+    ]
+
+
+MODULES = [workflow_plugin_sdk, workflow_plugin_sdk.protocol, workflow_plugin_sdk.testing]
+"""The package and the protocol re-export only; ``testing`` also imports what it uses, so only its order is checked."""
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[module.__name__ for module in MODULES])
+def test_all_is_sorted(module: types.ModuleType) -> None:
+    assert module.__all__ == sorted(module.__all__, key=_sort_key)
+
+
+@pytest.mark.parametrize("module", MODULES[:2], ids=[module.__name__ for module in MODULES[:2]])
+def test_all_names_the_public_members(module: types.ModuleType) -> None:
+    assert sorted(module.__all__, key=_sort_key) == sorted(_public_members(module), key=_sort_key)
+
+
+def test_every_exported_name_exists() -> None:
+    for module in MODULES:
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.__all__ names {name}, which does not exist"
+
+
+def test_importing_the_sdk_loads_no_heavy_stdlib_modules() -> None:
+    """Plugins pay the import on every start (benchmarks/bench_sdk_import.py measures it): keep these out."""
+    heavy = ["typing", "traceback", "dataclasses", "inspect", "subprocess", "workflow_plugin_sdk._messages"]
+    code = f"import sys, workflow_plugin_sdk; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
