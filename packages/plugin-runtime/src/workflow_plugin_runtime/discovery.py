@@ -33,7 +33,7 @@ __all__ = ["ENTRY_POINT_GROUP", "Candidate", "EntryPointProblem", "entry_point_l
 
 ENTRY_POINT_GROUP = "workflow.plugins"
 _SCAN_LIMIT = 1024 * 1024
-_COLUMN_ZERO = re.compile(r"^[^ \t\r\n#].*", re.MULTILINE)
+_COLUMN_ZERO = re.compile(r"\n([^ \t\r\n#][^\n]*)")  # a leading literal lets re skip ahead fast
 _INDENTED_CONTENT = re.compile(r"^[ \t]+[^ \t\r\n#]", re.MULTILINE)
 _TOP_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*:(?:[ \t]|$)")
 _IDENTITY = re.compile(
@@ -67,32 +67,28 @@ def scan_path(location: PluginsPath) -> list[Candidate]:
     if (root / MANIFEST_FILENAME).is_file():
         return [Candidate(root, location)]
     try:
-        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+        with os.scandir(root) as entries:
+            names = sorted(entry.name for entry in entries if entry.name[0] != "." and entry.is_dir())
     except OSError:
         return []
-    found = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if is_dir and (Path(entry.path) / MANIFEST_FILENAME).is_file():
-            found.append(Candidate(Path(entry.path), location))
-    return found
+    base = os.fspath(root)
+    # os.path, not pathlib, in this loop over hundreds of entries: it is several times faster per entry.
+    is_plugin = [os.path.isfile(os.path.join(base, name, MANIFEST_FILENAME)) for name in names]  # noqa: PTH113, PTH118
+    return [Candidate(root / name, location) for name, yes in zip(names, is_plugin, strict=True) if yes]
 
 
 def scan_identity(manifest_path: Path) -> tuple[str, str] | None:
     """``(namespace, name)`` read from the manifest's text when unambiguous, else None (parse it)."""
     try:
         with manifest_path.open("rb") as stream:
-            text = stream.read(_SCAN_LIMIT).decode("utf-8-sig")
+            if os.fstat(stream.fileno()).st_size > _SCAN_LIMIT:
+                return None
+            text = stream.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
     found: dict[str, str] = {}
-    for index, match in enumerate(_COLUMN_ZERO.finditer(text)):
-        line = match.group().rstrip()
+    for index, match in enumerate(_COLUMN_ZERO.finditer("\n" + text)):
+        line = match.group(1).rstrip()
         if index == 0:
             if _INDENTED_CONTENT.search(text, 0, match.start()):
                 return None

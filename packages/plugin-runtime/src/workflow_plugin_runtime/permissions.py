@@ -130,11 +130,21 @@ def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate:
         where: FieldPath = ("permissions", "mounts", index)
         target = os.path.normpath(item["target"])
         if target == "/" or ".." in PurePosixPath(item["target"]).parts:
-            report(Problem(f"mount target {item['target']!r} is not allowed", locate((*where, "target")),
-                           "mount into a folder such as /data; not over / and without '..'"))
+            report(
+                Problem(
+                    f"mount target {item['target']!r} is not allowed",
+                    locate((*where, "target")),
+                    "mount into a folder such as /data; not over / and without '..'",
+                )
+            )
         if target in targets:
-            report(Problem(f"mount target {target} is used twice (also by mounts[{targets[target]}])",
-                           locate((*where, "target")), "give each mount its own target"))
+            report(
+                Problem(
+                    f"mount target {target} is used twice (also by mounts[{targets[target]}])",
+                    locate((*where, "target")),
+                    "give each mount its own target",
+                )
+            )
         targets.setdefault(target, index)
         source = Path(os.path.normpath(base_dir / Path(item["source"]).expanduser()))
         mounts.append(MountGrant(source, target, Access(item.get("access", "read")), item["source"]))
@@ -157,10 +167,7 @@ def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate:
 
 def _exposes_docker_socket(source: Path) -> bool:
     resolved = source.resolve()
-    for socket in DOCKER_SOCKETS:
-        if source == socket or resolved == socket or socket.resolve().is_relative_to(resolved):
-            return True
-    return False
+    return any(socket in (source, resolved) or socket.resolve().is_relative_to(resolved) for socket in DOCKER_SOCKETS)
 
 
 def _sensitive_path(path: Path) -> str | None:
@@ -189,10 +196,14 @@ def broad_grant_problems(
     """Warnings for grants that open too much; the Docker socket is an error in restricted mode."""
     problems: list[Problem] = []
     if permissions.declared and security is SecurityMode.TRUSTED:
-        problems.append(_warning(
-            "permissions apply only with security: restricted; this trusted workflow runs plugins with all of"
-            " the operator's rights", locate(("permissions",)), "add `security: restricted` to enforce them",
-        ))
+        problems.append(
+            _warning(
+                "permissions apply only with security: restricted; this trusted workflow runs plugins with all of"
+                " the operator's rights",
+                locate(("permissions",)),
+                "add `security: restricted` to enforce them",
+            )
+        )
     for index, mount in enumerate(permissions.mounts):
         where = locate(("permissions", "mounts", index, "source"))
         if _exposes_docker_socket(mount.source):
@@ -205,25 +216,33 @@ def broad_grant_problems(
         if reason is not None:
             problems.append(_warning(f"mount {mount.written} {reason}", where, "mount only the folder plugins need"))
         if mount.access is Access.READ_WRITE and workflow_dir.resolve().is_relative_to(mount.source.resolve()):
-            problems.append(_warning(
-                f"mount {mount.written} is read-write and holds this workflow's own folder: plugins could rewrite"
-                " the workflow file and its lock", where, "mount a subfolder such as ./out, or make it access: read",
-            ))
+            problems.append(
+                _warning(
+                    f"mount {mount.written} is read-write and holds this workflow's own folder: plugins could rewrite"
+                    " the workflow file and its lock",
+                    where,
+                    "mount a subfolder such as ./out, or make it access: read",
+                )
+            )
     if permissions.network_all:
         listed = ", ".join(sorted(set(network_needed)))
         hint = f"list the plugins that need it: network: [{listed}]" if listed else "list the plugins that need it"
-        problems.append(_warning("network: true grants network access to every plugin",
-                                 locate(("permissions", "network")), hint))
+        problems.append(
+            _warning("network: true grants network access to every plugin", locate(("permissions", "network")), hint)
+        )
     for index, grant in enumerate(permissions.env):
         if grant == "*":
-            problems.append(_warning(
-                "env: '*' passes every environment variable of the operator to plugins, credentials included",
-                locate(("permissions", "env", index)), "list the variable names plugins need",
-            ))
+            problems.append(
+                _warning(
+                    "env: '*' passes every environment variable of the operator to plugins, credentials included",
+                    locate(("permissions", "env", index)),
+                    "list the variable names plugins need",
+                )
+            )
     return problems
 
 
-def _warning(message: str, location: SourceLocation | None, hint: str | None = None) -> Problem:
+def _warning(message: str, location: SourceLocation | None = None, hint: str | None = None) -> Problem:
     return Problem(message, location, hint, Severity.WARNING)
 
 
@@ -300,23 +319,40 @@ def capability_problems(
     uses = f"task '{task}' uses {missing.plugin}, which"
     if missing.network:
         listed = sorted({*permissions.network, missing.plugin})
-        problems.append(Problem(f"{uses} needs network access; restricted mode grants it only to listed plugins",
-                                location, _add_hint({"network": listed})))
+        problems.append(
+            Problem(
+                f"{uses} needs network access; restricted mode grants it only to listed plugins",
+                location,
+                _add_hint({"network": listed}),
+            )
+        )
     for need in missing.mounts:
-        problems.append(Problem(
-            f"{uses} needs {need.path} ({need.access.value}), but no mount grants it",
-            location, _add_hint({"mounts": [_mount_entry(need)]}) + f"\n    (choose the host folder to show at {need.path})",
-        ))
+        problems.append(
+            Problem(
+                f"{uses} needs {need.path} ({need.access.value}), but no mount grants it",
+                location,
+                _add_hint({"mounts": [_mount_entry(need)]}) + f"\n    (choose the host folder to show at {need.path})",
+            )
+        )
     for need, mount in missing.read_only:
-        problems.append(Problem(
-            f"{uses} needs {need.path} read-write, but it is mounted read-only (from {mount.written})",
-            location, f"set access: read-write on the mount with target {mount.target}",
-        ))
+        problems.append(
+            Problem(
+                f"{uses} needs {need.path} read-write, but it is mounted read-only (from {mount.written})",
+                location,
+                f"set access: read-write on the mount with target {mount.target}",
+            )
+        )
     if missing.env:
         names = ", ".join(missing.env)
         listed = [*permissions.env, *(name for name in missing.env if name not in permissions.env)]
-        problems.append(Problem(f"{uses} needs the environment variable{'s' if len(missing.env) > 1 else ''} {names},"
-                                " which the workflow does not grant", location, _add_hint({"env": listed})))
+        problems.append(
+            Problem(
+                f"{uses} needs the environment variable{'s' if len(missing.env) > 1 else ''} {names},"
+                " which the workflow does not grant",
+                location,
+                _add_hint({"env": listed}),
+            )
+        )
     return problems
 
 
@@ -332,18 +368,33 @@ def unneeded_grant_problems(
             reason = "which does not ask for network access"
         else:
             continue
-        problems.append(_warning(f"network is granted to {ref}, {reason}", locate(("permissions", "network", index)),
-                                 "remove it from network:"))
+        problems.append(
+            _warning(
+                f"network is granted to {ref}, {reason}",
+                locate(("permissions", "network", index)),
+                "remove it from network:",
+            )
+        )
     wanted = [need for caps in needs.values() for need in caps.filesystem]
     for index, mount in enumerate(permissions.mounts):
         if not any(mount.covers(need) for need in wanted):
-            problems.append(_warning(f"mount {mount.written} -> {mount.target} is not needed by any plugin this"
-                                     " workflow uses", locate(("permissions", "mounts", index)), "remove the mount"))
+            problems.append(
+                _warning(
+                    f"mount {mount.written} -> {mount.target} is not needed by any plugin this workflow uses",
+                    locate(("permissions", "mounts", index)),
+                    "remove the mount",
+                )
+            )
     asked = {name for caps in needs.values() for name in caps.env}
     for index, grant in enumerate(permissions.env):
         if grant != "*" and not any(_env_matches(grant, name) for name in asked):
-            problems.append(_warning(f"env {grant} is granted but no plugin this workflow uses asks for it",
-                                     locate(("permissions", "env", index)), "remove it from env:"))
+            problems.append(
+                _warning(
+                    f"env {grant} is granted but no plugin this workflow uses asks for it",
+                    locate(("permissions", "env", index)),
+                    "remove it from env:",
+                )
+            )
     return problems
 
 
@@ -353,8 +404,12 @@ def capability_warnings(plugin_ref: str, capabilities: Capabilities) -> list[Pro
     for need in capabilities.filesystem:
         path = Path(need.path)
         if _exposes_docker_socket(path):
-            problems.append(_warning(f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host;"
-                                     " restricted mode refuses it"))
+            problems.append(
+                _warning(
+                    f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host;"
+                    " restricted mode refuses it"
+                )
+            )
             continue
         reason = _sensitive_path(path)
         if reason is not None:

@@ -206,7 +206,10 @@ def _read_capped(path: Path, *, error: type[E], limit: int) -> bytes:
                 location=SourceLocation(path),
             )
         with path.open("rb") as stream:
-            raw = stream.read(limit + 1)
+            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
+            raw = stream.read(info.st_size + 1)
+            if len(raw) > info.st_size:
+                raw += stream.read(limit + 1 - len(raw))
     except FileNotFoundError as exc:
         raise error("file not found", location=SourceLocation(path)) from exc
     except OSError as exc:

@@ -17,6 +17,7 @@ back to generating. ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
 
 from __future__ import annotations
 
+import functools
 import json
 import marshal
 import os
@@ -90,15 +91,21 @@ def _cache_dir() -> Path | None:
 
 def _key(canonical: str) -> str:
     import hashlib
+
+    material = "\0".join((_FORMAT, sys.implementation.cache_tag or "", _installation(), canonical))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+
+
+@functools.cache
+def _installation() -> str:
+    """Which fastjsonschema generated the code: reinstalling or upgrading it changes this."""
     from importlib.util import find_spec
 
     spec = find_spec("fastjsonschema")
-    installed = ""
-    if spec is not None and spec.origin:
-        info = Path(spec.origin).stat()
-        installed = f"{spec.origin}:{info.st_mtime_ns}:{info.st_size}"
-    material = "\0".join((_FORMAT, sys.implementation.cache_tag or "", installed, canonical))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+    if spec is None or not spec.origin:
+        return ""
+    info = Path(spec.origin).stat()
+    return f"{spec.origin}:{info.st_mtime_ns}:{info.st_size}"
 
 
 def _read(path: Path) -> Callable[[Any], Any] | None:

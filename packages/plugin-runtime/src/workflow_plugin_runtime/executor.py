@@ -1,0 +1,171 @@
+"""Running one action call end to end: validate, invoke, validate, mask.
+
+The executor is the single funnel between plugins and everything that prints
+or records: every failure leaves it as a typed :class:`Failure` with one of
+SPEC's kinds, and every message, log line, stderr tail and output leaves it
+masked. Inputs are checked against the action's schema before anything
+starts, outputs after the plugin answers; compiled validators are cached per
+action so warm calls pay microseconds for validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workflow_plugin_sdk.protocol import LogRecord
+
+from .errors import WorkflowPluginError
+from .jsonschema_errors import Validator, schema_violations
+from .manager import PluginManager, PreparedCall
+from .manifest import ActionDef, PluginManifest
+from .masking import Masker
+from .results import Failure, FailureKind, Metrics
+from .yamlfile import format_field_path
+
+__all__ = ["ActionOutcome", "PluginExecutor"]
+
+_NO_SECRETS = Masker({})
+_MAX_REPORTED_VIOLATIONS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """A finished call: outputs or a failure (both masked), its logs and metrics.
+
+    ``manifest`` is the plugin that ran (``None`` when it did not resolve),
+    for the run record's provenance.
+    """
+
+    outputs: dict[str, Any] | None
+    failure: Failure | None
+    metrics: Metrics | None = None
+    logs: tuple[LogRecord, ...] = ()
+    manifest: PluginManifest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+class PluginExecutor:
+    """Validates, runs and checks action calls prepared by a :class:`PluginManager`."""
+
+    def __init__(self, manager: PluginManager) -> None:
+        self.manager = manager
+        self._validators: dict[tuple[int, str], tuple[ActionDef, Validator | None]] = {}
+
+    def run(
+        self,
+        ref: str,
+        inputs: Mapping[str, Any],
+        *,
+        masker: Masker | None = None,
+        on_log: Callable[[LogRecord], None] | None = None,
+        **prepare_options: Any,
+    ) -> ActionOutcome:
+        """Resolve, authorise, prepare and execute ``ref``; never raises for a failed call.
+
+        ``prepare_options`` go to :meth:`PluginManager.prepare` (``task``,
+        ``context``, ``env``, ``secret_inputs``, ``timeout``, ``cancel``, ...).
+        """
+        mask = masker if masker is not None else _NO_SECRETS
+        try:
+            call = self.manager.prepare(ref, inputs, **prepare_options)
+        except WorkflowPluginError as exc:
+            kind = exc.kind if exc.kind is not None else FailureKind.MANIFEST
+            text = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
+            return ActionOutcome(outputs=None, failure=Failure(kind=kind, message=mask.mask(text)))
+        return self.execute(call, masker=mask, on_log=on_log)
+
+    def execute(
+        self,
+        call: PreparedCall,
+        *,
+        masker: Masker | None = None,
+        on_log: Callable[[LogRecord], None] | None = None,
+    ) -> ActionOutcome:
+        mask = masker if masker is not None else _NO_SECRETS
+        inputs = call.invocation.request["inputs"]
+        problem = self._violations("inputs", self._validator(call.action, "inputs"), inputs)
+        if problem is not None:
+            failure = Failure(
+                kind=FailureKind.INPUT_VALIDATION,
+                message=mask.mask(f"{call.manifest.ref}.{call.action.name}: invalid inputs: {problem}"),
+            )
+            return ActionOutcome(outputs=None, failure=failure, manifest=call.manifest)
+        result = call.runtime.invoke(call.invocation, on_log=_masked_logs(on_log, mask))
+        logs = tuple(_mask_record(record, mask) for record in result.logs) if mask.active else result.logs
+        metrics = result.metrics
+        if result.failure is not None:
+            return ActionOutcome(
+                outputs=None,
+                failure=_mask_failure(result.failure, mask),
+                metrics=metrics,
+                logs=logs,
+                manifest=call.manifest,
+            )
+        outputs = result.outputs or {}
+        problem = self._violations("outputs", self._validator(call.action, "outputs"), outputs)
+        if problem is not None:
+            failure = Failure(
+                kind=FailureKind.OUTPUT_VALIDATION,
+                message=mask.mask(f"{call.manifest.ref}.{call.action.name} returned invalid outputs: {problem}"),
+                exit_code=metrics.exit_code,
+                stderr_tail=mask.mask(result.stderr_tail),
+            )
+            return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, manifest=call.manifest)
+        return ActionOutcome(
+            outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, manifest=call.manifest
+        )
+
+    def _validator(self, action: ActionDef, which: str) -> Validator | None:
+        key = (id(action), which)
+        cached = self._validators.get(key)
+        if cached is None:
+            validator = action.input_validator() if which == "inputs" else action.output_validator()
+            cached = self._validators[key] = (action, validator)  # keeps ``action`` alive, so its id stays unique
+        return cached[1]
+
+    @staticmethod
+    def _violations(root: str, validator: Validator | None, data: Any) -> str | None:
+        if validator is None:
+            return None
+        violations = schema_violations(validator, data)
+        if not violations:
+            return None
+        shown = [f"{format_field_path((root, *v.path))}: {v.message}" for v in violations[:_MAX_REPORTED_VIOLATIONS]]
+        more = len(violations) - len(shown)
+        return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _mask_record(record: LogRecord, mask: Masker) -> LogRecord:
+    masked: LogRecord = {**record, "message": mask.mask(record.get("message", ""))}
+    if "data" in record:
+        masked["data"] = mask.mask_data(record["data"])
+    return masked
+
+
+def _masked_logs(on_log: Callable[[LogRecord], None] | None, mask: Masker) -> Callable[[LogRecord], None] | None:
+    if on_log is None or not mask.active:
+        return on_log
+    sink = on_log
+
+    def forward(record: LogRecord) -> None:
+        sink(_mask_record(record, mask))
+
+    return forward
+
+
+def _mask_failure(failure: Failure, mask: Masker) -> Failure:
+    if not mask.active:
+        return failure
+    return Failure(
+        kind=failure.kind,
+        message=mask.mask(failure.message),
+        exit_code=failure.exit_code,
+        stderr_tail=mask.mask(failure.stderr_tail),
+        retryable=failure.retryable,
+        error_type=failure.error_type,
+    )

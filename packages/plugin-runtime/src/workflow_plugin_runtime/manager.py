@@ -1,0 +1,259 @@
+"""From a task reference to a prepared invocation on the right runtime.
+
+The manager is where security decisions are made once for every caller: it
+resolves the plugin, checks a restricted workflow's grants against the
+plugin's capabilities, picks the runtime (trusted: a process or a warm
+worker; restricted: a container), and builds the :class:`Invocation` with
+only what the grants allow: configured variables the plugin may see, the
+mounts it needs, network only when granted. Nothing long-lived is kept
+unless warm workers were asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+
+from workflow_plugin_sdk.protocol import InvocationContext, make_request
+
+from .config import RestrictedBackend
+from .errors import PermissionDeniedError, RuntimeUnavailableError
+from .manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest
+from .permissions import Permissions, SecurityMode, capability_problems, missing_grants
+from .references import ActionRef
+from .resolve import Resolver
+from .results import RuntimeKind
+from .runtimes.base import Invocation, Mount, PluginRuntime, ResourceLimits, plugin_argv
+
+__all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPolicy:
+    """How a workflow wants its plugins run: the security mode, its grants, warm workers or not."""
+
+    security: SecurityMode = SecurityMode.TRUSTED
+    permissions: Permissions = field(default_factory=Permissions)
+    backend: RestrictedBackend = RestrictedBackend.AUTO
+    pool: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """Everything needed to run one action call, decided before anything starts."""
+
+    manifest: PluginManifest
+    action: ActionDef
+    invocation: Invocation
+    runtime: PluginRuntime
+
+    @property
+    def secret_inputs(self) -> tuple[str, ...]:
+        return tuple(self.invocation.request["secret_inputs"])
+
+
+def effective_timeout(task_timeout: float | None, action: ActionDef, manifest: PluginManifest) -> float:
+    """Task, then action, then plugin, then the 30-second default."""
+    for candidate in (task_timeout, action.timeout, manifest.runtime.timeout):
+        if candidate is not None:
+            return float(candidate)
+    return DEFAULT_TIMEOUT_S
+
+
+class PluginManager:
+    """Resolves, authorises and prepares plugin calls; owns the runtimes it creates.
+
+    ``runtimes`` lets an engine supply its own (a custom Docker client, a
+    sandbox); missing ones are created on first use. Call :meth:`close`
+    when done: it stops warm workers and releases clients.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        policy: ExecutionPolicy | None = None,
+        runtimes: Mapping[RuntimeKind, PluginRuntime] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.policy = policy if policy is not None else ExecutionPolicy()
+        self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(runtimes or {})
+        self._pool: PluginRuntime | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> PluginManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def authorise(self, manifest: PluginManifest, *, task: str | None = None) -> None:
+        """Refuse a plugin whose needs a restricted workflow does not grant."""
+        if self.policy.security is not SecurityMode.RESTRICTED:
+            return
+        missing = missing_grants(self.policy.permissions, manifest.ref, manifest.capabilities)
+        if missing.ok:
+            return
+        problems = capability_problems(self.policy.permissions, missing, task=task or manifest.ref, location=None)
+        first = problems[0]
+        raise PermissionDeniedError(first.message, location=first.location, hint=first.hint)
+
+    def prepare(
+        self,
+        ref: str | ActionRef,
+        inputs: Mapping[str, Any],
+        *,
+        task: str | None = None,
+        context: InvocationContext | None = None,
+        env: Mapping[str, str] | None = None,
+        secret_inputs: Sequence[str] = (),
+        timeout: float | None = None,
+        specifier: SpecifierSet | str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PreparedCall:
+        """Resolve ``ref`` and build its invocation; raises the runtime's errors (not found, permission, ...).
+
+        ``secret_inputs`` names inputs filled from secrets; inputs the action's
+        schema marks ``secret: true`` are added, so the SDK masks both.
+        """
+        resolved = self.resolver.resolve_action(ref, specifier=specifier)
+        manifest, action = resolved.manifest, resolved.action
+        self.authorise(manifest, task=task)
+        secrets = sorted({*secret_inputs, *(name for name in action.secret_inputs if name in inputs)})
+        request = make_request(action.name, dict(inputs), secret_inputs=secrets, context=context or {})
+        runtime = self._runtime_for(manifest)
+        invocation = self._invocation(
+            manifest, kind=runtime.kind, request=request, env=env or {}, timeout=timeout, action=action, cancel=cancel
+        )
+        if manifest.runtime.pool is not None and runtime is self._pool:
+            self._size_pool(manifest, invocation)
+        return PreparedCall(manifest=manifest, action=action, invocation=invocation, runtime=runtime)
+
+    def _invocation(
+        self,
+        manifest: PluginManifest,
+        *,
+        kind: RuntimeKind,
+        request: Any,
+        env: Mapping[str, str],
+        timeout: float | None,
+        action: ActionDef,
+        cancel: threading.Event | None,
+    ) -> Invocation:
+        common: dict[str, Any] = {
+            "plugin_ref": manifest.ref,
+            "request": request,
+            "plugin_dir": manifest.plugin_dir,
+            "timeout_s": effective_timeout(timeout, action, manifest),
+            "cancel": cancel,
+        }
+        if kind is RuntimeKind.PROCESS:
+            argv = plugin_argv(
+                manifest.plugin_dir.resolve(), entrypoint=manifest.runtime.entrypoint, command=manifest.runtime.command
+            )
+            return Invocation(argv=argv, env=dict(env), **common)
+        permissions = self.policy.permissions
+        return Invocation(
+            image=manifest.runtime.image,
+            env={name: value for name, value in env.items() if permissions.allows_env(name)},
+            mounts=_mounts_for(manifest, permissions),
+            limits=_limits(permissions),
+            network=manifest.capabilities.network and permissions.allows_network(manifest.ref),
+            **common,
+        )
+
+    def _runtime_for(self, manifest: PluginManifest) -> PluginRuntime:
+        if self.policy.security is SecurityMode.RESTRICTED:
+            return self._restricted_runtime()
+        if self.policy.pool or manifest.runtime.pool is not None:
+            return self._warm_pool()
+        return self._runtime(RuntimeKind.PROCESS)
+
+    def _restricted_runtime(self) -> PluginRuntime:
+        backend = self.policy.backend
+        if backend is RestrictedBackend.SANDBOX and RuntimeKind.SANDBOX not in self._runtimes:
+            raise RuntimeUnavailableError(
+                "the sandbox backend (bubblewrap) is not available in this version",
+                hint="run restricted workflows in Docker: workflow run --backend docker (or backend: docker in config)",
+            )
+        if backend is not RestrictedBackend.DOCKER and RuntimeKind.SANDBOX in self._runtimes:
+            return self._runtimes[RuntimeKind.SANDBOX]
+        return self._runtime(RuntimeKind.DOCKER)
+
+    def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
+        with self._lock:
+            runtime = self._runtimes.get(kind)
+            if runtime is None:
+                runtime = self._runtimes[kind] = _create_runtime(kind)
+            return runtime
+
+    def _warm_pool(self) -> PluginRuntime:
+        with self._lock:
+            if self._pool is None:
+                from .pool import WarmPool
+
+                self._pool = WarmPool(fallback=self._runtimes.get(RuntimeKind.PROCESS))
+            return self._pool
+
+    def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
+        """Apply the manifest's ``runtime.pool`` sizing to this plugin's warm workers."""
+        from .pool import WarmPool
+
+        settings = manifest.runtime.pool
+        if settings is not None and isinstance(self._pool, WarmPool):
+            self._pool.configure(
+                invocation,
+                size=settings.size,
+                idle_timeout_s=settings.idle_timeout,
+                recycle_after=settings.recycle_after,
+            )
+
+    def close(self) -> None:
+        """Stop warm workers and release runtime clients; safe to call twice."""
+        with self._lock:
+            runtimes = [*self._runtimes.values(), *([self._pool] if self._pool is not None else [])]
+            self._runtimes.clear()
+            self._pool = None
+        for runtime in runtimes:
+            runtime.close()
+
+
+def _create_runtime(kind: RuntimeKind) -> PluginRuntime:
+    if kind is RuntimeKind.PROCESS:
+        from .runtimes.process import ProcessRuntime
+
+        return ProcessRuntime()
+    if kind is RuntimeKind.DOCKER:
+        from .runtimes.docker import DockerRuntime
+
+        return DockerRuntime()
+    raise RuntimeUnavailableError(f"no {kind.value} runtime is configured")
+
+
+def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:
+    """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write."""
+    mounts: dict[str, Mount] = {}
+    for need in manifest.capabilities.filesystem:
+        grant = permissions.mount_for(need)
+        if grant is None:
+            continue
+        writable = grant.access.value == "read-write" and need.access.value == "read-write"
+        previous = mounts.get(grant.target)
+        if previous is None or (writable and previous.read_only):
+            mounts[grant.target] = Mount(source=Path(grant.source), target=grant.target, read_only=not writable)
+    return tuple(mounts.values())
+
+
+def _limits(permissions: Permissions) -> ResourceLimits:
+    granted = permissions.resources
+    defaults = ResourceLimits()
+    return ResourceLimits(
+        memory_bytes=granted.memory_bytes or defaults.memory_bytes,
+        cpus=granted.cpus or defaults.cpus,
+        pids=granted.pids or defaults.pids,
+    )

@@ -1,0 +1,346 @@
+"""Workflow files: the typed model and the loader, with every check that needs no plugin.
+
+Loading goes in passes, like manifests: safe YAML with positions, the
+shipped JSON Schema (``schemas/workflow.schema.json``), then what a schema
+cannot say: action references parse, ``needs`` name known tasks and form no
+cycle, templates parse, each sits where it may (secrets only in task
+inputs), and a task reads only the outputs of tasks it transitively needs.
+Each pass reports every problem it finds (``ValidationFailed``) so a user
+fixes a file in one go. Checks that need the plugins (resolution, typed
+wiring, permissions against capabilities) live in :mod:`.workflow_checks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from .errors import (
+    Problem,
+    ReferenceSyntaxError,
+    Severity,
+    SourceLocation,
+    TemplateError,
+    ValidationFailed,
+    WorkflowFileError,
+)
+from .jsonschema_errors import closest, schema_violations, violation_problems
+from .permissions import Permissions, SecurityMode, parse_permissions
+from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
+from .results import Failure, FailureKind
+from .schemas import shipped_validator
+from .secrets import merge_vars
+from .templates import CompiledValue, ReferenceRoot, TemplateContext, TemplateUse, compile_value, interpolate
+from .workflow_graph import find_cycles, format_cycle, run_order, upstream_sets
+from .yamlfile import FieldPath, YamlDocument, load_yaml_file
+
+__all__ = ["RetryPolicy", "Task", "Workflow", "load_workflow"]
+
+_INPUTS_ONLY_HINT = (
+    "pass the secret as an input of the action that needs it; secrets never travel in environment variables,"
+    " vars or outputs"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``retries: N`` or ``{count, backoff, on_timeout}``.
+
+    Retried: a crash, a lost worker, and an action error the plugin marks
+    retryable; a timeout only with ``on_timeout`` (a task that timed out
+    once usually times out again, and each attempt costs the full timeout).
+    The wait before retry *n* (1-based) is ``backoff * 2 ** (n - 1)`` seconds.
+    """
+
+    count: int = 0
+    backoff_s: float = 1.0
+    on_timeout: bool = False
+
+    def should_retry(self, failure: Failure, *, attempt: int) -> bool:
+        """Whether to retry after the ``attempt``-th try (1-based) failed with ``failure``."""
+        if attempt > self.count:
+            return False
+        if failure.kind is FailureKind.TIMEOUT:
+            return self.on_timeout
+        if failure.kind is FailureKind.ACTION:
+            return failure.retryable
+        return failure.kind in (FailureKind.CRASHED, FailureKind.WORKER_LOST)
+
+    def delay_s(self, retry: int) -> float:
+        return float(self.backoff_s * 2 ** (retry - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    uses: ActionRef
+    needs: tuple[str, ...]
+    inputs: CompiledValue
+    env: CompiledValue
+    timeout_s: float | None = None
+    retries: RetryPolicy = RetryPolicy()
+    description: str = ""
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A loaded workflow; ``warnings`` are the loader's non-fatal findings."""
+
+    name: str
+    path: Path
+    security: SecurityMode
+    permissions: Permissions
+    vars: Mapping[str, Any]
+    env: CompiledValue
+    tasks: Mapping[str, Task]
+    outputs: CompiledValue
+    requires: Mapping[PluginRef, SpecifierSet]
+    order: tuple[str, ...]
+    upstream: Mapping[str, frozenset[str]]
+    document: YamlDocument
+    description: str = ""
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> SourceLocation:
+        return self.document.location(path, key=key)
+
+    def template_uses(self) -> list[TemplateUse]:
+        """Every reference in the file: workflow env, each task's inputs and env, outputs."""
+        uses = list(self.env.uses)
+        for task in self.tasks.values():
+            uses += (*task.inputs.uses, *task.env.uses)
+        return [*uses, *self.outputs.uses]
+
+    def merged_vars(self, *overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The workflow's vars under a vars file and ``--var`` options (later wins)."""
+        return merge_vars(self.vars, *overrides)
+
+    def environment_for(self, task_id: str, context: TemplateContext) -> dict[str, str]:
+        """The configured variables for one task's plugin: workflow env, then the task's."""
+        merged = {**self.env.render(context), **self.tasks[task_id].env.render(context)}
+        return {name: interpolate(value) for name, value in merged.items()}
+
+
+def load_workflow(path: Path | str) -> Workflow:
+    """Load and check a workflow file.
+
+    Raises :class:`WorkflowFileError` when the file cannot be read or is not
+    YAML, and :class:`ValidationFailed` with every problem of the first pass
+    that found any (schema, then structure).
+    """
+    path = Path(path).absolute()
+    document = load_yaml_file(path, error=WorkflowFileError)
+    problems = violation_problems(schema_violations(shipped_validator("workflow"), document.data), document)
+    if problems:
+        raise ValidationFailed(problems)
+    builder = _Builder(document, path)
+    workflow = builder.build()
+    if any(p.severity is Severity.ERROR for p in builder.problems):
+        raise ValidationFailed(builder.problems)
+    return workflow
+
+
+class _Builder:
+    """Turns schema-valid data into the model, collecting every structural problem."""
+
+    def __init__(self, document: YamlDocument, path: Path) -> None:
+        self.document = document
+        self.data = document.data
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def report(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def error(self, path: FieldPath, message: str, hint: str | None = None) -> None:
+        self.problems.append(Problem(message, self.document.location(path), hint))
+
+    def compile(self, value: Any, path: FieldPath) -> CompiledValue:
+        def collect(exc: TemplateError) -> None:
+            self.problems.append(exc.problem)
+
+        return compile_value(value, path=path, locate=self.document.location, on_error=collect)
+
+    def build(self) -> Workflow:
+        data = self.data
+        security = SecurityMode(data.get("security", SecurityMode.TRUSTED.value))
+        permissions = parse_permissions(
+            data.get("permissions"), base_dir=self.path.parent, locate=self.document.location, report=self.report
+        )
+        self._check_vars(data.get("vars", {}))
+        env = self.compile(data.get("env", {}), ("env",))
+        tasks = {task_id: self._task(task_id, raw) for task_id, raw in data["tasks"].items()}
+        needs = {task_id: task.needs for task_id, task in tasks.items()}
+        self._check_needs(needs)
+        upstream = upstream_sets(needs)
+        outputs = self.compile(data.get("outputs", {}), ("outputs",))
+        self._check_placement(env, tasks, outputs, upstream)
+        requires = self._requires(data.get("requires", {}), tasks)
+        return Workflow(
+            name=data["name"],
+            path=self.path,
+            security=security,
+            permissions=permissions,
+            vars=MappingProxyType(dict(data.get("vars", {}))),
+            env=env,
+            tasks=MappingProxyType(tasks),
+            outputs=outputs,
+            requires=MappingProxyType(requires),
+            order=run_order(needs),
+            upstream=MappingProxyType(upstream),
+            document=self.document,
+            description=data.get("description", ""),
+            warnings=tuple(p for p in self.problems if p.severity is Severity.WARNING),
+        )
+
+    def _task(self, task_id: str, raw: Mapping[str, Any]) -> Task:
+        where: FieldPath = ("tasks", task_id)
+        try:
+            uses = parse_action_ref(raw["uses"], location=self.document.location((*where, "uses")))
+        except ReferenceSyntaxError as exc:
+            self.report(exc.problem)
+            uses = ActionRef("invalid", "invalid", "invalid")
+        needs = raw.get("needs", ())
+        retries = raw.get("retries", 0)
+        if isinstance(retries, int):
+            policy = RetryPolicy(count=retries)
+        else:
+            policy = RetryPolicy(retries["count"], float(retries.get("backoff", 1.0)), retries.get("on_timeout", False))
+        timeout = raw.get("timeout")
+        return Task(
+            id=task_id,
+            uses=uses,
+            needs=(needs,) if isinstance(needs, str) else tuple(needs),
+            inputs=self.compile(raw.get("inputs", {}), (*where, "inputs")),
+            env=self.compile(raw.get("env", {}), (*where, "env")),
+            timeout_s=None if timeout is None else float(timeout),
+            retries=policy,
+            description=raw.get("description", ""),
+            location=self.document.location(where, key=True),
+        )
+
+    def _needs_path(self, task_id: str, index: int) -> FieldPath:
+        raw = self.data["tasks"][task_id].get("needs")
+        return ("tasks", task_id, "needs") if isinstance(raw, str) else ("tasks", task_id, "needs", index)
+
+    def _check_needs(self, needs: Mapping[str, tuple[str, ...]]) -> None:
+        for task_id, deps in needs.items():
+            for index, dep in enumerate(deps):
+                if dep == task_id:
+                    self.error(self._needs_path(task_id, index), f"task '{task_id}' needs itself")
+                elif dep not in needs:
+                    near = closest(dep, [t for t in needs if t != task_id])
+                    hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(needs)}"
+                    self.error(self._needs_path(task_id, index), f"task '{task_id}' needs unknown task '{dep}'", hint)
+        for cycle in find_cycles({t: [d for d in deps if d != t] for t, deps in needs.items()}):
+            self.error(
+                ("tasks", cycle[0], "needs"),
+                f"cycle in needs: {format_cycle(cycle)}",
+                "tasks in a cycle can never start; remove one of these needs",
+            )
+
+    def _check_vars(self, variables: Mapping[str, Any]) -> None:
+        for use in self.compile(variables, ("vars",)).uses:
+            if use.reference.root is ReferenceRoot.SECRETS:
+                message = f"{use.reference.source} is not allowed in vars: secrets may only be used in task inputs"
+                self.report(Problem(message, use.location, _INPUTS_ONLY_HINT))
+            else:
+                self.report(
+                    Problem(
+                        f"vars are literal values: {use.reference.source} is not allowed here",
+                        use.location,
+                        r'write \{{ for a literal "{{"',
+                    )
+                )
+
+    def _check_placement(
+        self,
+        env: CompiledValue,
+        tasks: Mapping[str, Task],
+        outputs: CompiledValue,
+        upstream: Mapping[str, frozenset[str]],
+    ) -> None:
+        def secret_not_here(use: TemplateUse, place: str) -> None:
+            message = f"{use.reference.source} is not allowed in {place}: secrets may only be used in task inputs"
+            self.report(Problem(message, use.location, _INPUTS_ONLY_HINT))
+
+        for use in env.uses:
+            if use.reference.root is ReferenceRoot.SECRETS:
+                secret_not_here(use, "the workflow's env")
+            elif use.reference.root is ReferenceRoot.TASKS:
+                self.report(
+                    Problem(
+                        f"the workflow's env cannot read task outputs: {use.reference.source}",
+                        use.location,
+                        "set it in the env of the task that needs it",
+                    )
+                )
+        for task in tasks.values():
+            for use in task.env.uses:
+                if use.reference.root is ReferenceRoot.SECRETS:
+                    secret_not_here(use, f"the env of task '{task.id}'")
+            for use in (*task.inputs.uses, *task.env.uses):
+                if use.reference.root is ReferenceRoot.TASKS:
+                    self._check_task_reference(use, tasks, reader=task, upstream=upstream[task.id])
+        for use in outputs.uses:
+            if use.reference.root is ReferenceRoot.SECRETS:
+                secret_not_here(use, "the workflow's outputs")
+            elif use.reference.root is ReferenceRoot.TASKS:
+                self._check_task_reference(use, tasks, reader=None, upstream=frozenset(tasks))
+
+    def _check_task_reference(
+        self, use: TemplateUse, tasks: Mapping[str, Task], *, reader: Task | None, upstream: frozenset[str]
+    ) -> None:
+        name = use.reference.name
+
+        def report(message: str, hint: str | None) -> None:
+            self.report(Problem(message, use.location, hint))
+
+        if name not in tasks:
+            near = closest(name, list(tasks))
+            hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(tasks)}"
+            report(f"unknown task '{name}' in {use.reference.source}", hint)
+        elif reader is not None and name == reader.id:
+            report(f"task '{name}' cannot read its own outputs ({use.reference.source})", None)
+        elif name not in upstream and reader is not None:
+            wanted = ", ".join([*reader.needs, name])
+            report(
+                f"task '{reader.id}' reads {use.reference.source} but does not need '{name}'",
+                f"add it to the task's needs: needs: [{wanted}]",
+            )
+
+    def _requires(self, raw: Mapping[str, str], tasks: Mapping[str, Task]) -> dict[PluginRef, SpecifierSet]:
+        used = {task.uses.plugin for task in tasks.values()}
+        requires: dict[PluginRef, SpecifierSet] = {}
+        for text, spec in raw.items():
+            where: FieldPath = ("requires", text)
+            try:
+                ref = parse_plugin_ref(text, location=self.document.location(where, key=True))
+            except ReferenceSyntaxError as exc:
+                self.report(exc.problem)
+                continue
+            try:
+                requires[ref] = SpecifierSet(spec)
+            except InvalidSpecifier:
+                self.error(where, f"{spec!r} is not a valid version requirement", "use PEP 440 specifiers: '>=1.2,<2'")
+                continue
+            if ref not in used:
+                self.report(
+                    Problem(
+                        f"requires {ref}, but no task uses it",
+                        self.document.location(where, key=True),
+                        "remove the requirement or fix the plugin name",
+                        Severity.WARNING,
+                    )
+                )
+        return requires

@@ -1,0 +1,159 @@
+"""Every check of a loaded workflow that needs its plugins, and nothing that runs them.
+
+This is ``workflow validate`` and the gate before ``workflow run``: each
+task's action resolves (honouring ``requires``), typed wiring holds, vars
+and secrets exist, and in restricted mode every capability is granted.
+All problems are collected; warnings (broad or unneeded grants, short
+secrets) never fail the check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .errors import (
+    ManifestError,
+    PluginNotFoundError,
+    Problem,
+    ReferenceSyntaxError,
+    Severity,
+    ValidationFailed,
+    WorkflowFileError,
+)
+from .masking import Masker
+from .permissions import (
+    SecurityMode,
+    broad_grant_problems,
+    capability_problems,
+    missing_grants,
+    needs_of,
+    unneeded_grant_problems,
+)
+from .resolve import ResolvedAction, Resolver
+from .secrets import SecretProvider, collect_secrets, secret_problems, var_problems
+from .templates import ReferenceRoot
+from .wiring import wiring_problems
+from .workflow import Workflow, load_workflow
+
+__all__ = ["WorkflowCheck", "check_workflow", "check_workflow_file", "secret_keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowCheck:
+    """The outcome of checking a workflow; ``workflow`` is None when the file did not load."""
+
+    workflow: Workflow | None
+    problems: tuple[Problem, ...] = ()
+    actions: Mapping[str, ResolvedAction] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.problems)
+
+
+def check_workflow_file(
+    path: Path | str,
+    *,
+    resolver: Resolver,
+    vars_overrides: Mapping[str, Any] | None = None,
+    secrets: SecretProvider | None = None,
+) -> WorkflowCheck:
+    """Load and check; never raises for a bad file: its problems are in the result."""
+    try:
+        workflow = load_workflow(path)
+    except ValidationFailed as exc:
+        return WorkflowCheck(None, tuple(exc.problems))
+    except WorkflowFileError as exc:
+        return WorkflowCheck(None, (exc.problem,))
+    return check_workflow(workflow, resolver=resolver, vars_overrides=vars_overrides, secrets=secrets)
+
+
+def check_workflow(
+    workflow: Workflow,
+    *,
+    resolver: Resolver,
+    vars_overrides: Mapping[str, Any] | None = None,
+    secrets: SecretProvider | None = None,
+) -> WorkflowCheck:
+    """Resolve every task's action and check wiring, vars, secrets (when a provider is given) and grants."""
+    problems: list[Problem] = list(workflow.warnings)
+    actions = _resolve(workflow, resolver, problems)
+    uses = workflow.template_uses()
+    variables = workflow.merged_vars(vars_overrides)
+    problems += var_problems(uses, variables)
+    if secrets is not None:
+        problems += secret_problems(uses, secrets)
+        if not any(p.severity is Severity.ERROR for p in problems):
+            problems += Masker(collect_secrets(uses, secrets)).warnings
+    problems += wiring_problems(uses, actions, variables=variables)
+    problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
+    return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
+
+
+def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
+    """Each task's action; one problem per failing reference, located at its first task."""
+    actions: dict[str, ResolvedAction] = {}
+    failed: dict[str, Problem] = {}
+    for task in workflow.tasks.values():
+        ref = str(task.uses)
+        if ref in failed:
+            continue
+        where = workflow.locate(("tasks", task.id, "uses"))
+        try:
+            actions[task.id] = resolver.resolve_action(task.uses, specifier=workflow.requires.get(task.uses.plugin))
+        except ManifestError as exc:
+            hint = f"{exc.hint}; " if exc.hint else ""
+            failed[ref] = Problem(exc.message, exc.location, f"{hint}used by task '{task.id}' at {where}")
+        except (PluginNotFoundError, ReferenceSyntaxError) as exc:
+            failed[ref] = Problem(exc.message, where, exc.hint)
+    problems += failed.values()
+    return actions
+
+
+def _permission_problems(
+    workflow: Workflow, actions: Mapping[str, ResolvedAction], *, all_resolved: bool
+) -> list[Problem]:
+    permissions = workflow.permissions
+    needs = needs_of((str(action.ref.plugin), action.manifest.capabilities) for action in actions.values())
+    problems = broad_grant_problems(
+        permissions,
+        security=workflow.security,
+        workflow_dir=workflow.directory,
+        locate=workflow.locate,
+        network_needed=[ref for ref, caps in needs.items() if caps.network],
+    )
+    if workflow.security is not SecurityMode.RESTRICTED:
+        return problems
+    reported: set[str] = set()
+    for task_id, action in actions.items():
+        plugin = str(action.ref.plugin)
+        missing = missing_grants(permissions, plugin, action.manifest.capabilities)
+        if not missing.ok and plugin not in reported:
+            reported.add(plugin)
+            where = workflow.locate(("tasks", task_id, "uses"))
+            problems += capability_problems(permissions, missing, task=task_id, location=where)
+    if all_resolved and permissions.declared:
+        problems += unneeded_grant_problems(permissions, needs, locate=workflow.locate)
+    return problems
+
+
+def secret_keys(workflow: Workflow) -> list[str]:
+    """The secret keys a workflow uses, in first-use order (what a run must collect and mask)."""
+    keys = (use.reference.name for use in workflow.template_uses() if use.reference.root is ReferenceRoot.SECRETS)
+    return list(dict.fromkeys(keys))
