@@ -92,8 +92,7 @@ def main() -> None:
         generate(root, options.plugins)
         last = f"bench/plugin-{options.plugins - 1:03d}.run"
         resolve_code = (
-            "from workflow_plugin_runtime.resolve import Resolver\n"
-            f"Resolver([{str(root)!r}]).resolve_action({last!r})"
+            f"from workflow_plugin_runtime.resolve import Resolver\nResolver([{str(root)!r}]).resolve_action({last!r})"
         )
         config_code = (
             "from workflow_plugin_runtime.config import load_config\n"

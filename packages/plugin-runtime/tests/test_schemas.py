@@ -74,9 +74,7 @@ def test_validators_report_every_violation_and_never_write_defaults() -> None:
     assert schema_violations(validator, data) == []
     assert data == {"b": None}
     messages = [v.message for v in schema_violations(compile_schema(SCHEMA), {"n": "x"})]
-    assert messages == ["missing required keys 'n', 'm' at the top level", 'expected integer, got string "x"'] or sorted(
-        messages
-    ) == sorted(["missing required key 'm' at the top level", 'expected integer, got string "x"'])
+    assert messages == ["missing required key 'm' at the top level", 'expected integer, got string "x"']
 
 
 def test_remote_refs_are_refused_without_fetching() -> None:

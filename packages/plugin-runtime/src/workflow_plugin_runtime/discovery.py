@@ -89,12 +89,9 @@ def scan_identity(manifest_path: Path) -> tuple[str, str] | None:
     found: dict[str, str] = {}
     for index, match in enumerate(_COLUMN_ZERO.finditer("\n" + text)):
         line = match.group(1).rstrip()
-        if index == 0:
-            if _INDENTED_CONTENT.search(text, 0, match.start()):
-                return None
-            if line == "---":
-                continue
-        if not _TOP_KEY.match(line):
+        if index == 0 and line == "---" and not _INDENTED_CONTENT.search(text, 0, match.start()):
+            continue
+        if (index == 0 and _INDENTED_CONTENT.search(text, 0, match.start())) or not _TOP_KEY.match(line):
             return None
         if not line.startswith(("namespace:", "name:")):
             continue

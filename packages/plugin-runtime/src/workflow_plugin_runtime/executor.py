@@ -75,7 +75,10 @@ class PluginExecutor:
             call = self.manager.prepare(ref, inputs, **prepare_options)
         except WorkflowPluginError as exc:
             kind = exc.kind if exc.kind is not None else FailureKind.MANIFEST
-            text = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
+            where = str(exc.location) if exc.location is not None else ""
+            text = f"{where}: {exc.message}" if where else exc.message
+            if exc.hint:
+                text += f" (hint: {exc.hint})"
             return ActionOutcome(outputs=None, failure=Failure(kind=kind, message=mask.mask(text)))
         return self.execute(call, masker=mask, on_log=on_log)
 

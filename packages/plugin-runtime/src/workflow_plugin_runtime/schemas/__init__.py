@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 Validator = Callable[[Any], Any]
-SCHEMA_NAMES = ("config", "draft-07", "plugin")
+SCHEMA_NAMES = tuple(sorted(p.name.removesuffix(".schema.json") for p in Path(__file__).parent.glob("*.schema.json")))
 
 
 class InvalidSchema(ValueError):

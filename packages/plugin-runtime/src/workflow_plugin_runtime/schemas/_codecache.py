@@ -110,7 +110,7 @@ def _installation() -> str:
 
 def _read(path: Path) -> Callable[[Any], Any] | None:
     try:
-        loaded = marshal.loads(path.read_bytes())
+        loaded = marshal.loads(path.read_bytes())  # noqa: S302 - our own cache, as trusted as a __pycache__
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == _FORMAT):
@@ -128,7 +128,7 @@ def _write(path: Path, payload: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
             handle.write(payload)
-        os.replace(handle.name, path)
+        Path(handle.name).replace(path)
     except OSError:
         return
 
