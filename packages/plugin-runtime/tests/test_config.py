@@ -69,13 +69,14 @@ def test_full_precedence_order(tmp_path: Path, user_dirs: tuple[Path, Path], mon
     root = project(tmp_path, "plugins:\n  paths: [from-project]\n")
     (user_dirs[0] / "config.yaml").write_text("plugins:\n  paths: [from-user, ~/home-plugins]\n", encoding="utf-8")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
     env = {"WORKFLOW_PLUGINS_PATH": os.pathsep.join([str(tmp_path / "env-a"), "", "env-b"])}
-    config = load(root, user_dirs, env=env, plugins_paths=[tmp_path / "option", "relative-option"])
+    config = load(root / "sub", user_dirs, env=env, plugins_paths=[tmp_path / "option", "relative-option"])
     assert [(p.path, p.source) for p in config.plugins_paths] == [
         (tmp_path / "option", PathSource.OPTION),
-        (root / "relative-option", PathSource.OPTION),
+        (tmp_path / "relative-option", PathSource.OPTION),
         (tmp_path / "env-a", PathSource.ENV),
-        (root / "env-b", PathSource.ENV),
+        (tmp_path / "env-b", PathSource.ENV),
         (root / "from-project", PathSource.PROJECT_CONFIG),
         (user_dirs[0] / "from-user", PathSource.USER_CONFIG),
         (tmp_path / "home" / "home-plugins", PathSource.USER_CONFIG),

@@ -6,7 +6,7 @@ import pytest
 from packaging.version import Version
 
 from workflow_plugin_runtime import manifest as manifest_module
-from workflow_plugin_runtime.config import PathSource, PluginsPath
+from workflow_plugin_runtime.config import PathSource, PluginsPath, load_config
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError, ReferenceSyntaxError
 from workflow_plugin_runtime.references import PluginRef
 from workflow_plugin_runtime.resolve import Resolver
@@ -206,3 +206,15 @@ def test_fixture_tree_lists_good_and_broken_plugins() -> None:
     listing = Resolver([FIXTURES], entry_points=False).list_plugins()
     assert [p.manifest.ref for p in listing.plugins] == ["acme/http", "acme/text", "tools/minimal"]
     assert sorted(str(b.ref) for b in listing.broken) == ["broken/typo", "broken/yaml"]
+
+
+def test_resolver_from_config_searches_project_plugins(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / ".workflow").mkdir(parents=True)
+    (root / ".workflow" / "config.yaml").write_text("plugins:\n  paths: [vendor]\n", encoding="utf-8")
+    make(root / "vendor", "acme", "http", "2.0.0")
+    make(root / "plugins", "acme", "http", "1.0.0")
+    config = load_config(start=root, env={}, user_config_dir=tmp_path / "u", user_data_dir=tmp_path / "d")
+    found = Resolver.from_config(config, entry_points=False)
+    assert found.resolve("acme/http").version == Version("2.0.0")
+    assert [c.location.source for c in found.copies("acme/http")] == [PathSource.PROJECT_CONFIG, PathSource.DEFAULT]

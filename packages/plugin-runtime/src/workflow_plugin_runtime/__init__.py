@@ -1,41 +1,108 @@
 """The engine side of workflow plugins, for embedding in an engine.
 
 The names below are the supported surface; modules may move behind them.
+They load on first use (PEP 562), so ``import workflow_plugin_runtime``
+stays cheap for a CLI that needs only a resolver and never a container.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .__about__ import __version__
-from .errors import (
-    ConfigError,
-    InvocationFailed,
-    ManifestError,
-    PermissionDeniedError,
-    PluginNotFoundError,
-    Problem,
-    ReferenceSyntaxError,
-    RuntimeUnavailableError,
-    SecretError,
-    Severity,
-    SourceLocation,
-    TemplateError,
-    ValidationFailed,
-    WorkflowFileError,
-    WorkflowPluginError,
-)
-from .results import Failure, FailureKind, Metrics, RuntimeKind
+
+if TYPE_CHECKING:
+    from .errors import (
+        ConfigError,
+        InvocationFailed,
+        ManifestError,
+        PermissionDeniedError,
+        PluginNotFoundError,
+        Problem,
+        ReferenceSyntaxError,
+        RuntimeUnavailableError,
+        SecretError,
+        Severity,
+        SourceLocation,
+        TemplateError,
+        ValidationFailed,
+        WorkflowFileError,
+        WorkflowPluginError,
+    )
+    from .executor import (
+        ActionOutcome,
+        PluginExecutor,
+    )
+    from .manager import (
+        ExecutionPolicy,
+        PluginManager,
+        PreparedCall,
+    )
+    from .masking import (
+        Masker,
+    )
+    from .pool import (
+        WarmPool,
+    )
+    from .resolve import (
+        Resolver,
+    )
+    from .results import (
+        Failure,
+        FailureKind,
+        Metrics,
+        RuntimeKind,
+    )
+
+_EXPORTS = {
+    "ActionOutcome": "executor",
+    "ConfigError": "errors",
+    "ExecutionPolicy": "manager",
+    "Failure": "results",
+    "FailureKind": "results",
+    "InvocationFailed": "errors",
+    "ManifestError": "errors",
+    "Masker": "masking",
+    "Metrics": "results",
+    "PermissionDeniedError": "errors",
+    "PluginExecutor": "executor",
+    "PluginManager": "manager",
+    "PluginNotFoundError": "errors",
+    "PreparedCall": "manager",
+    "Problem": "errors",
+    "ReferenceSyntaxError": "errors",
+    "Resolver": "resolve",
+    "RuntimeKind": "results",
+    "RuntimeUnavailableError": "errors",
+    "SecretError": "errors",
+    "Severity": "errors",
+    "SourceLocation": "errors",
+    "TemplateError": "errors",
+    "ValidationFailed": "errors",
+    "WarmPool": "pool",
+    "WorkflowFileError": "errors",
+    "WorkflowPluginError": "errors",
+}
 
 __all__ = [
+    "ActionOutcome",
     "ConfigError",
+    "ExecutionPolicy",
     "Failure",
     "FailureKind",
     "InvocationFailed",
     "ManifestError",
+    "Masker",
     "Metrics",
     "PermissionDeniedError",
+    "PluginExecutor",
+    "PluginManager",
     "PluginNotFoundError",
+    "PreparedCall",
     "Problem",
     "ReferenceSyntaxError",
+    "Resolver",
     "RuntimeKind",
     "RuntimeUnavailableError",
     "SecretError",
@@ -43,7 +110,21 @@ __all__ = [
     "SourceLocation",
     "TemplateError",
     "ValidationFailed",
+    "WarmPool",
     "WorkflowFileError",
     "WorkflowPluginError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

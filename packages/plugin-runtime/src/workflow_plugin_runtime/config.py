@@ -105,10 +105,15 @@ def load_config(
     user_config_dir: Path | None = None,
     user_data_dir: Path | None = None,
 ) -> Config:
-    """Merge every source; ``user_config_dir``/``user_data_dir`` default to the platform's (for tests: inject)."""
-    cwd = (start or Path.cwd()).absolute()
+    """Merge every source; ``user_config_dir``/``user_data_dir`` default to the platform's (for tests: inject).
+
+    ``start`` (default: the working directory) is where the project root is looked for, e.g. a
+    workflow file's folder; explicit and environment paths are relative to the working directory.
+    """
+    cwd = Path.cwd()
+    origin = (start or cwd).absolute()
     environ = os.environ if env is None else env
-    project_root = find_project_root(cwd) or cwd
+    project_root = find_project_root(origin) or origin
     if user_config_dir is None or user_data_dir is None:
         import platformdirs
 

@@ -85,6 +85,8 @@ class PluginManager:
         self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(runtimes or {})
         self._pool: PluginRuntime | None = None
         self._lock = threading.Lock()
+        self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
+        self._argvs: dict[Path, tuple[str, ...]] = {}
 
     def __enter__(self) -> PluginManager:
         return self
@@ -121,8 +123,7 @@ class PluginManager:
         ``secret_inputs`` names inputs filled from secrets; inputs the action's
         schema marks ``secret: true`` are added, so the SDK masks both.
         """
-        resolved = self.resolver.resolve_action(ref, specifier=specifier)
-        manifest, action = resolved.manifest, resolved.action
+        manifest, action = self._resolve(ref, specifier)
         self.authorise(manifest, task=task)
         secrets = sorted({*secret_inputs, *(name for name in action.secret_inputs if name in inputs)})
         request = make_request(action.name, dict(inputs), secret_inputs=secrets, context=context or {})
@@ -133,6 +134,23 @@ class PluginManager:
         if manifest.runtime.pool is not None and runtime is self._pool:
             self._size_pool(manifest, invocation)
         return PreparedCall(manifest=manifest, action=action, invocation=invocation, runtime=runtime)
+
+    def _resolve(self, ref: str | ActionRef, specifier: SpecifierSet | str | None) -> tuple[PluginManifest, ActionDef]:
+        """Resolve once per manager: a run's plugins do not change under it, and warm calls stay cheap."""
+        key = (str(ref), str(specifier) if specifier is not None else None)
+        found = self._resolved.get(key)
+        if found is None:
+            resolved = self.resolver.resolve_action(ref, specifier=specifier)
+            found = self._resolved[key] = (resolved.manifest, resolved.action)
+        return found
+
+    def _argv(self, manifest: PluginManifest) -> tuple[str, ...]:
+        argv = self._argvs.get(manifest.manifest_path)
+        if argv is None:
+            argv = self._argvs[manifest.manifest_path] = plugin_argv(
+                manifest.plugin_dir.resolve(), entrypoint=manifest.runtime.entrypoint, command=manifest.runtime.command
+            )
+        return argv
 
     def _invocation(
         self,
@@ -153,10 +171,7 @@ class PluginManager:
             "cancel": cancel,
         }
         if kind is RuntimeKind.PROCESS:
-            argv = plugin_argv(
-                manifest.plugin_dir.resolve(), entrypoint=manifest.runtime.entrypoint, command=manifest.runtime.command
-            )
-            return Invocation(argv=argv, env=dict(env), **common)
+            return Invocation(argv=self._argv(manifest), env=dict(env), **common)
         permissions = self.policy.permissions
         return Invocation(
             image=manifest.runtime.image,

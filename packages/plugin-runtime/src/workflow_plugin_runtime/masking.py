@@ -45,6 +45,18 @@ _WORD = 8
 _FILTER_FROM = 64
 
 
+def short_secret_warning(key: str, value: str) -> Problem | None:
+    """The warning for a value too short to mask, naming the key only; None when it is masked."""
+    if len(value) >= MIN_SECRET_LENGTH:
+        return None
+    size = "empty" if not value else f"shorter than {MIN_SECRET_LENGTH} characters"
+    return Problem(
+        f"secret {key} is {size}, so it is not masked: anything that prints it will show it",
+        hint=f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}",
+        severity=Severity.WARNING,
+    )
+
+
 def _base64_forms(data: bytes) -> set[str]:
     """Standalone encodings, padded and not, and the stable middle at each byte alignment.
 
@@ -146,18 +158,10 @@ class Masker:
         forms: set[str] = set()
         warnings: list[Problem] = []
         for key in sorted(secrets):
-            value = secrets[key]
-            if len(value) < MIN_SECRET_LENGTH:
-                size = "empty" if not value else f"shorter than {MIN_SECRET_LENGTH} characters"
-                warnings.append(
-                    Problem(
-                        f"secret {key} is {size}, so it is not masked: anything that prints it will show it",
-                        hint=f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}",
-                        severity=Severity.WARNING,
-                    )
-                )
-                continue
-            forms |= secret_forms(value)
+            warning = short_secret_warning(key, secrets[key])
+            if warning is not None:
+                warnings.append(warning)
+            forms |= secret_forms(secrets[key])
         self.warnings: tuple[Problem, ...] = tuple(warnings)
         self._replacement = replacement
         self._forms = sorted(forms)

@@ -210,8 +210,8 @@ def broad_grant_problems(
             message = f"mount {mount.written} exposes the Docker socket, which gives root on the host"
             if security is SecurityMode.RESTRICTED:
                 problems.append(Problem(message, where, "remove this mount: restricted mode refuses the Docker socket"))
-                continue
-            problems.append(_warning(message, where, "remove this mount"))
+            else:
+                problems.append(_warning(message, where, "remove this mount"))
         reason = _sensitive_path(mount.source)
         if reason is not None:
             problems.append(_warning(f"mount {mount.written} {reason}", where, "mount only the folder plugins need"))

@@ -129,14 +129,16 @@ class _Worker:
 
     @staticmethod
     def _drain(fd: int, sink: object) -> None:
+        """Read what is in the pipe; a short read means it is empty (no EAGAIN round trip)."""
         while True:
             try:
                 data = os.read(fd, _READ_CHUNK)
-            except (BlockingIOError, OSError):
+            except OSError:  # BlockingIOError included: nothing (more) to read
                 return
-            if not data:
+            if data:
+                sink(data)  # type: ignore[operator]  # bytearray.extend or LogStream.feed
+            if len(data) < _READ_CHUNK:
                 return
-            sink(data)  # type: ignore[operator]  # bytearray.extend or LogStream.feed
 
     def _send(self, data: bytes, deadline: float) -> bool:
         view = memoryview(data)
@@ -159,9 +161,11 @@ class _Worker:
         line: bytes | None = None
         if self._send(encode_message(request), deadline):  # type: ignore[arg-type]  # a Request with its id
             line = self._read_line(deadline, invocation.cancel, logs)
-        self._drain(self.stderr_fd, logs.feed)
         if line is not None:
+            # Logs written before the response were readable in the same poll that
+            # brought the response, so _read_line has them already.
             return line, Termination.COMPLETED
+        self._drain(self.stderr_fd, logs.feed)
         if invocation.cancel is not None and invocation.cancel.is_set():
             return b"", Termination.CANCELLED
         if not self.alive or self.process.poll() is not None:

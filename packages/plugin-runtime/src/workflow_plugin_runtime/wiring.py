@@ -89,15 +89,15 @@ def _describe(types: frozenset[str]) -> str:
     return " or ".join(sorted(types)) or "nothing"
 
 
-def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, label: str) -> SchemaWalk:
-    """Follow ``keys`` down ``schema``; ``label`` names the walked value in messages (``tasks.a.outputs``).
+def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, owner: str, side: str) -> SchemaWalk:
+    """Follow ``keys`` down ``schema``; ``owner`` and ``side`` name it in messages (``acme/http.get``, ``output``).
 
     ``strict_keys``: a key missing from declared ``properties`` is an error
     unless ``additionalProperties`` opens the object (outputs); otherwise only
     ``additionalProperties: false`` closes it (inputs, as JSON Schema reads it).
     """
     node = schema
-    walked = label
+    walked: list[str] = []
     for key in keys:
         node = _deref(node, schema)
         if not isinstance(node, Mapping):
@@ -107,12 +107,13 @@ def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, la
         if text.isdigit() and (types is None or "array" in types) and "items" in node:
             items = node["items"]
             node = items[int(text)] if isinstance(items, (list, tuple)) and int(text) < len(items) else items
-            walked = f"{walked}.{text}"
+            walked.append(text)
             continue
         properties = node.get("properties")
         properties = properties if isinstance(properties, Mapping) else {}
         additional = node.get("additionalProperties")
         patterns = node.get("patternProperties")
+        here = f"{owner} {side} '{'.'.join(walked)}'"
         if text in properties:
             node = properties[text]
         elif isinstance(patterns, Mapping) and (match := next((p for p in patterns if re.search(p, text)), None)):
@@ -120,17 +121,17 @@ def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, la
         elif isinstance(additional, Mapping):
             node = additional
         elif types is not None and not types & {"object", "array"}:
-            return SchemaWalk(error=f"{walked} is declared as {_describe(types)}: it has no key '{text}'")
+            return SchemaWalk(error=f"{here} is declared as {_describe(types)}: it has no key '{text}'")
         elif properties and (additional is False or (strict_keys and additional is not True)):
+            declared = ", ".join(properties)
+            what = f"{owner} declares no {side} '{text}'" if not walked else f"{here} declares no key '{text}'"
             near = closest(text, list(properties))
-            hint = f"did you mean '{near}'? " if near else ""
             return SchemaWalk(
-                error=f"{walked} has no key '{text}' (declared: {', '.join(properties)})",
-                hint=f"{hint}the schema declares: {', '.join(properties)}",
+                error=f"{what} (it declares: {declared})", hint=f"did you mean '{near}'?" if near else None
             )
         else:
             return SchemaWalk()
-        walked = f"{walked}.{text}"
+        walked.append(text)
     return SchemaWalk(_deref(node, schema))
 
 
@@ -158,9 +159,8 @@ def wiring_problems(
             upstream = actions.get(reference.name)
             if upstream is None:
                 continue
-            walk = walk_schema(
-                _schema_of(upstream.action.outputs), reference.path, strict_keys=True, label=f"{upstream.ref} outputs"
-            )
+            outputs = _schema_of(upstream.action.outputs)
+            walk = walk_schema(outputs, reference.path, strict_keys=True, owner=str(upstream.ref), side="output")
             if walk.error is not None:
                 problems.append(Problem(f"{reference.source}: {walk.error}", use.location, walk.hint))
                 continue
@@ -174,30 +174,37 @@ def wiring_problems(
             continue
         action, input_keys = consumer
         where = f"input {format_field_path(input_keys)} of {action.ref}"
-        walk = walk_schema(_schema_of(action.action.inputs), input_keys, strict_keys=False, label=f"{action.ref} inputs")
+        inputs = _schema_of(action.action.inputs)
+        walk = walk_schema(inputs, input_keys, strict_keys=False, owner=str(action.ref), side="input")
         if walk.error is not None:
             problems.append(Problem(f"{reference.source}: {walk.error}", use.location, walk.hint))
             continue
         accepted = schema_types(walk.schema)
         if use.whole and not types_fit(produced, accepted):
             assert produced is not None and accepted is not None
-            problems.append(Problem(
-                f"{reference.source} gives {_describe(produced)}, but {where} expects {_describe(accepted)}",
-                use.location,
-                "wire a value of the expected type, or change the input's schema",
-            ))
+            problems.append(
+                Problem(
+                    f"{reference.source} gives {_describe(produced)}, but {where} expects {_describe(accepted)}",
+                    use.location,
+                    "wire a value of the expected type, or change the input's schema",
+                )
+            )
         elif not use.whole and not types_fit(frozenset(("string",)), accepted):
             assert accepted is not None
-            problems.append(Problem(
-                f"{reference.source} is part of a longer string, but {where} expects {_describe(accepted)}",
-                use.location,
-                f"text around a template makes a string; make the value exactly '{reference.source}' to pass"
-                " the value itself",
-            ))
+            problems.append(
+                Problem(
+                    f"{reference.source} is part of a longer string, but {where} expects {_describe(accepted)}",
+                    use.location,
+                    f"text around a template makes a string; make the value exactly '{reference.source}' to pass"
+                    " the value itself",
+                )
+            )
     return problems
 
 
-def _consumer(use: TemplateUse, actions: Mapping[str, ResolvedAction]) -> tuple[ResolvedAction, tuple[str | int, ...]] | None:
+def _consumer(
+    use: TemplateUse, actions: Mapping[str, ResolvedAction]
+) -> tuple[ResolvedAction, tuple[str | int, ...]] | None:
     """The action and input path a use in ``tasks.ID.inputs`` lands in (None elsewhere)."""
     path = use.path
     if len(path) < 4 or path[0] != "tasks" or path[2] != "inputs":

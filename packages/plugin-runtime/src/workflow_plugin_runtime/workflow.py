@@ -146,8 +146,13 @@ def load_workflow(path: Path | str) -> Workflow:
     builder = _Builder(document, path)
     workflow = builder.build()
     if any(p.severity is Severity.ERROR for p in builder.problems):
-        raise ValidationFailed(builder.problems)
+        raise ValidationFailed(sorted(builder.problems, key=_file_order))
     return workflow
+
+
+def _file_order(problem: Problem) -> tuple[int, int]:
+    location = problem.location
+    return (location.line or 0, location.column or 0) if location else (0, 0)
 
 
 class _Builder:

@@ -21,10 +21,11 @@ from .errors import (
     Problem,
     ReferenceSyntaxError,
     Severity,
+    SourceLocation,
     ValidationFailed,
     WorkflowFileError,
 )
-from .masking import Masker
+from .masking import short_secret_warning
 from .permissions import (
     SecurityMode,
     broad_grant_problems,
@@ -34,7 +35,7 @@ from .permissions import (
     unneeded_grant_problems,
 )
 from .resolve import ResolvedAction, Resolver
-from .secrets import SecretProvider, collect_secrets, secret_problems, var_problems
+from .secrets import SecretProvider, secret_problems, var_problems
 from .templates import ReferenceRoot
 from .wiring import wiring_problems
 from .workflow import Workflow, load_workflow
@@ -99,11 +100,25 @@ def check_workflow(
     problems += var_problems(uses, variables)
     if secrets is not None:
         problems += secret_problems(uses, secrets)
-        if not any(p.severity is Severity.ERROR for p in problems):
-            problems += Masker(collect_secrets(uses, secrets)).warnings
+        problems += _short_secret_warnings(workflow, secrets)
     problems += wiring_problems(uses, actions, variables=variables)
     problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
     return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
+
+
+def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[Problem]:
+    """Secrets too short to mask, warned about at their first use."""
+    first_use: dict[str, SourceLocation | None] = {}
+    for use in workflow.template_uses():
+        if use.reference.root is ReferenceRoot.SECRETS:
+            first_use.setdefault(use.reference.name, use.location)
+    warnings = []
+    for key, location in first_use.items():
+        value = secrets.get(key)
+        warning = None if value is None else short_secret_warning(key, value)
+        if warning is not None:
+            warnings.append(Problem(warning.message, location, warning.hint, warning.severity))
+    return warnings
 
 
 def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
