@@ -43,7 +43,8 @@ def tests_sdk(session: nox.Session) -> None:
 @nox.session
 def tests_runtime(session: nox.Session) -> None:
     """The runtime, with real processes, Docker and bubblewrap where present."""
-    _install(session, SDK, RUNTIME, extra=tuple(TEST_DEPS))
+    # hatchling: the entry-point tests build a real plugin distribution without build isolation (offline).
+    _install(session, SDK, RUNTIME, extra=(*TEST_DEPS, "hatchling>=1.24"))
     _pytest(session, f"{RUNTIME}/tests")
 
 

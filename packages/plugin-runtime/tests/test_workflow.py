@@ -52,7 +52,7 @@ class TestModel:
     def test_permissions_are_parsed_relative_to_the_workflow(self) -> None:
         permissions = load_workflow(FIXTURES / "release.yaml").permissions
         assert permissions.declared
-        assert permissions.network == {"acme/http"}
+        assert permissions.network == ("acme/http",)
         assert not permissions.network_all
         out, data = permissions.mounts
         assert (out.source, out.target, out.access, out.written) == (

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any
 from .__about__ import __version__
 
 if TYPE_CHECKING:
+    from .config import (
+        Config,
+        PluginsPath,
+        load_config,
+    )
     from .errors import (
         ConfigError,
         InvocationFailed,
@@ -39,13 +44,27 @@ if TYPE_CHECKING:
         PluginManager,
         PreparedCall,
     )
+    from .manifest import (
+        ActionDef,
+        Capabilities,
+        PluginManifest,
+        load_manifest,
+        manifest_problems,
+    )
     from .masking import (
         Masker,
     )
     from .pool import (
         WarmPool,
     )
+    from .references import (
+        ActionRef,
+        PluginRef,
+        parse_action_ref,
+    )
     from .resolve import (
+        PluginListing,
+        ResolvedAction,
         Resolver,
     )
     from .results import (
@@ -56,7 +75,11 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "ActionDef": "manifest",
     "ActionOutcome": "executor",
+    "ActionRef": "references",
+    "Capabilities": "manifest",
+    "Config": "config",
     "ConfigError": "errors",
     "ExecutionPolicy": "manager",
     "Failure": "results",
@@ -67,11 +90,16 @@ _EXPORTS = {
     "Metrics": "results",
     "PermissionDeniedError": "errors",
     "PluginExecutor": "executor",
+    "PluginListing": "resolve",
     "PluginManager": "manager",
+    "PluginManifest": "manifest",
     "PluginNotFoundError": "errors",
+    "PluginRef": "references",
+    "PluginsPath": "config",
     "PreparedCall": "manager",
     "Problem": "errors",
     "ReferenceSyntaxError": "errors",
+    "ResolvedAction": "resolve",
     "Resolver": "resolve",
     "RuntimeKind": "results",
     "RuntimeUnavailableError": "errors",
@@ -83,10 +111,18 @@ _EXPORTS = {
     "WarmPool": "pool",
     "WorkflowFileError": "errors",
     "WorkflowPluginError": "errors",
+    "load_config": "config",
+    "load_manifest": "manifest",
+    "manifest_problems": "manifest",
+    "parse_action_ref": "references",
 }
 
 __all__ = [
+    "ActionDef",
     "ActionOutcome",
+    "ActionRef",
+    "Capabilities",
+    "Config",
     "ConfigError",
     "ExecutionPolicy",
     "Failure",
@@ -97,11 +133,16 @@ __all__ = [
     "Metrics",
     "PermissionDeniedError",
     "PluginExecutor",
+    "PluginListing",
     "PluginManager",
+    "PluginManifest",
     "PluginNotFoundError",
+    "PluginRef",
+    "PluginsPath",
     "PreparedCall",
     "Problem",
     "ReferenceSyntaxError",
+    "ResolvedAction",
     "Resolver",
     "RuntimeKind",
     "RuntimeUnavailableError",
@@ -113,6 +154,10 @@ __all__ = [
     "WarmPool",
     "WorkflowFileError",
     "WorkflowPluginError",
+    "load_config",
+    "load_manifest",
+    "manifest_problems",
+    "parse_action_ref",
     "__version__",
 ]
 

@@ -148,3 +148,25 @@ class ValidationFailed(WorkflowPluginError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems if p.severity is Severity.ERROR)
+
+
+class ImageBuildError(WorkflowPluginError):
+    """Building a plugin's image failed: a Dockerfile step, or preparing its dependencies.
+
+    ``step`` names the failing step (``Step 4/7 : RUN ...``) when Docker got
+    that far, and ``output`` holds that step's last lines, so the reader sees
+    why without scrolling back through the whole build log.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        output: Sequence[str] = (),
+        location: SourceLocation | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.step = step
+        self.output = tuple(output)

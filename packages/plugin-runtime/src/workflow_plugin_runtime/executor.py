@@ -34,19 +34,24 @@ _MAX_REPORTED_VIOLATIONS = 5
 class ActionOutcome:
     """A finished call: outputs or a failure (both masked), its logs and metrics.
 
-    ``manifest`` is the plugin that ran (``None`` when it did not resolve),
-    for the run record's provenance.
+    ``call`` is what was prepared (plugin, action, invocation with its
+    grants), ``None`` when the call could not be prepared.
     """
 
     outputs: dict[str, Any] | None
     failure: Failure | None
     metrics: Metrics | None = None
     logs: tuple[LogRecord, ...] = ()
-    manifest: PluginManifest | None = None
+    call: PreparedCall | None = None
 
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    @property
+    def manifest(self) -> PluginManifest | None:
+        """The plugin that ran (``None`` when it did not resolve), for provenance."""
+        return None if self.call is None else self.call.manifest
 
 
 class PluginExecutor:
@@ -97,7 +102,7 @@ class PluginExecutor:
                 kind=FailureKind.INPUT_VALIDATION,
                 message=mask.mask(f"{call.manifest.ref}.{call.action.name}: invalid inputs: {problem}"),
             )
-            return ActionOutcome(outputs=None, failure=failure, manifest=call.manifest)
+            return ActionOutcome(outputs=None, failure=failure, call=call)
         result = call.runtime.invoke(call.invocation, on_log=_masked_logs(on_log, mask))
         logs = tuple(_mask_record(record, mask) for record in result.logs) if mask.active else result.logs
         metrics = result.metrics
@@ -107,7 +112,7 @@ class PluginExecutor:
                 failure=_mask_failure(result.failure, mask),
                 metrics=metrics,
                 logs=logs,
-                manifest=call.manifest,
+                call=call,
             )
         outputs = result.outputs or {}
         problem = self._violations("outputs", self._validator(call.action, "outputs"), outputs)
@@ -118,9 +123,9 @@ class PluginExecutor:
                 exit_code=metrics.exit_code,
                 stderr_tail=mask.mask(result.stderr_tail),
             )
-            return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, manifest=call.manifest)
+            return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, call=call)
         return ActionOutcome(
-            outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, manifest=call.manifest
+            outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, call=call
         )
 
     def _validator(self, action: ActionDef, which: str) -> Validator | None:

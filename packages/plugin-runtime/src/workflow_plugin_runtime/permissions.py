@@ -80,7 +80,7 @@ class Permissions:
     """What a workflow grants; ``declared`` says whether it had a ``permissions`` block at all."""
 
     network_all: bool = False
-    network: frozenset[str] = frozenset()
+    network: tuple[str, ...] = ()
     mounts: tuple[MountGrant, ...] = ()
     env: tuple[str, ...] = ()
     resources: ResourceLimits = field(default_factory=ResourceLimits)
@@ -157,7 +157,7 @@ def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate:
             report(Problem(str(exc), locate(("permissions", "resources", "memory")), "write a size such as 256m"))
     return Permissions(
         network_all=network is True,
-        network=frozenset(network) if isinstance(network, list) else frozenset(),
+        network=tuple(network) if isinstance(network, list) else (),
         mounts=tuple(mounts),
         env=tuple(data.get("env", ())),
         resources=ResourceLimits(memory, resources.get("cpus"), resources.get("pids")),
@@ -361,7 +361,7 @@ def unneeded_grant_problems(
 ) -> list[Problem]:
     """Warnings for grants no task's plugin asks for (``needs``: plugin ref -> capabilities of used plugins)."""
     problems: list[Problem] = []
-    for index, ref in enumerate(sorted(permissions.network)):
+    for index, ref in enumerate(permissions.network):
         if ref not in needs:
             reason = "which no task uses"
         elif not needs[ref].network:
