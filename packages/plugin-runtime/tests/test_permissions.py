@@ -31,17 +31,10 @@ def locate(path: tuple[str | int, ...]) -> SourceLocation:
 
 def check_mounts(tmp_path: Path, mounts: str, *, security: str = "restricted") -> list[tuple[str, str]]:
     """(severity, message) of every permission problem of a workflow with these mounts and no tasks needing them."""
-    text = f"""
-        name: x
-        security: {security}
-        permissions:
-          mounts:
-        {textwrap.indent(textwrap.dedent(mounts).strip(), "    ")}
-        tasks:
-          t: {{uses: acme/plain.go}}
-        """
+    lines = "".join(f"    {line}\n" for line in textwrap.dedent(mounts).strip().splitlines())
+    text = f"name: x\nsecurity: {security}\npermissions:\n  mounts:\n{lines}tasks:\n  t: {{uses: acme/plain.go}}\n"
     path = tmp_path / "wf.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     check = check_workflow_file(path, resolver=Resolver([PLUGINS], entry_points=False))
     return [(p.severity.value, p.message) for p in check.problems if "is not needed by any plugin" not in p.message]
 

@@ -154,11 +154,11 @@ __all__ = [
     "WarmPool",
     "WorkflowFileError",
     "WorkflowPluginError",
+    "__version__",
     "load_config",
     "load_manifest",
     "manifest_problems",
     "parse_action_ref",
-    "__version__",
 ]
 
 

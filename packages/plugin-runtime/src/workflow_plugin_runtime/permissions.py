@@ -403,17 +403,15 @@ def capability_warnings(plugin_ref: str, capabilities: Capabilities) -> list[Pro
     problems = []
     for need in capabilities.filesystem:
         path = Path(need.path)
-        if _exposes_docker_socket(path):
-            problems.append(
-                _warning(
-                    f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host;"
-                    " restricted mode refuses it"
-                )
-            )
-            continue
         reason = _sensitive_path(path)
         if reason is not None:
             problems.append(_warning(f"{plugin_ref} asks for {need.path} ({need.access.value}), which {reason}"))
+        elif _exposes_docker_socket(path):
+            problems.append(
+                _warning(
+                    f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host; restricted mode refuses it"
+                )
+            )
     return problems
 
 
