@@ -90,4 +90,4 @@ def bench(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The Quickstart's main job, in a nox-managed environment."""
     _install(session, SDK, RUNTIME, CLI)
-    session.run("python", "examples/demo.py")
+    session.run("workflow", "run", "examples/workflows/hello.yaml")

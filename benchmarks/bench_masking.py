@@ -25,7 +25,7 @@ from workflow_plugin_runtime.masking import Masker
 
 SIZE = 10 * 1024 * 1024
 SECRETS = 20
-WORDS = "GET POST /api/v1/items status=200 user=alice duration_ms=12 INFO DEBUG WARN cache hit miss retry ok".split()
+WORDS = ["GET", "POST", "/api/v1/items", "status=200", "user=alice", "duration_ms=12", "INFO", "DEBUG", "cache", "ok"]
 
 
 def make_secrets(rng: random.Random) -> dict[str, str]:
@@ -48,7 +48,8 @@ def make_log(rng: random.Random, secrets: dict[str, str]) -> str:
     while size < SIZE:
         words = " ".join(rng.choices(WORDS, k=8))
         blob = base64.b64encode(rng.randbytes(12)).decode()
-        line = f"2024-05-01T12:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z {words} req={rng.getrandbits(64):016x} b={blob}"
+        stamp = f"2024-05-01T12:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"
+        line = f"{stamp} {words} req={rng.getrandbits(64):016x} b={blob}"
         if rng.randrange(2000) == 0:
             line += " token=" + rng.choice(encoders)(rng.choice(values))
         lines.append(line)

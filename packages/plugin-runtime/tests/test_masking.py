@@ -197,7 +197,9 @@ class TestStream:
 # --- properties -----------------------------------------------------------------------------------
 
 SECRETS = st.text(
-    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="*"), min_size=MIN_SECRET_LENGTH, max_size=24
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="*"),
+    min_size=MIN_SECRET_LENGTH,
+    max_size=24,
 )
 NOISE = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)
 
@@ -259,7 +261,9 @@ def reference_mask(text: str, secrets: list[str]) -> str:
     return "".join(out)
 
 
-LONG_SECRETS = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="*"), min_size=4, max_size=30)
+LONG_SECRETS = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="*"), min_size=4, max_size=30
+)
 
 
 @given(
@@ -270,7 +274,9 @@ LONG_SECRETS = st.text(alphabet=st.characters(blacklist_categories=["Cs"], black
 def test_masking_matches_the_obvious_rule_on_long_and_short_texts(
     secrets: list[str], pieces: list[tuple[str, int, str]], padding: int
 ) -> None:
-    text = "x" * padding + "".join(noise + ENCODINGS[encoding](secrets[which % len(secrets)]) for noise, which, encoding in pieces)
+    text = "x" * padding + "".join(
+        noise + ENCODINGS[encoding](secrets[which % len(secrets)]) for noise, which, encoding in pieces
+    )
     masker = Masker({f"K{i}": secret for i, secret in enumerate(secrets)})
     expected = reference_mask(text, secrets)
     assert masker.mask(text) == expected
@@ -281,7 +287,9 @@ def test_masking_matches_the_obvious_rule_on_long_and_short_texts(
 
 def test_long_text_with_secrets_far_apart() -> None:
     secret = "a-long-enough-secret-value"
-    text = ("filler line without anything\n" * 500).join(["start ", f" {secret} ", f" {secret.encode().hex()} ", " end"])
+    text = ("filler line without anything\n" * 500).join(
+        ["start ", f" {secret} ", f" {secret.encode().hex()} ", " end"]
+    )
     masked = Masker({"S": secret}).mask(text)
     assert masked == reference_mask(text, [secret])
     assert masked.count(MASK) == 2

@@ -60,7 +60,9 @@ class TestBroadGrants:
         ],
     )
     def test_system_folders(self, tmp_path: Path, source: str, reason: str) -> None:
-        assert check_mounts(tmp_path, f"- {{source: {source}, target: /s}}") == [("warning", f"mount {source} {reason}")]
+        assert check_mounts(tmp_path, f"- {{source: {source}, target: /s}}") == [
+            ("warning", f"mount {source} {reason}")
+        ]
 
     def test_etc_subfolder_is_fine(self, tmp_path: Path) -> None:
         assert check_mounts(tmp_path, "- {source: /etc/ssl/certs, target: /certs}") == []
@@ -73,7 +75,10 @@ class TestBroadGrants:
 
     def test_docker_socket_warns_in_trusted_mode(self, tmp_path: Path) -> None:
         found = check_mounts(tmp_path, "- {source: /var/run/docker.sock, target: /d}", security="trusted")
-        assert ("warning", "mount /var/run/docker.sock exposes the Docker socket, which gives root on the host") in found
+        assert (
+            "warning",
+            "mount /var/run/docker.sock exposes the Docker socket, which gives root on the host",
+        ) in found
 
     @pytest.mark.parametrize("source", [".", "./", "..", "../.."])
     def test_read_write_mount_of_the_workflow_folder(self, tmp_path: Path, source: str) -> None:
@@ -86,7 +91,9 @@ class TestBroadGrants:
         ) in found
 
     def test_read_only_workflow_folder_and_a_read_write_subfolder_are_fine(self, tmp_path: Path) -> None:
-        assert check_mounts(tmp_path, "- {source: ., target: /w}\n- {source: ./out, target: /o, access: read-write}") == []
+        assert (
+            check_mounts(tmp_path, "- {source: ., target: /w}\n- {source: ./out, target: /o, access: read-write}") == []
+        )
 
     def test_network_everywhere_and_env_wildcard(self) -> None:
         permissions = Permissions(network_all=True, env=("HTTP_*", "*"), declared=True)
@@ -137,7 +144,10 @@ class TestGrants:
             env=("LANG", "TZ"),
         )
         permissions = Permissions(
-            mounts=(MountGrant(Path("/o"), "/out", Access.READ, "./o"), MountGrant(Path("/i"), "/in", Access.READ, "./i")),
+            mounts=(
+                MountGrant(Path("/o"), "/out", Access.READ, "./o"),
+                MountGrant(Path("/i"), "/in", Access.READ, "./i"),
+            ),
             env=("TZ",),
         )
         missing = missing_grants(permissions, "acme/x", needs)

@@ -35,7 +35,7 @@ class TestEnvProvider:
         provider = EnvSecretProvider()
         assert provider.get("API_TOKEN") == "from-env"
         assert provider.get("OTHER") is None
-        assert "API_TOKEN" in provider.keys()
+        assert "API_TOKEN" in list(provider.keys())
         assert isinstance(provider, SecretProvider)
 
     def test_given_environment_and_bare_prefix(self) -> None:
@@ -111,7 +111,7 @@ class TestDotenvProvider:
         assert caught.value.location == SourceLocation(path, 2)
 
     def test_invalid_secret_name(self, tmp_path: Path) -> None:
-        with pytest.raises(SecretError, match="'my.key' is not a valid secret name"):
+        with pytest.raises(SecretError, match=r"'my\.key' is not a valid secret name"):
             DotenvSecretProvider(secrets_file(tmp_path, "my.key=1\n"))
 
     def test_not_utf8(self, tmp_path: Path) -> None:
@@ -187,7 +187,10 @@ class TestChecks:
             "unknown var 'base_url' (used in tasks.a.url)",
             "unknown var 'count' (used in tasks.b.n)",
         ]
-        assert problems[0].hint == "did you mean base_uri? define it under vars:, in a vars file or with --var base_url=VALUE"
+        assert (
+            problems[0].hint
+            == "did you mean base_uri? define it under vars:, in a vars file or with --var base_url=VALUE"
+        )
         assert var_problems(USES, {"base_url": 1, "count": None}) == []
 
 

@@ -174,7 +174,7 @@ class TestSchema:
             """,
         )
         assert found == [
-            "wf.yaml:2:11: security: expected one of trusted, restricted; got string \"restricetd\"\n"
+            'wf.yaml:2:11: security: expected one of trusted, restricted; got string "restricetd"\n'
             "  hint: did you mean 'restricted'?",
             "wf.yaml:6:5: tasks.a.timeot: unknown key 'timeot'\n  hint: did you mean 'timeout'?",
             "wf.yaml:7:5: tasks.a.retries: missing required key 'count'\n  hint: found 'cont': did you mean 'count'?",
@@ -214,7 +214,9 @@ class TestSchema:
 class TestStructure:
     def test_unknown_need_suggests_the_nearest_task(self, tmp_path: Path) -> None:
         found = problems_of(tmp_path, "name: x\ntasks:\n  fetch: {uses: a/b.c}\n  b: {uses: a/b.c, needs: [fetchh]}\n")
-        assert found == ["wf.yaml:4:28: tasks.b.needs[0]: task 'b' needs unknown task 'fetchh'\n  hint: did you mean 'fetch'?"]
+        assert found == [
+            "wf.yaml:4:28: tasks.b.needs[0]: task 'b' needs unknown task 'fetchh'\n  hint: did you mean 'fetch'?"
+        ]
 
     def test_unknown_need_without_a_near_name_lists_the_tasks(self, tmp_path: Path) -> None:
         found = problems_of(tmp_path, "name: x\ntasks:\n  a: {uses: a/b.c}\n  b: {uses: a/b.c, needs: zzz}\n")
@@ -274,7 +276,9 @@ class TestStructure:
         assert "secrets never travel in environment variables, vars or outputs" in found[0]
 
     def test_secret_in_task_env(self, tmp_path: Path) -> None:
-        found = problems_of(tmp_path, 'name: x\ntasks:\n  a:\n    uses: a/b.c\n    env: {T: "Bearer {{ secrets.T }}"}\n')
+        found = problems_of(
+            tmp_path, 'name: x\ntasks:\n  a:\n    uses: a/b.c\n    env: {T: "Bearer {{ secrets.T }}"}\n'
+        )
         assert found[0].startswith(
             "wf.yaml:5:14: tasks.a.env.T: {{ secrets.T }} is not allowed in the env of task 'a': secrets may only"
         )
@@ -282,7 +286,8 @@ class TestStructure:
     def test_vars_are_literal(self, tmp_path: Path) -> None:
         found = problems_of(tmp_path, 'name: x\nvars: {a: 1, b: "{{ vars.a }}"}\ntasks: {t: {uses: a/b.c}}\n')
         assert found == [
-            'wf.yaml:2:17: vars.b: vars are literal values: {{ vars.a }} is not allowed here\n  hint: write \\{{ for a literal "{{"'
+            "wf.yaml:2:17: vars.b: vars are literal values: {{ vars.a }} is not allowed here\n"
+            '  hint: write \\{{ for a literal "{{"'
         ]
 
     def test_workflow_env_cannot_read_tasks(self, tmp_path: Path) -> None:
@@ -315,7 +320,8 @@ class TestStructure:
             """,
         )
         assert found == [
-            "wf.yaml:10:12: tasks.last.inputs.own: task 'last' cannot read its own outputs ({{ tasks.last.outputs.x }})",
+            "wf.yaml:10:12: tasks.last.inputs.own: task 'last' cannot read its own outputs"
+            " ({{ tasks.last.outputs.x }})",
             "wf.yaml:11:13: tasks.last.inputs.typo: unknown task 'fetsh' in {{ tasks.fetsh.outputs.x }}\n"
             "  hint: did you mean 'fetch'?",
             "wf.yaml:14:17: tasks.side.inputs.x: task 'side' reads {{ tasks.mid.outputs.y }} but does not need 'mid'\n"
@@ -363,7 +369,8 @@ class TestStructure:
 
     def test_problems_come_in_file_order(self, tmp_path: Path) -> None:
         found = problems_of(
-            tmp_path, 'name: x\nenv: {A: "{{ secrets.S }}"}\ntasks:\n  a: {uses: a/b.c, needs: [zz]}\n  b: {uses: bad}\n'
+            tmp_path,
+            'name: x\nenv: {A: "{{ secrets.S }}"}\ntasks:\n  a: {uses: a/b.c, needs: [zz]}\n  b: {uses: bad}\n',
         )
         assert [line.split(":")[1] for line in found] == ["2", "4", "5"]
 
@@ -386,3 +393,27 @@ class TestGraph:
         assert run_order(needs)[0] == f"t{size - 1}"
         needs["t4999"] = ["t0"]
         assert len(find_cycles(needs)[0]) == size
+
+
+def test_escapes_as_written_in_yaml(tmp_path: Path) -> None:
+    text = r"""
+    name: x
+    vars: {a: 1}
+    tasks:
+      t:
+        uses: a/b.c
+        inputs:
+          single: '\{{ not a template }}'
+          double: "\\{{ not a template }}"
+          plain: \{{ x }}
+          slash: '\\{{ vars.a }}'
+          path: 'C:\dir'
+    """
+    workflow = load_workflow(write(tmp_path, text))
+    assert workflow.tasks["t"].inputs.render(TemplateContext(vars=workflow.vars)) == {
+        "single": "{{ not a template }}",
+        "double": "{{ not a template }}",
+        "plain": "{{ x }}",
+        "slash": "\\1",
+        "path": "C:\\dir",
+    }

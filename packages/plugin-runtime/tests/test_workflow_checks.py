@@ -78,7 +78,9 @@ class TestResolution:
         assert check.actions == {}
 
     def test_requires_that_no_copy_matches(self, resolver: Resolver, tmp_path: Path) -> None:
-        check = run_check(tmp_path, resolver, 'name: x\ntasks: {a: {uses: acme/http.get}}\nrequires: {acme/http: ">=2"}\n')
+        check = run_check(
+            tmp_path, resolver, 'name: x\ntasks: {a: {uses: acme/http.get}}\nrequires: {acme/http: ">=2"}\n'
+        )
         assert printed(check, tmp_path) == [
             f"wf.yaml:2:19: tasks.a.uses: no copy of acme/http matches >=2: found 1.2.0 at {PLUGINS / 'acme-http'}"
             " (given)\n  hint: install a matching version on plugins.paths or relax the requirement"
@@ -88,7 +90,11 @@ class TestResolution:
         plugins = tmp_path / "plugins" / "broken"
         plugins.mkdir(parents=True)
         (plugins / "plugin.yaml").write_text("namespace: acme\nname: broken\nversion: 1.0.0\nruntime: {}\n")
-        check = run_check(tmp_path, Resolver([tmp_path / "plugins"], entry_points=False), "name: x\ntasks: {a: {uses: acme/broken.go}}\n")
+        check = run_check(
+            tmp_path,
+            Resolver([tmp_path / "plugins"], entry_points=False),
+            "name: x\ntasks: {a: {uses: acme/broken.go}}\n",
+        )
         [problem] = check.errors
         assert problem.location is not None
         assert problem.location.file == plugins / "plugin.yaml"
@@ -169,7 +175,8 @@ class TestWiring:
             "wf.yaml:11:15: tasks.b.inputs.status: {{ tasks.a.outputs.stat }}: acme/http.get declares no output 'stat'"
             " (it declares: status, ok, body, headers, raw)\n  hint: did you mean 'status'?",
             "wf.yaml:13:13: tasks.b.inputs.flag: {{ tasks.a.outputs.status }} gives integer, but input flag of"
-            " acme/text.render expects boolean\n  hint: wire a value of the expected type, or change the input's schema",
+            " acme/text.render expects boolean\n"
+            "  hint: wire a value of the expected type, or change the input's schema",
             "wf.yaml:14:14: tasks.b.inputs.title: {{ tasks.a.outputs.status.x }}: acme/http.get output 'status' is"
             " declared as integer: it has no key 'x'",
             "wf.yaml:15:13: tasks.b.inputs.tags: {{ tasks.a.outputs.status }} is part of a longer string, but input"
@@ -184,7 +191,8 @@ class TestWiring:
         ]
 
     def test_vars_typed_from_overrides(self, resolver: Resolver, tmp_path: Path) -> None:
-        text = 'name: x\nvars: {n: 3}\ntasks:\n  a:\n    uses: acme/http.get\n    inputs: {url: u, retries: "{{ vars.n }}"}\n'
+        text = "name: x\nvars: {n: 3}\ntasks:\n  a:\n    uses: acme/http.get\n"
+        text += '    inputs: {url: u, retries: "{{ vars.n }}"}\n'
         assert run_check(tmp_path, resolver, text).ok
         assert not run_check(tmp_path, resolver, text, vars_overrides={"n": "4"}).ok
 
@@ -219,7 +227,8 @@ class TestPermissionChecks:
             " grants it\n  hint: add to the workflow file:\n    permissions:\n      mounts:\n"
             "      - {source: ./in, target: /data/in, access: read}\n    (choose the host folder to show at /data/in)",
             "wf.yaml:8:17: tasks.files.uses: task 'files' uses acme/files, which needs the environment variable LANG,"
-            " which the workflow does not grant\n  hint: add to the workflow file:\n    permissions:\n      env: [LANG]",
+            " which the workflow does not grant\n"
+            "  hint: add to the workflow file:\n    permissions:\n      env: [LANG]",
             "wf.yaml:9:18: tasks.render.uses: task 'render' uses acme/text, which needs /out read-write, but it is"
             " mounted read-only (from ./out)\n  hint: set access: read-write on the mount with target /out",
         ]
@@ -228,7 +237,9 @@ class TestPermissionChecks:
         assert run_check(tmp_path, resolver, "name: x\n" + textwrap.dedent(self.TASKS)).problems == ()
 
     def test_permissions_in_trusted_mode_warn(self, resolver: Resolver, tmp_path: Path) -> None:
-        check = run_check(tmp_path, resolver, "name: x\npermissions: {network: [acme/http]}\n" + textwrap.dedent(self.TASKS))
+        check = run_check(
+            tmp_path, resolver, "name: x\npermissions: {network: [acme/http]}\n" + textwrap.dedent(self.TASKS)
+        )
         assert check.ok
         assert printed(check, tmp_path, severity=Severity.WARNING) == [
             "wf.yaml:2:14: permissions: permissions apply only with security: restricted; this trusted workflow runs"

@@ -13,6 +13,7 @@
     ├── SecretError                 an unknown secret or var, a bad secrets file
     ├── RuntimeUnavailableError     no Docker daemon, image missing, ...       (kind: runtime_unavailable)
     ├── InvocationFailed            a plugin call failed; carries a Failure
+    ├── TaskHandlerError            an engine-native task handler failed         (kind: action)
     └── ValidationFailed            several problems found at once (``validate``)
 
 Each error renders as ``file:line:column: field: message`` followed by a
@@ -135,6 +136,16 @@ class InvocationFailed(WorkflowPluginError):
     @property
     def failure_kind(self) -> FailureKind:
         return self.failure.kind
+
+
+class TaskHandlerError(WorkflowPluginError):
+    """Raised by an engine's task handler to fail its task; ``retryable`` is honoured by ``retries``."""
+
+    kind = FailureKind.ACTION
+
+    def __init__(self, message: str, *, retryable: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
 
 
 class ValidationFailed(WorkflowPluginError):

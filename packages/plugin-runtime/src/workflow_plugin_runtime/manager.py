@@ -140,7 +140,8 @@ class PluginManager:
         key = (str(ref), str(specifier) if specifier is not None else None)
         found = self._resolved.get(key)
         if found is None:
-            resolved = self.resolver.resolve_action(ref, specifier=specifier)
+            with self._lock:  # the resolver's scans are not meant to run on several threads at once
+                resolved = self.resolver.resolve_action(ref, specifier=specifier)
             found = self._resolved[key] = (resolved.manifest, resolved.action)
         return found
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from .errors import Problem, Severity, SourceLocation
 from .manifest import Access, Capabilities, FilesystemNeed
 from .yamlfile import FieldPath
@@ -303,6 +301,8 @@ def recommended_permissions(plugin_ref: str, capabilities: Capabilities) -> dict
 
 def permissions_yaml(block: Mapping[str, Any], *, indent: int = 0) -> str:
     """``{"network": ["acme/http"]}`` as the YAML to paste: ``permissions:\\n  network: [acme/http]``."""
+    import yaml  # lazily: the runtime's import stays cheap for engines that never print YAML
+
     text = yaml.safe_dump({"permissions": dict(block)}, default_flow_style=None, sort_keys=False, width=1000)
     return "\n".join(" " * indent + line for line in text.rstrip("\n").splitlines())
 
@@ -407,11 +407,8 @@ def capability_warnings(plugin_ref: str, capabilities: Capabilities) -> list[Pro
         if reason is not None:
             problems.append(_warning(f"{plugin_ref} asks for {need.path} ({need.access.value}), which {reason}"))
         elif _exposes_docker_socket(path):
-            problems.append(
-                _warning(
-                    f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host; restricted mode refuses it"
-                )
-            )
+            message = f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host"
+            problems.append(_warning(f"{message}; restricted mode refuses it"))
     return problems
 
 

@@ -38,7 +38,7 @@ def plugin_content_hash(plugin_dir: Path) -> str:
         executable = os.access(path, os.X_OK)
         digest.update(len(relative).to_bytes(4, "big") + relative + (b"x" if executable else b"-"))
         if path.is_symlink():
-            digest.update(b"link:" + os.readlink(path).encode())
+            digest.update(b"link:" + str(path.readlink()).encode())
             continue
         with path.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())

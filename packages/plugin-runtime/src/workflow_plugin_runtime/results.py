@@ -1,4 +1,4 @@
-"""What an invocation leaves behind: its metrics, or a typed failure.
+"""What invocations and runs leave behind: metrics, typed failures, task and run results.
 
 These are plain data shared by the runtimes, the executor, the scheduler and
 the run record, so they live apart from all of them.
@@ -7,8 +7,12 @@ the run record, so they live apart from all of them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .workflow import Workflow
 
 
 class FailureKind(enum.StrEnum):
@@ -30,11 +34,12 @@ class FailureKind(enum.StrEnum):
 
 
 class RuntimeKind(enum.StrEnum):
-    """Where a plugin runs: a local process, a bubblewrap sandbox or a container."""
+    """Where a task runs: a local process, a bubblewrap sandbox, a container, or the engine itself (handlers)."""
 
     PROCESS = "process"
     SANDBOX = "sandbox"
     DOCKER = "docker"
+    ENGINE = "engine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +92,45 @@ class Failure:
         if self.retryable:
             record["retryable"] = True
         return record
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """How one task ended; ``reason`` says why a task was skipped or cancelled."""
+
+    task_id: str
+    status: TaskStatus
+    outputs: Mapping[str, Any] | None = None
+    failure: Failure | None = None
+    metrics: Metrics | None = None
+    attempts: int = 0
+    reason: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    provenance: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: str
+    workflow: Workflow
+    status: RunStatus
+    outputs: Mapping[str, Any]
+    tasks: Mapping[str, TaskResult]
+    started_at: float
+    finished_at: float

@@ -27,9 +27,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, final, runtime_checkable
 
-from dotenv import dotenv_values
-from dotenv.parser import parse_stream
-
 from .errors import Problem, SecretError, Severity, SourceLocation
 from .jsonschema_errors import closest
 from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, ReferenceRoot, TemplateUse
@@ -100,6 +97,9 @@ class DotenvSecretProvider:
     __slots__ = ("_values", "path", "warnings")
 
     def __init__(self, path: Path | str) -> None:
+        from dotenv import dotenv_values  # lazily: only runs that pass --secrets-file pay for it
+        from dotenv.parser import parse_stream
+
         self.path = Path(path)
         text = _read_secrets_file(self.path)
         for binding in parse_stream(io.StringIO(text)):

@@ -20,7 +20,6 @@ Rules, as documented in docs/workflows.md:
 
 from __future__ import annotations
 
-import difflib
 import enum
 import json
 import re
@@ -152,6 +151,8 @@ def _parse_reference(inner: str, *, column: int, start: int, location: SourceLoc
     try:
         root = ReferenceRoot(root_text)
     except ValueError:
+        import difflib  # lazily: only a broken template needs suggestions
+
         roots = [r.value for r in ReferenceRoot]
         close = difflib.get_close_matches(root_text, roots, n=1)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
@@ -311,7 +312,8 @@ def resolve_reference(reference: Reference, context: TemplateContext, *, locatio
             elif isinstance(current, list):
                 message = f"{here} is an array of {len(current)} items, it has no item '{key}'"
             else:
-                message = f"{here} is a {json_type_name(current)}, it has no key '{key}'"
+                kind = json_type_name(current)
+                message = f"{here} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, it has no key '{key}'"
             raise _error(message, location=location, hint=None)
         walked.append(key)
     return current

@@ -12,7 +12,9 @@ from typing import Annotated, Optional
 import typer
 
 from .__about__ import __version__
+from .commands import run as run_command
 from .commands import schema as schema_command
+from .commands import validate as validate_command
 from .errors import ExitCode
 
 app = typer.Typer(
@@ -22,6 +24,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("run")(run_command.run)
+app.command("validate")(validate_command.validate)
 app.command("schema")(schema_command.schema)
 
 

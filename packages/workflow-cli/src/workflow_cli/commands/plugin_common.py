@@ -1,0 +1,87 @@
+"""Shared by the ``workflow plugin`` commands: their options and finding a plugin by ref or path.
+
+Only Typer is imported at module level (the option types must be real at
+run time); the runtime is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from workflow_plugin_runtime.manifest import PluginManifest
+    from workflow_plugin_runtime.resolve import Resolver
+
+PluginsPathOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--plugins-path",
+        "-p",
+        metavar="DIR",
+        show_default=False,
+        help="Search DIR for plugins before the configured paths (repeatable; also WORKFLOW_PLUGINS_PATH).",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
+]
+GIVEN_PATH = "given path"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPlugin:
+    """A plugin named on the command line, and where it was found (a plugins path's origin, or the path given)."""
+
+    manifest: PluginManifest
+    source: str
+
+
+def make_resolver(plugins_paths: Sequence[Path] | None) -> Resolver:
+    """The resolver over ``--plugins-path``, ``WORKFLOW_PLUGINS_PATH``, the configs and the defaults."""
+    from workflow_plugin_runtime.config import load_config
+    from workflow_plugin_runtime.resolve import Resolver
+
+    return Resolver.from_config(load_config(plugins_paths=tuple(plugins_paths or ())))
+
+
+def names_a_directory(target: str) -> bool:
+    """Whether a REF_OR_PATH argument means a folder: it looks like a path, or such a folder exists.
+
+    ``acme/http`` is both a valid ref and a relative path; an existing folder
+    wins, and ``./acme/http`` always means the folder.
+    """
+    if target.startswith((".", "/", "~")) or target.endswith("plugin.yaml"):
+        return True
+    return Path(target).is_dir()
+
+
+def find_plugin(target: str, plugins_paths: Sequence[Path] | None) -> FoundPlugin:
+    """Load the plugin a command names: a plugin directory path, or ``namespace/name`` resolved on the paths."""
+    from workflow_plugin_runtime.errors import ReferenceSyntaxError
+    from workflow_plugin_runtime.manifest import load_manifest
+    from workflow_plugin_runtime.references import parse_plugin_ref
+
+    if names_a_directory(target):
+        return FoundPlugin(load_manifest(Path(target).expanduser()), GIVEN_PATH)
+    try:
+        ref = parse_plugin_ref(target)
+    except ReferenceSyntaxError as exc:
+        hint = f"{exc.hint}; or give the plugin's directory, e.g. ./{target}" if exc.hint else None
+        raise ReferenceSyntaxError(exc.message, location=exc.location, hint=hint) from exc
+    resolver = make_resolver(plugins_paths)
+    manifest = resolver.resolve(ref)
+    source = next(
+        (copy.location.origin for copy in resolver.copies(ref) if copy.manifest is manifest),
+        str(manifest.plugin_dir.parent),
+    )
+    return FoundPlugin(manifest, source)
+
+
+def emit_json(text: str) -> None:
+    """Write the one JSON document of a ``--json`` run to stdout."""
+    typer.echo(text)

@@ -1,0 +1,52 @@
+"""``workflow plugin list``: the plugins on plugins.paths, the copies they shadow, the broken ones."""
+
+from __future__ import annotations
+
+from .plugin_common import JsonOption, PluginsPathOption, emit_json
+
+
+def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = False) -> None:
+    """List the plugins found on plugins.paths, in resolution order.
+
+    The first copy of a namespace/name along the search path wins; the copies
+    it hides are listed under it as shadowed. A broken plugin.yaml is reported
+    on stderr and skipped: it never stops the listing. With nothing found, the
+    command says each place it looked and where that place came from.
+
+    Search order: --plugins-path, WORKFLOW_PLUGINS_PATH, the project's
+    .workflow/config.yaml, the user's config.yaml, then .workflow/plugins,
+    plugins and the user data dir's plugins.
+
+    Examples:
+
+      workflow plugin list
+
+      workflow plugin list --plugins-path ./vendor/plugins
+
+      workflow plugin list --json | jq -r '.[].ref'
+    """
+    from workflow_plugin_runtime.errors import Problem, Severity
+
+    from ..ui.console import make_console, print_problem
+    from ..ui.render import print_nothing_found, print_plugin_list
+    from .plugin_common import make_resolver
+    from .plugin_views import json_ready, list_entry
+
+    resolver = make_resolver(plugins_path)
+    listing = resolver.list_plugins()
+    errors = make_console(stderr=True)
+    for copy in listing.broken:
+        for problem in copy.problems:
+            print_problem(errors, problem)
+    for entry_point in listing.entry_point_problems:
+        print_problem(errors, Problem(entry_point.message, hint=entry_point.origin, severity=Severity.WARNING))
+    if listing.broken:
+        count = len(listing.broken)
+        errors.print(f"skipped {count} broken plugin{'s' if count != 1 else ''} (fix the plugin.yaml above)")
+    entries = [list_entry(listed) for listed in listing.plugins]
+    if as_json:
+        emit_json(json_ready(entries))
+    if not entries:
+        print_nothing_found(errors, resolver.where_looked())
+    elif not as_json:
+        print_plugin_list(make_console(), entries)

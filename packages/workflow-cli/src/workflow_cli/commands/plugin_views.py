@@ -1,0 +1,165 @@
+"""What ``plugin list`` and ``plugin inspect`` show, as JSON-ready data.
+
+One shape serves both outputs: ``--json`` prints it, the terminal renders
+it (:mod:`workflow_cli.ui.render`), so the two can never disagree. Building
+these imports the runtime; this module is only imported inside commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from workflow_plugin_runtime.errors import Problem
+    from workflow_plugin_runtime.manifest import PluginManifest
+    from workflow_plugin_runtime.resolve import ListedPlugin, PluginCopy
+
+
+class CopyView(TypedDict):
+    path: str
+    version: str | None
+    source: str
+
+
+class ListEntry(TypedDict):
+    """One resolved plugin; ``shadowed`` holds the paths of the copies it hides (SPEC), ``shadowed_copies`` more."""
+
+    ref: str
+    version: str
+    description: str
+    path: str
+    source: str
+    actions: list[str]
+    shadowed: list[str]
+    shadowed_copies: list[CopyView]
+
+
+class ProblemView(TypedDict):
+    severity: str
+    message: str
+    location: str | None
+    hint: str | None
+
+
+class RuntimeView(TypedDict):
+    entrypoint: str | None
+    command: list[str] | None
+    image: str
+    timeout: float
+    pool: dict[str, float] | None
+
+
+class ActionView(TypedDict):
+    description: str
+    timeout: float
+    inputs: Any
+    outputs: Any
+    secret_inputs: list[str]
+    examples: int
+
+
+class FilesystemView(TypedDict):
+    path: str
+    access: str
+
+
+class CapabilitiesView(TypedDict):
+    network: bool
+    filesystem: list[FilesystemView]
+    env: list[str]
+
+
+class Inspection(TypedDict):
+    ref: str
+    version: str
+    description: str
+    path: str
+    source: str
+    runtime: RuntimeView
+    actions: dict[str, ActionView]
+    capabilities: CapabilitiesView
+    recommended_permissions: dict[str, Any]
+    recommended_permissions_yaml: str
+    workflow: str | None
+    warnings: list[ProblemView]
+
+
+def copy_view(copy: PluginCopy) -> CopyView:
+    return {
+        "path": str(copy.plugin_dir),
+        "version": None if copy.version is None else str(copy.version),
+        "source": copy.location.origin,
+    }
+
+
+def list_entry(listed: ListedPlugin) -> ListEntry:
+    manifest = listed.manifest
+    return {
+        "ref": manifest.ref,
+        "version": str(manifest.version),
+        "description": manifest.description,
+        "path": str(manifest.plugin_dir),
+        "source": listed.location.origin,
+        "actions": list(manifest.actions),
+        "shadowed": [str(copy.plugin_dir) for copy in listed.shadowed],
+        "shadowed_copies": [copy_view(copy) for copy in listed.shadowed],
+    }
+
+
+def problem_view(problem: Problem) -> ProblemView:
+    location = str(problem.location) if problem.location is not None and str(problem.location) else None
+    return {"severity": problem.severity.value, "message": problem.message, "location": location, "hint": problem.hint}
+
+
+def inspection(
+    manifest: PluginManifest, *, source: str, warnings: Iterable[Problem] = (), workflow: str | None = None
+) -> Inspection:
+    from workflow_plugin_runtime.manifest import thaw
+    from workflow_plugin_runtime.permissions import permissions_yaml, recommended_permissions
+
+    runtime = manifest.runtime
+    pool = runtime.pool
+    recommended = recommended_permissions(manifest.ref, manifest.capabilities)
+    return {
+        "ref": manifest.ref,
+        "version": str(manifest.version),
+        "description": manifest.description,
+        "path": str(manifest.plugin_dir),
+        "source": source,
+        "runtime": {
+            "entrypoint": runtime.entrypoint,
+            "command": None if runtime.command is None else list(runtime.command),
+            "image": runtime.image,
+            "timeout": runtime.timeout,
+            "pool": None
+            if pool is None
+            else {"size": pool.size, "idle_timeout": pool.idle_timeout, "recycle_after": pool.recycle_after},
+        },
+        "actions": {
+            name: {
+                "description": action.description,
+                "timeout": action.timeout if action.timeout is not None else runtime.timeout,
+                "inputs": thaw(action.inputs),
+                "outputs": thaw(action.outputs),
+                "secret_inputs": list(action.secret_inputs),
+                "examples": len(action.examples),
+            }
+            for name, action in manifest.actions.items()
+        },
+        "capabilities": {
+            "network": manifest.capabilities.network,
+            "filesystem": [{"path": need.path, "access": need.access.value} for need in manifest.capabilities.filesystem],
+            "env": list(manifest.capabilities.env),
+        },
+        "recommended_permissions": recommended,
+        "recommended_permissions_yaml": permissions_yaml(recommended) if recommended else "",
+        "workflow": workflow,
+        "warnings": [problem_view(problem) for problem in warnings],
+    }
+
+
+def json_ready(document: Mapping[str, Any] | list[Any]) -> str:
+    import json
+
+    return json.dumps(document, indent=2, ensure_ascii=False)

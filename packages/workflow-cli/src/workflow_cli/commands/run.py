@@ -1,0 +1,163 @@
+"""``workflow run``: check, run with live progress, record, summarise; exit 0, 1 or 2."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import ExitCode
+from .workflow_common import (
+    PluginsPathOption,
+    SecretsFileOption,
+    VarOption,
+    VarsFileOption,
+    WorkflowFileArgument,
+    load_and_check,
+    report_problems,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from workflow_plugin_runtime.config import RestrictedBackend
+
+    from .workflow_common import LoadedWorkflow
+
+
+def run(
+    file: WorkflowFileArgument,
+    var: VarOption = None,
+    vars_file: VarsFileOption = None,
+    secrets_file: SecretsFileOption = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Tasks run at once.")] = 4,
+    pool: Annotated[
+        bool, typer.Option("--pool", help="Keep warm workers for every plugin that speaks the serve loop.")
+    ] = False,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            metavar="auto|sandbox|docker",
+            help="Where restricted workflows run (default: config, else auto).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the run record as JSON on stdout; progress goes to stderr.")
+    ] = False,
+    plugins_path: PluginsPathOption = None,
+) -> None:
+    """Run a workflow file.
+
+    Every static check runs first (as `workflow validate`); then tasks start
+    as soon as what they need has succeeded, up to --concurrency at once. The
+    run record is written to .workflow/runs/ next to the file. Ctrl-C stops
+    the run cleanly: running plugins are killed, unfinished tasks are marked
+    cancelled, and the record is still written.
+
+    Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.
+
+    Examples:
+
+      workflow run release.yaml
+
+      workflow run release.yaml --var version=1.2.0 --secrets-file .env
+
+      workflow run release.yaml --pool --concurrency 8 --json > record.json
+    """
+    from workflow_plugin_runtime.config import RestrictedBackend
+
+    from ..ui.console import make_console
+
+    chosen_backend = None
+    if backend is not None:
+        try:
+            chosen_backend = RestrictedBackend(backend)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{backend!r} is not one of auto, sandbox, docker", param_hint="--backend"
+            ) from None
+    errors = make_console(stderr=True)
+    loaded = load_and_check(
+        file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
+    )
+    report_problems(errors, loaded)
+    progress_console = errors if json_output else make_console()
+    code = _execute(
+        loaded,
+        progress_console,
+        errors,
+        concurrency=concurrency,
+        pool=pool,
+        backend=chosen_backend,
+        json_output=json_output,
+    )
+    raise typer.Exit(code)
+
+
+def _execute(
+    loaded: LoadedWorkflow,
+    progress_console: Console,
+    errors: Console,
+    *,
+    concurrency: int,
+    pool: bool,
+    backend: RestrictedBackend | None,
+    json_output: bool,
+) -> int:
+    from workflow_plugin_runtime.executor import PluginExecutor
+    from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
+    from workflow_plugin_runtime.masking import Masker
+    from workflow_plugin_runtime.records import run_record, write_run_record
+    from workflow_plugin_runtime.scheduler import Scheduler
+    from workflow_plugin_runtime.secrets import collect_secrets
+
+    from ..ui.console import print_problem
+    from ..ui.progress import RunProgress, print_run_summary
+
+    workflow = loaded.check.workflow
+    assert workflow is not None  # report_problems exited otherwise
+    secrets = collect_secrets(workflow.template_uses(), loaded.secrets)
+    masker = Masker(secrets)
+    for warning in masker.warnings:
+        print_problem(errors, warning)
+    policy = ExecutionPolicy(
+        security=workflow.security,
+        permissions=workflow.permissions,
+        backend=backend if backend is not None else loaded.config.backend,
+        pool=pool,
+    )
+    cancel = threading.Event()
+    with _cancel_on_signals(cancel, errors), PluginManager(loaded.resolver, policy=policy) as manager:
+        with RunProgress(progress_console, total=len(workflow.tasks)) as progress:
+            scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
+            result = scheduler.run(workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker)
+    record = run_record(result, masker=masker)
+    path = write_run_record(record, workflow.directory)
+    print_run_summary(progress_console, result, record_path=str(path))
+    if json_output:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    return ExitCode.OK if result.status.value == "succeeded" else ExitCode.FAILED
+
+
+@contextmanager
+def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[None]:
+    """SIGINT and SIGTERM cancel the run (running plugins are killed) instead of killing us mid-way."""
+
+    def stop(signum: int, _frame: object) -> None:
+        if not cancel.is_set():
+            console.print(f"{signal.Signals(signum).name}: cancelling the run; running plugins are being stopped")
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,107 @@
+"""What ``run`` and ``validate`` share: their options and the checked, loaded workflow.
+
+Only Typer is imported at module level; the runtime loads inside functions
+so ``workflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from workflow_plugin_runtime.config import Config
+    from workflow_plugin_runtime.resolve import Resolver
+    from workflow_plugin_runtime.secrets import SecretProvider
+    from workflow_plugin_runtime.workflow_checks import WorkflowCheck
+
+WorkflowFileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", help="The workflow file (YAML).", show_default=False)
+]
+VarOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--var", metavar="NAME=VALUE", help="Set a var (repeatable); wins over --vars-file and the file's vars."
+    ),
+]
+VarsFileOption = Annotated[
+    Path | None, typer.Option("--vars-file", metavar="FILE", help="A YAML mapping of vars.", show_default=False)
+]
+SecretsFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--secrets-file",
+        metavar="FILE",
+        help="A dotenv file of secrets (KEY=value); WORKFLOW_SECRET_<KEY> variables are read too.",
+        show_default=False,
+    ),
+]
+PluginsPathOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--plugins-path",
+        "-p",
+        metavar="DIR",
+        show_default=False,
+        help="Search DIR for plugins before the configured paths (repeatable; also WORKFLOW_PLUGINS_PATH).",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedWorkflow:
+    check: WorkflowCheck
+    config: Config
+    resolver: Resolver
+    secrets: SecretProvider
+    variables: dict[str, Any]
+
+
+def load_and_check(
+    file: Path,
+    *,
+    plugins_paths: list[Path] | None,
+    var_options: list[str] | None,
+    vars_file: Path | None,
+    secrets_file: Path | None,
+    check_secrets: bool = True,
+) -> LoadedWorkflow:
+    """Every static check of ``file``; the project config is looked up from the file's folder."""
+    from workflow_plugin_runtime.config import load_config
+    from workflow_plugin_runtime.resolve import Resolver
+    from workflow_plugin_runtime.secrets import (
+        default_secret_provider,
+        load_vars_file,
+        merge_vars,
+        parse_var_options,
+    )
+    from workflow_plugin_runtime.workflow_checks import check_workflow_file
+
+    variables = merge_vars(load_vars_file(vars_file) if vars_file else None, parse_var_options(var_options or ()))
+    config = load_config(start=file.absolute().parent, plugins_paths=tuple(plugins_paths or ()))
+    resolver = Resolver.from_config(config)
+    provider = default_secret_provider(secrets_file=secrets_file)
+    check = check_workflow_file(
+        file, resolver=resolver, vars_overrides=variables, secrets=provider if check_secrets else None
+    )
+    return LoadedWorkflow(check, config, resolver, provider, variables)
+
+
+def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
+    """Every warning and error on ``console``; exit 2 when there is any error."""
+    from ..ui.console import print_problem
+
+    for problem in loaded.check.problems:
+        print_problem(console, problem)
+    errors = loaded.check.errors
+    if errors:
+        count = len(errors)
+        console.print(f"{count} error{'s' if count != 1 else ''}: nothing was run")
+        raise typer.Exit(ExitCode.INVALID)

@@ -1,0 +1,165 @@
+"""Live progress of a run, and its summary table.
+
+On a terminal a Rich live view shows the tasks running now, counts by state
+and the latest log lines; elsewhere (CI logs, pipes) each event is one plain
+line. Either way the cost per event is constant, so a 10,000-task run is not
+slowed by its own display. Everything shown is already masked by the
+runtime; the view never sees a secret.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from workflow_plugin_runtime.results import RunResult, TaskResult
+    from workflow_plugin_sdk.protocol import LogRecord
+
+_STATUS_STYLE = {
+    "succeeded": ("ok", "green"),
+    "failed": ("FAILED", "bold red"),
+    "skipped": ("skipped", "yellow"),
+    "cancelled": ("cancelled", "magenta"),
+    "running": ("running", "cyan"),
+}
+_LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
+_RECENT_LOGS = 8
+_SHOWN_RUNNING = 10
+_SUMMARY_ROWS = 50
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+class RunProgress:
+    """A :class:`~workflow_plugin_runtime.scheduler.RunObserver` that draws on ``console``."""
+
+    def __init__(self, console: Console, *, total: int, show_logs: bool = True) -> None:
+        self.console = console
+        self.total = total
+        self.show_logs = show_logs
+        self._lock = threading.Lock()
+        self._running: dict[str, float] = {}
+        self._counts: Counter[str] = Counter()
+        self._logs: deque[Text] = deque(maxlen=_RECENT_LOGS)
+        self._live: Live | None = None
+        if console.is_terminal:
+            self._live = Live(console=console, refresh_per_second=8, transient=True, get_renderable=self._render)
+
+    def __enter__(self) -> RunProgress:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def task_started(self, task_id: str, attempt: int) -> None:
+        with self._lock:
+            self._running[task_id] = time.monotonic()
+        if self._live is None:
+            again = f" (attempt {attempt})" if attempt > 1 else ""
+            self.console.print(Text.assemble(("▶ ", "cyan"), task_id, again))
+
+    def task_log(self, task_id: str, record: LogRecord) -> None:
+        if not self.show_logs:
+            return
+        level = record.get("level", "info")
+        line = Text.assemble((f"  {task_id} | ", "dim"), (record.get("message", ""), _LEVEL_STYLE.get(level, "")))
+        if self._live is None:
+            self.console.print(line)
+            return
+        with self._lock:
+            self._logs.append(line)
+
+    def task_finished(self, result: TaskResult) -> None:
+        status = result.status.value
+        with self._lock:
+            self._running.pop(result.task_id, None)
+            self._counts[status] += 1
+        if self._live is not None and status in ("succeeded", "running"):
+            return
+        label, style = _STATUS_STYLE.get(status, (status, ""))
+        duration = result.metrics.duration_s if result.metrics is not None else None
+        detail = ""
+        if result.failure is not None:
+            detail = f"  {result.failure.kind.value}: {result.failure.message}"
+        elif result.reason:
+            detail = f"  {result.reason}"
+        line = Text.assemble((f"{label:>9} ", style), result.task_id, (f"  {_duration(duration)}", "dim"), detail)
+        if self._live is not None:
+            self._live.console.print(line)
+        else:
+            self.console.print(line)
+
+    def _render(self) -> Group:
+        with self._lock:
+            now = time.monotonic()
+            running = sorted(self._running.items(), key=lambda item: item[1])[:_SHOWN_RUNNING]
+            done = sum(self._counts.values())
+            counts = ", ".join(f"{count} {status}" for status, count in sorted(self._counts.items()))
+            logs = list(self._logs)
+        header = Text.assemble(("workflow ", "bold"), f"{done}/{self.total} done", (f"  {counts}" if counts else ""))
+        rows = [
+            Text.assemble(("  running ", "cyan"), task_id, (f"  {now - since:.1f} s", "dim"))
+            for task_id, since in running
+        ]
+        more = len(self._running) - len(running)
+        if more > 0:
+            rows.append(Text(f"  ... and {more} more running", style="dim"))
+        return Group(header, *rows, *logs)
+
+
+def print_run_summary(console: Console, result: RunResult, *, record_path: str | None = None) -> None:
+    """The table every run ends with; long runs show failures first and fold the successes."""
+    tasks = list(result.tasks.values())
+    tasks.sort(key=lambda task: task.status.value == "succeeded")
+    table = Table(title=f"{result.workflow.name}: {result.status.value}", title_justify="left", expand=False)
+    for column in ("task", "status", "duration", "runtime", "details"):
+        table.add_column(column, overflow="fold")
+    for task in tasks[:_SUMMARY_ROWS]:
+        table.add_row(*_summary_row(task))
+    if len(tasks) > _SUMMARY_ROWS:
+        table.add_row(f"... {len(tasks) - _SUMMARY_ROWS} more", "", "", "", "")
+    console.print(table)
+    if result.outputs:
+        console.print(Text("outputs:", style="bold"))
+        for name, value in result.outputs.items():
+            console.print(f"  {name}: {_short(value)}")
+    if record_path is not None:
+        console.print(Text(f"run record: {record_path}", style="dim"))
+
+
+def _summary_row(task: TaskResult) -> tuple[Any, ...]:
+    label, style = _STATUS_STYLE.get(task.status.value, (task.status.value, ""))
+    metrics = task.metrics
+    detail = ""
+    if task.failure is not None:
+        detail = f"{task.failure.kind.value}: {task.failure.message}"
+    elif task.reason:
+        detail = task.reason
+    elif task.attempts > 1:
+        detail = f"succeeded on attempt {task.attempts}"
+    warm = " (warm)" if metrics is not None and metrics.warm else ""
+    runtime = f"{metrics.runtime.value}{warm}" if metrics is not None else "-"
+    duration = _duration(metrics.duration_s if metrics is not None else None)
+    return task.task_id, Text(label, style=style), duration, runtime, detail
+
+
+def _short(value: object, limit: int = 200) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

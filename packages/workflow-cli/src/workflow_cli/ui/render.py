@@ -1,0 +1,295 @@
+"""Tables and schema rendering for ``workflow plugin list`` and ``workflow plugin inspect``.
+
+Renderers take the same JSON-ready data the commands print with ``--json``
+(:mod:`workflow_cli.commands.plugin_views`), so the terminal view and the
+JSON document always agree. Tests render into
+``Console(file=io.StringIO(), width=...)`` and compare text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from workflow_cli.commands.plugin_views import ActionView, CapabilitiesView, Inspection, ListEntry, ProblemView
+
+__all__ = [
+    "SchemaField",
+    "inspection_renderable",
+    "plugin_table",
+    "print_inspection",
+    "print_nothing_found",
+    "print_plugin_list",
+    "print_problem_view",
+    "schema_fields",
+    "schema_renderable",
+    "type_text",
+]
+
+_CONSTRAINTS = (
+    ("minimum", ">= {}"),
+    ("exclusiveMinimum", "> {}"),
+    ("maximum", "<= {}"),
+    ("exclusiveMaximum", "< {}"),
+    ("minLength", "length >= {}"),
+    ("maxLength", "length <= {}"),
+    ("minItems", "items >= {}"),
+    ("maxItems", "items <= {}"),
+    ("pattern", "matches {}"),
+    ("format", "format {}"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaField:
+    """One property of an inputs or outputs schema, flattened (``options.retries``, ``items[].name``)."""
+
+    name: str
+    type: str
+    required: bool
+    default: str | None
+    secret: bool
+    notes: str
+    description: str
+
+
+def type_text(schema: Any) -> str:
+    """A JSON Schema's type as a reader says it: ``string``, ``array of integer``, ``string | null``."""
+    if schema is True:
+        return "any"
+    if schema is False:
+        return "nothing"
+    if not isinstance(schema, Mapping):
+        return "any"
+    if "$ref" in schema:
+        return f"see {schema['$ref']}"
+    for combinator in ("oneOf", "anyOf"):
+        if isinstance(schema.get(combinator), list):
+            return " | ".join(type_text(sub) for sub in schema[combinator])
+    if "const" in schema:
+        return f"const {json.dumps(schema['const'])}"
+    kind = schema.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
+    if not kinds:
+        return "enum" if "enum" in schema else "any"
+    words = []
+    for name in kinds:
+        if name == "array" and "items" in schema:
+            words.append(f"array of {type_text(schema['items'])}")
+        else:
+            words.append(str(name))
+    return " | ".join(words)
+
+
+def _notes(schema: Mapping[str, Any]) -> str:
+    notes = []
+    if isinstance(schema.get("enum"), list):
+        notes.append("one of " + ", ".join(json.dumps(value) for value in schema["enum"]))
+    notes += [template.format(schema[key]) for key, template in _CONSTRAINTS if key in schema]
+    return "; ".join(notes)
+
+
+def schema_fields(schema: Any, *, prefix: str = "") -> list[SchemaField]:
+    """Every property of an object schema, nested objects and arrays of objects included."""
+    if not isinstance(schema, Mapping):
+        return []
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return []
+    required = set(schema.get("required") or ())
+    fields: list[SchemaField] = []
+    for name, sub in properties.items():
+        full = f"{prefix}{name}"
+        sub_schema: Mapping[str, Any] = sub if isinstance(sub, Mapping) else {}
+        fields.append(
+            SchemaField(
+                name=full,
+                type=type_text(sub),
+                required=name in required,
+                default=json.dumps(sub_schema["default"]) if "default" in sub_schema else None,
+                secret=sub_schema.get("secret") is True,
+                notes=_notes(sub_schema),
+                description=str(sub_schema.get("description", "")),
+            )
+        )
+        fields += schema_fields(sub_schema, prefix=f"{full}.")
+        items = sub_schema.get("items")
+        if isinstance(items, Mapping):
+            fields += schema_fields(items, prefix=f"{full}[].")
+    return fields
+
+
+def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
+    """A table of the schema's fields; ``absent`` says what no schema means (inputs vs outputs)."""
+    if schema is None:
+        return Text(absent, style="dim")
+    fields = schema_fields(schema)
+    if not fields:
+        return Text(f"{type_text(schema)} (no declared properties)", style="dim")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("field", "type", "required", "default", "notes"):
+        table.add_column(column, no_wrap=column in ("field", "required"))
+    table.add_column("description", ratio=1)
+    for field in fields:
+        notes = Text()
+        if field.secret:
+            notes.append("secret", style="bold magenta")
+        if field.notes:
+            notes.append(("; " if field.secret else "") + field.notes)
+        table.add_row(
+            Text(field.name, style="cyan"),
+            field.type,
+            Text("yes", style="bold") if field.required else Text("no", style="dim"),
+            field.default or "",
+            notes,
+            field.description,
+        )
+    if isinstance(schema, Mapping) and schema.get("additionalProperties") is False:
+        return Group(table, Text("no other keys accepted", style="dim"))
+    return table
+
+
+def plugin_table(entries: Sequence[ListEntry]) -> Table:
+    """Resolved plugins, each followed by the copies it shadows (marked, dimmed)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("ref", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("actions")
+    table.add_column("source", ratio=1, overflow="fold")
+    for entry in entries:
+        table.add_row(
+            Text(entry["ref"], style="bold cyan"),
+            entry["version"],
+            ", ".join(entry["actions"]),
+            f"{entry['path']} ({entry['source']})",
+        )
+        for copy in entry["shadowed_copies"]:
+            table.add_row(
+                Text("  shadowed", style="yellow"),
+                Text(copy["version"] or "broken", style="dim"),
+                "",
+                Text(f"{copy['path']} ({copy['source']})", style="dim"),
+            )
+    return table
+
+
+def print_plugin_list(console: Console, entries: Sequence[ListEntry]) -> None:
+    console.print(plugin_table(entries))
+    shadowing = sum(1 for entry in entries if entry["shadowed"])
+    summary = f"{len(entries)} plugin{'s' if len(entries) != 1 else ''}"
+    if shadowing:
+        summary += f"; {shadowing} shadow{'s' if shadowing == 1 else ''} other copies (the first on plugins.paths wins)"
+    console.print(Text(summary, style="dim"))
+
+
+def print_nothing_found(console: Console, looked: Sequence[str]) -> None:
+    console.print("no plugins found; looked in:")
+    for line in looked:
+        console.print(Text(f"  {line}"))
+    console.print(Text("add a folder with --plugins-path DIR, WORKFLOW_PLUGINS_PATH or plugins.paths in config", "dim"))
+
+
+def print_problem_view(console: Console, problem: ProblemView) -> None:
+    label, style = ("warning", "yellow") if problem["severity"] == "warning" else ("error", "red")
+    text = Text.assemble((f"{label}: ", f"bold {style}"))
+    if problem["location"]:
+        text.append(f"{problem['location']}: ")
+    text.append(problem["message"])
+    if problem["hint"]:
+        text.append(f"\n  hint: {problem['hint']}")
+    console.print(text)
+
+
+def _key_values(rows: Sequence[tuple[str, RenderableType]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(ratio=1, overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _runtime_line(report: Inspection) -> str:
+    runtime = report["runtime"]
+    start = (
+        " ".join(runtime["command"]) if runtime["command"] is not None else f"{runtime['entrypoint']} (entrypoint)"
+    )
+    parts = [start, f"image {runtime['image']}", f"timeout {runtime['timeout']:g}s"]
+    if runtime["pool"] is not None:
+        parts.append(f"warm pool of {runtime['pool']['size']:g}")
+    return " · ".join(parts)
+
+
+def _action(name: str, action: ActionView) -> Iterator[RenderableType]:
+    title = Text.assemble((name, "bold cyan"), f"  timeout {action['timeout']:g}s")
+    if action["description"]:
+        title.append(f"  {action['description']}", style="italic")
+    yield title
+    yield Padding(Text("inputs", style="bold"), (0, 0, 0, 2))
+    yield Padding(schema_renderable(action["inputs"], absent="any object (no inputs schema)"), (0, 0, 0, 4))
+    yield Padding(Text("outputs", style="bold"), (0, 0, 0, 2))
+    yield Padding(schema_renderable(action["outputs"], absent="any object (not checked)"), (0, 0, 0, 4))
+    if action["examples"]:
+        count = action["examples"]
+        yield Padding(Text(f"{count} example{'s' if count != 1 else ''}", style="dim"), (0, 0, 0, 2))
+
+
+def _capabilities(capabilities: CapabilitiesView) -> Table:
+    filesystem = ", ".join(f"{need['path']} ({need['access']})" for need in capabilities["filesystem"])
+    return _key_values(
+        [
+            ("network", "yes" if capabilities["network"] else "no"),
+            ("filesystem", filesystem or "none"),
+            ("env", ", ".join(capabilities["env"]) or "none"),
+        ]
+    )
+
+
+def inspection_renderable(report: Inspection) -> Group:
+    parts: list[RenderableType] = [Text.assemble((report["ref"], "bold cyan"), f" {report['version']}")]
+    if report["description"]:
+        parts.append(Text(report["description"]))
+    parts.append(
+        _key_values(
+            [
+                ("path", f"{report['path']} ({report['source']})"),
+                ("runtime", _runtime_line(report)),
+            ]
+        )
+    )
+    count = len(report["actions"])
+    parts.append(Text(f"\nActions ({count})", style="bold underline"))
+    for name, action in report["actions"].items():
+        parts += list(_action(name, action))
+    parts.append(Text("\nCapabilities", style="bold underline"))
+    parts.append(Padding(_capabilities(report["capabilities"]), (0, 0, 0, 2)))
+    parts.append(Text("\nRecommended permissions", style="bold underline"))
+    if report["recommended_permissions_yaml"]:
+        parts.append(Text("paste into a workflow that runs with security: restricted", style="dim"))
+        parts.append(Padding(Text(report["recommended_permissions_yaml"], style="green"), (0, 0, 0, 2)))
+    else:
+        parts.append(Padding(Text("none: it needs no grants to run restricted"), (0, 0, 0, 2)))
+    return Group(*parts)
+
+
+def print_inspection(console: Console, report: Inspection) -> None:
+    """The report, then its warnings (with ``--workflow``: what comparing the grants found)."""
+    console.print(inspection_renderable(report))
+    warnings = report["warnings"]
+    if report["workflow"] is not None:
+        console.print(Text(f"\nGrants of {report['workflow']}", style="bold underline"))
+        if not warnings:
+            console.print(Text("  no problems: the grants fit what this plugin needs"))
+    elif warnings:
+        console.print(Text("\nWarnings", style="bold underline"))
+    for problem in warnings:
+        print_problem_view(console, problem)
