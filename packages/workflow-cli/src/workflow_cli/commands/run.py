@@ -23,8 +23,7 @@ from .workflow_common import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from ..ui.console import Console
     from workflow_plugin_runtime.config import RestrictedBackend
 
     from .workflow_common import LoadedWorkflow
@@ -134,10 +133,13 @@ def _execute(
         pool=pool,
     )
     cancel = threading.Event()
-    with _cancel_on_signals(cancel, errors), PluginManager(loaded.resolver, policy=policy) as manager:
-        with RunProgress(progress_console, total=len(workflow.tasks)) as progress:
-            scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
-            result = scheduler.run(workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker)
+    with (
+        _cancel_on_signals(cancel, errors),
+        PluginManager(loaded.resolver, policy=policy) as manager,
+        RunProgress(progress_console, total=len(workflow.tasks)) as progress,
+    ):
+        scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
+        result = scheduler.run(workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker)
     record = run_record(result, masker=masker)
     path = write_run_record(record, workflow.directory)
     print_run_summary(progress_console, result, record_path=str(path))

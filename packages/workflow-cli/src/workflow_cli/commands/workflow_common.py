@@ -15,8 +15,7 @@ import typer
 from ..errors import ExitCode
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from ..ui.console import Console
     from workflow_plugin_runtime.config import Config
     from workflow_plugin_runtime.resolve import Resolver
     from workflow_plugin_runtime.secrets import SecretProvider
