@@ -153,3 +153,12 @@ def test_platform_dirs_are_used_when_not_injected(tmp_path: Path, monkeypatch: p
     assert config.user_config == tmp_path / "xdg-config" / "workflow" / "config.yaml"
     assert config.plugins_paths[0].path == tmp_path / "xdg-config" / "workflow" / "mine"
     assert config.plugins_paths[-1].path == tmp_path / "xdg-data" / "workflow" / "plugins"
+
+
+def test_a_folder_holding_only_run_records_is_not_a_project(tmp_path: Path) -> None:
+    root = project(tmp_path, "plugins:\n  paths: [plugins]\n")
+    workflows = root / "workflows"
+    (workflows / ".workflow" / "runs").mkdir(parents=True)
+    assert find_project_root(workflows) == root
+    (workflows / ".workflow" / "plugins").mkdir()
+    assert find_project_root(workflows) == workflows

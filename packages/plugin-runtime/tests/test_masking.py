@@ -293,3 +293,13 @@ def test_long_text_with_secrets_far_apart() -> None:
     masked = Masker({"S": secret}).mask(text)
     assert masked == reference_mask(text, [secret])
     assert masked.count(MASK) == 2
+
+
+@pytest.mark.parametrize("offset", [0, 65536 - 20, 65536 - 3, 65536, 131072 + 7])
+def test_secret_anywhere_in_a_text_of_several_filter_blocks(offset: int) -> None:
+    secret = "block-boundary-secret-value"
+    filler = "".join(f"line {i:06d} nothing to see\n" for i in range(8000))
+    text = filler[:offset] + secret + filler[offset:] + base64.b64encode(b"xy" + secret.encode()).decode()
+    masked = Masker({"S": secret}).mask(text)
+    assert masked == reference_mask(text, [secret])
+    assert masked.count(MASK) == 2

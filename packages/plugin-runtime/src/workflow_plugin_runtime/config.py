@@ -89,10 +89,16 @@ class Config:
 
 
 def find_project_root(start: Path) -> Path | None:
-    """The nearest folder from ``start`` upward that holds a ``.workflow`` directory."""
+    """The nearest folder from ``start`` upward whose ``.workflow`` holds a ``config.yaml`` or ``plugins``.
+
+    A ``.workflow`` with only ``runs/`` in it (run records written next to a
+    workflow file) does not make a project: otherwise running a workflow once
+    would change where its plugins are looked for the next time.
+    """
     current = start.absolute()
     for folder in (current, *current.parents):
-        if (folder / CONFIG_DIRNAME).is_dir():
+        marker = folder / CONFIG_DIRNAME
+        if (marker / CONFIG_FILENAME).is_file() or (marker / "plugins").is_dir():
             return folder
     return None
 

@@ -43,6 +43,7 @@ MIN_SECRET_LENGTH = 4
 _PROBE = 16
 _WORD = 8
 _FILTER_FROM = 64
+_BLOCK_WORDS = 8192
 
 
 def short_secret_warning(key: str, value: str) -> Problem | None:
@@ -228,12 +229,20 @@ class Masker:
         return StreamMasker(self)
 
     def _word_hits(self, data: bytes) -> list[int]:
-        """Indexes of the aligned 8-byte words of ``data`` that occur inside some form."""
+        """Indexes of the aligned 8-byte words of ``data`` that occur inside some form.
+
+        Checked in blocks so that one secret in a long text costs a scan of
+        its block, not of the whole text.
+        """
         assert self._words is not None
+        known = self._words
         words = memoryview(data)[: len(data) - len(data) % _WORD].cast("Q")
-        if self._words.isdisjoint(words):
-            return []
-        return list(compress(count(), map(self._words.__contains__, words)))
+        hits: list[int] = []
+        for start in range(0, len(words), _BLOCK_WORDS):
+            block = words[start : start + _BLOCK_WORDS]
+            if not known.isdisjoint(block):
+                hits += compress(count(start), map(known.__contains__, block))
+        return hits
 
     def _mask_bytes(self, data: bytes, hits: list[int], *, stop: int) -> tuple[bytes, int]:
         """Mask the forms starting before ``stop``, scanning only around the hits.

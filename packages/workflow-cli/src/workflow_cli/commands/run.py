@@ -23,9 +23,9 @@ from .workflow_common import (
 )
 
 if TYPE_CHECKING:
-    from ..ui.console import Console
     from workflow_plugin_runtime.config import RestrictedBackend
 
+    from ..ui.console import Console
     from .workflow_common import LoadedWorkflow
 
 

@@ -15,11 +15,12 @@ import typer
 from ..errors import ExitCode
 
 if TYPE_CHECKING:
-    from ..ui.console import Console
     from workflow_plugin_runtime.config import Config
     from workflow_plugin_runtime.resolve import Resolver
     from workflow_plugin_runtime.secrets import SecretProvider
     from workflow_plugin_runtime.workflow_checks import WorkflowCheck
+
+    from ..ui.console import Console
 
 WorkflowFileArgument = Annotated[
     Path, typer.Argument(metavar="FILE", help="The workflow file (YAML).", show_default=False)

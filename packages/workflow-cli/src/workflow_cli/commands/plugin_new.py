@@ -1,0 +1,74 @@
+"""``workflow plugin new``: a working plugin to start from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def plugin_new(
+    ref: Annotated[
+        str,
+        typer.Argument(metavar="NAMESPACE/NAME", help="The new plugin's reference, e.g. acme/http.", show_default=False),
+    ],
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            "-d",
+            metavar="DIR",
+            file_okay=False,
+            show_default=False,
+            help="Where to create it (default: plugins/NAME in the project, a default plugins path).",
+        ),
+    ] = None,
+) -> None:
+    """Create a working plugin: plugin.yaml, main.py with an SDK action, and a test.
+
+    The plugin has one action, greet, with typed inputs and outputs and an
+    example. By default it goes to plugins/NAME under the project root (the
+    nearest folder with a .workflow directory, else the current folder), which
+    is on the default plugins.paths: workflows and `workflow plugin inspect`
+    find it at once. An existing, non-empty directory is never overwritten.
+
+    Examples:
+
+      workflow plugin new acme/hello
+
+      workflow plugin new acme/hello --dir ./vendor/hello
+    """
+    from workflow_plugin_runtime.config import find_project_root
+    from workflow_plugin_runtime.references import parse_plugin_ref
+
+    from ..errors import ExitCode
+    from ..scaffold import SCAFFOLD_ACTION, write_scaffold
+    from ..ui.console import make_console, print_error_text
+
+    parsed = parse_plugin_ref(ref)
+    cwd = Path.cwd()
+    target = directory if directory is not None else (find_project_root(cwd) or cwd) / "plugins" / parsed.name
+    try:
+        written = write_scaffold(target, namespace=parsed.namespace, name=parsed.name)
+    except FileExistsError as exc:
+        print_error_text(
+            make_console(stderr=True),
+            f"{target} exists and is not empty; nothing was written (choose another folder with --dir)",
+        )
+        raise typer.Exit(ExitCode.INVALID) from exc
+    shown = _relative(target, cwd)
+    typer.echo(f"created {parsed} in {shown}:")
+    for path in written:
+        typer.echo(f"  {_relative(path, cwd)}")
+    where = str(parsed) if directory is None else shown
+    typer.echo("next:")
+    typer.echo(f"  workflow plugin inspect {where}")
+    typer.echo(f"  python -m pytest {_relative(target / 'tests', cwd)}")
+    typer.echo(f"  workflow plugin build {where}")
+    typer.echo(f"  in a workflow: uses: {parsed}.{SCAFFOLD_ACTION}")
+
+
+def _relative(path: Path, base: Path) -> str:
+    absolute = path.absolute()
+    return str(absolute.relative_to(base)) if absolute.is_relative_to(base) else str(absolute)
