@@ -15,6 +15,7 @@ from .__about__ import __version__
 from .commands import run as run_command
 from .commands import schema as schema_command
 from .commands import validate as validate_command
+from .commands.plugin import plugin_app
 from .errors import ExitCode
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command("run")(run_command.run)
 app.command("validate")(validate_command.validate)
 app.command("schema")(schema_command.schema)
+app.add_typer(plugin_app)
 
 
 def _print_version(value: bool) -> None:

@@ -15,7 +15,7 @@ __all__ = ["SCAFFOLD_ACTION", "scaffold_files", "write_scaffold"]
 
 SCAFFOLD_ACTION = "greet"
 
-_MANIFEST = Template('''\
+_MANIFEST = Template("""\
 # The manifest of the $ref plugin. `workflow schema plugin` prints its JSON Schema:
 # save it and point your editor at it with a first line such as
 # yaml-language-server: $$schema=plugin.schema.json
@@ -43,7 +43,7 @@ actions:
     examples:
       - inputs: {name: world}
         outputs: {greeting: "Hello, world!"}
-''')
+""")
 
 _ENTRYPOINT = Template('''\
 """The $ref plugin: its actions, defined with the workflow plugin SDK."""
@@ -87,7 +87,7 @@ def test_greet_through_the_wire_protocol():
     assert any("greeting Ada" in record["message"] for record in result.logs)
 ''')
 
-_README = Template('''\
+_README = Template("""\
 # $ref
 
 A workflow plugin with one action, `greet`. Use it in a workflow:
@@ -102,7 +102,7 @@ tasks:
 - `workflow plugin inspect $ref`: its actions, inputs, outputs and permissions
 - `python -m pytest tests`: its tests (the SDK's `workflow_plugin_sdk.testing`)
 - `workflow plugin build $ref`: its Docker image, for restricted workflows
-''')
+""")
 
 
 def scaffold_files(namespace: str, name: str) -> dict[str, str]:

@@ -165,7 +165,7 @@ class _Supervision:
             self._close_stdin()
         elif fd == self.stdin_fd:
             self._on_stdin()
-        else:
+        elif fd in self.readers:  # not when an earlier event of the same batch closed it
             self.readers[fd](fd)
 
     def _poll_exit(self) -> None:

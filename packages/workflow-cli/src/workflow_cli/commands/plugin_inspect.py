@@ -50,7 +50,10 @@ def plugin_inspect(
     With --workflow FILE the workflow's grants are compared with the plugin's
     needs: grants it lacks, grants nothing needs, and broad ones (the host's
     /, a home directory, /etc, /proc, /sys, the Docker socket, a read-write
-    mount of the workflow's own folder, network: true, env: '*').
+    mount of the workflow's own folder, network: true, env: '*'). The exit
+    code is 1 when the workflow could not run this plugin as written (a
+    missing grant, the Docker socket in restricted mode); warnings alone
+    leave it 0.
 
     Examples:
 
@@ -93,6 +96,8 @@ def plugin_inspect(
             print_problem_view(errors, view)
     else:
         print_inspection(make_console(), report)
+    if any(view["severity"] == "error" for view in report["warnings"]):
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resolver) -> list[Problem]:
@@ -118,8 +123,7 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
     users = [task for task in workflow.tasks.values() if str(task.uses.plugin) == ref]
     needs = {ref: manifest.capabilities}
     unresolved: list[str] = []
-    for task in workflow.tasks.values():
-        other = task.uses.plugin
+    for other in (task.uses.plugin for task in workflow.tasks.values()):
         if str(other) in needs or str(other) in unresolved:
             continue
         try:
@@ -144,9 +148,9 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
     )
     missing = missing_grants(permissions, ref, manifest.capabilities)
     if workflow.security is SecurityMode.RESTRICTED and not missing.ok:
-        task = users[0].id if users else "(none)"
-        where = workflow.locate(("tasks", task, "uses")) if users else workflow.locate(("permissions",))
-        problems += capability_problems(permissions, missing, task=task, location=where)
+        task_id = users[0].id if users else "(none)"
+        where = workflow.locate(("tasks", task_id, "uses")) if users else workflow.locate(("permissions",))
+        problems += capability_problems(permissions, missing, task=task_id, location=where)
     elif workflow.security is SecurityMode.TRUSTED and not permissions.declared:
         recommended = recommended_permissions(ref, manifest.capabilities)
         grant = f" and grant:\n{permissions_yaml(recommended, indent=4)}" if recommended else ""

@@ -11,7 +11,9 @@ import typer
 def plugin_new(
     ref: Annotated[
         str,
-        typer.Argument(metavar="NAMESPACE/NAME", help="The new plugin's reference, e.g. acme/http.", show_default=False),
+        typer.Argument(
+            metavar="NAMESPACE/NAME", help="The new plugin's reference, e.g. acme/http.", show_default=False
+        ),
     ],
     directory: Annotated[
         Path | None,

@@ -149,7 +149,9 @@ def inspection(
         },
         "capabilities": {
             "network": manifest.capabilities.network,
-            "filesystem": [{"path": need.path, "access": need.access.value} for need in manifest.capabilities.filesystem],
+            "filesystem": [
+                {"path": need.path, "access": need.access.value} for need in manifest.capabilities.filesystem
+            ],
             "env": list(manifest.capabilities.env),
         },
         "recommended_permissions": recommended,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SchemaField",
+    "display_path",
     "inspection_renderable",
     "plugin_table",
     "print_inspection",
@@ -64,30 +66,22 @@ class SchemaField:
 
 def type_text(schema: Any) -> str:
     """A JSON Schema's type as a reader says it: ``string``, ``array of integer``, ``string | null``."""
-    if schema is True:
-        return "any"
-    if schema is False:
-        return "nothing"
     if not isinstance(schema, Mapping):
-        return "any"
+        return "nothing" if schema is False else "any"
     if "$ref" in schema:
         return f"see {schema['$ref']}"
-    for combinator in ("oneOf", "anyOf"):
-        if isinstance(schema.get(combinator), list):
-            return " | ".join(type_text(sub) for sub in schema[combinator])
+    combined = next((schema[key] for key in ("oneOf", "anyOf") if isinstance(schema.get(key), list)), None)
+    if combined is not None:
+        return " | ".join(type_text(sub) for sub in combined)
     if "const" in schema:
         return f"const {json.dumps(schema['const'])}"
     kind = schema.get("type")
     kinds = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
-    if not kinds:
-        return "enum" if "enum" in schema else "any"
-    words = []
-    for name in kinds:
-        if name == "array" and "items" in schema:
-            words.append(f"array of {type_text(schema['items'])}")
-        else:
-            words.append(str(name))
-    return " | ".join(words)
+    words = [
+        f"array of {type_text(schema['items'])}" if name == "array" and "items" in schema else str(name)
+        for name in kinds
+    ]
+    return " | ".join(words) if words else ("enum" if "enum" in schema else "any")
 
 
 def _notes(schema: Mapping[str, Any]) -> str:
@@ -135,27 +129,50 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
     fields = schema_fields(schema)
     if not fields:
         return Text(f"{type_text(schema)} (no declared properties)", style="dim")
+    show_default = any(field.default is not None for field in fields)
+    show_notes = any(field.secret or field.notes for field in fields)
+    show_description = any(field.description for field in fields)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("field", "type", "required", "default", "notes"):
-        table.add_column(column, no_wrap=column in ("field", "required"))
-    table.add_column("description", ratio=1)
+    table.add_column("field", no_wrap=True)
+    table.add_column("type")
+    table.add_column("required", no_wrap=True)
+    if show_default:
+        table.add_column("default")
+    if show_notes:
+        table.add_column("notes")
+    if show_description:
+        table.add_column("description")
     for field in fields:
-        notes = Text()
-        if field.secret:
-            notes.append("secret", style="bold magenta")
-        if field.notes:
-            notes.append(("; " if field.secret else "") + field.notes)
-        table.add_row(
+        cells: list[RenderableType] = [
             Text(field.name, style="cyan"),
             field.type,
             Text("yes", style="bold") if field.required else Text("no", style="dim"),
-            field.default or "",
-            notes,
-            field.description,
-        )
+        ]
+        if show_default:
+            cells.append(field.default or "")
+        if show_notes:
+            notes = Text()
+            if field.secret:
+                notes.append("secret", style="bold magenta")
+            if field.notes:
+                notes.append(("; " if field.secret else "") + field.notes)
+            cells.append(notes)
+        if show_description:
+            cells.append(field.description)
+        table.add_row(*cells)
     if isinstance(schema, Mapping) and schema.get("additionalProperties") is False:
         return Group(table, Text("no other keys accepted", style="dim"))
     return table
+
+
+def display_path(path: str) -> str:
+    """A path as short as it stays unambiguous: relative below the current folder, ``~`` for home."""
+    absolute = Path(path)
+    for base, shown in ((Path.cwd(), "."), (Path.home(), "~")):
+        if absolute.is_relative_to(base):
+            relative = absolute.relative_to(base)
+            return shown if relative == Path() else f"{shown}/{relative}" if shown == "~" else str(relative)
+    return path
 
 
 def plugin_table(entries: Sequence[ListEntry]) -> Table:
@@ -170,14 +187,14 @@ def plugin_table(entries: Sequence[ListEntry]) -> Table:
             Text(entry["ref"], style="bold cyan"),
             entry["version"],
             ", ".join(entry["actions"]),
-            f"{entry['path']} ({entry['source']})",
+            f"{display_path(entry['path'])} ({entry['source']})",
         )
         for copy in entry["shadowed_copies"]:
             table.add_row(
                 Text("  shadowed", style="yellow"),
                 Text(copy["version"] or "broken", style="dim"),
                 "",
-                Text(f"{copy['path']} ({copy['source']})", style="dim"),
+                Text(f"{display_path(copy['path'])} ({copy['source']})", style="dim"),
             )
     return table
 
@@ -209,20 +226,20 @@ def print_problem_view(console: Console, problem: ProblemView) -> None:
     console.print(text)
 
 
-def _key_values(rows: Sequence[tuple[str, RenderableType]]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(ratio=1, overflow="fold")
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+def _key_values(rows: Sequence[tuple[str, str]], *, indent: int = 0) -> Text:
+    """``key  value`` lines with the values aligned; plain text, so nothing is padded to the terminal's width."""
+    width = max(len(key) for key, _ in rows) + 2
+    text = Text()
+    for index, (key, value) in enumerate(rows):
+        text.append(("\n" if index else "") + " " * indent)
+        text.append(key.ljust(width), style="bold")
+        text.append(value)
+    return text
 
 
 def _runtime_line(report: Inspection) -> str:
     runtime = report["runtime"]
-    start = (
-        " ".join(runtime["command"]) if runtime["command"] is not None else f"{runtime['entrypoint']} (entrypoint)"
-    )
+    start = " ".join(runtime["command"]) if runtime["command"] is not None else f"{runtime['entrypoint']} (entrypoint)"
     parts = [start, f"image {runtime['image']}", f"timeout {runtime['timeout']:g}s"]
     if runtime["pool"] is not None:
         parts.append(f"warm pool of {runtime['pool']['size']:g}")
@@ -234,23 +251,26 @@ def _action(name: str, action: ActionView) -> Iterator[RenderableType]:
     if action["description"]:
         title.append(f"  {action['description']}", style="italic")
     yield title
-    yield Padding(Text("inputs", style="bold"), (0, 0, 0, 2))
-    yield Padding(schema_renderable(action["inputs"], absent="any object (no inputs schema)"), (0, 0, 0, 4))
-    yield Padding(Text("outputs", style="bold"), (0, 0, 0, 2))
-    yield Padding(schema_renderable(action["outputs"], absent="any object (not checked)"), (0, 0, 0, 4))
+    yield Padding(Text("inputs", style="bold"), (0, 0, 0, 2), expand=False)
+    yield Padding(
+        schema_renderable(action["inputs"], absent="any object (no inputs schema)"), (0, 0, 0, 4), expand=False
+    )
+    yield Padding(Text("outputs", style="bold"), (0, 0, 0, 2), expand=False)
+    yield Padding(schema_renderable(action["outputs"], absent="any object (not checked)"), (0, 0, 0, 4), expand=False)
     if action["examples"]:
         count = action["examples"]
-        yield Padding(Text(f"{count} example{'s' if count != 1 else ''}", style="dim"), (0, 0, 0, 2))
+        yield Padding(Text(f"{count} example{'s' if count != 1 else ''}", style="dim"), (0, 0, 0, 2), expand=False)
 
 
-def _capabilities(capabilities: CapabilitiesView) -> Table:
+def _capabilities(capabilities: CapabilitiesView) -> Text:
     filesystem = ", ".join(f"{need['path']} ({need['access']})" for need in capabilities["filesystem"])
     return _key_values(
         [
             ("network", "yes" if capabilities["network"] else "no"),
             ("filesystem", filesystem or "none"),
             ("env", ", ".join(capabilities["env"]) or "none"),
-        ]
+        ],
+        indent=2,
     )
 
 
@@ -261,7 +281,7 @@ def inspection_renderable(report: Inspection) -> Group:
     parts.append(
         _key_values(
             [
-                ("path", f"{report['path']} ({report['source']})"),
+                ("path", f"{display_path(report['path'])} ({report['source']})"),
                 ("runtime", _runtime_line(report)),
             ]
         )
@@ -271,13 +291,14 @@ def inspection_renderable(report: Inspection) -> Group:
     for name, action in report["actions"].items():
         parts += list(_action(name, action))
     parts.append(Text("\nCapabilities", style="bold underline"))
-    parts.append(Padding(_capabilities(report["capabilities"]), (0, 0, 0, 2)))
+    parts.append(_capabilities(report["capabilities"]))
     parts.append(Text("\nRecommended permissions", style="bold underline"))
     if report["recommended_permissions_yaml"]:
         parts.append(Text("paste into a workflow that runs with security: restricted", style="dim"))
-        parts.append(Padding(Text(report["recommended_permissions_yaml"], style="green"), (0, 0, 0, 2)))
+        indented = "\n".join(f"  {line}" for line in report["recommended_permissions_yaml"].splitlines())
+        parts.append(Text(indented, style="green"))
     else:
-        parts.append(Padding(Text("none: it needs no grants to run restricted"), (0, 0, 0, 2)))
+        parts.append(Padding(Text("none: it needs no grants to run restricted"), (0, 0, 0, 2), expand=False))
     return Group(*parts)
 
 

@@ -1,0 +1,39 @@
+"""The ``workflow plugin`` command group: list, inspect, build and create plugins.
+
+Each command lives in its own module and imports the runtime (and Rich, and
+Docker) only when it runs, so ``workflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from .plugin_build import plugin_build
+from .plugin_inspect import plugin_inspect
+from .plugin_list import plugin_list
+from .plugin_new import plugin_new
+
+plugin_app = typer.Typer(
+    name="plugin",
+    help="""List, inspect, build and create plugins.
+
+    Examples:
+
+      workflow plugin list
+
+      workflow plugin inspect acme/http
+
+      workflow plugin build acme/http
+
+      workflow plugin new acme/hello
+    """,
+    short_help="List, inspect, build and create plugins.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+plugin_app.command("list")(plugin_list)
+plugin_app.command("inspect")(plugin_inspect)
+plugin_app.command("build")(plugin_build)
+plugin_app.command("new")(plugin_new)

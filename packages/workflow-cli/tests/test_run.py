@@ -1,0 +1,225 @@
+"""`workflow run` end to end: a real CLI process running real plugin processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+
+
+def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_json(run_cli, path: Path, *args: str, env: dict[str, str] | None = None):
+    done = run_cli("run", str(path), "--json", "-p", str(PLUGINS), *args, env=env)
+    record = json.loads(done.stdout) if done.stdout.strip() else None
+    return done, record
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+DAG = """
+name: dag
+tasks:
+  two: {uses: tests/e2e.number, inputs: {value: 2}}
+  three: {uses: tests/e2e.number, inputs: {value: 3}}
+  five:
+    needs: [two, three]
+    uses: tests/e2e.add
+    inputs: {a: "{{ tasks.two.outputs.value }}", b: "{{ tasks.three.outputs.value }}"}
+  ten:
+    needs: [five]
+    uses: tests/e2e.add
+    inputs: {a: "{{ tasks.five.outputs.sum }}", b: "{{ tasks.five.outputs.sum }}"}
+outputs:
+  total: "{{ tasks.ten.outputs.sum }}"
+  sentence: "five is {{ tasks.five.outputs.sum }}"
+"""
+
+
+def test_a_dag_runs_with_typed_values_and_writes_its_record(run_cli, tmp_path):
+    done, record = run_json(run_cli, write(tmp_path, DAG))
+    assert done.returncode == 0, done.stderr
+    assert record["status"] == "succeeded"
+    assert record["outputs"] == {"total": 10, "sentence": "five is 5"}
+    assert record["tasks"]["five"]["outputs"] == {"sum": 5}
+    assert [record["tasks"][t]["status"] for t in ("two", "three", "five", "ten")] == ["succeeded"] * 4
+    five = record["tasks"]["five"]
+    assert five["metrics"]["runtime"] == "process"
+    assert five["metrics"]["exit_code"] == 0
+    assert five["provenance"]["ref"] == "tests/e2e"
+    assert five["provenance"]["version"] == "0.3.0"
+    assert five["provenance"]["content_hash"].startswith("sha256:")
+    assert five["provenance"]["grants"] == {"security": "trusted"}
+    written = tmp_path / ".workflow" / "runs" / f"{record['run_id']}.json"
+    assert json.loads(written.read_text()) == record
+    assert "adding 2 and 3" in done.stderr  # plugin logs stream with the task's name
+
+
+def test_independent_tasks_really_run_in_parallel(run_cli, tmp_path):
+    journal = tmp_path / "journal.jsonl"
+    tasks = "".join(
+        f"  nap{i}: {{uses: tests/e2e.nap, inputs: {{seconds: 1.0, journal: '{journal}'}}}}\n" for i in range(4)
+    )
+    started = time.monotonic()
+    done, record = run_json(run_cli, write(tmp_path, f"name: parallel\ntasks:\n{tasks}"), "--concurrency", "4")
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    naps = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(naps) == 4
+    assert max(n["start"] for n in naps) < min(n["end"] for n in naps), "the four naps did not overlap"
+    assert elapsed < 4 * 1.0 + 3, elapsed
+
+
+def test_a_failure_skips_only_its_dependents(run_cli, tmp_path):
+    flow = write(
+        tmp_path,
+        """
+name: partial
+tasks:
+  broken: {uses: tests/e2e.fail}
+  after-broken: {needs: [broken], uses: tests/e2e.number, inputs: {value: 1}}
+  after-after: {needs: [after-broken], uses: tests/e2e.number, inputs: {value: 1}}
+  independent: {uses: tests/e2e.number, inputs: {value: 7}}
+""",
+    )
+    done, record = run_json(run_cli, flow)
+    assert done.returncode == 1
+    tasks = record["tasks"]
+    assert record["status"] == "failed"
+    assert tasks["broken"]["status"] == "failed"
+    assert tasks["broken"]["error"]["kind"] == "action"
+    assert tasks["broken"]["error"]["message"] == "this task fails on purpose"
+    assert tasks["after-broken"]["status"] == "skipped"
+    assert tasks["after-broken"]["reason"] == "skipped because 'broken' failed"
+    assert tasks["after-after"]["reason"] == "skipped because 'after-broken' was skipped"
+    assert tasks["independent"]["status"] == "succeeded"
+    assert tasks["independent"]["outputs"] == {"value": 7}
+
+
+@pytest.mark.parametrize(("count", "status", "attempts"), [(3, "succeeded", 3), (1, "failed", 2)])
+def test_retryable_failures_are_retried_with_backoff(run_cli, tmp_path, count, status, attempts):
+    counter = tmp_path / "counter"
+    flow = write(
+        tmp_path,
+        f"""
+name: retries
+tasks:
+  flaky:
+    uses: tests/e2e.flaky
+    inputs: {{counter: "{counter}", succeed_on: 3}}
+    retries: {{count: {count}, backoff: 0.05}}
+""",
+    )
+    done, record = run_json(run_cli, flow)
+    assert record["tasks"]["flaky"]["status"] == status
+    assert record["tasks"]["flaky"]["attempts"] == attempts
+    assert int(counter.read_text()) == attempts
+    assert done.returncode == (0 if status == "succeeded" else 1)
+
+
+def test_secrets_reach_the_plugin_but_never_the_terminal_or_the_record(run_cli, tmp_path):
+    secret = "tok-5f3a9c-very-secret"
+    flow = write(
+        tmp_path,
+        """
+name: secrets
+tasks:
+  echo:
+    uses: tests/e2e.echo
+    inputs: {token: "{{ secrets.API_TOKEN }}", plain: "visible"}
+""",
+    )
+    done, record = run_json(run_cli, flow, env={"WORKFLOW_SECRET_API_TOKEN": secret})
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / ".workflow" / "runs" / f"{record['run_id']}.json").read_text()
+    assert secret not in done.stdout + done.stderr + written
+    assert record["tasks"]["echo"]["outputs"] == {"token": "***", "plain": "visible"}
+    assert "echoing ***" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "words"),
+    [
+        ("name: x\ntasks:\n  a: {uses: tests/e2e.nope}\n", (), "has no action 'nope'"),
+        ("name: x\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: '{{ secrets.MISSING }}'}}\n", (), "MISSING"),
+        ("name: x\ntasks:\n  a: {uses: tests/e2e.number, needz: []}\n", (), "needz"),
+        ("name: x\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: '{{ vars.n }}'}}\n", ("--var", "n"), "no '='"),
+    ],
+)
+def test_invalid_input_exits_2_with_one_clear_message_and_runs_nothing(run_cli, tmp_path, text, args, words):
+    done = run_cli("run", str(write(tmp_path, text)), "-p", str(PLUGINS), *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+def test_json_output_is_exactly_one_document(run_cli, tmp_path):
+    done, record = run_json(run_cli, write(tmp_path, DAG))
+    assert json.loads(done.stdout) == record  # nothing else on stdout
+    assert "dag: succeeded" in done.stderr
+
+
+def test_warm_workers_serve_repeated_calls_with_pool(run_cli, tmp_path):
+    done, record = run_json(run_cli, write(tmp_path, DAG), "--pool")
+    assert done.returncode == 0, done.stderr
+    assert record["outputs"]["total"] == 10
+    assert record["tasks"]["ten"]["metrics"]["warm"] is True  # "five" warmed the add worker
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_cancels_kills_plugins_and_still_writes_the_record(tmp_path, signum):
+    pidfile = tmp_path / "pids"
+    flow = write(
+        tmp_path,
+        f"""
+name: cancel
+tasks:
+  hang1: {{uses: tests/e2e.hang, inputs: {{pidfile: "{pidfile}"}}}}
+  hang2: {{uses: tests/e2e.hang, inputs: {{pidfile: "{pidfile}"}}}}
+  later: {{needs: [hang1], uses: tests/e2e.number, inputs: {{value: 1}}}}
+""",
+    )
+    env = {**os.environ, "NO_COLOR": "1", "XDG_DATA_HOME": str(tmp_path / "data")}
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "workflow_cli", "run", str(flow), "--json", "-p", str(PLUGINS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not pidfile.exists() or len(pidfile.read_text().split()) < 4):
+        time.sleep(0.05)
+    pids = [int(pid) for pid in pidfile.read_text().split()]
+    assert len(pids) == 4 and all(alive(pid) for pid in pids)
+    cli.send_signal(signum)
+    stdout, stderr = cli.communicate(timeout=30)
+    assert cli.returncode == 1, stderr
+    record = json.loads(stdout)
+    assert record["status"] == "cancelled"
+    assert {record["tasks"][t]["status"] for t in ("hang1", "hang2", "later")} == {"cancelled"}
+    assert record["tasks"]["hang1"]["error"]["kind"] == "cancelled"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not [pid for pid in pids if alive(pid)], "a plugin process outlived the cancelled run"
+    assert b"Traceback" not in stderr
