@@ -79,7 +79,7 @@ def test_independent_tasks_really_run_in_parallel(run_cli, tmp_path):
         f"  nap{i}: {{uses: tests/e2e.nap, inputs: {{seconds: 1.0, journal: '{journal}'}}}}\n" for i in range(4)
     )
     started = time.monotonic()
-    done, record = run_json(run_cli, write(tmp_path, f"name: parallel\ntasks:\n{tasks}"), "--concurrency", "4")
+    done, _ = run_json(run_cli, write(tmp_path, f"name: parallel\ntasks:\n{tasks}"), "--concurrency", "4")
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     naps = [json.loads(line) for line in journal.read_text().splitlines()]
