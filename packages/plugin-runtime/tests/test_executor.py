@@ -167,3 +167,21 @@ def test_the_pool_serves_warm_calls_through_the_executor():
     assert (first.metrics.warm, second.metrics.warm) == (False, True)
     assert second.outputs == {"words": ["c", "d", "e"], "count": 3}
     assert invalid.failure.kind is FailureKind.INPUT_VALIDATION
+
+
+def test_restricted_plugins_get_only_granted_configured_variables():
+    from workflow_plugin_runtime.manifest import Access
+    from workflow_plugin_runtime.permissions import MountGrant
+
+    grants = Permissions(
+        env=("LOG_*",), network=("tests/needs-network",), mounts=(MountGrant(Path("/srv/data"), "/data", Access.READ),)
+    )
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=grants)
+    with PluginManager(Resolver([PLUGINS], entry_points=False), policy=policy) as manager:
+        call = manager.prepare("tests/needs-network.get", {}, env={"LOG_LEVEL": "debug", "API_URL": "http://x"})
+    invocation = call.invocation
+    assert dict(invocation.env) == {"LOG_LEVEL": "debug"}
+    assert invocation.network is True
+    assert invocation.image == "tests/needs-network:1.0.0"
+    assert invocation.mounts == ()  # the plugin declares no filesystem need, so no mount is given
+    assert call.runtime.kind.value == "docker"

@@ -120,14 +120,13 @@ class TestBroadGrants:
 
 
 class TestGrants:
-    def test_env_grants_and_the_environment_they_pass(self) -> None:
+    def test_env_grants_match_names_and_prefixes(self) -> None:
         permissions = Permissions(env=("LANG", "AWS_*"))
         assert permissions.allows_env("LANG")
         assert permissions.allows_env("AWS_REGION")
         assert not permissions.allows_env("LANGUAGE")
-        environ = {"LANG": "C", "AWS_REGION": "eu", "HOME": "/root", "WORKFLOW_SECRET_X": "s"}
-        assert permissions.granted_environment(environ) == {"LANG": "C", "AWS_REGION": "eu"}
-        assert Permissions(env=("*",)).granted_environment({"A": "1"}) == {"A": "1"}
+        assert not permissions.allows_env("HOME")
+        assert Permissions(env=("*",)).allows_env("ANYTHING")
 
     def test_most_specific_mount_wins(self) -> None:
         wide = MountGrant(Path("/w"), "/data", Access.READ, "./w")

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow_plugin_runtime.errors import SourceLocation, TemplateError
@@ -56,6 +56,11 @@ class TestParse:
     )
     def test_whitespace_inside_braces_is_ignored(self, text: str) -> None:
         assert compile_template(text).whole == Reference(ReferenceRoot.VARS, "count")
+
+    def test_extra_opening_braces_are_literal_and_the_column_points_at_the_template(self) -> None:
+        template = compile_template("{{{ vars.count }}}")
+        assert template.parts == ("{", Reference(ReferenceRoot.VARS, "count"), "}")
+        assert template.references[0].column == 2
 
     def test_whole_outputs_object(self) -> None:
         assert render("{{ tasks.fetch.outputs }}") == CONTEXT.task_outputs["fetch"]
@@ -166,6 +171,10 @@ class TestEscapes:
             (r"\{{{{ vars.count }}", "{{3"),
             (r"\{{\{{", "{{{{"),
             ("trailing \\", "trailing \\"),
+            ("{{{ vars.count }}}", "{3}"),
+            ("{{{{ vars.count }}", "{{3"),
+            (r"\{{{ x }}", "{{{ x }}"),
+            (r"\\{{{ vars.count }}", "\\{3"),
         ],
     )
     def test_backslash_before_braces(self, source: str, rendered: str) -> None:
@@ -320,6 +329,7 @@ def normalise(parts: list[str | Reference]) -> tuple[str | Reference, ...]:
     return tuple(merged)
 
 
+@settings(max_examples=1000)
 @given(st.lists(st.one_of(TRICKY_TEXT, REFERENCES), max_size=6))
 def test_source_round_trips_through_the_parser(parts: list[str | Reference]) -> None:
     source = template_source(parts)

@@ -124,9 +124,7 @@ class PluginExecutor:
                 stderr_tail=mask.mask(result.stderr_tail),
             )
             return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, call=call)
-        return ActionOutcome(
-            outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, call=call
-        )
+        return ActionOutcome(outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, call=call)
 
     def _validator(self, action: ActionDef, which: str) -> Validator | None:
         key = (id(action), which)

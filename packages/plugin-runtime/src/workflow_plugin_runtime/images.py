@@ -23,6 +23,7 @@ builder: BuildKit is not available on every engine this must run on.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from collections import deque
@@ -70,7 +71,9 @@ FAILED_STEP_LINES = 30
 _PYTHON_PROGRAM = re.compile(r"python(\d+(\.\d+)?)?")
 _STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")
 _NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+)"
+"""A registry host is told apart from a path component as Docker does: it has a '.' or a port, or is localhost."""
 _IMAGE_TAG = re.compile(rf"(?:{_DOMAIN}/)?{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*(?::[\w][\w.-]{{0,127}})?")
 
 OutputCallback = Callable[[str], None]
@@ -211,6 +214,10 @@ def connect_docker() -> Any:
     import docker
     import requests
 
+    host = os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET
+    socket_path = "/" + host.split("unix://", 1)[1].lstrip("/") if "unix://" in host else None
+    if socket_path is not None and not Path(socket_path).exists():
+        raise RuntimeUnavailableError(f"no Docker daemon: nothing listens at {socket_path}", hint=START_DOCKER_HINT)
     client = None
     try:
         client = docker.from_env()
@@ -273,7 +280,11 @@ def _stream_build(api: Any, spec: ImageSpec, context: Path, on_output: OutputCal
 
 
 class _BuildLog:
-    """Follows the legacy builder's JSON stream: lines out as they come, the current step kept for errors."""
+    """Follows the legacy builder's JSON stream: lines out as they come, the current step kept for errors.
+
+    An error does not stop the reading: the stream ends by itself after it,
+    and leaving it unread would leak the daemon connection.
+    """
 
     def __init__(self, spec: ImageSpec, on_output: OutputCallback | None) -> None:
         self.spec = spec
@@ -282,12 +293,17 @@ class _BuildLog:
         self.step_output: deque[str] = deque(maxlen=FAILED_STEP_LINES)
         self.partial = ""
         self.image_id: str | None = None
+        self.failure: ImageBuildError | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> None:
         if "error" in chunk or "errorDetail" in chunk:
             self._flush()
             detail = chunk.get("errorDetail") or {}
-            raise self._failure(str(chunk.get("error") or detail.get("message") or "unknown error").strip())
+            if self.failure is None:
+                self.failure = self._failure(
+                    str(chunk.get("error") or detail.get("message") or "unknown error").strip()
+                )
+            return
         aux = chunk.get("aux")
         if isinstance(aux, Mapping) and isinstance(aux.get("ID"), str):
             self.image_id = aux["ID"]
@@ -337,7 +353,10 @@ class _BuildLog:
         )
 
     def finish(self) -> str:
+        """The built image's id, or the first error the stream reported (read to its end, so nothing leaks)."""
         self._flush()
+        if self.failure is not None:
+            raise self.failure
         if self.image_id is None:
             raise ImageBuildError(f"Docker finished building {self.spec.tag} without reporting an image id")
         return self.image_id

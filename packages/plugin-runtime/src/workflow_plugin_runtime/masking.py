@@ -19,6 +19,7 @@ read as aligned 8-byte words and looked up in the set of every 8-byte window
 of every form. A form of at least 15 bytes always covers one aligned word
 wherever it sits, so a text with no hit holds no secret and is returned as
 is; only the neighbourhood of a hit is scanned by the regex.
+
 Values shorter than ``MIN_SECRET_LENGTH`` are not masked: replacing every
 ``on`` or ``42`` in a log would ruin it and, by the holes it leaves, reveal
 the value anyway; they produce a warning naming the key instead.

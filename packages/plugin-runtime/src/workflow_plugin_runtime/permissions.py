@@ -90,10 +90,6 @@ class Permissions:
     def allows_env(self, name: str) -> bool:
         return any(_env_matches(grant, name) for grant in self.env)
 
-    def granted_environment(self, environ: Mapping[str, str]) -> dict[str, str]:
-        """The operator's variables the grants let through (secrets never travel this way)."""
-        return {name: value for name, value in environ.items() if self.allows_env(name)}
-
     def mount_for(self, need: FilesystemNeed) -> MountGrant | None:
         """The most specific mount covering ``need``'s path."""
         covering = [mount for mount in self.mounts if mount.covers(need)]

@@ -32,7 +32,6 @@ from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
 from .masking import Masker
 from .permissions import SecurityMode
 from .provenance import plugin_content_hash, provenance_of
-from .references import ActionRef
 from .results import Failure, FailureKind, RunResult, RunStatus, TaskResult, TaskStatus
 from .templates import CompiledValue, ReferenceRoot, TemplateContext
 from .workflow import Task, Workflow
@@ -330,7 +329,7 @@ class _Run:
 
     def _attempt(self, dispatch: _Dispatch) -> tuple[ActionOutcome, Mapping[str, Any] | None]:
         task = dispatch.task
-        if not isinstance(task.uses, ActionRef):
+        if task.action is None:
             call = HandlerCall(
                 task_id=task.id,
                 task_type=str(task.uses),
@@ -350,7 +349,7 @@ class _Run:
             env=dispatch.env,
             secret_inputs=dispatch.secret_inputs,
             timeout=task.timeout_s,
-            specifier=self.workflow.requires.get(task.uses.plugin),
+            specifier=self.workflow.requires.get(task.action.plugin),
             cancel=self.cancel,
         )
         return outcome, self._provenance(outcome)

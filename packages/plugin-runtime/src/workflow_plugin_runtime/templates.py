@@ -14,6 +14,8 @@ Rules, as documented in docs/workflows.md:
 - ``\{{`` is a literal ``{{``. Backslashes mean something only right before
   ``{{``: a run of *n* of them renders as *n // 2* backslashes, followed by a
   literal ``{{`` when *n* is odd, by a template when *n* is even.
+- In a run of three or more braces the template opens at the last two:
+  ``{{{ vars.a }}}`` is ``{``, the value, ``}``.
 - A ``}}`` outside a template is literal text; dictionary keys are never
   templates.
 """
@@ -222,6 +224,9 @@ def compile_template(text: str, *, location: SourceLocation | None = None) -> Te
             literal.append(OPEN)
             i = j + len(OPEN)
             continue
+        run = len(text) - j - len(text[j:].lstrip("{"))
+        literal.append("{" * (run - 2))
+        j += run - 2
         end = text.find(CLOSE, j + len(OPEN))
         if end < 0:
             raise _error(
@@ -259,20 +264,28 @@ def _escape(text: str, *, before_reference: bool) -> str:
         i = j + len(OPEN)
     tail = text[i:]
     if before_reference:
-        stripped = tail.rstrip("\\")
-        tail = stripped + "\\" * (2 * (len(tail) - len(stripped)))
+        braces = tail[len(tail.rstrip("{")) :]
+        head = tail[: len(tail) - len(braces)]
+        stripped = head.rstrip("\\")
+        tail = stripped + "\\" * (2 * (len(head) - len(stripped))) + braces
     out.append(tail)
     return "".join(out)
 
 
 def template_source(parts: Sequence[TemplatePart]) -> str:
     """The source text of a sequence of parts: ``compile_template`` of it gives the parts back."""
+    merged: list[TemplatePart] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
     out: list[str] = []
-    for index, part in enumerate(parts):
+    for index, part in enumerate(merged):
         if isinstance(part, Reference):
             out.append(part.source)
         else:
-            follows = index + 1 < len(parts) and isinstance(parts[index + 1], Reference)
+            follows = index + 1 < len(merged) and isinstance(merged[index + 1], Reference)
             out.append(_escape(part, before_reference=follows))
     return "".join(out)
 

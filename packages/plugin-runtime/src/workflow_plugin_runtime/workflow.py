@@ -12,6 +12,7 @@ wiring, permissions against capabilities) live in :mod:`.workflow_checks`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,10 +76,16 @@ class RetryPolicy:
         return float(self.backoff_s * 2 ** (retry - 1))
 
 
+TASK_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
+"""An engine task type (``approval``, ``engine.sleep``): no ``/``, so never a plugin action."""
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
+    """One task; ``uses`` is a plugin action, or the name of an engine task type (a handler)."""
+
     id: str
-    uses: ActionRef
+    uses: ActionRef | str
     needs: tuple[str, ...]
     inputs: CompiledValue
     env: CompiledValue
@@ -86,6 +93,11 @@ class Task:
     retries: RetryPolicy = RetryPolicy()
     description: str = ""
     location: SourceLocation | None = None
+
+    @property
+    def action(self) -> ActionRef | None:
+        """The plugin action this task calls; None for an engine task type."""
+        return self.uses if isinstance(self.uses, ActionRef) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +222,15 @@ class _Builder:
 
     def _task(self, task_id: str, raw: Mapping[str, Any]) -> Task:
         where: FieldPath = ("tasks", task_id)
-        try:
-            uses = parse_action_ref(raw["uses"], location=self.document.location((*where, "uses")))
-        except ReferenceSyntaxError as exc:
-            self.report(exc.problem)
-            uses = ActionRef("invalid", "invalid", "invalid")
+        uses: ActionRef | str
+        if "/" not in raw["uses"] and TASK_TYPE_PATTERN.match(raw["uses"]):
+            uses = raw["uses"]  # an engine task type, checked against the registered handlers
+        else:
+            try:
+                uses = parse_action_ref(raw["uses"], location=self.document.location((*where, "uses")))
+            except ReferenceSyntaxError as exc:
+                self.report(exc.problem)
+                uses = ActionRef("invalid", "invalid", "invalid")
         needs = raw.get("needs", ())
         retries = raw.get("retries", 0)
         if isinstance(retries, int):
@@ -325,7 +341,7 @@ class _Builder:
             )
 
     def _requires(self, raw: Mapping[str, str], tasks: Mapping[str, Task]) -> dict[PluginRef, SpecifierSet]:
-        used = {task.uses.plugin for task in tasks.values()}
+        used = {task.action.plugin for task in tasks.values() if task.action is not None}
         requires: dict[PluginRef, SpecifierSet] = {}
         for text, spec in raw.items():
             where: FieldPath = ("requires", text)

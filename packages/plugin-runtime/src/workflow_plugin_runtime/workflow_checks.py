@@ -9,7 +9,7 @@ secrets) never fail the check.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -25,6 +25,7 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
+from .jsonschema_errors import closest
 from .masking import short_secret_warning
 from .permissions import (
     SecurityMode,
@@ -74,6 +75,7 @@ def check_workflow_file(
     resolver: Resolver,
     vars_overrides: Mapping[str, Any] | None = None,
     secrets: SecretProvider | None = None,
+    task_types: Collection[str] = (),
 ) -> WorkflowCheck:
     """Load and check; never raises for a bad file: its problems are in the result."""
     try:
@@ -82,7 +84,9 @@ def check_workflow_file(
         return WorkflowCheck(None, tuple(exc.problems))
     except WorkflowFileError as exc:
         return WorkflowCheck(None, (exc.problem,))
-    return check_workflow(workflow, resolver=resolver, vars_overrides=vars_overrides, secrets=secrets)
+    return check_workflow(
+        workflow, resolver=resolver, vars_overrides=vars_overrides, secrets=secrets, task_types=task_types
+    )
 
 
 def check_workflow(
@@ -91,10 +95,12 @@ def check_workflow(
     resolver: Resolver,
     vars_overrides: Mapping[str, Any] | None = None,
     secrets: SecretProvider | None = None,
+    task_types: Collection[str] = (),
 ) -> WorkflowCheck:
     """Resolve every task's action and check wiring, vars, secrets (when a provider is given) and grants."""
     problems: list[Problem] = list(workflow.warnings)
     actions = _resolve(workflow, resolver, problems)
+    problems += _task_type_problems(workflow, task_types)
     uses = workflow.template_uses()
     variables = workflow.merged_vars(vars_overrides)
     problems += var_problems(uses, variables)
@@ -104,6 +110,22 @@ def check_workflow(
     problems += wiring_problems(uses, actions, variables=variables)
     problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
     return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
+
+
+def _task_type_problems(workflow: Workflow, task_types: Collection[str]) -> list[Problem]:
+    """Tasks whose ``uses`` names an engine task type that no handler is registered for."""
+    problems = []
+    for task in workflow.tasks.values():
+        if task.action is not None or task.uses in task_types:
+            continue
+        near = closest(str(task.uses), task_types)
+        hint = f"did you mean {near}? " if near else ""
+        if task_types:
+            hint += f"this engine handles: {', '.join(sorted(task_types))}; "
+        hint += "a plugin action is written namespace/name.action (e.g. acme/http.get)"
+        where = workflow.locate(("tasks", task.id, "uses"))
+        problems.append(Problem(f"unknown task type '{task.uses}' (task '{task.id}')", where, hint))
+    return problems
 
 
 def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[Problem]:
@@ -127,11 +149,11 @@ def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) ->
     failed: dict[str, Problem] = {}
     for task in workflow.tasks.values():
         ref = str(task.uses)
-        if ref in failed:
+        if ref in failed or task.action is None:
             continue
         where = workflow.locate(("tasks", task.id, "uses"))
         try:
-            actions[task.id] = resolver.resolve_action(task.uses, specifier=workflow.requires.get(task.uses.plugin))
+            actions[task.id] = resolver.resolve_action(task.action, specifier=workflow.requires.get(task.action.plugin))
         except ManifestError as exc:
             hint = f"{exc.hint}; " if exc.hint else ""
             failed[ref] = Problem(exc.message, exc.location, f"{hint}used by task '{task.id}' at {where}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import workflow_plugin_sdk
 from workflow_plugin_runtime.runtimes.base import Invocation, plugin_argv
 from workflow_plugin_runtime.runtimes.docker import PLUGIN_LABEL

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from workflow_plugin_runtime.results import FailureKind, RuntimeKind
 from workflow_plugin_runtime.runtimes.base import Invocation, MiB, Mount, PluginRuntime, ResourceLimits
 from workflow_plugin_runtime.runtimes.docker import DockerRuntime

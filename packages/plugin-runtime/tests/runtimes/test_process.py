@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from workflow_plugin_runtime.results import FailureKind, RuntimeKind
 from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, plugin_argv
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
@@ -47,7 +48,8 @@ def _gone_within(pid: int, seconds: float) -> bool:
 
 def _my_zombies() -> list[int]:
     zombies = []
-    for name in os.listdir("/proc"):
+    for entry in Path("/proc").iterdir():
+        name = entry.name
         if not name.isdigit():
             continue
         try:
@@ -171,9 +173,7 @@ def test_megabytes_on_stderr_over_the_limit_fail_as_protocol(runtime: ProcessRun
 
 
 def test_a_large_request_to_a_plugin_that_never_reads_it(runtime: ProcessRuntime, raw: MakeInvocation) -> None:
-    invocation = raw(
-        "echo", {"blob": "z" * (4 * MiB)}, argv=(sys.executable, "-c", "import sys; sys.exit(4)")
-    )
+    invocation = raw("echo", {"blob": "z" * (4 * MiB)}, argv=(sys.executable, "-c", "import sys; sys.exit(4)"))
 
     result = runtime.invoke(invocation)
 
@@ -316,7 +316,7 @@ def test_a_missing_interpreter_is_reported_with_a_fix(runtime: ProcessRuntime, p
 
 def test_a_command_entrypoint_runs_in_the_plugin_directory(runtime: ProcessRuntime, probe: MakeInvocation) -> None:
     assert probe("hello").plugin_dir is not None
-    argv = plugin_argv(Path("."), command=["python", "-E", "-s", "main.py"])
+    argv = plugin_argv(Path(), command=["python", "-E", "-s", "main.py"])
     result = runtime.invoke(probe("hello", argv=argv))
 
     assert result.outputs == {"greeting": "hello world"}
@@ -326,7 +326,7 @@ def test_no_zombies_and_no_descriptor_leaks_after_many_invocations(
     runtime: ProcessRuntime, probe: MakeInvocation, raw: MakeInvocation, tmp_path: Path
 ) -> None:
     def fds() -> set[str]:
-        return set(os.listdir("/proc/self/fd"))
+        return {entry.name for entry in Path("/proc/self/fd").iterdir()}
 
     runtime.invoke(probe("hello"))  # warm up anything opened once per process
     before = fds()

@@ -138,25 +138,28 @@ def _early_stop(ending: Ending) -> Failure | None:
     return None
 
 
+def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Failure:
+    ref, silent = ending.plugin_ref, not ending.stdout.strip()
+    if clean_exit:
+        if silent:
+            return _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
+        return _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
+    how = describe_exit(ending.exit_code, ending.signal)
+    if silent:
+        return _failure(ending, FailureKind.CRASHED, f"{ref} {how} without writing a response")
+    return _failure(ending, FailureKind.CRASHED, f"{ref} {how}; its stdout was not a valid response ({exc})")
+
+
 def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
     """The response (when one was sent) and the failure (when it failed)."""
     early = _early_stop(ending)
     if early is not None:
         return None, early
-    ref = ending.plugin_ref
     clean_exit = ending.exit_code == 0 and ending.signal is None
-    how = describe_exit(ending.exit_code, ending.signal)
     try:
         response = decode_response(ending.stdout)
     except ProtocolError as exc:
-        if clean_exit:
-            if not ending.stdout.strip():
-                return None, _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
-            return None, _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
-        message = f"{ref} {how} without writing a response"
-        if ending.stdout.strip():
-            message = f"{ref} {how}; its stdout was not a valid response ({exc})"
-        return None, _failure(ending, FailureKind.CRASHED, message)
+        return None, _no_response(ending, exc, clean_exit=clean_exit)
     if not response["ok"]:
         error = response["error"]
         failure = Failure(
@@ -169,5 +172,6 @@ def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
         )
         return response, failure
     if not clean_exit:
-        return response, _failure(ending, FailureKind.CRASHED, f"{ref} wrote a response but then {how}")
+        how = describe_exit(ending.exit_code, ending.signal)
+        return response, _failure(ending, FailureKind.CRASHED, f"{ending.plugin_ref} wrote a response but then {how}")
     return response, None

@@ -13,10 +13,12 @@ with a pid namespace (docs/runtimes.md, "Kill semantics").
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 _PROC = "/proc"
 
@@ -32,8 +34,7 @@ class _ProcStat:
 
 def _read_stat(pid: int) -> _ProcStat | None:
     try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
-            data = handle.read()
+        data = Path(f"{_PROC}/{pid}/stat").read_bytes()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
@@ -46,7 +47,7 @@ def _read_stat(pid: int) -> _ProcStat | None:
 
 def _all_stats() -> list[_ProcStat]:
     try:
-        names = os.listdir(_PROC)
+        names = [entry.name for entry in Path(_PROC).iterdir()]
     except OSError:
         return []
     found = (_read_stat(int(name)) for name in names if name.isdigit())
@@ -69,7 +70,7 @@ class ProcessTree:
         for stat in stats:
             children[stat.ppid].append(stat)
         pending = [self.leader, *self._known]
-        pending += [s.pid for s in stats if s.pgid == self.leader or s.sid == self.leader]
+        pending += [s.pid for s in stats if self.leader in (s.pgid, s.sid)]
         seen = set()
         while pending:
             pid = pending.pop()
@@ -90,15 +91,11 @@ class ProcessTree:
 
     def signal_all(self, signum: signal.Signals) -> None:
         """Send ``signum`` to the group and to every remembered descendant still alive."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.leader, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
         for pid, start_time in self._known.items():
             stat = _read_stat(pid)
             if stat is None or stat.start_time != start_time:
                 continue
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
-            except (ProcessLookupError, PermissionError):
-                pass

@@ -14,7 +14,9 @@ is reaped, so nothing outlives the invocation.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -209,10 +211,8 @@ class _Supervision:
             self.selector.unregister(self.stdin_fd)
         self.stdin_fd = None
         assert self.process.stdin is not None
-        try:
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
-        except OSError:
-            pass
 
     def _read(self, fd: int) -> bytes | None:
         try:
@@ -234,7 +234,7 @@ class _Supervision:
         if data and not self.logs.feed(data) and self.termination is Termination.COMPLETED:
             self._stop(Termination.STDERR_TOO_LARGE, graceful=False)
 
-    def finish(self) -> tuple[int, os.struct_rusage]:
+    def finish(self) -> tuple[int, resource.struct_rusage]:
         """Kill what is left, reap the plugin and release every descriptor."""
         try:
             if not self.exited:
@@ -255,18 +255,17 @@ class _Supervision:
 
 def _abandon(process: subprocess.Popen[bytes]) -> None:
     """Kill and reap a process whose supervision could not even begin."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait()
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
 
 
-def _peak_rss_bytes(usage: os.struct_rusage) -> int:
-    return usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
+    maxrss = int(usage.ru_maxrss)
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
 def run_supervised(

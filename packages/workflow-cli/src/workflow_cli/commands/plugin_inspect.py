@@ -120,10 +120,11 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
 
     ref = manifest.ref
     permissions = workflow.permissions
-    users = [task for task in workflow.tasks.values() if str(task.uses.plugin) == ref]
+    actions = {task.id: task.action for task in workflow.tasks.values() if task.action is not None}
+    users = [task_id for task_id, action in actions.items() if str(action.plugin) == ref]
     needs = {ref: manifest.capabilities}
     unresolved: list[str] = []
-    for other in (task.uses.plugin for task in workflow.tasks.values()):
+    for other in (action.plugin for action in actions.values()):
         if str(other) in needs or str(other) in unresolved:
             continue
         try:
@@ -148,7 +149,7 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
     )
     missing = missing_grants(permissions, ref, manifest.capabilities)
     if workflow.security is SecurityMode.RESTRICTED and not missing.ok:
-        task_id = users[0].id if users else "(none)"
+        task_id = users[0] if users else "(none)"
         where = workflow.locate(("tasks", task_id, "uses")) if users else workflow.locate(("permissions",))
         problems += capability_problems(permissions, missing, task=task_id, location=where)
     elif workflow.security is SecurityMode.TRUSTED and not permissions.declared:

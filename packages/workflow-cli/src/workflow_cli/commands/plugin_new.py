@@ -31,9 +31,10 @@ def plugin_new(
 
     The plugin has one action, greet, with typed inputs and outputs and an
     example. By default it goes to plugins/NAME under the project root (the
-    nearest folder with a .workflow directory, else the current folder), which
-    is on the default plugins.paths: workflows and `workflow plugin inspect`
-    find it at once. An existing, non-empty directory is never overwritten.
+    nearest folder whose .workflow holds config.yaml or plugins, else the
+    current folder), which is on the default plugins.paths: workflows and
+    `workflow plugin inspect` find it at once. An existing, non-empty
+    directory is never overwritten.
 
     Examples:
 

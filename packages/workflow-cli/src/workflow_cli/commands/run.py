@@ -117,15 +117,12 @@ def _execute(
     from workflow_plugin_runtime.scheduler import Scheduler
     from workflow_plugin_runtime.secrets import collect_secrets
 
-    from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     secrets = collect_secrets(workflow.template_uses(), loaded.secrets)
-    masker = Masker(secrets)
-    for warning in masker.warnings:
-        print_problem(errors, warning)
+    masker = Masker(secrets)  # short secrets were already warned about, with their place, by the checks
     policy = ExecutionPolicy(
         security=workflow.security,
         permissions=workflow.permissions,

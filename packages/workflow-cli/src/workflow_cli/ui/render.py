@@ -181,26 +181,34 @@ def plugin_table(entries: Sequence[ListEntry]) -> Table:
     table.add_column("ref", no_wrap=True)
     table.add_column("version", no_wrap=True)
     table.add_column("actions")
-    table.add_column("source", ratio=1, overflow="fold")
+    table.add_column("path", overflow="fold")
+    table.add_column("from")
     for entry in entries:
         table.add_row(
             Text(entry["ref"], style="bold cyan"),
             entry["version"],
             ", ".join(entry["actions"]),
-            f"{display_path(entry['path'])} ({entry['source']})",
+            display_path(entry["path"]),
+            entry["source"],
         )
         for copy in entry["shadowed_copies"]:
             table.add_row(
                 Text("  shadowed", style="yellow"),
                 Text(copy["version"] or "broken", style="dim"),
                 "",
-                Text(f"{display_path(copy['path'])} ({copy['source']})", style="dim"),
+                Text(display_path(copy["path"]), style="dim"),
+                Text(copy["source"], style="dim"),
             )
     return table
 
 
 def print_plugin_list(console: Console, entries: Sequence[ListEntry]) -> None:
-    console.print(plugin_table(entries))
+    """The table; piped into a file or another program its rows are never folded, so grep and awk see whole paths."""
+    table = plugin_table(entries)
+    if not console.is_terminal:
+        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+        console.width = max(console.width, natural)  # print() caps its width at the console's
+    console.print(table)
     shadowing = sum(1 for entry in entries if entry["shadowed"])
     summary = f"{len(entries)} plugin{'s' if len(entries) != 1 else ''}"
     if shadowing:

@@ -1,0 +1,75 @@
+"""The invocation contract: argv for entrypoints, validation of what a runtime is given."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS, Invocation, MiB, ResourceLimits, plugin_argv
+from workflow_plugin_sdk.protocol import encode_message, make_request
+
+PROBE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins" / "probe"
+
+
+def test_a_python_entrypoint_runs_under_this_interpreter_with_the_startup_flags(tmp_path: Path) -> None:
+    assert plugin_argv(tmp_path, entrypoint="main.py") == (sys.executable, *PYTHON_FLAGS, str(tmp_path / "main.py"))
+    assert plugin_argv(tmp_path, entrypoint="main.py", python="/opt/py") == (
+        "/opt/py",
+        "-E",
+        "-s",
+        f"{tmp_path}/main.py",
+    )
+
+
+def test_other_entrypoints_are_executed_and_commands_kept_as_given(tmp_path: Path) -> None:
+    assert plugin_argv(tmp_path, entrypoint="bin/plugin") == (str(tmp_path / "bin/plugin"),)
+    assert plugin_argv(tmp_path, command=["node", "index.js"]) == ("node", "index.js")
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"entrypoint": "main.py", "command": ["x"]}, {"command": []}], ids=["none", "both", "empty"]
+)
+def test_plugin_argv_needs_exactly_one_way_to_start(tmp_path: Path, options: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"entrypoint|command"):
+        plugin_argv(tmp_path, **options)  # type: ignore[arg-type]
+
+
+def test_startup_flags_keep_the_plugin_directory_importable_and_ignore_python_variables(tmp_path: Path) -> None:
+    """Why not -I: it drops the script's folder from sys.path, and the probe imports a sibling module."""
+    argv = plugin_argv(PROBE_DIR, entrypoint="main.py")
+    request = encode_message(make_request("hello", {}))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "PYTHONSAFEPATH": "1"}
+    (tmp_path / "workflow_plugin_sdk.py").write_text("raise SystemExit('PYTHONPATH was honoured')")
+
+    works = subprocess.run(argv, cwd=tmp_path, input=request, env=env, capture_output=True, check=False)
+    isolated = subprocess.run(
+        [argv[0], "-I", argv[-1]], cwd=tmp_path, input=request, env=env, capture_output=True, check=False
+    )
+
+    assert json.loads(works.stdout) == {"ok": True, "outputs": {"greeting": "hello world"}}, works.stderr
+    assert b"No module named 'helpers'" in isolated.stderr
+
+
+def test_invocation_rejects_what_no_runtime_could_run(tmp_path: Path) -> None:
+    request = make_request("go", {})
+    with pytest.raises(ValueError, match="timeout"):
+        Invocation(plugin_ref="a/b", request=request, timeout_s=0)
+    with pytest.raises(ValueError, match="output limits"):
+        Invocation(plugin_ref="a/b", request=request, max_stdout_bytes=0)
+    with pytest.raises(ValueError, match="environment variable"):
+        Invocation(plugin_ref="a/b", request=request, env={"A=B": "x"})
+
+
+def test_resource_limits_have_safe_defaults_and_refuse_nonsense() -> None:
+    limits = ResourceLimits()
+    assert limits.memory_bytes == 512 * MiB and limits.cpus == 1.0 and limits.pids == 256
+    with pytest.raises(ValueError, match="too small"):
+        ResourceLimits(memory_bytes=MiB)
+    with pytest.raises(ValueError, match="cpus"):
+        ResourceLimits(cpus=0)
+    with pytest.raises(ValueError, match="pids"):
+        ResourceLimits(pids=0)

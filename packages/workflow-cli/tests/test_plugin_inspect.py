@@ -1,0 +1,251 @@
+"""``workflow plugin inspect``: the report, its JSON, and comparing a workflow's grants with the plugin's needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIRST = FIXTURES / "plugins_a"
+SECOND = FIXTURES / "plugins_b"
+GREETER = FIRST / "greeter"
+
+FITTING_WORKFLOW = """\
+name: fits
+security: restricted
+permissions:
+  network: [acme/greeter]
+  mounts:
+    - {source: ./data, target: /data, access: read}
+  env: [GREETER_LANG]
+tasks:
+  hello:
+    uses: acme/greeter.greet
+    inputs: {name: world}
+"""
+
+BROAD_WORKFLOW = """\
+name: broad
+security: restricted
+permissions:
+  network: true
+  mounts:
+    - {source: /, target: /host, access: read}
+    - {source: ., target: /work, access: read-write}
+    - {source: /var/run/docker.sock, target: /var/run/docker.sock}
+  env: ['*']
+tasks:
+  hello:
+    uses: acme/greeter.greet
+    inputs: {name: world}
+  echo:
+    uses: acme/rawecho.echo
+"""
+
+
+def inspect_json(run_cli, *args: str, returncode: int = 0) -> dict:
+    done = run_cli("plugin", "inspect", *args, "--json")
+    assert done.returncode == returncode, done.stderr
+    document = json.loads(done.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_json_has_actions_with_schemas_and_timeouts_capabilities_and_recommended_permissions(run_cli):
+    report = inspect_json(run_cli, "acme/greeter", "-p", str(FIRST))
+
+    assert report["ref"] == "acme/greeter"
+    assert report["version"] == "2.0.0"
+    assert report["path"] == str(GREETER)
+    assert report["source"] == "--plugins-path"
+    greet, ping = report["actions"]["greet"], report["actions"]["ping"]
+    assert greet["timeout"] == 5
+    assert ping["timeout"] == 20
+    assert greet["inputs"]["required"] == ["name"]
+    assert greet["inputs"]["properties"]["token"] == {"type": "string", "secret": True}
+    assert greet["outputs"]["properties"] == {"greeting": {"type": "string"}}
+    assert greet["secret_inputs"] == ["token"]
+    assert greet["examples"] == 1
+    assert ping["inputs"] is None and ping["outputs"] is None
+    assert report["capabilities"] == {
+        "network": True,
+        "filesystem": [{"path": "/data", "access": "read"}],
+        "env": ["GREETER_LANG"],
+    }
+    assert report["recommended_permissions"] == {
+        "network": ["acme/greeter"],
+        "mounts": [{"source": "./data", "target": "/data", "access": "read"}],
+        "env": ["GREETER_LANG"],
+    }
+    assert report["warnings"] == []
+    assert report["workflow"] is None
+
+
+def test_the_recommended_block_is_yaml_that_fits_the_plugin_when_pasted(run_cli, tmp_path):
+    report = inspect_json(run_cli, "acme/greeter", "-p", str(FIRST))
+    pasted = "name: pasted\nsecurity: restricted\n" + report["recommended_permissions_yaml"] + "\n"
+    pasted += "tasks:\n  hello:\n    uses: acme/greeter.greet\n    inputs: {name: world}\n"
+    (tmp_path / "pasted.yaml").write_text(pasted)
+
+    checked = inspect_json(run_cli, "acme/greeter", "-p", str(FIRST), "--workflow", str(tmp_path / "pasted.yaml"))
+
+    assert checked["warnings"] == []
+
+
+def test_a_plugin_directory_path_works_as_well_as_a_ref(run_cli):
+    report = inspect_json(run_cli, str(GREETER))
+
+    assert report["ref"] == "acme/greeter"
+    assert report["source"] == "given path"
+
+
+def test_table_output_is_readable(run_cli):
+    done = run_cli("plugin", "inspect", str(GREETER))
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "acme/greeter 2.0.0"
+    assert any(line.split()[:4] == ["token", "string", "no", "secret"] for line in lines)
+    assert any(line.split()[:4] == ["name", "string", "yes", "Who"] for line in lines)
+    assert "  permissions:" in lines
+    assert "    network: [acme/greeter]" in lines
+    assert done.stderr == ""
+
+
+def test_a_workflow_whose_grants_fit_has_no_findings(run_cli, tmp_path):
+    (tmp_path / "fits.yaml").write_text(FITTING_WORKFLOW)
+
+    done = run_cli("plugin", "inspect", "acme/greeter", "-p", str(FIRST), "--workflow", "fits.yaml")
+
+    assert done.returncode == 0, done.stderr
+    assert "Grants of fits.yaml" in done.stdout
+    assert "no problems: the grants fit what this plugin needs" in done.stdout
+
+
+def test_broad_and_dangerous_grants_are_flagged_and_fail_the_check(run_cli, tmp_path):
+    (tmp_path / "broad.yaml").write_text(BROAD_WORKFLOW)
+
+    done = run_cli(
+        "plugin", "inspect", "acme/greeter", "-p", str(FIRST), "-p", str(SECOND), "-w", "broad.yaml", "--json"
+    )
+
+    assert done.returncode == 1
+    warnings = json.loads(done.stdout)["warnings"]
+    by_message = {warning["message"]: warning for warning in warnings}
+    docker_socket = by_message["mount /var/run/docker.sock exposes the Docker socket, which gives root on the host"]
+    assert docker_socket["severity"] == "error"
+    assert docker_socket["location"] == f"{tmp_path / 'broad.yaml'}:8:16: permissions.mounts[2].source"
+    assert by_message["mount / exposes the whole host filesystem"]["severity"] == "warning"
+    assert any("is read-write and holds this workflow's own folder" in message for message in by_message)
+    assert "network: true grants network access to every plugin" in by_message
+    assert any(message.startswith("env: '*' passes every environment variable") for message in by_message)
+    missing = [w for w in warnings if "needs /data (read), but no mount grants it" in w["message"]]
+    assert missing and missing[0]["severity"] == "error"
+    assert "source: ./data, target: /data" in missing[0]["hint"]
+    unneeded = [w["message"] for w in warnings if "is not needed by any plugin this workflow uses" in w["message"]]
+    assert len(unneeded) == 3
+    assert "warning: " in done.stderr and "error: " in done.stderr
+
+
+def test_grants_no_plugin_of_the_workflow_needs_are_flagged(run_cli, tmp_path):
+    (tmp_path / "extra.yaml").write_text(
+        FITTING_WORKFLOW.replace("network: [acme/greeter]", "network: [acme/greeter, acme/other]").replace(
+            "env: [GREETER_LANG]", "env: [GREETER_LANG, AWS_SECRET_ACCESS_KEY]"
+        )
+    )
+
+    report = inspect_json(run_cli, "acme/greeter", "-p", str(FIRST), "-w", str(tmp_path / "extra.yaml"))
+
+    messages = [warning["message"] for warning in report["warnings"]]
+    assert messages == [
+        "network is granted to acme/other, which no task uses",
+        "env AWS_SECRET_ACCESS_KEY is granted but no plugin this workflow uses asks for it",
+    ]
+
+
+def test_a_trusted_workflow_is_told_how_to_contain_the_plugin(run_cli, tmp_path):
+    (tmp_path / "trusted.yaml").write_text("name: t\ntasks:\n  hello:\n    uses: acme/greeter.greet\n")
+
+    report = inspect_json(run_cli, str(GREETER), "-w", str(tmp_path / "trusted.yaml"))
+
+    [warning] = report["warnings"]
+    assert warning["message"] == (
+        "trusted.yaml runs trusted: acme/greeter runs as a local process with all of the operator's rights"
+    )
+    assert "set security: restricted and grant:" in warning["hint"]
+    assert "network: [acme/greeter]" in warning["hint"]
+
+
+def test_a_workflow_that_does_not_use_the_plugin_is_said_so(run_cli, tmp_path):
+    (tmp_path / "other.yaml").write_text(FITTING_WORKFLOW.replace("acme/greeter.greet", "acme/rawecho.echo"))
+
+    report = inspect_json(
+        run_cli, "acme/greeter", "-p", str(FIRST), "-p", str(SECOND), "-w", str(tmp_path / "other.yaml")
+    )
+
+    messages = [warning["message"] for warning in report["warnings"]]
+    assert messages == ["no task of other.yaml uses acme/greeter; its grants are compared as if one did"]
+
+
+def test_an_invalid_workflow_file_lists_its_problems_and_exits_2(run_cli, tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: bad\ntasks:\n  a:\n    uses: acme/greeter.greet\n    needs: [nope]\n")
+
+    done = run_cli("plugin", "inspect", str(GREETER), "--workflow", "bad.yaml")
+
+    assert done.returncode == 2
+    assert "bad.yaml:5" in done.stderr
+    assert "nope" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_plugin_asking_for_a_sensitive_host_path_is_warned_about(run_cli, tmp_path):
+    plugin = tmp_path / "snoop"
+    plugin.mkdir()
+    (plugin / "main.py").write_text("")
+    (plugin / "plugin.yaml").write_text(
+        "namespace: acme\nname: snoop\nversion: 1.0.0\nruntime: {entrypoint: main.py}\n"
+        "capabilities:\n  filesystem:\n    - {path: /etc, access: read}\nactions: {go: {}}\n"
+    )
+
+    done = run_cli("plugin", "inspect", "./snoop", "--json")
+
+    assert done.returncode == 0
+    [warning] = json.loads(done.stdout)["warnings"]
+    assert warning["severity"] == "warning"
+    assert "asks for /etc (read)" in warning["message"]
+    assert "asks for /etc (read)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("acme/nope", "plugin acme/nope not found"),
+        ("Acme/Greeter", "has uppercase letters"),
+        ("acme", "or give the plugin's directory"),
+        ("./missing-dir", "missing-dir"),
+    ],
+)
+def test_a_bad_target_is_one_message_and_exit_2(run_cli, target, expected):
+    done = run_cli("plugin", "inspect", target, "-p", str(FIRST))
+
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_not_found_says_where_it_looked(run_cli):
+    done = run_cli("plugin", "inspect", "acme/greeterr", "-p", str(FIRST))
+
+    assert "did you mean acme/greeter?" in done.stderr
+    assert f"{FIRST} (--plugins-path)" in done.stderr
+
+
+def test_help_has_examples(run_cli):
+    done = run_cli("plugin", "inspect", "--help")
+
+    assert done.returncode == 0
+    assert "Examples:" in done.stdout
+    assert "--workflow FILE" in done.stdout

@@ -1,0 +1,165 @@
+"""``workflow plugin new``: the scaffold works end to end (inspect, its own test, build, a run in Docker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from workflow_cli.scaffold import scaffold_files
+from workflow_plugin_runtime.manifest import load_manifest
+from workflow_plugin_runtime.runtimes.base import Invocation
+from workflow_plugin_runtime.runtimes.docker import DockerRuntime
+from workflow_plugin_sdk.protocol import make_request
+
+
+def run_pytest(folder: Path) -> subprocess.CompletedProcess[str]:
+    """The scaffold's tests, as its author would run them: pytest in the plugin folder."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_new_writes_a_plugin_into_the_default_plugins_path(run_cli, tmp_path):
+    done = run_cli("plugin", "new", "acme/hello")
+
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "plugins" / "hello"
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
+        "README.md",
+        "main.py",
+        "plugin.yaml",
+        "tests/test_main.py",
+    ]
+    assert done.stdout.splitlines()[0] == "created acme/hello in plugins/hello:"
+    assert "  workflow plugin inspect acme/hello" in done.stdout.splitlines()
+    manifest = load_manifest(folder)
+    assert (manifest.ref, str(manifest.version), list(manifest.actions)) == ("acme/hello", "0.1.0", ["greet"])
+
+
+def test_new_uses_the_project_root_from_a_subfolder(run_cli, tmp_path):
+    (tmp_path / ".workflow").mkdir()
+    (tmp_path / ".workflow" / "config.yaml").write_text("plugins: {paths: []}\n")
+    (tmp_path / "sub").mkdir()
+
+    done = run_cli("plugin", "new", "acme/hello", cwd=tmp_path / "sub")
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plugins" / "hello" / "plugin.yaml").is_file()
+
+
+def test_dir_puts_it_elsewhere(run_cli, tmp_path):
+    done = run_cli("plugin", "new", "acme/hello", "--dir", "vendor/hello")
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "vendor" / "hello" / "plugin.yaml").is_file()
+    assert "  workflow plugin inspect vendor/hello" in done.stdout.splitlines()
+
+
+def test_a_non_empty_directory_is_never_overwritten(run_cli, tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+
+    done = run_cli("plugin", "new", "acme/hello", "--dir", str(target))
+
+    assert done.returncode == 2
+    assert f"{target} exists and is not empty; nothing was written" in done.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+
+
+def test_an_empty_directory_is_fine(run_cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+
+    done = run_cli("plugin", "new", "acme/hello", "--dir", "empty")
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "empty" / "main.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("acme", "empty plugin name"),
+        ("Acme/Hello", "uppercase"),
+        ("acme/hello.greet", "may not contain '.'"),
+        ("a/b/c", "'/'"),
+    ],
+)
+def test_an_invalid_ref_is_refused_with_exit_2(run_cli, tmp_path, ref, expected):
+    done = run_cli("plugin", "new", ref)
+
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert not (tmp_path / "plugins").exists()
+
+
+def test_the_scaffold_text_names_the_plugin():
+    files = scaffold_files("acme", "hello")
+
+    assert "namespace: acme\nname: hello\n" in files["plugin.yaml"]
+    assert "uses: acme/hello.greet" in files["README.md"]
+    assert '"""Tests of the acme/hello plugin' in files["tests/test_main.py"]
+
+
+def test_the_scaffold_is_inspectable_and_its_own_test_passes(run_cli, tmp_path):
+    assert run_cli("plugin", "new", "acme/hello").returncode == 0
+
+    inspected = run_cli("plugin", "inspect", "acme/hello", "--json")
+    tested = run_pytest(tmp_path / "plugins" / "hello")
+
+    assert inspected.returncode == 0, inspected.stderr
+    report = json.loads(inspected.stdout)
+    assert report["source"] == "default"
+    assert report["actions"]["greet"]["inputs"]["required"] == ["name"]
+    assert report["recommended_permissions"] == {}
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+
+
+def test_the_scaffolds_test_fails_when_the_action_is_broken(run_cli, tmp_path):
+    assert run_cli("plugin", "new", "acme/hello").returncode == 0
+    main = tmp_path / "plugins" / "hello" / "main.py"
+    main.write_text(main.read_text().replace('f"Hello, ', 'f"Bye, '))
+
+    tested = run_pytest(tmp_path / "plugins" / "hello")
+
+    assert tested.returncode == 1
+    assert "2 failed" in tested.stdout
+
+
+@pytest.mark.docker
+def test_new_then_build_then_run_in_docker(run_cli, tmp_path):
+    assert run_cli("plugin", "new", "acme/hello").returncode == 0
+    tag = f"workflow-cli-test/scaffold:{uuid.uuid4().hex[:12]}"
+    runtime = DockerRuntime()
+    try:
+        built = run_cli("plugin", "build", "acme/hello", "--tag", tag)
+        assert built.returncode == 0, built.stderr
+
+        result = runtime.invoke(
+            Invocation(
+                plugin_ref="acme/hello",
+                request=make_request("greet", {"name": "container"}),
+                image=tag,
+                timeout_s=60,
+            )
+        )
+
+        assert result.ok, (result.failure, result.stderr_tail)
+        assert result.outputs == {"greeting": "Hello, container!"}
+    finally:
+        runtime.close()
+        subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, check=False)
