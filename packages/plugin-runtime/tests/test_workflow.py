@@ -370,7 +370,7 @@ class TestStructure:
     def test_problems_come_in_file_order(self, tmp_path: Path) -> None:
         found = problems_of(
             tmp_path,
-            'name: x\nenv: {A: "{{ secrets.S }}"}\ntasks:\n  a: {uses: a/b.c, needs: [zz]}\n  b: {uses: bad}\n',
+            'name: x\nenv: {A: "{{ secrets.S }}"}\ntasks:\n  a: {uses: a/b.c, needs: [zz]}\n  b: {uses: a/B.c}\n',
         )
         assert [line.split(":")[1] for line in found] == ["2", "4", "5"]
 

@@ -37,7 +37,7 @@ from .results import Failure, FailureKind
 from .schemas import shipped_validator
 from .secrets import merge_vars
 from .templates import CompiledValue, ReferenceRoot, TemplateContext, TemplateUse, compile_value, interpolate
-from .workflow_graph import find_cycles, format_cycle, run_order, upstream_sets
+from .workflow_graph import Upstream, find_cycles, format_cycle, run_order
 from .yamlfile import FieldPath, YamlDocument, load_yaml_file
 
 __all__ = ["RetryPolicy", "Task", "Workflow", "load_workflow"]
@@ -199,7 +199,7 @@ class _Builder:
         tasks = {task_id: self._task(task_id, raw) for task_id, raw in data["tasks"].items()}
         needs = {task_id: task.needs for task_id, task in tasks.items()}
         self._check_needs(needs)
-        upstream = upstream_sets(needs)
+        upstream = Upstream(needs)
         outputs = self.compile(data.get("outputs", {}), ("outputs",))
         self._check_placement(env, tasks, outputs, upstream)
         requires = self._requires(data.get("requires", {}), tasks)
@@ -214,7 +214,7 @@ class _Builder:
             outputs=outputs,
             requires=MappingProxyType(requires),
             order=run_order(needs),
-            upstream=MappingProxyType(upstream),
+            upstream=upstream,
             document=self.document,
             description=data.get("description", ""),
             warnings=tuple(p for p in self.problems if p.severity is Severity.WARNING),
@@ -289,7 +289,7 @@ class _Builder:
         env: CompiledValue,
         tasks: Mapping[str, Task],
         outputs: CompiledValue,
-        upstream: Mapping[str, frozenset[str]],
+        upstream: Upstream,
     ) -> None:
         def secret_not_here(use: TemplateUse, place: str) -> None:
             message = f"{use.reference.source} is not allowed in {place}: secrets may only be used in task inputs"
@@ -312,15 +312,15 @@ class _Builder:
                     secret_not_here(use, f"the env of task '{task.id}'")
             for use in (*task.inputs.uses, *task.env.uses):
                 if use.reference.root is ReferenceRoot.TASKS:
-                    self._check_task_reference(use, tasks, reader=task, upstream=upstream[task.id])
+                    self._check_task_reference(use, tasks, reader=task, upstream=upstream)
         for use in outputs.uses:
             if use.reference.root is ReferenceRoot.SECRETS:
                 secret_not_here(use, "the workflow's outputs")
             elif use.reference.root is ReferenceRoot.TASKS:
-                self._check_task_reference(use, tasks, reader=None, upstream=frozenset(tasks))
+                self._check_task_reference(use, tasks, reader=None, upstream=upstream)
 
     def _check_task_reference(
-        self, use: TemplateUse, tasks: Mapping[str, Task], *, reader: Task | None, upstream: frozenset[str]
+        self, use: TemplateUse, tasks: Mapping[str, Task], *, reader: Task | None, upstream: Upstream
     ) -> None:
         name = use.reference.name
 
@@ -333,7 +333,7 @@ class _Builder:
             report(f"unknown task '{name}' in {use.reference.source}", hint)
         elif reader is not None and name == reader.id:
             report(f"task '{name}' cannot read its own outputs ({use.reference.source})", None)
-        elif name not in upstream and reader is not None:
+        elif reader is not None and not upstream.reaches(reader.id, name):
             wanted = ", ".join([*reader.needs, name])
             report(
                 f"task '{reader.id}' reads {use.reference.source} but does not need '{name}'",

@@ -8,9 +8,9 @@ thousands of tasks, deeper than Python's recursion limit).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-__all__ = ["find_cycles", "format_cycle", "run_order", "upstream_sets"]
+__all__ = ["Upstream", "find_cycles", "format_cycle", "run_order", "upstream_sets"]
 
 
 def find_cycles(needs: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
@@ -55,18 +55,70 @@ def format_cycle(cycle: Sequence[str]) -> str:
     return " -> ".join([*cycle, cycle[0]])
 
 
-def upstream_sets(needs: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
-    """Each task's transitive needs (known ids only); a task in a cycle is its own upstream."""
+class Upstream(Mapping[str, frozenset[str]]):
+    """Each task's transitive needs, computed on first use.
+
+    Computing every set up front costs n² for a long chain (a 10,000-task
+    chain holds 50 million entries); checks mostly ask whether one task is
+    upstream of another, which :meth:`reaches` answers from the direct needs
+    first and with an early-exit walk otherwise.
+    """
+
+    def __init__(self, needs: Mapping[str, Sequence[str]]) -> None:
+        self._needs = needs
+        self._sets: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, task: str) -> frozenset[str]:
+        if task not in self._needs:
+            raise KeyError(task)
+        found = self._sets.get(task)
+        if found is None:
+            found = self._sets[task] = upstream_sets({task: self._needs[task]}, graph=self._needs)[task]
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._needs)
+
+    def __len__(self) -> int:
+        return len(self._needs)
+
+    def reaches(self, task: str, target: str) -> bool:
+        """Whether ``target`` is among ``task``'s transitive needs."""
+        direct = self._needs.get(task, ())
+        if target in direct:
+            return True
+        if task in self._sets:
+            return target in self._sets[task]
+        seen: set[str] = set()
+        pending = [child for child in direct if child in self._needs]
+        while pending:
+            current = pending.pop()
+            if current == target:
+                return True
+            if current not in seen:
+                seen.add(current)
+                pending.extend(child for child in self._needs[current] if child in self._needs and child not in seen)
+        return False
+
+
+def upstream_sets(
+    needs: Mapping[str, Sequence[str]], *, graph: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, frozenset[str]]:
+    """The transitive needs of each task in ``needs`` (known ids only); a task in a cycle is its own upstream.
+
+    ``graph`` is the whole workflow when ``needs`` holds only the tasks to answer for.
+    """
+    graph = needs if graph is None else graph
     result: dict[str, frozenset[str]] = {}
     for task in needs:
         seen: set[str] = set()
-        pending = [child for child in needs[task] if child in needs]
+        pending = [child for child in needs[task] if child in graph]
         while pending:
             current = pending.pop()
             if current in seen:
                 continue
             seen.add(current)
-            pending.extend(child for child in needs[current] if child in needs and child not in seen)
+            pending.extend(child for child in graph[current] if child in graph and child not in seen)
         result[task] = frozenset(seen)
     return result
 
