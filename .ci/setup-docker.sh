@@ -12,6 +12,7 @@ SUITE="bookworm"
 CACHE_DIR="/var/cache/workflow-plugins"
 ROOTFS_TARBALL="$CACHE_DIR/rootfs-$SUITE-python3.tar"
 DOCKERD_LOG="/tmp/dockerd.log"
+DOCKERD_PIDFILE="/var/run/docker.pid"
 DOCKERD_READY_TIMEOUT_S=60
 
 log() { printf 'setup-docker: %s\n' "$*" >&2; }
@@ -41,6 +42,15 @@ start_dockerd() {
   if docker_answers; then
     log "dockerd already answers"
     return
+  fi
+  # A pid file left by a daemon that died with the previous machine session
+  # makes dockerd refuse to start when its pid now belongs to another process.
+  if [ -f "$DOCKERD_PIDFILE" ]; then
+    local old_pid
+    old_pid=$(cat "$DOCKERD_PIDFILE" 2>/dev/null || true)
+    if [ -z "$old_pid" ] || ! grep -qx dockerd "/proc/$old_pid/comm" 2>/dev/null; then
+      rm -f "$DOCKERD_PIDFILE"
+    fi
   fi
   log "starting dockerd (log: $DOCKERD_LOG)"
   # --bridge=none/--iptables=false: this machine has no bridge networking;

@@ -12,9 +12,12 @@ reference is typed by hand in workflow files and on the command line::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from .errors import ReferenceSyntaxError, SourceLocation
+from .frozen import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .errors import ReferenceSyntaxError, SourceLocation
 
 __all__ = [
     "ACTION_NAME_PATTERN",
@@ -29,26 +32,36 @@ IDENTIFIER_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
 ACTION_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_-]*")
 _FORM = "write it as namespace/name.action, e.g. acme/http.get"
 _PLUGIN_FORM = "write it as namespace/name, e.g. acme/http"
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class PluginRef:
+class PluginRef(FrozenRecord, order=True):
     """``namespace/name``: one plugin, whatever its version or location."""
 
+    __slots__ = ("namespace", "name")
     namespace: str
     name: str
+
+    def __init__(self, namespace: str, name: str) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRef:
+class ActionRef(FrozenRecord):
     """``namespace/name.action``: what a task's ``uses`` names."""
 
+    __slots__ = ("namespace", "name", "action")
     namespace: str
     name: str
     action: str
+
+    def __init__(self, namespace: str, name: str, action: str) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
+        _set(self, "action", action)
 
     @property
     def plugin(self) -> PluginRef:
@@ -130,4 +143,6 @@ def _split_plugin(text: str, whole: str, *, location: SourceLocation | None, for
 
 
 def _error(message: str, location: SourceLocation | None, hint: str) -> ReferenceSyntaxError:
+    from .errors import ReferenceSyntaxError  # only on bad input: errors.py builds dataclasses (see .frozen)
+
     return ReferenceSyntaxError(message, location=location, hint=hint)

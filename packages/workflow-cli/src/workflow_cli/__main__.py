@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from .app import main
+from .entry import main
 
 main()

@@ -12,7 +12,8 @@ fastjsonschema at all.
 The generated code raises :class:`SchemaValueError` / :class:`SchemaValuesError`
 (duck-typed like fastjsonschema's own, which it would otherwise import).
 The cache is best-effort: an unreadable, corrupt or unwritable cache falls
-back to generating. ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
+back to generating. It lives under the runtime's cache directory (see
+:mod:`..cachedir`): ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import functools
 import json
 import marshal
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -28,9 +28,10 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
+from ..cachedir import CACHE_DIR_ENV, cache_root
+
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 
-CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
 _FORMAT = "1"
 _FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
 _ROOT_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
@@ -81,12 +82,8 @@ def generate_validator(canonical: str, *, refuse_remote: Callable[[str], Any]) -
 
 
 def _cache_dir() -> Path | None:
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured is not None:
-        return Path(configured) / "validators" if configured else None
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("workflow")) / "validators"
+    root = cache_root()
+    return None if root is None else Path(root) / "validators"
 
 
 def _key(canonical: str) -> str:

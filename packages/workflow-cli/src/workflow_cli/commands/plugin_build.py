@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .plugin_common import PluginsPathOption
+from .workflow_common import PluginsPathOption
 
 DEFAULT_BASE_IMAGE_TEXT = "python:3.11-slim"
 """Shown in --help without importing the runtime; a test keeps it equal to images.DEFAULT_BASE_IMAGE."""

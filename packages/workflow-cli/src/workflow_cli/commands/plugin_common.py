@@ -17,16 +17,6 @@ if TYPE_CHECKING:
     from workflow_plugin_runtime.manifest import PluginManifest
     from workflow_plugin_runtime.resolve import Resolver
 
-PluginsPathOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--plugins-path",
-        "-p",
-        metavar="DIR",
-        show_default=False,
-        help="Search DIR for plugins before the configured paths (repeatable; also WORKFLOW_PLUGINS_PATH).",
-    ),
-]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
 ]

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .plugin_common import JsonOption, PluginsPathOption, emit_json
+from .plugin_common import JsonOption, emit_json
+from .workflow_common import PluginsPathOption
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem

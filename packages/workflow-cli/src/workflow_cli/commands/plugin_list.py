@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .plugin_common import JsonOption, PluginsPathOption, emit_json
+from .plugin_common import JsonOption, emit_json
+from .workflow_common import PluginsPathOption
 
 
 def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = False) -> None:

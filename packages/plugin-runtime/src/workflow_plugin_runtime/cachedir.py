@@ -1,0 +1,40 @@
+"""Where the runtime keeps its caches: ``$WORKFLOW_CACHE_DIR``, else the user cache dir for ``workflow``.
+
+Every cache under it (compiled validators, the plugin index) is best-effort:
+safe to delete, and an unwritable directory costs only speed. Setting
+``WORKFLOW_CACHE_DIR`` to an empty string turns caching off.
+
+platformdirs decides the user cache dir, but importing it costs about 10 ms
+(it imports ``tempfile``, ``shutil``, ``random``...), half of what a whole
+cold ``resolve`` may cost. On Linux its rule for the common case is short:
+an absolute ``$XDG_CACHE_HOME``, else an absolute ``$HOME`` + ``/.cache``, then
+the app name. That case is answered here; anything else (another platform,
+Android, no usable variable) asks platformdirs. A test checks that both agree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root"]
+
+CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
+APP_NAME = "workflow"
+
+
+def cache_root() -> str | None:
+    """The cache directory (not created here), or None when caching is turned off."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured is not None:
+        return configured or None
+    if sys.platform == "linux" and "ANDROID_DATA" not in os.environ:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        if os.path.isabs(xdg):
+            return os.path.join(xdg, APP_NAME)
+        home = os.environ.get("HOME", "")
+        if os.path.isabs(home):
+            return os.path.join(home, ".cache", APP_NAME)
+    import platformdirs
+
+    return platformdirs.user_cache_dir(APP_NAME)

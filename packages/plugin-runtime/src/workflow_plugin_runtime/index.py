@@ -1,0 +1,251 @@
+"""The plugin index: what a cold ``resolve`` would otherwise read, parse and check again, kept on disk.
+
+Resolving ``acme/http`` in a new process means learning the identity
+(``namespace``/``name``) of every manifest before the match on
+``plugins.paths``, then loading the match: importing PyYAML, parsing,
+validating. The index keeps, per manifest file, its stat signature, its
+identity and, once it was checked and found valid, its plain data; a later
+process that finds the same signature reuses them and imports none of that.
+
+Why an entry can be trusted:
+
+* It is used only while the file's signature is unchanged: mtime, ctime,
+  size, inode and device. Every write changes ctime (even one that sets mtime
+  back); a replaced file has a new inode.
+* Timestamps are coarse (a clock tick; whole seconds on some filesystems), so
+  a file written twice within one tick may keep its signature. An entry whose
+  ctime was that recent when it was stat'ed ("racily clean", as git says) is
+  never written; a later process, once the tick is long past, records it.
+* Whatever depends on other files than the manifest (the entrypoint exists,
+  inside the plugin directory) is checked again at each use (see
+  :mod:`.manifest`).
+* The key covers this package's manifest-checking code and the
+  site-packages directories: editing or upgrading what validates manifests
+  discards the index.
+* The directory listings are not cached: a ``scandir`` of 500 entries costs
+  about 0.25 ms and can never be stale.
+
+Writes go to a temporary file moved into place with ``os.replace``, so a
+reader sees the old or the new index, never a torn one; concurrent writers may
+drop each other's additions, which costs only speed. A corrupt or foreign file
+(format, key, checksum) is ignored and rewritten; an unwritable cache directory
+only costs speed. One file per Python environment:
+``<cache dir>/plugin-index/<cache tag>-<environment hash>.bin``, safe to delete.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import zlib
+from _thread import allocate_lock
+
+from .cachedir import cache_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["ManifestIndex", "Signature", "index_file", "settled", "shared_index", "signature"]
+
+Signature = tuple[int, int, int, int, int]
+_Entry = tuple[Signature, tuple[str, ...], bytes | None]
+
+_FORMAT = 1
+_MAGIC = "workflow-plugin-index"
+_WATCHED = (
+    "manifest.py",
+    "manifest_checks.py",
+    "index.py",
+    "discovery.py",
+    "yamlfile.py",
+    "jsonschema_errors.py",
+    "schemas/__init__.py",
+    "schemas/_codecache.py",
+    "schemas/plugin.schema.json",
+    "schemas/draft-07.schema.json",
+)
+_COARSE_TICK_NS = 2_000_000_000  # FAT's 2 s; covers filesystems with whole-second timestamps
+_FINE_TICK_NS = 100_000_000  # many clock ticks of the kernel's coarse clock (1-10 ms)
+
+
+def signature(info: os.stat_result) -> Signature:
+    return info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino, info.st_dev
+
+
+def settled(info: os.stat_result, before_ns: int) -> bool:
+    """Whether any change after ``before_ns`` (read before the stat) must show in the signature."""
+    ctime = info.st_ctime_ns
+    tick = _COARSE_TICK_NS if ctime % 1_000_000 == 0 else _FINE_TICK_NS
+    return ctime + tick <= before_ns
+
+
+def index_file() -> str | None:
+    """This environment's index file, or None when caching is off."""
+    root = cache_root()
+    if root is None:
+        return None
+    environment = zlib.crc32(sys.prefix.encode("utf-8", "surrogateescape"))
+    return os.path.join(root, "plugin-index", f"{sys.implementation.cache_tag}-{environment:08x}.bin")
+
+
+class ManifestIndex:
+    """One index file, read once per process; updates are written by :meth:`flush` (and at exit)."""
+
+    def __init__(self, file: str | None) -> None:
+        self._file = file
+        self._entries: dict[str, _Entry] | None = None
+        self._pending: dict[str, _Entry] = {}
+        self._lock = allocate_lock()
+        self._key: tuple[object, ...] | None = None
+        self._flush_at_exit = False
+
+    @property
+    def file(self) -> str | None:
+        return self._file
+
+    def identity(self, manifest: str, sig: Signature) -> tuple[str, ...] | None:
+        """``(namespace, name)``; ``()`` when the file has none; None when unknown for this signature."""
+        entry = self._entry(manifest, sig)
+        return None if entry is None else entry[1]
+
+    def checked_data(self, manifest: str, sig: Signature) -> dict[str, Any] | None:
+        """The plain data of a manifest that passed every check at this signature, else None."""
+        entry = self._entry(manifest, sig)
+        if entry is None or entry[2] is None:
+            return None
+        try:
+            data = marshal.loads(entry[2])  # noqa: S302 - our own cache, as trusted as a __pycache__
+        except (ValueError, EOFError, TypeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def remember(
+        self, manifest: str, sig: Signature, *, identity: tuple[str, str] | None, data: dict[str, Any] | None = None
+    ) -> None:
+        """Record what was learnt from the file at ``sig``; call it only when :func:`settled` says so."""
+        if self._file is None:
+            return
+        known = self._entry(manifest, sig)
+        blob = known[2] if known is not None else None
+        if data is not None:
+            try:
+                blob = marshal.dumps(data)
+            except ValueError:
+                blob = None
+        entry: _Entry = (sig, identity or (), blob)
+        if entry == known:
+            return
+        with self._lock:
+            self._loaded()[manifest] = entry
+            self._pending[manifest] = entry
+            register = not self._flush_at_exit
+            self._flush_at_exit = True
+        if register:
+            import atexit
+
+            atexit.register(self.flush)
+
+    def flush(self) -> None:
+        """Merge what this process learnt into the file on disk, dropping entries of changed or deleted files."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending or self._file is None:
+            return
+        merged = self._read() or {}
+        merged.update(pending)
+        merged = {path: entry for path, entry in merged.items() if _still_current(path, entry)}
+        self._write(merged)
+        with self._lock:
+            merged.update(self._pending)
+            self._entries = merged
+
+    def _entry(self, manifest: str, sig: Signature) -> _Entry | None:
+        entry = self._loaded().get(manifest)
+        if entry is None or entry[0] != sig:
+            return None
+        return entry
+
+    def _loaded(self) -> dict[str, _Entry]:
+        if self._entries is None:
+            self._entries = self._read() or {}
+        return self._entries
+
+    def _read(self) -> dict[str, _Entry] | None:
+        if self._file is None:
+            return None
+        try:
+            with open(self._file, "rb") as stream:  # noqa: PTH123 - os-level I/O keeps pathlib off this path
+                magic, key, checksum, payload = marshal.loads(stream.read())  # noqa: S302 - see checked_data
+            if magic != _MAGIC or key != self._current_key() or zlib.crc32(payload) != checksum:
+                return None
+            entries = marshal.loads(payload)  # noqa: S302 - see checked_data
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        if not isinstance(entries, dict):
+            return None
+        return {path: entry for path, entry in entries.items() if _well_formed(path, entry)}
+
+    def _write(self, entries: dict[str, _Entry]) -> None:
+        assert self._file is not None
+        payload = marshal.dumps(entries)
+        content = marshal.dumps((_MAGIC, self._current_key(), zlib.crc32(payload), payload))
+        temporary = f"{self._file}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(self._file), mode=0o700, exist_ok=True)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(descriptor, "wb") as stream:
+                    stream.write(content)
+                os.replace(temporary, self._file)
+            except OSError:
+                os.unlink(temporary)
+                raise
+        except OSError:
+            return
+
+    def _current_key(self) -> tuple[object, ...]:
+        if self._key is None:
+            package = os.path.dirname(os.path.abspath(__file__))
+            watched = [os.path.join(package, name) for name in _WATCHED]
+            watched += [path for path in sys.path if os.path.basename(path) == "site-packages"]
+            self._key = (_FORMAT, tuple((path, _file_stamp(path)) for path in watched))
+        return self._key
+
+
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _well_formed(path: object, entry: object) -> bool:
+    return (
+        isinstance(path, str)
+        and isinstance(entry, tuple)
+        and len(entry) == 3
+        and isinstance(entry[0], tuple)
+        and isinstance(entry[1], tuple)
+        and (entry[2] is None or isinstance(entry[2], bytes))
+    )
+
+
+def _still_current(path: str, entry: _Entry) -> bool:
+    try:
+        return signature(os.stat(path)) == entry[0]
+    except OSError:
+        return False
+
+
+_SHARED: ManifestIndex | None = None
+
+
+def shared_index() -> ManifestIndex:
+    """The process-wide index of this environment (its file is chosen at first use)."""
+    global _SHARED  # noqa: PLW0603 - one index per process, created on first use
+    if _SHARED is None:
+        _SHARED = ManifestIndex(index_file())
+    return _SHARED

@@ -1,0 +1,92 @@
+"""The entry point's fast answers are exactly what Typer would print, and skip Typer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from workflow_cli import entry
+from workflow_cli.root_help import ROOT_HELP
+
+
+def run_main(module: str, *args: str, columns: int = 100, argv0: str = "workflow") -> subprocess.CompletedProcess[str]:
+    """``module.main()`` with ``argv`` as a console script named ``argv0`` would see it."""
+    code = (
+        "import atexit, sys; "
+        "atexit.register(lambda: print('typer ' + ('loaded' if 'typer' in sys.modules else 'not loaded'), "
+        "file=sys.stderr)); "
+        f"sys.argv = [{argv0!r}, *sys.argv[1:]]; from {module} import main; main()"
+    )
+    env = {**os.environ, "COLUMNS": str(columns)}
+    env.pop("_WORKFLOW_COMPLETE", None)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("columns", [80, 120, 300])
+def test_root_help_is_what_typer_renders_and_skips_typer(columns):
+    fast = run_main("workflow_cli.entry", "--help", columns=columns)
+    typer = run_main("workflow_cli.app", "--help", columns=columns)
+
+    assert typer.returncode == 0 and fast.returncode == 0
+    expected = typer.stdout.replace("Usage: workflow ", "Usage: {prog} ", 1)
+    assert fast.stdout == typer.stdout, (
+        "workflow_cli/root_help.py is out of date with the Typer app; set ROOT_HELP to:\n" + expected
+    )
+    assert fast.stderr.strip() == "typer not loaded"
+
+
+def test_short_help_option_and_a_long_program_name_work_too():
+    fast = run_main("workflow_cli.entry", "-h", argv0="wf")
+
+    assert fast.stdout == ROOT_HELP.replace("{prog}", "wf")
+
+
+def test_narrow_terminals_get_typers_own_wrapping():
+    fast = run_main("workflow_cli.entry", "--help", columns=60)
+    typer = run_main("workflow_cli.app", "--help", columns=60)
+
+    assert fast.stdout == typer.stdout
+    assert fast.stdout != ROOT_HELP.replace("{prog}", "workflow")
+    assert fast.stderr.strip() == "typer loaded"
+
+
+def test_version_is_what_typer_prints():
+    fast = run_main("workflow_cli.entry", "--version")
+    typer = run_main("workflow_cli.app", "--version")
+
+    assert fast.stdout == typer.stdout
+    assert fast.stdout.startswith("workflow ")
+    assert fast.stderr.strip() == "typer not loaded"
+
+
+def test_everything_else_goes_to_typer():
+    done = run_main("workflow_cli.entry", "schema", "plugin")
+
+    assert done.returncode == 0
+    assert done.stdout.startswith("{")
+    assert done.stderr.strip() == "typer loaded"
+
+
+def test_python_dash_m_names_itself_as_click_does():
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow_cli", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+        check=False,
+    )
+
+    assert done.stdout == ROOT_HELP.replace("{prog}", "python -m workflow_cli")
+
+
+def test_shell_completion_is_left_to_typer(monkeypatch, capsys):
+    monkeypatch.setenv("_WORKFLOW_COMPLETE", "bash_source")
+    monkeypatch.setenv("COLUMNS", "100")
+
+    assert not entry._answered_without_typer(["--help"])
+    assert capsys.readouterr().out == ""
