@@ -6,96 +6,151 @@ folder name. :func:`scan_identity` reads only a manifest's top-level
 ``namespace:`` and ``name:`` lines, and only when the file's layout makes that
 reading unambiguous: the top-level mapping starts at column 0, every column-0
 line is a plain ``key:``, and each of the two keys appears exactly once with
-a plain value. Anything else returns ``None`` and the caller parses the file.
-A value hidden in a multi-line quoted scalar cannot fool it: the real key
-would also sit at column 0, making the key appear twice. The resolver still
-verifies the identity of the copy it returns by loading it.
+a plain value. Anything else returns ``None`` and :func:`read_identity` parses
+the file. A value hidden in a multi-line quoted scalar cannot fool it: the real
+key would also sit at column 0, making the key appear twice. Identities are
+kept in the on-disk index (see :mod:`.index`), so a later process re-reads
+only manifests that changed. The resolver still verifies the identity of the
+copy it returns by loading it.
 
 Entry points: a distribution exposes plugin directories in the group
 ``workflow.plugins``; each entry point's value names an importable package
 (``acme-http = "acme_http_plugin"``) whose directory holds ``plugin.yaml``.
 The package is located with ``importlib.util.find_spec``, never imported, so
 listing plugins runs none of their code.
+
+This module sits on the cold resolve path: it works on path strings, imports
+``re`` patterns, the config module and the YAML loader only when needed.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PathSource, PluginsPath
+from .frozen import FrozenRecord
+from .index import settled, shared_index, signature
 from .manifest import MANIFEST_FILENAME
 
-__all__ = ["ENTRY_POINT_GROUP", "Candidate", "EntryPointProblem", "entry_point_locations", "scan_identity", "scan_path"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterator
+
+    from .config import PluginsPath
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Candidate",
+    "EntryPointProblem",
+    "entry_point_locations",
+    "plugin_dirs",
+    "read_identity",
+    "scan_identity",
+    "scan_path",
+]
 
 ENTRY_POINT_GROUP = "workflow.plugins"
 _SCAN_LIMIT = 1024 * 1024
-_COLUMN_ZERO = re.compile(r"\n([^ \t\r\n#][^\n]*)")  # a leading literal lets re skip ahead fast
-_INDENTED_CONTENT = re.compile(r"^[ \t]+[^ \t\r\n#]", re.MULTILINE)
-_TOP_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*:(?:[ \t]|$)")
-_IDENTITY = re.compile(
-    r"(namespace|name):[ \t]+(?:'([a-z][a-z0-9-]*)'|\"([a-z][a-z0-9-]*)\"|([a-z][a-z0-9-]*))[ \t]*(?:#.*)?"
-)
+_REGULAR = 0o100000
+_FILE_TYPE = 0o170000
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(FrozenRecord):
     """A directory holding ``plugin.yaml``, found at ``location``; its identity is not known yet."""
 
+    __slots__ = ("plugin_dir", "location")
     plugin_dir: Path
     location: PluginsPath
+
+    def __init__(self, plugin_dir: Path, location: PluginsPath) -> None:
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "location", location)
 
     @property
     def manifest_path(self) -> Path:
         return self.plugin_dir / MANIFEST_FILENAME
 
 
-@dataclass(frozen=True, slots=True)
-class EntryPointProblem:
+class EntryPointProblem(FrozenRecord):
     """An entry point that does not lead to a plugin directory."""
 
+    __slots__ = ("message", "origin")
     message: str
     origin: str
 
+    def __init__(self, message: str, origin: str) -> None:
+        _set(self, "message", message)
+        _set(self, "origin", origin)
 
-def scan_path(location: PluginsPath) -> list[Candidate]:
-    """Plugin directories at ``location``: itself if it holds plugin.yaml, else its children that do (sorted)."""
-    root = location.path
-    if (root / MANIFEST_FILENAME).is_file():
-        return [Candidate(root, location)]
+
+def plugin_dirs(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """``(plugin_dir, stat of its plugin.yaml)`` at ``root``: itself if it holds one, else its children that do.
+
+    Children come in name order, hidden ones skipped; each manifest is
+    stat'ed only when the caller gets that far.
+    """
+    own = _manifest_stat(os.path.join(root, MANIFEST_FILENAME))
+    if own is not None:
+        yield root, own
+        return
     try:
         with os.scandir(root) as entries:
             names = sorted(entry.name for entry in entries if entry.name[0] != "." and entry.is_dir())
     except OSError:
-        return []
-    base = os.fspath(root)
-    # os.path, not pathlib, in this loop over hundreds of entries: it is several times faster per entry.
-    is_plugin = [os.path.isfile(os.path.join(base, name, MANIFEST_FILENAME)) for name in names]  # noqa: PTH113, PTH118
-    return [Candidate(root / name, location) for name, yes in zip(names, is_plugin, strict=True) if yes]
+        return
+    for name in names:
+        plugin_dir = os.path.join(root, name)
+        info = _manifest_stat(os.path.join(plugin_dir, MANIFEST_FILENAME))
+        if info is not None:
+            yield plugin_dir, info
 
 
-def scan_identity(manifest_path: Path) -> tuple[str, str] | None:
+def scan_path(location: PluginsPath) -> list[Candidate]:
+    """Plugin directories at ``location``: itself if it holds plugin.yaml, else its children that do (sorted)."""
+    return [Candidate(Path(found), location) for found, _ in plugin_dirs(os.fspath(location.path))]
+
+
+def read_identity(manifest_path: str, info: os.stat_result, *, before_ns: int) -> tuple[str, str] | None:
+    """``(namespace, name)`` of a manifest stat'ed as ``info`` (after ``before_ns``), from the index when it can.
+
+    Read from the text when :func:`scan_identity` can, else from the parsed
+    YAML (valid identifiers only); None when the file names no identity.
+    """
+    index = shared_index()
+    sig = signature(info)
+    known = index.identity(manifest_path, sig)
+    if known is not None:
+        return (known[0], known[1]) if len(known) == 2 else None
+    found = scan_identity(manifest_path)
+    if found is None:
+        found = _parsed_identity(manifest_path)
+    if settled(info, before_ns):
+        index.remember(manifest_path, sig, identity=found)
+    return found
+
+
+def scan_identity(manifest_path: Path | str) -> tuple[str, str] | None:
     """``(namespace, name)`` read from the manifest's text when unambiguous, else None (parse it)."""
     try:
-        with manifest_path.open("rb") as stream:
+        with open(manifest_path, "rb") as stream:  # noqa: PTH123 - os-level I/O keeps this loop cheap
             if os.fstat(stream.fileno()).st_size > _SCAN_LIMIT:
                 return None
             text = stream.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
+    column_zero, indented_content, top_key, identity_line = _patterns()
     found: dict[str, str] = {}
-    for index, match in enumerate(_COLUMN_ZERO.finditer("\n" + text)):
+    for index, match in enumerate(column_zero.finditer("\n" + text)):
         line = match.group(1).rstrip()
-        if index == 0 and line == "---" and not _INDENTED_CONTENT.search(text, 0, match.start()):
+        if index == 0 and line == "---" and not indented_content.search(text, 0, match.start()):
             continue
-        if (index == 0 and _INDENTED_CONTENT.search(text, 0, match.start())) or not _TOP_KEY.match(line):
+        if (index == 0 and indented_content.search(text, 0, match.start())) or not top_key.match(line):
             return None
         if not line.startswith(("namespace:", "name:")):
             continue
-        identity = _IDENTITY.fullmatch(line)
+        identity = identity_line.fullmatch(line)
         if identity is None or identity.group(1) in found:
             return None
         found[identity.group(1)] = identity.group(2) or identity.group(3) or identity.group(4)
@@ -104,10 +159,58 @@ def scan_identity(manifest_path: Path) -> tuple[str, str] | None:
     return None
 
 
+_PATTERNS: tuple[re.Pattern[str], ...] = ()
+
+
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    """Compiled on first use: a process that finds every identity in the index never needs them."""
+    global _PATTERNS  # noqa: PLW0603 - compiled once per process, lazily
+    if not _PATTERNS:
+        import re
+
+        _PATTERNS = (
+            re.compile(r"\n([^ \t\r\n#][^\n]*)"),  # a leading literal lets re skip ahead fast
+            re.compile(r"^[ \t]+[^ \t\r\n#]", re.MULTILINE),
+            re.compile(r"[A-Za-z_][A-Za-z0-9_-]*:(?:[ \t]|$)"),
+            re.compile(
+                r"(namespace|name):[ \t]+"
+                r"(?:'([a-z][a-z0-9-]*)'|\"([a-z][a-z0-9-]*)\"|([a-z][a-z0-9-]*))[ \t]*(?:#.*)?"
+            ),
+        )
+    return _PATTERNS
+
+
+def _parsed_identity(manifest_path: str) -> tuple[str, str] | None:
+    from .errors import WorkflowPluginError
+    from .references import IDENTIFIER_PATTERN
+    from .yamlfile import load_yaml_file
+
+    try:
+        data = load_yaml_file(Path(manifest_path), error=WorkflowPluginError).data
+    except WorkflowPluginError:
+        return None
+    namespace, name = data.get("namespace"), data.get("name")
+    if not (isinstance(namespace, str) and isinstance(name, str)):
+        return None
+    if IDENTIFIER_PATTERN.fullmatch(namespace) and IDENTIFIER_PATTERN.fullmatch(name):
+        return namespace, name
+    return None
+
+
+def _manifest_stat(path: str) -> os.stat_result | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info if info.st_mode & _FILE_TYPE == _REGULAR else None
+
+
 def entry_point_locations() -> tuple[list[PluginsPath], list[EntryPointProblem]]:
     """Plugin directories exposed by installed distributions, in a stable order."""
     from importlib.metadata import entry_points
     from importlib.util import find_spec
+
+    from .config import PathSource, PluginsPath
 
     locations: list[PluginsPath] = []
     problems: list[EntryPointProblem] = []

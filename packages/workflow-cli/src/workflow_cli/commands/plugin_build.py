@@ -65,7 +65,7 @@ def plugin_build(
 
       workflow plugin build ./plugins/http --tag registry.local/acme-http:dev
 
-      workflow plugin build acme/http --print-dockerfile > Dockerfile
+      workflow plugin build acme/http --print-dockerfile
     """
     from workflow_plugin_runtime.errors import ImageBuildError, RuntimeUnavailableError
     from workflow_plugin_runtime.images import DEFAULT_BASE_IMAGE, build_image, image_spec
