@@ -38,6 +38,16 @@ install_packages() {
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
+# True when $1 is the pid of a running (not zombie) dockerd.
+live_dockerd() {
+  local pid="$1" stat
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  grep -qx dockerd "/proc/$pid/comm" 2>/dev/null || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != "Z" ]
+}
+
 start_dockerd() {
   if docker_answers; then
     log "dockerd already answers"
@@ -45,20 +55,21 @@ start_dockerd() {
   fi
   # A pid file left by a daemon that died with the previous machine session
   # makes dockerd refuse to start when its pid now belongs to another process.
-  if [ -f "$DOCKERD_PIDFILE" ]; then
-    local old_pid
-    old_pid=$(cat "$DOCKERD_PIDFILE" 2>/dev/null || true)
-    if [ -z "$old_pid" ] || ! grep -qx dockerd "/proc/$old_pid/comm" 2>/dev/null; then
-      rm -f "$DOCKERD_PIDFILE"
-    fi
+  # (Even a killed daemon still awaiting its reaping, a zombie, counts for dockerd.)
+  if [ -f "$DOCKERD_PIDFILE" ] && ! live_dockerd "$(cat "$DOCKERD_PIDFILE" 2>/dev/null || true)"; then
+    rm -f "$DOCKERD_PIDFILE"
   fi
   log "starting dockerd (log: $DOCKERD_LOG)"
   # --bridge=none/--iptables=false: this machine has no bridge networking;
   # containers get the `none` or `host` network only. setsid + nohup detach
   # it so it outlives this script and CI's shell.
   setsid nohup dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 </dev/null &
-  local waited=0
+  local dockerd_pid=$! waited=0
   until docker_answers; do
+    if ! kill -0 "$dockerd_pid" 2>/dev/null; then
+      tail -n 20 "$DOCKERD_LOG" >&2 || true
+      die "dockerd exited at start; see $DOCKERD_LOG"
+    fi
     if [ "$waited" -ge $((DOCKERD_READY_TIMEOUT_S * 2)) ]; then
       tail -n 20 "$DOCKERD_LOG" >&2 || true
       die "dockerd did not answer within ${DOCKERD_READY_TIMEOUT_S}s; see $DOCKERD_LOG"

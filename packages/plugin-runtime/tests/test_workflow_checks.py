@@ -273,3 +273,31 @@ class TestPermissionChecks:
             "wf.yaml:6:21: permissions.env[1]: env EXTRA is granted but no plugin this workflow uses asks for it\n"
             "  hint: remove it from env:",
         ]
+
+
+class TestLiteralInputs:
+    def test_values_written_in_the_file_are_checked_against_the_input_schema(
+        self, resolver: Resolver, tmp_path: Path
+    ) -> None:
+        check = run_check(
+            tmp_path,
+            resolver,
+            """
+            name: literal
+            tasks:
+              whole: {uses: acme/http.get, inputs: {url: "http://127.0.0.1", retries: "3"}}
+              missing: {uses: acme/http.get, inputs: {retries: 1}}
+              mixed:
+                needs: [whole]
+                uses: acme/text.render
+                inputs: {title: "{{ tasks.whole.outputs.status }}", status: "two hundred"}
+            """,
+        )
+        found = [line.split("\n")[0] for line in printed(check, tmp_path)]
+        assert found[1:] == [
+            'wf.yaml:3:75: tasks.whole.inputs.retries: expected integer, got string "3" (input of acme/http.get)',
+            "wf.yaml:4:42: tasks.missing.inputs: missing required key 'url' at the top level (input of acme/http.get)",
+            "wf.yaml:8:65: tasks.mixed.inputs.status: expected integer, "
+            'got string "two hundred" (input of acme/text.render)',
+        ]
+        assert "gives integer, but input title of acme/text.render expects string" in found[0]  # typed wiring

@@ -25,7 +25,7 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
-from .jsonschema_errors import closest
+from .jsonschema_errors import closest, schema_violations
 from .masking import short_secret_warning
 from .permissions import (
     SecurityMode,
@@ -108,8 +108,54 @@ def check_workflow(
         problems += secret_problems(uses, secrets)
         problems += _short_secret_warnings(workflow, secrets)
     problems += wiring_problems(uses, actions, variables=variables)
+    problems += _literal_input_problems(workflow, actions)
     problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
     return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
+
+
+def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAction]) -> list[Problem]:
+    """Input values written in the file (no template) checked against the action's schema before any run.
+
+    Inputs without templates are validated whole (required keys, unknown
+    keys); with templates, each literal top-level value is checked against
+    its own property schema, and the templated ones are typed wiring's job.
+    """
+    from .manifest import thaw
+    from .schemas import compile_schema
+
+    problems: list[Problem] = []
+    for task_id, resolved in actions.items():
+        schema = resolved.action.inputs
+        compiled = workflow.tasks[task_id].inputs
+        if not isinstance(schema, Mapping) or not isinstance(compiled.tree, Mapping):
+            continue
+        where = ("tasks", task_id, "inputs")
+        if not compiled.has_templates:
+            checks = [((), resolved.action.input_validator(), compiled.tree)]
+        else:
+            properties = schema.get("properties", {})
+            literal = {k: v for k, v in compiled.tree.items() if not _has_template(v) and k in properties}
+            checks = [((key,), compile_schema(thaw(properties[key])), value) for key, value in literal.items()]
+        for prefix, validator, data in checks:
+            if validator is None:
+                continue
+            for violation in schema_violations(validator, data):
+                path = (*where, *prefix, *violation.path)
+                location = workflow.locate(path, key=violation.at_key)
+                problems.append(Problem(f"{violation.message} (input of {resolved.ref})", location, violation.hint))
+    return problems
+
+
+def _has_template(value: Any) -> bool:
+    from .templates import Template
+
+    if isinstance(value, Template):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_template(item) for item in value)
+    return False
 
 
 def _task_type_problems(workflow: Workflow, task_types: Collection[str]) -> list[Problem]:
