@@ -1,35 +1,51 @@
-"""``plugin.yaml``: loading, checking and the typed, immutable manifest model.
+"""``plugin.yaml``: the typed, immutable manifest model, and loading it through two caches.
 
-A manifest is checked in two passes. The shipped JSON Schema
-(``schemas/plugin.schema.json``) checks the shape, with every violation
-located; only a well-shaped manifest gets the checks a schema cannot express:
-the version parses, the entrypoint exists inside the plugin directory, each
-action's inputs and outputs are valid JSON Schemas (metaschema, local
-``$ref`` only, fastjsonschema compiles them) and each example's inputs fit
-them. :func:`manifest_problems` returns every problem (for ``workflow
-validate``); :func:`load_manifest` raises the first.
+A manifest is checked in two passes (see :mod:`.manifest_checks`): the shipped
+JSON Schema checks its shape, then what a schema cannot say (the version
+parses, the entrypoint is a file inside the plugin directory, the actions'
+schemas compile and their examples fit). :func:`manifest_problems` returns
+every problem (for ``workflow validate``); :func:`load_manifest` raises the
+first.
 
-Manifests are cached per process, keyed by the file's path and stat, so a
-long-running engine notices edits while listing hundreds of plugins parses
-each file once.
+Loading is cached twice, because one-shot commands load manifests in many
+short processes:
+
+* per process, keyed by the file's stat signature, so the same object comes
+  back until the file changes (a file changed within the last clock tick is
+  also compared byte for byte, see :mod:`.index`);
+* across processes, in the on-disk plugin index (:mod:`.index`): a manifest
+  that passed every check is kept as plain data and rebuilt without PyYAML,
+  the validators or the checks.
+
+Both re-check, at each use, the one thing that depends on files other than
+the manifest: that the entrypoint (or a relative command) is a file inside
+the plugin directory. This module is on the cold resolve path, so it imports
+no YAML, validators or ``packaging`` (the version is parsed when first read)
+and its classes are :class:`~.frozen.FrozenRecord`\\ s, not dataclasses (the
+measurements are in that module's docstring).
 """
 
 from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import stat
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from .frozen import FrozenRecord
+from .index import settled, shared_index, signature
 
-from .errors import ManifestError, PluginNotFoundError, Problem, SourceLocation
-from .jsonschema_errors import closest, schema_violations, violation_problems
-from .schemas import Validator, compile_schema, shipped_validator
-from .yamlfile import FieldPath, YamlDocument, load_yaml_file
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from packaging.version import Version
+
+    from .errors import Problem
+    from .schemas import Validator
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -43,6 +59,8 @@ __all__ = [
     "PoolSettings",
     "RuntimeSettings",
     "clear_manifest_cache",
+    "entry_file_problem",
+    "entry_files",
     "load_manifest",
     "manifest_file",
     "manifest_problems",
@@ -51,6 +69,7 @@ __all__ = [
 
 MANIFEST_FILENAME = "plugin.yaml"
 DEFAULT_TIMEOUT_S = 30.0
+_set = object.__setattr__
 
 
 class Access(enum.StrEnum):
@@ -58,77 +77,181 @@ class Access(enum.StrEnum):
     READ_WRITE = "read-write"
 
 
-@dataclass(frozen=True, slots=True)
-class FilesystemNeed:
+class FilesystemNeed(FrozenRecord):
+    __slots__ = ("path", "access")
     path: str
-    access: Access = Access.READ
+    access: Access
+
+    def __init__(self, path: str, access: Access = Access.READ) -> None:
+        _set(self, "path", path)
+        _set(self, "access", access)
 
 
-@dataclass(frozen=True, slots=True)
-class Capabilities:
+class Capabilities(FrozenRecord):
     """What the plugin asks for; restricted workflows must grant each of these."""
 
-    network: bool = False
-    filesystem: tuple[FilesystemNeed, ...] = ()
-    env: tuple[str, ...] = ()
+    __slots__ = ("network", "filesystem", "env")
+    network: bool
+    filesystem: tuple[FilesystemNeed, ...]
+    env: tuple[str, ...]
+
+    def __init__(
+        self, network: bool = False, filesystem: tuple[FilesystemNeed, ...] = (), env: tuple[str, ...] = ()
+    ) -> None:
+        _set(self, "network", network)
+        _set(self, "filesystem", filesystem)
+        _set(self, "env", env)
 
 
-@dataclass(frozen=True, slots=True)
-class PoolSettings:
-    size: int = 1
-    idle_timeout: float = 60.0
-    recycle_after: int = 1000
+class PoolSettings(FrozenRecord):
+    __slots__ = ("size", "idle_timeout", "recycle_after")
+    size: int
+    idle_timeout: float
+    recycle_after: int
+
+    def __init__(self, size: int = 1, idle_timeout: float = 60.0, recycle_after: int = 1000) -> None:
+        _set(self, "size", size)
+        _set(self, "idle_timeout", idle_timeout)
+        _set(self, "recycle_after", recycle_after)
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeSettings:
+class RuntimeSettings(FrozenRecord):
     """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``."""
 
+    __slots__ = ("entrypoint", "command", "image", "timeout", "pool")
     entrypoint: str | None
     command: tuple[str, ...] | None
     image: str
-    timeout: float = DEFAULT_TIMEOUT_S
-    pool: PoolSettings | None = None
+    timeout: float
+    pool: PoolSettings | None
+
+    def __init__(
+        self,
+        entrypoint: str | None,
+        command: tuple[str, ...] | None,
+        image: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        pool: PoolSettings | None = None,
+    ) -> None:
+        _set(self, "entrypoint", entrypoint)
+        _set(self, "command", command)
+        _set(self, "image", image)
+        _set(self, "timeout", timeout)
+        _set(self, "pool", pool)
 
 
-@dataclass(frozen=True, slots=True)
-class ActionExample:
+class ActionExample(FrozenRecord):
+    __slots__ = ("inputs", "outputs", "description")
     inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any] | None = None
-    description: str | None = None
+    outputs: Mapping[str, Any] | None
+    description: str | None
+
+    def __init__(
+        self, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> None:
+        _set(self, "inputs", inputs)
+        _set(self, "outputs", outputs)
+        _set(self, "description", description)
 
 
-@dataclass(frozen=True, slots=True)
-class ActionDef:
+class ActionDef(FrozenRecord):
     """One action. ``inputs``/``outputs`` are deep-frozen JSON Schemas (``None``: any object)."""
 
+    __slots__ = ("name", "description", "timeout", "inputs", "outputs", "examples", "secret_inputs")
     name: str
-    description: str = ""
-    timeout: float | None = None
-    inputs: Mapping[str, Any] | bool | None = None
-    outputs: Mapping[str, Any] | bool | None = None
-    examples: tuple[ActionExample, ...] = ()
-    secret_inputs: tuple[str, ...] = ()
+    description: str
+    timeout: float | None
+    inputs: Mapping[str, Any] | bool | None
+    outputs: Mapping[str, Any] | bool | None
+    examples: tuple[ActionExample, ...]
+    secret_inputs: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        description: str = "",
+        timeout: float | None = None,
+        inputs: Mapping[str, Any] | bool | None = None,
+        outputs: Mapping[str, Any] | bool | None = None,
+        examples: tuple[ActionExample, ...] = (),
+        secret_inputs: tuple[str, ...] = (),
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "description", description)
+        _set(self, "timeout", timeout)
+        _set(self, "inputs", inputs)
+        _set(self, "outputs", outputs)
+        _set(self, "examples", examples)
+        _set(self, "secret_inputs", secret_inputs)
 
     def input_validator(self) -> Validator | None:
         """The compiled inputs schema (shared across identical schemas), or None to accept any object."""
+        from .schemas import compile_schema
+
         return None if self.inputs is None else compile_schema(thaw(self.inputs))
 
     def output_validator(self) -> Validator | None:
+        from .schemas import compile_schema
+
         return None if self.outputs is None else compile_schema(thaw(self.outputs))
 
 
-@dataclass(frozen=True, slots=True)
-class PluginManifest:
+class PluginManifest(FrozenRecord):
+    """A checked manifest. ``version`` is parsed on first read: resolving without a requirement never needs it."""
+
+    __slots__ = (
+        "namespace",
+        "name",
+        "_version",
+        "description",
+        "runtime",
+        "capabilities",
+        "actions",
+        "plugin_dir",
+        "manifest_path",
+    )
+    _fields = tuple(field.lstrip("_") for field in __slots__)
     namespace: str
     name: str
-    version: Version
+    _version: Version | str
     description: str
     runtime: RuntimeSettings
     capabilities: Capabilities
     actions: Mapping[str, ActionDef]
     plugin_dir: Path
     manifest_path: Path
+
+    def __init__(
+        self,
+        namespace: str,
+        name: str,
+        version: Version | str,
+        description: str,
+        runtime: RuntimeSettings,
+        capabilities: Capabilities,
+        actions: Mapping[str, ActionDef],
+        plugin_dir: Path,
+        manifest_path: Path,
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
+        _set(self, "_version", version)
+        _set(self, "description", description)
+        _set(self, "runtime", runtime)
+        _set(self, "capabilities", capabilities)
+        _set(self, "actions", actions)
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "manifest_path", manifest_path)
+
+    @property
+    def version(self) -> Version:
+        value = self._version
+        if isinstance(value, str):
+            from packaging.version import Version
+
+            value = Version(value)
+            _set(self, "_version", value)
+        return value
 
     @property
     def ref(self) -> str:
@@ -143,6 +266,9 @@ class PluginManifest:
         found = self.actions.get(name)
         if found is not None:
             return found
+        from .errors import PluginNotFoundError
+        from .jsonschema_errors import closest
+
         suggestion = closest(name, self.actions)
         hint = f"did you mean {self.ref}.{suggestion}?" if suggestion else None
         known = ", ".join(sorted(self.actions))
@@ -169,11 +295,94 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-_CacheKey = tuple[int, int, int, int]
-_CACHE: dict[Path, tuple[_CacheKey, PluginManifest | list[Problem]]] = {}
+def entry_files(runtime: Mapping[str, Any]) -> tuple[str, ...]:
+    """The relative paths a manifest's validity depends on: its entrypoint, a relative command."""
+    found = []
+    entrypoint = runtime.get("entrypoint")
+    if isinstance(entrypoint, str) and entrypoint.endswith(".py") and not os.path.isabs(entrypoint):
+        found.append(entrypoint)
+    command = runtime.get("command")
+    if isinstance(command, list) and command and isinstance(command[0], str):
+        program = command[0]
+        if ("/" in program or os.sep in program) and not os.path.isabs(program):
+            found.append(program)
+    return tuple(found)
+
+
+def entry_file_problem(plugin_dir: Path, relative: str) -> tuple[str, str | None] | None:
+    """Why ``relative`` is not a file inside ``plugin_dir``, as ``(message, hint)``; None when it is."""
+    if Path(relative).is_absolute():
+        return f"{relative!r} is an absolute path", "write a path relative to the plugin directory"
+    root = plugin_dir.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root):
+        return (
+            f"{relative!r} points outside the plugin directory",
+            "a plugin's files must live inside its directory (no '..', no symlinks out)",
+        )
+    if not target.is_file():
+        return f"{relative!r} does not exist in {root}", None
+    return None
+
+
+def _entry_files_ok(plugin_dir: Path, files: tuple[str, ...]) -> tuple[bool, ...]:
+    return tuple(_plainly_inside(plugin_dir, relative) or entry_file_problem(plugin_dir, relative) is None
+                 for relative in files)
+
+
+def _plainly_inside(plugin_dir: Path, relative: str) -> bool:
+    """True when ``relative`` is a regular file reached without symlinks or '..' (one lstat per part)."""
+    parts = relative.split("/")
+    if os.sep != "/" or any(part in ("", ".", "..") for part in parts):
+        return False
+    current = os.fspath(plugin_dir)
+    for index, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return False
+        wanted = stat.S_ISREG(mode) if index == len(parts) - 1 else stat.S_ISDIR(mode)
+        if not wanted:
+            return False
+    return True
+
+
+class _Cached:
+    """A per-process cache entry: the result for ``sig``, and what must still hold to reuse it."""
+
+    __slots__ = ("files", "files_ok", "raw", "result", "sig")
+
+    def __init__(
+        self,
+        sig: tuple[int, ...],
+        result: PluginManifest | list[Problem],
+        raw: bytes | None,
+        files: tuple[str, ...],
+        files_ok: tuple[bool, ...],
+    ) -> None:
+        self.sig = sig
+        self.result = result
+        self.raw = raw  # kept only for a racily clean file, to compare byte for byte
+        self.files = files
+        self.files_ok = files_ok
+
+    def still_valid(self, path: Path) -> bool:
+        if self.raw is not None:
+            try:
+                with open(path, "rb") as stream:  # noqa: PTH123 - plain I/O on the hot path
+                    if stream.read() != self.raw:
+                        return False
+            except OSError:
+                return False
+        return not self.files or _entry_files_ok(path.parent, self.files) == self.files_ok
+
+
+_CACHE: dict[Path, _Cached] = {}
 
 
 def clear_manifest_cache() -> None:
+    """Forget this process's manifests (the on-disk index is checked against each file anyway)."""
     _CACHE.clear()
 
 
@@ -187,9 +396,11 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
 
     Raises :class:`ManifestError` for the first problem; its hint counts the others.
     """
-    loaded = _load_cached(manifest_file(plugin_dir_or_file))
+    loaded = load_cached(manifest_file(plugin_dir_or_file))
     if isinstance(loaded, PluginManifest):
         return loaded
+    from .errors import ManifestError
+
     first = loaded[0]
     hint = first.hint
     if len(loaded) > 1:
@@ -200,190 +411,58 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
 
 def manifest_problems(plugin_dir_or_file: Path | str) -> list[Problem]:
     """Every problem of a manifest, in file order (empty when it loads)."""
-    loaded = _load_cached(manifest_file(plugin_dir_or_file))
+    loaded = load_cached(manifest_file(plugin_dir_or_file))
     return [] if isinstance(loaded, PluginManifest) else list(loaded)
 
 
-def _load_cached(path: Path) -> PluginManifest | list[Problem]:
-    key = _stat_key(path)
-    if key is not None:
+def load_cached(path: Path) -> PluginManifest | list[Problem]:
+    """The manifest at ``path`` (an absolute ``plugin.yaml`` path) or its problems, from the caches when valid."""
+    before = time.time_ns()
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        info = None
+    if info is not None:
+        sig = signature(info)
         cached = _CACHE.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-    try:
-        result: PluginManifest | list[Problem] = _build(path)
-    except ManifestError as exc:
-        result = [exc.problem]
-    if key is not None:
-        _CACHE[path] = (key, result)
-    return result
+        if cached is not None and cached.sig == sig and cached.still_valid(path):
+            return cached.result
+        if stat.S_ISREG(info.st_mode):
+            indexed = _from_index(path, sig)
+            if indexed is not None:
+                _CACHE[path] = indexed
+                return indexed.result
+    from .manifest_checks import check_manifest
+
+    checked = check_manifest(path)
+    if checked.info is None:
+        return checked.result
+    sig = signature(checked.info)
+    calm = settled(checked.info, before)
+    _CACHE[path] = _Cached(sig, checked.result, None if calm else checked.raw, checked.files, checked.files_ok)
+    if calm and isinstance(checked.result, PluginManifest):
+        identity = (checked.result.namespace, checked.result.name)
+        shared_index().remember(os.fspath(path), sig, identity=identity, data=checked.data)
+    return checked.result
 
 
-def _stat_key(path: Path) -> _CacheKey | None:
-    try:
-        info = path.stat()
-        folder = path.parent.stat()
-    except OSError:
+def _from_index(path: Path, sig: tuple[int, int, int, int, int]) -> _Cached | None:
+    data = shared_index().checked_data(os.fspath(path), sig)
+    if data is None:
         return None
-    return info.st_mtime_ns, info.st_size, info.st_ino, folder.st_mtime_ns
+    try:
+        files = entry_files(data["runtime"])
+        manifest = to_model(data, plugin_dir=path.parent, manifest_path=path)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    files_ok = _entry_files_ok(path.parent, files)
+    if not all(files_ok):
+        return None
+    return _Cached(sig, manifest, None, files, files_ok)
 
 
-def _build(path: Path) -> PluginManifest | list[Problem]:
-    if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
-        raise ManifestError(
-            f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
-            location=SourceLocation(path.parent),
-            hint="a plugin directory holds plugin.yaml and its code",
-        )
-    document = load_yaml_file(path, error=ManifestError)
-    problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
-    if problems:
-        return problems
-    checker = _SemanticChecks(document, path.parent.resolve())
-    problems = list(checker.problems())
-    if problems:
-        return problems
-    return _to_model(document.data, plugin_dir=path.parent, manifest_path=path)
-
-
-class _SemanticChecks:
-    """What the schema cannot say; runs only on a well-shaped manifest."""
-
-    def __init__(self, document: YamlDocument, plugin_dir: Path) -> None:
-        self._doc = document
-        self._data = document.data
-        self._plugin_dir = plugin_dir
-
-    def _problem(self, path: FieldPath, message: str, hint: str | None = None) -> Problem:
-        return Problem(message, self._doc.location(path), hint)
-
-    def problems(self) -> Iterator[Problem]:
-        yield from self._version()
-        yield from self._runtime()
-        for name, action in self._data["actions"].items():
-            yield from self._action(name, action)
-
-    def _version(self) -> Iterator[Problem]:
-        try:
-            Version(self._data["version"])
-        except InvalidVersion:
-            yield self._problem(
-                ("version",),
-                f"{self._data['version']!r} is not a valid version",
-                "use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
-            )
-
-    def _runtime(self) -> Iterator[Problem]:
-        runtime = self._data["runtime"]
-        entrypoint = runtime.get("entrypoint")
-        if entrypoint is not None:
-            if not entrypoint.endswith(".py"):
-                yield self._problem(
-                    ("runtime", "entrypoint"),
-                    f"entrypoint {entrypoint!r} is not a .py file",
-                    "for another language or an executable, use `command: [program, args...]`",
-                )
-            else:
-                yield from self._inside_plugin(("runtime", "entrypoint"), entrypoint)
-        command = runtime.get("command")
-        if command and ("/" in command[0] or os.sep in command[0]) and not Path(command[0]).is_absolute():
-            yield from self._inside_plugin(("runtime", "command", 0), command[0])
-
-    def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
-        if Path(relative).is_absolute():
-            hint = "write a path relative to the plugin directory"
-            yield self._problem(field, f"{relative!r} is an absolute path", hint)
-            return
-        target = (self._plugin_dir / relative).resolve()
-        if not target.is_relative_to(self._plugin_dir):
-            yield self._problem(
-                field,
-                f"{relative!r} points outside the plugin directory",
-                "a plugin's files must live inside its directory (no '..', no symlinks out)",
-            )
-        elif not target.is_file():
-            yield self._problem(field, f"{relative!r} does not exist in {self._plugin_dir}")
-
-    def _action(self, name: str, action: dict[str, Any]) -> Iterator[Problem]:
-        validators: dict[str, Validator | None] = {}
-        for part in ("inputs", "outputs"):
-            schema = action.get(part)
-            validators[part] = None
-            if schema is None:
-                continue
-            field: FieldPath = ("actions", name, part)
-            found = violation_problems(
-                schema_violations(shipped_validator("draft-07"), schema), self._doc, base_path=field
-            )
-            if not found:
-                found = list(self._refs_and_secrets(field, schema, part == "inputs"))
-            if found:
-                yield from found
-                continue
-            try:
-                validators[part] = compile_schema(schema)
-            except ValueError as exc:
-                yield self._problem(field, f"is not a usable JSON Schema: {exc}")
-        for index, example in enumerate(action.get("examples", ())):
-            for part in ("inputs", "outputs"):
-                validator = validators[part]
-                if validator is None or part not in example:
-                    continue
-                base: FieldPath = ("actions", name, "examples", index, part)
-                violations = schema_violations(validator, example[part])
-                for problem in violation_problems(violations, self._doc, base_path=base):
-                    yield Problem(f"does not fit the action's {part} schema: {problem.message}", problem.location)
-
-    def _refs_and_secrets(self, field: FieldPath, schema: Any, is_inputs: bool) -> Iterator[Problem]:
-        for path, ref in _refs(schema, field):
-            if not ref.startswith("#"):
-                hint = "only local references ('#/...') work"
-                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
-            elif not _pointer_exists(schema, ref):
-                yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
-        if not isinstance(schema, dict):
-            return
-        for prop, sub in (schema.get("properties") or {}).items():
-            if isinstance(sub, dict) and "secret" in sub:
-                where = (*field, "properties", prop, "secret")
-                if not isinstance(sub["secret"], bool):
-                    yield self._problem(where, "`secret` must be true or false")
-                elif not is_inputs and sub["secret"]:
-                    yield self._problem(where, "`secret` marks inputs only", "move it to the action's inputs schema")
-
-
-def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key == "$ref" and isinstance(value, str):
-                yield (*path, key), value
-            else:
-                yield from _refs(value, (*path, key))
-    elif isinstance(schema, list):
-        for index, item in enumerate(schema):
-            yield from _refs(item, (*path, index))
-
-
-def _pointer_exists(schema: Any, ref: str) -> bool:
-    node = schema
-    pointer = ref[1:]
-    if not pointer:
-        return True
-    if not pointer.startswith("/"):
-        return False
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return False
-    return True
-
-
-def _to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> PluginManifest:
-    version = Version(data["version"])
+def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> PluginManifest:
+    """The model of manifest data that passed every check."""
     runtime = data["runtime"]
     pool = runtime.get("pool")
     capabilities = data.get("capabilities", {})
@@ -391,7 +470,7 @@ def _to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) ->
     return PluginManifest(
         namespace=data["namespace"],
         name=data["name"],
-        version=version,
+        version=data["version"],
         description=data.get("description", ""),
         runtime=RuntimeSettings(
             entrypoint=Path(runtime["entrypoint"]).as_posix() if "entrypoint" in runtime else None,
