@@ -105,6 +105,13 @@ def test_project_settings_override_user_settings(tmp_path: Path, user_dirs: tupl
     config = load(root, user_dirs)
     assert config.backend is RestrictedBackend.DOCKER
     assert config.pool == PoolSettings(size=4, idle_timeout=5.0, recycle_after=1000)
+    assert config.pool_enabled is False
+
+
+def test_the_pool_can_be_enabled_for_every_run(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
+    config = load(project(tmp_path, "pool: {enabled: true, size: 3}\n"), user_dirs)
+    assert config.pool_enabled is True
+    assert config.pool == PoolSettings(size=3, idle_timeout=60.0, recycle_after=1000)
 
 
 def test_empty_config_is_fine(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:

@@ -185,6 +185,14 @@ def test_warm_workers_serve_repeated_calls_with_pool(run_cli, tmp_path):
     assert record["tasks"]["ten"]["metrics"]["warm"] is True  # "five" warmed the add worker
 
 
+def test_the_project_config_can_enable_warm_workers_for_every_run(run_cli, tmp_path):
+    (tmp_path / ".workflow").mkdir()
+    (tmp_path / ".workflow" / "config.yaml").write_text(f"plugins: {{paths: ['{PLUGINS}']}}\npool: {{enabled: true}}\n")
+    done = run_cli("run", str(write(tmp_path, DAG)), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tasks"]["ten"]["metrics"]["warm"] is True
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_cancels_kills_plugins_and_still_writes_the_record(tmp_path, signum):
     pidfile = tmp_path / "pids"

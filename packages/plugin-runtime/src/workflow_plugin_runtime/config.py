@@ -86,6 +86,7 @@ class Config:
     user_config: Path | None = None
     backend: RestrictedBackend = RestrictedBackend.AUTO
     pool: PoolSettings | None = None
+    pool_enabled: bool = False
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -151,6 +152,7 @@ def load_config(
         user_config=user_file if user is not None else None,
         backend=RestrictedBackend(settings.get("restricted", {}).get("backend", RestrictedBackend.AUTO.value)),
         pool=_pool(settings.get("pool")),
+        pool_enabled=bool(settings.get("pool", {}).get("enabled", False)),
     )
 
 

@@ -23,7 +23,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from .config import RestrictedBackend
 from .errors import PermissionDeniedError, RuntimeUnavailableError
-from .manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest
+from .manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest, PoolSettings
 from .permissions import Permissions, SecurityMode, capability_problems, missing_grants
 from .references import ActionRef
 from .resolve import Resolver
@@ -35,12 +35,17 @@ __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeou
 
 @dataclass(frozen=True, slots=True)
 class ExecutionPolicy:
-    """How a workflow wants its plugins run: the security mode, its grants, warm workers or not."""
+    """How a workflow wants its plugins run: the security mode, its grants, warm workers or not.
+
+    ``pool_defaults`` sizes warm pools of plugins whose manifest has no
+    ``runtime.pool`` (the config file's ``pool`` section).
+    """
 
     security: SecurityMode = SecurityMode.TRUSTED
     permissions: Permissions = field(default_factory=Permissions)
     backend: RestrictedBackend = RestrictedBackend.AUTO
     pool: bool = False
+    pool_defaults: PoolSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +218,16 @@ class PluginManager:
             if self._pool is None:
                 from .pool import WarmPool
 
-                self._pool = WarmPool(fallback=self._runtimes.get(RuntimeKind.PROCESS))
+                sizing = self.policy.pool_defaults
+                if sizing is None:
+                    self._pool = WarmPool(fallback=self._runtimes.get(RuntimeKind.PROCESS))
+                else:
+                    self._pool = WarmPool(
+                        size=sizing.size,
+                        idle_timeout_s=sizing.idle_timeout,
+                        recycle_after=sizing.recycle_after,
+                        fallback=self._runtimes.get(RuntimeKind.PROCESS),
+                    )
             return self._pool
 
     def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:

@@ -66,14 +66,20 @@ def _pump_frames(sock: Any, frames: queue.SimpleQueue[_Frame]) -> None:
     try:
         for stream, chunk in frames_iter(sock, tty=False):
             frames.put((stream, chunk))
-    except (OSError, ValueError):  # the socket was closed under us: the call is over
+    except (OSError, ValueError, AttributeError):  # the socket was closed under us: the call is over
         pass
     finally:
         frames.put(None)
 
 
 class DockerRuntime:
-    """Runs each invocation in a new container of the plugin's image."""
+    """Runs each invocation in a new container of the plugin's image.
+
+    ``client`` is a ready ``docker.DockerClient`` for engines that configure
+    their own (TLS, another host); by default one is made from the
+    environment (``DOCKER_HOST``) on first use. ``granted_network`` is the
+    network of a call granted network access.
+    """
 
     kind = RuntimeKind.DOCKER
 

@@ -127,7 +127,8 @@ def _execute(
         security=workflow.security,
         permissions=workflow.permissions,
         backend=backend if backend is not None else loaded.config.backend,
-        pool=pool,
+        pool=pool or loaded.config.pool_enabled,
+        pool_defaults=loaded.config.pool,
     )
     cancel = threading.Event()
     with (
