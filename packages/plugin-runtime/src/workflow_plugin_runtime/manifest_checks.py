@@ -14,6 +14,7 @@ for caching is that of the very bytes that were checked.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,13 +68,14 @@ class CheckedManifest(FrozenRecord):
 
 
 def check_manifest(path: Path) -> CheckedManifest:
-    """Read and check ``path``; every problem found, in file order, or the model."""
+    """Read and check ``path``: the model, or every problem found in file order."""
+    info, raw = _read(path)
     try:
-        info, raw = _read(path)
-    except ManifestError as exc:
-        return CheckedManifest([exc.problem])
-    try:
-        document = load_yaml_bytes(raw, file=path, error=ManifestError)
+        if raw is None:
+            _refuse_missing_manifest(path)
+            document = load_yaml_file(path, error=ManifestError)  # its messages for a directory, a device...
+        else:
+            document = load_yaml_bytes(raw, file=path, error=ManifestError)
     except ManifestError as exc:
         return CheckedManifest([exc.problem], info, raw)
     problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
@@ -81,34 +83,39 @@ def check_manifest(path: Path) -> CheckedManifest:
         return CheckedManifest(problems, info, raw)
     checker = _SemanticChecks(document, path.parent)
     problems = list(checker.problems())
-    files = tuple(checker.files_ok)
+    files, files_ok = tuple(checker.files_ok), tuple(checker.files_ok.values())
     if problems:
-        return CheckedManifest(problems, info, raw, None, files, tuple(checker.files_ok.values()))
+        return CheckedManifest(problems, info, raw, None, files, files_ok)
     manifest = to_model(document.data, plugin_dir=path.parent, manifest_path=path)
-    return CheckedManifest(manifest, info, raw, document.data, files, tuple(checker.files_ok.values()))
+    return CheckedManifest(manifest, info, raw, document.data, files, files_ok)
 
 
-def _read(path: Path) -> tuple[os.stat_result, bytes]:
-    """The file's stat and bytes from one descriptor; odd cases get :func:`load_yaml_file`'s own messages."""
+def _read(path: Path) -> tuple[os.stat_result | None, bytes | None]:
+    """A regular file's stat and bytes, from one descriptor; ``(None, None)`` for anything else."""
     limit = DEFAULT_LIMITS.max_bytes
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device
+            return None, None
         with path.open("rb") as stream:
             info = os.fstat(stream.fileno())
-            if info.st_size <= limit and path.is_file():
-                raw = stream.read(info.st_size + 1)
-                if len(raw) > info.st_size:
-                    raw += stream.read(limit + 1 - len(raw))
-                if len(raw) <= limit:
-                    return info, raw
+            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                return None, None
+            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
+            raw = stream.read(info.st_size + 1)
+            if len(raw) > info.st_size:
+                raw += stream.read(limit + 1 - len(raw))
     except OSError:
-        if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
-            raise ManifestError(
-                f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
-                location=SourceLocation(path.parent),
-                hint="a plugin directory holds plugin.yaml and its code",
-            ) from None
-    load_yaml_file(path, error=ManifestError)  # raises the located error for a directory, a device, a huge file...
-    raise ManifestError("the file changed while it was read", location=SourceLocation(path), hint="try again")
+        return None, None
+    return (info, raw) if len(raw) <= limit else (None, None)
+
+
+def _refuse_missing_manifest(path: Path) -> None:
+    if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
+        raise ManifestError(
+            f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
+            location=SourceLocation(path.parent),
+            hint="a plugin directory holds plugin.yaml and its code",
+        )
 
 
 class _SemanticChecks:
@@ -156,7 +163,7 @@ class _SemanticChecks:
                 hint = "write a path relative to the plugin directory"
                 yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint)
         command = runtime.get("command")
-        if command and command[0] in checked and command[0] != entrypoint:
+        if command and command[0] in checked:
             yield from self._inside_plugin(("runtime", "command", 0), command[0])
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:

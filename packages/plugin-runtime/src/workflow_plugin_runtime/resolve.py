@@ -9,86 +9,166 @@ copy whose version matches wins.
 A broken manifest never stops other plugins from resolving: it is listed as
 a problem, and its error is raised only when it is the copy a reference
 selects (or when nothing else matches and its folder name does).
+
+A cold resolve (a new process) should cost little more than starting the
+interpreter, so the success path reads identities and the chosen manifest
+from the on-disk plugin index (:mod:`.index`), works on path strings, and
+imports the config module, the error classes and ``packaging`` only when it
+needs them: to build a :class:`~.config.PluginsPath`, to fail, or to match a
+version requirement.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from packaging.version import Version
-
-from .config import Config, PathSource, PluginsPath
-from .discovery import Candidate, EntryPointProblem, entry_point_locations, scan_identity, scan_path
-from .errors import ManifestError, PluginNotFoundError, Problem, ReferenceSyntaxError
-from .jsonschema_errors import closest
-from .manifest import ActionDef, PluginManifest, load_manifest, manifest_problems
+from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, read_identity
+from .frozen import FrozenRecord
+from .index import shared_index
+from .manifest import MANIFEST_FILENAME, ActionDef, PluginManifest, load_cached
 from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from .config import Config, PluginsPath
+    from .errors import ManifestError, PluginNotFoundError, Problem
 
 __all__ = ["ListedPlugin", "PluginCopy", "PluginListing", "ResolvedAction", "Resolver"]
 
+_set = object.__setattr__
+# A plugin directory found on the search path: (location's position, directory, stat of its plugin.yaml,
+# the clock before that stat, for the index's racy-entry rule).
+_Found = tuple[int, str, os.stat_result, int]
+_Loaded = PluginManifest | list["Problem"]
 
-@dataclass(frozen=True, slots=True)
-class PluginCopy:
+
+class PluginCopy(FrozenRecord):
     """One copy of a plugin on the search path: loaded (``manifest``) or broken (``problems``)."""
 
+    __slots__ = ("plugin_dir", "location", "manifest", "problems", "ref")
     plugin_dir: Path
     location: PluginsPath
-    manifest: PluginManifest | None = None
-    problems: tuple[Problem, ...] = ()
-    ref: PluginRef | None = None
+    manifest: PluginManifest | None
+    problems: tuple[Problem, ...]
+    ref: PluginRef | None
+
+    def __init__(
+        self,
+        plugin_dir: Path,
+        location: PluginsPath,
+        manifest: PluginManifest | None = None,
+        problems: tuple[Problem, ...] = (),
+        ref: PluginRef | None = None,
+    ) -> None:
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "location", location)
+        _set(self, "manifest", manifest)
+        _set(self, "problems", problems)
+        _set(self, "ref", ref)
 
     @property
     def version(self) -> Version | None:
         return None if self.manifest is None else self.manifest.version
 
     def error(self) -> ManifestError:
+        from .errors import ManifestError, Problem
+
         first = self.problems[0] if self.problems else Problem("the manifest could not be loaded")
         return ManifestError(first.message, location=first.location, hint=first.hint)
 
 
-@dataclass(frozen=True, slots=True)
-class ListedPlugin:
+class ListedPlugin(FrozenRecord):
     """A resolved plugin and the copies it shadows, for ``workflow plugin list``."""
 
+    __slots__ = ("manifest", "location", "shadowed")
     manifest: PluginManifest
     location: PluginsPath
-    shadowed: tuple[PluginCopy, ...] = ()
+    shadowed: tuple[PluginCopy, ...]
+
+    def __init__(self, manifest: PluginManifest, location: PluginsPath, shadowed: tuple[PluginCopy, ...] = ()) -> None:
+        _set(self, "manifest", manifest)
+        _set(self, "location", location)
+        _set(self, "shadowed", shadowed)
 
 
-@dataclass(frozen=True, slots=True)
-class PluginListing:
+class PluginListing(FrozenRecord):
+    __slots__ = ("plugins", "broken", "entry_point_problems")
     plugins: tuple[ListedPlugin, ...]
     broken: tuple[PluginCopy, ...]
-    entry_point_problems: tuple[EntryPointProblem, ...] = ()
+    entry_point_problems: tuple[EntryPointProblem, ...]
+
+    def __init__(
+        self,
+        plugins: tuple[ListedPlugin, ...],
+        broken: tuple[PluginCopy, ...],
+        entry_point_problems: tuple[EntryPointProblem, ...] = (),
+    ) -> None:
+        _set(self, "plugins", plugins)
+        _set(self, "broken", broken)
+        _set(self, "entry_point_problems", entry_point_problems)
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedAction:
+class ResolvedAction(FrozenRecord):
+    __slots__ = ("manifest", "action")
     manifest: PluginManifest
     action: ActionDef
+
+    def __init__(self, manifest: PluginManifest, action: ActionDef) -> None:
+        _set(self, "manifest", manifest)
+        _set(self, "action", action)
 
     @property
     def ref(self) -> ActionRef:
         return ActionRef(self.manifest.namespace, self.manifest.name, self.action.name)
 
 
+class _Listing:
+    """One location's plugin directories, stat'ed lazily in search order and remembered."""
+
+    __slots__ = ("_rest", "before_ns", "found")
+
+    def __init__(self, root: str) -> None:
+        self.before_ns = time.time_ns()
+        self.found: list[tuple[str, os.stat_result]] = []
+        self._rest: Iterator[tuple[str, os.stat_result]] | None = plugin_dirs(root)
+
+    def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
+        index = 0
+        while True:
+            if index < len(self.found):
+                yield self.found[index]
+                index += 1
+                continue
+            if self._rest is None:
+                return
+            item = next(self._rest, None)
+            if item is None:
+                self._rest = None
+                return
+            self.found.append(item)
+
+
 class Resolver:
     """Resolves refs over ordered search locations; reuse one instance to reuse its directory scans."""
 
     def __init__(self, paths: Iterable[PluginsPath | Path | str], *, entry_points: bool = True) -> None:
-        self._paths = tuple(
-            p if isinstance(p, PluginsPath) else PluginsPath(Path(p).absolute(), PathSource.OPTION, "given")
-            for p in paths
+        given = tuple(paths)
+        self._given = given
+        self._roots = tuple(
+            os.fspath(Path(p).absolute()) if isinstance(p, str | os.PathLike) else os.fspath(p.path) for p in given
         )
+        self._paths: tuple[PluginsPath, ...] | None = None
+        if not any(isinstance(p, str | os.PathLike) for p in given):
+            self._paths = given  # type: ignore[assignment]  # only PluginsPath left
         self._use_entry_points = entry_points
-        self._scanned: dict[PluginsPath, list[Candidate]] = {}
-        self._identities: dict[Path, PluginRef | None] = {}
+        self._listings: dict[int, _Listing] = {}
+        self._identities: dict[str, PluginRef | None] = {}
         self._entry_points: tuple[list[PluginsPath], list[EntryPointProblem]] | None = None
 
     @classmethod
@@ -98,26 +178,38 @@ class Resolver:
     @property
     def paths(self) -> tuple[PluginsPath, ...]:
         """The configured search locations, in order (entry points come after them)."""
+        if self._paths is None:
+            from .config import PathSource, PluginsPath
+
+            self._paths = tuple(
+                PluginsPath(Path(root), PathSource.OPTION, "given") if isinstance(p, str | os.PathLike) else p
+                for p, root in zip(self._given, self._roots, strict=True)
+            )
         return self._paths
 
     def resolve(self, ref: str | PluginRef, *, specifier: SpecifierSet | str | None = None) -> PluginManifest:
         """The first loaded copy of ``ref`` (matching ``specifier`` when given)."""
         wanted = ref if isinstance(ref, PluginRef) else parse_plugin_ref(ref)
         wanted_versions = _specifier(specifier)
-        rejected: list[PluginCopy] = []
-        for copy in self._copies(wanted):
-            if copy.manifest is None:
-                raise _shadowing_error(copy)
-            if wanted_versions is None or wanted_versions.contains(copy.manifest.version, prereleases=True):
-                return copy.manifest
-            rejected.append(copy)
-        if rejected and wanted_versions is not None:
-            found = "; ".join(f"{c.version} at {c.plugin_dir} ({c.location.origin})" for c in rejected)
-            raise PluginNotFoundError(
-                f"no copy of {wanted} matches {wanted_versions}: found {found}",
-                hint="install a matching version on plugins.paths or relax the requirement",
-            )
-        raise self._not_found(wanted)
+        rejected: list[tuple[_Found, PluginManifest]] = []
+        try:
+            for found, loaded in self._matches(wanted):
+                if not isinstance(loaded, PluginManifest):
+                    raise _shadowing_error(self._copy(found, loaded, wanted))
+                if wanted_versions is None or wanted_versions.contains(loaded.version, prereleases=True):
+                    return loaded
+                rejected.append((found, loaded))
+            if rejected and wanted_versions is not None:
+                from .errors import PluginNotFoundError
+
+                listed = "; ".join(f"{m.version} at {f[1]} ({self._location(f[0]).origin})" for f, m in rejected)
+                raise PluginNotFoundError(
+                    f"no copy of {wanted} matches {wanted_versions}: found {listed}",
+                    hint="install a matching version on plugins.paths or relax the requirement",
+                )
+            raise self._not_found(wanted)
+        finally:
+            shared_index().flush()
 
     def resolve_action(self, ref: str | ActionRef, *, specifier: SpecifierSet | str | None = None) -> ResolvedAction:
         """``namespace/name.action`` to its manifest and action, suggesting near misses."""
@@ -128,20 +220,28 @@ class Resolver:
     def copies(self, ref: str | PluginRef) -> list[PluginCopy]:
         """Every copy of ``ref`` in search order, shadowed ones included (broken ones too)."""
         wanted = ref if isinstance(ref, PluginRef) else parse_plugin_ref(ref)
-        return list(self._copies(wanted))
+        try:
+            return [self._copy(found, loaded, wanted) for found, loaded in self._matches(wanted)]
+        finally:
+            shared_index().flush()
 
     def list_plugins(self) -> PluginListing:
-        """Every plugin (loading every manifest once per process), its shadowed copies, and broken ones."""
+        """Every plugin, its shadowed copies, and broken ones (manifests come from the caches when unchanged)."""
         winners: dict[PluginRef, tuple[PluginCopy, list[PluginCopy]]] = {}
         broken: list[PluginCopy] = []
-        for candidate in self._all_candidates():
-            copy = self._load(candidate)
-            if copy.manifest is None or copy.ref is None:
-                broken.append(copy)
-            elif copy.ref in winners:
-                winners[copy.ref][1].append(copy)
-            else:
-                winners[copy.ref] = (copy, [])
+        try:
+            for found in self._candidates():
+                loaded = self._load(found)
+                ref = PluginRef(loaded.namespace, loaded.name) if isinstance(loaded, PluginManifest) else None
+                copy = self._copy(found, loaded, ref or self._identity(found))
+                if copy.manifest is None or copy.ref is None:
+                    broken.append(copy)
+                elif copy.ref in winners:
+                    winners[copy.ref][1].append(copy)
+                else:
+                    winners[copy.ref] = (copy, [])
+        finally:
+            shared_index().flush()
         listed = [
             ListedPlugin(first.manifest, first.location, tuple(rest))
             for first, rest in winners.values()
@@ -153,7 +253,7 @@ class Resolver:
 
     def where_looked(self) -> list[str]:
         """Lines for "not found" messages: each location, its origin, and whether it exists."""
-        lines = [f"{p.path} ({p.origin}{'' if p.path.exists() else ', missing'})" for p in self._paths]
+        lines = [f"{p.path} ({p.origin}{'' if p.path.exists() else ', missing'})" for p in self.paths]
         if self._use_entry_points:
             lines += [f"{p.path} ({p.origin})" for p in self._entry_point_data()[0]]
         return lines
@@ -163,60 +263,72 @@ class Resolver:
             self._entry_points = entry_point_locations()
         return self._entry_points
 
-    def _locations(self) -> Iterator[PluginsPath]:
-        yield from self._paths
+    def _location(self, position: int) -> PluginsPath:
+        configured = self.paths
+        if position < len(configured):
+            return configured[position]
+        return self._entry_point_data()[0][position - len(configured)]
+
+    def _roots_in_order(self) -> Iterator[str]:
+        yield from self._roots
         if self._use_entry_points:
-            yield from self._entry_point_data()[0]
+            for location in self._entry_point_data()[0]:
+                yield os.fspath(location.path)
 
-    def _all_candidates(self) -> Iterator[Candidate]:
-        for location in self._locations():
-            if location not in self._scanned:
-                self._scanned[location] = scan_path(location)
-            yield from self._scanned[location]
+    def _candidates(self) -> Iterator[_Found]:
+        for position, root in enumerate(self._roots_in_order()):
+            listing = self._listings.get(position)
+            if listing is None:
+                listing = self._listings[position] = _Listing(root)
+            for plugin_dir, info in listing:
+                yield position, plugin_dir, info, listing.before_ns
 
-    def _identity(self, candidate: Candidate) -> PluginRef | None:
-        if candidate.plugin_dir not in self._identities:
-            scanned = scan_identity(candidate.manifest_path)
-            if scanned is not None:
-                self._identities[candidate.plugin_dir] = PluginRef(*scanned)
-            else:
-                self._identities[candidate.plugin_dir] = self._load(candidate).ref
-        return self._identities[candidate.plugin_dir]
+    def _identity(self, found: _Found) -> PluginRef | None:
+        manifest = os.path.join(found[1], MANIFEST_FILENAME)
+        if manifest not in self._identities:
+            pair = read_identity(manifest, found[2], before_ns=found[3])
+            self._identities[manifest] = None if pair is None else PluginRef(*pair)
+        return self._identities[manifest]
 
-    def _load(self, candidate: Candidate) -> PluginCopy:
-        try:
-            manifest = load_manifest(candidate.plugin_dir)
-        except ManifestError:
-            problems = tuple(manifest_problems(candidate.plugin_dir))
-            ref = self._identities.get(candidate.plugin_dir)
-            if ref is None:
-                scanned = scan_identity(candidate.manifest_path)
-                ref = PluginRef(*scanned) if scanned else None
-            return PluginCopy(candidate.plugin_dir, candidate.location, None, problems, ref)
-        ref = PluginRef(manifest.namespace, manifest.name)
-        self._identities[candidate.plugin_dir] = ref
-        return PluginCopy(candidate.plugin_dir, candidate.location, manifest, (), ref)
+    def _load(self, found: _Found) -> _Loaded:
+        return load_cached(Path(os.path.join(found[1], MANIFEST_FILENAME)))
 
-    def _copies(self, wanted: PluginRef) -> Iterator[PluginCopy]:
-        for candidate in self._all_candidates():
-            if self._identity(candidate) != wanted:
+    def _copy(self, found: _Found, loaded: _Loaded, ref: PluginRef | None) -> PluginCopy:
+        location = self._location(found[0])
+        if isinstance(loaded, PluginManifest):
+            return PluginCopy(Path(found[1]), location, loaded, (), ref)
+        return PluginCopy(Path(found[1]), location, None, tuple(loaded), ref)
+
+    def _matches(self, wanted: PluginRef) -> Iterator[tuple[_Found, _Loaded]]:
+        """Each copy whose identity is ``wanted``, loaded, in search order (its loaded identity checked too)."""
+        for found in self._candidates():
+            if self._identity(found) != wanted:
                 continue
-            copy = self._load(candidate)
-            if copy.ref == wanted:
-                yield copy
+            loaded = self._load(found)
+            if isinstance(loaded, PluginManifest):
+                if (loaded.namespace, loaded.name) == (wanted.namespace, wanted.name):
+                    yield found, loaded
+            else:
+                yield found, loaded
 
     def _not_found(self, wanted: PluginRef) -> PluginNotFoundError:
+        from .errors import PluginNotFoundError
+        from .jsonschema_errors import closest
+
         known: dict[str, PluginRef] = {}
-        for candidate in self._all_candidates():
-            identity = self._identity(candidate)
+        for found in self._candidates():
+            identity = self._identity(found)
             if identity is not None:
                 known.setdefault(str(identity), identity)
                 continue
-            if candidate.plugin_dir.name in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
-                copy = self._load(candidate)
-                error = copy.error()
+            if os.path.basename(found[1]) in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
+                loaded = self._load(found)
+                if isinstance(loaded, PluginManifest):
+                    continue
+                error = self._copy(found, loaded, None).error()
+                manifest_path = os.path.join(found[1], MANIFEST_FILENAME)
                 return PluginNotFoundError(
-                    f"plugin {wanted} not found; {candidate.manifest_path} may be it but is broken: {error.message}",
+                    f"plugin {wanted} not found; {manifest_path} may be it but is broken: {error.message}",
                     location=error.location,
                     hint=error.hint,
                 )
@@ -242,6 +354,8 @@ def _specifier(specifier: SpecifierSet | str | None) -> SpecifierSet | None:
     try:
         return SpecifierSet(specifier)
     except InvalidSpecifier as exc:
+        from .errors import ReferenceSyntaxError
+
         raise ReferenceSyntaxError(
             f"{specifier!r} is not a valid version requirement",
             hint="use PEP 440 specifiers such as '>=1.2,<2'",
@@ -249,6 +363,8 @@ def _specifier(specifier: SpecifierSet | str | None) -> SpecifierSet | None:
 
 
 def _shadowing_error(copy: PluginCopy) -> ManifestError:
+    from .errors import ManifestError
+
     error = copy.error()
     hint = f"this is the first copy of {copy.ref} on plugins.paths ({copy.location.origin}); fix it or remove it"
     if error.hint:

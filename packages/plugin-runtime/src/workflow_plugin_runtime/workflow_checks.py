@@ -25,7 +25,7 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
-from .jsonschema_errors import closest, schema_violations
+from .jsonschema_errors import Validator, closest, schema_violations
 from .masking import short_secret_warning
 from .permissions import (
     SecurityMode,
@@ -130,6 +130,7 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
         if not isinstance(schema, Mapping) or not isinstance(compiled.tree, Mapping):
             continue
         where = ("tasks", task_id, "inputs")
+        checks: list[tuple[tuple[str, ...], Validator | None, Any]]
         if not compiled.has_templates:
             checks = [((), resolved.action.input_validator(), compiled.tree)]
         else:

@@ -20,7 +20,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugin
 PROBE_DIR = FIXTURES / "probe"
 RAW_DIR = FIXTURES / "raw"
 TEST_IMAGE = "workflow-plugins-test/runtime-probe:latest"
-RAW_IN_IMAGE = ("python3", "-E", "-s", "/raw/raw.py")
 
 TEST_DOCKERFILE = """\
 FROM python:3.11-slim

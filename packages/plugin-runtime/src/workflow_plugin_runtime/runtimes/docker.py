@@ -201,9 +201,11 @@ class DockerRuntime:
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise _DaemonUnavailable(f"the Docker daemon failed during the call: {exc}") from exc
         finally:
-            if stream is not None:
-                stream.close()
-            _remove(api, container_id)
+            try:
+                if stream is not None:
+                    stream.close()
+            finally:
+                _remove(api, container_id)
         if not logs.overflowed:
             logs.finish()
         response, failure = classify(

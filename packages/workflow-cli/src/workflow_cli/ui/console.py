@@ -15,6 +15,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem
 
+__all__ = ["Console", "make_console", "print_error_text", "print_problem"]
+
 
 def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int | None = None) -> Console:
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
