@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -355,3 +357,26 @@ def test_a_failing_step_is_reported_with_its_output(tmp_path, image_tags):
     assert error.step is not None and error.step.startswith("Step 3/")
     assert error.step.split(" : ", 1)[1].startswith('RUN ["python3"')
     assert "compiling the thing" in error.output
+
+
+@pytest.mark.docker
+def test_a_base_image_without_python_fails_with_a_hint(tmp_path, image_tags):
+    empty = image_tags("empty-base")
+    subprocess.run(["docker", "import", "-", empty], input=_empty_tar(), capture_output=True, check=True)
+    spec = image_spec(load_manifest(HTTP), base_image=empty, tag=image_tags("no-python"))
+
+    with pytest.raises(ImageBuildError) as raised:
+        build_image(spec)
+
+    error = raised.value
+    assert "of the generated Dockerfile" in error.message
+    assert '"python3": executable file not found' in error.message
+    assert error.hint == "the generated Dockerfile needs python3 in the base image; --print-dockerfile shows it"
+    assert not any("Removing intermediate container" in line for line in error.output)
+
+
+def _empty_tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w"):
+        pass
+    return buffer.getvalue()

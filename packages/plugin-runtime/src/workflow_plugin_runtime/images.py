@@ -70,6 +70,7 @@ FAILED_STEP_LINES = 30
 
 _PYTHON_PROGRAM = re.compile(r"python(\d+(\.\d+)?)?")
 _STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")
+_BUILDER_CHATTER = re.compile(r" ---> |Removing intermediate container ")
 _NAME_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+)"
@@ -326,7 +327,7 @@ class _BuildLog:
         if step is not None:
             self.step = (int(step.group(1)), int(step.group(2)), step.group(3))
             self.step_output.clear()
-        elif line.strip():
+        elif line.strip() and not _BUILDER_CHATTER.match(line):
             self.step_output.append(line)
         if self.on_output is not None:
             self.on_output(line)
