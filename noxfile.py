@@ -19,7 +19,8 @@ ROOT = Path(__file__).parent
 SDK = "packages/plugin-sdk"
 RUNTIME = "packages/plugin-runtime"
 CLI = "packages/workflow-cli"
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+# pip: tests build and install real plugin distributions with it (uv-made virtualenvs have no pip).
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pip"]
 
 
 def _install(session: nox.Session, *packages: str, extra: tuple[str, ...] = ()) -> None:

@@ -19,9 +19,10 @@ Why an entry can be trusted:
 * Whatever depends on other files than the manifest (the entrypoint exists,
   inside the plugin directory) is checked again at each use (see
   :mod:`.manifest`).
-* The key covers this package's manifest-checking code and the
-  site-packages directories: editing or upgrading what validates manifests
-  discards the index.
+* The key covers this package's manifest-checking code and the directories
+  PyYAML, fastjsonschema and packaging are installed in (installing into one
+  changes its mtime): editing or upgrading what validates manifests discards
+  the index.
 * The directory listings are not cached: a ``scandir`` of 500 entries costs
   about 0.25 ms and can never be stale.
 
@@ -66,6 +67,7 @@ _WATCHED = (
     "schemas/plugin.schema.json",
     "schemas/draft-07.schema.json",
 )
+_CHECKERS = ("yaml", "fastjsonschema", "packaging")  # third-party code that decides what a valid manifest is
 _COARSE_TICK_NS = 2_000_000_000  # FAT's 2 s; covers filesystems with whole-second timestamps
 _FINE_TICK_NS = 100_000_000  # many clock ticks of the kernel's coarse clock (1-10 ms)
 
@@ -107,8 +109,11 @@ class ManifestIndex:
 
     def identity(self, manifest: str, sig: Signature) -> tuple[str, ...] | None:
         """``(namespace, name)``; ``()`` when the file has none; None when unknown for this signature."""
-        entry = self._entry(manifest, sig)
-        return None if entry is None else entry[1]
+        entries = self._entries if self._entries is not None else self._loaded()
+        entry = entries.get(manifest)
+        if type(entry) is tuple and len(entry) == 3 and entry[0] == sig and type(entry[1]) is tuple:
+            return entry[1]
+        return None
 
     def checked_data(self, manifest: str, sig: Signature) -> dict[str, Any] | None:
         """The plain data of a manifest that passed every check at this signature, else None."""
@@ -163,7 +168,7 @@ class ManifestIndex:
 
     def _entry(self, manifest: str, sig: Signature) -> _Entry | None:
         entry = self._loaded().get(manifest)
-        if entry is None or entry[0] != sig:
+        if type(entry) is not tuple or len(entry) != 3 or entry[0] != sig:
             return None
         return entry
 
@@ -183,9 +188,7 @@ class ManifestIndex:
             entries = marshal.loads(payload)  # noqa: S302 - see checked_data
         except (OSError, ValueError, EOFError, TypeError):
             return None
-        if not isinstance(entries, dict):
-            return None
-        return {path: entry for path, entry in entries.items() if _well_formed(path, entry)}
+        return entries if isinstance(entries, dict) else None
 
     def _write(self, entries: dict[str, _Entry]) -> None:
         assert self._file is not None
@@ -209,7 +212,10 @@ class ManifestIndex:
         if self._key is None:
             package = os.path.dirname(os.path.abspath(__file__))
             watched = [os.path.join(package, name) for name in _WATCHED]
-            watched += [path for path in sys.path if os.path.basename(path) == "site-packages"]
+            for checker in _CHECKERS:
+                home = next((entry for entry in sys.path if entry and os.path.isdir(os.path.join(entry, checker))), None)
+                if home is not None and home not in watched:
+                    watched.append(home)
             self._key = (_FORMAT, tuple((path, _file_stamp(path)) for path in watched))
         return self._key
 
@@ -222,21 +228,12 @@ def _file_stamp(path: str) -> tuple[int, int, int] | None:
     return info.st_mtime_ns, info.st_size, info.st_ino
 
 
-def _well_formed(path: object, entry: object) -> bool:
-    return (
-        isinstance(path, str)
-        and isinstance(entry, tuple)
-        and len(entry) == 3
-        and isinstance(entry[0], tuple)
-        and isinstance(entry[1], tuple)
-        and (entry[2] is None or isinstance(entry[2], bytes))
-    )
-
-
-def _still_current(path: str, entry: _Entry) -> bool:
+def _still_current(path: object, entry: object) -> bool:
+    if not (isinstance(path, str) and type(entry) is tuple and len(entry) == 3):
+        return False
     try:
         return signature(os.stat(path)) == entry[0]
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, read_identity
 from .frozen import FrozenRecord
 from .index import shared_index
-from .manifest import MANIFEST_FILENAME, ActionDef, PluginManifest, load_cached
+from .manifest import ActionDef, PluginManifest, load_cached
 from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 
 TYPE_CHECKING = False
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["ListedPlugin", "PluginCopy", "PluginListing", "ResolvedAction", "Resolver"]
 
 _set = object.__setattr__
-# A plugin directory found on the search path: (location's position, directory, stat of its plugin.yaml,
-# the clock before that stat, for the index's racy-entry rule).
-_Found = tuple[int, str, os.stat_result, int]
+# A plugin directory found on the search path: (location's position, directory, its plugin.yaml, that file's
+# stat, the clock before that stat for the index's racy-entry rule).
+_Found = tuple[int, str, str, os.stat_result, int]
 _Loaded = PluginManifest | list["Problem"]
 
 
@@ -129,29 +129,13 @@ class ResolvedAction(FrozenRecord):
 
 
 class _Listing:
-    """One location's plugin directories, stat'ed lazily in search order and remembered."""
+    """One location's plugin directories, with the clock read before their manifests were stat'ed."""
 
-    __slots__ = ("_rest", "before_ns", "found")
+    __slots__ = ("before_ns", "found")
 
     def __init__(self, root: str) -> None:
         self.before_ns = time.time_ns()
-        self.found: list[tuple[str, os.stat_result]] = []
-        self._rest: Iterator[tuple[str, os.stat_result]] | None = plugin_dirs(root)
-
-    def __iter__(self) -> Iterator[tuple[str, os.stat_result]]:
-        index = 0
-        while True:
-            if index < len(self.found):
-                yield self.found[index]
-                index += 1
-                continue
-            if self._rest is None:
-                return
-            item = next(self._rest, None)
-            if item is None:
-                self._rest = None
-                return
-            self.found.append(item)
+        self.found = plugin_dirs(root)
 
 
 class Resolver:
@@ -168,7 +152,7 @@ class Resolver:
             self._paths = given  # type: ignore[assignment]  # only PluginsPath left
         self._use_entry_points = entry_points
         self._listings: dict[int, _Listing] = {}
-        self._identities: dict[str, PluginRef | None] = {}
+        self._identities: dict[str, tuple[str, str] | None] = {}
         self._entry_points: tuple[list[PluginsPath], list[EntryPointProblem]] | None = None
 
     @classmethod
@@ -280,18 +264,23 @@ class Resolver:
             listing = self._listings.get(position)
             if listing is None:
                 listing = self._listings[position] = _Listing(root)
-            for plugin_dir, info in listing:
-                yield position, plugin_dir, info, listing.before_ns
+            before_ns = listing.before_ns
+            for plugin_dir, manifest, info in listing.found:
+                yield position, plugin_dir, manifest, info, before_ns
+
+    def _identity_pair(self, found: _Found) -> tuple[str, str] | None:
+        manifest = found[2]
+        if manifest in self._identities:
+            return self._identities[manifest]
+        pair = self._identities[manifest] = read_identity(manifest, found[3], before_ns=found[4])
+        return pair
 
     def _identity(self, found: _Found) -> PluginRef | None:
-        manifest = os.path.join(found[1], MANIFEST_FILENAME)
-        if manifest not in self._identities:
-            pair = read_identity(manifest, found[2], before_ns=found[3])
-            self._identities[manifest] = None if pair is None else PluginRef(*pair)
-        return self._identities[manifest]
+        pair = self._identity_pair(found)
+        return None if pair is None else PluginRef(*pair)
 
     def _load(self, found: _Found) -> _Loaded:
-        return load_cached(Path(os.path.join(found[1], MANIFEST_FILENAME)))
+        return load_cached(Path(found[2]))
 
     def _copy(self, found: _Found, loaded: _Loaded, ref: PluginRef | None) -> PluginCopy:
         location = self._location(found[0])
@@ -301,12 +290,13 @@ class Resolver:
 
     def _matches(self, wanted: PluginRef) -> Iterator[tuple[_Found, _Loaded]]:
         """Each copy whose identity is ``wanted``, loaded, in search order (its loaded identity checked too)."""
+        pair = (wanted.namespace, wanted.name)
         for found in self._candidates():
-            if self._identity(found) != wanted:
+            if self._identity_pair(found) != pair:
                 continue
             loaded = self._load(found)
             if isinstance(loaded, PluginManifest):
-                if (loaded.namespace, loaded.name) == (wanted.namespace, wanted.name):
+                if (loaded.namespace, loaded.name) == pair:
                     yield found, loaded
             else:
                 yield found, loaded
@@ -326,9 +316,8 @@ class Resolver:
                 if isinstance(loaded, PluginManifest):
                     continue
                 error = self._copy(found, loaded, None).error()
-                manifest_path = os.path.join(found[1], MANIFEST_FILENAME)
                 return PluginNotFoundError(
-                    f"plugin {wanted} not found; {manifest_path} may be it but is broken: {error.message}",
+                    f"plugin {wanted} not found; {found[2]} may be it but is broken: {error.message}",
                     location=error.location,
                     hint=error.hint,
                 )
