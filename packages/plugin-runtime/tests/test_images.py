@@ -251,6 +251,18 @@ def test_a_requirement_pip_cannot_find_fails_with_pips_output(tmp_path):
     assert raised.value.location is not None and raised.value.location.file == plugin / "requirements.txt"
 
 
+def test_an_interpreter_without_pip_is_told_how_to_get_it(tmp_path):
+    plugin = tiny_plugin(tmp_path / "tiny")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    context = tmp_path / "context"
+    context.mkdir()
+
+    with pytest.raises(ImageBuildError, match="needs pip to prepare wheels") as raised:
+        install_requirements(plugin / "requirements.txt", context, python=str(tmp_path / "bare" / "bin" / "python"))
+
+    assert raised.value.hint is not None and "ensurepip" in raised.value.hint
+
+
 def test_a_compiled_wheel_is_refused_with_a_way_out(tmp_path):
     wheel = make_wheel(tmp_path, "native", "1.0", {"native/__init__.py": ""}, tag="cp311-cp311-linux_x86_64")
 

@@ -103,11 +103,15 @@ def plugin_dirs(root: str) -> list[tuple[str, str, os.stat_result]]:
         return []
     found = []
     tail = os.sep + MANIFEST_FILENAME
+    stat = os.stat
     for name in names:
         plugin_dir = base + name
         manifest = plugin_dir + tail
-        info = _manifest_stat(manifest)
-        if info is not None:
+        try:
+            info = stat(manifest)
+        except OSError:
+            continue
+        if info.st_mode & _FILE_TYPE == _REGULAR:
             found.append((plugin_dir, manifest, info))
     return found
 

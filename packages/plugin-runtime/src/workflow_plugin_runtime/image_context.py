@@ -110,6 +110,13 @@ def install_requirements(
     if on_output is not None:
         on_output(f"preparing wheels: pip wheel -r {requirements.name}")
     output = _run_streaming(argv, cwd=requirements.parent, on_output=on_output)
+    if output.returncode != 0 and any("No module named pip" in line for line in output.lines):
+        raise ImageBuildError(
+            f"{requirements.name} needs pip to prepare wheels, and {argv[0]} has no pip",
+            location=SourceLocation(requirements),
+            hint="install pip into the environment that runs the build (python -m ensurepip), "
+            "or give the plugin its own Dockerfile",
+        )
     if output.returncode != 0:
         raise ImageBuildError(
             f"pip could not prepare the wheels of {requirements} (exit code {output.returncode})",
