@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from .errors import (
         ConfigError,
+        ImageBuildError,
         InvocationFailed,
         ManifestError,
         PermissionDeniedError,
@@ -133,6 +134,7 @@ _EXPORTS = {
     "Failure": "results",
     "FailureKind": "results",
     "HandlerCall": "handlers",
+    "ImageBuildError": "errors",
     "Invocation": "runtimes",
     "InvocationFailed": "errors",
     "InvocationResult": "runtimes",
@@ -207,6 +209,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "HandlerCall",
+    "ImageBuildError",
     "Invocation",
     "InvocationFailed",
     "InvocationResult",

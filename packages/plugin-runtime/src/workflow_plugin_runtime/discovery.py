@@ -191,7 +191,7 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
 
 def _parsed_identity(manifest_path: str) -> tuple[str, str] | None:
     from .errors import WorkflowPluginError
-    from .references import IDENTIFIER_PATTERN
+    from .references import is_identifier
     from .yamlfile import load_yaml_file
 
     try:
@@ -201,7 +201,7 @@ def _parsed_identity(manifest_path: str) -> tuple[str, str] | None:
     namespace, name = data.get("namespace"), data.get("name")
     if not (isinstance(namespace, str) and isinstance(name, str)):
         return None
-    if IDENTIFIER_PATTERN.fullmatch(namespace) and IDENTIFIER_PATTERN.fullmatch(name):
+    if is_identifier(namespace) and is_identifier(name):
         return namespace, name
     return None
 

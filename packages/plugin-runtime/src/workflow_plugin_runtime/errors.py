@@ -13,7 +13,8 @@
     ├── SecretError                 an unknown secret or var, a bad secrets file
     ├── RuntimeUnavailableError     no Docker daemon, image missing, ...       (kind: runtime_unavailable)
     ├── InvocationFailed            a plugin call failed; carries a Failure
-    ├── TaskHandlerError            an engine-native task handler failed         (kind: action)
+    ├── TaskHandlerError            an engine-native task handler failed        (kind: action)
+    ├── ImageBuildError             a plugin image did not build (step, output)
     └── ValidationFailed            several problems found at once (``validate``)
 
 Each error renders as ``file:line:column: field: message`` followed by a

@@ -1,40 +1,36 @@
 """Warm workers: plugins kept running between calls, speaking the serve loop.
 
-A cold call pays for an interpreter start every time; a warm worker answers
-a JSON line in tens of microseconds. Workers are grouped per plugin (same
-argv, folder and environment), never serve two calls at once, are recycled
-after ``recycle_after`` calls, stopped after ``idle_timeout_s`` without
-work, and killed and replaced after a timeout, crash or protocol error. A
-plugin that does not answer the serve loop's ready line falls back to one
-process per call (the ``fallback`` runtime).
+A cold call pays for an interpreter start (or a container) every time; a
+warm worker answers a JSON line in tens of microseconds. Workers are
+grouped per plugin and grant (same argv, folder and environment; for a
+container the same image, command, mounts, limits, network and
+environment), never serve two calls at once, are recycled after
+``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
+killed and replaced after a timeout, crash or protocol error. A plugin that
+does not answer the serve loop's ready line falls back to one cold call per
+invocation: a process (the ``fallback`` runtime) or a container (the
+``docker`` runtime).
 
-Each call is driven on the caller's thread with a selector over the worker's
-stdout, stderr and pidfd, so logs are attributed to the call that produced
-them and a call's deadline and cancel event are enforced like a cold call's.
+An invocation with an ``image`` gets a container worker: created by
+:meth:`DockerRuntime.create_serving_container` (the one-shot lockdown) and
+driven through the ``docker`` CLI (:mod:`.warm_worker`). Each call is driven
+on the caller's thread with a selector over the worker's stdout, stderr and
+pidfd, so logs are attributed to the call that produced them and a call's
+deadline and cancel event are enforced like a cold call's.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
-import selectors
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
-
-from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_ready, encode_message
 
 from .results import Failure, FailureKind, Metrics, RuntimeKind
 from .runtimes.base import Invocation, InvocationResult, LogCallback, PluginRuntime
+from .runtimes.docker import DockerRuntime
 from .runtimes.outcome import Ending, Termination, classify
-from .runtimes.process import ProcessRuntime, process_environment
-from .runtimes.proctree import ProcessTree
+from .runtimes.process import ProcessRuntime
 from .runtimes.streams import LogStream
+from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
 
 DEFAULT_POOL_SIZE = 2
 DEFAULT_IDLE_TIMEOUT_S = 60.0
@@ -42,163 +38,20 @@ DEFAULT_RECYCLE_AFTER = 1000
 READY_TIMEOUT_S = 3.0
 """How long a new worker may take to write its ready line before the plugin
 is taken not to speak the serve loop."""
+CONTAINER_READY_TIMEOUT_S = 10.0
+"""The same for a container worker, whose start includes the engine's (about
+0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
 
-_READ_CHUNK = 1 << 16
 _REAP_INTERVAL_S = 1.0
 
-_Key = tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]
-
-
-class _WorkerGone(Exception):
-    """The worker could not be started or did not speak the serve loop."""
-
-
-class _Worker:
-    """One long-lived plugin process in its own session, with its scratch HOME."""
-
-    def __init__(self, invocation: Invocation, *, ready_timeout_s: float) -> None:
-        assert invocation.plugin_dir is not None
-        self.scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-"))
-        env = process_environment({**invocation.env, SERVE_ENV_VAR: "1"}, scratch=self.scratch)
-        try:
-            self.process = subprocess.Popen(
-                list(invocation.argv),
-                cwd=invocation.plugin_dir,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                bufsize=0,
-                close_fds=True,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            raise _WorkerGone(str(exc)) from exc
-        assert self.process.stdin and self.process.stdout and self.process.stderr
-        self.tree = ProcessTree(self.process.pid)
-        self.stdin_fd = self.process.stdin.fileno()
-        self.stdout_fd = self.process.stdout.fileno()
-        self.stderr_fd = self.process.stderr.fileno()
-        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
-            os.set_blocking(fd, False)
-        self.pidfd = os.pidfd_open(self.process.pid)
-        self.selector = selectors.DefaultSelector()
-        for fd in (self.stdout_fd, self.stderr_fd, self.pidfd):
-            self.selector.register(fd, selectors.EVENT_READ)
-        self.calls = 0
-        self.idle_since = time.monotonic()
-        self.alive = True
-        self._buffer = bytearray()
-        try:
-            self._await_ready(time.monotonic() + ready_timeout_s)
-        except _WorkerGone:
-            self.kill()
-            raise
-
-    def _await_ready(self, deadline: float) -> None:
-        line = self._read_line(deadline, None, LogStream(1 << 20))
-        if line is None:
-            raise _WorkerGone("no ready line")
-        try:
-            decode_ready(line)
-        except ProtocolError as exc:
-            raise _WorkerGone(str(exc)) from exc
-
-    def _read_line(self, deadline: float, cancel: threading.Event | None, logs: LogStream) -> bytes | None:
-        """The next stdout line; None when the worker exits, the deadline passes or cancel is set."""
-        while b"\n" not in self._buffer:
-            now = time.monotonic()
-            if now >= deadline or (cancel is not None and cancel.is_set()):
-                return None
-            wait = min(deadline - now, 0.05) if cancel is not None else deadline - now
-            for key, _ in self.selector.select(wait):
-                if key.fd == self.pidfd:
-                    self._drain(self.stdout_fd, self._buffer.extend)
-                    self._drain(self.stderr_fd, logs.feed)
-                    self.alive = False
-                    return None
-                if key.fd == self.stdout_fd:
-                    self._drain(self.stdout_fd, self._buffer.extend)
-                else:
-                    self._drain(self.stderr_fd, logs.feed)
-        index = self._buffer.index(b"\n")
-        line = bytes(self._buffer[: index + 1])
-        del self._buffer[: index + 1]
-        return line
-
-    @staticmethod
-    def _drain(fd: int, sink: object) -> None:
-        """Read what is in the pipe; a short read means it is empty (no EAGAIN round trip)."""
-        while True:
-            try:
-                data = os.read(fd, _READ_CHUNK)
-            except OSError:  # BlockingIOError included: nothing (more) to read
-                return
-            if data:
-                sink(data)  # type: ignore[operator]  # bytearray.extend or LogStream.feed
-            if len(data) < _READ_CHUNK:
-                return
-
-    def _send(self, data: bytes, deadline: float) -> bool:
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self.stdin_fd, view) :]
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                select.select([], [self.stdin_fd], [], 0.01)
-            except OSError:
-                return False
-        return True
-
-    def call(self, invocation: Invocation, logs: LogStream) -> tuple[bytes, Termination]:
-        """Send one request line (its id is the worker's call count) and wait for the response line."""
-        deadline = time.monotonic() + invocation.timeout_s
-        self.calls += 1
-        request = {**invocation.request, "id": self.calls}
-        line: bytes | None = None
-        if self._send(encode_message(request), deadline):  # type: ignore[arg-type]  # a Request with its id
-            line = self._read_line(deadline, invocation.cancel, logs)
-        if line is not None:
-            # Logs written before the response were readable in the same poll that
-            # brought the response, so _read_line has them already.
-            return line, Termination.COMPLETED
-        self._drain(self.stderr_fd, logs.feed)
-        if invocation.cancel is not None and invocation.cancel.is_set():
-            return b"", Termination.CANCELLED
-        if not self.alive or self.process.poll() is not None:
-            return bytes(self._buffer), Termination.COMPLETED
-        return b"", Termination.TIMED_OUT
-
-    def exit_status(self) -> tuple[int | None, int | None]:
-        code = self.process.poll()
-        if code is None:
-            return None, None
-        return (None, -code) if code < 0 else (code, None)
-
-    def kill(self) -> None:
-        """Stop the worker and everything it started; release every descriptor."""
-        self.alive = False
-        self.tree.scan()
-        self.tree.signal_all(signal.SIGKILL)
-        self.process.wait()
-        self.selector.close()
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+_Key = tuple[object, ...]
 
 
 class _PluginWorkers:
     """The workers of one plugin, and whether it speaks the serve loop at all."""
 
     def __init__(self) -> None:
-        self.idle: list[_Worker] = []
+        self.idle: list[WarmWorker] = []
         self.total = 0
         self.serving: bool | None = None
         self.available = threading.Condition()

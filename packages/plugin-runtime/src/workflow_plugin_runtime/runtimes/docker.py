@@ -14,6 +14,10 @@ The ``docker`` package is imported here only, on first use, so importing
 the runtime never pays for it. Every container carries the label
 :data:`INVOCATION_LABEL` and is removed when the call ends, whatever ends it:
 a killed ``docker`` client would leave it running, so this module kills it.
+
+The warm pool's containers (:meth:`DockerRuntime.create_serving_container`)
+are made by the same code as a one-shot call's, so both get the same
+lockdown; only the serve-loop switch in their environment differs.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workflow_plugin_sdk.protocol import encode_message
+from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 
+from ..errors import RuntimeUnavailableError
 from ..results import Failure, FailureKind, Metrics, RuntimeKind
 from .base import Invocation, InvocationResult, LogCallback
 from .outcome import Ending, Termination, classify
@@ -132,7 +137,37 @@ class DockerRuntime:
             metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER)
             return InvocationResult(response=None, failure=failure, metrics=metrics)
 
-    def _create(self, api: Any, invocation: Invocation) -> str:
+    def create_serving_container(self, invocation: Invocation) -> str:
+        """Create (not start) a container that runs the plugin as a pooled worker; its id.
+
+        Everything but the serve-loop switch (``SERVE_ENV_VAR=1``) is what a
+        one-shot call's container gets. Raises :class:`RuntimeUnavailableError`
+        when the daemon or the image cannot be used.
+        """
+        if invocation.image is None:
+            raise ValueError(f"{invocation.plugin_ref}: a serving container needs Invocation.image")
+        try:
+            return self._create(self._api(), invocation, serve=True)
+        except _DaemonUnavailable as exc:
+            raise RuntimeUnavailableError(f"{invocation.plugin_ref}: {exc}") from exc
+
+    def remove_container(self, container_id: str) -> None:
+        """Kill and remove a container, whatever its state; one already gone is no error."""
+        with contextlib.suppress(_DaemonUnavailable):
+            _remove(self._api(), container_id)
+
+    def oom_killed(self, container_id: str) -> bool:
+        """Whether the engine killed the container at its memory limit (False when it cannot say)."""
+        import docker
+        import requests
+
+        try:
+            return _oom_killed(self._api(), container_id)
+        except (_DaemonUnavailable, docker.errors.APIError, requests.exceptions.RequestException):
+            return False
+
+    def _create(self, api: Any, invocation: Invocation, *, serve: bool = False) -> str:
+        """The one place a plugin's container and its lockdown are defined (one-shot and serving alike)."""
         import docker
         import requests
 
@@ -160,7 +195,7 @@ class DockerRuntime:
                 stdin_open=True,
                 tty=False,
                 user=CONTAINER_USER,
-                environment={**CONTAINER_ENV, **invocation.env},
+                environment={**CONTAINER_ENV, **invocation.env, **({SERVE_ENV_VAR: "1"} if serve else {})},
                 labels={INVOCATION_LABEL: os.urandom(16).hex(), PLUGIN_LABEL: invocation.plugin_ref},
                 host_config=host_config,
                 # With no network, also skip the engine's network setup: the container still gets
