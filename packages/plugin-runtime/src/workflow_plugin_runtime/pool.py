@@ -60,11 +60,15 @@ class _PluginWorkers:
 class WarmPool:
     """A :class:`~workflow_plugin_runtime.runtimes.base.PluginRuntime` of warm workers.
 
-    ``close()`` stops every worker; call it (or use the pool as a context
-    manager) when the run ends.
+    ``fallback`` runs the cold calls of process invocations (default: a new
+    :class:`ProcessRuntime`); ``docker`` creates container workers and runs
+    the cold calls of container invocations (default: a
+    :class:`DockerRuntime` made on first need). ``kind`` is ``docker`` for a
+    pool given a ``docker`` runtime (restricted mode), else ``process``;
+    each call's metrics name the runtime that served it. ``close()`` stops
+    every worker and removes every container; call it (or use the pool as
+    a context manager) when the run ends.
     """
-
-    kind = RuntimeKind.PROCESS
 
     def __init__(
         self,
@@ -73,7 +77,9 @@ class WarmPool:
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         recycle_after: int = DEFAULT_RECYCLE_AFTER,
         ready_timeout_s: float = READY_TIMEOUT_S,
+        container_ready_timeout_s: float = CONTAINER_READY_TIMEOUT_S,
         fallback: PluginRuntime | None = None,
+        docker: DockerRuntime | None = None,
     ) -> None:
         if size < 1 or recycle_after < 1 or idle_timeout_s <= 0:
             raise ValueError("pool size, recycle_after and idle_timeout_s must be positive")
@@ -81,7 +87,10 @@ class WarmPool:
         self.idle_timeout_s = idle_timeout_s
         self.recycle_after = recycle_after
         self.ready_timeout_s = ready_timeout_s
+        self.container_ready_timeout_s = container_ready_timeout_s
+        self.kind = RuntimeKind.DOCKER if docker is not None else RuntimeKind.PROCESS
         self.fallback: PluginRuntime = fallback if fallback is not None else ProcessRuntime()
+        self._docker = docker
         self._plugins: dict[_Key, _PluginWorkers] = {}
         self._sizes: dict[_Key, tuple[int, int, float]] = {}
         self._lock = threading.Lock()
@@ -111,14 +120,27 @@ class WarmPool:
         )
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        if not invocation.argv or invocation.plugin_dir is None:
-            raise ValueError(f"{invocation.plugin_ref}: a warm worker needs Invocation.argv and plugin_dir")
+        if invocation.image is None and (not invocation.argv or invocation.plugin_dir is None):
+            raise ValueError(f"{invocation.plugin_ref}: a warm worker needs Invocation.image, or argv and plugin_dir")
         key = _key_of(invocation)
         workers = self._workers_for(key)
         started = time.monotonic()
         worker = self._acquire(key, workers, invocation)
         if worker is None:
-            return self.fallback.invoke(invocation, on_log=on_log)
+            cold = self._docker_runtime() if invocation.image is not None else self.fallback
+            return cold.invoke(invocation, on_log=on_log)
+        try:
+            result, healthy = self._call(worker, invocation, on_log, started)
+        except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
+            self._release(key, workers, worker, keep=False)
+            raise
+        self._release(key, workers, worker, keep=healthy)
+        return result
+
+    def _call(
+        self, worker: WarmWorker, invocation: Invocation, on_log: LogCallback | None, started: float
+    ) -> tuple[InvocationResult, bool]:
+        """One call on ``worker``; the result, and whether the worker may serve again."""
         warm = worker.calls > 0
         logs = LogStream(invocation.max_stderr_bytes, on_log)
         line, termination = worker.call(invocation, logs)
@@ -128,6 +150,7 @@ class WarmPool:
             termination = Termination.STDERR_TOO_LARGE
         exit_code, signum = worker.exit_status()
         still_running = worker.alive and exit_code is None and signum is None
+        oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
         response, failure = classify(
             Ending(
                 plugin_ref=invocation.plugin_ref,
@@ -137,26 +160,39 @@ class WarmPool:
                 signal=signum,
                 stderr_tail=logs.tail(),
                 timeout_s=invocation.timeout_s,
-                killed="its warm worker",
+                killed=worker.what,
                 stdout_limit=invocation.max_stdout_bytes,
                 stderr_limit=invocation.max_stderr_bytes,
+                oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
             )
         )
         answered_id = None if response is None else response.get("id")
         if response is not None and answered_id != worker.calls:
             response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
         healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
-        self._release(key, workers, worker, keep=healthy)
         metrics = Metrics(
             duration_s=time.monotonic() - started,
-            runtime=RuntimeKind.PROCESS,
+            runtime=worker.runtime,
             exit_code=exit_code,
             signal=signum,
             warm=warm,
         )
-        return InvocationResult(
+        result = InvocationResult(
             response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
         )
+        return result, healthy
+
+    def _docker_runtime(self) -> DockerRuntime:
+        with self._lock:
+            if self._docker is None:
+                self._docker = DockerRuntime()
+            return self._docker
+
+    def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
+        """How to start a worker for ``invocation``, and how long it may take to say it is ready."""
+        if invocation.image is not None:
+            return container_spawn(invocation, self._docker_runtime()), self.container_ready_timeout_s
+        return process_spawn(invocation), self.ready_timeout_s
 
     def _workers_for(self, key: _Key) -> _PluginWorkers:
         with self._lock:
@@ -167,7 +203,7 @@ class WarmPool:
                 workers = self._plugins[key] = _PluginWorkers()
             return workers
 
-    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> _Worker | None:
+    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> WarmWorker | None:
         size = self._sizes.get(key, (self.size, 0, 0.0))[0]
         with workers.available:
             while True:
@@ -182,8 +218,9 @@ class WarmPool:
                 if invocation.cancel is not None and invocation.cancel.is_set():
                     return None
         try:
-            worker = _Worker(invocation, ready_timeout_s=self.ready_timeout_s)
-        except _WorkerGone:
+            spawn, ready_timeout_s = self._spawn(invocation)
+            worker = WarmWorker(spawn, ready_timeout_s=ready_timeout_s)
+        except WorkerGone:
             with workers.available:
                 workers.total -= 1
                 workers.serving = False
@@ -194,7 +231,7 @@ class WarmPool:
         self._start_reaper()
         return worker
 
-    def _release(self, key: _Key, workers: _PluginWorkers, worker: _Worker, *, keep: bool) -> None:
+    def _release(self, key: _Key, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
         recycle_after = self._sizes.get(key, (0, self.recycle_after, 0.0))[1]
         if keep and worker.alive and worker.calls < recycle_after and not self._closed.is_set():
             worker.idle_since = time.monotonic()
