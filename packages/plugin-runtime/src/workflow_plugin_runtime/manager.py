@@ -3,10 +3,10 @@
 The manager is where security decisions are made once for every caller: it
 resolves the plugin, checks a restricted workflow's grants against the
 plugin's capabilities, picks the runtime (trusted: a process or a warm
-worker; restricted: a container), and builds the :class:`Invocation` with
-only what the grants allow: configured variables the plugin may see, the
-mounts it needs, network only when granted. Nothing long-lived is kept
-unless warm workers were asked for.
+worker; restricted: a container, warm or not), and builds the
+:class:`Invocation` with only what the grants allow: configured variables
+the plugin may see, the mounts it needs, network only when granted.
+Nothing long-lived is kept unless warm workers were asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import SpecifierSet
 
@@ -29,6 +29,9 @@ from .references import ActionRef
 from .resolve import Resolver
 from .results import RuntimeKind
 from .runtimes.base import Invocation, Mount, PluginRuntime, ResourceLimits, plugin_argv
+
+if TYPE_CHECKING:
+    from .runtimes.docker import DockerRuntime
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
 
@@ -189,9 +192,16 @@ class PluginManager:
         )
 
     def _runtime_for(self, manifest: PluginManifest) -> PluginRuntime:
+        warm = self.policy.pool or manifest.runtime.pool is not None
         if self.policy.security is SecurityMode.RESTRICTED:
-            return self._restricted_runtime()
-        if self.policy.pool or manifest.runtime.pool is not None:
+            isolated = self._restricted_runtime()
+            if warm:
+                from .runtimes.docker import DockerRuntime
+
+                if isinstance(isolated, DockerRuntime):
+                    return self._warm_pool(docker=isolated)
+            return isolated
+        if warm:
             return self._warm_pool()
         return self._runtime(RuntimeKind.PROCESS)
 
@@ -213,21 +223,25 @@ class PluginManager:
                 runtime = self._runtimes[kind] = _create_runtime(kind)
             return runtime
 
-    def _warm_pool(self) -> PluginRuntime:
+    def _warm_pool(self, *, docker: DockerRuntime | None = None) -> PluginRuntime:
+        """The one pool of this manager: processes in trusted mode, containers (through ``docker``) in restricted.
+
+        Its workers are keyed by everything the grants decide (image, mounts,
+        environment, limits, network), so no worker serves two different grants.
+        """
         with self._lock:
             if self._pool is None:
                 from .pool import WarmPool
 
                 sizing = self.policy.pool_defaults
-                if sizing is None:
-                    self._pool = WarmPool(fallback=self._runtimes.get(RuntimeKind.PROCESS))
-                else:
-                    self._pool = WarmPool(
-                        size=sizing.size,
-                        idle_timeout_s=sizing.idle_timeout,
-                        recycle_after=sizing.recycle_after,
-                        fallback=self._runtimes.get(RuntimeKind.PROCESS),
-                    )
+                options: dict[str, Any] = {"fallback": self._runtimes.get(RuntimeKind.PROCESS), "docker": docker}
+                if sizing is not None:
+                    options |= {
+                        "size": sizing.size,
+                        "idle_timeout_s": sizing.idle_timeout,
+                        "recycle_after": sizing.recycle_after,
+                    }
+                self._pool = WarmPool(**options)
             return self._pool
 
     def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
@@ -246,7 +260,8 @@ class PluginManager:
     def close(self) -> None:
         """Stop warm workers and release runtime clients; safe to call twice."""
         with self._lock:
-            runtimes = [*self._runtimes.values(), *([self._pool] if self._pool is not None else [])]
+            # The pool first: removing its containers needs the Docker runtime's client still open.
+            runtimes = [*([self._pool] if self._pool is not None else []), *self._runtimes.values()]
             self._runtimes.clear()
             self._pool = None
         for runtime in runtimes:

@@ -263,12 +263,12 @@ class WarmPool:
                     worker.kill()
 
     def worker_pids(self) -> list[int]:
-        """The pids of idle workers (for tests and diagnostics)."""
+        """The pids of idle workers, for a container the ``docker`` CLI's (for tests and diagnostics)."""
         with self._lock:
             return [w.process.pid for workers in self._plugins.values() for w in workers.idle]
 
     def close(self) -> None:
-        """Stop every idle worker and the reaper; busy workers stop when their call returns."""
+        """Stop every idle worker (removing its container) and the reaper; busy ones stop when their call returns."""
         self._closed.set()
         if self._reaper is not None:
             self._reaper.join()
@@ -281,10 +281,24 @@ class WarmPool:
             for worker in idle:
                 worker.kill()
         self.fallback.close()
+        if self._docker is not None:
+            self._docker.close()
 
 
 def _key_of(invocation: Invocation) -> _Key:
-    return (invocation.argv, str(invocation.plugin_dir), tuple(sorted(invocation.env.items())))
+    """What makes two invocations interchangeable for a worker: never shared across different grants."""
+    env = tuple(sorted(invocation.env.items()))
+    if invocation.image is not None:
+        return (
+            RuntimeKind.DOCKER,
+            invocation.image,
+            invocation.container_command,
+            invocation.mounts,
+            invocation.limits,
+            invocation.network,
+            env,
+        )
+    return (RuntimeKind.PROCESS, invocation.argv, str(invocation.plugin_dir), env)
 
 
 def _id_mismatch(invocation: Invocation, expected: int, found: object, stderr_tail: str) -> Failure:

@@ -1,17 +1,18 @@
 """Live progress of a run, and its summary table.
 
-On a terminal a Rich live view shows the tasks running now, counts by state
-and the latest log lines; elsewhere (CI logs, pipes) each event is one plain
-line. Either way the cost per event is constant, so a 10,000-task run is not
-slowed by its own display. Everything shown is already masked by the
-runtime; the view never sees a secret.
+On a terminal a Rich live view at the bottom shows the tasks running now and
+counts by state, while finished tasks and plugin log lines scroll above it;
+elsewhere (CI logs, pipes) each event is one plain line. Either way the
+cost per event is constant, so a 10,000-task run is not slowed by its own
+display. Everything shown is already masked by the runtime; the view never
+sees a secret.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -31,7 +32,6 @@ _STATUS_STYLE = {
     "running": ("running", "cyan"),
 }
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
-_RECENT_LOGS = 8
 _SHOWN_RUNNING = 10
 _SUMMARY_ROWS = 50
 
@@ -52,7 +52,6 @@ class RunProgress:
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
         self._counts: Counter[str] = Counter()
-        self._logs: deque[Text] = deque(maxlen=_RECENT_LOGS)
         self._live: Live | None = None
         if console.is_terminal:
             self._live = Live(console=console, refresh_per_second=8, transient=True, get_renderable=self._render)
@@ -78,19 +77,13 @@ class RunProgress:
             return
         level = record.get("level", "info")
         line = Text.assemble((f"  {task_id} | ", "dim"), (record.get("message", ""), _LEVEL_STYLE.get(level, "")))
-        if self._live is None:
-            self.console.print(line)
-            return
-        with self._lock:
-            self._logs.append(line)
+        self._print(line)
 
     def task_finished(self, result: TaskResult) -> None:
         status = result.status.value
         with self._lock:
             self._running.pop(result.task_id, None)
             self._counts[status] += 1
-        if self._live is not None and status in ("succeeded", "running"):
-            return
         label, style = _STATUS_STYLE.get(status, (status, ""))
         duration = result.metrics.duration_s if result.metrics is not None else None
         detail = ""
@@ -99,10 +92,11 @@ class RunProgress:
         elif result.reason:
             detail = f"  {result.reason}"
         line = Text.assemble((f"{label:>9} ", style), result.task_id, (f"  {_duration(duration)}", "dim"), detail)
-        if self._live is not None:
-            self._live.console.print(line)
-        else:
-            self.console.print(line)
+        self._print(line)
+
+    def _print(self, line: Text) -> None:
+        """A line that stays: above the live view on a terminal, as it comes elsewhere."""
+        (self._live.console if self._live is not None else self.console).print(line)
 
     def _render(self) -> Group:
         with self._lock:
@@ -110,7 +104,6 @@ class RunProgress:
             running = sorted(self._running.items(), key=lambda item: item[1])[:_SHOWN_RUNNING]
             done = sum(self._counts.values())
             counts = ", ".join(f"{count} {status}" for status, count in sorted(self._counts.items()))
-            logs = list(self._logs)
         header = Text.assemble(("workflow ", "bold"), f"{done}/{self.total} done", (f"  {counts}" if counts else ""))
         rows = [
             Text.assemble(("  running ", "cyan"), task_id, (f"  {now - since:.1f} s", "dim"))
@@ -119,7 +112,7 @@ class RunProgress:
         more = len(self._running) - len(running)
         if more > 0:
             rows.append(Text(f"  ... and {more} more running", style="dim"))
-        return Group(header, *rows, *logs)
+        return Group(header, *rows)
 
 
 def print_run_summary(console: Console, result: RunResult, *, record_path: str | None = None) -> None:
