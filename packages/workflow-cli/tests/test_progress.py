@@ -1,0 +1,83 @@
+"""The run's progress lines and summary table, rendered into a string as Rich's own tests do."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from workflow_plugin_runtime.results import (
+    Failure,
+    FailureKind,
+    Metrics,
+    RunResult,
+    RunStatus,
+    RuntimeKind,
+    TaskResult,
+    TaskStatus,
+)
+from workflow_plugin_runtime.workflow import load_workflow
+
+from workflow_cli.ui.console import make_console
+from workflow_cli.ui.progress import RunProgress, print_run_summary
+
+
+def console_and_buffer() -> tuple[object, io.StringIO]:
+    buffer = io.StringIO()
+    return make_console(file=buffer, width=100), buffer
+
+
+def results() -> list[TaskResult]:
+    return [
+        TaskResult("fetch", TaskStatus.SUCCEEDED, outputs={"n": 1}, metrics=Metrics(0.081, RuntimeKind.PROCESS, 0)),
+        TaskResult(
+            "render",
+            TaskStatus.FAILED,
+            failure=Failure(FailureKind.ACTION, "the template is broken"),
+            metrics=Metrics(1.5, RuntimeKind.PROCESS, 1, warm=True),
+        ),
+        TaskResult("publish", TaskStatus.SKIPPED, reason="skipped because 'render' failed"),
+    ]
+
+
+def test_plain_progress_prints_one_line_per_event():
+    console, buffer = console_and_buffer()
+    with RunProgress(console, total=3) as progress:
+        progress.task_started("fetch", 1)
+        progress.task_log("fetch", {"level": "info", "message": "got 1 page"})
+        for result in results():
+            progress.task_finished(result)
+        progress.task_started("render", 2)
+    assert buffer.getvalue().splitlines() == [
+        "▶ fetch",
+        "  fetch | got 1 page",
+        "       ok fetch  81 ms",
+        "   FAILED render  1.50 s  action: the template is broken",
+        "  skipped publish  -  skipped because 'render' failed",
+        "▶ render (attempt 2)",
+    ]
+
+
+def test_the_summary_puts_failures_first_and_shows_outputs(tmp_path: Path):
+    path = tmp_path / "flow.yaml"
+    path.write_text("name: demo\ntasks:\n  fetch: {uses: a/b.c}\n", encoding="utf-8")
+    now = time.time()
+    result = RunResult(
+        run_id="r1",
+        workflow=load_workflow(path),
+        status=RunStatus.FAILED,
+        outputs={"count": 3},
+        tasks={task.task_id: task for task in results()},
+        started_at=now,
+        finished_at=now + 2,
+    )
+    console, buffer = console_and_buffer()
+    print_run_summary(console, result, record_path="/runs/r1.json")
+    text = buffer.getvalue()
+    rows = [line for line in text.splitlines() if line.startswith("│")]
+    assert [row.split("│")[1].strip() for row in rows] == ["render", "publish", "fetch"]
+    assert "process (warm)" in text
+    assert "action: the template is broken" in text
+    assert text.splitlines()[0].rstrip() == "demo: failed"
+    assert "  count: 3" in text
+    assert text.rstrip().endswith("run record: /runs/r1.json")
