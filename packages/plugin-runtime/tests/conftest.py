@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +21,55 @@ def _private_validator_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         os.environ.pop("WORKFLOW_CACHE_DIR", None)
     else:
         os.environ["WORKFLOW_CACHE_DIR"] = previous
+
+
+# --- Docker: the test image and container bookkeeping (moved up from tests/runtimes/conftest.py,
+# so the warm pool's container tests share them) ---
+
+RUNTIME_PLUGINS = Path(__file__).resolve().parent / "fixtures" / "runtime_plugins"
+TEST_IMAGE = "workflow-plugins-test/runtime-probe:latest"
+TEST_DOCKERFILE = """\
+FROM python:3.11-slim
+COPY workflow_plugin_sdk /usr/lib/python3/dist-packages/workflow_plugin_sdk
+COPY raw /raw
+COPY probe /plugin
+WORKDIR /plugin
+CMD ["python3", "-E", "-s", "main.py"]
+"""
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The probe and raw plugins with the SDK, on the base image CI imports (python:3.11-slim)."""
+    import workflow_plugin_sdk
+
+    context = tmp_path_factory.mktemp("image")
+    shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, context / "workflow_plugin_sdk")
+    for name in ("probe", "raw"):
+        shutil.copytree(RUNTIME_PLUGINS / name, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "Dockerfile").write_text(TEST_DOCKERFILE)
+    docker_client.images.build(path=os.fspath(context), tag=TEST_IMAGE, rm=True, forcerm=True)
+    return TEST_IMAGE
+
+
+@pytest.fixture
+def containers_of(docker_client: Any) -> Callable[[str], list[Any]]:
+    """Every container (running or not) that a plugin ref's invocations left behind."""
+    from workflow_plugin_runtime.runtimes.docker import PLUGIN_LABEL
+
+    def containers(plugin_ref: str) -> list[Any]:
+        found: list[Any] = docker_client.containers.list(all=True, filters={"label": f"{PLUGIN_LABEL}={plugin_ref}"})
+        return found
+
+    return containers

@@ -390,3 +390,32 @@ def test_mutated_manifests_only_ever_raise_manifest_errors(tmp_path: Path, data:
         load_manifest(folder)
     except ManifestError as exc:
         assert exc.location is not None and exc.location.file == folder / "plugin.yaml"
+
+
+COMMAND_MANIFEST = """\
+namespace: acme
+name: demo
+version: 1.0.0
+runtime:
+  command: [bin/run.py, --quiet]
+actions:
+  go: {}
+"""
+
+
+def test_a_cached_manifest_notices_when_its_files_go_or_move_out(tmp_path: Path) -> None:
+    folder = plugin(tmp_path, COMMAND_MANIFEST, files=("bin/run.py",))
+    first = load_manifest(folder)
+    assert load_manifest(folder) is first
+    (folder / "bin" / "run.py").unlink()  # a subfolder changed: the plugin folder's own mtime did not
+    with pytest.raises(ManifestError, match=r"'bin/run\.py' does not exist"):
+        load_manifest(folder)
+    outside = tmp_path / "outside.py"
+    outside.write_text("", encoding="utf-8")
+    (folder / "bin" / "run.py").symlink_to(outside)
+    with pytest.raises(ManifestError, match=r"'bin/run\.py' points outside the plugin directory"):
+        load_manifest(folder)
+    (folder / "bin" / "run.py").unlink()
+    (folder / "bin" / "real.py").write_text("", encoding="utf-8")
+    (folder / "bin" / "run.py").symlink_to(folder / "bin" / "real.py")
+    assert load_manifest(folder).runtime.command == ("bin/run.py", "--quiet")

@@ -86,3 +86,25 @@ def test_any_text_parses_or_raises_reference_syntax_error(text: str) -> None:
         assert exc.message and exc.hint
     else:
         assert str(ref) == text
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="abcxyz019-_A.é/ ", max_size=70))
+def test_character_checks_agree_with_the_published_patterns(text: str) -> None:
+    from workflow_plugin_runtime import references
+
+    assert references.is_identifier(text) == bool(references.IDENTIFIER_PATTERN.fullmatch(text))
+    as_action = f"acme/http.{text}"
+    try:
+        parse_action_ref(as_action)
+        parsed = True
+    except ReferenceSyntaxError:
+        parsed = False
+    assert parsed == bool(references.ACTION_NAME_PATTERN.fullmatch(text))
+
+
+def test_an_unknown_module_attribute_is_an_attribute_error() -> None:
+    from workflow_plugin_runtime import references
+
+    with pytest.raises(AttributeError, match="NO_SUCH_PATTERN"):
+        _ = references.NO_SUCH_PATTERN  # type: ignore[attr-defined]

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.version import Version
 
-from workflow_plugin_runtime import manifest as manifest_module
+from workflow_plugin_runtime import manifest_cache
 from workflow_plugin_runtime.config import PathSource, PluginsPath, load_config
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError, ReferenceSyntaxError
+from workflow_plugin_runtime.index import ManifestIndex, signature
 from workflow_plugin_runtime.references import PluginRef
 from workflow_plugin_runtime.resolve import Resolver
 
@@ -196,10 +204,10 @@ def test_unusual_yaml_layouts_still_resolve(tmp_path: Path, text: str) -> None:
 def test_resolving_one_ref_parses_only_its_manifest(tmp_path: Path) -> None:
     for index in range(40):
         make(tmp_path / "p", "bulk", f"plugin-{index:02d}")
-    manifest_module.clear_manifest_cache()
+    manifest_cache.clear()
     resolver(tmp_path / "p").resolve("bulk/plugin-37")
     # The per-process manifest cache holds exactly the manifests that were parsed.
-    assert list(manifest_module._CACHE) == [tmp_path / "p" / "plugin-37" / "plugin.yaml"]
+    assert list(manifest_cache._CACHE) == [tmp_path / "p" / "plugin-37" / "plugin.yaml"]
 
 
 def test_fixture_tree_lists_good_and_broken_plugins() -> None:
@@ -218,3 +226,146 @@ def test_resolver_from_config_searches_project_plugins(tmp_path: Path) -> None:
     found = Resolver.from_config(config, entry_points=False)
     assert found.resolve("acme/http").version == Version("2.0.0")
     assert [c.location.source for c in found.copies("acme/http")] == [PathSource.PROJECT_CONFIG, PathSource.DEFAULT]
+
+
+# A cold resolve: each call below is a new interpreter sharing one cache dir, as one-shot commands are.
+COLD = """
+import json, sys
+from workflow_plugin_runtime.resolve import Resolver
+roots, ref = json.loads(sys.argv[1]), sys.argv[2]
+try:
+    manifest = Resolver(roots, entry_points=False).resolve(ref)
+except Exception as exc:
+    result = {"error": type(exc).__name__, "message": exc.message}
+else:
+    result = {"dir": str(manifest.plugin_dir), "repr": None}
+heavy = ("yaml", "dataclasses", "fastjsonschema", "platformdirs", "packaging.version")
+result["imported"] = sorted(name for name in heavy if name in sys.modules)
+if "dir" in result:
+    result["version"] = str(manifest.version)
+    result["repr"] = repr(manifest)
+print(json.dumps(result))
+"""
+SETTLE_S = 0.15  # just over the index's 100 ms racy-entry margin: files this old get recorded
+
+
+def cold(roots: list[Path], ref: str, cache: Path) -> dict[str, Any]:
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", COLD, json.dumps([str(r) for r in roots]), ref],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_cold_resolve_reads_the_index_and_imports_no_parser(tmp_path: Path) -> None:
+    for index in range(30):
+        make(tmp_path / "p", "bulk", f"plugin-{index:02d}", f"1.{index}.0")
+    time.sleep(SETTLE_S)
+    first = cold([tmp_path / "p"], "bulk/plugin-29", tmp_path / "cache")
+    assert "yaml" in first["imported"]  # nothing cached yet: parsed and checked
+    again = cold([tmp_path / "p"], "bulk/plugin-29", tmp_path / "cache")
+    assert again["imported"] == []
+    assert (again["dir"], again["version"], again["repr"]) == (first["dir"], "1.29.0", first["repr"])
+
+
+def test_a_manifest_from_the_index_equals_the_parsed_one(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "acme-http", tmp_path / "p" / "acme-http")
+    shutil.copytree(FIXTURES / "acme-text", tmp_path / "p" / "acme-text")
+    time.sleep(SETTLE_S)
+    for ref in ("acme/http", "acme/text"):
+        parsed = cold([tmp_path / "p"], ref, tmp_path / "cache")
+        indexed = cold([tmp_path / "p"], ref, tmp_path / "cache")
+        assert indexed["imported"] == [] and "yaml" in parsed["imported"]
+        assert indexed["repr"] == parsed["repr"]
+
+
+def test_an_edit_after_a_cached_resolve_is_seen_by_the_next_process(tmp_path: Path) -> None:
+    folder = make(tmp_path / "p", "acme", "http", "1.0.0")
+    time.sleep(SETTLE_S)
+    assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["version"] == "1.0.0"
+    assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["imported"] == []
+    manifest = folder / "plugin.yaml"
+    stamp = manifest.stat()
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("1.0.0", "1.0.1"), encoding="utf-8")
+    os.utime(manifest, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, inode and mtime: only ctime moves
+    assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["version"] == "1.0.1"
+
+
+def test_a_renamed_plugin_moves_and_a_deleted_one_is_gone(tmp_path: Path) -> None:
+    one = make(tmp_path / "p", "acme", "one", "1.0.0", folder="a")
+    make(tmp_path / "p", "acme", "two", "2.0.0", folder="b")
+    time.sleep(SETTLE_S)
+    for ref in ("acme/one", "acme/two", "acme/one", "acme/two"):
+        assert "dir" in cold([tmp_path / "p"], ref, tmp_path / "cache")
+    manifest = one / "plugin.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("name: one", "name: two"), encoding="utf-8")
+    moved = cold([tmp_path / "p"], "acme/two", tmp_path / "cache")
+    assert (moved["dir"], moved["version"]) == (str(one), "1.0.0")  # folder a now comes first as acme/two
+    assert cold([tmp_path / "p"], "acme/one", tmp_path / "cache")["error"] == "PluginNotFoundError"
+    shutil.rmtree(one)
+    assert cold([tmp_path / "p"], "acme/two", tmp_path / "cache")["version"] == "2.0.0"
+    shutil.rmtree(tmp_path / "p" / "b")
+    assert cold([tmp_path / "p"], "acme/two", tmp_path / "cache")["error"] == "PluginNotFoundError"
+
+
+def test_a_plugin_added_earlier_on_the_path_shadows_the_cached_one(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    make(second, "acme", "http", "2.0.0")
+    time.sleep(SETTLE_S)
+    for _ in range(2):
+        assert cold([first, second], "acme/http", tmp_path / "cache")["version"] == "2.0.0"
+    make(first, "acme", "http", "1.0.0", folder="zz-late")
+    assert cold([first, second], "acme/http", tmp_path / "cache")["version"] == "1.0.0"
+
+
+def test_a_missing_entrypoint_is_reported_even_when_the_manifest_is_cached(tmp_path: Path) -> None:
+    folder = make(tmp_path / "p", "acme", "http")
+    time.sleep(SETTLE_S)
+    for _ in range(2):
+        assert "dir" in cold([tmp_path / "p"], "acme/http", tmp_path / "cache")
+    (folder / "main.py").unlink()
+    failed = cold([tmp_path / "p"], "acme/http", tmp_path / "cache")
+    assert failed["error"] == "ManifestError"
+    assert failed["message"] == f"'main.py' does not exist in {folder.resolve()}"
+
+
+def test_an_unwritable_cache_dir_only_costs_speed(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "http")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("", encoding="utf-8")
+    time.sleep(SETTLE_S)
+    for _ in range(2):
+        assert "yaml" in cold([tmp_path / "p"], "acme/http", blocker / "cache")["imported"]
+    assert blocker.is_file()
+
+
+WRITE_THEN_RESOLVE = """
+import sys
+from pathlib import Path
+from workflow_plugin_runtime.resolve import Resolver
+manifest = Path(sys.argv[1])
+manifest.write_text(manifest.read_text(encoding="utf-8").replace("1.0.0", "1.0.1"), encoding="utf-8")
+assert str(Resolver([manifest.parent.parent], entry_points=False).resolve("acme/http").version) == "1.0.1"
+"""
+
+
+def test_a_manifest_changed_within_the_last_tick_is_not_recorded(tmp_path: Path) -> None:
+    folder = make(tmp_path / "p", "acme", "http", "1.0.0")
+    time.sleep(SETTLE_S)
+    cache = tmp_path / "cache"
+    cold([tmp_path / "p"], "acme/http", cache)
+    (index_file,) = cache.glob("plugin-index/*.bin")
+    manifest = str(folder / "plugin.yaml")
+    assert manifest in (ManifestIndex(str(index_file))._read() or {})
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": str(cache)}
+    subprocess.run([sys.executable, "-c", WRITE_THEN_RESOLVE, manifest], env=env, check=True)
+    entry = (ManifestIndex(str(index_file))._read() or {}).get(manifest)
+    assert entry is not None and entry[0] != signature(Path(manifest).stat())  # only the stale entry: never used
+    again = cold([tmp_path / "p"], "acme/http", cache)
+    assert again["version"] == "1.0.1" and "yaml" in again["imported"]

@@ -6,8 +6,8 @@ folder name. :func:`scan_identity` reads only a manifest's top-level
 ``namespace:`` and ``name:`` lines, and only when the file's layout makes that
 reading unambiguous: the top-level mapping starts at column 0, every column-0
 line is a plain ``key:``, and each of the two keys appears exactly once with
-a plain value. Anything else returns ``None`` and :func:`read_identity` parses
-the file. A value hidden in a multi-line quoted scalar cannot fool it: the real
+a plain value. Anything else returns ``None`` and :func:`read_identities`
+parses the file. A value hidden in a multi-line quoted scalar cannot fool it: the real
 key would also sit at column 0, making the key appear twice. Identities are
 kept in the on-disk index (see :mod:`.index`), so a later process re-reads
 only manifests that changed. The resolver still verifies the identity of the
@@ -45,7 +45,7 @@ __all__ = [
     "EntryPointProblem",
     "entry_point_locations",
     "plugin_dirs",
-    "read_identity",
+    "read_identities",
     "scan_identity",
     "scan_path",
 ]
@@ -54,13 +54,15 @@ ENTRY_POINT_GROUP = "workflow.plugins"
 _SCAN_LIMIT = 1024 * 1024
 _REGULAR = 0o100000
 _FILE_TYPE = 0o170000
+_STAT_AT = os.stat in os.supports_dir_fd and os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _set = object.__setattr__
 
 
 class Candidate(FrozenRecord):
     """A directory holding ``plugin.yaml``, found at ``location``; its identity is not known yet."""
 
-    __slots__ = ("plugin_dir", "location")
+    __slots__ = ("location", "plugin_dir")
     plugin_dir: Path
     location: PluginsPath
 
@@ -88,31 +90,38 @@ class EntryPointProblem(FrozenRecord):
 def plugin_dirs(root: str) -> list[tuple[str, str, os.stat_result]]:
     """``(plugin_dir, its plugin.yaml, that file's stat)`` at ``root``: itself if it holds one, else its children.
 
-    Children come in name order, hidden ones skipped. Paths are joined as
-    strings: this loop runs over hundreds of entries in every cold resolve.
+    Children come in name order, hidden ones skipped. This loop runs over
+    hundreds of entries in every cold resolve, so paths are joined as strings
+    and, where the platform allows, each manifest is stat'ed relative to an
+    open descriptor of ``root`` (a shorter path walk: about a third faster).
     """
     base = root if root.endswith(os.sep) else root + os.sep
     own = base + MANIFEST_FILENAME
     info = _manifest_stat(own)
     if info is not None:
         return [(root, own, info)]
+    tail = os.sep + MANIFEST_FILENAME
+    found = []
+    stat = os.stat
     try:
-        with os.scandir(root) as entries:
-            names = sorted(entry.name for entry in entries if entry.name[0] != "." and entry.is_dir())
+        directory = os.open(root, _DIRECTORY_FLAGS) if _STAT_AT else None
     except OSError:
         return []
-    found = []
-    tail = os.sep + MANIFEST_FILENAME
-    stat = os.stat
-    for name in names:
-        plugin_dir = base + name
-        manifest = plugin_dir + tail
-        try:
-            info = stat(manifest)
-        except OSError:
-            continue
-        if info.st_mode & _FILE_TYPE == _REGULAR:
-            found.append((plugin_dir, manifest, info))
+    try:
+        with os.scandir(root if directory is None else directory) as entries:
+            names = sorted(entry.name for entry in entries if entry.name[0] != "." and entry.is_dir())
+        for name in names:
+            try:
+                info = stat(base + name + tail) if directory is None else stat(name + tail, dir_fd=directory)
+            except OSError:
+                continue
+            if info.st_mode & _FILE_TYPE == _REGULAR:
+                found.append((base + name, base + name + tail, info))
+    except OSError:
+        return []
+    finally:
+        if directory is not None:
+            os.close(directory)
     return found
 
 
@@ -121,23 +130,28 @@ def scan_path(location: PluginsPath) -> list[Candidate]:
     return [Candidate(Path(found), location) for found, _, _ in plugin_dirs(os.fspath(location.path))]
 
 
-def read_identity(manifest_path: str, info: os.stat_result, *, before_ns: int) -> tuple[str, str] | None:
-    """``(namespace, name)`` of a manifest stat'ed as ``info`` (after ``before_ns``), from the index when it can.
+def read_identities(
+    found: list[tuple[str, str, os.stat_result]], *, before_ns: int
+) -> list[tuple[str, str] | None]:
+    """``(namespace, name)`` of each ``(plugin_dir, manifest, stat)`` (stat'ed after ``before_ns``), or None.
 
-    Read from the text when :func:`scan_identity` can, else from the parsed
-    YAML (valid identifiers only); None when the file names no identity.
+    From the index while a manifest's signature is unchanged, else from its
+    text (:func:`scan_identity`), else from its parsed YAML (valid
+    identifiers only); what was read is recorded unless the file is too
+    recent to be told apart from a later edit (see :func:`.index.settled`).
     """
     index = shared_index()
-    sig = signature(info)
-    known = index.identity(manifest_path, sig)
-    if known is not None:
-        return (known[0], known[1]) if len(known) == 2 else None
-    found = scan_identity(manifest_path)
-    if found is None:
-        found = _parsed_identity(manifest_path)
-    if settled(info, before_ns):
-        index.remember(manifest_path, sig, identity=found)
-    return found
+    known = index.identities([(manifest, signature(info)) for _, manifest, info in found])
+    identities: list[tuple[str, str] | None] = []
+    for (_, manifest, info), pair in zip(found, known, strict=True):
+        if pair is not None:
+            identities.append((pair[0], pair[1]) if len(pair) == 2 else None)
+            continue
+        read = scan_identity(manifest) or _parsed_identity(manifest)
+        if settled(info, before_ns):
+            index.remember(manifest, signature(info), identity=read)
+        identities.append(read)
+    return identities
 
 
 def scan_identity(manifest_path: Path | str) -> tuple[str, str] | None:
@@ -208,7 +222,7 @@ def _parsed_identity(manifest_path: str) -> tuple[str, str] | None:
 
 def _manifest_stat(path: str) -> os.stat_result | None:
     try:
-        info = os.stat(path)
+        info = os.stat(path)  # noqa: PTH116 - a string path: no Path object per manifest
     except (OSError, ValueError):
         return None
     return info if info.st_mode & _FILE_TYPE == _REGULAR else None

@@ -10,8 +10,9 @@ defines about fifteen such classes; as dataclasses they cost more than the
 whole budget. So the classes on that path (references, manifests, resolution
 results, discovery) subclass :class:`FrozenRecord` instead.
 
-A subclass declares ``__slots__`` (its fields, in constructor order), annotates
-them, and writes its ``__init__`` with :func:`object.__setattr__`. The base
+A subclass declares ``__slots__``, annotates its fields in constructor order
+(the annotations, kept as strings, give the field order) and writes its
+``__init__`` with :func:`object.__setattr__`. The base
 gives it what the decorator would: assignment and deletion raise
 ``dataclasses.FrozenInstanceError`` (imported only when raised), ``__eq__`` and
 ``__hash__`` over the fields when the classes match, a dataclass-style
@@ -45,13 +46,14 @@ class FrozenRecord:
     def __init_subclass__(cls, *, order: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_fields" not in cls.__dict__:
-            cls._fields = tuple(cls.__dict__.get("__slots__", ()))
-        cls.__match_args__ = cls._fields
+            # Not inspect.get_annotations: importing inspect is what this module avoids.
+            cls._fields = tuple(cls.__dict__.get("__annotations__", ()))  # noqa: RUF063
+        type.__setattr__(cls, "__match_args__", cls._fields)
         if order:
-            cls.__lt__ = _compare(lambda a, b: a < b)  # type: ignore[method-assign]
-            cls.__le__ = _compare(lambda a, b: a <= b)  # type: ignore[method-assign]
-            cls.__gt__ = _compare(lambda a, b: a > b)  # type: ignore[method-assign]
-            cls.__ge__ = _compare(lambda a, b: a >= b)  # type: ignore[method-assign]
+            type.__setattr__(cls, "__lt__", _compare(lambda a, b: a < b))
+            type.__setattr__(cls, "__le__", _compare(lambda a, b: a <= b))
+            type.__setattr__(cls, "__gt__", _compare(lambda a, b: a > b))
+            type.__setattr__(cls, "__ge__", _compare(lambda a, b: a >= b))
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
@@ -68,7 +70,7 @@ class FrozenRecord:
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
-            return self._values() == other._values()  # type: ignore[attr-defined]
+            return self._values() == other._values()
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -83,9 +85,9 @@ class FrozenRecord:
 
 
 def _compare(test: Any) -> Any:
-    def compare(self: FrozenRecord, other: object) -> bool:
+    def compare(self: FrozenRecord, other: object) -> Any:
         if other.__class__ is self.__class__:
-            return bool(test(self._values(), other._values()))  # type: ignore[attr-defined]
+            return bool(test(self._values(), other._values()))
         return NotImplemented
 
     return compare

@@ -30,9 +30,12 @@ Writes go to a temporary file moved into place with ``os.replace``, so a
 reader sees the old or the new index, never a torn one; concurrent writers may
 drop each other's additions, which costs only speed. A corrupt or foreign file
 (format, key, checksum) is ignored and rewritten; an unwritable cache directory
-only costs speed. One file per Python environment:
-``<cache dir>/plugin-index/<cache tag>-<environment hash>.bin``, safe to delete.
+only costs speed. One file per Python environment and runtime installation:
+``<cache dir>/plugin-index/<cache tag>-<hash of both>.bin``, safe to delete.
 """
+
+# The index is keyed by path strings and checked in loops over hundreds of files: os.path, not pathlib.
+# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH112, PTH116, PTH118, PTH120
 
 from __future__ import annotations
 
@@ -77,10 +80,16 @@ def signature(info: os.stat_result) -> Signature:
 
 
 def settled(info: os.stat_result, before_ns: int) -> bool:
-    """Whether any change after ``before_ns`` (read before the stat) must show in the signature."""
-    ctime = info.st_ctime_ns
-    tick = _COARSE_TICK_NS if ctime % 1_000_000 == 0 else _FINE_TICK_NS
-    return ctime + tick <= before_ns
+    """Whether any later change of the file must change its signature, so what was read may be recorded.
+
+    ``before_ns`` is the clock read before the stat. A change after the stat
+    is stamped at least one timestamp tick after ``before_ns`` minus a tick,
+    so it cannot repeat a stamp older than that. mtime counts too, for
+    filesystems that do not keep ctime.
+    """
+    changed = max(info.st_ctime_ns, info.st_mtime_ns)
+    tick = _COARSE_TICK_NS if changed % 1_000_000 == 0 else _FINE_TICK_NS
+    return changed + tick <= before_ns
 
 
 def index_file() -> str | None:
@@ -88,7 +97,8 @@ def index_file() -> str | None:
     root = cache_root()
     if root is None:
         return None
-    environment = zlib.crc32(sys.prefix.encode("utf-8", "surrogateescape"))
+    installation = f"{sys.prefix}\0{os.path.dirname(os.path.abspath(__file__))}"
+    environment = zlib.crc32(installation.encode("utf-8", "surrogateescape"))
     return os.path.join(root, "plugin-index", f"{sys.implementation.cache_tag}-{environment:08x}.bin")
 
 
@@ -109,11 +119,19 @@ class ManifestIndex:
 
     def identity(self, manifest: str, sig: Signature) -> tuple[str, ...] | None:
         """``(namespace, name)``; ``()`` when the file has none; None when unknown for this signature."""
-        entries = self._entries if self._entries is not None else self._loaded()
-        entry = entries.get(manifest)
-        if type(entry) is tuple and len(entry) == 3 and entry[0] == sig and type(entry[1]) is tuple:
-            return entry[1]
-        return None
+        return self.identities([(manifest, sig)])[0]
+
+    def identities(self, files: list[tuple[str, Signature]]) -> list[tuple[str, ...] | None]:
+        """:meth:`identity` of many files at once: resolving reads hundreds."""
+        entries = self._loaded()
+        found: list[tuple[str, ...] | None] = []
+        for manifest, sig in files:
+            entry = entries.get(manifest)
+            if type(entry) is tuple and len(entry) == 3 and entry[0] == sig and type(entry[1]) is tuple:
+                found.append(entry[1])
+            else:
+                found.append(None)
+        return found
 
     def checked_data(self, manifest: str, sig: Signature) -> dict[str, Any] | None:
         """The plain data of a manifest that passed every check at this signature, else None."""
@@ -193,7 +211,8 @@ class ManifestIndex:
     def _write(self, entries: dict[str, _Entry]) -> None:
         assert self._file is not None
         payload = marshal.dumps(entries)
-        content = marshal.dumps((_MAGIC, self._current_key(), zlib.crc32(payload), payload))
+        header: Any = (_MAGIC, self._current_key(), zlib.crc32(payload), payload)
+        content = marshal.dumps(header)
         temporary = f"{self._file}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
         try:
             os.makedirs(os.path.dirname(self._file), mode=0o700, exist_ok=True)
@@ -213,7 +232,9 @@ class ManifestIndex:
             package = os.path.dirname(os.path.abspath(__file__))
             watched = [os.path.join(package, name) for name in _WATCHED]
             for checker in _CHECKERS:
-                home = next((entry for entry in sys.path if entry and os.path.isdir(os.path.join(entry, checker))), None)
+                home = next(
+                    (entry for entry in sys.path if entry and os.path.isdir(os.path.join(entry, checker))), None
+                )
                 if home is not None and home not in watched:
                     watched.append(home)
             self._key = (_FORMAT, tuple((path, _file_stamp(path)) for path in watched))
@@ -232,7 +253,7 @@ def _still_current(path: object, entry: object) -> bool:
     if not (isinstance(path, str) and type(entry) is tuple and len(entry) == 3):
         return False
     try:
-        return signature(os.stat(path)) == entry[0]
+        return bool(signature(os.stat(path)) == entry[0])
     except (OSError, ValueError):
         return False
 

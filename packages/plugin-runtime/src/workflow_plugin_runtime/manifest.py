@@ -1,4 +1,4 @@
-"""``plugin.yaml``: the typed, immutable manifest model, and loading it through two caches.
+"""``plugin.yaml``: the typed, immutable manifest model, and loading it.
 
 A manifest is checked in two passes (see :mod:`.manifest_checks`): the shipped
 JSON Schema checks its shape, then what a schema cannot say (the version
@@ -7,36 +7,21 @@ schemas compile and their examples fit). :func:`manifest_problems` returns
 every problem (for ``workflow validate``); :func:`load_manifest` raises the
 first.
 
-Loading is cached twice, because one-shot commands load manifests in many
-short processes:
-
-* per process, keyed by the file's stat signature, so the same object comes
-  back until the file changes (a file changed within the last clock tick is
-  also compared byte for byte, see :mod:`.index`);
-* across processes, in the on-disk plugin index (:mod:`.index`): a manifest
-  that passed every check is kept as plain data and rebuilt without PyYAML,
-  the validators or the checks.
-
-Both re-check, at each use, the one thing that depends on files other than
-the manifest: that the entrypoint (or a relative command) is a file inside
-the plugin directory. This module is on the cold resolve path, so it imports
-no YAML, validators or ``packaging`` (the version is parsed when first read)
-and its classes are :class:`~.frozen.FrozenRecord`\\ s, not dataclasses (the
-measurements are in that module's docstring).
+Loading goes through two caches, per process and on disk (see
+:mod:`.manifest_cache`). This module is on the cold resolve path, so it
+imports no YAML, validators or ``packaging`` (the version is parsed when
+first read), and its classes are :class:`~.frozen.FrozenRecord` subclasses,
+not dataclasses (the measurements are in that module's docstring).
 """
 
 from __future__ import annotations
 
 import enum
-import os
-import stat
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 from .frozen import FrozenRecord
-from .index import settled, shared_index, signature
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,12 +44,11 @@ __all__ = [
     "PoolSettings",
     "RuntimeSettings",
     "clear_manifest_cache",
-    "entry_file_problem",
-    "entry_files",
     "load_manifest",
     "manifest_file",
     "manifest_problems",
     "thaw",
+    "to_model",
 ]
 
 MANIFEST_FILENAME = "plugin.yaml"
@@ -78,7 +62,7 @@ class Access(enum.StrEnum):
 
 
 class FilesystemNeed(FrozenRecord):
-    __slots__ = ("path", "access")
+    __slots__ = ("access", "path")
     path: str
     access: Access
 
@@ -90,7 +74,7 @@ class FilesystemNeed(FrozenRecord):
 class Capabilities(FrozenRecord):
     """What the plugin asks for; restricted workflows must grant each of these."""
 
-    __slots__ = ("network", "filesystem", "env")
+    __slots__ = ("env", "filesystem", "network")
     network: bool
     filesystem: tuple[FilesystemNeed, ...]
     env: tuple[str, ...]
@@ -104,7 +88,7 @@ class Capabilities(FrozenRecord):
 
 
 class PoolSettings(FrozenRecord):
-    __slots__ = ("size", "idle_timeout", "recycle_after")
+    __slots__ = ("idle_timeout", "recycle_after", "size")
     size: int
     idle_timeout: float
     recycle_after: int
@@ -118,7 +102,7 @@ class PoolSettings(FrozenRecord):
 class RuntimeSettings(FrozenRecord):
     """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``."""
 
-    __slots__ = ("entrypoint", "command", "image", "timeout", "pool")
+    __slots__ = ("command", "entrypoint", "image", "pool", "timeout")
     entrypoint: str | None
     command: tuple[str, ...] | None
     image: str
@@ -141,7 +125,7 @@ class RuntimeSettings(FrozenRecord):
 
 
 class ActionExample(FrozenRecord):
-    __slots__ = ("inputs", "outputs", "description")
+    __slots__ = ("description", "inputs", "outputs")
     inputs: Mapping[str, Any]
     outputs: Mapping[str, Any] | None
     description: str | None
@@ -157,7 +141,7 @@ class ActionExample(FrozenRecord):
 class ActionDef(FrozenRecord):
     """One action. ``inputs``/``outputs`` are deep-frozen JSON Schemas (``None``: any object)."""
 
-    __slots__ = ("name", "description", "timeout", "inputs", "outputs", "examples", "secret_inputs")
+    __slots__ = ("description", "examples", "inputs", "name", "outputs", "secret_inputs", "timeout")
     name: str
     description: str
     timeout: float | None
@@ -166,7 +150,7 @@ class ActionDef(FrozenRecord):
     examples: tuple[ActionExample, ...]
     secret_inputs: tuple[str, ...]
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
         name: str,
         description: str = "",
@@ -200,9 +184,20 @@ class PluginManifest(FrozenRecord):
     """A checked manifest. ``version`` is parsed on first read: resolving without a requirement never needs it."""
 
     __slots__ = (
+        "_version",
+        "actions",
+        "capabilities",
+        "description",
+        "manifest_path",
+        "name",
+        "namespace",
+        "plugin_dir",
+        "runtime",
+    )
+    _fields = (
         "namespace",
         "name",
-        "_version",
+        "version",
         "description",
         "runtime",
         "capabilities",
@@ -210,7 +205,6 @@ class PluginManifest(FrozenRecord):
         "plugin_dir",
         "manifest_path",
     )
-    _fields = tuple(field.lstrip("_") for field in __slots__)
     namespace: str
     name: str
     _version: Version | str
@@ -221,7 +215,7 @@ class PluginManifest(FrozenRecord):
     plugin_dir: Path
     manifest_path: Path
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
         namespace: str,
         name: str,
@@ -295,95 +289,11 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def entry_files(runtime: Mapping[str, Any]) -> tuple[str, ...]:
-    """The relative paths a manifest's validity depends on: its entrypoint, a relative command."""
-    found = []
-    entrypoint = runtime.get("entrypoint")
-    if isinstance(entrypoint, str) and entrypoint.endswith(".py") and not os.path.isabs(entrypoint):
-        found.append(entrypoint)
-    command = runtime.get("command")
-    if isinstance(command, list) and command and isinstance(command[0], str):
-        program = command[0]
-        if ("/" in program or os.sep in program) and not os.path.isabs(program):
-            found.append(program)
-    return tuple(found)
-
-
-def entry_file_problem(plugin_dir: Path, relative: str) -> tuple[str, str | None] | None:
-    """Why ``relative`` is not a file inside ``plugin_dir``, as ``(message, hint)``; None when it is."""
-    if Path(relative).is_absolute():
-        return f"{relative!r} is an absolute path", "write a path relative to the plugin directory"
-    root = plugin_dir.resolve()
-    target = (root / relative).resolve()
-    if not target.is_relative_to(root):
-        return (
-            f"{relative!r} points outside the plugin directory",
-            "a plugin's files must live inside its directory (no '..', no symlinks out)",
-        )
-    if not target.is_file():
-        return f"{relative!r} does not exist in {root}", None
-    return None
-
-
-def _entry_files_ok(plugin_dir: Path, files: tuple[str, ...]) -> tuple[bool, ...]:
-    return tuple(_plainly_inside(plugin_dir, relative) or entry_file_problem(plugin_dir, relative) is None
-                 for relative in files)
-
-
-def _plainly_inside(plugin_dir: Path, relative: str) -> bool:
-    """True when ``relative`` is a regular file reached without symlinks or '..' (one lstat per part)."""
-    parts = relative.split("/")
-    if os.sep != "/" or any(part in ("", ".", "..") for part in parts):
-        return False
-    current = os.fspath(plugin_dir)
-    for index, part in enumerate(parts):
-        current = os.path.join(current, part)
-        try:
-            mode = os.lstat(current).st_mode
-        except OSError:
-            return False
-        wanted = stat.S_ISREG(mode) if index == len(parts) - 1 else stat.S_ISDIR(mode)
-        if not wanted:
-            return False
-    return True
-
-
-class _Cached:
-    """A per-process cache entry: the result for ``sig``, and what must still hold to reuse it."""
-
-    __slots__ = ("files", "files_ok", "raw", "result", "sig")
-
-    def __init__(
-        self,
-        sig: tuple[int, ...],
-        result: PluginManifest | list[Problem],
-        raw: bytes | None,
-        files: tuple[str, ...],
-        files_ok: tuple[bool, ...],
-    ) -> None:
-        self.sig = sig
-        self.result = result
-        self.raw = raw  # kept only for a racily clean file, to compare byte for byte
-        self.files = files
-        self.files_ok = files_ok
-
-    def still_valid(self, path: Path) -> bool:
-        if self.raw is not None:
-            try:
-                with open(path, "rb") as stream:  # noqa: PTH123 - plain I/O on the hot path
-                    if stream.read() != self.raw:
-                        return False
-            except OSError:
-                return False
-        return not self.files or _entry_files_ok(path.parent, self.files) == self.files_ok
-
-
-_CACHE: dict[Path, _Cached] = {}
-
-
 def clear_manifest_cache() -> None:
     """Forget this process's manifests (the on-disk index is checked against each file anyway)."""
-    _CACHE.clear()
+    from .manifest_cache import clear
+
+    clear()
 
 
 def manifest_file(plugin_dir_or_file: Path | str) -> Path:
@@ -396,6 +306,8 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
 
     Raises :class:`ManifestError` for the first problem; its hint counts the others.
     """
+    from .manifest_cache import load_cached
+
     loaded = load_cached(manifest_file(plugin_dir_or_file))
     if isinstance(loaded, PluginManifest):
         return loaded
@@ -411,54 +323,10 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
 
 def manifest_problems(plugin_dir_or_file: Path | str) -> list[Problem]:
     """Every problem of a manifest, in file order (empty when it loads)."""
+    from .manifest_cache import load_cached
+
     loaded = load_cached(manifest_file(plugin_dir_or_file))
     return [] if isinstance(loaded, PluginManifest) else list(loaded)
-
-
-def load_cached(path: Path) -> PluginManifest | list[Problem]:
-    """The manifest at ``path`` (an absolute ``plugin.yaml`` path) or its problems, from the caches when valid."""
-    before = time.time_ns()
-    try:
-        info = os.stat(path)
-    except (OSError, ValueError):
-        info = None
-    if info is not None:
-        sig = signature(info)
-        cached = _CACHE.get(path)
-        if cached is not None and cached.sig == sig and cached.still_valid(path):
-            return cached.result
-        if stat.S_ISREG(info.st_mode):
-            indexed = _from_index(path, sig)
-            if indexed is not None:
-                _CACHE[path] = indexed
-                return indexed.result
-    from .manifest_checks import check_manifest
-
-    checked = check_manifest(path)
-    if checked.info is None:
-        return checked.result
-    sig = signature(checked.info)
-    calm = settled(checked.info, before)
-    _CACHE[path] = _Cached(sig, checked.result, None if calm else checked.raw, checked.files, checked.files_ok)
-    if calm and isinstance(checked.result, PluginManifest):
-        identity = (checked.result.namespace, checked.result.name)
-        shared_index().remember(os.fspath(path), sig, identity=identity, data=checked.data)
-    return checked.result
-
-
-def _from_index(path: Path, sig: tuple[int, int, int, int, int]) -> _Cached | None:
-    data = shared_index().checked_data(os.fspath(path), sig)
-    if data is None:
-        return None
-    try:
-        files = entry_files(data["runtime"])
-        manifest = to_model(data, plugin_dir=path.parent, manifest_path=path)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-    files_ok = _entry_files_ok(path.parent, files)
-    if not all(files_ok):
-        return None
-    return _Cached(sig, manifest, None, files, files_ok)
 
 
 def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> PluginManifest:

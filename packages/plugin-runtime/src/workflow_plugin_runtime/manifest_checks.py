@@ -24,7 +24,8 @@ from packaging.version import InvalidVersion, Version
 from .errors import ManifestError, Problem, SourceLocation
 from .frozen import FrozenRecord
 from .jsonschema_errors import schema_violations, violation_problems
-from .manifest import MANIFEST_FILENAME, PluginManifest, entry_file_problem, entry_files, to_model
+from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
+from .manifest_cache import entry_file_problem, entry_files
 from .schemas import Validator, compile_schema, shipped_validator
 from .yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes, load_yaml_file
 
@@ -42,7 +43,7 @@ class CheckedManifest(FrozenRecord):
     outcome depends on and ``files_ok`` whether each was a file inside.
     """
 
-    __slots__ = ("result", "info", "raw", "data", "files", "files_ok")
+    __slots__ = ("data", "files", "files_ok", "info", "raw", "result")
     result: PluginManifest | list[Problem]
     info: os.stat_result | None
     raw: bytes | None
@@ -50,7 +51,7 @@ class CheckedManifest(FrozenRecord):
     files: tuple[str, ...]
     files_ok: tuple[bool, ...]
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
         result: PluginManifest | list[Problem],
         info: os.stat_result | None = None,

@@ -49,7 +49,7 @@ _set = object.__setattr__
 class PluginRef(FrozenRecord, order=True):
     """``namespace/name``: one plugin, whatever its version or location."""
 
-    __slots__ = ("namespace", "name")
+    __slots__ = ("name", "namespace")
     namespace: str
     name: str
 
@@ -64,7 +64,7 @@ class PluginRef(FrozenRecord, order=True):
 class ActionRef(FrozenRecord):
     """``namespace/name.action``: what a task's ``uses`` names."""
 
-    __slots__ = ("namespace", "name", "action")
+    __slots__ = ("action", "name", "namespace")
     namespace: str
     name: str
     action: str

@@ -25,10 +25,11 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, read_identity
+from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, read_identities
 from .frozen import FrozenRecord
 from .index import shared_index
-from .manifest import ActionDef, PluginManifest, load_cached
+from .manifest import ActionDef, PluginManifest
+from .manifest_cache import load_cached
 from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 
 TYPE_CHECKING = False
@@ -42,16 +43,16 @@ if TYPE_CHECKING:
 __all__ = ["ListedPlugin", "PluginCopy", "PluginListing", "ResolvedAction", "Resolver"]
 
 _set = object.__setattr__
-# A plugin directory found on the search path: (location's position, directory, its plugin.yaml, that file's
-# stat, the clock before that stat for the index's racy-entry rule).
-_Found = tuple[int, str, str, os.stat_result, int]
+# A plugin directory found on the search path: (location's position, place in that location's listing,
+# the directory, its plugin.yaml).
+_Found = tuple[int, int, str, str]
 _Loaded = PluginManifest | list["Problem"]
 
 
 class PluginCopy(FrozenRecord):
     """One copy of a plugin on the search path: loaded (``manifest``) or broken (``problems``)."""
 
-    __slots__ = ("plugin_dir", "location", "manifest", "problems", "ref")
+    __slots__ = ("location", "manifest", "plugin_dir", "problems", "ref")
     plugin_dir: Path
     location: PluginsPath
     manifest: PluginManifest | None
@@ -86,7 +87,7 @@ class PluginCopy(FrozenRecord):
 class ListedPlugin(FrozenRecord):
     """A resolved plugin and the copies it shadows, for ``workflow plugin list``."""
 
-    __slots__ = ("manifest", "location", "shadowed")
+    __slots__ = ("location", "manifest", "shadowed")
     manifest: PluginManifest
     location: PluginsPath
     shadowed: tuple[PluginCopy, ...]
@@ -98,7 +99,7 @@ class ListedPlugin(FrozenRecord):
 
 
 class PluginListing(FrozenRecord):
-    __slots__ = ("plugins", "broken", "entry_point_problems")
+    __slots__ = ("broken", "entry_point_problems", "plugins")
     plugins: tuple[ListedPlugin, ...]
     broken: tuple[PluginCopy, ...]
     entry_point_problems: tuple[EntryPointProblem, ...]
@@ -115,7 +116,7 @@ class PluginListing(FrozenRecord):
 
 
 class ResolvedAction(FrozenRecord):
-    __slots__ = ("manifest", "action")
+    __slots__ = ("action", "manifest")
     manifest: PluginManifest
     action: ActionDef
 
@@ -129,13 +130,19 @@ class ResolvedAction(FrozenRecord):
 
 
 class _Listing:
-    """One location's plugin directories, with the clock read before their manifests were stat'ed."""
+    """One location's plugin directories in search order, and their identities once asked for."""
 
-    __slots__ = ("before_ns", "found")
+    __slots__ = ("_before_ns", "_identities", "found")
 
     def __init__(self, root: str) -> None:
-        self.before_ns = time.time_ns()
+        self._before_ns = time.time_ns()  # before the stats: the index's racy-entry rule needs it
         self.found = plugin_dirs(root)
+        self._identities: list[tuple[str, str] | None] | None = None
+
+    def identities(self) -> list[tuple[str, str] | None]:
+        if self._identities is None:
+            self._identities = read_identities(self.found, before_ns=self._before_ns)
+        return self._identities
 
 
 class Resolver:
@@ -145,14 +152,13 @@ class Resolver:
         given = tuple(paths)
         self._given = given
         self._roots = tuple(
-            os.fspath(Path(p).absolute()) if isinstance(p, str | os.PathLike) else os.fspath(p.path) for p in given
+            os.fspath(Path(p if isinstance(p, str | os.PathLike) else p.path).absolute()) for p in given
         )
         self._paths: tuple[PluginsPath, ...] | None = None
         if not any(isinstance(p, str | os.PathLike) for p in given):
             self._paths = given  # type: ignore[assignment]  # only PluginsPath left
         self._use_entry_points = entry_points
         self._listings: dict[int, _Listing] = {}
-        self._identities: dict[str, tuple[str, str] | None] = {}
         self._entry_points: tuple[list[PluginsPath], list[EntryPointProblem]] | None = None
 
     @classmethod
@@ -186,7 +192,7 @@ class Resolver:
             if rejected and wanted_versions is not None:
                 from .errors import PluginNotFoundError
 
-                listed = "; ".join(f"{m.version} at {f[1]} ({self._location(f[0]).origin})" for f, m in rejected)
+                listed = "; ".join(f"{m.version} at {f[2]} ({self._location(f[0]).origin})" for f, m in rejected)
                 raise PluginNotFoundError(
                     f"no copy of {wanted} matches {wanted_versions}: found {listed}",
                     hint="install a matching version on plugins.paths or relax the requirement",
@@ -259,47 +265,45 @@ class Resolver:
             for location in self._entry_point_data()[0]:
                 yield os.fspath(location.path)
 
-    def _candidates(self) -> Iterator[_Found]:
+    def _listings_in_order(self) -> Iterator[tuple[int, _Listing]]:
         for position, root in enumerate(self._roots_in_order()):
             listing = self._listings.get(position)
             if listing is None:
                 listing = self._listings[position] = _Listing(root)
-            before_ns = listing.before_ns
-            for plugin_dir, manifest, info in listing.found:
-                yield position, plugin_dir, manifest, info, before_ns
+            yield position, listing
 
-    def _identity_pair(self, found: _Found) -> tuple[str, str] | None:
-        manifest = found[2]
-        if manifest in self._identities:
-            return self._identities[manifest]
-        pair = self._identities[manifest] = read_identity(manifest, found[3], before_ns=found[4])
-        return pair
+    def _candidates(self) -> Iterator[_Found]:
+        for position, listing in self._listings_in_order():
+            for place, (plugin_dir, manifest, _) in enumerate(listing.found):
+                yield position, place, plugin_dir, manifest
 
     def _identity(self, found: _Found) -> PluginRef | None:
-        pair = self._identity_pair(found)
+        pair = self._listings[found[0]].identities()[found[1]]
         return None if pair is None else PluginRef(*pair)
 
     def _load(self, found: _Found) -> _Loaded:
-        return load_cached(Path(found[2]))
+        return load_cached(Path(found[3]))
 
     def _copy(self, found: _Found, loaded: _Loaded, ref: PluginRef | None) -> PluginCopy:
         location = self._location(found[0])
         if isinstance(loaded, PluginManifest):
-            return PluginCopy(Path(found[1]), location, loaded, (), ref)
-        return PluginCopy(Path(found[1]), location, None, tuple(loaded), ref)
+            return PluginCopy(Path(found[2]), location, loaded, (), ref)
+        return PluginCopy(Path(found[2]), location, None, tuple(loaded), ref)
 
     def _matches(self, wanted: PluginRef) -> Iterator[tuple[_Found, _Loaded]]:
         """Each copy whose identity is ``wanted``, loaded, in search order (its loaded identity checked too)."""
         pair = (wanted.namespace, wanted.name)
-        for found in self._candidates():
-            if self._identity_pair(found) != pair:
-                continue
-            loaded = self._load(found)
-            if isinstance(loaded, PluginManifest):
-                if (loaded.namespace, loaded.name) == pair:
+        for position, listing in self._listings_in_order():
+            identities = listing.identities()
+            place = 0
+            while pair in identities[place:]:
+                place = identities.index(pair, place)
+                plugin_dir, manifest, _ = listing.found[place]
+                found = (position, place, plugin_dir, manifest)
+                loaded = self._load(found)
+                if not isinstance(loaded, PluginManifest) or (loaded.namespace, loaded.name) == pair:
                     yield found, loaded
-            else:
-                yield found, loaded
+                place += 1
 
     def _not_found(self, wanted: PluginRef) -> PluginNotFoundError:
         from .errors import PluginNotFoundError
@@ -311,13 +315,13 @@ class Resolver:
             if identity is not None:
                 known.setdefault(str(identity), identity)
                 continue
-            if os.path.basename(found[1]) in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
+            if Path(found[2]).name in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
                 loaded = self._load(found)
                 if isinstance(loaded, PluginManifest):
                     continue
                 error = self._copy(found, loaded, None).error()
                 return PluginNotFoundError(
-                    f"plugin {wanted} not found; {found[2]} may be it but is broken: {error.message}",
+                    f"plugin {wanted} not found; {found[3]} may be it but is broken: {error.message}",
                     location=error.location,
                     hint=error.hint,
                 )

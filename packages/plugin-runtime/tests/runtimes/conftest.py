@@ -1,34 +1,24 @@
-"""Fixtures for the runtime tests: the sample plugins, invocations, a test image."""
+"""Fixtures for the runtime tests: the sample plugins and their invocations.
+
+The Docker test image (``test_image``), ``docker_client`` and ``containers_of`` live in
+the parent conftest, shared with the warm pool's container tests.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import workflow_plugin_sdk
 from workflow_plugin_runtime.runtimes.base import Invocation, plugin_argv
-from workflow_plugin_runtime.runtimes.docker import PLUGIN_LABEL
 from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins"
 PROBE_DIR = FIXTURES / "probe"
 RAW_DIR = FIXTURES / "raw"
-TEST_IMAGE = "workflow-plugins-test/runtime-probe:latest"
-
-TEST_DOCKERFILE = """\
-FROM python:3.11-slim
-COPY workflow_plugin_sdk /usr/lib/python3/dist-packages/workflow_plugin_sdk
-COPY raw /raw
-COPY probe /plugin
-WORKDIR /plugin
-CMD ["python3", "-E", "-s", "main.py"]
-"""
 
 MakeInvocation = Callable[..., Invocation]
 
@@ -66,37 +56,3 @@ def raw() -> MakeInvocation:
         return _make(RAW_DIR, "raw.py", action, inputs, **fields)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="session")
-def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The probe and raw plugins with the SDK, on the base image CI imports (python:3.11-slim)."""
-    context = tmp_path_factory.mktemp("image")
-    shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, context / "workflow_plugin_sdk")
-    for plugin in (PROBE_DIR, RAW_DIR):
-        shutil.copytree(plugin, context / plugin.name, ignore=shutil.ignore_patterns("__pycache__"))
-    (context / "Dockerfile").write_text(TEST_DOCKERFILE)
-    docker_client.images.build(path=os.fspath(context), tag=TEST_IMAGE, rm=True, forcerm=True)
-    return TEST_IMAGE
-
-
-@pytest.fixture
-def containers_of(docker_client: Any) -> Callable[[str], list[Any]]:
-    """Every container (running or not) that a plugin ref's invocations left behind."""
-
-    def containers(plugin_ref: str) -> list[Any]:
-        found: list[Any] = docker_client.containers.list(all=True, filters={"label": f"{PLUGIN_LABEL}={plugin_ref}"})
-        return found
-
-    return containers

@@ -1,0 +1,162 @@
+"""Warm containers versus one container per call, and warm throughput versus the raw pipe floor.
+
+Figures from one run, same image (the SDK and a no-op action on the base
+image), every restriction on (no network, read-only root, uid 65534, no
+capabilities, limits):
+
+* cold: ``DockerRuntime.invoke``, one container per call;
+* warm: ``WarmPool.invoke`` of the same invocation, served by a warm
+  container through the ``docker`` CLI's pipes (``docker start -a -i``);
+* first warm call: a new pool's first call (container created, started,
+  ready line read), and ``close()`` of that pool (the CLI killed, the
+  container force-removed);
+* floor: a bare Python loop answering JSON lines in a ``docker run -i``
+  container, driven by a bare loop (no protocol checks, no selector): the
+  most any pool could do over the CLI's pipes.
+
+Targets (as for warm processes, bench_pool.py): warm at least 50x faster
+than cold; warm throughput at least a third of the floor. Usage: ``python
+benchmarks/bench_pool_docker.py [--cold N] [--warm N] [--bursts N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import workflow_plugin_sdk
+from workflow_plugin_runtime.pool import WarmPool
+from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation
+from workflow_plugin_sdk.protocol import make_request
+
+BENCH_IMAGE = "workflow-plugins-bench/pool-noop:latest"
+NOOP_PLUGIN = """\
+from workflow_plugin_sdk import define_action, run
+
+
+@define_action("noop")
+def noop(ctx, inputs):
+    return {}
+
+
+if __name__ == "__main__":
+    run()
+"""
+DOCKERFILE = """\
+FROM python:3.11-slim
+COPY workflow_plugin_sdk /usr/lib/python3/dist-packages/workflow_plugin_sdk
+COPY main.py /plugin/main.py
+WORKDIR /plugin
+CMD ["python3", "-E", "-s", "main.py"]
+"""
+FLOOR_WORKER = r"""
+import json, sys
+for line in sys.stdin:
+    request = json.loads(line)
+    sys.stdout.write(json.dumps({"ok": True, "outputs": {}, "id": request["id"]}) + "\n")
+    sys.stdout.flush()
+"""
+INVOCATION = Invocation(plugin_ref="bench/pool-noop", request=make_request("noop", {}), image=BENCH_IMAGE)
+
+
+def build_image(scratch: Path) -> None:
+    shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, scratch / "workflow_plugin_sdk")
+    (scratch / "main.py").write_text(NOOP_PLUGIN)
+    (scratch / "Dockerfile").write_text(DOCKERFILE)
+    subprocess.run(["docker", "build", "-q", "-t", BENCH_IMAGE, str(scratch)], capture_output=True, check=True)
+
+
+def floor_rate(calls: int) -> float:
+    worker = subprocess.Popen(
+        ["docker", "run", "--rm", "-i", "--network", "none", BENCH_IMAGE, "python3", "-I", "-c", FLOOR_WORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    request = {"action": "noop", "inputs": {}, "id": -1}
+    worker.stdin.write(json.dumps(request).encode() + b"\n")
+    worker.stdout.readline()  # the container is up
+    started = time.perf_counter()
+    for index in range(calls):
+        worker.stdin.write(json.dumps({**request, "id": index}).encode() + b"\n")
+        json.loads(worker.stdout.readline())
+    elapsed = time.perf_counter() - started
+    worker.stdin.close()
+    worker.wait()
+    return calls / elapsed
+
+
+def cold_seconds(calls: int) -> float:
+    runtime = DockerRuntime()
+    try:
+        assert runtime.invoke(INVOCATION).ok  # the client connects, the image is in the page cache
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            result = runtime.invoke(INVOCATION)
+            times.append(time.perf_counter() - started)
+            assert result.ok, result.failure
+    finally:
+        runtime.close()
+    return statistics.median(times)
+
+
+def warm_figures(calls: int) -> tuple[float, float, float, float]:
+    """A new pool's first call, the median warm call, warm calls per second over a burst, and close()."""
+    pool = WarmPool(size=1, recycle_after=calls + 2)  # the worker stays for close()
+    try:
+        started = time.perf_counter()
+        first = pool.invoke(INVOCATION)
+        first_s = time.perf_counter() - started
+        assert first.ok and first.metrics.runtime.value == "docker", first.failure
+        times = []
+        burst_started = time.perf_counter()
+        for _ in range(calls):
+            started = time.perf_counter()
+            result = pool.invoke(INVOCATION)
+            times.append(time.perf_counter() - started)
+            assert result.ok and result.metrics.warm, result
+        rate = calls / (time.perf_counter() - burst_started)
+    finally:
+        started = time.perf_counter()
+        pool.close()  # kills the CLI and force-removes the one warm container
+        close_s = time.perf_counter() - started
+    return first_s, statistics.median(times), rate, close_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=30, help="cold calls (one container each)")
+    parser.add_argument("--warm", type=int, default=3000, help="warm calls per burst")
+    parser.add_argument("--bursts", type=int, default=3, help="warm bursts and floor runs (medians)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        build_image(Path(scratch))
+    cold = cold_seconds(args.cold)
+    bursts = [warm_figures(args.warm) for _ in range(args.bursts)]
+    first = statistics.median(b[0] for b in bursts)
+    warm = statistics.median(b[1] for b in bursts)
+    rate = statistics.median(b[2] for b in bursts)
+    removal = statistics.median(b[3] for b in bursts)
+    floor = statistics.median(floor_rate(args.warm) for _ in range(args.bursts))
+    print("| case | per call | calls/s |")
+    print("| --- | ---: | ---: |")
+    print(f"| cold call, `DockerRuntime.invoke` (median of {args.cold}) | {cold * 1e3:.1f} ms | {1 / cold:.1f} |")
+    print(f"| first call of a new pool (container start + ready line) | {first * 1e3:.1f} ms | - |")
+    burst = f"{args.warm} x {args.bursts}"
+    print(f"| warm call, `WarmPool.invoke` (median of {burst}) | {warm * 1e3:.3f} ms | {rate:.0f} |")
+    print(f"| `close()` with one warm container (kill the CLI, remove the container) | {removal * 1e3:.1f} ms | - |")
+    print(f"| floor: bare JSON-lines loop over `docker run -i` pipes | {1e3 / floor:.3f} ms | {floor:.0f} |")
+    print(f"\nwarm vs cold: {cold / warm:.0f}x faster (target >= 50x)")
+    print(f"warm throughput vs floor: {rate / floor:.2f} (target >= 0.33)")
+
+
+if __name__ == "__main__":
+    main()
