@@ -37,9 +37,9 @@ def test_assignment_and_deletion_raise_frozen_instance_error() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'path'"):
         need.path = "/other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'path'"):
-        del need.path  # type: ignore[misc]
+        del need.path
     with pytest.raises(AttributeError):
-        need.extra = 1  # type: ignore[attr-defined]
+        need.extra = 1
     assert not hasattr(need, "__dict__")
 
 

@@ -25,7 +25,6 @@ from workflow_plugin_runtime.images import (
     PLUGIN_WORKDIR,
     build_image,
     check_image_tag,
-    connect_docker,
     generate_dockerfile,
     image_command,
     image_spec,
@@ -35,6 +34,7 @@ from workflow_plugin_runtime.images import (
 from workflow_plugin_runtime.manifest import load_manifest
 from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS, Invocation
 from workflow_plugin_runtime.runtimes.docker import CONTAINER_USER, PLUGIN_LABEL, DockerRuntime
+from workflow_plugin_runtime.runtimes.docker_client import connect_docker
 from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"

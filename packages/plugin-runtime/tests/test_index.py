@@ -145,13 +145,13 @@ def test_concurrent_writers_never_expose_a_torn_index(tmp_path: Path) -> None:
     ]
     reads = 0
     deadline = time.monotonic() + 120
-    while any(w.poll() is None for w in writers) and time.monotonic() < deadline:
+    while any(process.poll() is None for process in writers) and time.monotonic() < deadline:
         for file in cache.glob("plugin-index/*.bin"):
             assert ManifestIndex(str(file))._read() is not None, "a reader saw a torn or unreadable index"
             reads += 1
-    for writer in writers:
-        _, errors = writer.communicate(timeout=120)
-        assert writer.returncode == 0, errors.decode()
+    for process in writers:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors.decode()
     (file,) = cache.glob("plugin-index/*.bin")
     assert ManifestIndex(str(file))._read() is not None
     assert not list(cache.glob("plugin-index/*.tmp"))

@@ -130,9 +130,7 @@ def scan_path(location: PluginsPath) -> list[Candidate]:
     return [Candidate(Path(found), location) for found, _, _ in plugin_dirs(os.fspath(location.path))]
 
 
-def read_identities(
-    found: list[tuple[str, str, os.stat_result]], *, before_ns: int
-) -> list[tuple[str, str] | None]:
+def read_identities(found: list[tuple[str, str, os.stat_result]], *, before_ns: int) -> list[tuple[str, str] | None]:
     """``(namespace, name)`` of each ``(plugin_dir, manifest, stat)`` (stat'ed after ``before_ns``), or None.
 
     From the index while a manifest's signature is unchanged, else from its

@@ -23,7 +23,6 @@ builder: BuildKit is not available on every engine this must run on.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from collections import deque
@@ -37,6 +36,7 @@ from .image_context import REQUIREMENTS_FILENAME, copy_plugin, copy_sdk, install
 from .manifest import PluginManifest
 from .runtimes.base import PYTHON_FLAGS
 from .runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
+from .runtimes.docker_client import START_DOCKER_HINT, connect_docker
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
@@ -48,7 +48,6 @@ __all__ = [
     "ImageSpec",
     "build_image",
     "check_image_tag",
-    "connect_docker",
     "generate_dockerfile",
     "image_command",
     "image_spec",
@@ -61,10 +60,6 @@ PLUGIN_WORKDIR = "/plugin"
 DEPS_PATH = "/opt/workflow-plugin/site-packages"
 DOCKERFILE_NAME = "Dockerfile"
 VERSION_LABEL = "workflow-plugins.version"
-START_DOCKER_HINT = (
-    "start the Docker daemon (as root: bash .ci/setup-docker.sh, or `dockerd &`; see docs/docker.md) "
-    "and check DOCKER_HOST if it listens elsewhere"
-)
 FAILED_STEP_LINES = 30
 """How many output lines of the failing step an :class:`ImageBuildError` keeps."""
 
@@ -208,27 +203,6 @@ def prepare_context(spec: ImageSpec, context: Path, *, on_output: OutputCallback
     if spec.requirements is None:
         return ()
     return tuple(install_requirements(spec.requirements, context, on_output=on_output))
-
-
-def connect_docker() -> Any:
-    """A docker SDK client that answered a ping, or :class:`RuntimeUnavailableError` saying how to start Docker."""
-    import docker
-    import requests
-
-    host = os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET
-    socket_path = "/" + host.split("unix://", 1)[1].lstrip("/") if "unix://" in host else None
-    if socket_path is not None and not Path(socket_path).exists():
-        raise RuntimeUnavailableError(f"no Docker daemon: nothing listens at {socket_path}", hint=START_DOCKER_HINT)
-    client = None
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        if client is not None:
-            client.close()
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RuntimeUnavailableError(f"cannot reach the Docker daemon: {reason}", hint=START_DOCKER_HINT) from exc
-    return client
 
 
 def build_image(spec: ImageSpec, *, on_output: OutputCallback | None = None, client: Any = None) -> BuiltImage:

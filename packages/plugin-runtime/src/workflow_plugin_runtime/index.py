@@ -18,7 +18,7 @@ Why an entry can be trusted:
   never written; a later process, once the tick is long past, records it.
 * Whatever depends on other files than the manifest (the entrypoint exists,
   inside the plugin directory) is checked again at each use (see
-  :mod:`.manifest`).
+  :mod:`.manifest_cache`).
 * The key covers this package's manifest-checking code and the directories
   PyYAML, fastjsonschema and packaging are installed in (installing into one
   changes its mtime): editing or upgrading what validates manifests discards

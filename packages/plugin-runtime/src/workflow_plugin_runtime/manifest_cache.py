@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
     from .errors import Problem
 
-__all__ = ["clear", "entry_file_problem", "entry_files", "load_cached"]
+__all__ = ["FileProblem", "clear", "entry_file_problem", "entry_files", "entry_files_state", "load_cached"]
+
+FileProblem = tuple[str, str | None]  # (message, hint)
 
 
 def load_cached(path: Path) -> PluginManifest | list[Problem]:
@@ -57,7 +59,7 @@ def load_cached(path: Path) -> PluginManifest | list[Problem]:
         return checked.result
     sig = signature(checked.info)
     calm = settled(checked.info, before)
-    _CACHE[path] = _Cached(sig, checked.result, None if calm else checked.raw, checked.files, checked.files_ok)
+    _CACHE[path] = _Cached(sig, checked.result, None if calm else checked.raw, checked.files, checked.files_state)
     if calm and isinstance(checked.result, PluginManifest):
         identity = (checked.result.namespace, checked.result.name)
         shared_index().remember(os.fspath(path), sig, identity=identity, data=checked.data)
@@ -73,10 +75,10 @@ def _from_index(path: Path, sig: tuple[int, int, int, int, int]) -> _Cached | No
         manifest = to_model(data, plugin_dir=path.parent, manifest_path=path)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    files_ok = _entry_files_ok(path.parent, files)
-    if not all(files_ok):
+    files_state = entry_files_state(path.parent, files)
+    if any(files_state):
         return None
-    return _Cached(sig, manifest, None, files, files_ok)
+    return _Cached(sig, manifest, None, files, files_state)
 
 
 def entry_files(runtime: Mapping[str, Any]) -> tuple[str, ...]:
@@ -93,7 +95,7 @@ def entry_files(runtime: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def entry_file_problem(plugin_dir: Path, relative: str) -> tuple[str, str | None] | None:
+def entry_file_problem(plugin_dir: Path, relative: str) -> FileProblem | None:
     """Why ``relative`` is not a file inside ``plugin_dir``, as ``(message, hint)``; None when it is."""
     if Path(relative).is_absolute():
         return f"{relative!r} is an absolute path", "write a path relative to the plugin directory"
@@ -109,9 +111,11 @@ def entry_file_problem(plugin_dir: Path, relative: str) -> tuple[str, str | None
     return None
 
 
-def _entry_files_ok(plugin_dir: Path, files: tuple[str, ...]) -> tuple[bool, ...]:
+def entry_files_state(plugin_dir: Path, files: tuple[str, ...]) -> tuple[FileProblem | None, ...]:
+    """:func:`entry_file_problem` of each file: what a cached result depends on beyond its manifest."""
     return tuple(
-        _plainly_inside(plugin_dir, relative) or entry_file_problem(plugin_dir, relative) is None for relative in files
+        None if _plainly_inside(plugin_dir, relative) else entry_file_problem(plugin_dir, relative)
+        for relative in files
     )
 
 
@@ -136,7 +140,7 @@ def _plainly_inside(plugin_dir: Path, relative: str) -> bool:
 class _Cached:
     """A per-process cache entry: the result for ``sig``, and what must still hold to reuse it."""
 
-    __slots__ = ("files", "files_ok", "raw", "result", "sig")
+    __slots__ = ("files", "files_state", "raw", "result", "sig")
 
     def __init__(
         self,
@@ -144,13 +148,13 @@ class _Cached:
         result: PluginManifest | list[Problem],
         raw: bytes | None,
         files: tuple[str, ...],
-        files_ok: tuple[bool, ...],
+        files_state: tuple[FileProblem | None, ...],
     ) -> None:
         self.sig = sig
         self.result = result
         self.raw = raw  # kept only for a racily clean file, to compare byte for byte
         self.files = files
-        self.files_ok = files_ok
+        self.files_state = files_state
 
     def still_valid(self, path: Path) -> bool:
         if self.raw is not None:
@@ -160,7 +164,7 @@ class _Cached:
                         return False
             except OSError:
                 return False
-        return not self.files or _entry_files_ok(path.parent, self.files) == self.files_ok
+        return not self.files or entry_files_state(path.parent, self.files) == self.files_state
 
 
 _CACHE: dict[Path, _Cached] = {}

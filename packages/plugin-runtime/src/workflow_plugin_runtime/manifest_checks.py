@@ -25,7 +25,7 @@ from .errors import ManifestError, Problem, SourceLocation
 from .frozen import FrozenRecord
 from .jsonschema_errors import schema_violations, violation_problems
 from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
-from .manifest_cache import entry_file_problem, entry_files
+from .manifest_cache import FileProblem, entry_file_problem, entry_files
 from .schemas import Validator, compile_schema, shipped_validator
 from .yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes, load_yaml_file
 
@@ -40,16 +40,16 @@ class CheckedManifest(FrozenRecord):
     ``info`` is the stat of the bytes read (None when the file could not be
     read), ``raw`` those bytes, ``data`` the parsed YAML when it was a
     well-shaped manifest, ``files`` the relative paths whose presence the
-    outcome depends on and ``files_ok`` whether each was a file inside.
+    outcome depends on and ``files_state`` what was wrong with each (None: a file inside).
     """
 
-    __slots__ = ("data", "files", "files_ok", "info", "raw", "result")
+    __slots__ = ("data", "files", "files_state", "info", "raw", "result")
     result: PluginManifest | list[Problem]
     info: os.stat_result | None
     raw: bytes | None
     data: dict[str, Any] | None
     files: tuple[str, ...]
-    files_ok: tuple[bool, ...]
+    files_state: tuple[FileProblem | None, ...]
 
     def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
@@ -58,14 +58,14 @@ class CheckedManifest(FrozenRecord):
         raw: bytes | None = None,
         data: dict[str, Any] | None = None,
         files: tuple[str, ...] = (),
-        files_ok: tuple[bool, ...] = (),
+        files_state: tuple[FileProblem | None, ...] = (),
     ) -> None:
         _set(self, "result", result)
         _set(self, "info", info)
         _set(self, "raw", raw)
         _set(self, "data", data)
         _set(self, "files", files)
-        _set(self, "files_ok", files_ok)
+        _set(self, "files_state", files_state)
 
 
 def check_manifest(path: Path) -> CheckedManifest:
@@ -84,11 +84,11 @@ def check_manifest(path: Path) -> CheckedManifest:
         return CheckedManifest(problems, info, raw)
     checker = _SemanticChecks(document, path.parent)
     problems = list(checker.problems())
-    files, files_ok = tuple(checker.files_ok), tuple(checker.files_ok.values())
+    files, files_state = tuple(checker.files_state), tuple(checker.files_state.values())
     if problems:
-        return CheckedManifest(problems, info, raw, None, files, files_ok)
+        return CheckedManifest(problems, info, raw, None, files, files_state)
     manifest = to_model(document.data, plugin_dir=path.parent, manifest_path=path)
-    return CheckedManifest(manifest, info, raw, document.data, files, files_ok)
+    return CheckedManifest(manifest, info, raw, document.data, files, files_state)
 
 
 def _read(path: Path) -> tuple[os.stat_result | None, bytes | None]:
@@ -126,7 +126,7 @@ class _SemanticChecks:
         self._doc = document
         self._data = document.data
         self._plugin_dir = plugin_dir
-        self.files_ok: dict[str, bool] = {}
+        self.files_state: dict[str, FileProblem | None] = {}
 
     def _problem(self, path: FieldPath, message: str, hint: str | None = None) -> Problem:
         return Problem(message, self._doc.location(path), hint)
@@ -169,7 +169,7 @@ class _SemanticChecks:
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
         found = entry_file_problem(self._plugin_dir, relative)
-        self.files_ok[relative] = found is None
+        self.files_state[relative] = found
         if found is not None:
             yield self._problem(field, *found)
 

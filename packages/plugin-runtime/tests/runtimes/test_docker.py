@@ -81,7 +81,8 @@ def test_a_missing_daemon_is_runtime_unavailable_with_a_fix(
 
     assert result.failure is not None
     assert result.failure.kind is FailureKind.RUNTIME_UNAVAILABLE
-    assert "start Docker" in result.failure.message
+    assert "start the Docker daemon" in result.failure.message
+    assert "no-docker.sock" in result.failure.message
     assert result.metrics.runtime is RuntimeKind.DOCKER
 
 

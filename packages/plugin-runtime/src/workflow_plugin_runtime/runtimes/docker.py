@@ -26,7 +26,6 @@ import contextlib
 import os
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
@@ -34,6 +33,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 from ..errors import RuntimeUnavailableError
 from ..results import Failure, FailureKind, Metrics, RuntimeKind
 from .base import Invocation, InvocationResult, LogCallback
+from .docker_client import connect_docker
 from .outcome import Ending, Termination, classify
 from .streams import BoundedStdout, LogStream
 from .supervise import CANCEL_POLL_S, KILL_GRACE_S
@@ -49,9 +49,6 @@ DEFAULT_GRANTED_NETWORK = "host"
 CONTAINER_ENV = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}  # noqa: S108 - inside the container
 """The base environment inside a container; PATH comes from the image."""
 
-START_DOCKER_HINT = (
-    "start Docker (as CI does: bash .ci/setup-docker.sh, see docs/docker.md) or run the workflow with --backend sandbox"
-)
 
 STREAM_END_GRACE_S = 5.0
 """After the container is killed, how long its output stream may take to end."""
@@ -104,19 +101,10 @@ class DockerRuntime:
         """The low-level client, created on first use (one round trip saved per call over the high-level one)."""
         with self._client_lock:
             if self._client is None:
-                import docker
-                import requests
-
-                _check_socket_exists()
-                client = None
                 try:
-                    client = docker.from_env()
-                    client.ping()
-                except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                    if client is not None:
-                        client.close()
-                    raise _DaemonUnavailable(f"cannot reach the Docker daemon ({exc}); {START_DOCKER_HINT}") from exc
-                self._client = client
+                    self._client = connect_docker()
+                except RuntimeUnavailableError as exc:
+                    raise _DaemonUnavailable(f"{exc.message}; {exc.hint}") from exc
             return self._client.api
 
     def close(self) -> None:
@@ -262,18 +250,6 @@ class DockerRuntime:
         return InvocationResult(
             response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
         )
-
-
-def _check_socket_exists() -> None:
-    """Fail early, and clearly, when the daemon's Unix socket is not even there."""
-    import docker
-
-    host = os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET
-    for scheme in ("unix://", "http+unix://"):
-        if host.startswith(scheme):
-            path = "/" + host[len(scheme) :].lstrip("/")
-            if not Path(path).exists():
-                raise _DaemonUnavailable(f"no Docker daemon socket at {path}; {START_DOCKER_HINT}")
 
 
 class _AttachStream:
