@@ -10,6 +10,11 @@ import functools
 import os
 import shutil
 import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +56,68 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI requires {marker} tests to run, but {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+def pid_is_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def pid_gone_within(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not pid_is_alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def alive() -> Callable[[int], bool]:
+    """``alive(pid)``: whether a process still runs (zombies count as gone)."""
+    return pid_is_alive
+
+
+@pytest.fixture
+def gone_within() -> Callable[[int, float], bool]:
+    """``gone_within(pid, seconds)``: wait up to ``seconds`` for a process to end."""
+    return pid_gone_within
+
+
+@pytest.fixture
+def image_tags() -> Iterator[Callable[[str], str]]:
+    """Unique tags for the images a test builds; every one is removed afterwards."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        tag = f"workflow-plugins-test/{name}:{uuid.uuid4().hex[:12]}"
+        made.append(tag)
+        return tag
+
+    yield make
+    if made:
+        subprocess.run(["docker", "image", "rm", "--force", *made], capture_output=True, check=False)
+
+
+@pytest.fixture
+def run_in_container() -> Callable[..., Any]:
+    """``run_in_container(image, action, inputs)``: one call as restricted workflows make it (DockerRuntime)."""
+
+    def run(image: str, action: str, inputs: dict[str, Any], *, timeout_s: float = 60) -> Any:
+        from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation
+        from workflow_plugin_sdk.protocol import make_request
+
+        runtime = DockerRuntime()
+        try:
+            invocation = Invocation(
+                plugin_ref="tests/built", request=make_request(action, inputs), image=image, timeout_s=timeout_s
+            )
+            return runtime.invoke(invocation)
+        finally:
+            runtime.close()
+
+    return run

@@ -8,11 +8,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import uuid
 import zipfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,10 +29,9 @@ from workflow_plugin_runtime.images import (
     prepare_context,
 )
 from workflow_plugin_runtime.manifest import load_manifest
-from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS, Invocation
-from workflow_plugin_runtime.runtimes.docker import CONTAINER_USER, PLUGIN_LABEL, DockerRuntime
+from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS
+from workflow_plugin_runtime.runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
 from workflow_plugin_runtime.runtimes.docker_client import connect_docker
-from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 HTTP = FIXTURES / "acme-http"
@@ -307,33 +303,8 @@ def test_no_daemon_is_runtime_unavailable_with_how_to_start_it(monkeypatch, tmp_
     assert raised.value.hint is not None and "setup-docker.sh" in raised.value.hint
 
 
-@pytest.fixture
-def image_tags() -> Iterator[Callable[[str], str]]:
-    """Unique tags for the images a test builds; every one is removed afterwards."""
-    made: list[str] = []
-
-    def make(name: str) -> str:
-        tag = f"workflow-plugins-test/images-{name}:{uuid.uuid4().hex[:12]}"
-        made.append(tag)
-        return tag
-
-    yield make
-    if made:
-        subprocess.run(["docker", "image", "rm", "--force", *made], capture_output=True, check=False)
-
-
-def invoke(image: str, action: str, inputs: dict[str, Any]) -> Any:
-    runtime = DockerRuntime()
-    try:
-        return runtime.invoke(
-            Invocation(plugin_ref="acme/test", request=make_request(action, inputs), image=image, timeout_s=60)
-        )
-    finally:
-        runtime.close()
-
-
 @pytest.mark.docker
-def test_a_generated_image_with_requirements_builds_and_runs_restricted(tmp_path, image_tags):
+def test_a_generated_image_with_requirements_builds_and_runs_restricted(tmp_path, image_tags, run_in_container):
     plugin = tiny_plugin(tmp_path / "tiny")
     spec = image_spec(load_manifest(plugin), tag=image_tags("tiny"))
     lines: list[str] = []
@@ -343,7 +314,7 @@ def test_a_generated_image_with_requirements_builds_and_runs_restricted(tmp_path
     assert built.tag == spec.tag and built.image_id.startswith("sha256:")
     assert built.wheels == ("tinylib-1.0-py3-none-any.whl",)
     assert any(line.startswith("Step 1/") for line in lines)
-    result = invoke(spec.tag, "value", {"n": 4})
+    result = run_in_container(spec.tag, "value", {"n": 4})
     assert result.ok, (result.failure, result.stderr_tail)
     assert result.outputs == {"value": 42, "doubled": 8}
 

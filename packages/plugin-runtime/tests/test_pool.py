@@ -29,24 +29,6 @@ def invocation(plugin: Path, action: str, inputs: dict | None = None, **options)
     )
 
 
-def alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
-def wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
-
-
 RAW = FIXTURES / "raw_worker"
 
 
@@ -64,11 +46,11 @@ def test_a_worker_is_reused_and_reports_warm(pool):
     assert (first.metrics.warm, second.metrics.warm) == (False, True)
 
 
-def test_a_worker_is_recycled_after_its_quota_of_calls():
+def test_a_worker_is_recycled_after_its_quota_of_calls(gone_within):
     with WarmPool(size=1, recycle_after=2) as pool:
         pids = [pool.invoke(invocation(RAW, "pid")).outputs["pid"] for _ in range(3)]
     assert pids[0] == pids[1] != pids[2]
-    assert wait_gone(pids[0])
+    assert gone_within(pids[0])
 
 
 @pytest.mark.parametrize(
@@ -79,25 +61,25 @@ def test_a_worker_is_recycled_after_its_quota_of_calls():
         ("wrong-id", FailureKind.PROTOCOL, "must echo each request's id"),
     ],
 )
-def test_a_misbehaving_worker_fails_its_call_and_is_replaced(pool, action, kind, words):
+def test_a_misbehaving_worker_fails_its_call_and_is_replaced(pool, action, kind, words, gone_within):
     before = pool.invoke(invocation(RAW, "pid")).outputs["pid"]
     failed = pool.invoke(invocation(RAW, action))
     assert failed.failure is not None
     assert failed.failure.kind is kind
     assert words in failed.failure.message
-    assert wait_gone(before)
+    assert gone_within(before)
     after = pool.invoke(invocation(RAW, "pid"))
     assert after.failure is None
     assert after.outputs["pid"] != before
 
 
-def test_a_timed_out_worker_is_killed_with_what_it_started(pool):
+def test_a_timed_out_worker_is_killed_with_what_it_started(pool, gone_within):
     spawned = pool.invoke(invocation(RAW, "spawn")).outputs
     failed = pool.invoke(invocation(RAW, "sleep", {"seconds": 60}, timeout_s=0.5))
     assert failed.failure is not None and failed.failure.kind is FailureKind.TIMEOUT
     assert "0.5 s" in failed.failure.message
-    assert wait_gone(spawned["pid"])
-    assert wait_gone(spawned["child"])
+    assert gone_within(spawned["pid"])
+    assert gone_within(spawned["child"])
 
 
 def test_cancel_stops_a_call_in_flight(pool):
@@ -120,21 +102,21 @@ def test_no_worker_ever_serves_two_calls_at_once(pool, tmp_path):
     assert 1 <= len(set(pids)) <= 2
 
 
-def test_idle_workers_are_stopped_after_the_idle_timeout():
+def test_idle_workers_are_stopped_after_the_idle_timeout(gone_within):
     with WarmPool(size=1, idle_timeout_s=0.3) as pool:
         pid = pool.invoke(invocation(RAW, "pid")).outputs["pid"]
-        assert wait_gone(pid, seconds=5)
+        assert gone_within(pid, 5)
         assert pool.worker_pids() == []
 
 
-def test_close_leaves_no_process_and_no_descriptor_behind():
+def test_close_leaves_no_process_and_no_descriptor_behind(gone_within):
     fds_before = len(list(Path("/proc/self/fd").iterdir()))
     pool = WarmPool(size=2)
     spawned = pool.invoke(invocation(RAW, "spawn")).outputs
     pids = set(pool.worker_pids())
     pool.close()
     assert spawned["pid"] in pids
-    assert all(wait_gone(pid) for pid in [*pids, spawned["child"]])
+    assert all(gone_within(pid) for pid in [*pids, spawned["child"]])
     assert len(list(Path("/proc/self/fd").iterdir())) == fds_before
 
 

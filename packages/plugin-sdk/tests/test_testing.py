@@ -149,15 +149,7 @@ def test_run_plugin_reports_a_non_protocol_reply_with_the_plugins_stderr(tmp_pat
     assert message.endswith("--- plugin stderr ---\noops\n")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-def test_run_plugin_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+def test_run_plugin_timeout_kills_the_whole_process_group(tmp_path: Path, alive: Callable[[int], bool]) -> None:
     pid_file = tmp_path / "grandchild.pid"
     path = _plugin_file(
         tmp_path,
@@ -179,9 +171,9 @@ def test_run_plugin_timeout_kills_the_whole_process_group(tmp_path: Path) -> Non
     assert time.monotonic() - started < 10
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while alive(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild), "the plugin's child outlived the timeout"
+    assert not alive(grandchild), "the plugin's child outlived the timeout"
 
 
 # serve_plugin: a warm worker

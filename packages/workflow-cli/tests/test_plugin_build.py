@@ -3,53 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from workflow_cli.commands.plugin_build import DEFAULT_BASE_IMAGE_TEXT
 from workflow_plugin_runtime.images import DEFAULT_BASE_IMAGE, generate_dockerfile
 from workflow_plugin_runtime.manifest import load_manifest
-from workflow_plugin_runtime.runtimes.base import Invocation
-from workflow_plugin_runtime.runtimes.docker import DockerRuntime
-from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIRST = FIXTURES / "plugins_a"
 SECOND = FIXTURES / "plugins_b"
 GREETER = FIRST / "greeter"
 RAWECHO = SECOND / "rawecho"
-
-
-@pytest.fixture
-def image_tag() -> Iterator[Callable[[str], str]]:
-    """Unique image tags; every image built under them is removed after the test."""
-    made: list[str] = []
-
-    def make(name: str) -> str:
-        tag = f"workflow-cli-test/{name}:{uuid.uuid4().hex[:12]}"
-        made.append(tag)
-        return tag
-
-    yield make
-    if made:
-        subprocess.run(["docker", "image", "rm", "--force", *made], capture_output=True, check=False)
-
-
-def run_in_docker(image: str, action: str, inputs: dict[str, Any]) -> Any:
-    """One call through the runtime restricted workflows use: no network, read-only root, user 65534."""
-    runtime = DockerRuntime()
-    try:
-        invocation = Invocation(
-            plugin_ref="test/built", request=make_request(action, inputs), image=image, timeout_s=60
-        )
-        return runtime.invoke(invocation)
-    finally:
-        runtime.close()
 
 
 def test_print_dockerfile_shows_the_generated_dockerfile_and_builds_nothing(run_cli):
@@ -121,8 +87,8 @@ def test_help_has_examples(run_cli):
 
 
 @pytest.mark.docker
-def test_a_generated_image_builds_and_runs_restricted_in_the_docker_runtime(run_cli, image_tag):
-    tag = image_tag("greeter")
+def test_a_generated_image_builds_and_runs_restricted_in_the_docker_runtime(run_cli, image_tags, run_in_container):
+    tag = image_tags("greeter")
 
     done = run_cli("plugin", "build", "acme/greeter", "-p", str(FIRST), "--tag", tag)
 
@@ -130,26 +96,26 @@ def test_a_generated_image_builds_and_runs_restricted_in_the_docker_runtime(run_
     assert done.stdout.startswith(f"built {tag} (")
     assert "Step 1/" in done.stderr and f"Successfully tagged {tag}" in done.stderr
     assert "note: the Docker runtime runs acme/greeter:2.0.0" in done.stderr
-    result = run_in_docker(tag, "greet", {"name": "CI"})
+    result = run_in_container(tag, "greet", {"name": "CI"})
     assert result.ok, (result.failure, result.stderr_tail)
     assert result.outputs == {"greeting": "Hello, CI", "uid": 65534, "cwd": "/plugin"}
     assert [record["message"] for record in result.logs] == ["greeting CI"]
 
 
 @pytest.mark.docker
-def test_a_plugins_own_dockerfile_is_built_and_its_image_runs(run_cli, image_tag):
-    tag = image_tag("rawecho")
+def test_a_plugins_own_dockerfile_is_built_and_its_image_runs(run_cli, image_tags, run_in_container):
+    tag = image_tags("rawecho")
 
     done = run_cli("plugin", "build", str(RAWECHO), "--tag", tag)
 
     assert done.returncode == 0, done.stderr
-    result = run_in_docker(tag, "echo", {"x": 1})
+    result = run_in_container(tag, "echo", {"x": 1})
     assert result.ok, (result.failure, result.stderr_tail)
     assert result.outputs == {"inputs": {"x": 1}, "marker": "built-from-the-plugins-own-dockerfile"}
 
 
 @pytest.mark.docker
-def test_a_failing_build_shows_the_step_and_its_output_and_exits_1(run_cli, image_tag, tmp_path):
+def test_a_failing_build_shows_the_step_and_its_output_and_exits_1(run_cli, image_tags, tmp_path):
     plugin = tmp_path / "failing"
     shutil.copytree(RAWECHO, plugin)
     (plugin / "Dockerfile").write_text(
@@ -157,7 +123,7 @@ def test_a_failing_build_shows_the_step_and_its_output_and_exits_1(run_cli, imag
         'RUN ["python3", "-c", "print(\'compiling the thing\'); raise SystemExit(3)"]\n'
     )
 
-    done = run_cli("plugin", "build", str(plugin), "--tag", image_tag("failing"))
+    done = run_cli("plugin", "build", str(plugin), "--tag", image_tags("failing"))
 
     assert done.returncode == 1
     error = done.stderr[done.stderr.index("error: ") :]

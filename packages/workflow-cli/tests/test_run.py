@@ -27,14 +27,6 @@ def run_json(run_cli, path: Path, *args: str, env: dict[str, str] | None = None)
     return done, record
 
 
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
 DAG = """
 name: dag
 tasks:
@@ -194,7 +186,7 @@ def test_the_project_config_can_enable_warm_workers_for_every_run(run_cli, tmp_p
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_cancels_kills_plugins_and_still_writes_the_record(tmp_path, signum):
+def test_a_signal_cancels_kills_plugins_and_still_writes_the_record(tmp_path, signum, alive):
     pidfile = tmp_path / "pids"
     flow = write(
         tmp_path,

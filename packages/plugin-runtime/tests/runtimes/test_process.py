@@ -28,24 +28,6 @@ def runtime() -> ProcessRuntime:
     return ProcessRuntime(kill_grace_s=FAST_GRACE_S)
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie waiting for its parent."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.02)
-    return not _alive(pid)
-
-
 def _my_zombies() -> list[int]:
     zombies = []
     for entry in Path("/proc").iterdir():
@@ -189,7 +171,7 @@ def test_a_large_request_round_trips(runtime: ProcessRuntime, raw: MakeInvocatio
 
 
 def test_timeout_kills_the_plugin_and_grandchildren_that_ignore_sigterm(
-    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path, gone_within: Callable[[int, float], bool]
 ) -> None:
     started = time.monotonic()
     result = runtime.invoke(raw("hang", {"pid_dir": str(tmp_path)}, timeout_s=1.5))
@@ -202,32 +184,32 @@ def test_timeout_kills_the_plugin_and_grandchildren_that_ignore_sigterm(
     assert result.metrics.signal == signal.SIGKILL  # it ignored SIGTERM
     for name in ("in-group.pid", "own-session.pid"):
         pid = int((tmp_path / name).read_text())
-        assert _gone_within(pid, 3), f"grandchild {name} ({pid}) survived the timeout"
+        assert gone_within(pid, 3), f"grandchild {name} ({pid}) survived the timeout"
     assert any(record["message"] == "hanging" for record in result.logs)
 
 
 def test_leftovers_are_killed_when_the_plugin_exits_on_its_own(
-    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path, gone_within: Callable[[int, float], bool]
 ) -> None:
     result = runtime.invoke(raw("leave-daemon", {"pid_dir": str(tmp_path)}))
 
     assert result.ok, result.failure
-    assert _gone_within(int((tmp_path / "daemon.pid").read_text()), 3)
+    assert gone_within(int((tmp_path / "daemon.pid").read_text()), 3)
 
 
 def test_a_grandchild_holding_stdout_does_not_keep_the_call_waiting(
-    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path, gone_within: Callable[[int, float], bool]
 ) -> None:
     started = time.monotonic()
     result = runtime.invoke(raw("hold-stdout", {"pid_dir": str(tmp_path)}, timeout_s=20))
 
     assert result.ok, result.failure
     assert time.monotonic() - started < 5
-    assert _gone_within(int((tmp_path / "holder.pid").read_text()), 3)
+    assert gone_within(int((tmp_path / "holder.pid").read_text()), 3)
 
 
 def test_an_exception_in_the_caller_kills_and_reaps_the_plugin(
-    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path, gone_within: Callable[[int, float], bool]
 ) -> None:
     def on_log(record: LogRecord) -> None:
         raise RuntimeError("the caller broke")
@@ -236,7 +218,7 @@ def test_an_exception_in_the_caller_kills_and_reaps_the_plugin(
         runtime.invoke(raw("hang", {"pid_dir": str(tmp_path)}), on_log=on_log)
 
     for name in ("in-group.pid", "own-session.pid"):
-        assert _gone_within(int((tmp_path / name).read_text()), 3)
+        assert gone_within(int((tmp_path / name).read_text()), 3)
     assert _my_zombies() == []
 
 
