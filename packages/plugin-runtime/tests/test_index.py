@@ -51,6 +51,23 @@ def test_entries_survive_a_reload_and_miss_once_the_file_changes(tmp_path: Path)
     assert ManifestIndex(file).identity(str(manifest), changed) is None
 
 
+def test_checked_data_of_many_files_survives_repacking(tmp_path: Path) -> None:
+    paths = [aged_file(tmp_path / f"p{n}" / "plugin.yaml", f"name: p{n}\n") for n in range(3)]
+    file = str(tmp_path / "index.bin")
+    first = ManifestIndex(file)
+    for n, path in enumerate(paths[:2]):
+        first.remember(str(path), signature(path.stat()), identity=("acme", f"p{n}"), data={"n": n, "s": "x" * n})
+    first.flush()
+    second = ManifestIndex(file)  # reads packed data, then adds a third file and rewrites everything
+    path = paths[2]
+    second.remember(str(path), signature(path.stat()), identity=("acme", "p2"), data={"n": 2, "s": "xx"})
+    second.remember(str(paths[0]), signature(paths[0].stat()), identity=("acme", "p0"))  # keeps its data
+    second.flush()
+    third = ManifestIndex(file)
+    for n, path in enumerate(paths):
+        assert third.checked_data(str(path), signature(path.stat())) == {"n": n, "s": "x" * n}
+
+
 def test_a_file_without_identity_is_remembered_as_such(tmp_path: Path) -> None:
     manifest = aged_file(tmp_path / "plugin.yaml", "{flow: style}\n")
     index = ManifestIndex(str(tmp_path / "index.bin"))
@@ -66,15 +83,16 @@ def test_flush_drops_entries_of_deleted_and_changed_files(tmp_path: Path) -> Non
     edited = aged_file(tmp_path / "edited" / "plugin.yaml", "c")
     file = str(tmp_path / "index.bin")
     index = ManifestIndex(file)
-    for path, name in ((kept, "kept"), (gone, "gone"), (edited, "edited")):
-        index.remember(str(path), signature(path.stat()), identity=("acme", name))
+    sigs = {path: signature(path.stat()) for path in (kept, gone, edited)}
+    for path in (kept, gone, edited):
+        index.remember(str(path), sigs[path], identity=("acme", path.parent.name))
     gone.unlink()
     edited.write_text("changed", encoding="utf-8")
     index.flush()
     reloaded = ManifestIndex(file)
-    assert reloaded.identity(str(kept), signature(kept.stat())) == ("acme", "kept")
-    assert reloaded._read() is not None
-    assert set(reloaded._read() or {}) == {str(kept)}
+    assert reloaded.identity(str(kept), sigs[kept]) == ("acme", "kept")
+    assert reloaded.identity(str(gone), sigs[gone]) is None
+    assert reloaded.identity(str(edited), sigs[edited]) is None
 
 
 def test_a_corrupt_truncated_or_foreign_file_is_ignored_then_rewritten(tmp_path: Path) -> None:
@@ -86,7 +104,7 @@ def test_a_corrupt_truncated_or_foreign_file_is_ignored_then_rewritten(tmp_path:
     good.flush()
     valid = file.read_bytes()
     flipped = bytearray(valid)
-    flipped[valid.index(b"acme")] ^= 0x01  # one bit in the payload: the checksum catches it
+    flipped[valid.rindex(b"http")] ^= 0x01  # one bit in the payload: the checksum catches it
     foreign = valid.replace(b"workflow-plugin-index", b"workflow-plugin-indey")
     for damaged in (b"", b"\x00" * 64, b"not marshal at all", valid[: len(valid) // 2], bytes(flipped), foreign):
         file.write_bytes(damaged)
@@ -147,12 +165,12 @@ def test_concurrent_writers_never_expose_a_torn_index(tmp_path: Path) -> None:
     deadline = time.monotonic() + 120
     while any(process.poll() is None for process in writers) and time.monotonic() < deadline:
         for file in cache.glob("plugin-index/*.bin"):
-            assert ManifestIndex(str(file))._read() is not None, "a reader saw a torn or unreadable index"
+            assert ManifestIndex(str(file)).read_groups() is not None, "a reader saw a torn or unreadable index"
             reads += 1
     for process in writers:
         _, errors = process.communicate(timeout=120)
         assert process.returncode == 0, errors.decode()
     (file,) = cache.glob("plugin-index/*.bin")
-    assert ManifestIndex(str(file))._read() is not None
+    assert ManifestIndex(str(file)).read_groups() is not None
     assert not list(cache.glob("plugin-index/*.tmp"))
     assert reads > 0, "the writers finished before the reader could look"

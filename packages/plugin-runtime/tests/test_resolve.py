@@ -277,11 +277,30 @@ def test_a_manifest_from_the_index_equals_the_parsed_one(tmp_path: Path) -> None
     shutil.copytree(FIXTURES / "acme-http", tmp_path / "p" / "acme-http")
     shutil.copytree(FIXTURES / "acme-text", tmp_path / "p" / "acme-text")
     time.sleep(SETTLE_S)
+    reprs = {}
     for ref in ("acme/http", "acme/text"):
         parsed = cold([tmp_path / "p"], ref, tmp_path / "cache")
         indexed = cold([tmp_path / "p"], ref, tmp_path / "cache")
         assert indexed["imported"] == [] and "yaml" in parsed["imported"]
         assert indexed["repr"] == parsed["repr"]
+        reprs[ref] = parsed["repr"]
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_REPRS, str(tmp_path / "p")],
+        env={**os.environ, "WORKFLOW_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(listed.stdout) == {"reprs": reprs, "parsed": False}
+
+
+LIST_REPRS = """
+import json, sys
+from workflow_plugin_runtime.resolve import Resolver
+listing = Resolver([sys.argv[1]], entry_points=False).list_plugins()
+reprs = {p.manifest.ref: repr(p.manifest) for p in listing.plugins}
+print(json.dumps({"reprs": reprs, "parsed": "workflow_plugin_runtime.manifest_checks" in sys.modules}))
+"""
 
 
 def test_an_edit_after_a_cached_resolve_is_seen_by_the_next_process(tmp_path: Path) -> None:
@@ -362,10 +381,25 @@ def test_a_manifest_changed_within_the_last_tick_is_not_recorded(tmp_path: Path)
     cold([tmp_path / "p"], "acme/http", cache)
     (index_file,) = cache.glob("plugin-index/*.bin")
     manifest = str(folder / "plugin.yaml")
-    assert manifest in (ManifestIndex(str(index_file))._read() or {})
+    assert ManifestIndex(str(index_file)).identity(manifest, signature(Path(manifest).stat())) == ("acme", "http")
     env = {**os.environ, "WORKFLOW_CACHE_DIR": str(cache)}
     subprocess.run([sys.executable, "-c", WRITE_THEN_RESOLVE, manifest], env=env, check=True)
-    entry = (ManifestIndex(str(index_file))._read() or {}).get(manifest)
-    assert entry is not None and entry[0] != signature(Path(manifest).stat())  # only the stale entry: never used
+    # Rewritten and resolved within the tick margin: its new signature was not recorded.
+    assert ManifestIndex(str(index_file)).identity(manifest, signature(Path(manifest).stat())) is None
     again = cold([tmp_path / "p"], "acme/http", cache)
     assert again["version"] == "1.0.1" and "yaml" in again["imported"]
+
+
+def test_a_manifest_added_to_an_existing_folder_is_found_though_the_listing_is_cached(tmp_path: Path) -> None:
+    make(tmp_path / "p", "acme", "other")
+    (tmp_path / "p" / "later").mkdir()
+    (tmp_path / "p" / "notes.txt").write_text("", encoding="utf-8")
+    time.sleep(SETTLE_S)
+    for _ in range(2):
+        assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["error"] == "PluginNotFoundError"
+    (tmp_path / "p" / "later" / "main.py").write_text("", encoding="utf-8")
+    (tmp_path / "p" / "later" / "plugin.yaml").write_text(
+        "namespace: acme\nname: http\nversion: '3.0'\nruntime: {entrypoint: main.py}\nactions: {run: {}}\n",
+        encoding="utf-8",
+    )  # the plugins folder itself did not change: only "later" did
+    assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["version"] == "3.0"

@@ -4,18 +4,22 @@ Resolving ``acme/http`` in a new process means learning the identity
 (``namespace``/``name``) of every manifest before the match on
 ``plugins.paths``, then loading the match: importing PyYAML, parsing,
 validating. The index keeps, per manifest file, its stat signature, its
-identity and, once it was checked and found valid, its plain data; a later
-process that finds the same signature reuses them and imports none of that.
+identity and, once it was checked and found valid, its plain data; per
+plugins folder, its sorted entry names. A later process that finds the same
+signature reuses them and imports none of that; it still stats every
+manifest it passes, since an edit in place changes no folder.
 
 Why an entry can be trusted:
 
-* It is used only while the file's signature is unchanged: mtime, ctime,
-  size, inode and device. Every write changes ctime (even one that sets mtime
-  back); a replaced file has a new inode.
+* It is used only while the file's (or folder's) signature is unchanged:
+  mtime, ctime, size, inode and device. Every write changes ctime (even one
+  that sets mtime back); a replaced file has a new inode; adding, removing or
+  renaming an entry changes its folder's mtime.
 * Timestamps are coarse (a clock tick; whole seconds on some filesystems), so
   a file written twice within one tick may keep its signature. An entry whose
-  ctime was that recent when it was stat'ed ("racily clean", as git says) is
-  never written; a later process, once the tick is long past, records it.
+  change was that recent when it was stat'ed ("racily clean", as git says) is
+  never written (:func:`settled`); a later process, once the tick is long
+  past, records it.
 * Whatever depends on other files than the manifest (the entrypoint exists,
   inside the plugin directory) is checked again at each use (see
   :mod:`.manifest_cache`).
@@ -23,8 +27,10 @@ Why an entry can be trusted:
   PyYAML, fastjsonschema and packaging are installed in (installing into one
   changes its mtime): editing or upgrading what validates manifests discards
   the index.
-* The directory listings are not cached: a ``scandir`` of 500 entries costs
-  about 0.25 ms and can never be stale.
+
+Like make or git, this trusts the filesystem's timestamps: on a network
+filesystem that caches attributes, a change made on another machine shows
+once that cache expires.
 
 Writes go to a temporary file moved into place with ``os.replace``, so a
 reader sees the old or the new index, never a torn one; concurrent writers may
@@ -42,8 +48,8 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-import zlib
 from _thread import allocate_lock
+from binascii import crc32
 
 from .cachedir import cache_root
 
@@ -54,15 +60,20 @@ if TYPE_CHECKING:
 __all__ = ["ManifestIndex", "Signature", "index_file", "settled", "shared_index", "signature"]
 
 Signature = tuple[int, int, int, int, int]
-_Entry = tuple[Signature, tuple[str, ...], bytes | None]
+# A manifest's checked data: marshalled bytes, or where they sit in its group's packed bytes (offset, length).
+_Blob = bytes | tuple[int, int] | None
+_Entry = tuple[Signature, tuple[str, ...], _Blob]
+_Group = tuple[dict[str, _Entry], bytes]
 
-_FORMAT = 1
+_FORMAT = 2
 _MAGIC = "workflow-plugin-index"
 _WATCHED = (
     "manifest.py",
+    "manifest_cache.py",
     "manifest_checks.py",
     "index.py",
     "discovery.py",
+    "references.py",
     "yamlfile.py",
     "jsonschema_errors.py",
     "schemas/__init__.py",
@@ -98,17 +109,26 @@ def index_file() -> str | None:
     if root is None:
         return None
     installation = f"{sys.prefix}\0{os.path.dirname(os.path.abspath(__file__))}"
-    environment = zlib.crc32(installation.encode("utf-8", "surrogateescape"))
+    environment = crc32(installation.encode("utf-8", "surrogateescape"))
     return os.path.join(root, "plugin-index", f"{sys.implementation.cache_tag}-{environment:08x}.bin")
 
 
 class ManifestIndex:
-    """One index file, read once per process; updates are written by :meth:`flush` (and at exit)."""
+    """One index file, read once per process; updates are written by :meth:`flush` (and at exit).
+
+    Entries are grouped by the folder that holds the plugin folders (a
+    ``plugins.paths`` entry, usually), each group marshalled on its own and
+    decoded when first asked for: a resolve pays only for the folders it
+    searches, however many projects the index has seen. Within a group, each
+    manifest path maps to ``(signature, identity, checked data)`` and the
+    folder's own path to ``(its signature, its sorted entry names, None)``.
+    """
 
     def __init__(self, file: str | None) -> None:
         self._file = file
-        self._entries: dict[str, _Entry] | None = None
-        self._pending: dict[str, _Entry] = {}
+        self._groups: dict[str, bytes] | None = None
+        self._decoded: dict[str, _Group] = {}
+        self._pending: dict[str, dict[str, _Entry]] = {}
         self._lock = allocate_lock()
         self._key: tuple[object, ...] | None = None
         self._flush_at_exit = False
@@ -119,27 +139,46 @@ class ManifestIndex:
 
     def identity(self, manifest: str, sig: Signature) -> tuple[str, ...] | None:
         """``(namespace, name)``; ``()`` when the file has none; None when unknown for this signature."""
-        return self.identities([(manifest, sig)])[0]
+        entry = self._entry(manifest, sig)
+        return None if entry is None else entry[1]
 
-    def identities(self, files: list[tuple[str, Signature]]) -> list[tuple[str, ...] | None]:
-        """:meth:`identity` of many files at once: resolving reads hundreds."""
-        entries = self._loaded()
-        found: list[tuple[str, ...] | None] = []
-        for manifest, sig in files:
-            entry = entries.get(manifest)
-            if type(entry) is tuple and len(entry) == 3 and entry[0] == sig and type(entry[1]) is tuple:
-                found.append(entry[1])
-            else:
-                found.append(None)
-        return found
+    def identities(self, found: list[tuple[str, str, os.stat_result]]) -> list[tuple[str, ...] | None]:
+        """:meth:`identity` of each ``(plugin_dir, manifest, stat)`` of one folder's listing.
+
+        A resolve asks this for hundreds of files, so it compares the stat
+        fields in place instead of building signatures.
+        """
+        if not found:
+            return []
+        get = self._entries_of(_group_of(found[0][1])).get
+        known: list[tuple[str, ...] | None] = []
+        try:
+            for _, manifest, info in found:
+                entry = get(manifest)
+                if entry is not None:
+                    sig = entry[0]
+                    if (
+                        sig[1] == info.st_ctime_ns
+                        and sig[0] == info.st_mtime_ns
+                        and sig[2] == info.st_size
+                        and sig[3] == info.st_ino
+                        and sig[4] == info.st_dev
+                    ):
+                        known.append(entry[1])
+                        continue
+                known.append(None)
+        except (TypeError, IndexError):  # a malformed entry: know nothing about this folder
+            return [None] * len(found)
+        return known
 
     def checked_data(self, manifest: str, sig: Signature) -> dict[str, Any] | None:
         """The plain data of a manifest that passed every check at this signature, else None."""
         entry = self._entry(manifest, sig)
-        if entry is None or entry[2] is None:
+        blob = None if entry is None else self._blob(_group_of(manifest), entry[2])
+        if not blob:
             return None
         try:
-            data = marshal.loads(entry[2])  # noqa: S302 - our own cache, as trusted as a __pycache__
+            data = marshal.loads(blob)  # noqa: S302 - our own cache, as trusted as a __pycache__
         except (ValueError, EOFError, TypeError):
             return None
         return data if isinstance(data, dict) else None
@@ -151,18 +190,32 @@ class ManifestIndex:
         if self._file is None:
             return
         known = self._entry(manifest, sig)
-        blob = known[2] if known is not None else None
+        blob = None if known is None else self._blob(_group_of(manifest), known[2])
         if data is not None:
             try:
                 blob = marshal.dumps(data)
             except ValueError:
                 blob = None
         entry: _Entry = (sig, identity or (), blob)
-        if entry == known:
-            return
+        if entry != known:
+            self._store(_group_of(manifest), manifest, entry)
+
+    def listing(self, folder: str, info: os.stat_result) -> tuple[str, ...] | None:
+        """The sorted entry names recorded for ``folder`` (ending with a separator) at its stat ``info``, or None."""
+        entry = self._entries_of(folder).get(folder)
+        if entry is None or entry[0] != signature(info) or type(entry[1]) is not tuple:
+            return None
+        return entry[1]
+
+    def remember_listing(self, folder: str, info: os.stat_result, names: tuple[str, ...]) -> None:
+        """Record ``folder``'s entry names, read after its stat ``info``; only when :func:`settled` says so."""
+        if self._file is not None:
+            self._store(folder, folder, (signature(info), names, None))
+
+    def _store(self, group: str, key: str, entry: _Entry) -> None:
         with self._lock:
-            self._loaded()[manifest] = entry
-            self._pending[manifest] = entry
+            self._entries_of(group)[key] = entry
+            self._pending.setdefault(group, {})[key] = entry
             register = not self._flush_at_exit
             self._flush_at_exit = True
         if register:
@@ -176,42 +229,63 @@ class ManifestIndex:
             pending, self._pending = self._pending, {}
         if not pending or self._file is None:
             return
-        merged = self._read() or {}
-        merged.update(pending)
-        merged = {path: entry for path, entry in merged.items() if _still_current(path, entry)}
-        self._write(merged)
+        groups = {group: raw for group, raw in (self.read_groups() or {}).items() if os.path.isdir(group)}
+        merged: dict[str, _Group] = {}
+        for group, updates in pending.items():
+            entries, packed = _decode(groups.get(group))
+            kept = {path: entry for path, entry in {**entries, **updates}.items() if _still_current(path, entry)}
+            merged[group] = _pack(kept, packed)
+            if kept:
+                groups[group] = marshal.dumps(merged[group])
+            else:
+                groups.pop(group, None)
+        self._write(groups)
         with self._lock:
-            merged.update(self._pending)
-            self._entries = merged
+            self._groups = groups
+            for group, (entries, packed) in merged.items():
+                self._decoded[group] = ({**entries, **self._pending.get(group, {})}, packed)
 
     def _entry(self, manifest: str, sig: Signature) -> _Entry | None:
-        entry = self._loaded().get(manifest)
+        entry = self._entries_of(_group_of(manifest)).get(manifest)
         if type(entry) is not tuple or len(entry) != 3 or entry[0] != sig:
             return None
         return entry
 
-    def _loaded(self) -> dict[str, _Entry]:
-        if self._entries is None:
-            self._entries = self._read() or {}
-        return self._entries
+    def _entries_of(self, group: str) -> dict[str, _Entry]:
+        return self._group(group)[0]
 
-    def _read(self) -> dict[str, _Entry] | None:
+    def _group(self, group: str) -> _Group:
+        decoded = self._decoded.get(group)
+        if decoded is None:
+            if self._groups is None:
+                self._groups = self.read_groups() or {}
+            decoded = self._decoded[group] = _decode(self._groups.get(group))
+        return decoded
+
+    def _blob(self, group: str, blob: _Blob) -> bytes | None:
+        if type(blob) is tuple:
+            offset, length = blob
+            return self._group(group)[1][offset : offset + length]
+        return blob if type(blob) is bytes else None
+
+    def read_groups(self) -> dict[str, bytes] | None:
+        """The groups stored in the file now, or None when it is missing, corrupt, truncated or foreign."""
         if self._file is None:
             return None
         try:
             with open(self._file, "rb") as stream:  # noqa: PTH123 - os-level I/O keeps pathlib off this path
                 magic, key, checksum, payload = marshal.loads(stream.read())  # noqa: S302 - see checked_data
-            if magic != _MAGIC or key != self._current_key() or zlib.crc32(payload) != checksum:
+            if magic != _MAGIC or key != self._current_key() or crc32(payload) != checksum:
                 return None
-            entries = marshal.loads(payload)  # noqa: S302 - see checked_data
+            groups = marshal.loads(payload)  # noqa: S302 - see checked_data
         except (OSError, ValueError, EOFError, TypeError):
             return None
-        return entries if isinstance(entries, dict) else None
+        return groups if isinstance(groups, dict) else None
 
-    def _write(self, entries: dict[str, _Entry]) -> None:
+    def _write(self, groups: dict[str, bytes]) -> None:
         assert self._file is not None
-        payload = marshal.dumps(entries)
-        header: Any = (_MAGIC, self._current_key(), zlib.crc32(payload), payload)
+        payload = marshal.dumps(groups)
+        header: Any = (_MAGIC, self._current_key(), crc32(payload), payload)
         content = marshal.dumps(header)
         temporary = f"{self._file}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
         try:
@@ -239,6 +313,40 @@ class ManifestIndex:
                     watched.append(home)
             self._key = (_FORMAT, tuple((path, _file_stamp(path)) for path in watched))
         return self._key
+
+
+def _group_of(manifest: str) -> str:
+    """The folder holding the manifest's plugin folder, with its trailing separator (a prefix of its entries)."""
+    return manifest.rsplit(os.sep, 2)[0] + os.sep
+
+
+def _decode(raw: bytes | None) -> _Group:
+    """A group's entries, and the packed checked data they point into (sliced only when one is needed)."""
+    if raw is None:
+        return {}, b""
+    try:
+        entries, packed = marshal.loads(raw)  # noqa: S302 - see ManifestIndex.checked_data
+    except (ValueError, EOFError, TypeError):
+        return {}, b""
+    if not (isinstance(entries, dict) and isinstance(packed, bytes)):
+        return {}, b""
+    return entries, packed
+
+
+def _pack(entries: dict[str, _Entry], packed: bytes) -> _Group:
+    """The entries again, their checked data laid end to end: a reader decodes one blob, not hundreds."""
+    table: dict[str, _Entry] = {}
+    parts: list[bytes] = []
+    offset = 0
+    for path, (sig, identity, where) in entries.items():
+        blob = packed[where[0] : where[0] + where[1]] if isinstance(where, tuple) else where
+        if blob:
+            parts.append(blob)
+            table[path] = (sig, identity, (offset, len(blob)))
+            offset += len(blob)
+        else:
+            table[path] = (sig, identity, None)
+    return table, b"".join(parts)
 
 
 def _file_stamp(path: str) -> tuple[int, int, int] | None:

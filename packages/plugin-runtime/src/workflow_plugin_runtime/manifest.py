@@ -341,7 +341,7 @@ def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> 
         version=data["version"],
         description=data.get("description", ""),
         runtime=RuntimeSettings(
-            entrypoint=Path(runtime["entrypoint"]).as_posix() if "entrypoint" in runtime else None,
+            entrypoint=_posix(runtime["entrypoint"]) if "entrypoint" in runtime else None,
             command=tuple(runtime["command"]) if "command" in runtime else None,
             image=runtime.get("image") or f"{data['namespace']}/{data['name']}:{data['version']}",
             timeout=float(runtime.get("timeout", DEFAULT_TIMEOUT_S)),
@@ -365,6 +365,13 @@ def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> 
         plugin_dir=plugin_dir,
         manifest_path=manifest_path,
     )
+
+
+def _posix(relative: str) -> str:
+    """``Path(relative).as_posix()``, without building a Path when there is nothing to normalise."""
+    if all(part and part != "." for part in relative.split("/")):
+        return relative
+    return Path(relative).as_posix()
 
 
 def _action_model(name: str, action: dict[str, Any]) -> ActionDef:

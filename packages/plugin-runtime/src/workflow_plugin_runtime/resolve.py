@@ -136,7 +136,7 @@ class _Listing:
 
     def __init__(self, root: str) -> None:
         self._before_ns = time.time_ns()  # before the stats: the index's racy-entry rule needs it
-        self.found = plugin_dirs(root)
+        self.found = plugin_dirs(root, before_ns=self._before_ns)
         self._identities: list[tuple[str, str] | None] | None = None
 
     def identities(self) -> list[tuple[str, str] | None]:
@@ -287,7 +287,7 @@ class Resolver:
     def _copy(self, found: _Found, loaded: _Loaded, ref: PluginRef | None) -> PluginCopy:
         location = self._location(found[0])
         if isinstance(loaded, PluginManifest):
-            return PluginCopy(Path(found[2]), location, loaded, (), ref)
+            return PluginCopy(loaded.plugin_dir, location, loaded, (), ref)
         return PluginCopy(Path(found[2]), location, None, tuple(loaded), ref)
 
     def _matches(self, wanted: PluginRef) -> Iterator[tuple[_Found, _Loaded]]:
