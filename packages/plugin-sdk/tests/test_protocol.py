@@ -141,7 +141,7 @@ BAD_REQUESTS = {
     "no inputs": (_with(inputs=...), "request field 'inputs': expected object, got missing"),
     "inputs array": (_with(inputs=[]), "request field 'inputs': expected object, got array"),
     "secret_inputs string": (
-        _with(secret_inputs="token"),  # noqa: S106 - a name, not a password
+        _with(secret_inputs="token"),
         "request field 'secret_inputs': expected array, got string",
     ),
     "secret_inputs numbers": (_with(secret_inputs=["a", 1]), "request field 'secret_inputs'[1]: expected string"),

@@ -6,6 +6,8 @@ import io
 import time
 from pathlib import Path
 
+from workflow_cli.ui.console import make_console
+from workflow_cli.ui.progress import RunProgress, print_run_summary
 from workflow_plugin_runtime.results import (
     Failure,
     FailureKind,
@@ -17,9 +19,6 @@ from workflow_plugin_runtime.results import (
     TaskStatus,
 )
 from workflow_plugin_runtime.workflow import load_workflow
-
-from workflow_cli.ui.console import make_console
-from workflow_cli.ui.progress import RunProgress, print_run_summary
 
 
 def console_and_buffer() -> tuple[object, io.StringIO]:

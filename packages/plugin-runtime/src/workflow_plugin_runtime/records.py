@@ -17,7 +17,7 @@ from typing import Any
 from .masking import Masker
 from .results import RunResult, TaskResult
 
-__all__ = ["RUNS_DIR", "RECORD_VERSION", "run_record", "write_run_record"]
+__all__ = ["RECORD_VERSION", "RUNS_DIR", "run_record", "write_run_record"]
 
 RUNS_DIR = Path(".workflow") / "runs"
 RECORD_VERSION = 1
