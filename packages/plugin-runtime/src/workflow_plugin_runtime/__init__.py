@@ -8,9 +8,10 @@ stays cheap for a CLI that needs only a resolver and never a container.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
+
+TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold resolve 8 ms (docs/performance.md)
 
 if TYPE_CHECKING:
     from .config import (
@@ -274,7 +275,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,15 +19,16 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from .errors import ConfigError
-from .jsonschema_errors import raise_first_violation
+from .frozen import FrozenRecord
 from .manifest import PoolSettings
-from .schemas import shipped_validator
-from .yamlfile import YamlDocument, load_yaml_file
+
+TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .yamlfile import YamlDocument
 
 __all__ = [
     "CONFIG_DIRNAME",
@@ -64,29 +65,67 @@ class RestrictedBackend(enum.StrEnum):
     DOCKER = "docker"
 
 
-@dataclass(frozen=True, slots=True)
-class PluginsPath:
-    """One directory searched for plugins, with where it was configured (e.g. ``config.yaml:4``)."""
+_set = object.__setattr__
 
+
+class PluginsPath(FrozenRecord):
+    """One directory searched for plugins, with where it was configured (e.g. ``config.yaml:4``).
+
+    A :class:`~.frozen.FrozenRecord`, not a dataclass: it is on the cold resolve path.
+    """
+
+    __slots__ = ("origin", "path", "source")
     path: Path
     source: PathSource
     origin: str
+
+    def __init__(self, path: Path, source: PathSource, origin: str) -> None:
+        _set(self, "path", path)
+        _set(self, "source", source)
+        _set(self, "origin", origin)
 
     def __str__(self) -> str:
         return f"{self.path} ({self.origin})"
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(FrozenRecord):
     """The merged configuration; ``None`` files were not found."""
 
+    __slots__ = (
+        "backend",
+        "plugins_paths",
+        "pool",
+        "pool_enabled",
+        "project_config",
+        "project_root",
+        "user_config",
+    )
     project_root: Path
     plugins_paths: tuple[PluginsPath, ...]
-    project_config: Path | None = None
-    user_config: Path | None = None
-    backend: RestrictedBackend = RestrictedBackend.AUTO
-    pool: PoolSettings | None = None
-    pool_enabled: bool = False
+    project_config: Path | None
+    user_config: Path | None
+    backend: RestrictedBackend
+    pool: PoolSettings | None
+    pool_enabled: bool
+
+    def __init__(
+        self,
+        project_root: Path,
+        plugins_paths: tuple[PluginsPath, ...],
+        *,
+        project_config: Path | None = None,
+        user_config: Path | None = None,
+        backend: RestrictedBackend = RestrictedBackend.AUTO,
+        pool: PoolSettings | None = None,
+        pool_enabled: bool = False,
+    ) -> None:
+        _set(self, "project_root", project_root)
+        _set(self, "plugins_paths", plugins_paths)
+        _set(self, "project_config", project_config)
+        _set(self, "user_config", user_config)
+        _set(self, "backend", backend)
+        _set(self, "pool", pool)
+        _set(self, "pool_enabled", pool_enabled)
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -157,6 +196,11 @@ def load_config(
 
 
 def _read(path: Path) -> YamlDocument:
+    from .errors import ConfigError
+    from .jsonschema_errors import raise_first_violation
+    from .schemas import shipped_validator
+    from .yamlfile import load_yaml_file
+
     document = load_yaml_file(path, error=ConfigError, allow_empty=True)
     raise_first_violation(shipped_validator("config"), document.data, document, error=ConfigError)
     return document
