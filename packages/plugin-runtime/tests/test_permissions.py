@@ -7,13 +7,12 @@ import pytest
 import yaml
 
 from workflow_plugin_runtime.errors import Severity, SourceLocation
+from workflow_plugin_runtime.grant_warnings import broad_grant_problems, capability_warnings
 from workflow_plugin_runtime.manifest import Access, Capabilities, FilesystemNeed, load_manifest
 from workflow_plugin_runtime.permissions import (
     MountGrant,
     Permissions,
     SecurityMode,
-    broad_grant_problems,
-    capability_warnings,
     missing_grants,
     parse_size,
     permissions_yaml,
@@ -112,7 +111,7 @@ class TestBroadGrants:
             ),
             (
                 Severity.WARNING,
-                "env: '*' passes every environment variable of the operator to plugins, credentials included",
+                "env: '*' passes every configured variable to every plugin",
                 "list the variable names plugins need",
             ),
         ]

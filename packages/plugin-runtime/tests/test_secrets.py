@@ -18,7 +18,7 @@ from workflow_plugin_runtime.secrets import (
     secret_problems,
     var_problems,
 )
-from workflow_plugin_runtime.templates import compile_value
+from workflow_plugin_runtime.template_values import compile_value
 
 
 def secrets_file(tmp_path: Path, text: str, *, mode: int = 0o600) -> Path:

@@ -8,16 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workflow_plugin_runtime.errors import SourceLocation, TemplateError
+from workflow_plugin_runtime.template_values import compile_value, iter_templates
 from workflow_plugin_runtime.templates import (
     Reference,
     ReferenceRoot,
     Template,
     TemplateContext,
     compile_template,
-    compile_value,
     escape_literal,
     interpolate,
-    iter_templates,
     template_source,
 )
 

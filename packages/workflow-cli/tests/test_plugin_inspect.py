@@ -140,7 +140,7 @@ def test_broad_and_dangerous_grants_are_flagged_and_fail_the_check(run_cli, tmp_
     assert by_message["mount / exposes the whole host filesystem"]["severity"] == "warning"
     assert any("is read-write and holds this workflow's own folder" in message for message in by_message)
     assert "network: true grants network access to every plugin" in by_message
-    assert any(message.startswith("env: '*' passes every environment variable") for message in by_message)
+    assert any(message.startswith("env: '*' passes every configured variable") for message in by_message)
     missing = [w for w in warnings if "needs /data (read), but no mount grants it" in w["message"]]
     assert missing and missing[0]["severity"] == "error"
     assert "source: ./data, target: /data" in missing[0]["hint"]

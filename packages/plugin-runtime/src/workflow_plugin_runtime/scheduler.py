@@ -33,7 +33,8 @@ from .masking import Masker
 from .permissions import SecurityMode
 from .provenance import plugin_content_hash, provenance_of
 from .results import Failure, FailureKind, RunResult, RunStatus, TaskResult, TaskStatus
-from .templates import CompiledValue, ReferenceRoot, TemplateContext
+from .template_values import CompiledValue
+from .templates import ReferenceRoot, TemplateContext
 from .workflow import Task, Workflow
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]

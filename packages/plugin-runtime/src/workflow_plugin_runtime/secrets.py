@@ -29,7 +29,8 @@ from typing import Any, Protocol, final, runtime_checkable
 
 from .errors import Problem, SecretError, Severity, SourceLocation
 from .jsonschema_errors import closest
-from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, ReferenceRoot, TemplateUse
+from .template_values import TemplateUse
+from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, ReferenceRoot
 from .yamlfile import load_yaml_file
 
 __all__ = [

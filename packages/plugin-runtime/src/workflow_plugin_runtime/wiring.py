@@ -27,7 +27,8 @@ from typing import Any
 from .errors import Problem
 from .jsonschema_errors import closest
 from .resolve import ResolvedAction
-from .templates import ReferenceRoot, TemplateUse
+from .template_values import TemplateUse
+from .templates import ReferenceRoot
 from .yamlfile import format_field_path, json_type_name
 
 __all__ = ["SchemaWalk", "schema_types", "types_fit", "walk_schema", "wiring_problems"]

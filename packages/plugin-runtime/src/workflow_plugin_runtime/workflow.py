@@ -36,7 +36,8 @@ from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from .results import Failure, FailureKind
 from .schemas import shipped_validator
 from .secrets import merge_vars
-from .templates import CompiledValue, ReferenceRoot, TemplateContext, TemplateUse, compile_value, interpolate
+from .template_values import CompiledValue, TemplateUse, compile_value
+from .templates import ReferenceRoot, TemplateContext, interpolate
 from .workflow_graph import Upstream, find_cycles, format_cycle, run_order
 from .yamlfile import FieldPath, YamlDocument, load_yaml_file
 

@@ -25,18 +25,18 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
+from .grant_warnings import broad_grant_problems, unneeded_grant_problems
 from .jsonschema_errors import Validator, closest, schema_violations
 from .masking import short_secret_warning
 from .permissions import (
     SecurityMode,
-    broad_grant_problems,
     capability_problems,
     missing_grants,
     needs_of,
-    unneeded_grant_problems,
 )
 from .resolve import ResolvedAction, Resolver
 from .secrets import SecretProvider, secret_problems, var_problems
+from .template_values import iter_templates
 from .templates import ReferenceRoot
 from .wiring import wiring_problems
 from .workflow import Workflow, load_workflow
@@ -135,7 +135,9 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
             checks = [((), resolved.action.input_validator(), compiled.tree)]
         else:
             properties = schema.get("properties", {})
-            literal = {k: v for k, v in compiled.tree.items() if not _has_template(v) and k in properties}
+            literal = {
+                k: v for k, v in compiled.tree.items() if next(iter_templates(v), None) is None and k in properties
+            }
             checks = [((key,), compile_schema(thaw(properties[key])), value) for key, value in literal.items()]
         for prefix, validator, data in checks:
             if validator is None:
@@ -145,18 +147,6 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
                 location = workflow.locate(path, key=violation.at_key)
                 problems.append(Problem(f"{violation.message} (input of {resolved.ref})", location, violation.hint))
     return problems
-
-
-def _has_template(value: Any) -> bool:
-    from .templates import Template
-
-    if isinstance(value, Template):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_template(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_template(item) for item in value)
-    return False
 
 
 def _task_type_problems(workflow: Workflow, task_types: Collection[str]) -> list[Problem]:

@@ -65,7 +65,7 @@ def plugin_inspect(
       workflow plugin inspect acme/http --json | jq .recommended_permissions
     """
     from workflow_plugin_runtime.errors import ValidationFailed
-    from workflow_plugin_runtime.permissions import capability_warnings
+    from workflow_plugin_runtime.grant_warnings import capability_warnings
 
     from ..errors import ExitCode
     from ..ui.console import make_console, print_problem
@@ -109,14 +109,13 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
     them do not resolve.
     """
     from workflow_plugin_runtime.errors import Problem, Severity, WorkflowPluginError
+    from workflow_plugin_runtime.grant_warnings import broad_grant_problems, unneeded_grant_problems
     from workflow_plugin_runtime.permissions import (
         SecurityMode,
-        broad_grant_problems,
         capability_problems,
         missing_grants,
         permissions_yaml,
         recommended_permissions,
-        unneeded_grant_problems,
     )
 
     ref = manifest.ref
