@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _shared import FLOOR_WORKER
+
 from workflow_plugin_runtime.executor import PluginExecutor
 from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
 from workflow_plugin_runtime.resolve import Resolver
@@ -31,14 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "examples" / "plugins"
 REF = "examples/text.words"
 INPUTS = {"text": "warm workers"}
-
-FLOOR_WORKER = r"""
-import json, sys
-for line in sys.stdin:
-    request = json.loads(line)
-    sys.stdout.write(json.dumps({"ok": True, "outputs": {}, "id": request["id"]}) + "\n")
-    sys.stdout.flush()
-"""
 
 
 def floor_rate(calls: int) -> float:

@@ -23,53 +23,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-import workflow_plugin_sdk
+from _shared import FLOOR_WORKER, build_noop_image
+
 from workflow_plugin_runtime.pool import WarmPool
 from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation
 from workflow_plugin_sdk.protocol import make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/pool-noop:latest"
-NOOP_PLUGIN = """\
-from workflow_plugin_sdk import define_action, run
-
-
-@define_action("noop")
-def noop(ctx, inputs):
-    return {}
-
-
-if __name__ == "__main__":
-    run()
-"""
-DOCKERFILE = """\
-FROM python:3.11-slim
-COPY workflow_plugin_sdk /usr/lib/python3/dist-packages/workflow_plugin_sdk
-COPY main.py /plugin/main.py
-WORKDIR /plugin
-CMD ["python3", "-E", "-s", "main.py"]
-"""
-FLOOR_WORKER = r"""
-import json, sys
-for line in sys.stdin:
-    request = json.loads(line)
-    sys.stdout.write(json.dumps({"ok": True, "outputs": {}, "id": request["id"]}) + "\n")
-    sys.stdout.flush()
-"""
 INVOCATION = Invocation(plugin_ref="bench/pool-noop", request=make_request("noop", {}), image=BENCH_IMAGE)
-
-
-def build_image(scratch: Path) -> None:
-    shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, scratch / "workflow_plugin_sdk")
-    (scratch / "main.py").write_text(NOOP_PLUGIN)
-    (scratch / "Dockerfile").write_text(DOCKERFILE)
-    subprocess.run(["docker", "build", "-q", "-t", BENCH_IMAGE, str(scratch)], capture_output=True, check=True)
 
 
 def floor_rate(calls: int) -> float:
@@ -138,7 +105,7 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=3, help="warm bursts and floor runs (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        build_image(Path(scratch))
+        build_noop_image(Path(scratch), BENCH_IMAGE)
     cold = cold_seconds(args.cold)
     bursts = [warm_figures(args.warm) for _ in range(args.bursts)]
     first = statistics.median(b[0] for b in bursts)

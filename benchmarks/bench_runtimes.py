@@ -26,30 +26,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import workflow_plugin_sdk
+from _shared import NOOP_PLUGIN, build_noop_image
+
 from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, ProcessRuntime, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
-NOOP_PLUGIN = """\
-from workflow_plugin_sdk import define_action, run
-
-
-@define_action("noop")
-def noop(ctx, inputs):
-    return {}
-
-
-if __name__ == "__main__":
-    run()
-"""
 BENCH_IMAGE = "workflow-plugins-bench/noop:latest"
-DOCKERFILE = """\
-FROM python:3.11-slim
-COPY workflow_plugin_sdk /usr/lib/python3/dist-packages/workflow_plugin_sdk
-COPY main.py /plugin/main.py
-WORKDIR /plugin
-CMD ["python3", "-E", "-s", "main.py"]
-"""
 RESTRICTED_RUN_FLAGS = [
     *("--network", "none", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
     *("--tmpfs", "/tmp"),  # noqa: S108 - the container's own tmpfs
@@ -133,10 +115,8 @@ def bench_docker(plugin_dir: Path, rounds: int) -> None:
         print(f"\nDockerRuntime: skipped, {problem}")
         return
     context = plugin_dir.parent / "image"
-    shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, context / "workflow_plugin_sdk")
-    shutil.copy(plugin_dir / "main.py", context / "main.py")
-    (context / "Dockerfile").write_text(DOCKERFILE)
-    subprocess.run(["docker", "build", "-q", "-t", BENCH_IMAGE, str(context)], capture_output=True, check=True)
+    context.mkdir()
+    build_noop_image(context, BENCH_IMAGE)
     runtime = DockerRuntime()
     floor = "docker run --rm -i"
     cases = {
