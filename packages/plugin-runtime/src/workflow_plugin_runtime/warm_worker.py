@@ -19,7 +19,6 @@ import select
 import selectors
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from .runtimes.outcome import Termination
 from .runtimes.process import process_environment
 from .runtimes.proctree import ProcessTree
 from .runtimes.streams import LogStream
+from .runtimes.supervise import start_plugin_process
 
 _READ_CHUNK = 1 << 16
 
@@ -114,17 +114,7 @@ class WarmWorker:
         self.runtime = spawn.runtime
         self._spawn = spawn
         try:
-            self.process = subprocess.Popen(
-                list(spawn.argv),
-                cwd=spawn.cwd,
-                env=spawn.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                bufsize=0,
-                close_fds=True,
-                start_new_session=True,
-            )
+            self.process = start_plugin_process(spawn.argv, cwd=spawn.cwd, env=spawn.env)
         except OSError as exc:
             spawn.cleanup()
             raise WorkerGone(str(exc)) from exc

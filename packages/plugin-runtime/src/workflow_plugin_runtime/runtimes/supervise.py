@@ -268,6 +268,21 @@ def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
+def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """A plugin process with three unbuffered pipes, in its own session (so its whole group can be killed)."""
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        close_fds=True,
+        start_new_session=True,
+    )
+
+
 def run_supervised(
     argv: Sequence[str],
     *,
@@ -286,17 +301,7 @@ def run_supervised(
     Raises ``OSError`` only when the process cannot be started at all.
     """
     started = time.monotonic()
-    process = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        close_fds=True,
-        start_new_session=True,
-    )
+    process = start_plugin_process(argv, cwd=cwd, env=env)
     stdout = BoundedStdout(max_stdout_bytes)
     logs = LogStream(max_stderr_bytes, on_log)
     try:
