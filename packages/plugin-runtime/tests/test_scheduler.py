@@ -155,3 +155,13 @@ def test_cancelling_before_start_cancels_every_task(executor, tmp_path):
     result = Scheduler(executor, handlers={"engine.sum": total}).run(workflow_file(tmp_path, MIXED), cancel=cancel)
     assert result.status is RunStatus.CANCELLED
     assert {task.status for task in result.tasks.values()} == {TaskStatus.CANCELLED}
+
+
+def test_cancelling_during_a_retry_backoff_cancels_the_task(executor, tmp_path):
+    workflow = workflow_file(tmp_path, "name: r\ntasks:\n  a: {uses: flaky, retries: {count: 3, backoff: 30}}\n")
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    result = Scheduler(executor, handlers={"flaky": Flaky(failures=5)}).run(workflow, cancel=cancel)
+    assert result.tasks["a"].status is TaskStatus.CANCELLED
+    assert result.tasks["a"].attempts == 1
+    assert result.status is RunStatus.CANCELLED

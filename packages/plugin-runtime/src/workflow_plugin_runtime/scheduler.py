@@ -301,10 +301,10 @@ class _Run:
                 status = TaskStatus.SUCCEEDED
             elif failure.kind is FailureKind.CANCELLED or self.cancel.is_set():
                 status = TaskStatus.CANCELLED
-            elif task.retries.should_retry(failure, attempt=attempt) and not self.cancel.wait(
-                task.retries.delay_s(attempt)
-            ):
-                continue
+            elif task.retries.should_retry(failure, attempt=attempt):
+                if not self.cancel.wait(task.retries.delay_s(attempt)):
+                    continue
+                status = TaskStatus.CANCELLED  # cancelled while waiting to try again
             else:
                 status = TaskStatus.FAILED
             return TaskResult(
