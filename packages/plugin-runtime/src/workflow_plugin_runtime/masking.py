@@ -10,15 +10,13 @@ Why ``***`` and not ``***KEY***``: the SDK masks with ``***`` inside plugins,
 so the two halves of one log read alike, and a single token says nothing
 about which secret or which encoding was hit.
 
-All forms are merged into one regular expression shaped as a trie (shared
-prefixes factored out), so a text is scanned once whatever the number of
-secrets, and the longest form wins where several start at one place. Python's
-``re`` still pays per character for that scan (about 10 MB/s), so long texts
-first go through a filter that runs at C speed: the text's UTF-8 bytes are
-read as aligned 8-byte words and looked up in the set of every 8-byte window
-of every form. A form of at least 15 bytes always covers one aligned word
-wherever it sits, so a text with no hit holds no secret and is returned as
-is; only the neighbourhood of a hit is scanned by the regex.
+The rule: scanning left to right, the first place where a form starts is
+replaced (the longest form, where several start there) and the scan goes on
+after it. Two matchers apply it with identical results: hyperscan
+(``masking_hyperscan``; a text without secrets costs less than reading it
+from a file) where its wheel installs and runs, else a trie-shaped regular
+expression behind a C-speed word filter (``masking_regex``), several times
+slower on long texts and much slower when a secret is short.
 
 Values shorter than ``MIN_SECRET_LENGTH`` are not masked: replacing every
 ``on`` or ``42`` in a log would ruin it and, by the holes it leaves, reveal
@@ -29,22 +27,37 @@ from __future__ import annotations
 
 import base64
 import bisect
+import enum
 import json
 import re
-import sys
-from collections.abc import Mapping
-from itertools import compress, count
-from typing import Any, final
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol, final
 from urllib.parse import quote, quote_plus
 
 from .errors import Problem, Severity
+from .masking_regex import RegexMatcher
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
 _PROBE = 16
-_WORD = 8
-_FILTER_FROM = 64
-_BLOCK_WORDS = 8192
+
+
+class MatchBackend(enum.Enum):
+    """How a masker finds forms; ``AUTO`` takes hyperscan when it installs and runs here."""
+
+    AUTO = "auto"
+    HYPERSCAN = "hyperscan"
+    REGEX = "regex"
+
+
+class FormMatcher(Protocol):
+    """Applies the masking rule to a text; one per backend."""
+
+    def mask(self, text: str) -> str: ...
+
+    def mask_before(self, text: str, safe: int) -> tuple[str, str]:
+        """Masks the forms starting before ``safe``; returns the masked head and the unprocessed rest."""
+        ...
 
 
 def short_secret_warning(key: str, value: str) -> Problem | None:
@@ -101,62 +114,32 @@ def secret_forms(value: str) -> frozenset[str]:
     return frozenset(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
-def _trie_pattern(words: set[str]) -> str:
-    """A regex source matching any of ``words``, longest first where several share a start.
-
-    Python's ``re`` tries alternatives one by one, so a flat alternation of
-    hundreds of forms costs hundreds of checks per character; a trie keeps
-    the checks to the distinct next characters. Chains without branches are
-    walked iteratively so a long secret (a PEM key) cannot exhaust recursion.
-    """
-    root: dict[str, Any] = {}
-    for word in words:
-        node = root
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = None
-
-    def emit(node: dict[str, Any]) -> str:
-        pieces: list[str] = []
-        while True:
-            children = sorted(key for key in node if key)
-            if len(children) == 1 and "" not in node:
-                pieces.append(re.escape(children[0]))
-                node = node[children[0]]
-                continue
-            break
-        if not children:
-            return "".join(pieces)
-        branches = [re.escape(char) + emit(node[char]) for char in children]
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:
-            body = f"(?:{body})?"
-        return "".join(pieces) + body
-
-    return emit(root)
-
-
 @final
 class Masker:
     """Replaces each secret's value, in every form ``secret_forms`` lists, with ``***``.
 
     Build one per run from the secrets the run uses and hand it to every
-    writer. ``warnings`` names the secrets too short to mask (by key only).
+    writer; it is safe to share between threads. ``warnings`` names the
+    secrets too short to mask (by key only). ``backend`` picks the matcher:
+    asking for hyperscan where it cannot run gives the regex matcher, never
+    a masker that fails.
     """
 
     __slots__ = (
-        "_byte_pattern",
+        "_backend",
+        "_form_chars",
         "_form_run",
         "_forms",
         "_longest",
-        "_longest_bytes",
-        "_pattern",
+        "_matcher",
+        "_regex",
         "_replacement",
-        "_words",
         "warnings",
     )
 
-    def __init__(self, secrets: Mapping[str, str], *, replacement: str = MASK) -> None:
+    def __init__(
+        self, secrets: Mapping[str, str], *, replacement: str = MASK, backend: MatchBackend = MatchBackend.AUTO
+    ) -> None:
         forms: set[str] = set()
         warnings: list[Problem] = []
         for key in sorted(secrets):
@@ -168,40 +151,36 @@ class Masker:
         self._replacement = replacement
         self._forms = sorted(forms)
         self._longest = max(map(len, forms), default=0)
-        self._pattern = re.compile(_trie_pattern(forms)) if forms else None
-        chars = "".join(re.escape(char) for char in sorted(set("".join(forms))))
+        self._form_chars = frozenset("".join(forms))
+        chars = "".join(re.escape(char) for char in sorted(self._form_chars))
         self._form_run = re.compile(f"[{chars}]*" if chars else "")
-        encoded = {_utf8(form) for form in forms}
-        self._longest_bytes = max(map(len, encoded), default=0)
-        latin = {form.decode("latin-1") for form in encoded}
-        self._byte_pattern = re.compile(_trie_pattern(latin).encode("latin-1")) if forms else None
-        self._words: frozenset[int] | None = None
-        if forms and min(map(len, encoded)) >= 2 * _WORD - 1:
-            self._words = frozenset(
-                int.from_bytes(form[i : i + _WORD], sys.byteorder)
-                for form in encoded
-                for i in range(len(form) - _WORD + 1)
-            )
+        self._regex: RegexMatcher | None = None
+        self._matcher: FormMatcher | None = None
+        self._backend: MatchBackend | None = None
+        if forms and backend is not MatchBackend.REGEX:
+            self._matcher = _hyperscan_matcher(self._forms, replacement=replacement, fallback=self._regex_matcher)
+            self._backend = MatchBackend.HYPERSCAN
+        if forms and self._matcher is None:
+            self._matcher = self._regex_matcher()
+            self._backend = MatchBackend.REGEX
 
     def __repr__(self) -> str:
-        return f"<Masker active={self._pattern is not None}>"
+        return f"<Masker active={self.active}>"
 
     @property
     def active(self) -> bool:
         """Whether anything is masked at all (no secrets: every call is a no-op)."""
-        return self._pattern is not None
+        return self._matcher is not None
+
+    @property
+    def backend(self) -> MatchBackend | None:
+        """The matcher in use: ``HYPERSCAN`` or ``REGEX``; None when there is nothing to mask."""
+        return self._backend
 
     def mask(self, text: str) -> str:
-        if self._pattern is None:
+        if self._matcher is None:
             return text
-        if self._words is None or len(text) < _FILTER_FROM:
-            return self._pattern.sub(self._replacement, text)
-        data = _utf8(text)
-        hits = self._word_hits(data)
-        if not hits:
-            return text
-        masked, _ = self._mask_bytes(data, hits, stop=len(data))
-        return masked.decode("utf-8", "surrogatepass")
+        return self._matcher.mask(text)
 
     __call__ = mask
 
@@ -211,7 +190,7 @@ class Masker:
         A number whose digits are a secret becomes the masked string: the
         secret must go even if the type changes.
         """
-        if self._pattern is None:
+        if self._matcher is None:
             return data
         if isinstance(data, str):
             return self.mask(data)
@@ -229,51 +208,11 @@ class Masker:
         """A masker for text arriving in chunks (a plugin's stderr)."""
         return StreamMasker(self)
 
-    def _word_hits(self, data: bytes) -> list[int]:
-        """Indexes of the aligned 8-byte words of ``data`` that occur inside some form.
-
-        Checked in blocks so that one secret in a long text costs a scan of
-        its block, not of the whole text.
-        """
-        assert self._words is not None
-        known = self._words
-        words = memoryview(data)[: len(data) - len(data) % _WORD].cast("Q")
-        hits: list[int] = []
-        for start in range(0, len(words), _BLOCK_WORDS):
-            block = words[start : start + _BLOCK_WORDS]
-            if not known.isdisjoint(block):
-                hits += compress(count(start), map(known.__contains__, block))
-        return hits
-
-    def _mask_bytes(self, data: bytes, hits: list[int], *, stop: int) -> tuple[bytes, int]:
-        """Mask the forms starting before ``stop``, scanning only around the hits.
-
-        A form holding a hit lies inside the hit's window; overlapping
-        windows are merged, so every occurrence touching a window is wholly
-        inside it and the result equals scanning the whole text. Returns the
-        masked bytes and the offset where the unprocessed rest begins.
-        """
-        assert self._byte_pattern is not None
-        reach = self._longest_bytes - 1
-        replacement = self._replacement.encode("utf-8")
-        windows: list[list[int]] = []
-        for index in hits:
-            start, end = max(0, index * _WORD - reach), min(len(data), index * _WORD + _WORD + reach)
-            if windows and start <= windows[-1][1]:
-                windows[-1][1] = end
-            else:
-                windows.append([start, end])
-        out: list[bytes] = []
-        done = 0
-        for start, end in windows:
-            for match in self._byte_pattern.finditer(data, start, end):
-                if match.start() >= stop:
-                    break
-                out += (data[done : match.start()], replacement)
-                done = match.end()
-        keep_from = max(done, stop)
-        out.append(data[done:keep_from])
-        return b"".join(out), keep_from
+    def _regex_matcher(self) -> RegexMatcher:
+        """The regex matcher, built on first use: hyperscan maskers need it only if a scan fails."""
+        if self._regex is None:
+            self._regex = RegexMatcher(self._forms, replacement=self._replacement)
+        return self._regex
 
     def _held_back(self, text: str) -> int:
         """Length of the longest suffix of ``text`` that a form continues past its end.
@@ -283,6 +222,8 @@ class Masker:
         probe of each candidate is looked up first, so a huge secret (a PEM
         key) costs one bisection per position, not a copy of each suffix.
         """
+        if text[-1:] not in self._form_chars:
+            return 0
         end = len(text)
         window = text[max(0, end - self._longest + 1) :]
         match = self._form_run.match(window[::-1])
@@ -304,8 +245,15 @@ class Masker:
         return False
 
 
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
+def _hyperscan_matcher(
+    forms: Collection[str], *, replacement: str, fallback: Callable[[], FormMatcher]
+) -> FormMatcher | None:
+    """The hyperscan matcher, or None where the library is missing or cannot compile here."""
+    try:
+        from .masking_hyperscan import compile_matcher
+    except ImportError:
+        return None
+    return compile_matcher(forms, replacement=replacement, fallback=fallback)
 
 
 @final
@@ -326,32 +274,13 @@ class StreamMasker:
     def feed(self, chunk: str) -> str:
         """The part of the stream so far that is safe to emit, masked."""
         masker = self._masker
-        pattern = masker._pattern
-        if pattern is None:
+        matcher = masker._matcher
+        if matcher is None:
             return chunk
         text = self._buffer + chunk
         safe = len(text) - masker._held_back(text)
-        if masker._words is not None and len(text) >= _FILTER_FROM:
-            data = _utf8(text)
-            hits = masker._word_hits(data)
-            if not hits:
-                self._buffer = text[safe:]
-                return text[:safe]
-            stop = len(data) - len(_utf8(text[safe:]))
-            masked, keep_from = masker._mask_bytes(data, hits, stop=stop)
-            self._buffer = data[keep_from:].decode("utf-8", "surrogatepass")
-            return masked.decode("utf-8", "surrogatepass")
-        out: list[str] = []
-        pos = 0
-        for match in pattern.finditer(text):
-            if match.start() >= safe:
-                break
-            out += (text[pos : match.start()], masker._replacement)
-            pos = match.end()
-        keep_from = max(pos, safe)
-        out.append(text[pos:keep_from])
-        self._buffer = text[keep_from:]
-        return "".join(out)
+        out, self._buffer = matcher.mask_before(text, safe)
+        return out
 
     def flush(self) -> str:
         """Whatever was held back, masked: call once at the end of the stream."""
