@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     )
     from .masking import (
         Masker,
+        MatchBackend,
     )
     from .permissions import (
         Permissions,
@@ -141,6 +142,7 @@ _EXPORTS = {
     "InvocationResult": "runtimes",
     "ManifestError": "errors",
     "Masker": "masking",
+    "MatchBackend": "masking",
     "Metrics": "results",
     "Mount": "runtimes",
     "PermissionDeniedError": "errors",
@@ -216,6 +218,7 @@ __all__ = [
     "InvocationResult",
     "ManifestError",
     "Masker",
+    "MatchBackend",
     "Metrics",
     "Mount",
     "PermissionDeniedError",
