@@ -433,3 +433,14 @@ def test_forms_across_block_boundaries_of_a_long_non_ascii_text(backend: MatchBa
     assert "".join(pieces) + stream.flush() == masked
     assert masker.mask(filler) is filler
     assert masker.mask(filler + secret) == filler + MASK
+
+
+@pytest.mark.parametrize("secret", ["abc\udcffdef-secret", "lone\ud800surrogate"])
+def test_a_secret_with_undecodable_bytes_is_masked_not_a_crash(secret):
+    masker = Masker({"RAW": secret})
+    raw = secret.encode("utf-8", "surrogateescape" if "\udcff" in secret else "surrogatepass")
+    text = f"value={secret} hex={raw.hex()} b64={base64.b64encode(raw).decode()}"
+    masked = masker.mask(text)
+    assert secret not in masked
+    assert raw.hex() not in masked
+    assert masked == "value=*** hex=*** b64=***"

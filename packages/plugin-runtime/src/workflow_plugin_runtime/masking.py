@@ -91,20 +91,34 @@ def _base64_forms(data: bytes) -> set[str]:
     return forms
 
 
+def _secret_bytes(value: str) -> bytes:
+    """The bytes a secret stands for, even when it holds lone surrogates.
+
+    A value read from the environment or a file with undecodable bytes holds
+    them as surrogate escapes: those map back to the original bytes, which
+    is what an encoded form of it would show; any other lone surrogate is
+    kept as its own code point rather than making the masker fail.
+    """
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
 def secret_forms(value: str) -> frozenset[str]:
     """Every string ``value`` may show up as in output; empty for values too short to mask."""
     if len(value) < MIN_SECRET_LENGTH:
         return frozenset()
+    data = _secret_bytes(value)
     forms = {
         value,
         json.dumps(value, ensure_ascii=False)[1:-1],
         json.dumps(value, ensure_ascii=True)[1:-1],
         repr(value)[1:-1],
-        quote(value, safe=""),
-        quote(value),
-        quote_plus(value),
+        quote(data, safe=""),
+        quote(data),
+        quote_plus(data),
     }
-    data = value.encode("utf-8")
     forms.update((data.hex(), data.hex().upper()))
     forms |= _base64_forms(data)
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
