@@ -225,7 +225,7 @@ def test_an_interrupted_call_kills_and_removes_its_container(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        pool.invoke(call("logs"), on_log=interrupt)
+        pool.invoke(call("log-then-wait"), on_log=interrupt)
 
     assert containers_of(ref) == []
     assert pool.worker_pids() == []

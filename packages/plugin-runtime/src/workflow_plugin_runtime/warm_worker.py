@@ -209,11 +209,13 @@ class WarmWorker:
         line: bytes | None = None
         if self._send(encode_message(request), deadline):  # type: ignore[arg-type]  # a Request with its id
             line = self._read_line(deadline, invocation.cancel, logs)
-        if line is not None:
-            # Logs written before the response were readable in the same poll that
-            # brought the response, so _read_line has them already.
-            return line, Termination.COMPLETED
         self._drain(self.stderr_fd, logs.feed)
+        if line is not None:
+            # A process worker's logs, written before its response, are in the pipe by now. A
+            # container's come through the engine, which relays stdout and stderr separately: a
+            # line written just before the response may arrive after it, and is then read with
+            # the next call (docs/runtimes.md, "Warm workers").
+            return line, Termination.COMPLETED
         if invocation.cancel is not None and invocation.cancel.is_set():
             return b"", Termination.CANCELLED
         if not self.alive or self.process.poll() is not None:
