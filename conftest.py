@@ -17,8 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["pytester"]  # the SDK tests run its pytest plugin in a scratch pytest
+
+# Per-example deadlines measure the machine, not the code: CI machines are shared and 2-core.
+settings.register_profile("workflow-plugins", deadline=None)
+settings.load_profile("workflow-plugins")
 
 
 @functools.cache
