@@ -223,3 +223,35 @@ tasks:
         time.sleep(0.05)
     assert not [pid for pid in pids if alive(pid)], "a plugin process outlived the cancelled run"
     assert b"Traceback" not in stderr
+
+
+@pytest.fixture
+def e2e_image(run_cli):
+    """The e2e fixture plugin built into the image restricted runs use (its manifest's default tag)."""
+    done = run_cli("plugin", "build", str(PLUGINS / "e2e"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    yield "tests/e2e:0.3.0"
+    subprocess.run(["docker", "image", "rm", "--force", "tests/e2e:0.3.0"], capture_output=True, check=False)
+
+
+@pytest.mark.docker
+def test_a_restricted_workflow_runs_its_plugins_in_locked_down_containers(run_cli, tmp_path, e2e_image):
+    flow = write(
+        tmp_path,
+        DAG.replace("name: dag\n", "name: restricted-dag\nsecurity: restricted\nenv: {LOG_LEVEL: debug}\n"),
+    )
+    done, record = run_json(run_cli, flow, "--backend", "docker")
+    assert done.returncode == 0, done.stderr
+    assert record["security"] == "restricted"
+    assert record["outputs"] == {"total": 10, "sentence": "five is 5"}
+    five = record["tasks"]["five"]
+    assert five["metrics"]["runtime"] == "docker"
+    assert five["provenance"]["runtime"] == "docker"
+    assert five["provenance"]["grants"] == {"security": "restricted", "network": False, "mounts": [], "env": []}
+    leftovers = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=workflow-plugins.plugin=tests/e2e"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert leftovers.stdout.strip() == ""
