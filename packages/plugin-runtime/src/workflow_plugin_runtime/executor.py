@@ -11,7 +11,7 @@ action so warm calls pay microseconds for validation.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from workflow_plugin_sdk.protocol import LogRecord
@@ -167,11 +167,4 @@ def _masked_logs(on_log: Callable[[LogRecord], None] | None, mask: Masker) -> Ca
 def _mask_failure(failure: Failure, mask: Masker) -> Failure:
     if not mask.active:
         return failure
-    return Failure(
-        kind=failure.kind,
-        message=mask.mask(failure.message),
-        exit_code=failure.exit_code,
-        stderr_tail=mask.mask(failure.stderr_tail),
-        retryable=failure.retryable,
-        error_type=failure.error_type,
-    )
+    return replace(failure, message=mask.mask(failure.message), stderr_tail=mask.mask(failure.stderr_tail))

@@ -23,7 +23,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from .config import RestrictedBackend
 from .errors import PermissionDeniedError, RuntimeUnavailableError
-from .manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest, PoolSettings
+from .manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, PoolSettings
 from .permissions import Permissions, SecurityMode, capability_problems, missing_grants
 from .references import ActionRef
 from .resolve import Resolver
@@ -287,7 +287,7 @@ def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mou
         grant = permissions.mount_for(need)
         if grant is None:
             continue
-        writable = grant.access.value == "read-write" and need.access.value == "read-write"
+        writable = grant.access is Access.READ_WRITE and need.access is Access.READ_WRITE
         previous = mounts.get(grant.target)
         if previous is None or (writable and previous.read_only):
             mounts[grant.target] = Mount(source=Path(grant.source), target=grant.target, read_only=not writable)

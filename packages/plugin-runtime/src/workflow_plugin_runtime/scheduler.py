@@ -29,10 +29,12 @@ from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 from .errors import TemplateError
 from .executor import ActionOutcome, PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
+from .manifest import Access
 from .masking import Masker
 from .permissions import SecurityMode
 from .provenance import plugin_content_hash, provenance_of
 from .results import Failure, FailureKind, RunResult, RunStatus, TaskResult, TaskStatus
+from .runtimes.base import Mount
 from .template_values import CompiledValue
 from .templates import ReferenceRoot, TemplateContext
 from .workflow import Task, Workflow
@@ -372,10 +374,7 @@ class _Run:
         if restricted:
             grants |= {
                 "network": invocation.network,
-                "mounts": [
-                    {"source": str(m.source), "target": m.target, "access": "read" if m.read_only else "read-write"}
-                    for m in invocation.mounts
-                ],
+                "mounts": [_mount_record(mount) for mount in invocation.mounts],
                 "env": sorted(invocation.env),
             }
         return {
@@ -383,3 +382,8 @@ class _Run:
             "runtime": call.runtime.kind.value,
             "grants": grants,
         }
+
+
+def _mount_record(mount: Mount) -> dict[str, str]:
+    access = Access.READ if mount.read_only else Access.READ_WRITE
+    return {"source": str(mount.source), "target": mount.target, "access": access.value}
