@@ -3,7 +3,9 @@
 The executor is the single funnel between plugins and everything that prints
 or records: every failure leaves it as a typed :class:`Failure` with one of
 SPEC's kinds, and every message, log line, stderr tail and output leaves it
-masked. Inputs are checked against the action's schema before anything
+masked. Text (messages, log lines, stderr tails) has its control characters
+neutralised first (:mod:`.control_chars`), so nothing a terminal drops later
+can rejoin a secret; outputs are data and keep what the plugin sent. Inputs are checked against the action's schema before anything
 starts, outputs after the plugin answers; compiled validators are cached per
 action so warm calls pay microseconds for validation.
 """
@@ -16,12 +18,14 @@ from typing import Any
 
 from workflow_plugin_sdk.protocol import LogRecord
 
+from .control_chars import neutralise_controls
 from .errors import WorkflowPluginError
 from .jsonschema_errors import Validator, schema_violations
 from .manager import PluginManager, PreparedCall
 from .manifest import ActionDef, PluginManifest
 from .masking import Masker
 from .results import Failure, FailureKind, Metrics
+from .runtimes.outcome import masked_tail
 from .yamlfile import format_field_path
 
 __all__ = ["ActionOutcome", "PluginExecutor"]
@@ -84,7 +88,7 @@ class PluginExecutor:
             text = f"{where}: {exc.message}" if where else exc.message
             if exc.hint:
                 text += f" (hint: {exc.hint})"
-            return ActionOutcome(outputs=None, failure=Failure(kind=kind, message=mask.mask(text)))
+            return ActionOutcome(outputs=None, failure=Failure(kind=kind, message=_shown(text, mask)))
         return self.execute(call, masker=mask, on_log=on_log)
 
     def execute(
@@ -100,16 +104,16 @@ class PluginExecutor:
         if problem is not None:
             failure = Failure(
                 kind=FailureKind.INPUT_VALIDATION,
-                message=mask.mask(f"{call.manifest.ref}.{call.action.name}: invalid inputs: {problem}"),
+                message=_shown(f"{call.manifest.ref}.{call.action.name}: invalid inputs: {problem}", mask),
             )
             return ActionOutcome(outputs=None, failure=failure, call=call)
-        result = call.runtime.invoke(call.invocation, on_log=_masked_logs(on_log, mask))
-        logs = tuple(_mask_record(record, mask) for record in result.logs) if mask.active else result.logs
+        result = call.runtime.invoke(call.invocation, on_log=_shown_logs(on_log, mask))
+        logs = tuple(_shown_record(record, mask) for record in result.logs)
         metrics = result.metrics
         if result.failure is not None:
             return ActionOutcome(
                 outputs=None,
-                failure=_mask_failure(result.failure, mask),
+                failure=_shown_failure(result.failure, mask),
                 metrics=metrics,
                 logs=logs,
                 call=call,
@@ -119,9 +123,9 @@ class PluginExecutor:
         if problem is not None:
             failure = Failure(
                 kind=FailureKind.OUTPUT_VALIDATION,
-                message=mask.mask(f"{call.manifest.ref}.{call.action.name} returned invalid outputs: {problem}"),
+                message=_shown(f"{call.manifest.ref}.{call.action.name} returned invalid outputs: {problem}", mask),
                 exit_code=metrics.exit_code,
-                stderr_tail=mask.mask(result.stderr_tail),
+                stderr_tail=masked_tail(result.stderr_tail, mask),
             )
             return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, call=call)
         return ActionOutcome(outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, call=call)
@@ -146,25 +150,34 @@ class PluginExecutor:
         return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
 
 
-def _mask_record(record: LogRecord, mask: Masker) -> LogRecord:
-    masked: LogRecord = {**record, "message": mask.mask(record.get("message", ""))}
+def _shown(text: str, mask: Masker) -> str:
+    """Plugin text as it may be printed and recorded: controls neutralised, then masked."""
+    return mask.mask(neutralise_controls(text))
+
+
+def _shown_record(record: LogRecord, mask: Masker) -> LogRecord:
+    shown: LogRecord = {**record, "message": _shown(record.get("message", ""), mask)}
     if "data" in record:
-        masked["data"] = mask.mask_data(record["data"])
-    return masked
+        shown["data"] = mask.mask_data(record["data"])
+    return shown
 
 
-def _masked_logs(on_log: Callable[[LogRecord], None] | None, mask: Masker) -> Callable[[LogRecord], None] | None:
-    if on_log is None or not mask.active:
-        return on_log
+def _shown_logs(on_log: Callable[[LogRecord], None] | None, mask: Masker) -> Callable[[LogRecord], None] | None:
+    if on_log is None:
+        return None
     sink = on_log
 
     def forward(record: LogRecord) -> None:
-        sink(_mask_record(record, mask))
+        sink(_shown_record(record, mask))
 
     return forward
 
 
-def _mask_failure(failure: Failure, mask: Masker) -> Failure:
-    if not mask.active:
-        return failure
-    return replace(failure, message=mask.mask(failure.message), stderr_tail=mask.mask(failure.stderr_tail))
+def _shown_failure(failure: Failure, mask: Masker) -> Failure:
+    error_type = None if failure.error_type is None else _shown(failure.error_type, mask)
+    return replace(
+        failure,
+        message=_shown(failure.message, mask),
+        stderr_tail=masked_tail(failure.stderr_tail, mask),
+        error_type=error_type,
+    )

@@ -34,6 +34,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol, final
 from urllib.parse import quote, quote_plus
 
+from .control_chars import neutralise_controls
 from .errors import Problem, Severity
 from .masking_regex import RegexMatcher
 
@@ -125,6 +126,7 @@ def secret_forms(value: str) -> frozenset[str]:
         forms |= _base64_forms(encode(data))
     for line in value.splitlines():
         forms.update((line, json.dumps(line, ensure_ascii=False)[1:-1]))
+    forms |= {neutralise_controls(form) for form in forms}  # what plugin text holds after neutralising
     return frozenset(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
@@ -148,6 +150,7 @@ class Masker:
         "_matcher",
         "_regex",
         "_replacement",
+        "_reversed_forms",
         "warnings",
     )
 
@@ -169,6 +172,7 @@ class Masker:
         chars = "".join(re.escape(char) for char in sorted(self._form_chars))
         self._form_run = re.compile(f"[{chars}]*" if chars else "")
         self._regex: RegexMatcher | None = None
+        self._reversed_forms: list[str] | None = None
         self._matcher: FormMatcher | None = None
         self._backend: MatchBackend | None = None
         if forms and backend is not MatchBackend.REGEX:
@@ -222,6 +226,28 @@ class Masker:
         """A masker for text arriving in chunks (a plugin's stderr)."""
         return StreamMasker(self)
 
+    def without_cut_head(self, text: str) -> str:
+        """``text`` less the longest head that a form could end with: for a text whose start was cut off.
+
+        The counterpart of the stream's hold-back: where a stderr tail was
+        cut out of a longer stream, its first characters may be the end of a
+        secret whose start was cut away, which masking cannot recognise.
+        Any head that some form ends with (and is longer than) is dropped;
+        innocent text lost that way is at most one form long.
+        """
+        if self._matcher is None:
+            return text
+        if self._reversed_forms is None:
+            self._reversed_forms = sorted(form[::-1] for form in self._forms)
+        forms = self._reversed_forms
+        match = self._form_run.match(text, 0, self._longest - 1)
+        run = match.end() if match else 0
+        for end in range(run, 0, -1):
+            probe = text[max(0, end - _PROBE) : end][::-1]
+            if _continues(forms, probe) and (end <= _PROBE or _continues(forms, text[:end][::-1])):
+                return text[end:]
+        return text
+
     def _regex_matcher(self) -> RegexMatcher:
         """The regex matcher, built on first use: hyperscan maskers need it only if a scan fails."""
         if self._regex is None:
@@ -244,19 +270,19 @@ class Masker:
         run = match.end() if match else 0
         for start in range(end - run, end):
             probe = text[start : start + _PROBE]
-            if self._continues(probe) and (end - start <= _PROBE or self._continues(text[start:])):
+            if _continues(self._forms, probe) and (end - start <= _PROBE or _continues(self._forms, text[start:])):
                 return end - start
         return 0
 
-    def _continues(self, head: str) -> bool:
-        """Whether some form starts with ``head`` and is longer than it."""
-        forms = self._forms
-        index = bisect.bisect_left(forms, head)
-        while index < len(forms) and forms[index].startswith(head):
-            if len(forms[index]) > len(head):
-                return True
-            index += 1
-        return False
+
+def _continues(forms: list[str], head: str) -> bool:
+    """Whether one of the sorted ``forms`` starts with ``head`` and is longer than it."""
+    index = bisect.bisect_left(forms, head)
+    while index < len(forms) and forms[index].startswith(head):
+        if len(forms[index]) > len(head):
+            return True
+        index += 1
+    return False
 
 
 def _hyperscan_matcher(

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .control_chars import escape_controls_in_json
 from .masking import Masker
 from .results import RunResult, TaskResult
 
@@ -65,7 +66,7 @@ def write_run_record(record: dict[str, Any], workflow_dir: Path) -> Path:
     fd, temporary = tempfile.mkstemp(prefix=f".{record['run_id']}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, ensure_ascii=False, indent=2, default=str)
+            handle.write(escape_controls_in_json(json.dumps(record, ensure_ascii=False, indent=2, default=str)))
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -25,10 +25,16 @@ from dataclasses import dataclass
 
 from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
 
+from ..control_chars import neutralise_controls
+from ..masking import Masker
 from ..results import Failure, FailureKind
 
-STDERR_TAIL_BYTES = 4096
-"""How much of the end of stderr a failure carries for the operator."""
+STDERR_TAIL_CHARS = 4096
+"""How much of the end of stderr a failure carries for the operator: characters of neutralised, masked text."""
+STDERR_WINDOW_BYTES = 2 * STDERR_TAIL_CHARS
+"""How much of the end of stderr a runtime keeps raw: more than the tail, so that it is cut only once masked."""
+TAIL_CUT_MARK = "…"
+"""Starts a tail when earlier output was dropped, ends it when later output was (a stream stopped at its limit)."""
 
 
 class Termination(enum.Enum):
@@ -90,15 +96,44 @@ def describe_exit(exit_code: int | None, signum: int | None) -> str:
     return text
 
 
-def tail_text(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
-    """The last ``limit`` bytes as text, starting at a line boundary when one is near."""
-    if len(data) <= limit:
-        return data.decode("utf-8", "replace")
-    cut = data[-limit:]
-    newline = cut.find(b"\n")
-    if 0 <= newline < limit // 2:
-        cut = cut[newline + 1 :]
-    return cut.decode("utf-8", "replace")
+def tail_text(data: bytes, *, cut_start: bool, cut_end: bool = False) -> str:
+    """The kept end of stderr as text, with :data:`TAIL_CUT_MARK` at each end where the stream was cut.
+
+    A character cut in two at the start loses its remaining bytes rather
+    than turning into a replacement character in front of what follows.
+    """
+    if cut_start:
+        skip = 0
+        while skip < 3 and skip < len(data) and 0x80 <= data[skip] < 0xC0:  # UTF-8 continuation bytes
+            skip += 1
+        data = data[skip:]
+    text = data.decode("utf-8", "replace")
+    return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
+
+
+def masked_tail(tail: str, masker: Masker, limit: int = STDERR_TAIL_CHARS) -> str:
+    """A stderr tail as a failure carries it: controls neutralised, masked, and only then cut to ``limit``.
+
+    Where the stream was cut (a mark at that end), a piece of a secret may
+    lie against the cut, which masking cannot recognise: the head that
+    could end a secret, and the end that could start one, are dropped. The
+    cut to ``limit`` characters happens on masked text, where no secret is
+    left to split; it starts at a line when one begins in the first half.
+    """
+    mark = len(TAIL_CUT_MARK)
+    cut_start = tail.startswith(TAIL_CUT_MARK)
+    cut_end = len(tail) >= mark * (1 + cut_start) and tail.endswith(TAIL_CUT_MARK)
+    text = neutralise_controls(tail[mark if cut_start else 0 : len(tail) - mark if cut_end else len(tail)])
+    if cut_start:
+        text = masker.without_cut_head(text)
+    text = masker.stream().feed(text) if cut_end else masker.mask(text)  # the stream holds back a secret's start
+    if len(text) > limit:
+        text = text[-limit:]
+        newline = text.find("\n")
+        if 0 <= newline < limit // 2:
+            text = text[newline:]
+        cut_start = True
+    return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
 
 
 def _failure(ending: Ending, kind: FailureKind, message: str) -> Failure:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from workflow_plugin_sdk.protocol import LogRecord, parse_log_line
 
 from .base import LogCallback
-from .outcome import STDERR_TAIL_BYTES, tail_text
+from .outcome import STDERR_WINDOW_BYTES, tail_text
 
 
 class BoundedStdout:
@@ -42,11 +42,12 @@ class LogStream:
     """stderr split into lines, each parsed into a log record and handed on at once.
 
     Records go to ``on_log`` as soon as their line is complete, so an
-    operator sees progress of a slow plugin; the last few KiB are kept raw as
+    operator sees progress of a slow plugin; the last few KiB are kept raw
+    (``STDERR_WINDOW_BYTES``), for the executor to mask and then cut into
     the tail a failure shows.
     """
 
-    __slots__ = ("_on_log", "_partial", "_records", "_tail", "_total", "limit", "overflowed")
+    __slots__ = ("_on_log", "_partial", "_records", "_tail", "_tail_cut", "_total", "limit", "overflowed")
 
     def __init__(self, limit: int, on_log: LogCallback | None = None) -> None:
         self.limit = limit
@@ -55,6 +56,7 @@ class LogStream:
         self._partial = bytearray()
         self._records: list[LogRecord] = []
         self._tail = b""
+        self._tail_cut = False
         self._total = 0
 
     def feed(self, chunk: bytes) -> bool:
@@ -66,7 +68,11 @@ class LogStream:
             self.overflowed = True
             self._partial.clear()
             return False
-        self._tail = (self._tail + chunk)[-STDERR_TAIL_BYTES:]
+        window = self._tail + chunk
+        if len(window) > STDERR_WINDOW_BYTES:
+            window = window[-STDERR_WINDOW_BYTES:]
+            self._tail_cut = True
+        self._tail = window
         newline = chunk.rfind(b"\n")
         if newline < 0:
             self._partial += chunk
@@ -96,4 +102,5 @@ class LogStream:
         return tuple(self._records)
 
     def tail(self) -> str:
-        return tail_text(self._tail)
+        """The end of stderr, marked where it was cut: before the window, and after it when the limit stopped it."""
+        return tail_text(self._tail, cut_start=self._tail_cut, cut_end=self.overflowed)

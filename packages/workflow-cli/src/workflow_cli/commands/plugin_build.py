@@ -67,12 +67,13 @@ def plugin_build(
 
       workflow plugin build acme/http --print-dockerfile
     """
+    from workflow_plugin_runtime.control_chars import neutralise_controls
     from workflow_plugin_runtime.errors import ImageBuildError, RuntimeUnavailableError
     from workflow_plugin_runtime.images import DEFAULT_BASE_IMAGE, build_image, image_spec
 
     from ..errors import ExitCode
     from ..ui.build_log import build_progress, print_build_failure
-    from ..ui.console import make_console, print_error_text, print_problem
+    from ..ui.console import make_console, print_error_text, print_problem, print_text
     from .plugin_common import find_plugin
 
     manifest = find_plugin(target, plugins_path).manifest
@@ -83,12 +84,12 @@ def plugin_build(
         print_problem(errors, exc.problem)
         raise typer.Exit(ExitCode.INVALID) from exc
     if spec.custom:
-        errors.print(f"using the plugin's own Dockerfile: {spec.plugin_dir / 'Dockerfile'}")
+        print_text(errors, f"using the plugin's own Dockerfile: {spec.plugin_dir / 'Dockerfile'}")
         if base_image is not None:
             print_error_text(errors, "--base-image applies to generated Dockerfiles only; the plugin has its own")
             raise typer.Exit(ExitCode.INVALID)
     if print_dockerfile:
-        typer.echo(spec.dockerfile, nl=False)
+        typer.echo(neutralise_controls(spec.dockerfile), nl=False)  # a plugin's own Dockerfile is its text
         return
     with build_progress(errors, f"building {spec.tag} for {spec.plugin_ref} {spec.version}") as show_line:
         try:
@@ -100,9 +101,10 @@ def plugin_build(
             print_problem(errors, exc.problem)
             raise typer.Exit(ExitCode.FAILED) from exc
     if built.wheels:
-        errors.print(f"installed from requirements.txt: {', '.join(built.wheels)}")
+        print_text(errors, f"installed from requirements.txt: {', '.join(built.wheels)}")
     if spec.tag != manifest.runtime.image:
-        errors.print(
-            f"note: the Docker runtime runs {manifest.runtime.image}; set runtime.image to {spec.tag} to run this one"
+        print_text(
+            errors,
+            f"note: the Docker runtime runs {manifest.runtime.image}; set runtime.image to {spec.tag} to run this one",
         )
     typer.echo(f"built {spec.tag} ({built.image_id.removeprefix('sha256:')[:12]})")

@@ -162,6 +162,9 @@ def inspection(
 
 
 def json_ready(document: Mapping[str, Any] | list[Any]) -> str:
+    """The ``--json`` document: the manifest's text exactly, with no raw control character a terminal would obey."""
     import json
 
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    from workflow_plugin_runtime.control_chars import escape_controls_in_json
+
+    return escape_controls_in_json(json.dumps(document, indent=2, ensure_ascii=False))

@@ -110,6 +110,7 @@ def _execute(
     backend: RestrictedBackend | None,
     json_output: bool,
 ) -> int:
+    from workflow_plugin_runtime.control_chars import escape_controls_in_json
     from workflow_plugin_runtime.executor import PluginExecutor
     from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
     from workflow_plugin_runtime.masking import Masker
@@ -142,7 +143,7 @@ def _execute(
     path = write_run_record(record, workflow.directory)
     print_run_summary(progress_console, result, record_path=str(path))
     if json_output:
-        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        typer.echo(escape_controls_in_json(json.dumps(record, ensure_ascii=False, indent=2)))
     return ExitCode.OK if result.status.value == "succeeded" else ExitCode.FAILED
 
 

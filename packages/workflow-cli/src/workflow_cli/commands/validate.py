@@ -40,6 +40,8 @@ def validate(
 
       workflow validate release.yaml --var version=1.2.0 --skip-secrets
     """
+    from workflow_plugin_runtime.control_chars import neutralise_controls
+
     from ..ui.console import make_console
 
     loaded = load_and_check(
@@ -54,4 +56,4 @@ def validate(
     workflow = loaded.check.workflow
     assert workflow is not None
     count = len(workflow.tasks)
-    typer.echo(f"{file}: valid ({count} task{'s' if count != 1 else ''}, {workflow.security.value} mode)")
+    typer.echo(f"{neutralise_controls(str(file))}: valid ({count} task{'s' if count != 1 else ''}, {workflow.security.value} mode)")

@@ -1,7 +1,15 @@
-"""The one place that imports Rich: consoles, colours, and printing errors.
+"""The one place that imports Rich: consoles, colours, and printing text that is not ours.
 
 Colour is off when the stream is not a terminal or ``NO_COLOR`` is set, so
 piped output and CI logs stay plain text.
+
+Everything a plugin, a manifest, a workflow file or a path on disk puts on
+the screen is hostile: ``[b]`` in it must not be read as markup (``[/x]``
+alone makes Rich raise, and tags Rich removes after masking can split a
+secret) and its control characters must not reach the terminal. So the
+consoles made here never read markup from strings, and text from outside
+goes through :func:`plain`, which also neutralises control characters;
+styles come only from our own code, as ``Text`` styles.
 """
 
 from __future__ import annotations
@@ -11,11 +19,13 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
+from rich.text import Text
+from workflow_plugin_runtime.control_chars import neutralise_controls
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem
 
-__all__ = ["Console", "make_console", "print_error_text", "print_problem"]
+__all__ = ["Console", "make_console", "plain", "print_error_text", "print_problem", "print_text"]
 
 
 def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int | None = None) -> Console:
@@ -24,6 +34,7 @@ def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int
     return Console(
         file=stream,
         no_color=no_color,
+        markup=False,
         highlight=False,
         soft_wrap=file is None and not stream.isatty(),
         width=width,
@@ -31,16 +42,21 @@ def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int
     )
 
 
+def plain(text: str, style: str = "") -> Text:
+    """``text`` shown exactly as written: no markup, control characters visible as ``\\x1b``."""
+    return Text(neutralise_controls(text), style=style)
+
+
+def print_text(console: Console, text: str, *, style: str = "") -> None:
+    """One line (or more) of text that may hold anything: a path, a plugin's words, a workflow's names."""
+    console.print(plain(text, style))
+
+
 def print_problem(console: Console, problem: Problem) -> None:
     """One problem as ``error: file:line:col: field: message`` plus its hint."""
-    from rich.text import Text
-
     label, style = ("warning", "yellow") if problem.severity.value == "warning" else ("error", "red")
-    text = Text.assemble((f"{label}: ", f"bold {style}"), str(problem))
-    console.print(text)
+    console.print(Text.assemble((f"{label}: ", f"bold {style}"), plain(str(problem))))
 
 
 def print_error_text(console: Console, message: str) -> None:
-    from rich.text import Text
-
-    console.print(Text.assemble(("error: ", "bold red"), message))
+    console.print(Text.assemble(("error: ", "bold red"), plain(message)))

@@ -5,7 +5,8 @@ counts by state, while finished tasks and plugin log lines scroll above it;
 elsewhere (CI logs, pipes) each event is one plain line. Either way the
 cost per event is constant, so a 10,000-task run is not slowed by its own
 display. Everything shown is already masked by the runtime; the view never
-sees a secret.
+sees a secret. Task ids, messages, log lines, names and outputs are shown
+with :func:`~workflow_cli.ui.console.plain`: never markup, controls visible.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from .console import plain
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.results import RunResult, TaskResult
@@ -70,13 +73,15 @@ class RunProgress:
             self._running[task_id] = time.monotonic()
         if self._live is None:
             again = f" (attempt {attempt})" if attempt > 1 else ""
-            self.console.print(Text.assemble(("▶ ", "cyan"), task_id, again))
+            self.console.print(Text.assemble(("▶ ", "cyan"), plain(task_id), again))
 
     def task_log(self, task_id: str, record: LogRecord) -> None:
         if not self.show_logs:
             return
         level = record.get("level", "info")
-        line = Text.assemble((f"  {task_id} | ", "dim"), (record.get("message", ""), _LEVEL_STYLE.get(level, "")))
+        line = Text.assemble(
+            plain(f"  {task_id} | ", "dim"), plain(record.get("message", ""), _LEVEL_STYLE.get(level, ""))
+        )
         self._print(line)
 
     def task_finished(self, result: TaskResult) -> None:
@@ -91,7 +96,9 @@ class RunProgress:
             detail = f"  {result.failure.kind.value}: {result.failure.message}"
         elif result.reason:
             detail = f"  {result.reason}"
-        line = Text.assemble((f"{label:>9} ", style), result.task_id, (f"  {_duration(duration)}", "dim"), detail)
+        line = Text.assemble(
+            (f"{label:>9} ", style), plain(result.task_id), (f"  {_duration(duration)}", "dim"), plain(detail)
+        )
         self._print(line)
 
     def _print(self, line: Text) -> None:
@@ -106,7 +113,7 @@ class RunProgress:
             counts = ", ".join(f"{count} {status}" for status, count in sorted(self._counts.items()))
         header = Text.assemble(("workflow ", "bold"), f"{done}/{self.total} done", (f"  {counts}" if counts else ""))
         rows = [
-            Text.assemble(("  running ", "cyan"), task_id, (f"  {now - since:.1f} s", "dim"))
+            Text.assemble(("  running ", "cyan"), plain(task_id), (f"  {now - since:.1f} s", "dim"))
             for task_id, since in running
         ]
         more = len(self._running) - len(running)
@@ -119,23 +126,24 @@ def print_run_summary(console: Console, result: RunResult, *, record_path: str |
     """The table every run ends with; long runs show failures first and fold the successes."""
     tasks = list(result.tasks.values())
     tasks.sort(key=lambda task: task.status.value == "succeeded")
-    table = Table(title=f"{result.workflow.name}: {result.status.value}", title_justify="left", expand=False)
+    title = plain(f"{result.workflow.name}: {result.status.value}", "table.title")
+    table = Table(title=title, title_justify="left", expand=False)
     for column in ("task", "status", "duration", "runtime", "details"):
         table.add_column(column, overflow="fold")
     for task in tasks[:_SUMMARY_ROWS]:
         table.add_row(*_summary_row(task))
     if len(tasks) > _SUMMARY_ROWS:
-        table.add_row(f"... {len(tasks) - _SUMMARY_ROWS} more", "", "", "", "")
+        table.add_row(Text(f"... {len(tasks) - _SUMMARY_ROWS} more"), "", "", "", "")
     console.print(table)
     if result.outputs:
         console.print(Text("outputs:", style="bold"))
         for name, value in result.outputs.items():
-            console.print(f"  {name}: {_short(value)}")
+            console.print(plain(f"  {name}: {_short(value)}"))
     if record_path is not None:
-        console.print(Text(f"run record: {record_path}", style="dim"))
+        console.print(plain(f"run record: {record_path}", "dim"))
 
 
-def _summary_row(task: TaskResult) -> tuple[Any, ...]:
+def _summary_row(task: TaskResult) -> tuple[Text, ...]:
     label, style = _STATUS_STYLE.get(task.status.value, (task.status.value, ""))
     metrics = task.metrics
     detail = ""
@@ -148,7 +156,7 @@ def _summary_row(task: TaskResult) -> tuple[Any, ...]:
     warm = " (warm)" if metrics is not None and metrics.warm else ""
     runtime = f"{metrics.runtime.value}{warm}" if metrics is not None else "-"
     duration = _duration(metrics.duration_s if metrics is not None else None)
-    return task.task_id, Text(label, style=style), duration, runtime, detail
+    return plain(task.task_id), Text(label, style=style), Text(duration), Text(runtime), plain(detail)
 
 
 def _short(value: object, limit: int = 200) -> str:

@@ -3,7 +3,8 @@
 Renderers take the same JSON-ready data the commands print with ``--json``
 (:mod:`workflow_cli.commands.plugin_views`), so the terminal view and the
 JSON document always agree. Tests render into
-``Console(file=io.StringIO(), width=...)`` and compare text.
+``Console(file=io.StringIO(), width=...)`` and compare text. Every word that
+comes from a manifest or a path goes through :func:`.console.plain`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
+
+from .console import plain
 
 if TYPE_CHECKING:
     from workflow_cli.commands.plugin_views import ActionView, CapabilitiesView, Inspection, ListEntry, ProblemView
@@ -128,7 +131,7 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
         return Text(absent, style="dim")
     fields = schema_fields(schema)
     if not fields:
-        return Text(f"{type_text(schema)} (no declared properties)", style="dim")
+        return plain(f"{type_text(schema)} (no declared properties)", "dim")
     show_default = any(field.default is not None for field in fields)
     show_notes = any(field.secret or field.notes for field in fields)
     show_description = any(field.description for field in fields)
@@ -144,21 +147,21 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
         table.add_column("description")
     for field in fields:
         cells: list[RenderableType] = [
-            Text(field.name, style="cyan"),
-            field.type,
+            plain(field.name, "cyan"),
+            plain(field.type),
             Text("yes", style="bold") if field.required else Text("no", style="dim"),
         ]
         if show_default:
-            cells.append(field.default or "")
+            cells.append(plain(field.default or ""))
         if show_notes:
             notes = Text()
             if field.secret:
                 notes.append("secret", style="bold magenta")
             if field.notes:
-                notes.append(("; " if field.secret else "") + field.notes)
+                notes.append(plain(("; " if field.secret else "") + field.notes))
             cells.append(notes)
         if show_description:
-            cells.append(field.description)
+            cells.append(plain(field.description))
         table.add_row(*cells)
     if isinstance(schema, Mapping) and schema.get("additionalProperties") is False:
         return Group(table, Text("no other keys accepted", style="dim"))
@@ -185,19 +188,19 @@ def plugin_table(entries: Sequence[ListEntry]) -> Table:
     table.add_column("from")
     for entry in entries:
         table.add_row(
-            Text(entry["ref"], style="bold cyan"),
-            entry["version"],
-            ", ".join(entry["actions"]),
-            display_path(entry["path"]),
-            entry["source"],
+            plain(entry["ref"], "bold cyan"),
+            plain(entry["version"]),
+            plain(", ".join(entry["actions"])),
+            plain(display_path(entry["path"])),
+            plain(entry["source"]),
         )
         for copy in entry["shadowed_copies"]:
             table.add_row(
                 Text("  shadowed", style="yellow"),
-                Text(copy["version"] or "broken", style="dim"),
+                plain(copy["version"] or "broken", "dim"),
                 "",
-                Text(display_path(copy["path"]), style="dim"),
-                Text(copy["source"], style="dim"),
+                plain(display_path(copy["path"]), "dim"),
+                plain(copy["source"], "dim"),
             )
     return table
 
@@ -219,7 +222,7 @@ def print_plugin_list(console: Console, entries: Sequence[ListEntry]) -> None:
 def print_nothing_found(console: Console, looked: Sequence[str]) -> None:
     console.print("no plugins found; looked in:")
     for line in looked:
-        console.print(Text(f"  {line}"))
+        console.print(plain(f"  {line}"))
     console.print(Text("add a folder with --plugins-path DIR, WORKFLOW_PLUGINS_PATH or plugins.paths in config", "dim"))
 
 
@@ -227,10 +230,10 @@ def print_problem_view(console: Console, problem: ProblemView) -> None:
     label, style = ("warning", "yellow") if problem["severity"] == "warning" else ("error", "red")
     text = Text.assemble((f"{label}: ", f"bold {style}"))
     if problem["location"]:
-        text.append(f"{problem['location']}: ")
-    text.append(problem["message"])
+        text.append(plain(f"{problem['location']}: "))
+    text.append(plain(problem["message"]))
     if problem["hint"]:
-        text.append(f"\n  hint: {problem['hint']}")
+        text.append(plain(f"\n  hint: {problem['hint']}"))
     console.print(text)
 
 
@@ -241,7 +244,7 @@ def _key_values(rows: Sequence[tuple[str, str]], *, indent: int = 0) -> Text:
     for index, (key, value) in enumerate(rows):
         text.append(("\n" if index else "") + " " * indent)
         text.append(key.ljust(width), style="bold")
-        text.append(value)
+        text.append(plain(value))
     return text
 
 
@@ -255,9 +258,9 @@ def _runtime_line(report: Inspection) -> str:
 
 
 def _action(name: str, action: ActionView) -> Iterator[RenderableType]:
-    title = Text.assemble((name, "bold cyan"), f"  timeout {action['timeout']:g}s")
+    title = Text.assemble(plain(name, "bold cyan"), f"  timeout {action['timeout']:g}s")
     if action["description"]:
-        title.append(f"  {action['description']}", style="italic")
+        title.append(plain(f"  {action['description']}", "italic"))
     yield title
     yield Padding(Text("inputs", style="bold"), (0, 0, 0, 2), expand=False)
     yield Padding(
@@ -283,9 +286,9 @@ def _capabilities(capabilities: CapabilitiesView) -> Text:
 
 
 def inspection_renderable(report: Inspection) -> Group:
-    parts: list[RenderableType] = [Text.assemble((report["ref"], "bold cyan"), f" {report['version']}")]
+    parts: list[RenderableType] = [Text.assemble(plain(report["ref"], "bold cyan"), plain(f" {report['version']}"))]
     if report["description"]:
-        parts.append(Text(report["description"]))
+        parts.append(plain(report["description"]))
     parts.append(
         _key_values(
             [
@@ -304,7 +307,7 @@ def inspection_renderable(report: Inspection) -> Group:
     if report["recommended_permissions_yaml"]:
         parts.append(Text("paste into a workflow that runs with security: restricted", style="dim"))
         indented = "\n".join(f"  {line}" for line in report["recommended_permissions_yaml"].splitlines())
-        parts.append(Text(indented, style="green"))
+        parts.append(plain(indented, "green"))
     else:
         parts.append(Padding(Text("none: it needs no grants to run restricted"), (0, 0, 0, 2), expand=False))
     return Group(*parts)
@@ -315,7 +318,7 @@ def print_inspection(console: Console, report: Inspection) -> None:
     console.print(inspection_renderable(report))
     warnings = report["warnings"]
     if report["workflow"] is not None:
-        console.print(Text(f"\nGrants of {report['workflow']}", style="bold underline"))
+        console.print(plain(f"\nGrants of {report['workflow']}", "bold underline"))
         if not warnings:
             console.print(Text("  no problems: the grants fit what this plugin needs"))
     elif warnings:
