@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from workflow_plugin_runtime.masking import Masker
 from workflow_plugin_runtime.results import FailureKind
 from workflow_plugin_runtime.runtimes.outcome import (
     Ending,
@@ -14,6 +15,7 @@ from workflow_plugin_runtime.runtimes.outcome import (
     classify,
     describe_exit,
     format_bytes,
+    masked_tail,
     tail_text,
 )
 
@@ -87,6 +89,13 @@ def test_sizes_and_tails_read_well() -> None:
     assert format_bytes(64 << 20) == "64 MiB"
     assert format_bytes(1536) == "1.5 KiB"
     assert format_bytes(12) == "12 bytes"
-    text = b"".join(b"line %d\n" % n for n in range(2000))
-    tail = tail_text(text, 100)
-    assert tail.endswith("line 1999\n") and tail.startswith("line ")
+    text = "".join(f"line {n}\n" for n in range(2000))
+    tail = masked_tail(text, Masker({}), 100)
+    assert tail.startswith("…\nline ") and tail.endswith("line 1999\n")
+    assert len(tail) <= 101
+
+
+def test_a_kept_tail_says_where_its_stream_was_cut() -> None:
+    assert tail_text(b"whole", cut_start=False) == "whole"
+    assert tail_text("é-rest".encode()[1:], cut_start=True) == "…-rest"  # half a character is dropped, not replaced
+    assert tail_text(b"stopped", cut_start=False, cut_end=True) == "stopped…"
