@@ -126,6 +126,36 @@ def test_a_failed_run_with_json_shows_the_error_literally(run_cli, tmp_path, plu
     assert_no_secret(done.stdout, done.stderr, record_text)
 
 
+SPLIT = """\
+name: split
+tasks:
+  out: {uses: tests/hostile.split, inputs: {token: "{{ secrets.TOKEN }}"}}
+  error: {uses: tests/hostile.split, inputs: {token: "{{ secrets.TOKEN }}", fail: true}}
+outputs:
+  cr: "{{ tasks.out.outputs.cut0d }}"
+  backspace: "{{ tasks.out.outputs.cut08 }}"
+  bell: "{{ tasks.out.outputs.cut07 }}"
+  csi: "{{ tasks.out.outputs.cut9b }}"
+  tags: "{{ tasks.out.outputs.cut_markup }}"
+"""
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["plain-lines", "json"])
+def test_a_secret_cut_by_a_control_character_or_a_tag_is_never_rejoined(run_cli, tmp_path, plugins, json_output):
+    """Log lines, an error message and outputs hold the secret cut by CR, BS, VT, FF, BEL, NUL, DEL, CSI or [b]."""
+    done = run_cli("run", str(write(tmp_path, SPLIT)), "-p", str(plugins), *(["--json"] if json_output else []), env=WIDE)
+    record_text, record = the_record(tmp_path)
+    assert_no_secret(done.stdout, done.stderr, record_text)
+    assert done.returncode == 1, done.stderr
+    assert not RAW_CONTROL.search(done.stdout + done.stderr + record_text)
+    shown = done.stdout + done.stderr
+    for cut in (r"QXZ#to\x0dk3n", r"QXZ#to\x08k3n", r"QXZ#to\x0bk3n", r"QXZ#to\x07k3n", r"QXZ#to\x9bk3n"):
+        assert f"{cut}&VVY!fragment~JJK" in shown  # in the log lines, the error and the outputs
+    assert "QXZ#[b]tok3n&VVY!fragment~JJK[/b]" in shown
+    assert record["outputs"]["cr"] == "QXZ#to\rk3n&VVY!fragment~JJK"  # the record keeps what the plugin sent
+    assert record["outputs"]["csi"] == "QXZ#to\x9bk3n&VVY!fragment~JJK"
+
+
 def run_in_terminal(*args: str, cwd: Path, timeout: float = 60) -> tuple[int, str]:
     """The CLI with a pseudo-terminal as stdin, stdout and stderr: Rich's live view, colours on."""
     primary, secondary = pty.openpty()
@@ -160,10 +190,10 @@ def run_in_terminal(*args: str, cwd: Path, timeout: float = 60) -> tuple[int, st
 
 def test_the_live_view_on_a_terminal_obeys_no_plugin_control(tmp_path, plugins):
     returncode, screen = run_in_terminal("run", str(write(tmp_path, failing_run())), "-p", str(plugins), cwd=tmp_path)
-    assert returncode == 1, screen
-    assert "Traceback" not in screen
     for sequence in (f"{ESC}]", BEL, "\b", "\x0b", "\x0c", "\x7f", "\x9b", "\x00", f"{ESC}[8m", f"{ESC}[2J"):
         assert sequence not in screen, f"{sequence!r} reached the terminal"  # Rich itself writes no OSC, no BEL
+    assert returncode == 1, screen
+    assert "Traceback" not in screen
     assert r"\x1b]52;c;cHduZWQ=\x07" in screen
     assert "[/nope]" in screen
     assert r"cut0d=QXZ#to\x0dk3n&VVY!fragment~JJK" in screen
@@ -174,7 +204,7 @@ def test_plugin_list_inspect_and_build_show_manifest_text_and_paths_literally(ru
     listed = run_cli("plugin", "list", "-p", str(plugins), env=WIDE)
     assert listed.returncode == 0, listed.stderr
     assert r"plugins [/nope] \x1b]0;dir-title\x07/hostile" in listed.stdout
-    assert "crash, fail, shapes, speak" in listed.stdout or "speak, shapes, fail, crash" in listed.stdout
+    assert "speak, shapes, split, fail, crash" in listed.stdout
     inspected = run_cli("plugin", "inspect", "tests/hostile", "-p", str(plugins), env=WIDE)
     assert inspected.returncode == 0, inspected.stderr
     shown = inspected.stdout
@@ -243,11 +273,11 @@ def test_a_secret_cut_by_the_stderr_tail_leaves_no_fragment(run_cli, tmp_path, p
     assert done.returncode == 1, done.stderr
     record_text, record = the_record(tmp_path)
     error = record["tasks"]["crash"]["error"]
-    assert error["kind"] == "crashed"
-    assert error["stderr_tail"].endswith("....\n")
-    # Masked before it is cut: the secret whole in the window is masked, one cut by the window is dropped.
-    assert error["stderr_tail"].startswith("***." if before_cut == 4096 else "….")
     fragments = {SECRET[:size] for size in range(4, len(SECRET))} | {SECRET[-size:] for size in range(4, len(SECRET))}
     for where, text in (("record", record_text), ("--json", done.stdout), ("stderr", done.stderr)):
         found = sorted(fragment for fragment in fragments if fragment in text)
         assert not found, f"{where} holds pieces of the secret: {found}"
+    assert error["kind"] == "crashed"
+    assert error["stderr_tail"].endswith("....\n")
+    # Masked before it is cut: the secret whole in the window is masked, one cut by the window is dropped.
+    assert error["stderr_tail"].startswith("***." if before_cut == 4096 else "….")
