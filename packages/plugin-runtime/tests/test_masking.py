@@ -15,6 +15,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from workflow_plugin_runtime.control_chars import neutralise_controls
 from workflow_plugin_runtime.errors import Severity
 from workflow_plugin_runtime.masking import MASK, MIN_SECRET_LENGTH, Masker, MatchBackend, secret_forms
 
@@ -444,3 +445,21 @@ def test_a_secret_with_undecodable_bytes_is_masked_not_a_crash(secret):
     assert secret not in masked
     assert raw.hex() not in masked
     assert masked == "value=*** hex=*** b64=***"
+
+
+def test_a_secret_holding_a_control_character_is_masked_once_neutralised(backend: MatchBackend) -> None:
+    """Plugin text is neutralised before it is masked: the secret's neutralised form is one of its forms."""
+    masker = make_masker({"S": "ab\x1bcd\x9bef"}, backend)
+    assert masker.mask(neutralise_controls("x ab\x1bcd\x9bef y")) == f"x {MASK} y"
+    assert masker.mask("x ab\x1bcd\x9bef y") == f"x {MASK} y"
+
+
+@given(st.integers(1, len(SECRET) - 1), st.text(alphabet="~|\n", max_size=20))
+def test_a_head_a_cut_left_of_a_secret_is_dropped_and_nothing_else(
+    backend: MatchBackend, inside: int, after: str
+) -> None:
+    """What follows the piece is in no form of the secret (``~``, ``|``, newlines), so it must all stay."""
+    masker = make_masker({"DB_PASSWORD": SECRET}, backend)
+    assert masker.without_cut_head(SECRET[inside:] + after) == after
+    assert masker.without_cut_head("~" + SECRET[inside:] + after) == "~" + SECRET[inside:] + after
+    assert Masker({}).without_cut_head(SECRET[inside:]) == SECRET[inside:]

@@ -19,6 +19,7 @@ exit 0 but stdout not one valid response  ``protocol``
 
 from __future__ import annotations
 
+import codecs
 import enum
 import signal
 from dataclasses import dataclass
@@ -99,15 +100,16 @@ def describe_exit(exit_code: int | None, signum: int | None) -> str:
 def tail_text(data: bytes, *, cut_start: bool, cut_end: bool = False) -> str:
     """The kept end of stderr as text, with :data:`TAIL_CUT_MARK` at each end where the stream was cut.
 
-    A character cut in two at the start loses its remaining bytes rather
-    than turning into a replacement character in front of what follows.
+    A character cut in two at a cut end loses its bytes on our side rather
+    than turning into a replacement character next to what the cut left.
     """
     if cut_start:
         skip = 0
         while skip < 3 and skip < len(data) and 0x80 <= data[skip] < 0xC0:  # UTF-8 continuation bytes
             skip += 1
         data = data[skip:]
-    text = data.decode("utf-8", "replace")
+    # Not final at a cut end: an incomplete last character is left out, not replaced.
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=not cut_end)
     return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
 
 
