@@ -54,6 +54,7 @@ outputs:
   cut_markup: "{{ tasks.speak.outputs.cut_markup }}"
 """
 
+
 def failing_run() -> str:
     """RUN plus a task whose error message is hostile (tasks first, then the workflow's outputs)."""
     head, outputs = RUN.split("outputs:\n", 1)
@@ -143,7 +144,8 @@ outputs:
 @pytest.mark.parametrize("json_output", [False, True], ids=["plain-lines", "json"])
 def test_a_secret_cut_by_a_control_character_or_a_tag_is_never_rejoined(run_cli, tmp_path, plugins, json_output):
     """Log lines, an error message and outputs hold the secret cut by CR, BS, VT, FF, BEL, NUL, DEL, CSI or [b]."""
-    done = run_cli("run", str(write(tmp_path, SPLIT)), "-p", str(plugins), *(["--json"] if json_output else []), env=WIDE)
+    json_flag = ["--json"] if json_output else []
+    done = run_cli("run", str(write(tmp_path, SPLIT)), "-p", str(plugins), *json_flag, env=WIDE)
     record_text, record = the_record(tmp_path)
     assert_no_secret(done.stdout, done.stderr, record_text)
     assert done.returncode == 1, done.stderr
@@ -161,9 +163,8 @@ def run_in_terminal(*args: str, cwd: Path, timeout: float = 60) -> tuple[int, st
     primary, secondary = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "400", "LINES": "50", **WIDE}
     env.pop("NO_COLOR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workflow_cli", *args], stdin=secondary, stdout=secondary, stderr=secondary, cwd=cwd, env=env
-    )
+    command = [sys.executable, "-m", "workflow_cli", *args]
+    process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary, cwd=cwd, env=env)
     os.close(secondary)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
@@ -265,10 +266,8 @@ def test_validate_shows_workflow_text_and_its_file_name_literally(run_cli, tmp_p
 def test_a_secret_cut_by_the_stderr_tail_leaves_no_fragment(run_cli, tmp_path, plugins, before_cut):
     """The plugin writes the secret, then dots, on one stderr line, and crashes: the cut falls inside the secret."""
     dots = before_cut - 1 - len(SECRET) // 2  # the line's end ("\n") is the last byte
-    flow = write(
-        tmp_path,
-        f'name: tail\ntasks:\n  crash:\n    uses: tests/hostile.crash\n    inputs: {{token: "{{{{ secrets.TOKEN }}}}", dots: {dots}}}\n',
-    )
+    inputs = f'{{token: "{{{{ secrets.TOKEN }}}}", dots: {dots}}}'
+    flow = write(tmp_path, f"name: tail\ntasks:\n  crash:\n    uses: tests/hostile.crash\n    inputs: {inputs}\n")
     done = run_cli("run", str(flow), "-p", str(plugins), "--json", env=WIDE)
     assert done.returncode == 1, done.stderr
     record_text, record = the_record(tmp_path)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
         PluginsPath,
         load_config,
     )
+    from .control_chars import (
+        escape_controls_in_json,
+        neutralise_controls,
+    )
     from .errors import (
         ConfigError,
         ImageBuildError,
@@ -190,10 +194,12 @@ _EXPORTS = {
     "check_workflow_file": "workflow_checks",
     "collect_secrets": "secrets",
     "default_secret_provider": "secrets",
+    "escape_controls_in_json": "control_chars",
     "load_config": "config",
     "load_manifest": "manifest",
     "load_workflow": "workflow",
     "manifest_problems": "manifest",
+    "neutralise_controls": "control_chars",
     "parse_action_ref": "references",
     "plugin_argv": "runtimes",
     "run_record": "records",
@@ -267,10 +273,12 @@ __all__ = [
     "check_workflow_file",
     "collect_secrets",
     "default_secret_provider",
+    "escape_controls_in_json",
     "load_config",
     "load_manifest",
     "load_workflow",
     "manifest_problems",
+    "neutralise_controls",
     "parse_action_ref",
     "plugin_argv",
     "run_record",

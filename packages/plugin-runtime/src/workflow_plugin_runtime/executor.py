@@ -5,9 +5,10 @@ or records: every failure leaves it as a typed :class:`Failure` with one of
 SPEC's kinds, and every message, log line, stderr tail and output leaves it
 masked. Text (messages, log lines, stderr tails) has its control characters
 neutralised first (:mod:`.control_chars`), so nothing a terminal drops later
-can rejoin a secret; outputs are data and keep what the plugin sent. Inputs are checked against the action's schema before anything
-starts, outputs after the plugin answers; compiled validators are cached per
-action so warm calls pay microseconds for validation.
+can rejoin a secret; outputs are data and keep what the plugin sent.
+Inputs are checked against the action's schema before anything starts,
+outputs after the plugin answers; compiled validators are cached per action
+so warm calls pay microseconds for validation.
 """
 
 from __future__ import annotations

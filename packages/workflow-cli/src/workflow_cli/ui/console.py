@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.text import Text
+
 from workflow_plugin_runtime.control_chars import neutralise_controls
 
 if TYPE_CHECKING:
