@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -126,3 +129,30 @@ def run_in_container() -> Callable[..., Any]:
             runtime.close()
 
     return run
+
+
+@pytest.fixture
+def silent_docker_daemon() -> Iterator[str]:
+    """``DOCKER_HOST`` of a Unix socket that accepts every connection and never answers: a hung daemon."""
+    path = Path(tempfile.gettempdir()) / f"workflow-plugins-silent-{uuid.uuid4().hex[:12]}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:  # shut down: the test is over
+                return
+
+    thread = threading.Thread(target=accept, name="silent-docker-daemon", daemon=True)
+    thread.start()
+    yield f"unix://{path}"
+    server.shutdown(socket.SHUT_RDWR)
+    server.close()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    path.unlink(missing_ok=True)

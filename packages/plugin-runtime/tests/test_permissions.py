@@ -14,6 +14,7 @@ from workflow_plugin_runtime.permissions import (
     Permissions,
     SecurityMode,
     missing_grants,
+    parse_permissions,
     parse_size,
     permissions_yaml,
     recommended_permissions,
@@ -202,4 +203,69 @@ class TestRecommendations:
             "acme/x asks for /var/run/docker.sock, the Docker socket: root on the host; restricted mode refuses it",
             "acme/x asks for / (read), which exposes the whole host filesystem",
             "acme/x asks for /etc (read), which exposes the host's configuration (/etc)",
+        ]
+
+
+class TestMountSources:
+    """Sources are resolved when the workflow loads; one a plugin could rewrite is refused."""
+
+    def test_a_source_inside_a_read_write_grant_is_an_error_when_restricted(self, tmp_path: Path) -> None:
+        (tmp_path / "out" / "sub").mkdir(parents=True)
+        mounts = "- {source: ./out, target: /out, access: read-write}\n- {source: ./out/sub, target: /data}"
+        message = (
+            "mount ./out/sub lies inside the read-write mount ./out (mounts[0]): a plugin that writes /out could"
+            " replace it with a symbolic link to any host folder, which the next container would show at /data"
+        )
+        assert ("error", message) in check_mounts(tmp_path, mounts)
+        assert ("warning", message) in check_mounts(tmp_path, mounts, security="trusted")
+
+    def test_a_source_that_leads_inside_a_read_write_grant_is_an_error_too(self, tmp_path: Path) -> None:
+        (tmp_path / "out" / "sub").mkdir(parents=True)
+        (tmp_path / "data").symlink_to("out/sub")
+        found = check_mounts(
+            tmp_path, "- {source: ./out, target: /out, access: read-write}\n- {source: ./data, target: /d}"
+        )
+        assert [severity for severity, message in found if "lies inside the read-write mount ./out" in message] == [
+            "error"
+        ]
+
+    def test_side_by_side_and_read_only_nesting_are_fine(self, tmp_path: Path) -> None:
+        for folder in ("out", "in/deeper"):
+            (tmp_path / folder).mkdir(parents=True)
+            (tmp_path / folder).chmod(0o777)
+        mounts = (
+            "- {source: ./out, target: /out, access: read-write}\n- {source: ./in, target: /in}\n"
+            "- {source: ./in/deeper, target: /deeper}\n- {source: ./out, target: /again}"
+        )
+        assert check_mounts(tmp_path, mounts) == []
+
+    def test_a_loop_is_one_error_at_its_source(self, tmp_path: Path) -> None:
+        (tmp_path / "loop").symlink_to("loop")
+        assert check_mounts(tmp_path, "- {source: ./loop, target: /d}") == [
+            ("error", "mount source ./loop is a symbolic link loop")
+        ]
+
+    def test_a_read_write_folder_the_isolated_user_cannot_write_is_warned_about(self, tmp_path: Path) -> None:
+        (tmp_path / "out").mkdir(mode=0o755)
+        (tmp_path / "out").chmod(0o755)
+        found = check_mounts(tmp_path, "- {source: ./out, target: /o, access: read-write}")
+        assert [severity for severity, _ in found] == ["warning"]
+        assert found[0][1].startswith(
+            f"mount ./out is read-write, but plugins run as uid 65534 and cannot write {tmp_path / 'out'}:"
+        )
+
+    def test_the_resolution_is_kept_with_the_grant(self, tmp_path: Path) -> None:
+        (tmp_path / "real").mkdir()
+        (tmp_path / "link").symlink_to("real")
+        problems: list[object] = []
+        permissions = parse_permissions(
+            {"mounts": [{"source": "./link", "target": "/d"}, {"source": "./gone", "target": "/g"}]},
+            base_dir=tmp_path,
+            locate=locate,
+            report=problems.append,
+        )
+        assert problems == []
+        assert [(m.source, m.resolved) for m in permissions.mounts] == [
+            (tmp_path / "link", tmp_path / "real"),
+            (tmp_path / "gone", None),  # refused when a container is made, unless it exists by then
         ]

@@ -13,6 +13,37 @@ import pytest
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def run_workflow_cli(
+    *args: str, home: Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, no colour, user dirs under ``home`` (for fixtures wider than one test)."""
+    full_env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        **(env or {}),
+    }
+    if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
+        full_env.pop("WORKFLOW_PLUGINS_PATH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "workflow_cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or home,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def workflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``workflow_cli(*args, home=folder)``: the CLI for module- and session-wide fixtures (``run_cli`` is per test)."""
+    return run_workflow_cli
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs."""
@@ -20,24 +51,6 @@ def run_cli(tmp_path: Path) -> RunCli:
     def run(
         *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
-        full_env = {
-            **os.environ,
-            "NO_COLOR": "1",
-            "COLUMNS": "120",
-            "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-            **(env or {}),
-        }
-        if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
-            full_env.pop("WORKFLOW_PLUGINS_PATH", None)
-        return subprocess.run(
-            [sys.executable, "-m", "workflow_cli", *args],
-            capture_output=True,
-            text=True,
-            cwd=cwd or tmp_path,
-            env=full_env,
-            timeout=timeout,
-            check=False,
-        )
+        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout)
 
     return run

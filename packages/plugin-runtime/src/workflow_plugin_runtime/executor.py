@@ -25,6 +25,7 @@ from .jsonschema_errors import Validator, schema_violations
 from .manager import PluginManager, PreparedCall
 from .manifest import ActionDef, PluginManifest
 from .masking import Masker
+from .mount_sources import unwritable_mounts_hint
 from .results import Failure, FailureKind, Metrics
 from .runtimes.outcome import masked_tail
 from .yamlfile import format_field_path
@@ -33,6 +34,7 @@ __all__ = ["ActionOutcome", "PluginExecutor"]
 
 _NO_SECRETS = Masker({})
 _MAX_REPORTED_VIOLATIONS = 5
+_WRITE_DENIED = ("Permission denied", "EACCES", "[Errno 13]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ class PluginExecutor:
         if result.failure is not None:
             return ActionOutcome(
                 outputs=None,
-                failure=_shown_failure(result.failure, mask),
+                failure=_shown_failure(_explain_denied_writes(result.failure, call), mask),
                 metrics=metrics,
                 logs=logs,
                 call=call,
@@ -172,6 +174,14 @@ def _shown_logs(on_log: Callable[[LogRecord], None] | None, mask: Masker) -> Cal
         sink(_shown_record(record, mask))
 
     return forward
+
+
+def _explain_denied_writes(failure: Failure, call: PreparedCall) -> Failure:
+    """A failure saying "Permission denied" gets the fix when a read-write mount's host folder is not writable."""
+    if not any(word in failure.message or word in failure.stderr_tail for word in _WRITE_DENIED):
+        return failure
+    hint = unwritable_mounts_hint(call.invocation.mounts)
+    return failure if hint is None else replace(failure, message=f"{failure.message} (hint: {hint})")
 
 
 def _shown_failure(failure: Failure, mask: Masker) -> Failure:

@@ -2,8 +2,10 @@
 
 Kept apart from the permission model itself (:mod:`.permissions`): these are
 judgements about a workflow's grants, shown by ``workflow validate`` and
-``workflow plugin inspect``; only the Docker socket in restricted mode is an
-error, because it is root on the host.
+``workflow plugin inspect``. Two are errors in restricted mode: the Docker
+socket, because it is root on the host, and a mount source inside another
+read-write grant, because a plugin could swap it for a symbolic link to any
+host folder before the next container is made (:mod:`.mount_sources`).
 """
 
 from __future__ import annotations
@@ -13,29 +15,18 @@ from pathlib import Path
 
 from .errors import Problem, Severity, SourceLocation
 from .manifest import Access, Capabilities
-from .permissions import DOCKER_SOCKETS, Locate, Permissions, SecurityMode, env_matches
+from .mount_sources import (
+    ISOLATED_UID,
+    exposes_docker_socket,
+    lenient_resolve,
+    nested_in,
+    sensitive_reason,
+    unwritable_reason,
+    writable_fix,
+)
+from .permissions import Locate, MountGrant, Permissions, SecurityMode, env_matches
 
 __all__ = ["broad_grant_problems", "capability_warnings", "unneeded_grant_problems"]
-
-
-def _exposes_docker_socket(source: Path) -> bool:
-    resolved = source.resolve()
-    return any(socket in (source, resolved) or socket.resolve().is_relative_to(resolved) for socket in DOCKER_SOCKETS)
-
-
-def _sensitive_path(path: Path) -> str | None:
-    """Why exposing ``path`` (an absolute host path) is broad, or None."""
-    home = Path.home().resolve()
-    resolved = path.resolve()
-    if resolved == Path("/"):
-        return "exposes the whole host filesystem"
-    if resolved in (home, Path("/root"), Path("/home")) or resolved.parent == Path("/home"):
-        return "exposes a home directory (SSH keys, cloud credentials, shell history)"
-    if resolved == Path("/etc"):
-        return "exposes the host's configuration (/etc)"
-    if resolved.is_relative_to("/proc") or resolved.is_relative_to("/sys"):
-        return "exposes kernel interfaces (/proc, /sys)"
-    return None
 
 
 def broad_grant_problems(
@@ -59,16 +50,17 @@ def broad_grant_problems(
         )
     for index, mount in enumerate(permissions.mounts):
         where = locate(("permissions", "mounts", index, "source"))
-        if _exposes_docker_socket(mount.source):
+        resolved = mount.resolved if mount.resolved is not None else lenient_resolve(mount.source)
+        if exposes_docker_socket(mount.source, resolved):
             message = f"mount {mount.written} exposes the Docker socket, which gives root on the host"
             if security is SecurityMode.RESTRICTED:
                 problems.append(Problem(message, where, "remove this mount: restricted mode refuses the Docker socket"))
             else:
                 problems.append(_warning(message, where, "remove this mount"))
-        reason = _sensitive_path(mount.source)
+        reason = sensitive_reason(resolved)
         if reason is not None:
             problems.append(_warning(f"mount {mount.written} {reason}", where, "mount only the folder plugins need"))
-        if mount.access is Access.READ_WRITE and workflow_dir.resolve().is_relative_to(mount.source.resolve()):
+        if mount.access is Access.READ_WRITE and lenient_resolve(workflow_dir).is_relative_to(resolved):
             problems.append(
                 _warning(
                     f"mount {mount.written} is read-write and holds this workflow's own folder: plugins could rewrite"
@@ -77,6 +69,9 @@ def broad_grant_problems(
                     "mount a subfolder such as ./out, or make it access: read",
                 )
             )
+    problems += _nesting_problems(permissions.mounts, security=security, locate=locate)
+    if security is SecurityMode.RESTRICTED:
+        problems += _unwritable_problems(permissions.mounts, locate=locate)
     if permissions.network_all:
         listed = ", ".join(sorted(set(network_needed)))
         hint = f"list the plugins that need it: network: [{listed}]" if listed else "list the plugins that need it"
@@ -90,6 +85,52 @@ def broad_grant_problems(
                     "env: '*' passes every configured variable to every plugin",
                     locate(("permissions", "env", index)),
                     "list the variable names plugins need",
+                )
+            )
+    return problems
+
+
+def _nesting_problems(mounts: Sequence[MountGrant], *, security: SecurityMode, locate: Locate) -> list[Problem]:
+    """Sources inside another grant's read-write source: an error in restricted mode, a warning in trusted mode.
+
+    A read-write grant inside a read-only one is fine: no plugin can change
+    the outer folder's path.
+    """
+    problems: list[Problem] = []
+    for index, inner in enumerate(mounts):
+        for outer_index, outer in enumerate(mounts):
+            if outer_index == index or outer.access is not Access.READ_WRITE:
+                continue
+            if nested_in(inner.forms, outer.forms) is None:
+                continue
+            message = (
+                f"mount {inner.written} lies inside the read-write mount {outer.written} (mounts[{outer_index}]):"
+                f" a plugin that writes {outer.target} could replace it with a symbolic link to any host folder,"
+                f" which the next container would show at {inner.target}"
+            )
+            hint = f"grant folders side by side (such as ./out and ./in), or make mounts[{outer_index}] read-only"
+            where = locate(("permissions", "mounts", index, "source"))
+            if security is SecurityMode.RESTRICTED:
+                problems.append(Problem(message, where, f"restricted mode refuses it: {hint}"))
+            else:
+                problems.append(_warning(message, where, hint))
+    return problems
+
+
+def _unwritable_problems(mounts: Sequence[MountGrant], *, locate: Locate) -> list[Problem]:
+    """Read-write grants of host folders the isolated user cannot write: plugins would get 'Permission denied'."""
+    problems: list[Problem] = []
+    for index, mount in enumerate(mounts):
+        if mount.access is not Access.READ_WRITE or mount.resolved is None:
+            continue
+        reason = unwritable_reason(mount.resolved)
+        if reason is not None:
+            problems.append(
+                _warning(
+                    f"mount {mount.written} is read-write, but plugins run as uid {ISOLATED_UID} and cannot write"
+                    f" {mount.resolved}: {reason}",
+                    locate(("permissions", "mounts", index, "source")),
+                    writable_fix(mount.resolved),
                 )
             )
     return problems
@@ -146,10 +187,11 @@ def capability_warnings(plugin_ref: str, capabilities: Capabilities) -> list[Pro
     problems = []
     for need in capabilities.filesystem:
         path = Path(need.path)
-        reason = _sensitive_path(path)
+        resolved = lenient_resolve(path)
+        reason = sensitive_reason(resolved)
         if reason is not None:
             problems.append(_warning(f"{plugin_ref} asks for {need.path} ({need.access.value}), which {reason}"))
-        elif _exposes_docker_socket(path):
+        elif exposes_docker_socket(path, resolved):
             message = f"{plugin_ref} asks for {need.path}, the Docker socket: root on the host"
             problems.append(_warning(f"{message}; restricted mode refuses it"))
     return problems

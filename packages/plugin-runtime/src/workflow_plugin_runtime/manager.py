@@ -281,7 +281,12 @@ def _create_runtime(kind: RuntimeKind) -> PluginRuntime:
 
 
 def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:
-    """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write."""
+    """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write.
+
+    Each carries what the runtime re-checks when it makes the container
+    (:func:`.mount_sources.bind_sources`): where its source led when the
+    grants were checked, and every other grant's read-write source.
+    """
     mounts: dict[str, Mount] = {}
     for need in manifest.capabilities.filesystem:
         grant = permissions.mount_for(need)
@@ -290,7 +295,19 @@ def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mou
         writable = grant.access is Access.READ_WRITE and need.access is Access.READ_WRITE
         previous = mounts.get(grant.target)
         if previous is None or (writable and previous.read_only):
-            mounts[grant.target] = Mount(source=Path(grant.source), target=grant.target, read_only=not writable)
+            roots = tuple(
+                form
+                for other in permissions.mounts
+                if other is not grant and other.access is Access.READ_WRITE
+                for form in other.forms
+            )
+            mounts[grant.target] = Mount(
+                source=Path(grant.source),
+                target=grant.target,
+                read_only=not writable,
+                pinned=grant.resolved,
+                writable_roots=roots,
+            )
     return tuple(mounts.values())
 
 

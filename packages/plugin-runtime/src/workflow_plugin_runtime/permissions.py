@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import Problem, SourceLocation
+from .errors import PermissionDeniedError, Problem, SourceLocation
 from .manifest import Access, Capabilities, FilesystemNeed
+from .mount_sources import DOCKER_SOCKETS, resolve_source
 from .yamlfile import FieldPath
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "recommended_permissions",
 ]
 
-DOCKER_SOCKETS = (Path("/var/run/docker.sock"), Path("/run/docker.sock"))
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 Locate = Callable[[FieldPath], SourceLocation]
 Report = Callable[[Problem], None]
@@ -53,12 +53,23 @@ class SecurityMode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MountGrant:
-    """A host path made visible at ``target``; ``source`` is absolute (``written`` is as in the file)."""
+    """A host path made visible at ``target``; ``source`` is absolute (``written`` is as in the file).
+
+    ``resolved`` is where ``source`` led, every symbolic link followed, when
+    the workflow was loaded (None when nothing was there): the checks judge
+    it, and each container's creation refuses a source that leads elsewhere.
+    """
 
     source: Path
     target: str
     access: Access = Access.READ
     written: str = ""
+    resolved: Path | None = None
+
+    @property
+    def forms(self) -> tuple[Path, ...]:
+        """The source as granted and as resolved: what nesting is judged on."""
+        return (self.source,) if self.resolved is None else (self.source, self.resolved)
 
     def covers(self, need: FilesystemNeed) -> bool:
         return PurePosixPath(need.path).is_relative_to(PurePosixPath(self.target))
@@ -139,7 +150,12 @@ def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate:
             )
         targets.setdefault(target, index)
         source = Path(os.path.normpath(base_dir / Path(item["source"]).expanduser()))
-        mounts.append(MountGrant(source, target, Access(item.get("access", "read")), item["source"]))
+        resolved = None
+        try:
+            resolved = resolve_source(source, shown=item["source"])
+        except PermissionDeniedError as exc:
+            report(Problem(exc.message, locate((*where, "source")), exc.hint))
+        mounts.append(MountGrant(source, target, Access(item.get("access", "read")), item["source"], resolved))
     resources = data.get("resources", {})
     memory: int | None = None
     if "memory" in resources:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_ready, encode_message
 
-from .errors import RuntimeUnavailableError
+from .errors import PermissionDeniedError, RuntimeUnavailableError
 from .results import RuntimeKind
 from .runtimes.base import Invocation
 from .runtimes.docker import DockerRuntime
@@ -96,7 +96,8 @@ def container_spawn(invocation: Invocation, docker: DockerRuntime) -> Spawn:
         raise WorkerGone("the docker CLI is not on PATH (it comes with the docker.io package)")
     try:
         container_id = docker.create_serving_container(invocation)
-    except RuntimeUnavailableError as exc:
+    except (RuntimeUnavailableError, PermissionDeniedError) as exc:
+        # The cold call that replaces it makes the same checks, and fails with the same kind and message.
         raise WorkerGone(str(exc)) from exc
     return Spawn(
         runtime=RuntimeKind.DOCKER,

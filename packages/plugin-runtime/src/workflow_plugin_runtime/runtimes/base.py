@@ -43,11 +43,21 @@ LogCallback = Callable[[LogRecord], None]
 
 @dataclass(frozen=True, slots=True)
 class Mount:
-    """A host path made visible to an isolated plugin at ``target``."""
+    """A host path made visible to an isolated plugin at ``target``.
+
+    ``source`` is the path as granted; a runtime binds what
+    :func:`workflow_plugin_runtime.mount_sources.bind_sources` makes of it
+    when it creates the container, never ``source`` itself. ``pinned`` is
+    where ``source`` led when the grants were checked (None: it was not
+    checked, or did not exist then); ``writable_roots`` are the host folders
+    other grants let plugins write, which ``source`` must not lie inside.
+    """
 
     source: Path
     target: str
     read_only: bool = True
+    pinned: Path | None = None
+    writable_roots: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,13 @@ a killed ``docker`` client would leave it running, so this module kills it.
 
 The warm pool's containers (:meth:`DockerRuntime.create_serving_container`)
 are made by the same code as a one-shot call's, so both get the same
-lockdown; only the serve-loop switch in their environment differs.
+lockdown; only the serve-loop switch in their environment differs. That
+code also resolves and re-checks every mount source at the moment the
+container is made and binds the resolved path (:mod:`..mount_sources`), and
+turns the engine's log driver off: we read the streams ourselves, and a
+driver would keep (or ship off the host) the plugin's unmasked output.
+Every request to the daemon waits at most what is left of the task's
+deadline (:func:`.docker_client.daemon_deadline`).
 """
 
 from __future__ import annotations
@@ -30,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 
-from ..errors import RuntimeUnavailableError
+from ..errors import PermissionDeniedError, RuntimeUnavailableError
+from ..mount_sources import bind_sources
 from ..results import Failure, FailureKind, Metrics, RuntimeKind
 from .base import Invocation, InvocationResult, LogCallback
 from .docker_attach import AttachStream, ContainerWatch
-from .docker_client import connect_docker
+from .docker_client import MIN_DAEMON_WAIT_S, connect_bounded, daemon_address, daemon_deadline, daemon_timed_out
 from .outcome import Ending, Termination, classify
 from .streams import BoundedStdout, LogStream
 from .supervise import KILL_GRACE_S
@@ -48,6 +55,8 @@ CONTAINER_USER = "65534:65534"
 DEFAULT_GRANTED_NETWORK = "host"
 CONTAINER_ENV = {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}  # noqa: S108 - inside the container
 """The base environment inside a container; PATH comes from the image."""
+REMOVE_WAIT_S = 15.0
+"""How long removing a container may wait for the daemon, past any deadline: giving up leaves it behind."""
 
 
 class _DaemonUnavailable(Exception):
@@ -58,9 +67,11 @@ class DockerRuntime:
     """Runs each invocation in a new container of the plugin's image.
 
     ``client`` is a ready ``docker.DockerClient`` for engines that configure
-    their own (TLS, another host); by default one is made from the
-    environment (``DOCKER_HOST``) on first use. ``granted_network`` is the
-    network of a call granted network access.
+    their own (TLS, another host; its own request timeout applies); by
+    default a client is made from the environment (``DOCKER_HOST``) on first
+    use, whose every request waits at most what is left of the task's
+    deadline. ``granted_network`` is the network of a call granted network
+    access.
     """
 
     kind = RuntimeKind.DOCKER
@@ -75,53 +86,60 @@ class DockerRuntime:
         self.granted_network = granted_network
         self.kill_grace_s = kill_grace_s
         self._client = client
+        self._api_client: Any = None if client is None else client.api
         self._client_lock = threading.Lock()
 
     def _api(self) -> Any:
         """The low-level client, created on first use (one round trip saved per call over the high-level one)."""
         with self._client_lock:
-            if self._client is None:
+            if self._api_client is None:
                 try:
-                    self._client = connect_docker()
+                    self._api_client = connect_bounded()
                 except RuntimeUnavailableError as exc:
                     raise _DaemonUnavailable(f"{exc.message}; {exc.hint}") from exc
-            return self._client.api
+            return self._api_client
 
     def close(self) -> None:
         with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            owned = self._client if self._client is not None else self._api_client
+            self._client = self._api_client = None
+        if owned is not None:
+            owned.close()
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
         if invocation.image is None:
             raise ValueError(f"{invocation.plugin_ref}: DockerRuntime needs Invocation.image")
         started = time.monotonic()
         try:
-            api = self._api()
-            return self._run(api, invocation, on_log, started)
+            with daemon_deadline(started + invocation.timeout_s):
+                return self._run(self._api(), invocation, on_log, started)
         except _DaemonUnavailable as exc:
             failure = Failure(kind=FailureKind.RUNTIME_UNAVAILABLE, message=f"{invocation.plugin_ref}: {exc}")
-            metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER)
-            return InvocationResult(response=None, failure=failure, metrics=metrics)
+        except PermissionDeniedError as exc:  # a mount source refused when the container was made
+            message = f"{invocation.plugin_ref}: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else "")
+            failure = Failure(kind=FailureKind.PERMISSION, message=message)
+        metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER)
+        return InvocationResult(response=None, failure=failure, metrics=metrics)
 
     def create_serving_container(self, invocation: Invocation) -> str:
         """Create (not start) a container that runs the plugin as a pooled worker; its id.
 
         Everything but the serve-loop switch (``SERVE_ENV_VAR=1``) is what a
         one-shot call's container gets. Raises :class:`RuntimeUnavailableError`
-        when the daemon or the image cannot be used.
+        when the daemon or the image cannot be used (within the invocation's
+        timeout), :class:`PermissionDeniedError` when a mount source is refused.
         """
         if invocation.image is None:
             raise ValueError(f"{invocation.plugin_ref}: a serving container needs Invocation.image")
         try:
-            return self._create(self._api(), invocation, serve=True)
+            with daemon_deadline(time.monotonic() + invocation.timeout_s):
+                return self._create(self._api(), invocation, serve=True)
         except _DaemonUnavailable as exc:
             raise RuntimeUnavailableError(f"{invocation.plugin_ref}: {exc}") from exc
 
     def remove_container(self, container_id: str) -> None:
         """Kill and remove a container, whatever its state; one already gone is no error."""
-        with contextlib.suppress(_DaemonUnavailable):
+        with contextlib.suppress(_DaemonUnavailable), daemon_deadline(time.monotonic()):
             _remove(self._api(), container_id)
 
     def oom_killed(self, container_id: str) -> bool:
@@ -130,7 +148,8 @@ class DockerRuntime:
         import requests
 
         try:
-            return _oom_killed(self._api(), container_id)
+            with daemon_deadline(time.monotonic() + MIN_DAEMON_WAIT_S):
+                return _oom_killed(self._api(), container_id)
         except (_DaemonUnavailable, docker.errors.APIError, requests.exceptions.RequestException):
             return False
 
@@ -140,6 +159,7 @@ class DockerRuntime:
         import requests
 
         limits = invocation.limits
+        mounts = bind_sources(invocation.mounts)  # now, not when the grants were checked: paths change
         host_config = api.create_host_config(
             network_mode=self.granted_network if invocation.network else "none",
             read_only=True,
@@ -151,10 +171,8 @@ class DockerRuntime:
             memswap_limit=limits.memory_bytes,
             nano_cpus=int(limits.cpus * 1e9),
             init=True,
-            mounts=[
-                docker.types.Mount(m.target, str(m.source), type="bind", read_only=m.read_only)
-                for m in invocation.mounts
-            ],
+            mounts=[docker.types.Mount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in mounts],
+            log_config=docker.types.LogConfig(type=docker.types.LogConfig.types.NONE),
         )
         try:
             created = api.create_container(
@@ -177,7 +195,7 @@ class DockerRuntime:
                 f"`workflow plugin build {where}`"
             ) from exc
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise _DaemonUnavailable(f"Docker could not create the container: {exc}") from exc
+            raise _daemon_failure(exc, f"Docker could not create the container: {exc}") from exc
         container_id: str = created["Id"]
         return container_id
 
@@ -194,7 +212,7 @@ class DockerRuntime:
                 )
                 api.start(container_id)
             except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-                raise _DaemonUnavailable(f"Docker could not start the container: {exc}") from exc
+                raise _daemon_failure(exc, f"Docker could not start the container: {exc}") from exc
             stdout = BoundedStdout(invocation.max_stdout_bytes)
             logs = LogStream(invocation.max_stderr_bytes, on_log)
             watch = ContainerWatch(api, container_id, invocation, kill_grace_s=self.kill_grace_s, started=started)
@@ -202,7 +220,7 @@ class DockerRuntime:
             exit_code = watch.wait_exit()
             oom = exit_code != 0 and watch.termination is Termination.COMPLETED and _oom_killed(api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise _DaemonUnavailable(f"the Docker daemon failed during the call: {exc}") from exc
+            raise _daemon_failure(exc, f"the Docker daemon failed during the call: {exc}") from exc
         finally:
             try:
                 if stream is not None:
@@ -241,5 +259,18 @@ def _remove(api: Any, container_id: str) -> None:
     import docker
     import requests
 
-    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError, requests.exceptions.RequestException):
+    with (
+        contextlib.suppress(docker.errors.NotFound, docker.errors.APIError, requests.exceptions.RequestException),
+        daemon_deadline(time.monotonic() + REMOVE_WAIT_S),
+    ):
         api.remove_container(container_id, force=True)
+
+
+def _daemon_failure(exc: Exception, otherwise: str) -> _DaemonUnavailable:
+    """A request that got no answer in time names the daemon; any other failure says ``otherwise``."""
+    if daemon_timed_out(exc):
+        return _DaemonUnavailable(
+            f"the Docker daemon at {daemon_address()} did not answer in time (a request waits what is left of the"
+            f" task's timeout, at least {MIN_DAEMON_WAIT_S:g} s)"
+        )
+    return _DaemonUnavailable(otherwise)

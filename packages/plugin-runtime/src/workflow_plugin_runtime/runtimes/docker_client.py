@@ -1,18 +1,48 @@
 """Reaching the Docker daemon: one place that connects, and one way to say how to fix it.
 
-Both the Docker runtime and image builds need a client that answered a ping,
-and both must tell the operator the same thing when there is none.
+Both the Docker runtime and image builds need a client that answered the
+daemon's first request, and both must tell the operator the same thing when
+there is none.
+
+A task's calls to the daemon must not outlive the task: the client library
+waits 60 s for each answer by default, whatever the task's timeout. The
+runtime's client (:func:`connect_bounded`) therefore waits, for each
+request, what is left of the calling thread's deadline
+(:func:`daemon_deadline`), and at least :data:`MIN_DAEMON_WAIT_S`, so a
+daemon that accepts and never answers fails the task on time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import RuntimeUnavailableError
 
-__all__ = ["START_DOCKER_HINT", "connect_docker"]
+__all__ = [
+    "DEFAULT_DAEMON_WAIT_S",
+    "MIN_DAEMON_WAIT_S",
+    "START_DOCKER_HINT",
+    "connect_bounded",
+    "connect_docker",
+    "daemon_address",
+    "daemon_deadline",
+    "daemon_timed_out",
+]
+
+DEFAULT_DAEMON_WAIT_S = 60.0
+"""What a request waits outside any deadline (the client library's own default)."""
+MIN_DAEMON_WAIT_S = 5.0
+"""The least a request waits, even when the deadline is (nearly) past: a kill after a timeout, a daemon
+slowed by a busy machine. A hung daemon fails a task at most this long after its timeout."""
+
+_bounds = threading.local()
 
 START_DOCKER_HINT = (
     "start the Docker daemon (as CI does: bash .ci/setup-docker.sh as root; see docs/docker.md) "
@@ -27,14 +57,19 @@ def _socket_path(host: str) -> Path | None:
     return None
 
 
+def _require_socket(address: str) -> None:
+    """Say "no daemon" at once when nothing is at a Unix socket address (the client would say it less clearly)."""
+    socket_path = _socket_path(address)
+    if socket_path is not None and not socket_path.exists():
+        raise RuntimeUnavailableError(f"no Docker daemon: nothing listens at {socket_path}", hint=START_DOCKER_HINT)
+
+
 def connect_docker() -> Any:
     """A docker SDK client that answered a ping, or :class:`RuntimeUnavailableError` saying how to start Docker."""
     import docker
     import requests
 
-    socket_path = _socket_path(os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET)
-    if socket_path is not None and not socket_path.exists():
-        raise RuntimeUnavailableError(f"no Docker daemon: nothing listens at {socket_path}", hint=START_DOCKER_HINT)
+    _require_socket(daemon_address())
     client = None
     try:
         client = docker.from_env()
@@ -45,3 +80,89 @@ def connect_docker() -> Any:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RuntimeUnavailableError(f"cannot reach the Docker daemon: {reason}", hint=START_DOCKER_HINT) from exc
     return client
+
+
+def daemon_address() -> str:
+    """Where the daemon is expected (``DOCKER_HOST``, else the default socket), as an operator writes it."""
+    import docker
+
+    return os.environ.get("DOCKER_HOST") or docker.constants.DEFAULT_UNIX_SOCKET.replace("http+unix://", "unix://")
+
+
+@contextlib.contextmanager
+def daemon_deadline(deadline: float) -> Iterator[None]:
+    """Bound each request this thread makes through a :func:`connect_bounded` client by ``deadline`` (monotonic).
+
+    Nested uses replace the bound for their extent (removing a container
+    after a timeout gets its own).
+    """
+    previous = getattr(_bounds, "deadline", None)
+    _bounds.deadline = deadline
+    try:
+        yield
+    finally:
+        _bounds.deadline = previous
+
+
+def _request_wait_s(default: float) -> float:
+    deadline: float | None = getattr(_bounds, "deadline", None)
+    if deadline is None:
+        return default
+    return max(deadline - time.monotonic(), MIN_DAEMON_WAIT_S)
+
+
+@functools.cache
+def _bounded_client_class() -> type:
+    import docker
+
+    class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]  # docker has no type hints
+        """The low-level client, whose request timeout is what the calling thread's deadline leaves."""
+
+        @property
+        def timeout(self) -> float:
+            return _request_wait_s(self._default_wait_s)
+
+        @timeout.setter
+        def timeout(self, value: float) -> None:
+            self._default_wait_s = value
+
+    return BoundedAPIClient
+
+
+def connect_bounded() -> Any:
+    """A low-level client (``docker.APIClient``) bounded by :func:`daemon_deadline`, configured from the environment.
+
+    Making it asks the daemon its API version, within the current deadline;
+    raises :class:`RuntimeUnavailableError` naming the daemon when there is
+    no answer.
+    """
+    import docker
+    import requests
+
+    address = daemon_address()
+    _require_socket(address)
+    started = time.monotonic()
+    try:
+        return _bounded_client_class()(timeout=DEFAULT_DAEMON_WAIT_S, **docker.utils.kwargs_from_env())
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        if daemon_timed_out(exc):
+            message = f"the Docker daemon at {address} did not answer within {time.monotonic() - started:.1f} s"
+        else:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = f"cannot reach the Docker daemon at {address}: {reason}"
+        raise RuntimeUnavailableError(message, hint=START_DOCKER_HINT) from exc
+
+
+def daemon_timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) is a request to the daemon that got no answer in time."""
+    import requests
+    import urllib3
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.Timeout | TimeoutError | urllib3.exceptions.TimeoutError):
+            return True
+        if any(isinstance(arg, urllib3.exceptions.TimeoutError) for arg in seen.args):
+            return True  # how requests reports a timed-out stream (ConnectionError wrapping urllib3's error)
+        seen = seen.__cause__ or seen.__context__
+    return False

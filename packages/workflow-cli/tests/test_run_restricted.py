@@ -1,0 +1,290 @@
+"""`workflow run` of restricted workflows under attack, end to end through the real CLI.
+
+An intruder plugin (``fixtures/restricted/intruder``) rewrites the folders it is
+granted and prints what Docker's log driver would keep; an operator's daemon
+accepts connections and never answers; mount sources loop or point into
+``/proc``. Docker tests run real containers of the plugin, built once per
+module under a unique tag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+INTRUDER = Path(__file__).parent / "fixtures" / "restricted" / "intruder"
+GRANTS = """\
+security: restricted
+permissions:
+  mounts:
+    - {{source: {out}, target: /out, access: read-write}}
+    - {{source: {data}, target: /data}}
+"""
+
+
+@dataclass(frozen=True)
+class Intruder:
+    plugins: Path
+    image: str
+
+
+@pytest.fixture(scope="module")
+def intruder_plugins(tmp_path_factory: pytest.TempPathFactory) -> Intruder:
+    """The intruder plugin in a plugins folder of its own, its image tag unique to this module's run."""
+    plugins = tmp_path_factory.mktemp("plugins")
+    image = f"workflow-plugins-test/intruder:{uuid.uuid4().hex[:12]}"
+    shutil.copytree(INTRUDER, plugins / "intruder", ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = plugins / "intruder" / "plugin.yaml"
+    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
+    return Intruder(plugins, image)
+
+
+@pytest.fixture(scope="module")
+def intruder(intruder_plugins: Intruder, tmp_path_factory: pytest.TempPathFactory, workflow_cli) -> Iterator[Intruder]:
+    """The intruder plugin built into its image (with ``workflow plugin build``); the image is removed afterwards."""
+    home = tmp_path_factory.mktemp("build-home")
+    built = workflow_cli("plugin", "build", str(intruder_plugins.plugins / "intruder"), home=home, timeout=300)
+    assert built.returncode == 0, built.stderr
+    yield intruder_plugins
+    subprocess.run(["docker", "image", "rm", "--force", intruder_plugins.image], capture_output=True, check=False)
+
+
+@pytest.fixture
+def host_secret() -> Iterator[tuple[Path, str]]:
+    """A file outside any project that the container's user could read if it saw the host's /: (path, text)."""
+    folder = Path(tempfile.mkdtemp(prefix="workflow-plugins-host-secret-"))
+    folder.chmod(0o755)
+    secret = folder / "secret.txt"
+    text = f"host-only-{uuid.uuid4().hex}"
+    secret.write_text(text)
+    secret.chmod(0o644)
+    yield secret, text
+    shutil.rmtree(folder)
+
+
+def write_flow(tmp_path: Path, body: str, *, out: str = "./out", data: str = "./in") -> Path:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(f"name: attack\n{GRANTS.format(out=out, data=data)}{body}", encoding="utf-8")
+    return flow
+
+
+def writable_folder(path: Path) -> Path:
+    """A folder the container's user (uid 65534) may write, as read-write mounts need."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+    return path
+
+
+def record_of(done: subprocess.CompletedProcess[str]) -> dict:
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def containers_of(image: str) -> list[str]:
+    found = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True, check=True
+    )
+    return found.stdout.split()
+
+
+# --- A mount source swapped for a symbolic link -------------------------------------------------
+
+
+@pytest.mark.docker
+def test_a_source_inside_a_read_write_grant_is_refused_before_a_plugin_can_swap_it(
+    run_cli, tmp_path, intruder, host_secret
+):
+    """The plain attack: task 1 replaces ./out/sub (granted at /data) with a link to /; task 2 reads the host."""
+    secret, text = host_secret
+    writable_folder(writable_folder(tmp_path / "out") / "sub")
+    flow = write_flow(
+        tmp_path,
+        f"""tasks:
+  swap: {{uses: tests/intruder.swap, inputs: {{path: /out/sub, target: /}}}}
+  steal: {{needs: [swap], uses: tests/intruder.read, inputs: {{path: "/data{secret}"}}}}
+outputs:
+  stolen: "{{{{ tasks.steal.outputs.text }}}}"
+""",
+        data="./out/sub",
+    )
+    expected = "permissions.mounts[1].source: mount ./out/sub lies inside the read-write mount ./out (mounts[0])"
+
+    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
+    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+
+    for outcome in (checked, done):
+        assert outcome.returncode == 2, outcome.stdout + outcome.stderr
+        assert expected in outcome.stderr
+        assert "restricted mode refuses it" in outcome.stderr
+        assert text not in outcome.stdout + outcome.stderr
+        assert "Traceback" not in outcome.stderr
+    assert (tmp_path / "out" / "sub").is_dir() and not (tmp_path / "out" / "sub").is_symlink()  # nothing ran
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+@pytest.mark.docker
+def test_a_source_that_leads_elsewhere_when_its_container_is_made_fails_that_task_as_permission(
+    run_cli, tmp_path, intruder, host_secret
+):
+    """The same attack through a link the operator placed in ./out: only a check at container creation sees it."""
+    secret, text = host_secret
+    (tmp_path / "shared").mkdir()
+    writable_folder(tmp_path / "out")
+    (tmp_path / "out" / "link").symlink_to(tmp_path / "shared")
+    (tmp_path / "data").symlink_to(Path("out") / "link")  # ./data -> ./out/link -> ./shared: nested in nothing
+    flow = write_flow(
+        tmp_path,
+        f"""tasks:
+  swap: {{uses: tests/intruder.swap, inputs: {{path: /out/link, target: /}}}}
+  steal: {{needs: [swap], uses: tests/intruder.read, inputs: {{path: "/data{secret}"}}}}
+""",
+        data="./data",
+    )
+
+    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+
+    record = record_of(done)
+    assert done.returncode == 1, done.stderr
+    assert record["tasks"]["swap"]["status"] == "succeeded"  # the plugin did replace the link...
+    assert (tmp_path / "out" / "link").readlink() == Path("/")
+    steal = record["tasks"]["steal"]  # ...and the next container was refused
+    assert steal["status"] == "failed"
+    assert steal["error"]["kind"] == "permission"
+    message = steal["error"]["message"]
+    assert (
+        f"mount source {tmp_path / 'data'} (mounted at /data) now leads to /, not to {tmp_path / 'shared'}" in message
+    )
+    written = (tmp_path / ".workflow" / "runs" / f"{record['run_id']}.json").read_text()
+    assert text not in done.stdout + done.stderr + written
+    assert containers_of(intruder.image) == []
+
+
+@pytest.mark.parametrize("kind", ["loop", "proc-root"])
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_source_that_cannot_be_resolved_is_one_clear_error(run_cli, tmp_path, intruder_plugins, kind, command):
+    if kind == "loop":
+        (tmp_path / "loop").symlink_to("loop")
+        source, words = "./loop", "mount source ./loop is a symbolic link loop"
+    else:
+        source, words = "/proc/1/root", "/proc/1/root"  # unreadable link, or the host's / (and its Docker socket)
+    writable_folder(tmp_path / "out")
+    flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.read, inputs: {path: /data/x}}\n", data=source)
+
+    backend = ("--backend", "docker") if command == "run" else ()
+    done = run_cli(command, str(flow), "-p", str(intruder_plugins.plugins), *backend)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{flow}:6:" in done.stderr and "permissions.mounts[1].source:" in done.stderr
+    assert words in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+# --- Docker's log driver ------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("warm", [False, True], ids=["one-shot", "warm"])
+def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm):
+    marker = f"unmasked-{uuid.uuid4().hex}"
+    writable_folder(tmp_path / "out")
+    (tmp_path / "in").mkdir()
+    flow = write_flow(
+        tmp_path,
+        f"tasks:\n  talk: {{uses: tests/intruder.linger,"
+        f" inputs: {{marker: {marker}, ready: /out/ready, release: /data/release}}}}\n",
+    )
+    env = {**os.environ, "NO_COLOR": "1", "XDG_DATA_HOME": str(tmp_path / "data-home")}
+    argv = [sys.executable, "-m", "workflow_cli", "run", str(flow), "-p", str(intruder.plugins), "--backend", "docker"]
+    cli = subprocess.Popen(
+        [*argv, *(["--pool"] if warm else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "out" / "ready").exists() and cli.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "out" / "ready").exists(), "the plugin never said it had printed its marker"
+        (container,) = containers_of(intruder.image)
+        inspected = json.loads(
+            subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True).stdout
+        )[0]
+        logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True, check=False)
+    finally:
+        (tmp_path / "in" / "release").touch()
+        stdout, stderr = cli.communicate(timeout=120)
+
+    assert inspected["HostConfig"]["LogConfig"]["Type"] == "none"
+    assert inspected["LogPath"] == ""  # no json log file on the host
+    assert marker not in logs.stdout + logs.stderr
+    assert cli.returncode == 0, stderr
+    assert f"stdout {marker}" in stdout + stderr and f"stderr {marker}" in stdout + stderr  # we still read it
+    assert containers_of(intruder.image) == []
+
+
+# --- A daemon that accepts and never answers ------------------------------------------------------
+
+
+def test_a_daemon_that_never_answers_fails_the_task_within_its_timeout(
+    run_cli, tmp_path, intruder_plugins, silent_docker_daemon
+):
+    timeout = 2
+    writable_folder(tmp_path / "out")
+    (tmp_path / "in").mkdir()
+    flow = write_flow(
+        tmp_path, f"tasks:\n  t: {{uses: tests/intruder.read, inputs: {{path: /data/x}}, timeout: {timeout}}}\n"
+    )
+    started = time.monotonic()
+
+    done = run_cli(
+        "run", str(flow), "--json", "-p", str(intruder_plugins.plugins), "--backend", "docker",
+        env={"DOCKER_HOST": silent_docker_daemon},
+    )  # fmt: skip
+
+    elapsed = time.monotonic() - started
+    task = record_of(done)["tasks"]["t"]
+    # Not the client library's 60 s: what is left of the timeout, and at least 5 s (MIN_DAEMON_WAIT_S), per request.
+    assert task["metrics"]["duration_s"] < max(timeout, 5) + 5
+    assert elapsed < 45, elapsed
+    assert done.returncode == 1, done.stderr
+    assert task["error"]["kind"] == "runtime_unavailable"
+    assert f"the Docker daemon at {silent_docker_daemon} did not answer" in task["error"]["message"]
+
+
+# --- Read-write mounts the container's user cannot write --------------------------------------------
+
+
+@pytest.mark.docker
+def test_a_write_denied_in_a_read_write_mount_says_how_to_fix_it(run_cli, tmp_path, intruder):
+    (tmp_path / "out").mkdir(mode=0o755)  # the operator's folder: uid 65534 may not write it
+    (tmp_path / "in").mkdir()
+    flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.write, inputs: {path: /out/x, text: hi}}\n")
+    fix = f"chown 65534:65534 {tmp_path / 'out'}"
+
+    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
+    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+
+    assert checked.returncode == 0, checked.stderr
+    assert "mount ./out is read-write, but plugins run as uid 65534 and cannot write" in checked.stderr
+    assert fix in checked.stderr
+    error = record_of(done)["tasks"]["t"]["error"]
+    assert error["kind"] == "action"
+    assert "Permission denied" in error["message"]
+    assert f"/out is mounted read-write from {tmp_path / 'out'}, but plugins run as uid 65534" in error["message"]
+    assert fix in error["message"]
+    assert not (tmp_path / "out" / "x").exists()
