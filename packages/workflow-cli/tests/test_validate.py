@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
@@ -77,3 +78,28 @@ def test_a_missing_file_is_one_clear_error(run_cli, tmp_path):
     assert done.returncode == 2
     assert "nope.yaml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_command_run_by_an_absolute_interpreter_is_valid_and_runs(run_cli, tmp_path):
+    """`command: [/bin/sh, run.sh]`: the interpreter is used as written (docs/manifest.md); a missing one fails."""
+    plugins = tmp_path / "plugins"
+    for name, interpreter in (("sh", "/bin/sh"), ("nosh", "/nonexistent/sh")):
+        folder = plugins / name
+        folder.mkdir(parents=True)
+        folder.joinpath("plugin.yaml").write_text(
+            f"namespace: tests\nname: {name}\nversion: 0.1.0\nruntime:\n  command: [{interpreter}, run.sh]\n"
+            "actions:\n  go: {}\n"
+        )
+        folder.joinpath("run.sh").write_text(
+            'cat >/dev/null\necho \'{"ok": true, "outputs": {"script": "\'"$0"\'"}}\'\n'
+        )
+    flow = write(tmp_path, "name: interpreters\ntasks:\n  sh: {uses: tests/sh.go}\n  nosh: {uses: tests/nosh.go}\n")
+
+    checked = run_cli("validate", str(flow), "-p", str(plugins))
+    done = run_cli("run", str(flow), "--json", "-p", str(plugins))
+
+    assert checked.returncode == 0, checked.stderr
+    tasks = json.loads(done.stdout)["tasks"]
+    assert tasks["sh"]["outputs"] == {"script": "run.sh"}  # relative arguments resolve in the plugin directory
+    assert tasks["nosh"]["error"]["kind"] == "runtime_unavailable"
+    assert "cannot start the plugin: No such file or directory (/nonexistent/sh)" in tasks["nosh"]["error"]["message"]
