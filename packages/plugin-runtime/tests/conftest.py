@@ -69,7 +69,15 @@ def containers_of(docker_client: Any) -> Callable[[str], list[Any]]:
     from workflow_plugin_runtime.runtimes.docker import PLUGIN_LABEL
 
     def containers(plugin_ref: str) -> list[Any]:
-        found: list[Any] = docker_client.containers.list(all=True, filters={"label": f"{PLUGIN_LABEL}={plugin_ref}"})
-        return found
+        import docker
+
+        while True:
+            try:
+                found: list[Any] = docker_client.containers.list(
+                    all=True, filters={"label": f"{PLUGIN_LABEL}={plugin_ref}"}
+                )
+            except docker.errors.NotFound:  # one was removed between the listing and its inspection: list again
+                continue
+            return found
 
     return containers
