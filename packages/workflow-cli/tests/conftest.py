@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,10 +16,17 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
-    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs."""
+    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs.
+
+    ``python=`` runs it under another interpreter than this session's.
+    """
 
     def run(
-        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        python: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         full_env = {
             **os.environ,
@@ -31,7 +39,7 @@ def run_cli(tmp_path: Path) -> RunCli:
         if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
             full_env.pop("WORKFLOW_PLUGINS_PATH", None)
         return subprocess.run(
-            [sys.executable, "-m", "workflow_cli", *args],
+            [str(python or sys.executable), "-m", "workflow_cli", *args],
             capture_output=True,
             text=True,
             cwd=cwd or tmp_path,
@@ -41,3 +49,23 @@ def run_cli(tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+@pytest.fixture
+def workflow_in_a_project(tmp_path: Path) -> Path:
+    """A workflow inside a project (under tmp_path/project) whose config finds its plugin; the CLI runs outside it.
+
+    ``run``/``validate`` of the file find the plugin because the project is
+    looked up from the file's folder; the working directory (tmp_path) is in
+    no project at all.
+    """
+    project = tmp_path / "project"
+    (project / ".workflow").mkdir(parents=True)
+    (project / ".workflow" / "config.yaml").write_text("plugins: {paths: [vendor]}\n")
+    shutil.copytree(
+        Path(__file__).resolve().parent / "fixtures" / "plugins_a" / "greeter", project / "vendor" / "greeter"
+    )
+    (project / "flows").mkdir()
+    workflow = project / "flows" / "hello.yaml"
+    workflow.write_text("name: hello\ntasks:\n  hello:\n    uses: acme/greeter.greet\n    inputs: {name: world}\n")
+    return workflow

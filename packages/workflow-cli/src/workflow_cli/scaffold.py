@@ -100,7 +100,8 @@ tasks:
 ```
 
 - `workflow plugin inspect $ref`: its actions, inputs, outputs and permissions
-- `python -m pytest tests`: its tests (the SDK's `workflow_plugin_sdk.testing`)
+- `python -m pytest tests`: its tests (the SDK's `workflow_plugin_sdk.testing`; pytest comes with
+  `pip install 'workflow-plugin-sdk[test]'`)
 - `workflow plugin build $ref`: its Docker image, for restricted workflows
 """)
 
