@@ -48,6 +48,7 @@ def test_new_writes_a_plugin_into_the_default_plugins_path(run_cli, tmp_path):
         "README.md",
         "main.py",
         "plugin.yaml",
+        "pytest.ini",
         "tests/test_main.py",
     ]
     assert done.stdout.splitlines()[0] == "created acme/hello in plugins/hello:"
@@ -180,6 +181,9 @@ def next_step(stdout: str, marker: str) -> str:
 
 
 def test_the_printed_test_command_works_where_the_virtualenv_is_not_activated(run_cli, tmp_path, env_not_activated):
+    # A project around the plugin with pytest settings and a conftest.py of its own (as this repository has)
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = ["-p", "no_such_plugin"]\n')
+    (tmp_path / "conftest.py").write_text("import no_such_module_here\n")
     made = run_cli("plugin", "new", "acme/hello", env={"PATH": env_not_activated["PATH"]})
     assert made.returncode == 0, made.stderr
     command = next_step(made.stdout, "-m pytest")
