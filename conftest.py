@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -64,6 +65,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI requires {marker} tests to run, but {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture
+def env_not_activated() -> dict[str, str]:
+    """This process's environment as a shell where the test's virtualenv is not activated (as after the Quickstart).
+
+    nox puts the session's ``bin`` first on PATH, so a bare ``python`` or
+    ``workflow`` there finds everything installed; a reader who followed the
+    README has no such luck. A command printed or documented for that reader
+    must work under this environment.
+    """
+    here = Path(sys.executable).parent.resolve()
+    path = [entry for entry in os.environ.get("PATH", "").split(os.pathsep) if entry and Path(entry).resolve() != here]
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join(path)
+    return env
 
 
 def pid_is_alive(pid: int) -> bool:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -108,3 +110,41 @@ def test_an_unknown_module_attribute_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="NO_SUCH_PATTERN"):
         _ = references.NO_SUCH_PATTERN  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("Acme/Bad_Name", "acme/bad-name"),
+        ("acme/bad__name", "acme/bad-name"),
+        ("acme/9lives", "acme/lives"),
+        ("ac_me/http", "ac-me/http"),
+        ("acme/bad name", "acme/badname"),
+    ],
+)
+def test_a_malformed_plugin_ref_suggests_one_that_parses(text: str, suggestion: str) -> None:
+    with pytest.raises(ReferenceSyntaxError) as caught:
+        parse_plugin_ref(text)
+    assert caught.value.hint is not None and repr(suggestion) in caught.value.hint
+    assert str(parse_plugin_ref(suggestion)) == suggestion
+
+
+def test_a_plugin_ref_without_a_slash_says_the_slash_is_missing() -> None:
+    with pytest.raises(ReferenceSyntaxError) as caught:
+        parse_plugin_ref("acme")
+    assert caught.value.message == "'acme' is missing the '/' between namespace and name"
+    assert caught.value.hint == "write it as namespace/name, e.g. acme/hello"
+
+
+SUGGESTED = re.compile(r"(?:write|remove the spaces:|e\.g\.) '([^']+)'")
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from(list("aZ9-_/. \u00e9x")), max_size=16))
+def test_every_reference_a_hint_suggests_parses(text: str) -> None:
+    for parse in (parse_plugin_ref, parse_action_ref):
+        try:
+            parse(text)
+        except ReferenceSyntaxError as exc:
+            for suggestion in SUGGESTED.findall(exc.hint or ""):
+                assert str(parse(suggestion)) == suggestion

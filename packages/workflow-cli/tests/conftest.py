@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,12 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def run_workflow_cli(
-    *args: str, home: Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    home: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    python: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """The CLI in a subprocess, no colour, user dirs under ``home`` (for fixtures wider than one test)."""
     full_env = {
@@ -28,7 +34,7 @@ def run_workflow_cli(
     if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
         full_env.pop("WORKFLOW_PLUGINS_PATH", None)
     return subprocess.run(
-        [sys.executable, "-m", "workflow_cli", *args],
+        [str(python or sys.executable), "-m", "workflow_cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd or home,
@@ -46,11 +52,38 @@ def workflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
-    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs."""
+    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs.
+
+    ``python=`` runs it under another interpreter than this session's.
+    """
 
     def run(
-        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        python: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout)
+        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout, python=python)
 
     return run
+
+
+@pytest.fixture
+def workflow_in_a_project(tmp_path: Path) -> Path:
+    """A workflow inside a project (under tmp_path/project) whose config finds its plugin; the CLI runs outside it.
+
+    ``run``/``validate`` of the file find the plugin because the project is
+    looked up from the file's folder; the working directory (tmp_path) is in
+    no project at all.
+    """
+    project = tmp_path / "project"
+    (project / ".workflow").mkdir(parents=True)
+    (project / ".workflow" / "config.yaml").write_text("plugins: {paths: [vendor]}\n")
+    shutil.copytree(
+        Path(__file__).resolve().parent / "fixtures" / "plugins_a" / "greeter", project / "vendor" / "greeter"
+    )
+    (project / "flows").mkdir()
+    workflow = project / "flows" / "hello.yaml"
+    workflow.write_text("name: hello\ntasks:\n  hello:\n    uses: acme/greeter.greet\n    inputs: {name: world}\n")
+    return workflow

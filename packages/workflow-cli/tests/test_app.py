@@ -21,7 +21,7 @@ def test_help_lists_commands_and_examples(run_cli):
 def test_unknown_command_is_a_usage_error_with_exit_2(run_cli):
     done = run_cli("frobnicate")
     assert done.returncode == 2
-    assert "No such command" in done.stderr
+    assert done.stderr.startswith("error: no such command 'frobnicate'\n")
     assert "Traceback" not in done.stderr
 
 

@@ -249,3 +249,14 @@ def test_help_has_examples(run_cli):
     assert done.returncode == 0
     assert "Examples:" in done.stdout
     assert "--workflow FILE" in done.stdout
+
+
+def test_with_workflow_the_plugin_is_found_as_runs_of_that_file_find_it(run_cli, workflow_in_a_project):
+    config = workflow_in_a_project.parents[1] / ".workflow" / "config.yaml"
+    assert run_cli("validate", str(workflow_in_a_project)).returncode == 0
+
+    report = inspect_json(run_cli, "acme/greeter", "--workflow", str(workflow_in_a_project))
+
+    assert report["path"] == str(workflow_in_a_project.parents[1] / "vendor" / "greeter")
+    assert report["source"] == f"{config}:1"
+    assert report["workflow"] == str(workflow_in_a_project)

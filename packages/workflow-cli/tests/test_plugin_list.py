@@ -136,3 +136,24 @@ def test_help_has_examples(run_cli):
     assert "Examples:" in done.stdout
     assert "--plugins-path DIR" in done.stdout
     assert "--json" in done.stdout
+
+
+def test_with_workflow_it_lists_what_runs_of_that_file_find(run_cli, workflow_in_a_project):
+    config = workflow_in_a_project.parents[1] / ".workflow" / "config.yaml"
+    assert run_cli("validate", str(workflow_in_a_project)).returncode == 0
+
+    done = run_cli("plugin", "list", "--workflow", str(workflow_in_a_project), "--json")
+
+    assert done.returncode == 0, done.stderr
+    [entry] = json.loads(done.stdout)
+    assert entry["ref"] == "acme/greeter"
+    assert entry["source"] == f"{config}:1"
+
+
+def test_nothing_found_says_where_it_looked_and_how_a_workflow_looks(run_cli, workflow_in_a_project, tmp_path):
+    done = run_cli("plugin", "list")
+
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert f"{tmp_path / 'plugins'} (default, missing)" in done.stderr
+    assert "workflow plugin list --workflow FILE lists what it finds" in done.stderr

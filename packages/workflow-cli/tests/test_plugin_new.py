@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
+import sysconfig
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,11 +22,14 @@ from workflow_plugin_runtime.runtimes.docker import DockerRuntime
 from workflow_plugin_sdk.protocol import make_request
 
 
-def run_pytest(folder: Path) -> subprocess.CompletedProcess[str]:
-    """The scaffold's tests, as its author would run them: pytest in the plugin folder."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+def run_pytest(folder: Path, *, command: Sequence[str] = (), env: Mapping[str, str] | None = None):
+    """The scaffold's tests, as its author would run them: ``command``, or pytest in the plugin folder.
+
+    This session's ``PYTEST_*`` settings are left out, and so is the cache.
+    """
+    env = {key: value for key, value in (env or os.environ).items() if not key.startswith("PYTEST_")}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        [*(command or (sys.executable, "-m", "pytest", "tests")), "-q", "-p", "no:cacheprovider"],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -41,6 +48,7 @@ def test_new_writes_a_plugin_into_the_default_plugins_path(run_cli, tmp_path):
         "README.md",
         "main.py",
         "plugin.yaml",
+        "pytest.ini",
         "tests/test_main.py",
     ]
     assert done.stdout.splitlines()[0] == "created acme/hello in plugins/hello:"
@@ -92,7 +100,7 @@ def test_an_empty_directory_is_fine(run_cli, tmp_path):
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("acme", "empty plugin name"),
+        ("acme", "'acme' is missing the '/' between namespace and name"),
         ("Acme/Hello", "uppercase"),
         ("acme/hello.greet", "may not contain '.'"),
         ("a/b/c", "'/'"),
@@ -163,3 +171,79 @@ def test_new_then_build_then_run_in_docker(run_cli, tmp_path):
     finally:
         runtime.close()
         subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, check=False)
+
+
+def next_step(stdout: str, marker: str) -> str:
+    """The one "next:" step of ``plugin new``'s output that contains ``marker``."""
+    steps = stdout.split("next:\n", 1)[1].splitlines()
+    [step] = [line.strip() for line in steps if marker in line]
+    return step
+
+
+def test_the_printed_test_command_works_where_the_virtualenv_is_not_activated(run_cli, tmp_path, env_not_activated):
+    # A project around the plugin with pytest settings and a conftest.py of its own (as this repository has)
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = ["-p", "no_such_plugin"]\n')
+    (tmp_path / "conftest.py").write_text("import no_such_module_here\n")
+    made = run_cli("plugin", "new", "acme/hello", env={"PATH": env_not_activated["PATH"]})
+    assert made.returncode == 0, made.stderr
+    command = next_step(made.stdout, "-m pytest")
+    assert "pip install" not in made.stdout  # pytest is installed here
+
+    tested = run_pytest(tmp_path, command=shlex.split(command), env=env_not_activated)
+
+    assert tested.returncode == 0, f"{command}:\n{tested.stdout}{tested.stderr}"
+    assert "2 passed" in tested.stdout
+
+
+@pytest.fixture
+def python_without_pytest(tmp_path: Path) -> Path:
+    """A real virtualenv holding everything this one does except pytest (as the Quickstart's .venv is)."""
+    venv = tmp_path / "venv-without-pytest"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    target = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(("pytest", "_pytest")):
+            (target / entry.name).symlink_to(entry)
+    return python
+
+
+def test_without_pytest_the_next_steps_say_how_to_get_it(run_cli, python_without_pytest, tmp_path):
+    from importlib.metadata import metadata
+
+    from packaging.requirements import Requirement
+
+    made = run_cli("plugin", "new", "acme/hello", python=python_without_pytest)
+
+    assert made.returncode == 0, made.stderr
+    python = next_step(made.stdout, "-m pytest").split(" -m ")[0]
+    install = next_step(made.stdout, "pip install")
+    assert install == f"{python} -m pip install 'workflow-plugin-sdk[test]'   # the tests need pytest"
+    assert tmp_path / python == python_without_pytest  # shown relative to the working directory
+    sdk = metadata("workflow-plugin-sdk")
+    assert "test" in sdk.get_all("Provides-Extra", [])
+    requirements = [Requirement(text) for text in sdk.get_all("Requires-Dist", [])]
+    assert [
+        str(r.specifier)
+        for r in requirements
+        if r.name == "pytest" and r.marker and r.marker.evaluate({"extra": "test"})
+    ] == [">=8"]
+
+
+def test_a_malformed_name_gets_a_suggestion_that_is_then_accepted(run_cli, tmp_path):
+    refused = run_cli("plugin", "new", "Acme/Bad_Name")
+    assert refused.returncode == 2
+    suggestion = re.search(r"write '([^']+)'", refused.stderr)
+    assert suggestion is not None, refused.stderr
+
+    accepted = run_cli("plugin", "new", suggestion.group(1))
+
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.startswith(f"created {suggestion.group(1)} in plugins/")

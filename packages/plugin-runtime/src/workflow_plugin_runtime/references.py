@@ -84,16 +84,22 @@ class ActionRef(FrozenRecord):
 
 def parse_plugin_ref(text: object, *, location: SourceLocation | None = None) -> PluginRef:
     """Parse ``namespace/name``; raise :class:`ReferenceSyntaxError` saying what is wrong."""
-    body = _common_checks(text, location=location, form=_PLUGIN_FORM)
+    body = _common_checks(text, location=location, form=_PLUGIN_FORM, action=False)
     if "." in body:
         raise _error(f"{body!r} is a plugin reference and may not contain '.'", location, _PLUGIN_FORM)
+    if "/" not in body:
+        raise _error(
+            f"{body!r} is missing the '/' between namespace and name",
+            location,
+            f"write it as namespace/name, e.g. {_nearest(body, _IDENTIFIER_CHARS) or 'acme'}/hello",
+        )
     namespace, name = _split_plugin(body, body, location=location, form=_PLUGIN_FORM)
     return PluginRef(namespace, name)
 
 
 def parse_action_ref(text: object, *, location: SourceLocation | None = None) -> ActionRef:
     """Parse ``namespace/name.action``; raise :class:`ReferenceSyntaxError` saying what is wrong."""
-    body = _common_checks(text, location=location, form=_FORM)
+    body = _common_checks(text, location=location, form=_FORM, action=True)
     plugin_part, dot, action = body.partition(".")
     if not dot:
         if "/" not in body:
@@ -138,15 +144,19 @@ def __getattr__(name: str) -> re.Pattern[str]:
     return compiled
 
 
-def _common_checks(text: object, *, location: SourceLocation | None, form: str) -> str:
+def _common_checks(text: object, *, location: SourceLocation | None, form: str, action: bool) -> str:
     if not isinstance(text, str):
         raise _error(f"a reference must be a string, not {type(text).__name__}", location, form)
     if not text:
         raise _error("the reference is empty", location, form)
     if any(ch.isspace() for ch in text):
-        raise _error(f"{text!r} contains whitespace", location, f"remove the spaces: {''.join(text.split())!r}")
+        suggestion = _suggestion("".join(text.split()), action=action)
+        hint = f"remove the spaces: {suggestion!r}" if suggestion else form
+        raise _error(f"{text!r} contains whitespace", location, hint)
     if text != text.lower():
-        raise _error(f"{text!r} has uppercase letters; references are lowercase", location, f"write {text.lower()!r}")
+        suggestion = _suggestion(text, action=action)
+        hint = f"write {suggestion!r}" if suggestion else form
+        raise _error(f"{text!r} has uppercase letters; references are lowercase", location, hint)
     return text
 
 
@@ -160,12 +170,41 @@ def _split_plugin(text: str, whole: str, *, location: SourceLocation | None, for
         raise _error(f"{whole!r} has an empty plugin name after '/'", location, form)
     for what, part in (("namespace", namespace), ("plugin name", name)):
         if not is_identifier(part):
+            suggestion = _suggestion(whole, action="." in whole)
             raise _error(
                 f"{what} {part!r} is not valid",
                 location,
-                "use lowercase letters, digits and '-', starting with a letter (at most 64 characters)",
+                "use lowercase letters, digits and '-', starting with a letter (at most 64 characters)"
+                + (f", e.g. {suggestion!r}" if suggestion else ""),
             )
     return namespace, name
+
+
+def _suggestion(text: str, *, action: bool) -> str | None:
+    """The valid reference nearest ``text`` for a hint (lower case, '-' for other characters), or None.
+
+    ``Acme/Bad_Name`` becomes ``acme/bad-name``; an action part keeps its
+    underscores, which action names allow.
+    """
+    plugin_part, dot, action_part = text.partition(".")
+    parts = [_nearest(part, _IDENTIFIER_CHARS)[:64] for part in plugin_part.split("/")]
+    if len(parts) != 2 or not all(parts) or bool(dot) != action:  # namespace and name, and the action if wanted
+        return None
+    suggestion = "/".join(parts)
+    if dot:
+        action_name = _nearest(action_part, _ACTION_CHARS)
+        if not action_name:
+            return None
+        suggestion += f".{action_name}"
+    return suggestion
+
+
+def _nearest(part: str, allowed: frozenset[str]) -> str:
+    """``part`` in lower case, each run of other characters one '-', starting with a letter, no '-' at the ends."""
+    characters = [ch if ch in allowed else "-" for ch in part.lower()]
+    words = "".join(characters).split("-")
+    joined = "-".join(word for word in words if word)
+    return joined.lstrip("-0123456789_").rstrip("-")
 
 
 def _error(message: str, location: SourceLocation | None, hint: str) -> ReferenceSyntaxError:

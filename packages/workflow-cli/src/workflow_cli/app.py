@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .__about__ import __version__
+from .command import WorkflowCommand, json_requested, usage_error
 from .commands import run as run_command
 from .commands import schema as schema_command
 from .commands import validate as validate_command
@@ -25,9 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("run")(run_command.run)
-app.command("validate")(validate_command.validate)
-app.command("schema")(schema_command.schema)
+app.command("run", cls=WorkflowCommand)(run_command.run)
+app.command("validate", cls=WorkflowCommand)(validate_command.validate)
+app.command("schema", cls=WorkflowCommand)(schema_command.schema)
 app.add_typer(plugin_app)
 
 
@@ -57,15 +58,40 @@ def root(
 
 
 def main() -> None:
-    """Entry point: user errors become one message and exit code 2, never a traceback."""
+    """Entry point: invalid input is one message (and with --json one error document) and exit 2, never a traceback.
+
+    Typer runs in non-standalone mode so that its usage errors reach us
+    instead of being printed in Click's words; errors inside a command are
+    reported by :class:`~workflow_cli.command.WorkflowCommand`.
+    """
+    args = sys.argv[1:]
     try:
-        app(standalone_mode=True)
+        code = app(args=args, standalone_mode=False)
+    except typer.TyperException as exc:
+        code = _report_usage_error(exc, args)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        code = ExitCode.FAILED
     except Exception as exc:
         from workflow_plugin_runtime.errors import WorkflowPluginError
 
         if not isinstance(exc, WorkflowPluginError):
             raise
-        from .ui.console import make_console, print_problem
+        from .reporting import invalid_input_from, report_invalid_input
 
-        print_problem(make_console(stderr=True), exc.problem)
-        sys.exit(ExitCode.INVALID)
+        report_invalid_input(invalid_input_from(exc), as_json=False)
+        code = ExitCode.INVALID
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _report_usage_error(exc: typer.TyperException, args: list[str]) -> int:
+    from .reporting import report_invalid_input
+
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group called bare: Typer shows its help (on stderr), exit 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+            return int(getattr(exc, "exit_code", ExitCode.INVALID))
+    report_invalid_input(usage_error(exc), as_json=json_requested(ctx, args))
+    return int(getattr(exc, "exit_code", ExitCode.INVALID))

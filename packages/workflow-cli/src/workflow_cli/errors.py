@@ -1,16 +1,55 @@
-"""How the CLI turns failures into exit codes.
+"""How the CLI turns failures into exit codes, and the one error it raises itself.
 
 0 success; 1 the workflow ran and failed (or a check found a problem);
 2 the command or its input was invalid. Users see one clear message on
-stderr, never a traceback.
+stderr, never a traceback; with ``--json``, stdout also gets one error
+document (:mod:`workflow_cli.reporting`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workflow_plugin_runtime.errors import Problem
 
 
 class ExitCode(enum.IntEnum):
     OK = 0
     FAILED = 1
     INVALID = 2
+
+
+class ErrorKind(enum.StrEnum):
+    """What was invalid, as the ``--json`` error document names it.
+
+    Runtime errors that carry a failure kind keep it (``not_found``,
+    ``manifest``, ...); these name the rest.
+    """
+
+    USAGE = "usage"  # the command line: a missing argument, an unknown option, a bad option value
+    WORKFLOW = "workflow"  # the workflow file failed its checks
+    CONFIG = "config"  # a config.yaml
+    SECRET_OR_VAR = "secret_or_var"  # noqa: S105 -- a kind's name: a bad --var, --vars-file or --secrets-file
+    INVALID = "invalid"  # any other input the runtime refused
+
+
+class InvalidInput(Exception):
+    """The command or its input was invalid: exit 2, every problem on stderr, and one error document with --json.
+
+    ``problems`` holds at least one error (warnings found on the way ride
+    along); ``summary`` closes a list of several, e.g. "2 errors: nothing was run".
+    """
+
+    def __init__(self, kind: str, problems: Sequence[Problem], *, summary: str | None = None) -> None:
+        first = next((problem for problem in problems if problem.severity.value == "error"), problems[0])
+        super().__init__(summary or first.message)
+        self.kind = kind
+        self.problems = tuple(problems)
+        self.summary = summary
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])

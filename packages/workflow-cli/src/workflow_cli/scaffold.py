@@ -87,6 +87,14 @@ def test_greet_through_the_wire_protocol():
     assert any("greeting Ada" in record["message"] for record in result.logs)
 ''')
 
+_PYTEST_INI = """\
+# pytest settings of this plugin's own tests. This file makes the plugin's folder
+# pytest's root, so its tests run alike wherever the plugin lives: the settings and
+# conftest.py files of a project around it are not picked up.
+[pytest]
+testpaths = tests
+"""
+
 _README = Template("""\
 # $ref
 
@@ -100,7 +108,8 @@ tasks:
 ```
 
 - `workflow plugin inspect $ref`: its actions, inputs, outputs and permissions
-- `python -m pytest tests`: its tests (the SDK's `workflow_plugin_sdk.testing`)
+- `python -m pytest tests`: its tests (the SDK's `workflow_plugin_sdk.testing`; pytest comes with
+  `pip install 'workflow-plugin-sdk[test]'`)
 - `workflow plugin build $ref`: its Docker image, for restricted workflows
 """)
 
@@ -112,6 +121,7 @@ def scaffold_files(namespace: str, name: str) -> dict[str, str]:
         "plugin.yaml": _MANIFEST.substitute(values),
         "main.py": _ENTRYPOINT.substitute(values),
         "tests/test_main.py": _TEST.substitute(values),
+        "pytest.ini": _PYTEST_INI,
         "README.md": _README.substitute(values),
     }
 

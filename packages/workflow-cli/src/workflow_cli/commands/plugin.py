@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from ..command import WorkflowCommand
 from .plugin_build import plugin_build
 from .plugin_inspect import plugin_inspect
 from .plugin_list import plugin_list
@@ -33,7 +34,7 @@ plugin_app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-plugin_app.command("list")(plugin_list)
-plugin_app.command("inspect")(plugin_inspect)
-plugin_app.command("build")(plugin_build)
-plugin_app.command("new")(plugin_new)
+plugin_app.command("list", cls=WorkflowCommand)(plugin_list)
+plugin_app.command("inspect", cls=WorkflowCommand)(plugin_inspect)
+plugin_app.command("build", cls=WorkflowCommand)(plugin_build)
+plugin_app.command("new", cls=WorkflowCommand)(plugin_new)

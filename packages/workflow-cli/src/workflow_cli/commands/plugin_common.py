@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,13 @@ JsonOption = Annotated[
 GIVEN_PATH = "given path"
 
 
+def workflow_option(help_text: str) -> Any:  # typer.Option is typed Any, so Annotated takes it
+    """``-w, --workflow FILE``, an existing workflow file; ``help_text`` says what the command does with it."""
+    return typer.Option(
+        "--workflow", "-w", metavar="FILE", exists=True, dir_okay=False, show_default=False, help=help_text
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FoundPlugin:
     """A plugin named on the command line, and where it was found (a plugins path's origin, or the path given)."""
@@ -31,12 +38,17 @@ class FoundPlugin:
     source: str
 
 
-def make_resolver(plugins_paths: Sequence[Path] | None) -> Resolver:
-    """The resolver over ``--plugins-path``, ``WORKFLOW_PLUGINS_PATH``, the configs and the defaults."""
+def make_resolver(plugins_paths: Sequence[Path] | None, *, workflow: Path | None = None) -> Resolver:
+    """The resolver over ``--plugins-path``, ``WORKFLOW_PLUGINS_PATH``, the configs and the defaults.
+
+    The project is looked up from ``workflow``'s folder when one is given, as
+    ``run`` and ``validate`` of that file look it up, else from the working directory.
+    """
     from workflow_plugin_runtime.config import load_config
     from workflow_plugin_runtime.resolve import Resolver
 
-    return Resolver.from_config(load_config(plugins_paths=tuple(plugins_paths or ())))
+    start = None if workflow is None else workflow.absolute().parent
+    return Resolver.from_config(load_config(start=start, plugins_paths=tuple(plugins_paths or ())))
 
 
 def names_a_directory(target: str) -> bool:
@@ -50,8 +62,11 @@ def names_a_directory(target: str) -> bool:
     return Path(target).is_dir()
 
 
-def find_plugin(target: str, plugins_paths: Sequence[Path] | None) -> FoundPlugin:
-    """Load the plugin a command names: a plugin directory path, or ``namespace/name`` resolved on the paths."""
+def find_plugin(target: str, plugins_paths: Sequence[Path] | None, *, workflow: Path | None = None) -> FoundPlugin:
+    """Load the plugin a command names: a plugin directory path, or ``namespace/name`` resolved on the paths.
+
+    With ``workflow``, the project is looked up from that file's folder (see :func:`make_resolver`).
+    """
     from workflow_plugin_runtime.errors import ReferenceSyntaxError
     from workflow_plugin_runtime.manifest import load_manifest
     from workflow_plugin_runtime.references import parse_plugin_ref
@@ -63,7 +78,7 @@ def find_plugin(target: str, plugins_paths: Sequence[Path] | None) -> FoundPlugi
     except ReferenceSyntaxError as exc:
         hint = f"{exc.hint}; or give the plugin's directory, e.g. ./{target}" if exc.hint else None
         raise ReferenceSyntaxError(exc.message, location=exc.location, hint=hint) from exc
-    resolver = make_resolver(plugins_paths)
+    resolver = make_resolver(plugins_paths, workflow=workflow)
     manifest = resolver.resolve(ref)
     source = next(
         (copy.location.origin for copy in resolver.copies(ref) if copy.manifest is manifest),

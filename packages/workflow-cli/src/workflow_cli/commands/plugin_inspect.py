@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .plugin_common import JsonOption, emit_json
+from .plugin_common import JsonOption, emit_json, workflow_option
 from .workflow_common import PluginsPathOption
 
 if TYPE_CHECKING:
@@ -28,14 +28,9 @@ def plugin_inspect(
     ],
     workflow: Annotated[
         Path | None,
-        typer.Option(
-            "--workflow",
-            "-w",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
-            show_default=False,
-            help="Compare FILE's permissions with what this plugin needs: missing, unneeded and dangerous grants.",
+        workflow_option(
+            "Compare FILE's permissions with what this plugin needs: missing, unneeded and dangerous grants."
+            " Plugins are then found as FILE's runs find them (the project is looked up from FILE's folder)."
         ),
     ] = None,
     plugins_path: PluginsPathOption = None,
@@ -67,13 +62,13 @@ def plugin_inspect(
     from workflow_plugin_runtime.errors import ValidationFailed
     from workflow_plugin_runtime.grant_warnings import capability_warnings
 
-    from ..errors import ExitCode
-    from ..ui.console import make_console, print_problem
+    from ..errors import ErrorKind, ExitCode, InvalidInput
+    from ..ui.console import make_console
     from ..ui.render import print_inspection, print_problem_view
     from .plugin_common import find_plugin, make_resolver
     from .plugin_views import inspection, json_ready
 
-    found = find_plugin(target, plugins_path)
+    found = find_plugin(target, plugins_path, workflow=workflow)
     manifest = found.manifest
     warnings = capability_warnings(manifest.ref, manifest.capabilities)
     if workflow is not None:
@@ -82,11 +77,8 @@ def plugin_inspect(
         try:
             loaded = load_workflow(workflow)
         except ValidationFailed as exc:
-            errors = make_console(stderr=True)
-            for problem in exc.problems:
-                print_problem(errors, problem)
-            raise typer.Exit(ExitCode.INVALID) from exc
-        warnings += grant_problems(manifest, loaded, make_resolver(plugins_path))
+            raise InvalidInput(ErrorKind.WORKFLOW, exc.problems, summary=f"{workflow}: {exc.message}") from exc
+        warnings += grant_problems(manifest, loaded, make_resolver(plugins_path, workflow=workflow))
     report = inspection(
         manifest, source=found.source, warnings=warnings, workflow=None if workflow is None else str(workflow)
     )

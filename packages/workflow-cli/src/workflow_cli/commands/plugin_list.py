@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from .plugin_common import JsonOption, emit_json
+from pathlib import Path
+from typing import Annotated
+
+from .plugin_common import JsonOption, emit_json, workflow_option
 from .workflow_common import PluginsPathOption
 
 
-def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = False) -> None:
+def plugin_list(
+    plugins_path: PluginsPathOption = None,
+    workflow: Annotated[
+        Path | None,
+        workflow_option("List what FILE's runs find: the project is looked up from FILE's folder, as run FILE does."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List the plugins found on plugins.paths, in resolution order.
 
     The first copy of a namespace/name along the search path wins; the copies
@@ -16,11 +26,15 @@ def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = Fa
 
     Search order: --plugins-path, WORKFLOW_PLUGINS_PATH, the project's
     .workflow/config.yaml, the user's config.yaml, then .workflow/plugins,
-    plugins and the user data dir's plugins.
+    plugins and the user data dir's plugins. The project is the one of the
+    working directory, or with --workflow FILE the one of FILE's folder (as
+    workflow run FILE finds its plugins).
 
     Examples:
 
       workflow plugin list
+
+      workflow plugin list --workflow examples/workflows/hello.yaml
 
       workflow plugin list --plugins-path ./vendor/plugins
 
@@ -33,7 +47,7 @@ def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = Fa
     from .plugin_common import make_resolver
     from .plugin_views import json_ready, list_entry
 
-    resolver = make_resolver(plugins_path)
+    resolver = make_resolver(plugins_path, workflow=workflow)
     listing = resolver.list_plugins()
     errors = make_console(stderr=True)
     for copy in listing.broken:
@@ -49,5 +63,10 @@ def plugin_list(plugins_path: PluginsPathOption = None, as_json: JsonOption = Fa
         emit_json(json_ready(entries))
     if not entries:
         print_nothing_found(errors, resolver.where_looked())
+        if workflow is None:
+            errors.print(
+                "workflow run FILE looks for the project from FILE's folder:"
+                " workflow plugin list --workflow FILE lists what it finds"
+            )
     elif not as_json:
         print_plugin_list(make_console(), entries)

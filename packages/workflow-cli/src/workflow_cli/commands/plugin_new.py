@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+SDK_TEST_EXTRA = "workflow-plugin-sdk[test]"
+"""What the scaffold's tests need besides the SDK: pytest (the SDK's ``test`` extra)."""
 
 
 def plugin_new(
@@ -42,6 +46,8 @@ def plugin_new(
 
       workflow plugin new acme/hello --dir ./vendor/hello
     """
+    import importlib.util
+
     from workflow_plugin_runtime.config import find_project_root
     from workflow_plugin_runtime.references import parse_plugin_ref
 
@@ -65,11 +71,39 @@ def plugin_new(
     for path in written:
         typer.echo(f"  {_relative(path, cwd)}")
     where = str(parsed) if directory is None else shown
+    workflow = _workflow_command(cwd)
+    python = _as_typed(Path(sys.executable), cwd)
     typer.echo("next:")
-    typer.echo(f"  workflow plugin inspect {where}")
-    typer.echo(f"  python -m pytest {_relative(target / 'tests', cwd)}")
-    typer.echo(f"  workflow plugin build {where}")
+    typer.echo(f"  {workflow} plugin inspect {where}")
+    if importlib.util.find_spec("pytest") is None:
+        typer.echo(f"  {python} -m pip install '{SDK_TEST_EXTRA}'   # the tests need pytest")
+    typer.echo(f"  {python} -m pytest {_relative(target / 'tests', cwd)}")
+    typer.echo(f"  {workflow} plugin build {where}")
     typer.echo(f"  in a workflow: uses: {parsed}.{SCAFFOLD_ACTION}")
+
+
+def _workflow_command(cwd: Path) -> str:
+    """``workflow``, or the path it was started by (``.venv/bin/workflow``) when PATH would not find this one."""
+    started_as = Path(sys.argv[0])
+    if started_as.name != "workflow":  # python -m workflow_cli
+        return "workflow"
+    return _as_typed(started_as, cwd)
+
+
+def _as_typed(program: Path, cwd: Path) -> str:
+    """How to start ``program`` from ``cwd``: its bare name when PATH finds this very file, else its path.
+
+    After the Quickstart the virtualenv is not activated: a bare ``python``
+    is another interpreter (without the SDK or pytest), so the next steps
+    name ``.venv/bin/python``.
+    """
+    import shlex
+    import shutil
+
+    found = shutil.which(program.name)
+    if found is not None and Path(found).absolute() == program.absolute():
+        return program.name
+    return shlex.quote(_relative(program, cwd))
 
 
 def _relative(path: Path, base: Path) -> str:

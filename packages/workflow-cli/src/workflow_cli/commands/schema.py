@@ -14,7 +14,12 @@ class SchemaName(enum.StrEnum):
 
 
 def schema(
-    name: Annotated[SchemaName, typer.Argument(help="Which file format: plugin (plugin.yaml) or workflow.")],
+    name: Annotated[
+        SchemaName,
+        typer.Argument(
+            metavar="FORMAT", help="Which file format: plugin (plugin.yaml) or workflow.", show_default=False
+        ),
+    ],
 ) -> None:
     """Print the JSON Schema of plugin.yaml or of workflow files.
 

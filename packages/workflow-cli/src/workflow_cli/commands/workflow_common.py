@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode
+from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.config import Config
@@ -95,13 +95,13 @@ def load_and_check(
 
 
 def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
-    """Every warning and error on ``console``; exit 2 when there is any error."""
+    """The warnings on ``console``; any error raises :class:`InvalidInput` with every problem (exit 2)."""
     from ..ui.console import print_problem
 
-    for problem in loaded.check.problems:
-        print_problem(console, problem)
     errors = loaded.check.errors
     if errors:
         count = len(errors)
-        console.print(f"{count} error{'s' if count != 1 else ''}: nothing was run")
-        raise typer.Exit(ExitCode.INVALID)
+        summary = f"{count} error{'s' if count != 1 else ''}: nothing was run"
+        raise InvalidInput(ErrorKind.WORKFLOW, loaded.check.problems, summary=summary)
+    for problem in loaded.check.problems:
+        print_problem(console, problem)

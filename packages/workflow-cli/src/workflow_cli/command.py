@@ -1,0 +1,115 @@
+"""What the CLI adds to Typer's commands: usage lines as people write them, and errors in the project's format.
+
+Typer writes a required argument as ``{FILE}`` in usage lines and reports a
+bad value in its own words ("Invalid value for '--concurrency' / '-c':
+Input should be a valid integer, ..."). Every ``workflow`` command uses
+:class:`WorkflowCommand` (``FILE`` in usage lines, runtime errors reported
+as invalid input), and :func:`usage_error` turns Typer's usage errors into
+``error: ...`` and ``hint: usage: ...``, like every other message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import typer
+from typer.core import TyperCommand
+
+from .errors import ErrorKind, ExitCode, InvalidInput
+
+if TYPE_CHECKING:
+    from typer._click import Context  # the context Typer's command classes are written against
+
+__all__ = ["WorkflowCommand", "json_requested", "usage_error"]
+
+JSON_FLAG = "--json"
+
+
+class WorkflowCommand(TyperCommand):
+    """A ``workflow`` command: plain usage pieces; its invalid input reported once, as JSON too with --json."""
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        return [_without_braces(piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from workflow_plugin_runtime.errors import WorkflowPluginError
+
+            from .reporting import invalid_input_from, report_invalid_input
+
+            if isinstance(exc, WorkflowPluginError):
+                exc = invalid_input_from(exc)
+            elif not isinstance(exc, InvalidInput):
+                raise
+            report_invalid_input(exc, as_json=json_requested(ctx, ()))
+            raise typer.Exit(ExitCode.INVALID) from exc
+
+
+def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:
+    """Whether the command line asked for ``--json`` (parsed, or still in ``args`` when parsing stopped early)."""
+    if ctx is None:
+        return JSON_FLAG in args
+    option = next((param for param in ctx.command.params if JSON_FLAG in param.opts), None)
+    if option is None or option.name is None:
+        return False
+    return bool(ctx.params.get(option.name)) or JSON_FLAG in args
+
+
+def usage_error(exc: typer.TyperException) -> InvalidInput:
+    """One of Typer's usage errors (missing argument, unknown option, bad value) as the CLI reports errors."""
+    from workflow_plugin_runtime.errors import Problem
+
+    ctx: Context | None = getattr(exc, "ctx", None)
+    hint = None
+    if ctx is not None:
+        hint = f"usage: {ctx.get_usage().removeprefix('Usage: ')} (see {ctx.command_path} --help)"
+    return InvalidInput(ErrorKind.USAGE, [Problem(_usage_message(exc), hint=hint)])
+
+
+def _usage_message(exc: typer.TyperException) -> str:
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities:  # an unknown option close to known ones
+        option = getattr(exc, "option_name", "?")
+        return f"no such option: {option} (did you mean {' or '.join(sorted(possibilities))}?)"
+    param = getattr(exc, "param", None)
+    param_hint = getattr(exc, "param_hint", None)
+    is_missing = hasattr(exc, "param_type")  # a missing parameter is a bad parameter that names its type
+    if isinstance(exc, typer.BadParameter) and not is_missing and (param is not None or param_hint is not None):
+        name = param_hint if isinstance(param_hint, str) else _param_name(param)
+        return f"invalid value for {name}: {_bad_value_reason(exc)}"
+    return _sentence(exc.format_message())
+
+
+def _param_name(param: Any) -> str:
+    """``--concurrency`` for an option (its first name), ``FILE`` for an argument (its metavar)."""
+    if param.param_type_name == "option":
+        return str(param.opts[0])
+    return str(param.metavar or (param.name or "").upper())
+
+
+def _bad_value_reason(exc: typer.BadParameter) -> str:
+    """Why Typer refused a value, without the validation library's phrasing ("Input should be", "Value error,")."""
+    errors = getattr(exc.__cause__, "errors", None)  # Typer validates values with pydantic
+    details = errors() if callable(errors) else []
+    if not details:
+        return _sentence(exc.message.removeprefix("Value error, "))
+    text = str(details[0].get("msg", ""))
+    if text.startswith("Input should be "):
+        expected = text.removeprefix("Input should be ").split(", ")[0]
+        return f"{details[0].get('input')!r} is not {expected}"
+    return _sentence(text.removeprefix("Value error, "))
+
+
+def _sentence(text: str) -> str:
+    """Click's "Missing argument 'FILE'." as our messages read: one line, lower case first, no final period."""
+    text = " ".join(text.split()).removesuffix(".")
+    if len(text) > 1 and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _without_braces(piece: str) -> str:
+    return piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece

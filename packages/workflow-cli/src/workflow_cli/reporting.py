@@ -1,0 +1,68 @@
+"""Reporting invalid input the one way every command does: stderr, and with ``--json`` an error document.
+
+With ``--json`` a script reads stdout, so it gets exactly one JSON document
+there whatever happened: the command's result, or on exit 2 this::
+
+    {"error": {"kind": "workflow", "message": "2 errors: nothing was run",
+               "problems": [{"severity": "error", "message": "...", "location": "...", "hint": "..."}]}}
+
+docs/cli.md documents the shape. The runtime is imported only on this
+(rare) path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import ErrorKind, InvalidInput
+
+if TYPE_CHECKING:
+    from workflow_plugin_runtime.errors import WorkflowPluginError
+
+__all__ = ["error_document", "invalid_input_from", "report_invalid_input"]
+
+
+def invalid_input_from(error: WorkflowPluginError) -> InvalidInput:
+    """A runtime error as the CLI reports it: its kind, and its problems (several for ``ValidationFailed``)."""
+    from workflow_plugin_runtime.errors import ConfigError, SecretError, ValidationFailed, WorkflowFileError
+
+    kind: str = ErrorKind.INVALID
+    if error.kind is not None:
+        kind = error.kind.value
+    elif isinstance(error, ConfigError):
+        kind = ErrorKind.CONFIG
+    elif isinstance(error, WorkflowFileError):
+        kind = ErrorKind.WORKFLOW
+    elif isinstance(error, SecretError):
+        kind = ErrorKind.SECRET_OR_VAR
+    if isinstance(error, ValidationFailed):
+        return InvalidInput(kind, error.problems, summary=error.message)
+    return InvalidInput(kind, [error.problem])
+
+
+def error_document(error: InvalidInput) -> dict[str, object]:
+    from .commands.plugin_views import problem_view
+
+    return {
+        "error": {
+            "kind": str(error.kind),
+            "message": error.message,
+            "problems": [problem_view(problem) for problem in error.problems],
+        }
+    }
+
+
+def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
+    """Every problem on stderr (then the summary), and the error document on stdout when ``as_json``."""
+    import typer
+
+    from .commands.plugin_views import json_ready
+    from .ui.console import make_console, print_problem
+
+    console = make_console(stderr=True)
+    for problem in error.problems:
+        print_problem(console, problem)
+    if error.summary:
+        console.print(error.summary, markup=False, highlight=False)
+    if as_json:
+        typer.echo(json_ready(error_document(error)))
