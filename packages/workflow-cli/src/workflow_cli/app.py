@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .__about__ import __version__
+from .commands import clean as clean_command
 from .commands import run as run_command
 from .commands import schema as schema_command
 from .commands import validate as validate_command
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.command("run")(run_command.run)
 app.command("validate")(validate_command.validate)
 app.command("schema")(schema_command.schema)
+app.command("clean")(clean_command.clean)
 app.add_typer(plugin_app)
 
 

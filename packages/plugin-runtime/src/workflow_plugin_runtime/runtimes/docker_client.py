@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import RuntimeUnavailableError
 
-__all__ = ["START_DOCKER_HINT", "connect_docker"]
+__all__ = ["START_DOCKER_HINT", "connect_docker", "remove_labelled_containers"]
 
 START_DOCKER_HINT = (
     "start the Docker daemon (as CI does: bash .ci/setup-docker.sh as root; see docs/docker.md) "
@@ -45,3 +45,30 @@ def connect_docker() -> Any:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RuntimeUnavailableError(f"cannot reach the Docker daemon: {reason}", hint=START_DOCKER_HINT) from exc
     return client
+
+
+def remove_labelled_containers(label: str, value: str) -> int:
+    """Force-remove every container, running or not, labelled ``label=value``; how many were removed.
+
+    For the cleaner of dead runs (:mod:`workflow_plugin_runtime.leftovers`),
+    which finds a run's containers by its label. Raises
+    :class:`RuntimeUnavailableError` when the daemon cannot be reached or fails.
+    """
+    import docker
+    import requests
+
+    client = connect_docker()
+    removed = 0
+    try:
+        for container in client.api.containers(all=True, filters={"label": f"{label}={value}"}):
+            try:
+                client.api.remove_container(container["Id"], force=True)
+            except docker.errors.NotFound:  # removed meanwhile (its own run's clean-up, another cleaner)
+                continue
+            removed += 1
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RuntimeUnavailableError(f"Docker could not list or remove containers: {reason}") from exc
+    finally:
+        client.close()
+    return removed
