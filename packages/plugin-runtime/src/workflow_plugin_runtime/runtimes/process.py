@@ -59,7 +59,9 @@ class ProcessRuntime:
             raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.plugin_dir")
         request = encode_message(invocation.request)
         started = time.monotonic()
-        scratch_dir = tempfile.TemporaryDirectory(prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True)
+        scratch_dir = tempfile.TemporaryDirectory(
+            prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
+        )
         with scratch_dir as scratch:
             try:
                 outcome = run_supervised(

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from workflow_plugin_sdk.protocol import LogRecord
 
+from . import reaper
 from .base import LogCallback
 from .outcome import Termination
-from . import reaper
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
 
