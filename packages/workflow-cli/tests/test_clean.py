@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -210,3 +211,32 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(tmp_
         stop(cli)
         if left := containers(f"ancestor={tag}"):
             subprocess.run(["docker", "rm", "--force", *left], capture_output=True, check=False)
+
+
+DIES_REGISTERED = """
+import os, sys
+from workflow_plugin_runtime.run_state import register_run
+entry = register_run(sys.argv[1], workflow="died.yaml")
+entry.container_labels()  # as the Docker runtime asks before it creates a container
+os._exit(0)  # no clean-up, as after a SIGKILL
+"""
+
+
+def test_clean_exits_1_and_keeps_the_entry_when_docker_cannot_be_reached(tmp_path):
+    run_id = "20260101T000000Z-0badc0de"
+    env = cli_env(tmp_path)
+    subprocess.run([sys.executable, "-c", DIES_REGISTERED, run_id], env=env, check=True, timeout=60)
+    entry = tmp_path / "state" / "runs" / run_id
+    assert (entry / "containers").exists()
+    env["DOCKER_HOST"] = f"unix://{tmp_path / 'no-docker.sock'}"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow_cli", "clean"], capture_output=True, text=True, env=env, timeout=60
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert f"error: run {run_id}: could not remove its containers (no Docker daemon" in done.stderr
+    assert "run `workflow clean` again once Docker answers" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert entry.exists(), "the entry stays, so a later clean tries again"
+    assert not (Path(tempfile.gettempdir()) / f"workflow-run-{run_id}").exists()  # the rest was cleaned
