@@ -23,11 +23,11 @@ without them.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .leftovers import clean_dead_runs
-from .run_state import register_run, state_root
+from .run_state import register_run, runs_dir, state_root
 from .runtimes import reaper
 from .runtimes.prctl import dumpable, set_dumpable
 
@@ -56,14 +56,18 @@ def contained_run(run_id: str, *, workflow: Path | str, report: Callable[[str], 
     leaving kills and reaps whatever the run's plugins left, then removes
     the registration.
     """
-    for dead in clean_dead_runs().cleaned:
-        report(dead.summary())
+    root = state_root()
+    if _has_entries(runs_dir(root)):  # the cleaner loads only when some run is registered, live or dead
+        from .leftovers import clean_dead_runs
+
+        for dead in clean_dead_runs(root).cleaned:
+            report(dead.summary())
     entry = None
     try:
-        entry = register_run(run_id, workflow=workflow)
+        entry = register_run(run_id, workflow=workflow, root=root)
     except OSError as exc:
         report(
-            f"warning: cannot register the run in {state_root()}: {exc.strerror or exc}; "
+            f"warning: cannot register the run in {root}: {exc.strerror or exc}; "
             "if it is killed, `workflow clean` will not find what it leaves behind"
         )
     already_subreaper = reaper.enabled()
@@ -80,3 +84,13 @@ def contained_run(run_id: str, *, workflow: Path | str, report: Callable[[str], 
         finally:
             if entry is not None:
                 entry.close()
+
+
+def _has_entries(folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False

@@ -13,8 +13,10 @@ of a warm container) is started through :func:`spawn`, which registers it
 under a lock as it starts, in a session of its own. A descendant of a
 plugin can never be in the engine's session (``setsid`` only makes new
 ones). So a child of the engine that is not registered and not in the
-engine's session was adopted; anything else (a ``subprocess`` started
-elsewhere in the engine) is never touched. Zombies among adopted children
+engine's session was adopted; a child the engine started elsewhere in its
+own session (``subprocess`` without ``start_new_session``) is never
+touched, and one it starts in a new session must go through :func:`spawn`
+(or it is taken for an orphan). Zombies among adopted children
 are reaped at once: their parent is gone, so nobody else wants their status,
 and no ``Popen`` object or pidfd refers to them.
 
@@ -142,12 +144,19 @@ def reap_all() -> None:
 def _children() -> list[int]:
     """This process's children, from each thread's ``children`` file (or a full ``/proc`` scan without them)."""
     me = os.getpid()
-    found: list[int] = []
     try:
-        for task in Path(f"/proc/{me}/task").iterdir():
-            found += [int(pid) for pid in (task / "children").read_text(encoding="ascii").split()]
-    except OSError:  # a kernel without CONFIG_PROC_CHILDREN
+        threads = [entry.name for entry in os.scandir(f"/proc/{me}/task")]
+    except OSError:
         return [stat.pid for stat in all_stats() if stat.ppid == me]
+    found: list[int] = []
+    for thread in threads:
+        try:
+            found += [int(pid) for pid in Path(f"/proc/{me}/task/{thread}/children").read_bytes().split()]
+        except FileNotFoundError:
+            if thread == str(me):  # the main thread has no children file: a kernel without CONFIG_PROC_CHILDREN
+                return [stat.pid for stat in all_stats() if stat.ppid == me]
+        except (OSError, ValueError):  # a thread that ended meanwhile
+            continue
     return found
 
 
