@@ -1,14 +1,13 @@
-"""Run registration: where it lives, what an entry holds, and that a live run is never taken for a dead one."""
+"""Run registration: what an entry holds, and that a live run is never taken for a dead one.
+
+Where it lives (the state directory) is tested with the cache directory, in test_cachedir.py.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from workflow_plugin_runtime.leftovers import clean_dead_runs
 from workflow_plugin_runtime.run_state import (
@@ -19,41 +18,6 @@ from workflow_plugin_runtime.run_state import (
     run_labels,
     scratch_parent,
 )
-
-PROBE = """
-import json, platformdirs
-from workflow_plugin_runtime.run_state import state_root
-root = state_root()
-print(json.dumps([None if root is None else str(root), platformdirs.user_state_dir("workflow")]))
-"""
-
-
-def answers(env: dict[str, str]) -> list[str | None]:
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
-    result: list[str | None] = json.loads(done.stdout)
-    return result
-
-
-def base_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("XDG_STATE_HOME", "WORKFLOW_STATE_DIR")}
-    env["HOME"] = "/home/someone"
-    return env
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="the shortcut is Linux-only; elsewhere platformdirs answers")
-@pytest.mark.parametrize(
-    "change",
-    [{}, {"XDG_STATE_HOME": "/var/tmp/xdg-state"}, {"XDG_STATE_HOME": "relative/state"}, {"HOME": "/home/someone/"}],
-    ids=["home", "xdg", "xdg-relative-ignored", "home-trailing-slash"],
-)
-def test_the_state_dir_is_platformdirs_user_state_dir(change: dict[str, str]) -> None:
-    ours, theirs = answers({**base_env(), **change})
-    assert ours == theirs
-
-
-def test_the_environment_variable_moves_or_disables_registration(tmp_path: Path) -> None:
-    assert answers({**base_env(), "WORKFLOW_STATE_DIR": str(tmp_path)})[0] == str(tmp_path)
-    assert answers({**base_env(), "WORKFLOW_STATE_DIR": ""})[0] is None
 
 
 def test_an_entry_records_its_owner_and_goes_away_with_it(tmp_path: Path) -> None:

@@ -17,37 +17,13 @@ import pytest
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "NO_COLOR": "1",
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-        "WORKFLOW_STATE_DIR": str(tmp_path / "state"),
-    }
-    env.pop("WORKFLOW_PLUGINS_PATH", None)
-    return env
-
-
-def workflow(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workflow_cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        timeout=timeout,
-        check=False,
-    )
-
-
-def start_run(tmp_path: Path, flow: Path, *args: str) -> subprocess.Popen[bytes]:
+def start_run(cli_env: dict[str, str], flow: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "workflow_cli", "run", str(flow), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
+        cwd=flow.parent,
+        env=cli_env,
     )
 
 
@@ -90,9 +66,11 @@ def lingering(tmp_path: Path, marker: str, *, header: str = "") -> Path:
     return flow
 
 
-def test_workflow_clean_kills_what_a_sigkilled_run_left_and_removes_its_entry(tmp_path, alive, gone_within):
+def test_workflow_clean_kills_what_a_sigkilled_run_left_and_removes_its_entry(
+    run_cli, cli_env, tmp_path, alive, gone_within
+):
     marker = tmp_path / "started"
-    cli = start_run(tmp_path, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
+    cli = start_run(cli_env, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
     plugin = int(wait_for(marker, cli))
     try:
         entry = the_run_entry(tmp_path)
@@ -101,7 +79,7 @@ def test_workflow_clean_kills_what_a_sigkilled_run_left_and_removes_its_entry(tm
         sigkill(cli)
         assert alive(plugin), "the plugin should still run after its engine was SIGKILLed"
 
-        done = workflow(tmp_path, "clean")
+        done = run_cli("clean")
 
         assert done.returncode == 0, done.stderr
         assert f"cleaned up after dead run {entry.name}" in done.stdout
@@ -109,7 +87,7 @@ def test_workflow_clean_kills_what_a_sigkilled_run_left_and_removes_its_entry(tm
         assert gone_within(plugin, 5.0)
         assert not entry.exists()
         assert not scratch.exists()
-        again = workflow(tmp_path, "clean", "--json")
+        again = run_cli("clean", "--json")
         assert again.returncode == 0
         assert json.loads(again.stdout)["cleaned"] == []
     finally:
@@ -118,9 +96,9 @@ def test_workflow_clean_kills_what_a_sigkilled_run_left_and_removes_its_entry(tm
         stop(cli)
 
 
-def test_the_next_run_cleans_up_after_a_sigkilled_run_as_it_starts(tmp_path, alive, gone_within):
+def test_the_next_run_cleans_up_after_a_sigkilled_run_as_it_starts(run_cli, cli_env, tmp_path, alive, gone_within):
     marker = tmp_path / "started"
-    cli = start_run(tmp_path, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
+    cli = start_run(cli_env, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
     plugin = int(wait_for(marker, cli))
     try:
         entry = the_run_entry(tmp_path)
@@ -129,7 +107,7 @@ def test_the_next_run_cleans_up_after_a_sigkilled_run_as_it_starts(tmp_path, ali
         quick = tmp_path / "quick.yaml"
         quick.write_text("name: quick\ntasks:\n  one: {uses: tests/e2e.number, inputs: {value: 1}}\n")
 
-        done = workflow(tmp_path, "run", str(quick), "--json", "-p", str(PLUGINS))
+        done = run_cli("run", str(quick), "--json", "-p", str(PLUGINS))
 
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["status"] == "succeeded"
@@ -143,14 +121,14 @@ def test_the_next_run_cleans_up_after_a_sigkilled_run_as_it_starts(tmp_path, ali
         stop(cli)
 
 
-def test_clean_leaves_a_live_run_alone(tmp_path, alive):
+def test_clean_leaves_a_live_run_alone(run_cli, cli_env, tmp_path, alive):
     marker = tmp_path / "started"
-    cli = start_run(tmp_path, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
+    cli = start_run(cli_env, lingering(tmp_path, str(marker)), "-p", str(PLUGINS))
     plugin = int(wait_for(marker, cli))
     try:
         entry = the_run_entry(tmp_path)
 
-        done = workflow(tmp_path, "clean", "--json")
+        done = run_cli("clean", "--json")
 
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
@@ -175,7 +153,7 @@ def docker_labelled(run_id: str) -> list[str]:
 
 
 @pytest.mark.docker
-def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(tmp_path, image_tags):
+def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(run_cli, cli_env, tmp_path, image_tags):
     tag = image_tags("containment")
     plugins = tmp_path / "plugins"
     plugin = plugins / "containment"
@@ -184,7 +162,7 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(tmp_
     manifest.write_text(
         manifest.read_text().replace("  entrypoint: main.py\n", f"  entrypoint: main.py\n  image: {tag}\n")
     )
-    built = workflow(tmp_path, "plugin", "build", str(plugin), timeout=300)
+    built = run_cli("plugin", "build", str(plugin), timeout=300)
     assert built.returncode == 0, built.stderr
     out = tmp_path / "out"
     out.mkdir()
@@ -200,7 +178,7 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(tmp_
         sigkill(cli)
         assert len(docker_labelled(run_id)) == 1, "the container should outlive its SIGKILLed engine"
 
-        done = workflow(tmp_path, "clean", "--json")
+        done = run_cli("clean", "--json")
 
         assert done.returncode == 0, done.stderr
         cleaned = json.loads(done.stdout)["cleaned"]
@@ -222,22 +200,13 @@ os._exit(0)  # no clean-up, as after a SIGKILL
 """
 
 
-def test_clean_exits_1_and_keeps_the_entry_when_docker_cannot_be_reached(tmp_path):
+def test_clean_exits_1_and_keeps_the_entry_when_docker_cannot_be_reached(run_cli, cli_env, tmp_path):
     run_id = "20260101T000000Z-0badc0de"
-    env = cli_env(tmp_path)
-    subprocess.run([sys.executable, "-c", DIES_REGISTERED, run_id], env=env, check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", DIES_REGISTERED, run_id], env=cli_env, check=True, timeout=60)
     entry = tmp_path / "state" / "runs" / run_id
     assert (entry / "containers").exists()
-    env["DOCKER_HOST"] = f"unix://{tmp_path / 'no-docker.sock'}"
 
-    done = subprocess.run(
-        [sys.executable, "-m", "workflow_cli", "clean"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("clean", env={"DOCKER_HOST": f"unix://{tmp_path / 'no-docker.sock'}"})
 
     assert done.returncode == 1, done.stderr
     assert f"error: run {run_id}: could not remove its containers (no Docker daemon" in done.stderr

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
     return path
 
 
-def unprivileged() -> list[str]:
+def unprivileged() -> tuple[str, ...]:
     """A prefix that runs a command as an ordinary operator, as far as other processes' /proc files go.
 
     Root (as on CI machines) reads any process's environ through
@@ -37,45 +36,28 @@ def unprivileged() -> list[str]:
     bounding set, so neither the CLI nor its plugins have them.
     """
     if os.geteuid() != 0:
-        return []
+        return ()
     setpriv = shutil.which("setpriv")
     assert setpriv is not None, "setpriv (util-linux) is needed to run this test as root"
-    return [setpriv, "--bounding-set=-sys_ptrace,-sys_admin,-perfmon", "--inh-caps=-all", "--"]
+    return (setpriv, "--bounding-set=-sys_ptrace,-sys_admin,-perfmon", "--inh-caps=-all", "--")
 
 
-def run_workflow(tmp_path: Path, flow: Path, *args: str, env: dict[str, str] | None = None, prefix: list[str] = ()):
-    full_env = {
-        **os.environ,
-        "NO_COLOR": "1",
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
-        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
-        "WORKFLOW_STATE_DIR": str(tmp_path / "state"),
-        **(env or {}),
-    }
-    full_env.pop("WORKFLOW_PLUGINS_PATH", None)
-    done = subprocess.run(
-        [*prefix, sys.executable, "-m", "workflow_cli", "run", str(flow), "--json", "-p", str(PLUGINS), *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
+def run_json(run_cli, flow: Path, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()):
+    done = run_cli("run", str(flow), "--json", "-p", str(PLUGINS), *args, env=env, prefix=prefix)
     record = json.loads(done.stdout) if done.stdout.strip() else None
     return done, record
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_DUMPABLE is Linux's")
-def test_a_trusted_plugin_cannot_read_the_engines_environment_or_memory(tmp_path):
+def test_a_trusted_plugin_cannot_read_the_engines_environment_or_memory(run_cli, tmp_path):
     flow = write(tmp_path, "name: spy\ntasks:\n  peek: {uses: tests/containment.peek}\n")
-    done, record = run_workflow(tmp_path, flow, env={"WORKFLOW_SECRET_UNUSED": UNUSED_SECRET}, prefix=unprivileged())
+    done, record = run_json(run_cli, flow, env={"WORKFLOW_SECRET_UNUSED": UNUSED_SECRET}, prefix=unprivileged())
     assert done.returncode == 0, done.stderr
     outputs = record["tasks"]["peek"]["outputs"]
     assert outputs == {"environ": "EACCES", "mem": "EACCES", "secret_names": []}, outputs
 
 
-def test_every_secret_the_cli_can_see_is_masked_used_or_not(tmp_path):
+def test_every_secret_the_cli_can_see_is_masked_used_or_not(run_cli, tmp_path):
     secrets_file = tmp_path / ".env"
     secrets_file.write_text("FILE_ONLY=from-the-file-never-used\nSHARED=file-value-that-wins\n")
     secrets_file.chmod(0o600)
@@ -84,8 +66,8 @@ def test_every_secret_the_cli_can_see_is_masked_used_or_not(tmp_path):
         tmp_path,
         "name: leak\ntasks:\n  say: {uses: tests/containment.say, inputs: {text: '{{ vars.found }}'}}\n",
     )
-    done, record = run_workflow(
-        tmp_path,
+    done, record = run_json(
+        run_cli,
         flow,
         "--secrets-file",
         str(secrets_file),
@@ -123,7 +105,7 @@ def killed_afterwards(*pidfiles: Path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux's")
-def test_a_double_forked_daemon_dies_and_is_reaped_with_its_call(tmp_path, gone_within):
+def test_a_double_forked_daemon_dies_and_is_reaped_with_its_call(run_cli, tmp_path, gone_within):
     pidfile = tmp_path / "daemon.pid"
     flow = write(
         tmp_path,
@@ -138,7 +120,7 @@ tasks:
 """,
     )
     with killed_afterwards(pidfile):
-        done, record = run_workflow(tmp_path, flow)
+        done, record = run_json(run_cli, flow)
         assert done.returncode == 0, done.stderr
         pid = int(pidfile.read_text())
         assert record["tasks"]["start"]["outputs"] == {"pid": pid}
@@ -148,14 +130,14 @@ tasks:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux's")
-def test_a_daemon_started_by_a_warm_worker_dies_when_the_worker_is_stopped(tmp_path, gone_within):
+def test_a_daemon_started_by_a_warm_worker_dies_when_the_worker_is_stopped(run_cli, tmp_path, gone_within):
     pidfile = tmp_path / "daemon.pid"
     flow = write(
         tmp_path,
         f"name: daemonize\ntasks:\n  start: {{uses: tests/containment.daemon, inputs: {{pidfile: '{pidfile}'}}}}\n",
     )
     with killed_afterwards(pidfile):
-        done, record = run_workflow(tmp_path, flow, "--pool")
+        done, record = run_json(run_cli, flow, "--pool")
         assert done.returncode == 0, done.stderr
         pid = int(pidfile.read_text())
         assert record["tasks"]["start"]["outputs"] == {"pid": pid}
@@ -163,7 +145,7 @@ def test_a_daemon_started_by_a_warm_worker_dies_when_the_worker_is_stopped(tmp_p
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux's")
-def test_a_daemon_is_never_killed_while_the_call_that_may_own_it_runs(tmp_path, gone_within):
+def test_a_daemon_is_never_killed_while_the_call_that_may_own_it_runs(run_cli, tmp_path, gone_within):
     """Another call ending must not take a running call's daemon with it; both die by the end of the run."""
     held, quick, flag = tmp_path / "held.pid", tmp_path / "quick.pid", tmp_path / "flag"
     flow = write(
@@ -177,7 +159,7 @@ tasks:
 """,
     )
     with killed_afterwards(held, quick):
-        done, record = run_workflow(tmp_path, flow, "--concurrency", "2")
+        done, record = run_json(run_cli, flow, "--concurrency", "2")
         assert done.returncode == 0, done.stderr
         assert record["tasks"]["hold"]["outputs"]["daemon_alive"] is True
         for pidfile in (held, quick):
