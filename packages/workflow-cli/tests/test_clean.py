@@ -169,7 +169,7 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(run_
     out.chmod(0o777)  # the container runs as 65534
     header = "security: restricted\npermissions:\n  mounts: [{source: ./out, target: /out, access: read-write}]\n"
     cli = start_run(
-        tmp_path, lingering(tmp_path, "/out/started", header=header), "--backend", "docker", "-p", str(plugins)
+        cli_env, lingering(tmp_path, "/out/started", header=header), "--backend", "docker", "-p", str(plugins)
     )
     try:
         wait_for(out / "started", cli)

@@ -163,10 +163,13 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
     runs.mkdir(parents=True, exist_ok=True)
     pending = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=runs))
     scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{run_id}"
-    lock = (pending / OWNER_FILE).open("w", encoding="utf-8")
+    lock: TextIO | None = None
+    made_scratch = False
     try:
+        lock = (pending / OWNER_FILE).open("w", encoding="utf-8")
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         scratch.mkdir(mode=0o700)
+        made_scratch = True
         me = read_stat(os.getpid())
         owner: dict[str, Any] = {
             "state_version": STATE_VERSION,
@@ -184,9 +187,11 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
         folder = runs / run_id
         pending.rename(folder)
     except BaseException:
-        lock.close()
+        if lock is not None:
+            lock.close()
         shutil.rmtree(pending, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if made_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
     entry = RunEntry(run_id, folder, scratch, lock)
     _active = entry
