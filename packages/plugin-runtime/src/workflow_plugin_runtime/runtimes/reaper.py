@@ -54,7 +54,7 @@ from .proctree import ProcStat, all_stats, kill_tree, read_stat
 
 __all__ = ["REAP_WAIT_S", "disable", "enable", "enabled", "ended", "reap_all", "spawn"]
 
-REAP_WAIT_S = 2.0
+REAP_WAIT_S = 5.0
 """How long a pass waits for what it killed to become zombies it can reap."""
 
 _POLL_S = 0.005

@@ -20,9 +20,9 @@ def clean(
 ) -> None:
     """Remove what runs killed outright left behind.
 
-    A run that is killed (SIGKILL, the OOM killer, a crash, a closed
-    terminal's kill) cannot stop its plugins: their processes keep running,
-    their containers keep existing, their scratch folders stay. Every
+    A run that is killed (SIGKILL, the OOM killer, a crash, the hang-up of
+    a closed terminal) cannot stop its plugins: their processes keep
+    running, their containers keep existing, their scratch folders stay. Every
     `workflow run` registers itself in the user's state directory
     (~/.local/state/workflow/runs, or $WORKFLOW_STATE_DIR) while it runs;
     this command finds the runs whose process is gone and, for each, kills
