@@ -98,9 +98,12 @@ def run_labels() -> dict[str, str]:
 
 
 def scratch_parent() -> str | None:
-    """Where per-call scratch folders go: the active run's scratch folder, else the system's temp dir (None)."""
+    """Where per-call scratch folders go: the active run's scratch folder, else the system's temp dir (None).
+
+    The system's also when the run's folder went away (a temp cleaner): a call never fails for it.
+    """
     entry = _active
-    return None if entry is None else str(entry.scratch)
+    return None if entry is None or not entry.scratch.is_dir() else str(entry.scratch)
 
 
 class RunEntry:
