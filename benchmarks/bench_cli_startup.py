@@ -9,6 +9,8 @@ the commands interleaved so that drift on the machine hits them alike:
     python <venv>/bin/workflow --help                the console script as installed (its target shown)
     python -m workflow_cli --help
     python workflow plugin list -p DIR               a real command: config, resolution, Rich table
+    python workflow run FLOW -p DIR                  a one-task workflow: start-up, checks, one plugin
+                                                     process, the run's registration and containment
 
 The first ``workflow`` is written here exactly as pip writes console
 scripts, pointing at ``workflow_cli.entry:main`` (the entry point that
@@ -79,13 +81,28 @@ def _installed_target(script: Path) -> str:
     return line.removeprefix("from ").replace(" import ", ":")
 
 
+NOOP_MAIN = """\
+from workflow_plugin_sdk import define_action, run
+
+
+@define_action("run")
+def noop(ctx, inputs):
+    return {"length": len(inputs.get("text", ""))}
+
+
+if __name__ == "__main__":
+    run()
+"""
+FLOW = "name: bench\ntasks:\n  one: {uses: bench/plugin-0.run, inputs: {text: hello}}\n"
+
+
 def _plugins(root: Path) -> Path:
     folder = root / "plugins"
     for index in range(PLUGINS):
         plugin = folder / f"plugin-{index}"
         plugin.mkdir(parents=True)
         (plugin / "plugin.yaml").write_text(MANIFEST.format(index=index))
-        (plugin / "main.py").write_text("")
+        (plugin / "main.py").write_text(NOOP_MAIN if index == 0 else "")
     return folder
 
 
@@ -97,6 +114,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         root = Path(scratch)
         plugins = _plugins(root)
+        flow = root / "flow.yaml"
+        flow.write_text(FLOW)
         script = str(root / "workflow")
         Path(script).write_text(CONSOLE_SCRIPT)
         env = {
@@ -104,6 +123,7 @@ def main() -> None:
             "XDG_CONFIG_HOME": str(root / "config"),
             "XDG_DATA_HOME": str(root / "data"),
             "WORKFLOW_CACHE_DIR": str(root / "cache"),
+            "WORKFLOW_STATE_DIR": str(root / "state"),
             "NO_COLOR": "1",
         }
         env.pop("WORKFLOW_PLUGINS_PATH", None)
@@ -114,6 +134,7 @@ def main() -> None:
             f"installed workflow --help ({_installed_target(installed)})": [sys.executable, str(installed), "--help"],
             "python -m workflow_cli --help": [sys.executable, "-m", "workflow_cli", "--help"],
             f"workflow plugin list ({PLUGINS} plugins)": [sys.executable, script, "plugin", "list", "-p", str(plugins)],
+            "workflow run (1 task)": [sys.executable, script, "run", str(flow), "-p", str(plugins)],
         }
         medians = _interleaved(commands, env, args.runs)
     floor = medians["python -c pass"]

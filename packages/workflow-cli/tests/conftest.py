@@ -14,6 +14,22 @@ import pytest
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def cli_environment(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the CLI runs with in tests: no colour, user dirs and run registrations under ``home``."""
+    full_env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "XDG_DATA_HOME": str(home / "xdg-data"),
+        "WORKFLOW_STATE_DIR": str(home / "state"),
+        **(env or {}),
+    }
+    if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
+        full_env.pop("WORKFLOW_PLUGINS_PATH", None)
+    return full_env
+
+
 def run_workflow_cli(
     *args: str,
     home: Path,
@@ -21,24 +37,15 @@ def run_workflow_cli(
     env: dict[str, str] | None = None,
     timeout: float = 120,
     python: Path | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI in a subprocess, no colour, user dirs under ``home`` (for fixtures wider than one test)."""
-    full_env = {
-        **os.environ,
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-        "XDG_CONFIG_HOME": str(home / "xdg-config"),
-        "XDG_DATA_HOME": str(home / "xdg-data"),
-        **(env or {}),
-    }
-    if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
-        full_env.pop("WORKFLOW_PLUGINS_PATH", None)
+    """The CLI in a subprocess (for fixtures wider than one test); ``prefix`` goes before the interpreter."""
     return subprocess.run(
-        [str(python or sys.executable), "-m", "workflow_cli", *args],
+        [*prefix, str(python or sys.executable), "-m", "workflow_cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd or home,
-        env=full_env,
+        env=cli_environment(home, env),
         timeout=timeout,
         check=False,
     )
@@ -51,10 +58,17 @@ def workflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The environment ``run_cli`` gives the CLI, for tests that start it themselves."""
+    return cli_environment(tmp_path)
+
+
+@pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs.
 
-    ``python=`` runs it under another interpreter than this session's.
+    ``python=`` runs it under another interpreter than this session's;
+    ``prefix`` goes before the interpreter (e.g. a command that drops privileges).
     """
 
     def run(
@@ -63,8 +77,9 @@ def run_cli(tmp_path: Path) -> RunCli:
         env: dict[str, str] | None = None,
         timeout: float = 120,
         python: Path | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
-        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout, python=python)
+        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout, python=python, prefix=prefix)
 
     return run
 

@@ -10,6 +10,7 @@ cold ``resolve`` may cost. On Linux its rule for the common case is short:
 an absolute ``$XDG_CACHE_HOME``, else an absolute ``$HOME`` + ``/.cache``, then
 the app name. That case is answered here; anything else (another platform,
 Android, no usable variable) asks platformdirs. A test checks that both agree.
+The run-state directory (:mod:`.run_state`) follows the same rule.
 """
 
 # Plain strings joined as platformdirs joins them (it uses os.path too), so both give the same answer.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root"]
+__all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root", "user_dir"]
 
 CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
 APP_NAME = "workflow"
@@ -28,19 +29,31 @@ APP_NAME = "workflow"
 
 def cache_root() -> str | None:
     """The cache directory (not created here), or None when caching is off or no directory can be named."""
-    configured = os.environ.get(CACHE_DIR_ENV)
+    return user_dir(CACHE_DIR_ENV, xdg="XDG_CACHE_HOME", under_home=".cache", platformdirs_name="user_cache_dir")
+
+
+def user_dir(override: str, *, xdg: str, under_home: str, platformdirs_name: str) -> str | None:
+    """A per-user directory for ``workflow`` as platformdirs names it, answered without it in the common case.
+
+    ``override`` is the environment variable that moves it (an empty value:
+    None, the feature is off); ``xdg`` the XDG variable and ``under_home``
+    its default below ``$HOME`` (Linux); ``platformdirs_name`` the
+    platformdirs function asked everywhere else.
+    """
+    configured = os.environ.get(override)
     if configured is not None:
         return configured or None
     if sys.platform == "linux" and "ANDROID_DATA" not in os.environ:
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        if os.path.isabs(xdg):
-            return os.path.join(xdg, APP_NAME)
+        base = os.environ.get(xdg, "")
+        if os.path.isabs(base):
+            return os.path.join(base, APP_NAME)
         home = os.environ.get("HOME", "")
         if os.path.isabs(home):
-            return os.path.join(home, ".cache", APP_NAME)
+            return os.path.join(home, under_home, APP_NAME)
     try:
         import platformdirs
 
-        return platformdirs.user_cache_dir(APP_NAME)
-    except (ImportError, OSError, RuntimeError, KeyError):  # e.g. no usable home directory: run without caches
+        found: str = getattr(platformdirs, platformdirs_name)(APP_NAME)
+    except (ImportError, OSError, RuntimeError, KeyError):  # e.g. no usable home directory: run without it
         return None
+    return found

@@ -41,6 +41,7 @@ __all__ = [
     "SecretProvider",
     "collect_secrets",
     "default_secret_provider",
+    "every_secret",
     "load_vars_file",
     "merge_vars",
     "parse_var_options",
@@ -209,6 +210,30 @@ def default_secret_provider(
         providers.append(DotenvSecretProvider(secrets_file))
     providers.append(EnvSecretProvider(environ))
     return ChainSecretProvider(providers)
+
+
+def every_secret(provider: SecretProvider) -> dict[str, str]:
+    """Every value ``provider`` holds, used by the workflow or not, also those a chain shadows: for the masker.
+
+    A plugin that finds a secret it was not given (in a file, another
+    process, the engine's environment) still cannot print it. A value
+    shadowed in a chain (the same key in the secrets file and the
+    environment) is kept under ``KEY (<where>)``.
+    """
+    values: dict[str, str] = {}
+    for source in _flattened(provider):
+        for key in source.keys():  # noqa: SIM118 - a provider is not a dict: keys() is its interface
+            value = source.get(key)
+            if value is None or value == values.get(key):
+                continue
+            values[key if key not in values else f"{key} ({source.description})"] = value
+    return values
+
+
+def _flattened(provider: SecretProvider) -> list[SecretProvider]:
+    if isinstance(provider, ChainSecretProvider):
+        return [leaf for inner in provider.providers for leaf in _flattened(inner)]
+    return [provider]
 
 
 def _first_uses(uses: Iterable[TemplateUse], root: ReferenceRoot) -> dict[str, list[TemplateUse]]:

@@ -31,6 +31,8 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_re
 
 from .errors import PermissionDeniedError, RuntimeUnavailableError
 from .results import RuntimeKind
+from .run_state import scratch_parent
+from .runtimes import reaper
 from .runtimes.base import Invocation
 from .runtimes.docker import DockerRuntime
 from .runtimes.outcome import Termination
@@ -72,7 +74,7 @@ class Spawn:
 
 def process_spawn(invocation: Invocation) -> Spawn:
     """The plugin itself, with a scratch ``HOME`` of its own (removed with the worker)."""
-    scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-"))
+    scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-", dir=scratch_parent()))
     return Spawn(
         runtime=RuntimeKind.PROCESS,
         argv=invocation.argv,
@@ -234,11 +236,16 @@ class WarmWorker:
         return self._spawn.oom_killed()
 
     def kill(self) -> None:
-        """Stop the worker and everything it started (its container too); release every descriptor."""
+        """Stop the worker and everything it started (its container too); release every descriptor.
+
+        Under a child subreaper, what the worker left outside its group (a
+        double-forked daemon) is killed here too (:mod:`.runtimes.reaper`).
+        """
         self.alive = False
         self.tree.scan()
         self.tree.signal_all(signal.SIGKILL)
         self.process.wait()
+        reaper.ended(self.process)
         self.selector.close()
         with contextlib.suppress(OSError):
             os.close(self.pidfd)

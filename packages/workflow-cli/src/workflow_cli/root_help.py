@@ -33,5 +33,6 @@ Commands:
   run       Run a workflow file.
   validate  Check a workflow without running anything.
   schema    Print the JSON Schema of plugin.yaml or of workflow files.
+  clean     Remove what runs killed outright left behind.
   plugin    List, inspect, build and create plugins.
 """

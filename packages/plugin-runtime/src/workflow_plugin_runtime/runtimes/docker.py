@@ -39,6 +39,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 from ..errors import PermissionDeniedError, RuntimeUnavailableError
 from ..mount_sources import bind_sources
 from ..results import Failure, FailureKind, Metrics, RuntimeKind
+from ..run_state import run_labels
 from .base import Invocation, InvocationResult, LogCallback
 from .docker_attach import AttachStream, ContainerWatch
 from .docker_client import MIN_DAEMON_WAIT_S, connect_bounded, daemon_address, daemon_deadline, daemon_timed_out
@@ -182,7 +183,7 @@ class DockerRuntime:
                 tty=False,
                 user=CONTAINER_USER,
                 environment={**CONTAINER_ENV, **invocation.env, **({SERVE_ENV_VAR: "1"} if serve else {})},
-                labels={INVOCATION_LABEL: os.urandom(16).hex(), PLUGIN_LABEL: invocation.plugin_ref},
+                labels={INVOCATION_LABEL: os.urandom(16).hex(), PLUGIN_LABEL: invocation.plugin_ref, **run_labels()},
                 host_config=host_config,
                 # With no network, also skip the engine's network setup: the container still gets
                 # its own empty network namespace (only lo), ~90 ms sooner than with "none" alone.

@@ -34,6 +34,7 @@ __all__ = [
     "daemon_address",
     "daemon_deadline",
     "daemon_timed_out",
+    "remove_labelled_containers",
 ]
 
 DEFAULT_DAEMON_WAIT_S = 60.0
@@ -166,3 +167,30 @@ def daemon_timed_out(exc: BaseException) -> bool:
             return True  # how requests reports a timed-out stream (ConnectionError wrapping urllib3's error)
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def remove_labelled_containers(label: str, value: str) -> int:
+    """Force-remove every container, running or not, labelled ``label=value``; how many were removed.
+
+    For the cleaner of dead runs (:mod:`workflow_plugin_runtime.leftovers`),
+    which finds a run's containers by its label. Raises
+    :class:`RuntimeUnavailableError` when the daemon cannot be reached or fails.
+    """
+    import docker
+    import requests
+
+    client = connect_docker()
+    removed = 0
+    try:
+        for container in client.api.containers(all=True, filters={"label": f"{label}={value}"}):
+            try:
+                client.api.remove_container(container["Id"], force=True)
+            except docker.errors.NotFound:  # removed meanwhile (its own run's clean-up, another cleaner)
+                continue
+            removed += 1
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RuntimeUnavailableError(f"Docker could not list or remove containers: {reason}") from exc
+    finally:
+        client.close()
+    return removed

@@ -2,7 +2,8 @@
 
 No isolation beyond a clean environment and its own session: trusted
 workflows chose speed over containment. The process gets a fresh scratch
-directory as ``HOME`` and ``TMPDIR`` (removed afterwards), a fixed ``PATH``
+directory as ``HOME`` and ``TMPDIR`` (removed afterwards; inside the run's
+scratch folder when a run is registered, :mod:`..run_state`), a fixed ``PATH``
 and ``LANG``, and the configured variables; nothing of the operator's
 environment. Resource limits are not applied here (docs/runtimes.md).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from workflow_plugin_sdk.protocol import encode_message
 
 from ..results import Failure, FailureKind, Metrics, RuntimeKind
+from ..run_state import scratch_parent
 from .base import Invocation, InvocationResult, LogCallback
 from .outcome import Ending, classify
 from .supervise import KILL_GRACE_S, run_supervised
@@ -57,7 +59,10 @@ class ProcessRuntime:
             raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.plugin_dir")
         request = encode_message(invocation.request)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="workflow-plugin-", ignore_cleanup_errors=True) as scratch:
+        scratch_dir = tempfile.TemporaryDirectory(
+            prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
+        )
+        with scratch_dir as scratch:
             try:
                 outcome = run_supervised(
                     invocation.argv,

@@ -8,7 +8,8 @@ ancestors still live, and remembers each by pid and start time so a pid
 reused later is never signalled. What this cannot reach: a descendant that
 leaves the group *and* is orphaned (its parent exits) before a scan, the
 classic double-fork daemon; the sandbox and Docker runtimes contain that one
-with a pid namespace (docs/runtimes.md, "Kill semantics").
+with a pid namespace, and a child subreaper catches it in trusted mode
+(:mod:`.reaper`, docs/runtimes.md, "Kill semantics").
 """
 
 from __future__ import annotations
@@ -24,15 +25,19 @@ _PROC = "/proc"
 
 
 @dataclass(frozen=True, slots=True)
-class _ProcStat:
+class ProcStat:
+    """What ``/proc/<pid>/stat`` says about a process; ``start_time`` (clock ticks since boot) tells pids apart."""
+
     pid: int
     ppid: int
     pgid: int
     sid: int
     start_time: int
+    zombie: bool = False
 
 
-def _read_stat(pid: int) -> _ProcStat | None:
+def read_stat(pid: int) -> ProcStat | None:
+    """The process's stat line, or None when it is gone (or unreadable)."""
     try:
         data = Path(f"{_PROC}/{pid}/stat").read_bytes()
     except OSError:
@@ -40,17 +45,19 @@ def _read_stat(pid: int) -> _ProcStat | None:
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
     fields = data[data.rfind(b")") + 2 :].split()
     try:
-        return _ProcStat(pid, int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
+        return ProcStat(
+            pid, int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]), zombie=fields[0] in (b"Z", b"X")
+        )
     except (IndexError, ValueError):
         return None
 
 
-def _all_stats() -> list[_ProcStat]:
+def all_stats() -> list[ProcStat]:
     try:
         names = [entry.name for entry in Path(_PROC).iterdir()]
     except OSError:
         return []
-    found = (_read_stat(int(name)) for name in names if name.isdigit())
+    found = (read_stat(int(name)) for name in names if name.isdigit())
     return [stat for stat in found if stat is not None]
 
 
@@ -65,8 +72,8 @@ class ProcessTree:
 
     def scan(self) -> None:
         """Remember every live descendant of the leader and of processes seen before."""
-        stats = _all_stats()
-        children: defaultdict[int, list[_ProcStat]] = defaultdict(list)
+        stats = all_stats()
+        children: defaultdict[int, list[ProcStat]] = defaultdict(list)
         for stat in stats:
             children[stat.ppid].append(stat)
         pending = [self.leader, *self._known]
@@ -89,13 +96,36 @@ class ProcessTree:
     def known(self) -> frozenset[int]:
         return frozenset(self._known)
 
+    @property
+    def remembered(self) -> dict[int, int]:
+        """Every remembered descendant: pid to start time."""
+        return dict(self._known)
+
     def signal_all(self, signum: signal.Signals) -> None:
         """Send ``signum`` to the group and to every remembered descendant still alive."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.leader, signum)
         for pid, start_time in self._known.items():
-            stat = _read_stat(pid)
+            stat = read_stat(pid)
             if stat is None or stat.start_time != start_time:
                 continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signum)
+
+
+def kill_tree(pid: int, start_time: int) -> dict[int, int]:
+    """SIGKILL a process (when it is still the one that started at ``start_time``), its group, session and descendants.
+
+    For a process that is not its group's leader (the daemon a double fork
+    leaves) as much as for a plugin. Returns what was signalled, pid to start
+    time, so a caller can reap those that are its children.
+    """
+    stat = read_stat(pid)
+    if stat is None or stat.start_time != start_time:
+        return {}
+    tree = ProcessTree(pid)
+    tree.scan()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+    tree.signal_all(signal.SIGKILL)
+    return {pid: start_time, **tree.remembered}

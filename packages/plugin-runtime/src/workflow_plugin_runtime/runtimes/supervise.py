@@ -9,7 +9,8 @@ runtime and any runtime that wraps a host process (the bubblewrap sandbox).
 Stopping, in order: SIGTERM to the process group and every known descendant,
 :data:`KILL_GRACE_S` to exit, then SIGKILL to all of them. When the plugin
 exits by itself, whatever it left behind in its group is SIGKILLed before it
-is reaped, so nothing outlives the invocation.
+is reaped, so nothing outlives the invocation; under a child subreaper,
+:mod:`.reaper` then deals with what left the group (a double-forked daemon).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from workflow_plugin_sdk.protocol import LogRecord
 
+from . import reaper
 from .base import LogCallback
 from .outcome import Termination
 from .proctree import ProcessTree
@@ -242,6 +244,7 @@ class _Supervision:
             self.tree.signal_all(signal.SIGKILL)
             _, status, usage = os.wait4(self.process.pid, 0)
             self.process.returncode = os.waitstatus_to_exitcode(status)
+            reaper.ended(self.process)
             return status, usage
         finally:
             self._close_stdin()
@@ -258,6 +261,7 @@ def _abandon(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    reaper.ended(process)
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
@@ -269,17 +273,23 @@ def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
 
 
 def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """A plugin process with three unbuffered pipes, in its own session (so its whole group can be killed)."""
-    return subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        close_fds=True,
-        start_new_session=True,
+    """A plugin process with three unbuffered pipes, in its own session (so its whole group can be killed).
+
+    Registered with :func:`.reaper.spawn`: whoever reaps it calls
+    :func:`.reaper.ended` with it.
+    """
+    return reaper.spawn(
+        lambda: subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+            start_new_session=True,
+        )
     )
 
 

@@ -110,20 +110,23 @@ def _execute(
     backend: RestrictedBackend | None,
     json_output: bool,
 ) -> int:
+    from workflow_plugin_runtime.containment import contained_run
     from workflow_plugin_runtime.control_chars import escape_controls_in_json
     from workflow_plugin_runtime.executor import PluginExecutor
     from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
     from workflow_plugin_runtime.masking import Masker
     from workflow_plugin_runtime.records import run_record, write_run_record
-    from workflow_plugin_runtime.scheduler import Scheduler
-    from workflow_plugin_runtime.secrets import collect_secrets
+    from workflow_plugin_runtime.scheduler import Scheduler, new_run_id
+    from workflow_plugin_runtime.secrets import collect_secrets, every_secret
 
     from ..ui.progress import RunProgress, print_run_summary
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     secrets = collect_secrets(workflow.template_uses(), loaded.secrets)
-    masker = Masker(secrets)  # short secrets were already warned about, with their place, by the checks
+    # Every secret the CLI can see, used or not, so one a plugin finds elsewhere is masked too. Short
+    # secrets the workflow uses were already warned about, with their place, by the checks.
+    masker = Masker({**every_secret(loaded.secrets), **secrets})
     policy = ExecutionPolicy(
         security=workflow.security,
         permissions=workflow.permissions,
@@ -132,13 +135,17 @@ def _execute(
         pool_defaults=loaded.config.pool,
     )
     cancel = threading.Event()
+    run_id = new_run_id()
     with (
         _cancel_on_signals(cancel, errors),
+        contained_run(run_id, workflow=workflow.path, report=lambda line: typer.echo(line, err=True)),
         PluginManager(loaded.resolver, policy=policy) as manager,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
         scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
-        result = scheduler.run(workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker)
+        result = scheduler.run(
+            workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
+        )
     record = run_record(result, masker=masker)
     path = write_run_record(record, workflow.directory)
     print_run_summary(progress_console, result, record_path=str(path))
