@@ -28,6 +28,7 @@ __all__ = ["ActionOutcome", "PluginExecutor"]
 
 _NO_SECRETS = Masker({})
 _MAX_REPORTED_VIOLATIONS = 5
+_STDOUT_QUOTE_CHARS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class PluginExecutor:
         if result.failure is not None:
             return ActionOutcome(
                 outputs=None,
-                failure=_mask_failure(result.failure, mask),
+                failure=_quote_stdout(_mask_failure(result.failure, mask), result.failure.stdout_head, mask),
                 metrics=metrics,
                 logs=logs,
                 call=call,
@@ -168,3 +169,19 @@ def _mask_failure(failure: Failure, mask: Masker) -> Failure:
     if not mask.active:
         return failure
     return replace(failure, message=mask.mask(failure.message), stderr_tail=mask.mask(failure.stderr_tail))
+
+
+def _quote_stdout(failure: Failure, head: str, mask: Masker) -> Failure:
+    """Quote the start of a stdout that was not a response: masked first, then cut, so no secret shows in part.
+
+    The stream masker holds back a tail that could begin a secret, so even
+    a secret cut by the runtime's limit on ``head`` is never half shown.
+    """
+    if not head:
+        return failure
+    stream = mask.stream()
+    safe = stream.feed(head)
+    whole = safe + stream.flush()
+    shown = safe[:_STDOUT_QUOTE_CHARS]
+    cut = "..." if len(shown) < len(whole) else ""
+    return replace(failure, message=f"{failure.message}; it wrote: {shown!r}{cut}", stdout_head="")

@@ -15,6 +15,10 @@ a valid ``ok: false`` document            ``action``
 non-zero exit or signal, no error doc     ``crashed``
 exit 0 but stdout not one valid response  ``protocol``
 ========================================  =====================
+
+A stdout that is not a response travels as ``Failure.stdout_head``: only
+the executor knows the run's secrets, so it masks that text before quoting
+its start in the message.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from ..results import Failure, FailureKind
 
 STDERR_TAIL_BYTES = 4096
 """How much of the end of stderr a failure carries for the operator."""
+
+STDOUT_HEAD_BYTES = 4096
+"""How much of the start of a stdout that is not a response a failure carries, for its message to quote."""
 
 
 class Termination(enum.Enum):
@@ -101,8 +108,10 @@ def tail_text(data: bytes, limit: int = STDERR_TAIL_BYTES) -> str:
     return cut.decode("utf-8", "replace")
 
 
-def _failure(ending: Ending, kind: FailureKind, message: str) -> Failure:
-    return Failure(kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail)
+def _failure(ending: Ending, kind: FailureKind, message: str, *, stdout_head: str = "") -> Failure:
+    return Failure(
+        kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail, stdout_head=stdout_head
+    )
 
 
 def _early_stop(ending: Ending) -> Failure | None:
@@ -143,11 +152,26 @@ def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Fai
     if clean_exit:
         if silent:
             return _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
-        return _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
+        return _failure(
+            ending,
+            FailureKind.PROTOCOL,
+            f"{ref} wrote something other than one JSON response on stdout ({exc}); stdout carries only the "
+            "response: logs and print() output belong on stderr",
+            stdout_head=_head(ending.stdout),
+        )
     how = describe_exit(ending.exit_code, ending.signal)
     if silent:
         return _failure(ending, FailureKind.CRASHED, f"{ref} {how} without writing a response")
-    return _failure(ending, FailureKind.CRASHED, f"{ref} {how}; its stdout was not a valid response ({exc})")
+    return _failure(
+        ending,
+        FailureKind.CRASHED,
+        f"{ref} {how}; its stdout was not a valid response ({exc})",
+        stdout_head=_head(ending.stdout),
+    )
+
+
+def _head(stdout: bytes) -> str:
+    return stdout[:STDOUT_HEAD_BYTES].decode("utf-8", "replace")
 
 
 def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
