@@ -77,6 +77,18 @@ def test_input_validation_fails_before_the_plugin_starts(executor):
     assert outcome.metrics is None  # nothing ran
 
 
+def test_a_stdout_that_is_not_a_response_is_quoted_after_masking(executor):
+    outcome = executor.run("tests/misbehave.garbage", {})
+    assert outcome.failure.kind is FailureKind.PROTOCOL
+    assert outcome.failure.message.endswith(
+        "logs and print() output belong on stderr; it wrote: 'hello, this is not JSON'"
+    )
+    assert outcome.failure.stdout_head == ""  # quoted, never kept as is
+    # What it wrote is masked like everything else (a secret across the quote's cut: tests of `workflow run`).
+    masked = executor.run("tests/misbehave.garbage", {}, masker=Masker({"K": "this is not JSON"}))
+    assert masked.failure.message.endswith("it wrote: 'hello, ***'")
+
+
 def test_a_retryable_action_error_says_so(executor):
     failure = executor.run("tests/misbehave.fail", {}).failure
     assert failure.retryable

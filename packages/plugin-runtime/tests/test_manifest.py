@@ -419,3 +419,34 @@ def test_a_cached_manifest_notices_when_its_files_go_or_move_out(tmp_path: Path)
     (folder / "bin" / "real.py").write_text("", encoding="utf-8")
     (folder / "bin" / "run.py").symlink_to(folder / "bin" / "real.py")
     assert load_manifest(folder).runtime.command == ("bin/run.py", "--quiet")
+
+
+@pytest.mark.parametrize(
+    ("runtime", "serves"),
+    [
+        ("entrypoint: main.py", True),  # a Python entrypoint: the SDK's run() serves
+        ("command: [node, index.js]", False),  # any language: one-shot unless it says so
+        ("command: [node, index.js]\n  pool: {size: 2}", True),  # asking for a pool says it serves
+        ("command: [node, index.js]\n  serve: true", True),
+        ("entrypoint: main.py\n  serve: false", False),
+    ],
+)
+def test_whether_a_plugin_serves_is_declared_or_follows_how_it_starts(
+    tmp_path: Path, runtime: str, serves: bool
+) -> None:
+    text = f"namespace: acme\nname: demo\nversion: 1.0.0\nruntime:\n  {runtime}\nactions:\n  go: {{}}\n"
+    assert load_manifest(plugin(tmp_path, text)).runtime.serve is serves
+
+
+def test_serve_false_with_a_pool_is_a_contradiction_at_its_line(tmp_path: Path) -> None:
+    text = "namespace: acme\nname: demo\nversion: 1.0.0\nruntime:\n  entrypoint: main.py\n  pool: {size: 2}\n"
+    error = error_for(tmp_path, text + "  serve: false\nactions:\n  go: {}\n")
+    assert "serve: false contradicts runtime.pool" in error.message
+    assert where(error)[0] == 7
+    assert "remove runtime.pool" in (error.hint or "")
+
+
+def test_a_pool_without_a_size_caps_nothing(tmp_path: Path) -> None:
+    text = "namespace: acme\nname: demo\nversion: 1.0.0\nruntime:\n  entrypoint: main.py\n  pool: {idle_timeout: 5}\n"
+    pool = load_manifest(plugin(tmp_path, text + "actions:\n  go: {}\n")).runtime.pool
+    assert pool == PoolSettings(size=None, idle_timeout=5.0, recycle_after=1000)

@@ -143,3 +143,41 @@ def test_an_action_error_keeps_the_worker(pool):
     second = pool.invoke(invocation(EXAMPLES / "text", "words", {"text": "still here"}))
     assert first.failure is not None and first.failure.kind is FailureKind.ACTION
     assert second.failure is None and second.metrics.warm
+
+
+def test_without_a_size_the_pool_grows_with_the_calls_running_at_once(tmp_path):
+    with WarmPool() as pool, ThreadPoolExecutor(max_workers=4) as threads:
+        call = invocation(RAW, "rendezvous", {"dir": str(tmp_path), "count": 4})
+        results = list(threads.map(pool.invoke, [call] * 4))
+    assert all(result.failure is None for result in results), [r.failure for r in results]
+    assert all(result.outputs["met"] for result in results)  # four workers were in the call at once
+    assert len({result.outputs["pid"] for result in results}) == 4
+
+
+def test_a_capped_pool_counts_the_wait_apart_from_the_call(tmp_path):
+    with WarmPool(size=1) as pool, ThreadPoolExecutor(max_workers=2) as threads:
+        calls = [invocation(RAW, "busy", {"dir": str(tmp_path), "seconds": 0.5}) for _ in range(2)]
+        results = list(threads.map(pool.invoke, calls))
+    waits = sorted(result.metrics.queued_s for result in results)
+    assert waits[0] == 0.0 and waits[1] >= 0.4
+    assert all(result.metrics.duration_s < 0.5 + 2.0 for result in results)
+
+
+def test_a_timed_out_worker_records_how_it_ended(pool):
+    failed = pool.invoke(invocation(RAW, "sleep", {"seconds": 60}, timeout_s=0.5))
+    # It ignores SIGTERM, so the SIGKILL after the grace period ended it, as it would a one-shot call.
+    assert (failed.failure.exit_code, failed.metrics.exit_code, failed.metrics.signal) == (None, None, 9)
+
+
+def test_a_plugin_that_cannot_be_kept_warm_is_warned_about_once():
+    warnings = []
+    with WarmPool(size=1, ready_timeout_s=0.5, on_warning=warnings.append) as pool:
+        results = [pool.invoke(invocation(FIXTURES / "one_shot", "hello")) for _ in range(3)]
+    assert all(r.failure is None for r in results)
+    [warning] = warnings
+    assert warning.message == (
+        "tests/one_shot did not start as a warm worker: it wrote no ready line on stdout within 0.5 s; "
+        "its calls run cold (one process per call)"
+    )
+    assert "runtime.serve: false" in warning.hint
+    assert results[0].metrics.queued_s >= 0.5  # the first call waited for the ready line in vain

@@ -191,6 +191,25 @@ def test_a_timeout_kills_and_removes_the_container_and_the_next_call_gets_a_new_
     assert not after.metrics.warm
 
 
+def test_a_timeout_records_the_containers_ending_as_a_one_shot_call_does(
+    pool: WarmPool, call: MakeInvocation, containers_of: ContainersOf, ref: str
+) -> None:
+    warm = pool.invoke(call("sleep", {"seconds": 60}, timeout_s=1.0))
+    cold_runtime = DockerRuntime()
+    try:
+        cold = cold_runtime.invoke(call("sleep", {"seconds": 60}, timeout_s=1.0))
+    finally:
+        cold_runtime.close()
+
+    def ending(result: InvocationResult) -> tuple[object, ...]:
+        assert result.failure is not None and result.failure.kind is FailureKind.TIMEOUT
+        return result.failure.exit_code, result.metrics.exit_code, result.metrics.signal
+
+    # SIGTERM first (the docker CLI passes it on), so the SDK plugin ends with 128 + 15 both ways.
+    assert ending(warm) == ending(cold) == (143, 143, None)
+    assert containers_of(ref) == []
+
+
 def test_a_container_killed_at_its_memory_limit_says_so_and_is_replaced(
     pool: WarmPool, call: MakeInvocation, containers_of: ContainersOf, ref: str
 ) -> None:

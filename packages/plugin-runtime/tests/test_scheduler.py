@@ -165,3 +165,21 @@ def test_cancelling_during_a_retry_backoff_cancels_the_task(executor, tmp_path):
     assert result.tasks["a"].status is TaskStatus.CANCELLED
     assert result.tasks["a"].attempts == 1
     assert result.status is RunStatus.CANCELLED
+
+
+def test_an_output_reading_a_key_a_succeeded_task_lacks_fails_the_run(executor, tmp_path):
+    text = (
+        "name: o\ntasks:\n  a: {uses: give}\noutputs:\n"
+        "  fine: '{{ tasks.a.outputs.n }}'\n  bad: '{{ tasks.a.outputs.m }}'\n"
+    )
+    result = Scheduler(executor, handlers={"give": lambda call: {"n": 1}}).run(workflow_file(tmp_path, text))
+    assert result.tasks["a"].status is TaskStatus.SUCCEEDED
+    assert result.status is RunStatus.FAILED
+    assert result.outputs == {"fine": 1, "bad": None}
+    assert result.failure is not None and result.failure.kind is FailureKind.TEMPLATE
+    assert result.failure.message == (
+        f"workflow output 'bad' ({tmp_path / 'flow.yaml'}:6:8: outputs.bad) cannot be resolved: "
+        "tasks.a.outputs has no key 'm' (its keys: n)"
+    )
+    record = run_record(result, masker=Masker({}))
+    assert record["error"] == {"kind": "template", "message": result.failure.message}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
+FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
 def cli_environment(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
@@ -102,3 +106,21 @@ def workflow_in_a_project(tmp_path: Path) -> Path:
     workflow = project / "flows" / "hello.yaml"
     workflow.write_text("name: hello\ntasks:\n  hello:\n    uses: acme/greeter.greet\n    inputs: {name: world}\n")
     return workflow
+
+
+@pytest.fixture
+def run_workflow(run_cli: RunCli, tmp_path: Path) -> RunWorkflow:
+    """``run_workflow(text, "--pool")``: write ``flow.yaml``, run it with ``--json`` on the fixture plugins.
+
+    Returns the finished process and the run record it printed (None when it printed none).
+    """
+
+    def run(
+        text: str, *args: str, env: dict[str, str] | None = None, plugins: Path = FIXTURE_PLUGINS
+    ) -> tuple[subprocess.CompletedProcess[str], Any]:
+        path = tmp_path / "flow.yaml"
+        path.write_text(text, encoding="utf-8")
+        done = run_cli("run", str(path), "--json", "-p", str(plugins), *args, env=env)
+        return done, json.loads(done.stdout) if done.stdout.strip() else None
+
+    return run

@@ -245,7 +245,7 @@ def _pool(section: Mapping[str, Any] | None) -> PoolSettings | None:
     if section is None:
         return None
     return PoolSettings(
-        size=section.get("size", 1),
+        size=section.get("size"),
         idle_timeout=float(section.get("idle_timeout", 60.0)),
         recycle_after=section.get("recycle_after", 1000),
     )

@@ -35,6 +35,7 @@ __all__ = ["ActionOutcome", "PluginExecutor"]
 _NO_SECRETS = Masker({})
 _MAX_REPORTED_VIOLATIONS = 5
 _WRITE_DENIED = ("Permission denied", "EACCES", "[Errno 13]")
+_STDOUT_QUOTE_CHARS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,9 @@ class PluginExecutor:
         if result.failure is not None:
             return ActionOutcome(
                 outputs=None,
-                failure=_shown_failure(_explain_denied_writes(result.failure, call), mask),
+                failure=_quote_stdout(
+                    _shown_failure(_explain_denied_writes(result.failure, call), mask), result.failure.stdout_head, mask
+                ),
                 metrics=metrics,
                 logs=logs,
                 call=call,
@@ -192,3 +195,19 @@ def _shown_failure(failure: Failure, mask: Masker) -> Failure:
         stderr_tail=masked_tail(failure.stderr_tail, mask),
         error_type=error_type,
     )
+
+
+def _quote_stdout(failure: Failure, head: str, mask: Masker) -> Failure:
+    """Quote the start of a stdout that was not a response: masked first, then cut, so no secret shows in part.
+
+    The stream masker holds back a tail that could begin a secret, so even
+    a secret cut by the runtime's limit on ``head`` is never half shown.
+    """
+    if not head:
+        return failure
+    stream = mask.stream()
+    safe = stream.feed(head)
+    whole = safe + stream.flush()
+    shown = safe[:_STDOUT_QUOTE_CHARS]
+    cut = "..." if len(shown) < len(whole) else ""
+    return replace(failure, message=f"{failure.message}; it wrote: {shown!r}{cut}", stdout_head="")

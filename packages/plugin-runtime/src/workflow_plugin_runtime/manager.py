@@ -12,7 +12,7 @@ Nothing long-lived is kept unless warm workers were asked for.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from packaging.specifiers import SpecifierSet
 from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from .config import RestrictedBackend
-from .errors import PermissionDeniedError, RuntimeUnavailableError
+from .errors import PermissionDeniedError, Problem, RuntimeUnavailableError
 from .manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, PoolSettings
 from .permissions import Permissions, SecurityMode, capability_problems, missing_grants
 from .references import ActionRef
@@ -77,8 +77,10 @@ class PluginManager:
     """Resolves, authorises and prepares plugin calls; owns the runtimes it creates.
 
     ``runtimes`` lets an engine supply its own (a custom Docker client, a
-    sandbox); missing ones are created on first use. Call :meth:`close`
-    when done: it stops warm workers and releases clients.
+    sandbox); missing ones are created on first use. ``on_warning`` hears
+    what an operator should know but does not fail a call (a plugin that
+    cannot be kept warm runs cold). Call :meth:`close` when done: it stops
+    warm workers and releases clients.
     """
 
     def __init__(
@@ -87,9 +89,11 @@ class PluginManager:
         *,
         policy: ExecutionPolicy | None = None,
         runtimes: Mapping[RuntimeKind, PluginRuntime] | None = None,
+        on_warning: Callable[[Problem], None] | None = None,
     ) -> None:
         self.resolver = resolver
         self.policy = policy if policy is not None else ExecutionPolicy()
+        self.on_warning = on_warning
         self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(runtimes or {})
         self._pool: PluginRuntime | None = None
         self._lock = threading.Lock()
@@ -192,7 +196,8 @@ class PluginManager:
         )
 
     def _runtime_for(self, manifest: PluginManifest) -> PluginRuntime:
-        warm = self.policy.pool or manifest.runtime.pool is not None
+        # A plugin whose manifest says it does not serve is never asked to: no ready-line wait, no warning.
+        warm = (self.policy.pool or manifest.runtime.pool is not None) and manifest.runtime.serve
         if self.policy.security is SecurityMode.RESTRICTED:
             isolated = self._restricted_runtime()
             if warm:
@@ -208,9 +213,10 @@ class PluginManager:
     def _restricted_runtime(self) -> PluginRuntime:
         backend = self.policy.backend
         if backend is RestrictedBackend.SANDBOX and RuntimeKind.SANDBOX not in self._runtimes:
-            raise RuntimeUnavailableError(
-                "the sandbox backend (bubblewrap) is not available in this version",
-                hint="run restricted workflows in Docker: workflow run --backend docker (or backend: docker in config)",
+            from .backends import BACKEND_PROBES
+
+            raise BACKEND_PROBES[RestrictedBackend.SANDBOX]() or RuntimeUnavailableError(
+                "no sandbox runtime was given to this PluginManager", hint="pass runtimes={RuntimeKind.SANDBOX: ...}"
             )
         if backend is not RestrictedBackend.DOCKER and RuntimeKind.SANDBOX in self._runtimes:
             return self._runtimes[RuntimeKind.SANDBOX]
@@ -234,7 +240,11 @@ class PluginManager:
                 from .pool import WarmPool
 
                 sizing = self.policy.pool_defaults
-                options: dict[str, Any] = {"fallback": self._runtimes.get(RuntimeKind.PROCESS), "docker": docker}
+                options: dict[str, Any] = {
+                    "fallback": self._runtimes.get(RuntimeKind.PROCESS),
+                    "docker": docker,
+                    "on_warning": self.on_warning,
+                }
                 if sizing is not None:
                     options |= {
                         "size": sizing.size,

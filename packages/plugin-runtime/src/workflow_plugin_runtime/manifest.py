@@ -47,6 +47,7 @@ __all__ = [
     "load_manifest",
     "manifest_file",
     "manifest_problems",
+    "serves_by_default",
     "thaw",
     "to_model",
 ]
@@ -88,40 +89,58 @@ class Capabilities(FrozenRecord):
 
 
 class PoolSettings(FrozenRecord):
+    """Warm-worker sizing; ``size`` ``None`` (the default) caps nothing: one worker per call running at once."""
+
     __slots__ = ("idle_timeout", "recycle_after", "size")
-    size: int
+    size: int | None
     idle_timeout: float
     recycle_after: int
 
-    def __init__(self, size: int = 1, idle_timeout: float = 60.0, recycle_after: int = 1000) -> None:
+    def __init__(self, size: int | None = None, idle_timeout: float = 60.0, recycle_after: int = 1000) -> None:
         _set(self, "size", size)
         _set(self, "idle_timeout", idle_timeout)
         _set(self, "recycle_after", recycle_after)
 
 
 class RuntimeSettings(FrozenRecord):
-    """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``."""
+    """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``.
 
-    __slots__ = ("command", "entrypoint", "image", "pool", "timeout")
+    ``serve``: whether it speaks the serve loop (warm workers are tried only then).
+    """
+
+    __slots__ = ("command", "entrypoint", "image", "pool", "serve", "timeout")
     entrypoint: str | None
     command: tuple[str, ...] | None
     image: str
     timeout: float
     pool: PoolSettings | None
+    serve: bool
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
         entrypoint: str | None,
         command: tuple[str, ...] | None,
         image: str,
         timeout: float = DEFAULT_TIMEOUT_S,
         pool: PoolSettings | None = None,
+        serve: bool | None = None,
     ) -> None:
         _set(self, "entrypoint", entrypoint)
         _set(self, "command", command)
         _set(self, "image", image)
         _set(self, "timeout", timeout)
         _set(self, "pool", pool)
+        _set(self, "serve", serves_by_default(entrypoint=entrypoint, pool=pool) if serve is None else serve)
+
+
+def serves_by_default(*, entrypoint: str | None, pool: PoolSettings | None) -> bool:
+    """``runtime.serve`` when omitted: a Python entrypoint (the SDK's ``run()`` serves) or a pool, yes.
+
+    A ``command`` is one-shot unless it says ``serve: true``: most
+    hand-written plugins are, and asking one for a ready line costs a
+    ready timeout per run.
+    """
+    return entrypoint is not None or pool is not None
 
 
 class ActionExample(FrozenRecord):
@@ -348,10 +367,11 @@ def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> 
             pool=None
             if pool is None
             else PoolSettings(
-                size=pool.get("size", 1),
+                size=pool.get("size"),
                 idle_timeout=float(pool.get("idle_timeout", 60.0)),
                 recycle_after=pool.get("recycle_after", 1000),
             ),
+            serve=runtime.get("serve"),
         ),
         capabilities=Capabilities(
             network=bool(capabilities.get("network", False)),

@@ -166,6 +166,12 @@ class _SemanticChecks:
         command = runtime.get("command")
         if command and command[0] in checked:
             yield from self._inside_plugin(("runtime", "command", 0), command[0])
+        if runtime.get("serve") is False and "pool" in runtime:
+            yield self._problem(
+                ("runtime", "serve"),
+                "serve: false contradicts runtime.pool, which keeps warm workers of a plugin that serves",
+                "remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
+            )
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
         found = entry_file_problem(self._plugin_dir, relative)

@@ -6,10 +6,13 @@ grouped per plugin and grant (same argv, folder and environment; for a
 container the same image, command, mounts, limits, network and
 environment), never serve two calls at once, are recycled after
 ``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
-killed and replaced after a timeout, crash or protocol error. A plugin that
-does not answer the serve loop's ready line falls back to one cold call per
-invocation: a process (the ``fallback`` runtime) or a container (the
-``docker`` runtime).
+killed and replaced after a timeout, crash or protocol error. A plugin grows
+one worker per call running at once (so up to the run's concurrency) unless
+its ``size`` caps it; a call that waits for a worker of a capped pool
+records that wait as ``queued_s``, apart from its ``duration_s``. A plugin
+that does not answer the serve loop's ready line falls back to one cold call
+per invocation: a process (the ``fallback`` runtime) or a container (the
+``docker`` runtime), and ``on_warning`` hears of it once per plugin.
 
 An invocation with an ``image`` gets a container worker: created by
 :meth:`DockerRuntime.create_serving_container` (the one-shot lockdown) and
@@ -23,7 +26,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
+from .errors import Problem, Severity
 from .results import Failure, FailureKind, Metrics, RuntimeKind
 from .runtimes.base import Invocation, InvocationResult, LogCallback, PluginRuntime
 from .runtimes.docker import DockerRuntime
@@ -32,7 +38,8 @@ from .runtimes.process import ProcessRuntime
 from .runtimes.streams import LogStream
 from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
 
-DEFAULT_POOL_SIZE = 2
+DEFAULT_POOL_SIZE: int | None = None
+"""No cap: a plugin gets one worker per call running at once (the run's concurrency)."""
 DEFAULT_IDLE_TIMEOUT_S = 60.0
 DEFAULT_RECYCLE_AFTER = 1000
 READY_TIMEOUT_S = 3.0
@@ -45,6 +52,7 @@ CONTAINER_READY_TIMEOUT_S = 10.0
 _REAP_INTERVAL_S = 1.0
 
 _Key = tuple[object, ...]
+WarningCallback = Callable[[Problem], None]
 
 
 class _PluginWorkers:
@@ -65,23 +73,27 @@ class WarmPool:
     the cold calls of container invocations (default: a
     :class:`DockerRuntime` made on first need). ``kind`` is ``docker`` for a
     pool given a ``docker`` runtime (restricted mode), else ``process``;
-    each call's metrics name the runtime that served it. ``close()`` stops
-    every worker and removes every container; call it (or use the pool as
-    a context manager) when the run ends.
+    each call's metrics name the runtime that served it. ``size`` caps the
+    workers of each plugin (default: no cap, one per call running at once).
+    ``on_warning`` is told, once per plugin, when a plugin cannot be kept
+    warm and its calls run cold. ``close()`` stops every worker and removes
+    every container; call it (or use the pool as a context manager) when
+    the run ends.
     """
 
     def __init__(
         self,
         *,
-        size: int = DEFAULT_POOL_SIZE,
+        size: int | None = DEFAULT_POOL_SIZE,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         recycle_after: int = DEFAULT_RECYCLE_AFTER,
         ready_timeout_s: float = READY_TIMEOUT_S,
         container_ready_timeout_s: float = CONTAINER_READY_TIMEOUT_S,
         fallback: PluginRuntime | None = None,
         docker: DockerRuntime | None = None,
+        on_warning: WarningCallback | None = None,
     ) -> None:
-        if size < 1 or recycle_after < 1 or idle_timeout_s <= 0:
+        if (size is not None and size < 1) or recycle_after < 1 or idle_timeout_s <= 0:
             raise ValueError("pool size, recycle_after and idle_timeout_s must be positive")
         self.size = size
         self.idle_timeout_s = idle_timeout_s
@@ -92,7 +104,9 @@ class WarmPool:
         self.fallback: PluginRuntime = fallback if fallback is not None else ProcessRuntime()
         self._docker = docker
         self._plugins: dict[_Key, _PluginWorkers] = {}
-        self._sizes: dict[_Key, tuple[int, int, float]] = {}
+        self._sizes: dict[_Key, tuple[int | None, int, float]] = {}
+        self._on_warning = on_warning
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -111,7 +125,7 @@ class WarmPool:
         idle_timeout_s: float | None = None,
         recycle_after: int | None = None,
     ) -> None:
-        """Per-plugin sizing (from the manifest's ``runtime.pool``), before its first call."""
+        """Per-plugin sizing (the manifest's ``runtime.pool``), before its first call; ``None`` keeps the pool's."""
         key = _key_of(invocation)
         self._sizes[key] = (
             size or self.size,
@@ -124,13 +138,15 @@ class WarmPool:
             raise ValueError(f"{invocation.plugin_ref}: a warm worker needs Invocation.image, or argv and plugin_dir")
         key = _key_of(invocation)
         workers = self._workers_for(key)
-        started = time.monotonic()
-        worker = self._acquire(key, workers, invocation)
+        asked = time.monotonic()
+        worker, queued_s = self._acquire(key, workers, invocation)
         if worker is None:
             cold = self._docker_runtime() if invocation.image is not None else self.fallback
-            return cold.invoke(invocation, on_log=on_log)
+            result = cold.invoke(invocation, on_log=on_log)
+            return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
         try:
-            result, healthy = self._call(worker, invocation, on_log, started)
+            # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
+            result, healthy = self._call(worker, invocation, on_log, started=asked + queued_s, queued_s=queued_s)
         except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
             self._release(key, workers, worker, keep=False)
             raise
@@ -138,9 +154,15 @@ class WarmPool:
         return result
 
     def _call(
-        self, worker: WarmWorker, invocation: Invocation, on_log: LogCallback | None, started: float
+        self, worker: WarmWorker, invocation: Invocation, on_log: LogCallback | None, *, started: float, queued_s: float
     ) -> tuple[InvocationResult, bool]:
-        """One call on ``worker``; the result, and whether the worker may serve again."""
+        """One call on ``worker``; the result, and whether the worker may serve again.
+
+        A call that ends its worker (timeout, cancel, a limit, a crash, a
+        protocol error) stops it here, the way a one-shot call stops its
+        process, and records how it ended (exit code or signal); a worker
+        that lives on has neither.
+        """
         warm = worker.calls > 0
         logs = LogStream(invocation.max_stderr_bytes, on_log)
         line, termination = worker.call(invocation, logs)
@@ -148,6 +170,8 @@ class WarmPool:
             line, termination = b"", Termination.STDOUT_TOO_LARGE
         if logs.overflowed:
             termination = Termination.STDERR_TOO_LARGE
+        if termination is not Termination.COMPLETED:
+            worker.stop(graceful=termination in (Termination.TIMED_OUT, Termination.CANCELLED))
         exit_code, signum = worker.exit_status()
         still_running = worker.alive and exit_code is None and signum is None
         oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
@@ -170,12 +194,17 @@ class WarmPool:
         if response is not None and answered_id != worker.calls:
             response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
         healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
+        if not healthy and still_running:
+            worker.stop(graceful=False)
+            exit_code, signum = worker.exit_status()
+            failure = None if failure is None else replace(failure, exit_code=exit_code)
         metrics = Metrics(
             duration_s=time.monotonic() - started,
             runtime=worker.runtime,
             exit_code=exit_code,
             signal=signum,
             warm=warm,
+            queued_s=queued_s,
         )
         result = InvocationResult(
             response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
@@ -203,33 +232,64 @@ class WarmPool:
                 workers = self._plugins[key] = _PluginWorkers()
             return workers
 
-    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> WarmWorker | None:
+    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> tuple[WarmWorker | None, float]:
+        """A worker for this call (None: run it cold), and the seconds it waited for one.
+
+        Waiting counts the time a capped pool kept the call back and the
+        time a worker took to fail its start (then the call runs cold).
+        """
         size = self._sizes.get(key, (self.size, 0, 0.0))[0]
+        queued_s = 0.0
         with workers.available:
             while True:
                 if workers.serving is False:
-                    return None
+                    return None, queued_s
                 if workers.idle:
-                    return workers.idle.pop()
-                if workers.total < size:
+                    return workers.idle.pop(), queued_s
+                if size is None or workers.total < size:
                     workers.total += 1
                     break
+                waiting_since = time.monotonic()
                 workers.available.wait(0.05)
+                queued_s += time.monotonic() - waiting_since
                 if invocation.cancel is not None and invocation.cancel.is_set():
-                    return None
+                    return None, queued_s
+        starting_since = time.monotonic()
         try:
             spawn, ready_timeout_s = self._spawn(invocation)
             worker = WarmWorker(spawn, ready_timeout_s=ready_timeout_s)
-        except WorkerGone:
+        except WorkerGone as exc:
+            queued_s += time.monotonic() - starting_since
             with workers.available:
                 workers.total -= 1
                 workers.serving = False
                 workers.available.notify_all()
-            return None
+            self._warn_cold(invocation, exc)
+            return None, queued_s
         with workers.available:
             workers.serving = True
         self._start_reaper()
-        return worker
+        return worker, queued_s
+
+    def _warn_cold(self, invocation: Invocation, gone: WorkerGone) -> None:
+        """Say once per plugin that its calls run cold, and why; a silent fallback looks like a slow plugin."""
+        with self._lock:
+            if invocation.plugin_ref in self._warned or self._on_warning is None:
+                return
+            self._warned.add(invocation.plugin_ref)
+        each = "one container per call" if invocation.image is not None else "one process per call"
+        if gone.started:
+            message = (
+                f"{invocation.plugin_ref} did not start as a warm worker: {gone.reason}; its calls run cold ({each})"
+            )
+            hint = (
+                "a plugin that does not speak the serve loop should say so in its plugin.yaml with "
+                "runtime.serve: false; one that does must write its ready line first (docs/protocol.md)"
+            )
+        else:
+            message = f"{invocation.plugin_ref} cannot be kept warm: {gone.reason}; its calls run cold ({each})"
+            hint = None
+        self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
 
     def _release(self, key: _Key, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
         recycle_after = self._sizes.get(key, (0, self.recycle_after, 0.0))[1]

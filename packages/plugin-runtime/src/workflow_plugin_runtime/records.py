@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .control_chars import escape_controls_in_json
+from .errors import Problem
 from .masking import Masker
 from .results import RunResult, TaskResult
 
@@ -38,8 +40,13 @@ def _task_record(result: TaskResult) -> dict[str, Any]:
     }
 
 
-def run_record(result: RunResult, *, masker: Masker) -> dict[str, Any]:
-    """SPEC's run record for ``result``, masked."""
+def _warning_record(problem: Problem) -> dict[str, Any]:
+    location = str(problem.location) if problem.location is not None and str(problem.location) else None
+    return {"message": problem.message, "location": location, "hint": problem.hint}
+
+
+def run_record(result: RunResult, *, masker: Masker, warnings: Iterable[Problem] = ()) -> dict[str, Any]:
+    """The run record for ``result``, masked; ``warnings`` are those the run was given (checks, runtimes)."""
     workflow = result.workflow
     record = {
         "record_version": RECORD_VERSION,
@@ -52,6 +59,8 @@ def run_record(result: RunResult, *, masker: Masker) -> dict[str, Any]:
         "finished_at": result.finished_at,
         "duration_s": round(result.finished_at - result.started_at, 6),
         "outputs": dict(result.outputs),
+        "error": result.failure.to_record() if result.failure is not None else None,
+        "warnings": [_warning_record(problem) for problem in warnings],
         "tasks": {task_id: _task_record(task) for task_id, task in result.tasks.items()},
     }
     masked: dict[str, Any] = masker.mask_data(record)

@@ -44,7 +44,12 @@ class RuntimeKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """One invocation's measurements; ``None`` where the platform cannot say."""
+    """One invocation's measurements; ``None`` where the platform cannot say.
+
+    ``duration_s`` is the call's own time; ``queued_s`` is the time it
+    waited before that for a free warm worker (a pool at its size), kept
+    apart so a busy pool does not make a plugin look slow.
+    """
 
     duration_s: float
     runtime: RuntimeKind
@@ -53,6 +58,7 @@ class Metrics:
     cpu_time_s: float | None = None
     peak_memory_bytes: int | None = None
     warm: bool = False
+    queued_s: float = 0.0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -63,6 +69,7 @@ class Metrics:
             "peak_memory_bytes": self.peak_memory_bytes,
             "runtime": self.runtime.value,
             "warm": self.warm,
+            "queued_s": round(self.queued_s, 6),
         }
 
 
@@ -71,7 +78,10 @@ class Failure:
     """A failed invocation, already masked: safe to print and to record.
 
     ``retryable`` is the plugin's own word (from its error response); the
-    scheduler decides whether to retry.
+    scheduler decides whether to retry. ``stdout_head`` is the start of a
+    stdout that was not a response, as a runtime read it: the executor
+    quotes it in ``message`` (masked, then cut short) and empties it, so it
+    is never printed or recorded as is.
     """
 
     kind: FailureKind
@@ -80,6 +90,7 @@ class Failure:
     stderr_tail: str = ""
     retryable: bool = False
     error_type: str | None = None
+    stdout_head: str = ""
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"kind": self.kind.value, "message": self.message}
@@ -127,6 +138,8 @@ class TaskResult:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
+    """How a run ended; ``failure`` is a run-level error (a workflow output that cannot be resolved)."""
+
     run_id: str
     workflow: Workflow
     status: RunStatus
@@ -134,3 +147,4 @@ class RunResult:
     tasks: Mapping[str, TaskResult]
     started_at: float
     finished_at: float
+    failure: Failure | None = None

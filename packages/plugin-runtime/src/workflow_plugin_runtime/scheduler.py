@@ -178,14 +178,17 @@ class _Run:
         for worker in workers:
             worker.join()
         self._cancel_unfinished()
+        outputs, failure = self._workflow_outputs()
+        status = self._status()
         return RunResult(
             run_id=self.run_id,
             workflow=self.workflow,
-            status=self._status(),
-            outputs=self._workflow_outputs(),
+            status=RunStatus.FAILED if failure is not None and status is RunStatus.SUCCEEDED else status,
+            outputs=outputs,
             tasks={task_id: self.results[task_id] for task_id in self.workflow.order},
             started_at=started,
             finished_at=time.time(),
+            failure=failure,
         )
 
     def _next_result(self) -> TaskResult:
@@ -264,18 +267,33 @@ class _Run:
             return RunStatus.SUCCEEDED
         return RunStatus.FAILED
 
-    def _workflow_outputs(self) -> dict[str, Any]:
-        """Each declared output, or null when what it reads did not succeed."""
+    def _workflow_outputs(self) -> tuple[dict[str, Any], Failure | None]:
+        """Each declared output, and the run's failure when one reads a key a succeeded task lacks.
+
+        An output reading a task that did not succeed is null: that task's failure already says why.
+        """
         tree = self.workflow.outputs.tree
         if not isinstance(tree, Mapping):
-            return {}
+            return {}, None
+        reads: dict[str, set[str]] = {}
+        for use in self.workflow.outputs.uses:
+            if use.reference.root is ReferenceRoot.TASKS and len(use.path) > 1:
+                reads.setdefault(str(use.path[1]), set()).add(use.reference.name)
         values: dict[str, Any] = {}
+        problems: list[str] = []
         for name, value in tree.items():
+            values[name] = None
+            if not reads.get(str(name), set()) <= self.outputs.keys():
+                continue
             try:
                 values[name] = CompiledValue(value, (), has_templates=True).render(self.context)
-            except TemplateError:
-                values[name] = None
-        return self.masker.mask_data(values)  # type: ignore[no-any-return]
+            except TemplateError as exc:
+                where = f" ({exc.location})" if exc.location is not None and str(exc.location) else ""
+                problems.append(f"workflow output '{name}'{where} cannot be resolved: {exc.message}")
+        failure = None
+        if problems:
+            failure = Failure(kind=FailureKind.TEMPLATE, message=self.masker.mask("; ".join(problems)))
+        return self.masker.mask_data(values), failure
 
     # -- worker threads --------------------------------------------------------
 

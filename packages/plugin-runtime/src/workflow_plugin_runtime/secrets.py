@@ -189,6 +189,11 @@ class ChainSecretProvider:
     def description(self) -> str:
         return ", then ".join(provider.description for provider in self.providers) or "no secret providers"
 
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """What the providers found worth a warning (a secrets file other users can read)."""
+        return tuple(w for p in self.providers if isinstance(p, DotenvSecretProvider) for w in p.warnings)
+
     def get(self, key: str) -> str | None:
         for provider in self.providers:
             value = provider.get(key)

@@ -39,13 +39,20 @@ from .runtimes.outcome import Termination
 from .runtimes.process import process_environment
 from .runtimes.proctree import ProcessTree
 from .runtimes.streams import LogStream
-from .runtimes.supervise import start_plugin_process
+from .runtimes.supervise import KILL_GRACE_S, start_plugin_process
 
 _READ_CHUNK = 1 << 16
+_CLI_EXIT_S = 2.0
+"""How long a container worker's ``docker`` CLI may take to end after its container was killed."""
 
 
 class WorkerGone(Exception):
-    """The worker could not be started or did not speak the serve loop."""
+    """The worker could not be started, or (``started``) it started but did not speak the serve loop."""
+
+    def __init__(self, reason: str, *, started: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.started = started
 
 
 def _nothing() -> None:
@@ -56,12 +63,19 @@ def _never() -> bool:
     return False
 
 
+def _unknown() -> int | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Spawn:
     """How to start one worker process and what to undo once it is killed.
 
-    ``oom_killed`` asks the engine whether the worker's container hit its
-    memory limit (asked before ``cleanup`` removes it).
+    For a container worker the engine knows more than the ``docker`` CLI
+    that stands for it: ``oom_killed`` asks whether the container hit its
+    memory limit, ``exit_code`` how it ended (asked before ``cleanup``
+    removes it), and ``signal`` delivers a stop signal to the container
+    itself, as a one-shot call's stop does.
     """
 
     runtime: RuntimeKind
@@ -70,6 +84,8 @@ class Spawn:
     cwd: Path | None = None
     cleanup: Callable[[], None] = _nothing
     oom_killed: Callable[[], bool] = _never
+    exit_code: Callable[[], int | None] = _unknown
+    signal: Callable[[str], None] | None = None
 
 
 def process_spawn(invocation: Invocation) -> Spawn:
@@ -107,6 +123,8 @@ def container_spawn(invocation: Invocation, docker: DockerRuntime) -> Spawn:
         env=docker_cli_environment(),
         cleanup=partial(docker.remove_container, container_id),
         oom_killed=partial(docker.oom_killed, container_id),
+        exit_code=partial(docker.exit_code, container_id),
+        signal=partial(docker.signal_container, container_id),
     )
 
 
@@ -137,7 +155,7 @@ class WarmWorker:
         self.alive = True
         self._buffer = bytearray()
         try:
-            self._await_ready(time.monotonic() + ready_timeout_s)
+            self._await_ready(ready_timeout_s)
         except WorkerGone:
             self.kill()
             raise
@@ -147,14 +165,16 @@ class WarmWorker:
         """What a timeout or cancel kills, for messages."""
         return "its warm container" if self.runtime is RuntimeKind.DOCKER else "its warm worker"
 
-    def _await_ready(self, deadline: float) -> None:
-        line = self._read_line(deadline, None, LogStream(1 << 20))
+    def _await_ready(self, timeout_s: float) -> None:
+        line = self._read_line(time.monotonic() + timeout_s, None, LogStream(1 << 20))
         if line is None:
-            raise WorkerGone("no ready line")
+            if not self.alive:
+                raise WorkerGone("it exited without writing a ready line on stdout", started=True)
+            raise WorkerGone(f"it wrote no ready line on stdout within {timeout_s:g} s", started=True)
         try:
             decode_ready(line)
         except ProtocolError as exc:
-            raise WorkerGone(str(exc)) from exc
+            raise WorkerGone(f"its first line on stdout was not a ready line ({exc})", started=True) from exc
 
     def _read_line(self, deadline: float, cancel: threading.Event | None, logs: LogStream) -> bytes | None:
         """The next stdout line; None when the worker exits, the deadline passes or cancel is set."""
@@ -226,17 +246,50 @@ class WarmWorker:
         return b"", Termination.TIMED_OUT
 
     def exit_status(self) -> tuple[int | None, int | None]:
-        """(exit code, signal) once the worker ended; a container's exit code comes through the CLI's."""
+        """(exit code, signal) once the worker ended; a container's as the engine says, else the CLI's."""
         code = self.process.poll()
         if code is None:
             return None, None
+        engine_code = self._spawn.exit_code()
+        if engine_code is not None:
+            return engine_code, None
         return (None, -code) if code < 0 else (code, None)
 
     def oom_killed(self) -> bool:
         return self._spawn.oom_killed()
 
+    def stop(self, *, graceful: bool, grace_s: float = KILL_GRACE_S) -> None:
+        """End the worker as a one-shot call ends its process, so both record the same ending.
+
+        Graceful (a timeout, a cancel): SIGTERM to the worker and what it
+        started, up to ``grace_s`` to exit, then SIGKILL; otherwise SIGKILL
+        at once. A container is signalled through the engine, and its
+        ``docker`` CLI, which ends with it, is given a moment to. The worker
+        is reaped, so :meth:`exit_status` says how it ended; descriptors
+        stay open until :meth:`kill`.
+        """
+        self.alive = False
+        self.tree.scan()
+        deliver = self._spawn.signal
+        if deliver is not None and self.process.poll() is None:
+            if graceful:
+                deliver("SIGTERM")
+                select.select([self.pidfd], [], [], grace_s)
+            if self.process.poll() is None:
+                deliver("SIGKILL")
+                select.select([self.pidfd], [], [], _CLI_EXIT_S)
+        elif graceful and self.process.poll() is None:
+            self.tree.signal_all(signal.SIGTERM)
+            select.select([self.pidfd], [], [], grace_s)
+        self.tree.signal_all(signal.SIGKILL)
+        self.process.wait()
+
     def kill(self) -> None:
         """Stop the worker and everything it started (its container too); release every descriptor.
+
+        Nobody records this ending (an idle, recycled or stopped worker), so
+        a container's CLI is simply killed and ``cleanup`` removes the
+        container, without waiting for the engine.
 
         Under a child subreaper, what the worker left outside its group (a
         double-forked daemon) is killed here too (:mod:`.runtimes.reaper`).

@@ -26,6 +26,7 @@ description: Greets whoever it is asked to (made by `workflow plugin new`)
 runtime:
   entrypoint: main.py
   timeout: 10
+  serve: true   # it speaks the serve loop (the SDK's run() does), so `workflow run --pool` keeps it warm
 actions:
   greet:
     description: Say hello to someone

@@ -154,6 +154,26 @@ class DockerRuntime:
         except (_DaemonUnavailable, docker.errors.APIError, requests.exceptions.RequestException):
             return False
 
+    def signal_container(self, container_id: str, signal_name: str) -> None:
+        """Signal a container's process through the engine (a warm worker's stop); a stopped one is no error."""
+        import docker
+        import requests
+
+        with contextlib.suppress(_DaemonUnavailable, docker.errors.APIError, requests.exceptions.RequestException):
+            self._api().kill(container_id, signal=signal_name)
+
+    def exit_code(self, container_id: str) -> int | None:
+        """A stopped container's exit code, as a one-shot call records it (None while it runs or unknown)."""
+        import docker
+        import requests
+
+        try:
+            state = self._api().inspect_container(container_id).get("State", {})
+        except (_DaemonUnavailable, docker.errors.APIError, requests.exceptions.RequestException):
+            return None
+        code = state.get("ExitCode")
+        return None if state.get("Running") or not isinstance(code, int) else code
+
     def _create(self, api: Any, invocation: Invocation, *, serve: bool = False) -> str:
         """The one place a plugin's container and its lockdown are defined (one-shot and serving alike)."""
         import docker

@@ -15,6 +15,10 @@ a valid ``ok: false`` document            ``action``
 non-zero exit or signal, no error doc     ``crashed``
 exit 0 but stdout not one valid response  ``protocol``
 ========================================  =====================
+
+A stdout that is not a response travels as ``Failure.stdout_head``: only
+the executor knows the run's secrets, so it masks that text before quoting
+its start in the message.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ STDERR_WINDOW_BYTES = 2 * STDERR_TAIL_CHARS
 """How much of the end of stderr a runtime keeps raw: more than the tail, so that it is cut only once masked."""
 TAIL_CUT_MARK = "…"
 """Starts a tail when earlier output was dropped, ends it when later output was (a stream stopped at its limit)."""
+
+STDOUT_HEAD_BYTES = 4096
+"""How much of the start of a stdout that is not a response a failure carries, for its message to quote."""
 
 
 class Termination(enum.Enum):
@@ -138,8 +145,10 @@ def masked_tail(tail: str, masker: Masker, limit: int = STDERR_TAIL_CHARS) -> st
     return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
 
 
-def _failure(ending: Ending, kind: FailureKind, message: str) -> Failure:
-    return Failure(kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail)
+def _failure(ending: Ending, kind: FailureKind, message: str, *, stdout_head: str = "") -> Failure:
+    return Failure(
+        kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail, stdout_head=stdout_head
+    )
 
 
 def _early_stop(ending: Ending) -> Failure | None:
@@ -180,11 +189,26 @@ def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Fai
     if clean_exit:
         if silent:
             return _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
-        return _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
+        return _failure(
+            ending,
+            FailureKind.PROTOCOL,
+            f"{ref} wrote something other than one JSON response on stdout ({exc}); stdout carries only the "
+            "response: logs and print() output belong on stderr",
+            stdout_head=_head(ending.stdout),
+        )
     how = describe_exit(ending.exit_code, ending.signal)
     if silent:
         return _failure(ending, FailureKind.CRASHED, f"{ref} {how} without writing a response")
-    return _failure(ending, FailureKind.CRASHED, f"{ref} {how}; its stdout was not a valid response ({exc})")
+    return _failure(
+        ending,
+        FailureKind.CRASHED,
+        f"{ref} {how}; its stdout was not a valid response ({exc})",
+        stdout_head=_head(ending.stdout),
+    )
+
+
+def _head(stdout: bytes) -> str:
+    return stdout[:STDOUT_HEAD_BYTES].decode("utf-8", "replace")
 
 
 def classify(ending: Ending) -> tuple[Response | None, Failure | None]:

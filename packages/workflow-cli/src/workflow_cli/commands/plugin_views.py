@@ -47,7 +47,8 @@ class RuntimeView(TypedDict):
     command: list[str] | None
     image: str
     timeout: float
-    pool: dict[str, float] | None
+    pool: dict[str, float | None] | None
+    serve: bool
 
 
 class ActionView(TypedDict):
@@ -135,6 +136,7 @@ def inspection(
             "pool": None
             if pool is None
             else {"size": pool.size, "idle_timeout": pool.idle_timeout, "recycle_after": pool.recycle_after},
+            "serve": runtime.serve,
         },
         "actions": {
             name: {

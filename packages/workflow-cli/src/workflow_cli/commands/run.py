@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,12 +19,14 @@ from .workflow_common import (
     VarOption,
     VarsFileOption,
     WorkflowFileArgument,
+    check_backend,
     load_and_check,
     report_problems,
 )
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.config import RestrictedBackend
+    from workflow_plugin_runtime.errors import Problem
 
     from ..ui.console import Console
     from .workflow_common import LoadedWorkflow
@@ -72,7 +75,7 @@ def run(
     """
     from workflow_plugin_runtime.config import RestrictedBackend
 
-    from ..ui.console import make_console
+    from ..ui.console import make_console, print_problem
 
     chosen_backend = None
     if backend is not None:
@@ -87,6 +90,9 @@ def run(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
     )
     report_problems(errors, loaded)
+    backend_warnings = check_backend(loaded, chosen_backend)
+    for warning in backend_warnings:
+        print_problem(errors, warning)
     progress_console = errors if json_output else make_console()
     code = _execute(
         loaded,
@@ -96,6 +102,7 @@ def run(
         pool=pool,
         backend=chosen_backend,
         json_output=json_output,
+        warnings=[*loaded.check.warnings, *backend_warnings],
     )
     raise typer.Exit(code)
 
@@ -109,7 +116,9 @@ def _execute(
     pool: bool,
     backend: RestrictedBackend | None,
     json_output: bool,
+    warnings: list[Problem],
 ) -> int:
+    """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
     from workflow_plugin_runtime.containment import contained_run
     from workflow_plugin_runtime.control_chars import escape_controls_in_json
     from workflow_plugin_runtime.executor import PluginExecutor
@@ -119,6 +128,7 @@ def _execute(
     from workflow_plugin_runtime.scheduler import Scheduler, new_run_id
     from workflow_plugin_runtime.secrets import collect_secrets, every_secret
 
+    from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
 
     workflow = loaded.check.workflow
@@ -135,18 +145,24 @@ def _execute(
         pool_defaults=loaded.config.pool,
     )
     cancel = threading.Event()
+
+    def warn(problem: Problem) -> None:  # a runtime's warning (a plugin that cannot be kept warm), once each
+        masked = replace(problem, message=masker.mask(problem.message))
+        warnings.append(masked)
+        print_problem(errors, masked)
+
     run_id = new_run_id()
     with (
         _cancel_on_signals(cancel, errors),
         contained_run(run_id, workflow=workflow.path, report=lambda line: typer.echo(line, err=True)),
-        PluginManager(loaded.resolver, policy=policy) as manager,
+        PluginManager(loaded.resolver, policy=policy, on_warning=warn) as manager,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
         scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
         result = scheduler.run(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
         )
-    record = run_record(result, masker=masker)
+    record = run_record(result, masker=masker, warnings=warnings)
     path = write_run_record(record, workflow.directory)
     print_run_summary(progress_console, result, record_path=str(path))
     if json_output:

@@ -6,7 +6,7 @@ so ``workflow --help`` stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +15,8 @@ import typer
 from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.config import Config
+    from workflow_plugin_runtime.config import Config, RestrictedBackend
+    from workflow_plugin_runtime.errors import Problem
     from workflow_plugin_runtime.resolve import Resolver
     from workflow_plugin_runtime.secrets import SecretProvider
     from workflow_plugin_runtime.workflow_checks import WorkflowCheck
@@ -91,6 +92,8 @@ def load_and_check(
     check = check_workflow_file(
         file, resolver=resolver, vars_overrides=variables, secrets=provider if check_secrets else None
     )
+    if provider.warnings:  # a secrets file others can read: shown with the checks' findings, and recorded
+        check = replace(check, problems=(*provider.warnings, *check.problems))
     return LoadedWorkflow(check, config, resolver, provider, variables)
 
 
@@ -105,3 +108,31 @@ def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
         raise InvalidInput(ErrorKind.WORKFLOW, loaded.check.problems, summary=summary)
     for problem in loaded.check.problems:
         print_problem(console, problem)
+
+
+def check_backend(loaded: LoadedWorkflow, flag: RestrictedBackend | None) -> list[Problem]:
+    """Refuse a restricted run whose backend cannot run here; warn when ``--backend`` cannot apply.
+
+    Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
+    the backend and how to get it; returns the warnings to show and record.
+    """
+    from workflow_plugin_runtime.backends import usable_backend
+    from workflow_plugin_runtime.errors import Problem, Severity
+    from workflow_plugin_runtime.permissions import SecurityMode
+
+    workflow = loaded.check.workflow
+    assert workflow is not None  # report_problems exited otherwise
+    if workflow.security is SecurityMode.RESTRICTED:
+        usable_backend(flag if flag is not None else loaded.config.backend)
+        return []
+    if flag is None:
+        return []
+    return [
+        Problem(
+            f"--backend {flag.value} does not apply: workflow '{workflow.name}' is trusted, so its plugins run as "
+            "local processes",
+            location=workflow.locate(("security",)) if "security" in workflow.document.data else None,
+            hint="set security: restricted in the workflow to run its plugins isolated, or drop --backend",
+            severity=Severity.WARNING,
+        )
+    ]

@@ -135,6 +135,8 @@ def print_run_summary(console: Console, result: RunResult, *, record_path: str |
     if len(tasks) > _SUMMARY_ROWS:
         table.add_row(Text(f"... {len(tasks) - _SUMMARY_ROWS} more"), "", "", "", "")
     console.print(table)
+    if result.failure is not None:  # a run-level error: every task may have succeeded
+        console.print(Text.assemble(("error: ", "bold red"), f"{result.failure.kind.value}: {result.failure.message}"))
     if result.outputs:
         console.print(Text("outputs:", style="bold"))
         for name, value in result.outputs.items():

@@ -253,7 +253,10 @@ def _runtime_line(report: Inspection) -> str:
     start = " ".join(runtime["command"]) if runtime["command"] is not None else f"{runtime['entrypoint']} (entrypoint)"
     parts = [start, f"image {runtime['image']}", f"timeout {runtime['timeout']:g}s"]
     if runtime["pool"] is not None:
-        parts.append(f"warm pool of {runtime['pool']['size']:g}")
+        size = runtime["pool"]["size"]
+        parts.append("warm pool" if size is None else f"warm pool of at most {size:g}")
+    elif not runtime["serve"]:
+        parts.append("one-shot (no serve loop)")
     return " · ".join(parts)
 
 

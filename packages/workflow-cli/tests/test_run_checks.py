@@ -1,0 +1,123 @@
+"""`workflow run` refusing what cannot work, and recording what it was warned about.
+
+Workflow outputs that cannot be resolved, a secrets file others can read, a
+restricted backend that cannot run here, a ``--backend`` that cannot apply.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/workflow-test-docker.sock"}
+
+ECHO = """
+name: echoed
+tasks:
+  echo: {uses: tests/e2e.echo, inputs: {plain: hi}}
+outputs:
+  said: "{{ tasks.echo.outputs.plain }}"
+  lost: "{{ tasks.echo.outputs.nope }}"
+"""
+
+
+def test_an_output_reading_a_missing_key_fails_the_run(run_workflow, tmp_path):
+    done, record = run_workflow(ECHO)
+    assert done.returncode == 1, done.stderr
+    assert record["tasks"]["echo"]["status"] == "succeeded"
+    assert record["status"] == "failed"
+    assert record["outputs"] == {"said": "hi", "lost": None}
+    assert record["error"]["kind"] == "template"
+    message = record["error"]["message"]
+    assert "workflow output 'lost'" in message and "has no key 'nope'" in message and "its keys: plain" in message
+    assert f"{tmp_path / 'flow.yaml'}:7" in message  # where the output is written
+    assert "error: template: workflow output 'lost'" in done.stderr  # the summary says why the run failed
+    written = json.loads((tmp_path / ".workflow" / "runs" / f"{record['run_id']}.json").read_text())
+    assert written["error"] == record["error"]
+
+
+def test_an_output_reading_a_failed_task_is_null_without_a_run_error(run_workflow):
+    flow = "name: f\ntasks:\n  broken: {uses: tests/e2e.fail}\noutputs:\n  result: '{{ tasks.broken.outputs.x }}'\n"
+    done, record = run_workflow(flow)
+    assert done.returncode == 1
+    assert record["outputs"] == {"result": None}
+    assert record["error"] is None  # the task's own failure says why
+    assert record["tasks"]["broken"]["error"]["kind"] == "action"
+
+
+def test_validate_reports_an_output_key_the_upstream_schema_does_not_declare(run_cli, tmp_path):
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: v\ntasks:\n  two: {uses: tests/e2e.number, inputs: {value: 2}}\noutputs:\n"
+        "  total: '{{ tasks.two.outputs.valeu }}'\n"
+    )
+    done = run_cli("validate", str(flow), "-p", str(PLUGINS))
+    assert done.returncode == 2
+    assert f"{flow}:5:" in done.stderr and "declares no output 'valeu'" in done.stderr
+    assert "did you mean 'value'?" in done.stderr
+
+
+def test_a_secrets_file_others_can_read_is_warned_about_and_recorded(run_workflow, run_cli, tmp_path):
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("API_TOKEN=tok-5f3a9c-very-secret\n")
+    flow = "name: s\ntasks:\n  echo: {uses: tests/e2e.echo, inputs: {token: '{{ secrets.API_TOKEN }}'}}\n"
+    secrets.chmod(0o644)
+    done, record = run_workflow(flow, "--secrets-file", str(secrets))
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {secrets}: the secrets file can be read by other users (mode 644)" in done.stderr
+    assert f"chmod 600 {secrets}" in done.stderr
+    assert record["warnings"] == [
+        {
+            "message": "the secrets file can be read by other users (mode 644)",
+            "location": str(secrets),
+            "hint": f"chmod 600 {secrets}",
+        }
+    ]
+    checked = run_cli("validate", str(tmp_path / "flow.yaml"), "-p", str(PLUGINS), "--secrets-file", str(secrets))
+    assert checked.returncode == 0 and "can be read by other users" in checked.stderr
+    secrets.chmod(0o600)
+    done, record = run_workflow(flow, "--secrets-file", str(secrets))
+    assert done.returncode == 0, done.stderr
+    assert "other users" not in done.stderr
+    assert record["warnings"] == []
+
+
+RESTRICTED = "name: r\nsecurity: restricted\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 1}}\n"
+
+
+def test_the_sandbox_backend_is_refused_before_anything_runs(run_workflow, tmp_path):
+    done, record = run_workflow(RESTRICTED, "--backend", "sandbox")
+    assert done.returncode == 2, done.stderr
+    assert record is None
+    assert "error: the restricted backend 'sandbox' cannot run here" in done.stderr
+    assert "hint: run restricted workflows in Docker: workflow run --backend docker" in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+    assert "Traceback" not in done.stderr
+
+
+def test_docker_without_a_daemon_is_refused_before_anything_runs(run_workflow, tmp_path):
+    done, _ = run_workflow(RESTRICTED, "--backend", "docker", env=NO_DOCKER)
+    assert done.returncode == 2, done.stderr
+    assert "error: the restricted backend 'docker' cannot run here: no Docker daemon" in done.stderr
+    assert "install Docker" in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+def test_auto_names_every_backend_it_tried(run_workflow, tmp_path):
+    done, _ = run_workflow(RESTRICTED, env=NO_DOCKER)
+    assert done.returncode == 2, done.stderr
+    assert "no restricted backend can run here (auto tried sandbox, docker)" in done.stderr
+    assert "sandbox: the sandbox backend (bubblewrap) is not implemented" in done.stderr
+    assert "docker: no Docker daemon" in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+def test_a_backend_flag_on_a_trusted_workflow_is_warned_about(run_workflow):
+    flow = "name: t\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 1}}\n"
+    done, record = run_workflow(flow, "--backend", "sandbox")
+    assert done.returncode == 0, done.stderr
+    expected = "--backend sandbox does not apply: workflow 't' is trusted, so its plugins run as local processes"
+    assert f"warning: {expected}" in done.stderr
+    assert [w["message"] for w in record["warnings"]] == [expected]
+    assert record["tasks"]["a"]["metrics"]["runtime"] == "process"
