@@ -12,7 +12,9 @@ the messages again. Version 1 in short (``docs/protocol.md`` is the full text):
 
 Every decoder validates the message's shape and raises :class:`ProtocolError`
 (never ``KeyError`` or ``json.JSONDecodeError``) so that a peer speaking
-garbage is reported, not crashed on.
+garbage is reported, not crashed on. What a plugin sends (responses, ready
+lines, log records) must also be data every later reader can carry: text
+that is valid Unicode, finite numbers, bounded nesting (``unreadable_value``).
 
 The message classes live in ``_messages`` and are imported for type checkers
 only: a plugin process never pays for ``typing`` (see that module).
@@ -21,6 +23,9 @@ only: a plugin process never pays for ``typing`` (see that module).
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 
 from ._errors import ProtocolError
 
@@ -58,6 +63,14 @@ EXIT_BAD_REQUEST = 2
 CONTEXT_FIELDS = ("run_id", "workflow", "task", "workflow_dir")
 """The request context's known keys; each is optional and, when present, a string."""
 
+MAX_NESTING = 100
+"""How deep a response, ready line or log record may nest; every reader after us walks it recursively."""
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_SHOWN_KEY_CHARS = 40
+_SHOWN_PATH_CHARS = 120
+
 
 def parse_log_line(line: str) -> LogRecord | None:
     """Read one stderr line: a JSON ``{"level", "message"}`` object or plain text.
@@ -82,8 +95,84 @@ def parse_log_line(line: str) -> LogRecord | None:
             }
             if isinstance(value.get("data"), dict):
                 record["data"] = value["data"]
-            return record
+            if unreadable_value(record) is None:
+                return record
     return {"level": "info", "message": text, "structured": False}
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``), so UTF-8 can carry it.
+
+    Python hands out such strings for bytes that are not UTF-8 (file names,
+    environment variables: ``surrogateescape``); the escape keeps the text
+    readable and says which byte it was.
+    """
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unreadable_value(value: object) -> str | None:
+    """What in ``value`` no later reader can carry, and where; None when every part is fine.
+
+    A lone surrogate (the JSON escape ``\\ud800`` alone) is not text: no
+    UTF-8 file, pipe or terminal can hold it. A float out of range (``1e400``
+    reads as infinity) is not a JSON number. Data nested deeper than
+    :data:`MAX_NESTING` breaks every recursive walker after us. The answer
+    names the place (``field 'outputs.files[2]': ...``). The walk is
+    iterative and in document order, so hostile data cannot overflow it.
+    """
+    pending: list[tuple[object, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        problem = None
+        if isinstance(item, str):
+            problem = _text_problem(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            problem = f"holds {item!r}, which is not a finite number; JSON has no NaN or infinity (send it as a string)"
+        elif isinstance(item, (dict, list)) and len(path) >= MAX_NESTING:
+            problem = f"nests more than {MAX_NESTING} levels deep"
+        elif isinstance(item, dict):
+            bad_key = next((key for key in item if isinstance(key, str) and _text_problem(key)), None)
+            if bad_key is not None:
+                path, problem = (*path, bad_key), f"the key {_text_problem(bad_key)}"
+            else:
+                pending.extend((child, (*path, key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend((child, (*path, index)) for index, child in reversed(list(enumerate(item))))
+        if problem is not None:
+            return f"field '{_field_path(path)}': {problem}" if path else problem
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    found = None if text.isascii() else _LONE_SURROGATE.search(text)
+    if found is None:
+        return None
+    return (
+        f"holds a lone surrogate ({escape_surrogates(found.group())}), which is not valid Unicode text "
+        "(send text as UTF-8, and bytes as base64)"
+    )
+
+
+def _field_path(path: tuple[str | int, ...]) -> str:
+    """``("outputs", "files", 2)`` -> ``outputs.files[2]``; odd keys quoted, long keys and paths cut."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part) and len(part) <= _SHOWN_KEY_CHARS:
+            text += f".{part}" if text else part
+        else:
+            cut = len(part) > _SHOWN_KEY_CHARS
+            text += "[" + json.dumps(part[:_SHOWN_KEY_CHARS] + ("..." if cut else "")) + "]"
+        if len(text) > _SHOWN_PATH_CHARS:
+            return text[:_SHOWN_PATH_CHARS] + "..."
+    return text
+
+
+def _check_readable(message: dict[str, Any], what: str) -> None:
+    problem = unreadable_value(message)
+    if problem is not None:
+        raise ProtocolError(f"{what} {problem}")
 
 
 def make_request(
@@ -123,7 +212,7 @@ def error_response(
 ) -> ErrorResponse:
     response: ErrorResponse = {
         "ok": False,
-        "error": {"type": type, "message": message, "retryable": retryable},
+        "error": {"type": escape_surrogates(type), "message": escape_surrogates(message), "retryable": retryable},
     }
     if id is not None:
         response["id"] = id
@@ -138,7 +227,8 @@ def encode_message(message: Request | Response | ReadyMessage) -> bytes:
     """One message as a single JSON line (JSON escapes every newline in strings).
 
     Text that UTF-8 cannot carry (a lone surrogate, which a JSON ``\\ud800``
-    escape decodes to) is sent as JSON escapes instead of failing.
+    escape decodes to) is sent as JSON escapes instead of failing: a request
+    may hold some when the operator's own input did (see docs/protocol.md).
     """
     try:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -168,6 +258,11 @@ def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # the only other one: an integer over the interpreter's digit limit
+        raise ProtocolError(
+            f"{what} holds an integer longer than {sys.get_int_max_str_digits()} digits, which cannot be read; "
+            "send very large numbers as strings"
+        ) from exc
     except RecursionError as exc:
         raise ProtocolError(f"{what} nests too deeply") from exc
     if not isinstance(value, dict):
@@ -247,13 +342,14 @@ def decode_response(data: bytes | str) -> Response:
     _check_id(message, what)
     if message["ok"]:
         _check_field(message, "outputs", dict, what)
-        return message  # type: ignore[return-value]  # validated above
-    _check_field(message, "error", dict, what)
-    error = message["error"]
-    _check_field(error, "type", str, "response error")
-    _check_field(error, "message", str, "response error")
-    error.setdefault("retryable", False)
-    _check_field(error, "retryable", bool, "response error")
+    else:
+        _check_field(message, "error", dict, what)
+        error = message["error"]
+        _check_field(error, "type", str, "response error")
+        _check_field(error, "message", str, "response error")
+        error.setdefault("retryable", False)
+        _check_field(error, "retryable", bool, "response error")
+    _check_readable(message, what)
     return message  # type: ignore[return-value]  # validated above
 
 
@@ -267,4 +363,5 @@ def decode_ready(data: bytes | str) -> ReadyMessage:
     message.setdefault("actions", [])
     _check_field(message, "actions", list, what)
     _check_strings(message["actions"], "ready line field 'actions'")
+    _check_readable(message, what)
     return message  # type: ignore[return-value]  # validated above
