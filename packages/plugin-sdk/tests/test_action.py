@@ -128,10 +128,7 @@ def test_returning_something_else_than_an_object_is_invalid_outputs() -> None:
     assert response["error"]["message"] == "action 'list' returned list; an action must return a dict (a JSON object)"
 
 
-@pytest.mark.parametrize(
-    ("action", "reason"),
-    [("nan", "'outputs.ratio': holds nan, which is not a finite number"), ("unsendable", "object")],
-)
+@pytest.mark.parametrize(("action", "reason"), [("nan", "Out of range float values"), ("unsendable", "object")])
 def test_outputs_json_cannot_carry_become_invalid_outputs_when_encoded(action: str, reason: str) -> None:
     data, code = answer(make_request(action, {}, id=9), FAILING)
     response = decode_response(data)

@@ -110,8 +110,9 @@ DEEP_REFUSED = "[" * 99 + "]" * 99
             "field 'error.message': holds a lone surrogate",
         ),
         (r'{"ok": false, "error": {"type": "\udfff", "message": "m"}}', "field 'error.type': holds a lone surrogate"),
-        ('{"ok": true, "outputs": {"n": 1e400}}', "field 'outputs.n': holds inf, which is not a finite number"),
-        ('{"ok": true, "outputs": {"n": -1e400}}', "field 'outputs.n': holds -inf, which is not a finite number"),
+        ('{"ok": true, "outputs": {"n": 1e400}}', "not valid JSON: 1e400 is out of range for a JSON number"),
+        ('{"ok": true, "outputs": {"n": -1e400}}', "not valid JSON: -1e400 is out of range for a JSON number"),
+        ('{"ok": true, "outputs": {"n": 1' + "0" * 309 + ".5}}", "out of range for a JSON number"),
         ('{"ok": true, "outputs": {"n": ' + "7" * 4301 + "}}", "holds an integer longer than 4300 digits"),
         ('{"ok": true, "outputs": {"a": ' + DEEP_REFUSED + "}}", "nests more than 100 levels deep"),
     ],
@@ -126,6 +127,13 @@ def test_responses_no_reader_could_carry_are_protocol_errors_naming_the_field(ra
 def test_valid_pairs_non_ascii_text_and_nesting_within_the_limit_are_accepted() -> None:
     raw = r'{"ok": true, "outputs": {"emoji": "\ud83d\ude00", "é": "ü", "a": ' + DEEP_OK + "}}"
     assert decode_response(raw.encode())["outputs"]["emoji"] == "😀"  # type: ignore[typeddict-item]
+
+
+def test_many_brackets_without_depth_are_accepted_and_raw_surrogates_in_str_input_are_refused() -> None:
+    wide = json.dumps({"ok": True, "outputs": {"rows": [[i, {"k": [i]}] for i in range(300)], "t": "[[[[{{{{"}})
+    assert len(decode_response(wide)["outputs"]["rows"]) == 300  # type: ignore[typeddict-item]
+    with pytest.raises(ProtocolError, match=r"field 'outputs.a': holds a lone surrogate \(\\ud800\)"):
+        decode_response('{"ok": true, "outputs": {"a": "x\ud800"}}')  # a str, not bytes: the surrogate is raw
 
 
 def test_ready_lines_no_reader_could_carry_are_refused() -> None:

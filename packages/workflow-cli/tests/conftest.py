@@ -18,8 +18,13 @@ def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs."""
 
     def run(
-        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """``preexec_fn`` runs in the child before exec: a resource limit (file size, memory) that stops root too."""
         full_env = {
             **os.environ,
             "NO_COLOR": "1",
@@ -38,6 +43,7 @@ def run_cli(tmp_path: Path) -> RunCli:
             env=full_env,
             timeout=timeout,
             check=False,
+            preexec_fn=preexec_fn,
         )
 
     return run

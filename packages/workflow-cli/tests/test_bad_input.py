@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -123,19 +121,9 @@ def _memory_cap() -> None:
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
-def test_a_secrets_file_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path, device):
+def test_a_secrets_file_that_is_not_a_regular_file_is_refused_before_it_is_read(run_cli, tmp_path, device):
     path = flow(tmp_path)
-    env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path / "d")}
-    done = subprocess.run(
-        [sys.executable, "-m", "workflow_cli", "run", str(path), "-p", str(PLUGINS), "--secrets-file", device],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-        preexec_fn=_memory_cap,
-    )
+    done = run_cli("run", str(path), "-p", str(PLUGINS), "--secrets-file", device, preexec_fn=_memory_cap)
     one_clear_error(done, f"{device}: is not a regular file")
     assert "hint: give the path of a secrets file; a device, FIFO or socket cannot be read as one" in done.stderr
     assert not (tmp_path / ".workflow").exists()

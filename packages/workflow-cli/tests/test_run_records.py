@@ -9,10 +9,7 @@ error: the summary and --json still show it, and the exit code is the run's.
 from __future__ import annotations
 
 import json
-import os
 import resource
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +63,7 @@ OK_TEXT = '{"ok": true, "id": @ID@, "outputs": {"text": "caf\\u00e9 \\ud83d\\ude
             '{"ok": false, "id": @ID@, "error": {"type": "E", "message": "bad \\ud800"}}',
             "field 'error.message': holds a lone surrogate",
         ),
-        ('{"ok": true, "id": @ID@, "outputs": {"n": 1e400}}', "field 'outputs.n': holds inf"),
+        ('{"ok": true, "id": @ID@, "outputs": {"n": 1e400}}', "1e400 is out of range for a JSON number"),
         ('{"ok": true, "id": @ID@, "outputs": {"a": ' + "[" * 150 + "]" * 150 + "}}", "nests more than 100 levels"),
     ],
     ids=["surrogate", "surrogate-key", "surrogate-error", "infinity", "deep"],
@@ -156,21 +153,9 @@ def _small_file_limit() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
 
 
-def test_a_write_failing_half_way_leaves_no_partial_file_and_the_run_still_reports(tmp_path):
+def test_a_write_failing_half_way_leaves_no_partial_file_and_the_run_still_reports(run_cli, tmp_path):
     """The disk filling up mid-write, for real: the record outgrows the file size limit while being written."""
-    flow = flow_file(tmp_path)
-    env = {**os.environ, "NO_COLOR": "1", "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_DATA_HOME": str(tmp_path / "d")}
-    env.pop("WORKFLOW_PLUGINS_PATH", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "workflow_cli", "run", str(flow), "--json", "-p", str(E2E)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-        preexec_fn=_small_file_limit,
-    )
+    done = run_cli("run", str(flow_file(tmp_path)), "--json", "-p", str(E2E), preexec_fn=_small_file_limit)
     assert done.returncode == 0, done.stderr
     assert strict_json(done.stdout)["status"] == "succeeded"
     assert "Traceback" not in done.stderr

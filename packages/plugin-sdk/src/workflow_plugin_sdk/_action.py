@@ -18,7 +18,7 @@ from ._protocol import (
     encode_message,
     error_response,
     success_response,
-    unreadable_value,
+    unreadable_message,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
@@ -145,10 +145,11 @@ def answer(request: Request, registry: ActionRegistry, *, sink: LogSink | None =
     """
     response = dispatch(request, registry, sink=sink)
     try:
-        problem = unreadable_value(response)
+        data = encode_message(response)
+        problem = unreadable_message(response, data.decode("utf-8"))
         if problem is not None:
             raise ProtocolError(f"response {problem}")
-        return encode_message(response), EXIT_OK if response["ok"] else EXIT_ACTION_FAILED
+        return data, EXIT_OK if response["ok"] else EXIT_ACTION_FAILED
     except ProtocolError as exc:
         message = f"action {request['action']!r} returned outputs that cannot be sent as JSON: {exc}"
         fallback = error_response("InvalidOutputs", message, id=response.get("id"))

@@ -82,9 +82,10 @@ def parse_log_line(line: str) -> LogRecord | None:
     if not text.strip():
         return None
     if text.lstrip().startswith("{"):
+        text = escape_surrogates(text)  # a raw one becomes its JSON escape, which the check below finds
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
+            value = json.loads(text, parse_float=_finite_float)
+        except (ValueError, RecursionError, ProtocolError):
             value = None
         if isinstance(value, dict) and isinstance(value.get("message"), str):
             level = value.get("level")
@@ -95,7 +96,7 @@ def parse_log_line(line: str) -> LogRecord | None:
             }
             if isinstance(value.get("data"), dict):
                 record["data"] = value["data"]
-            if unreadable_value(record) is None:
+            if unreadable_message(record, text) is None:
                 return record
     return {"level": "info", "message": text, "structured": False}
 
@@ -169,8 +170,47 @@ def _field_path(path: tuple[str | int, ...]) -> str:
     return text
 
 
-def _check_readable(message: dict[str, Any], what: str) -> None:
-    problem = unreadable_value(message)
+def unreadable_message(message: object, text: str) -> str | None:
+    """:func:`unreadable_value` of ``message``, walked only when its JSON ``text`` says it may be needed.
+
+    A lone surrogate in parsed JSON needs a ``\\ud..`` escape in ``text`` (its
+    raw form was escaped before parsing, or UTF-8 could not hold it), and
+    deep nesting needs many brackets; numbers out of range were refused while
+    parsing. So most messages cost two substring scans, not a walk.
+    """
+    if "\\ud" in text or "\\uD" in text:
+        return unreadable_value(message)
+    if text.count("[") + text.count("{") >= MAX_NESTING and _nests_too_deep(message):
+        return unreadable_value(message)
+    return None
+
+
+def _nests_too_deep(message: object) -> bool:
+    """Whether any container sits :data:`MAX_NESTING` levels down, level by level (no recursion)."""
+    level = [message]
+    for _ in range(MAX_NESTING):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)  # type: ignore[attr-defined]
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
+
+
+def _finite_float(literal: str) -> float:
+    """``parse_float`` for every reader: ``1e400`` would read as infinity, which no JSON writer can spell."""
+    number = float(literal)
+    if not math.isfinite(number):
+        shown = literal if len(literal) <= _SHOWN_KEY_CHARS else literal[:_SHOWN_KEY_CHARS] + "..."
+        raise ProtocolError(f"{shown} is out of range for a JSON number (it reads as infinity); send it as a string")
+    return number
+
+
+def _check_readable(message: dict[str, Any], text: str, what: str) -> None:
+    problem = unreadable_message(message, text)
     if problem is not None:
         raise ProtocolError(f"{what} {problem}")
 
@@ -244,16 +284,20 @@ def _reject_constant(name: str) -> None:
     raise ProtocolError(f"{name} is not a JSON number")
 
 
-def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
+def _text(data: bytes | str, what: str) -> str:
     if isinstance(data, bytes):
         try:
-            data = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(f"{what} is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
-    if not data.strip():
+    return escape_surrogates(data)  # a str may hold raw ones: as JSON escapes they are found like any other
+
+
+def _load_object(text: str, what: str) -> dict[str, Any]:
+    if not text.strip():
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except ProtocolError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -331,13 +375,14 @@ def _checked_request(message: dict[str, Any]) -> Request:
 
 def decode_request(data: bytes | str) -> Request:
     """Parse and validate one request (a whole stdin document or one line)."""
-    return _checked_request(_load_object(data, "request"))
+    return _checked_request(_load_object(_text(data, "request"), "request"))
 
 
 def decode_response(data: bytes | str) -> Response:
     """Parse and validate one response; ``ok`` decides which shape is required."""
     what = "response"
-    message = _load_object(data, what)
+    text = _text(data, what)
+    message = _load_object(text, what)
     _check_field(message, "ok", bool, what)
     _check_id(message, what)
     if message["ok"]:
@@ -349,19 +394,20 @@ def decode_response(data: bytes | str) -> Response:
         _check_field(error, "message", str, "response error")
         error.setdefault("retryable", False)
         _check_field(error, "retryable", bool, "response error")
-    _check_readable(message, what)
+    _check_readable(message, text, what)
     return message  # type: ignore[return-value]  # validated above
 
 
 def decode_ready(data: bytes | str) -> ReadyMessage:
     """Parse the first line of a pooled worker; anything else means no serve loop."""
     what = "ready line"
-    message = _load_object(data, what)
+    text = _text(data, what)
+    message = _load_object(text, what)
     _check_version(message, what)
     if message.get("ready") is not True:
         raise ProtocolError("ready line field 'ready': expected true")
     message.setdefault("actions", [])
     _check_field(message, "actions", list, what)
     _check_strings(message["actions"], "ready line field 'actions'")
-    _check_readable(message, what)
+    _check_readable(message, text, what)
     return message  # type: ignore[return-value]  # validated above
