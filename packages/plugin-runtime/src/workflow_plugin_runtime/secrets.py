@@ -27,11 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, final, runtime_checkable
 
+from .capped_read import read_capped_file
 from .errors import Problem, SecretError, Severity, SourceLocation
 from .jsonschema_errors import closest
 from .template_values import TemplateUse
 from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, ReferenceRoot
-from .yamlfile import load_yaml_file, read_capped_file
+from .yamlfile import load_yaml_file
 
 __all__ = [
     "SECRET_ENV_PREFIX",

@@ -22,7 +22,6 @@ import codecs
 import json
 import math
 import re
-import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .capped_read import read_capped_file
 from .errors import SourceLocation, WorkflowPluginError
 
 try:
@@ -49,7 +49,6 @@ __all__ = [
     "json_type_name",
     "load_yaml_bytes",
     "load_yaml_file",
-    "read_capped_file",
 ]
 
 E = TypeVar("E", bound=WorkflowPluginError)
@@ -194,44 +193,6 @@ def load_yaml_bytes(
             hint="the document must be a YAML mapping such as `key: value`",
         )
     return YamlDocument(data, file, builder.values, builder.keys)
-
-
-def read_capped_file(
-    path: Path, *, error: type[E], limit: int, what: str = "file", not_found_hint: str | None = None
-) -> bytes:
-    """The bytes of the regular file at ``path``, at most ``limit`` of them; ``error`` for anything else.
-
-    A device (``/dev/zero``), FIFO or socket is refused before it is opened:
-    reading one may never end. ``what`` names the file in messages
-    (``secrets file not found``).
-    """
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise error(f"is a directory, not a {what}", location=SourceLocation(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise error(
-                "is not a regular file",
-                location=SourceLocation(path),
-                hint=f"give the path of a {what}; a device, FIFO or socket cannot be read as one",
-            )
-        if info.st_size > limit:
-            raise error(
-                f"the {what} is too large ({info.st_size} bytes; the limit is {limit})",
-                location=SourceLocation(path),
-            )
-        with path.open("rb") as stream:
-            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
-            raw = stream.read(info.st_size + 1)
-            if len(raw) > info.st_size:
-                raw += stream.read(limit + 1 - len(raw))
-    except FileNotFoundError as exc:
-        raise error(f"{what} not found", location=SourceLocation(path), hint=not_found_hint) from exc
-    except OSError as exc:
-        raise error(f"cannot read the {what}: {exc.strerror or exc}", location=SourceLocation(path)) from exc
-    if len(raw) > limit:
-        raise error(f"the {what} is too large (over {limit} bytes)", location=SourceLocation(path))
-    return raw
 
 
 def _decode(raw: bytes, *, file: Path | None, error: type[E]) -> str:

@@ -12,14 +12,8 @@ import re
 
 from ._context import PluginContext
 from ._errors import ActionError, DefinitionError, ProtocolError
-from ._protocol import (
-    EXIT_ACTION_FAILED,
-    EXIT_OK,
-    encode_message,
-    error_response,
-    success_response,
-    unreadable_message,
-)
+from ._protocol import EXIT_ACTION_FAILED, EXIT_OK, encode_message, error_response, success_response
+from ._values import unreadable_message
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:

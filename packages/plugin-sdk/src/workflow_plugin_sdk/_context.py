@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from ._protocol import LOG_LEVELS as LEVELS
-from ._protocol import escape_surrogates
+from ._values import escape_surrogates
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
