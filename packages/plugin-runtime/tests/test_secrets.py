@@ -78,8 +78,21 @@ class TestDotenvProvider:
         assert str(caught.value).startswith(f"{tmp_path / 'nope.env'}: secrets file not found")
 
     def test_a_directory(self, tmp_path: Path) -> None:
-        with pytest.raises(SecretError, match="the secrets file is a directory"):
+        with pytest.raises(SecretError, match="is a directory, not a secrets file"):
             DotenvSecretProvider(tmp_path)
+
+    def test_a_device_is_refused_before_it_is_read(self) -> None:
+        """A device may never end (/dev/zero: the CLI test covers it under a memory cap); none is read."""
+        with pytest.raises(SecretError) as caught:
+            DotenvSecretProvider("/dev/null")
+        assert caught.value.message == "is not a regular file"
+        assert caught.value.location == SourceLocation(Path("/dev/null"))
+        assert "device, FIFO or socket" in (caught.value.hint or "")
+
+    def test_a_file_over_the_size_cap_is_refused(self, tmp_path: Path) -> None:
+        path = secrets_file(tmp_path, "A=" + "x" * (1024 * 1024) + "\n")
+        with pytest.raises(SecretError, match=r"the secrets file is too large \(\d+ bytes; the limit is 1048576\)"):
+            DotenvSecretProvider(path)
 
     def test_unreadable_path(self, tmp_path: Path) -> None:
         path = secrets_file(tmp_path, "A=b\n") / "below-a-file.env"

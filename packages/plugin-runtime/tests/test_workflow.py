@@ -210,6 +210,24 @@ class TestSchema:
         found = problems_of(tmp_path, "name: x\ntasks:\n  1st: {uses: a/b.c}\n")
         assert found[0].startswith("wf.yaml:3:3: tasks.1st: the name '1st' does not match the pattern")
 
+    def test_every_invalid_task_id_is_reported_with_its_line_and_a_hint_about_ids(self, tmp_path: Path) -> None:
+        found = problems_of(
+            tmp_path, "name: x\ntasks:\n  1st: {uses: a/b.c}\n  ok: {uses: a/b.c}\n  two words: {uses: a/b.c}\n"
+        )
+        hint = "\n  hint: a task id is letters, digits, '_' and '-', not starting with a digit or '-' (e.g. build_docs)"
+        pattern = " does not match the pattern ^[A-Za-z_][A-Za-z0-9_-]*$"
+        assert found == [
+            "wf.yaml:3:3: tasks.1st: the name '1st'" + pattern + hint,
+            "wf.yaml:5:3: tasks[\"two words\"]: the name 'two words'" + pattern + hint,
+        ]
+
+    def test_no_tasks_hints_at_declaring_one(self, tmp_path: Path) -> None:
+        found = problems_of(tmp_path, "name: x\ntasks: {}\n")
+        assert found == [
+            "wf.yaml:2:8: tasks: must not be empty\n"
+            "  hint: declare at least one task, e.g. `tasks: {build: {uses: acme/make.run}}`"
+        ]
+
 
 class TestStructure:
     def test_unknown_need_suggests_the_nearest_task(self, tmp_path: Path) -> None:

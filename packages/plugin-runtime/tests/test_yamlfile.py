@@ -197,6 +197,30 @@ def test_unsafe_or_non_json_tags_are_refused(tmp_path: Path, content: str) -> No
     assert error.location is not None and error.location.field == "a"
 
 
+@pytest.mark.parametrize("number", ["9" * 4301, "-" + "1" * 5000, "0x" + "f" * 4000, "0" + "7" * 5000])
+def test_an_integer_too_long_to_print_is_a_located_error(tmp_path: Path, number: str) -> None:
+    """CPython refuses str() past 4300 digits: every later writer (JSON, messages) would fail on it."""
+    error = fail(tmp_path, f"name: x\nruntime:\n  timeout: {number}\n")
+    assert error.message == "the integer is longer than 4300 digits"
+    assert error.location is not None
+    assert (error.location.line, error.location.column, error.location.field) == (3, 12, "runtime.timeout")
+    assert error.hint == "quote it to make it a string, or use a smaller number"
+
+
+def test_long_but_printable_integers_load(tmp_path: Path) -> None:
+    document = load_yaml_file(write(tmp_path, f"a: {'9' * 4300}\nb: 0x{'f' * 100}\nc: 1:20\n"), error=ManifestError)
+    assert document.data == {"a": int("9" * 4300), "b": int("f" * 100, 16), "c": 80}
+
+
+@pytest.mark.parametrize("number", [".nan", ".NaN", ".inf", "-.Inf", "+.inf", "1.0e+400", "-2.5e+999"])
+def test_numbers_json_cannot_hold_are_located_errors(tmp_path: Path, number: str) -> None:
+    error = fail(tmp_path, f"actions:\n  get:\n    timeout: {number}\n")
+    assert error.message.startswith(f"{number} is not a finite number")
+    assert error.location is not None
+    assert (error.location.line, error.location.field) == (3, "actions.get.timeout")
+    assert error.hint == "write a finite number, or quote the value to make it a string"
+
+
 def test_complex_keys_are_refused(tmp_path: Path) -> None:
     assert "keys must be plain strings" in fail(tmp_path, "? [a, b]\n: 1\n").message
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from workflow_plugin_sdk import ActionRegistry, DefinitionError, PluginContext, define_action
+from workflow_plugin_sdk import ActionError, ActionRegistry, DefinitionError, PluginContext, define_action
 from workflow_plugin_sdk._action import answer, default_registry, dispatch
 from workflow_plugin_sdk.protocol import EXIT_ACTION_FAILED, EXIT_OK, decode_response, make_request
 from workflow_plugin_sdk.testing import load_plugin
@@ -142,3 +142,29 @@ def test_answer_encodes_success_as_one_line_with_exit_code_0() -> None:
     data, code = answer(make_request("nothing", {}), FAILING, sink=lambda record: None)
     assert code == EXIT_OK
     assert data == json.dumps({"ok": True, "outputs": {}}, separators=(",", ":")).encode() + b"\n"
+
+
+def test_outputs_holding_text_that_is_not_unicode_fail_as_invalid_outputs_naming_the_field() -> None:
+    """A file name with bytes that are not UTF-8 (surrogateescape): the runtime would refuse it, so the SDK does."""
+    registry = ActionRegistry()
+    registry.define_action("ls")(lambda ctx, inputs: {"files": ["ok", "bad-\udcff-name"]})
+    data, code = answer(make_request("ls", {}, id=1), registry)
+    response = decode_response(data)
+    assert code == EXIT_ACTION_FAILED
+    assert response["error"]["type"] == "InvalidOutputs"  # type: ignore[typeddict-item]
+    assert "field 'outputs.files[1]': holds a lone surrogate (\\udcff)" in response["error"]["message"]  # type: ignore[typeddict-item]
+
+
+def test_error_messages_and_logs_write_lone_surrogates_as_readable_escapes() -> None:
+    def fail(ctx: PluginContext, inputs: dict[str, Any]) -> dict[str, Any]:
+        ctx.log.warning("cannot open %s", "/tmp/\udcff", path="/tmp/\udcff")
+        raise ActionError("cannot open /tmp/\udcff", type="Missing\udcff")
+
+    registry = ActionRegistry()
+    registry.define_action("open")(fail)
+    records: list[dict[str, Any]] = []
+    data, code = answer(make_request("open", {}), registry, sink=records.append)
+    error = decode_response(data)["error"]  # type: ignore[typeddict-item]
+    assert code == EXIT_ACTION_FAILED
+    assert (error["type"], error["message"]) == ("Missing\\udcff", "cannot open /tmp/\\udcff")
+    assert records == [{"level": "warning", "message": "cannot open /tmp/\\udcff", "data": {"path": "/tmp/\\udcff"}}]

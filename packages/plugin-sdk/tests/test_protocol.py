@@ -85,10 +85,80 @@ def test_ready_lines_round_trip(actions: list[str]) -> None:
 
 
 def test_text_utf8_cannot_carry_is_sent_as_json_escapes() -> None:
-    """A lone surrogate (what the JSON escape \\ud800 decodes to) must not crash the encoder."""
-    data = encode_message(success_response({"text": "a\ud800b", "plain": "é"}))
-    assert b"\\ud800" in data
-    assert decode_response(data)["outputs"] == {"text": "a\ud800b", "plain": "é"}  # type: ignore[typeddict-item]
+    """A lone surrogate (what the JSON escape \\ud800 decodes to) must not crash the encoder.
+
+    A request may hold one when the operator's own input did (an environment
+    variable with bytes that are not UTF-8): it reaches the plugin unchanged.
+    """
+    data = encode_message(make_request("go", {"text": "a\udcffb", "plain": "é"}))
+    assert b"\\udcff" in data
+    assert decode_request(data)["inputs"] == {"text": "a\udcffb", "plain": "é"}
+
+
+DEEP_OK = "[" * 98 + "]" * 98  # outputs.a's innermost list sits at depth 99 of the response
+DEEP_REFUSED = "[" * 99 + "]" * 99
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (r'{"ok": true, "outputs": {"a": "x\ud800y"}}', r"field 'outputs.a': holds a lone surrogate (\ud800)"),
+        (r'{"ok": true, "outputs": {"f": ["ok", "\udcff"]}}', r"field 'outputs.f[1]': holds a lone surrogate (\udcff)"),
+        (r'{"ok": true, "outputs": {"k\udc00": 1}}', r"""field 'outputs["k\udc00"]': the key holds a lone surrogate"""),
+        (
+            r'{"ok": false, "error": {"type": "E", "message": "\ud800"}}',
+            "field 'error.message': holds a lone surrogate",
+        ),
+        (r'{"ok": false, "error": {"type": "\udfff", "message": "m"}}', "field 'error.type': holds a lone surrogate"),
+        ('{"ok": true, "outputs": {"n": 1e400}}', "not valid JSON: 1e400 is out of range for a JSON number"),
+        ('{"ok": true, "outputs": {"n": -1e400}}', "not valid JSON: -1e400 is out of range for a JSON number"),
+        ('{"ok": true, "outputs": {"n": 1' + "0" * 309 + ".5}}", "out of range for a JSON number"),
+        ('{"ok": true, "outputs": {"n": ' + "7" * 4301 + "}}", "holds an integer longer than 4300 digits"),
+        ('{"ok": true, "outputs": {"a": ' + DEEP_REFUSED + "}}", "nests more than 100 levels deep"),
+    ],
+)
+def test_responses_no_reader_could_carry_are_protocol_errors_naming_the_field(raw: str, words: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_response(raw.encode())
+    assert words in str(caught.value)
+    assert str(caught.value).startswith("response ")
+
+
+def test_valid_pairs_non_ascii_text_and_nesting_within_the_limit_are_accepted() -> None:
+    raw = r'{"ok": true, "outputs": {"emoji": "\ud83d\ude00", "é": "ü", "a": ' + DEEP_OK + "}}"
+    assert decode_response(raw.encode())["outputs"]["emoji"] == "😀"  # type: ignore[typeddict-item]
+
+
+def test_many_brackets_without_depth_are_accepted_and_raw_surrogates_in_str_input_are_refused() -> None:
+    wide = json.dumps({"ok": True, "outputs": {"rows": [[i, {"k": [i]}] for i in range(300)], "t": "[[[[{{{{"}})
+    assert len(decode_response(wide)["outputs"]["rows"]) == 300  # type: ignore[typeddict-item]
+    with pytest.raises(ProtocolError, match=r"field 'outputs.a': holds a lone surrogate \(\\ud800\)"):
+        decode_response('{"ok": true, "outputs": {"a": "x\ud800"}}')  # a str, not bytes: the surrogate is raw
+
+
+def test_ready_lines_no_reader_could_carry_are_refused() -> None:
+    with pytest.raises(ProtocolError, match=r"ready line field 'actions\[0\]': holds a lone surrogate"):
+        decode_ready(rb'{"protocol": 1, "ready": true, "actions": ["\ud800"]}')
+
+
+# st.text() never yields lone surrogates (what the escape \\ud800 decodes to); this does, often.
+_any_text = st.lists(st.characters() | st.integers(0xD800, 0xDFFF).map(chr), max_size=6).map("".join)
+_wild_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _any_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_any_text, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(_wild_values)
+def test_whatever_a_response_decodes_to_can_be_written_as_utf8_json(value: Any) -> None:
+    """Anything a plugin can send either fails as protocol or survives a strict UTF-8 JSON writer."""
+    raw = json.dumps({"ok": True, "outputs": {"v": value}})  # ASCII: every surrogate as its escape
+    try:
+        response = decode_response(raw.encode())
+    except ProtocolError:
+        return
+    json.dumps(response, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def test_unserialisable_messages_raise_protocol_error() -> None:
@@ -253,6 +323,19 @@ def test_parse_log_line_keeps_object_data_only() -> None:
         "data": {"k": [1]},
     }
     assert "data" not in (parse_log_line('{"message": "m", "data": [1]}') or {})
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        r'{"level": "error", "message": "x\ud800y"}',
+        r'{"message": "m", "data": {"k": "\udcff"}}',
+        r'{"message": "m", "data": {"n": 1e400}}',
+        '{"message": "m", "data": {"a": ' + DEEP_REFUSED + "}}",
+    ],
+)
+def test_a_structured_log_line_no_reader_could_carry_is_shown_as_its_plain_text(line: str) -> None:
+    assert parse_log_line(line) == {"level": "info", "message": line, "structured": False}
 
 
 @pytest.mark.parametrize("line", ["", "\n", "   \r\n"])

@@ -42,8 +42,13 @@ def run_workflow_cli(
     timeout: float = 120,
     python: Path | None = None,
     prefix: tuple[str, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The CLI in a subprocess (for fixtures wider than one test); ``prefix`` goes before the interpreter."""
+    """The CLI in a subprocess (for fixtures wider than one test).
+
+    ``prefix`` goes before the interpreter (a command that drops privileges);
+    ``preexec_fn`` runs in the child before exec (a resource limit that stops root too).
+    """
     return subprocess.run(
         [*prefix, str(python or sys.executable), "-m", "workflow_cli", *args],
         capture_output=True,
@@ -52,6 +57,7 @@ def run_workflow_cli(
         env=cli_environment(home, env),
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -82,8 +88,18 @@ def run_cli(tmp_path: Path) -> RunCli:
         timeout: float = 120,
         python: Path | None = None,
         prefix: tuple[str, ...] = (),
+        preexec_fn: Callable[[], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return run_workflow_cli(*args, home=tmp_path, cwd=cwd, env=env, timeout=timeout, python=python, prefix=prefix)
+        return run_workflow_cli(
+            *args,
+            home=tmp_path,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            python=python,
+            prefix=prefix,
+            preexec_fn=preexec_fn,
+        )
 
     return run
 

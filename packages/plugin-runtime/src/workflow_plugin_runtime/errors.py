@@ -15,6 +15,7 @@
     ├── InvocationFailed            a plugin call failed; carries a Failure
     ├── TaskHandlerError            an engine-native task handler failed        (kind: action)
     ├── ImageBuildError             a plugin image did not build (step, output)
+    ├── RecordWriteError            a run record could not be written (disk full, not a folder)
     └── ValidationFailed            several problems found at once (``validate``)
 
 Each error renders as ``file:line:column: field: message`` followed by a
@@ -182,3 +183,7 @@ class ImageBuildError(WorkflowPluginError):
         super().__init__(message, location=location, hint=hint)
         self.step = step
         self.output = tuple(output)
+
+
+class RecordWriteError(WorkflowPluginError):
+    """A run record could not be written; the run itself is unaffected (its result is still in hand)."""

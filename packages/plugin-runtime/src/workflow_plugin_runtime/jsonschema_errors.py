@@ -91,7 +91,7 @@ def schema_violations(validator: Validator, data: Any) -> list[SchemaViolation]:
         validator(data)
     except ValueError as exc:
         found: Sequence[_ValueError] = getattr(exc, "errors", None) or [exc]
-        violations = [_explain(error, data) for error in found if hasattr(error, "rule")]
+        violations = [violation for error in found if hasattr(error, "rule") for violation in _explain_all(error, data)]
         return _prune(violations)
     return []
 
@@ -195,6 +195,22 @@ def _expected_types(rule_definition: Any) -> str:
     return " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names)
 
 
+def _explain_all(error: _ValueError, data: Any) -> list[SchemaViolation]:
+    """Usually one violation; every badly named key when ``propertyNames`` fails (reported once per object)."""
+    definition: Mapping[str, Any] = error.definition if isinstance(error.definition, Mapping) else {}
+    names = definition.get("propertyNames")
+    pattern = names.get("pattern") if isinstance(names, Mapping) else None
+    if error.rule == "propertyNames" and isinstance(error.value, dict) and isinstance(pattern, str):
+        path = _decode_path(error.name, data)
+        hint = names.get("x-hint") if isinstance(names, Mapping) else None
+        bad = [key for key in error.value if not re.search(pattern, key)]
+        return [
+            SchemaViolation((*path, key), f"the name {key!r} does not match the pattern {pattern}", hint, True, "names")
+            for key in bad
+        ] or [_explain(error, data)]
+    return [_explain(error, data)]
+
+
 def _explain(error: _ValueError, data: Any) -> SchemaViolation:
     path = _decode_path(error.name, data)
     rule = error.rule or ""
@@ -287,14 +303,8 @@ def _unique(path: FieldPath, value: Any, _expected: Any, _definition: Mapping[st
     return SchemaViolation(path, "items must be unique", rule="uniqueItems")
 
 
-def _property_names(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, Any]) -> SchemaViolation:
-    pattern = expected.get("pattern") if isinstance(expected, Mapping) else None
-    if pattern and isinstance(value, dict):
-        for key in value:
-            if not re.search(pattern, key):
-                return SchemaViolation(
-                    (*path, key), f"the name {key!r} does not match the pattern {pattern}", at_key=True, rule="names"
-                )
+def _property_names(path: FieldPath, _value: Any, _expected: Any, _definition: Mapping[str, Any]) -> SchemaViolation:
+    """Only when the names' rule is not a plain pattern (``_explain_all`` names each key otherwise)."""
     return SchemaViolation(path, "has a key with an invalid name", rule="propertyNames")
 
 

@@ -4,11 +4,20 @@ Written under ``.workflow/runs/`` next to the workflow file as
 ``<run_id>.json``; a reader never sees a half-written file (temp file in
 the same folder, fsync, ``os.replace``). Every string goes through the
 run's masker once more on the way out, whatever produced it.
+
+``record_json`` is the one way a record becomes text (the file and
+``--json`` alike), and it cannot fail on a value: the protocol already
+refuses what a plugin sends that no reader could carry, and what is left
+(an operator's own bytes that are not UTF-8, a ``.nan`` made in code) is
+written as JSON escapes and strings. A write that fails (a full disk, a
+``runs`` path that is not a folder) raises :class:`RecordWriteError`, so the
+caller can still show the record it holds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -16,14 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from .control_chars import escape_controls_in_json
-from .errors import Problem
+from .errors import Problem, RecordWriteError, SourceLocation
 from .masking import Masker
 from .results import RunResult, TaskResult
 
-__all__ = ["RECORD_VERSION", "RUNS_DIR", "run_record", "write_run_record"]
+__all__ = ["RECORD_VERSION", "RUNS_DIR", "record_json", "run_record", "write_run_record"]
 
 RUNS_DIR = Path(".workflow") / "runs"
 RECORD_VERSION = 1
+_MAX_DEPTH = 200  # a record's own levels plus the protocol's limit on a response's, with room to spare
 
 
 def _task_record(result: TaskResult) -> dict[str, Any]:
@@ -67,20 +77,72 @@ def run_record(result: RunResult, *, masker: Masker, warnings: Iterable[Problem]
     return masked
 
 
+def record_json(record: dict[str, Any]) -> str:
+    """The record as JSON text that any UTF-8 file, pipe or terminal can carry; never fails on a value.
+
+    A lone surrogate is written as its JSON escape (``"\\udcff"``, read back
+    unchanged); a number that is not finite, which JSON cannot spell, as the
+    string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``; data nested too deep
+    to walk (an engine's own handler may return anything) is cut to a note.
+    """
+    try:
+        text = json.dumps(record, ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    except (ValueError, RecursionError):
+        text = json.dumps(_writable(record, 0), ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    # Such characters occur only inside JSON strings, where "\\udcff" is their own escape.
+    return escape_controls_in_json(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _writable(value: Any, depth: int) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # NaN, Infinity, -Infinity
+    if isinstance(value, (dict, list, tuple)) and depth >= _MAX_DEPTH:
+        return f"(nested more than {_MAX_DEPTH} levels deep: not recorded)"
+    if isinstance(value, dict):
+        return {key: _writable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_writable(item, depth + 1) for item in value]
+    return value
+
+
 def write_run_record(record: dict[str, Any], workflow_dir: Path) -> Path:
-    """Write ``record`` to ``<workflow_dir>/.workflow/runs/<run_id>.json`` atomically; return the path."""
+    """Write ``record`` to ``<workflow_dir>/.workflow/runs/<run_id>.json`` atomically; return the path.
+
+    Raises :class:`RecordWriteError` when the file cannot be written; nothing
+    half-written is left behind.
+    """
     folder = workflow_dir / RUNS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{record['run_id']}.json"
-    fd, temporary = tempfile.mkstemp(prefix=f".{record['run_id']}.", suffix=".tmp", dir=folder)
+    text = record_json(record)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{record['run_id']}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(escape_controls_in_json(json.dumps(record, ensure_ascii=False, indent=2, default=str)))
+            handle.write(text)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
         Path(temporary).replace(target)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from exc
         raise
     return target
+
+
+def _write_error(target: Path, exc: OSError) -> RecordWriteError:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        reason = f"{exc.filename or target.parent} is not a folder"
+    else:
+        reason = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(target):
+            reason += f" ({exc.filename})"
+    return RecordWriteError(
+        f"the run record could not be written: {reason}",
+        location=SourceLocation(target),
+        hint=f"make {target.parent} a writable folder with free space",
+    )

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, final, runtime_checkable
 
+from .capped_read import read_capped_file
 from .errors import Problem, SecretError, Severity, SourceLocation
 from .jsonschema_errors import closest
 from .template_values import TemplateUse
@@ -139,18 +140,13 @@ class DotenvSecretProvider:
 
 
 def _read_secrets_file(path: Path) -> str:
-    where = SourceLocation(path)
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise SecretError("the secrets file is a directory", location=where)
-        if info.st_size > _MAX_SECRETS_FILE:
-            raise SecretError(f"the secrets file is larger than {_MAX_SECRETS_FILE} bytes", location=where)
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise SecretError("secrets file not found", location=where, hint="check the --secrets-file path") from exc
-    except OSError as exc:
-        raise SecretError(f"cannot read the secrets file: {exc.strerror or exc}", location=where) from exc
+    raw = read_capped_file(
+        path,
+        error=SecretError,
+        limit=_MAX_SECRETS_FILE,
+        what="secrets file",
+        not_found_hint="check the --secrets-file path",
+    )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
 import re
-import stat
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .capped_read import read_capped_file
 from .errors import SourceLocation, WorkflowPluginError
 
 try:
@@ -152,7 +154,7 @@ def load_yaml_file(
     allow_empty: bool = False,
 ) -> YamlDocument:
     """Read and load a YAML file whose document must be a mapping."""
-    raw = _read_capped(path, error=error, limit=limits.max_bytes)
+    raw = read_capped_file(path, error=error, limit=limits.max_bytes)
     return load_yaml_bytes(raw, file=path, error=error, limits=limits, allow_empty=allow_empty)
 
 
@@ -191,32 +193,6 @@ def load_yaml_bytes(
             hint="the document must be a YAML mapping such as `key: value`",
         )
     return YamlDocument(data, file, builder.values, builder.keys)
-
-
-def _read_capped(path: Path, *, error: type[E], limit: int) -> bytes:
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise error("is a directory, not a file", location=SourceLocation(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise error("is not a regular file", location=SourceLocation(path))
-        if info.st_size > limit:
-            raise error(
-                f"the file is too large ({info.st_size} bytes; the limit is {limit})",
-                location=SourceLocation(path),
-            )
-        with path.open("rb") as stream:
-            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
-            raw = stream.read(info.st_size + 1)
-            if len(raw) > info.st_size:
-                raw += stream.read(limit + 1 - len(raw))
-    except FileNotFoundError as exc:
-        raise error("file not found", location=SourceLocation(path)) from exc
-    except OSError as exc:
-        raise error(f"cannot read the file: {exc.strerror or exc}", location=SourceLocation(path)) from exc
-    if len(raw) > limit:
-        raise error(f"the file is too large (over {limit} bytes)", location=SourceLocation(path))
-    return raw
 
 
 def _decode(raw: bytes, *, file: Path | None, error: type[E]) -> str:
@@ -370,8 +346,32 @@ class _Builder:
         if tag == _TAG + "bool":
             return _CONSTRUCTOR.construct_yaml_bool(node)
         if tag == _TAG + "int":
-            return _CONSTRUCTOR.construct_yaml_int(node)
-        return _CONSTRUCTOR.construct_yaml_float(node)
+            return self._integer(node, path)
+        number = _CONSTRUCTOR.construct_yaml_float(node)
+        if not math.isfinite(number):
+            raise self._fail(
+                f"{node.value} is not a finite number (JSON, and so plugins and run records, has no NaN or infinity)",
+                node,
+                path,
+                hint="write a finite number, or quote the value to make it a string",
+            )
+        return number
+
+    def _integer(self, node: ScalarNode, path: FieldPath) -> int:
+        """An integer every later writer can print: CPython refuses ``str()`` beyond its digit limit."""
+        limit = sys.get_int_max_str_digits()
+        try:
+            number: int = _CONSTRUCTOR.construct_yaml_int(node)
+            if number.bit_length() > 64:
+                str(number)  # hex, octal and base-60 spellings are read without the limit
+        except ValueError as exc:
+            raise self._fail(
+                f"the integer is longer than {limit} digits",
+                node,
+                path,
+                hint="quote it to make it a string, or use a smaller number",
+            ) from exc
+        return number
 
     def _mapping(self, node: MappingNode, path: FieldPath, *, depth: int, in_alias: bool) -> dict[str, Any]:
         explicit: dict[str, Any] = {}

@@ -13,6 +13,7 @@ import re
 from ._context import PluginContext
 from ._errors import ActionError, DefinitionError, ProtocolError
 from ._protocol import EXIT_ACTION_FAILED, EXIT_OK, encode_message, error_response, success_response
+from ._values import unreadable_message
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
@@ -131,12 +132,18 @@ def dispatch(request: Request, registry: ActionRegistry, *, sink: LogSink | None
 def answer(request: Request, registry: ActionRegistry, *, sink: LogSink | None = None) -> tuple[bytes, int]:
     """Dispatch and encode: the response line and its one-shot exit code; never raises.
 
-    Outputs that JSON cannot carry become an ``InvalidOutputs`` error here,
-    so the in-process test helper fails exactly where a real plugin would.
+    Outputs that JSON cannot carry, or that the runtime would refuse (text
+    that is not valid Unicode, such as a file name holding bytes that are not
+    UTF-8), become an ``InvalidOutputs`` error here, so the in-process test
+    helper fails exactly where a real plugin would.
     """
     response = dispatch(request, registry, sink=sink)
     try:
-        return encode_message(response), EXIT_OK if response["ok"] else EXIT_ACTION_FAILED
+        data = encode_message(response)
+        problem = unreadable_message(response, data.decode("utf-8"))
+        if problem is not None:
+            raise ProtocolError(f"response {problem}")
+        return data, EXIT_OK if response["ok"] else EXIT_ACTION_FAILED
     except ProtocolError as exc:
         message = f"action {request['action']!r} returned outputs that cannot be sent as JSON: {exc}"
         fallback = error_response("InvalidOutputs", message, id=response.get("id"))

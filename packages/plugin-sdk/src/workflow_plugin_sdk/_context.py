@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from ._protocol import LOG_LEVELS as LEVELS
+from ._values import escape_surrogates
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
@@ -146,10 +147,14 @@ class ActionLogger:
                 text = text % args
             except (TypeError, ValueError):
                 text = " ".join([text, *map(str, args)])
-        record: dict[str, Any] = {"level": level, "message": self._mask(text)}
+        record: dict[str, Any] = {"level": level, "message": self._readable(text)}
         if data:
-            record["data"] = mask_value(self._mask, data)
+            record["data"] = mask_value(self._readable, data)
         self._sink(record)
+
+    def _readable(self, text: str) -> str:
+        """Masked, with lone surrogates as escapes: a record the runtime reads as structured (docs/protocol.md)."""
+        return escape_surrogates(self._mask(text))
 
     def debug(self, message: object, *args: object, **data: object) -> None:
         self.log("debug", message, *args, **data)

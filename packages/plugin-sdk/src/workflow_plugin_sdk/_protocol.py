@@ -12,7 +12,9 @@ the messages again. Version 1 in short (``docs/protocol.md`` is the full text):
 
 Every decoder validates the message's shape and raises :class:`ProtocolError`
 (never ``KeyError`` or ``json.JSONDecodeError``) so that a peer speaking
-garbage is reported, not crashed on.
+garbage is reported, not crashed on. What a plugin sends (responses, ready
+lines, log records) must also be data every later reader can carry: text
+that is valid Unicode, finite numbers, bounded nesting (see ``_values``).
 
 The message classes live in ``_messages`` and are imported for type checkers
 only: a plugin process never pays for ``typing`` (see that module).
@@ -21,8 +23,10 @@ only: a plugin process never pays for ``typing`` (see that module).
 from __future__ import annotations
 
 import json
+import sys
 
 from ._errors import ProtocolError
+from ._values import escape_surrogates, finite_float, unreadable_message
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy treats any such name as true
 if TYPE_CHECKING:
@@ -65,13 +69,13 @@ def parse_log_line(line: str) -> LogRecord | None:
     Returns ``None`` for a blank line. Never raises: a log stream is not
     protocol, and a broken record is shown as the text it is.
     """
-    text = line.rstrip("\r\n")
+    text = escape_surrogates(line.rstrip("\r\n"))  # raw ones become escapes: JSON reads them, the check finds them
     if not text.strip():
         return None
     if text.lstrip().startswith("{"):
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
+            value = json.loads(text, parse_float=finite_float)
+        except (ValueError, RecursionError, ProtocolError):
             value = None
         if isinstance(value, dict) and isinstance(value.get("message"), str):
             level = value.get("level")
@@ -82,8 +86,15 @@ def parse_log_line(line: str) -> LogRecord | None:
             }
             if isinstance(value.get("data"), dict):
                 record["data"] = value["data"]
-            return record
+            if unreadable_message(record, text) is None:
+                return record
     return {"level": "info", "message": text, "structured": False}
+
+
+def _check_readable(message: dict[str, Any], text: str, what: str) -> None:
+    problem = unreadable_message(message, text)
+    if problem is not None:
+        raise ProtocolError(f"{what} {problem}")
 
 
 def make_request(
@@ -123,7 +134,7 @@ def error_response(
 ) -> ErrorResponse:
     response: ErrorResponse = {
         "ok": False,
-        "error": {"type": type, "message": message, "retryable": retryable},
+        "error": {"type": escape_surrogates(type), "message": escape_surrogates(message), "retryable": retryable},
     }
     if id is not None:
         response["id"] = id
@@ -138,7 +149,8 @@ def encode_message(message: Request | Response | ReadyMessage) -> bytes:
     """One message as a single JSON line (JSON escapes every newline in strings).
 
     Text that UTF-8 cannot carry (a lone surrogate, which a JSON ``\\ud800``
-    escape decodes to) is sent as JSON escapes instead of failing.
+    escape decodes to) is sent as JSON escapes instead of failing: a request
+    may hold some when the operator's own input did (see docs/protocol.md).
     """
     try:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -154,20 +166,29 @@ def _reject_constant(name: str) -> None:
     raise ProtocolError(f"{name} is not a JSON number")
 
 
-def _load_object(data: bytes | str, what: str) -> dict[str, Any]:
+def _text(data: bytes | str, what: str) -> str:
     if isinstance(data, bytes):
         try:
-            data = data.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProtocolError(f"{what} is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
-    if not data.strip():
+    return escape_surrogates(data)  # a str may hold raw ones: as JSON escapes they are found like any other
+
+
+def _load_object(text: str, what: str) -> dict[str, Any]:
+    if not text.strip():
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=finite_float)
     except ProtocolError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # the only other one: an integer over the interpreter's digit limit
+        raise ProtocolError(
+            f"{what} holds an integer longer than {sys.get_int_max_str_digits()} digits, which cannot be read; "
+            "send very large numbers as strings"
+        ) from exc
     except RecursionError as exc:
         raise ProtocolError(f"{what} nests too deeply") from exc
     if not isinstance(value, dict):
@@ -236,35 +257,39 @@ def _checked_request(message: dict[str, Any]) -> Request:
 
 def decode_request(data: bytes | str) -> Request:
     """Parse and validate one request (a whole stdin document or one line)."""
-    return _checked_request(_load_object(data, "request"))
+    return _checked_request(_load_object(_text(data, "request"), "request"))
 
 
 def decode_response(data: bytes | str) -> Response:
     """Parse and validate one response; ``ok`` decides which shape is required."""
     what = "response"
-    message = _load_object(data, what)
+    text = _text(data, what)
+    message = _load_object(text, what)
     _check_field(message, "ok", bool, what)
     _check_id(message, what)
     if message["ok"]:
         _check_field(message, "outputs", dict, what)
-        return message  # type: ignore[return-value]  # validated above
-    _check_field(message, "error", dict, what)
-    error = message["error"]
-    _check_field(error, "type", str, "response error")
-    _check_field(error, "message", str, "response error")
-    error.setdefault("retryable", False)
-    _check_field(error, "retryable", bool, "response error")
+    else:
+        _check_field(message, "error", dict, what)
+        error = message["error"]
+        _check_field(error, "type", str, "response error")
+        _check_field(error, "message", str, "response error")
+        error.setdefault("retryable", False)
+        _check_field(error, "retryable", bool, "response error")
+    _check_readable(message, text, what)
     return message  # type: ignore[return-value]  # validated above
 
 
 def decode_ready(data: bytes | str) -> ReadyMessage:
     """Parse the first line of a pooled worker; anything else means no serve loop."""
     what = "ready line"
-    message = _load_object(data, what)
+    text = _text(data, what)
+    message = _load_object(text, what)
     _check_version(message, what)
     if message.get("ready") is not True:
         raise ProtocolError("ready line field 'ready': expected true")
     message.setdefault("actions", [])
     _check_field(message, "actions", list, what)
     _check_strings(message["actions"], "ready line field 'actions'")
+    _check_readable(message, text, what)
     return message  # type: ignore[return-value]  # validated above

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from .workflow_common import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from workflow_plugin_runtime.config import RestrictedBackend
     from workflow_plugin_runtime.errors import Problem
 
@@ -61,7 +62,10 @@ def run(
     as soon as what they need has succeeded, up to --concurrency at once. The
     run record is written to .workflow/runs/ next to the file. Ctrl-C stops
     the run cleanly: running plugins are killed, unfinished tasks are marked
-    cancelled, and the record is still written.
+    cancelled, and the record is still written. When the record cannot be
+    written (a full disk, a runs path that is not a folder), that is reported
+    as an error, the summary and --json still show the record, and the exit
+    code is still the run's own.
 
     Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.
 
@@ -120,11 +124,11 @@ def _execute(
 ) -> int:
     """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
     from workflow_plugin_runtime.containment import contained_run
-    from workflow_plugin_runtime.control_chars import escape_controls_in_json
+    from workflow_plugin_runtime.errors import RecordWriteError
     from workflow_plugin_runtime.executor import PluginExecutor
     from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
     from workflow_plugin_runtime.masking import Masker
-    from workflow_plugin_runtime.records import run_record, write_run_record
+    from workflow_plugin_runtime.records import record_json, run_record, write_run_record
     from workflow_plugin_runtime.scheduler import Scheduler, new_run_id
     from workflow_plugin_runtime.secrets import collect_secrets, every_secret
 
@@ -163,10 +167,17 @@ def _execute(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
         )
     record = run_record(result, masker=masker, warnings=warnings)
-    path = write_run_record(record, workflow.directory)
-    print_run_summary(progress_console, result, record_path=str(path))
+    path: Path | None = None
+    write_error: RecordWriteError | None = None
+    try:
+        path = write_run_record(record, workflow.directory)
+    except RecordWriteError as exc:  # the run happened: still show it, and say the file is missing
+        write_error = exc
+    print_run_summary(progress_console, result, record_path=str(path) if path is not None else None)
     if json_output:
-        typer.echo(escape_controls_in_json(json.dumps(record, ensure_ascii=False, indent=2)))
+        typer.echo(record_json(record))
+    if write_error is not None:
+        print_problem(errors, write_error.problem)
     return ExitCode.OK if result.status.value == "succeeded" else ExitCode.FAILED
 
 
