@@ -6,6 +6,7 @@ with ``CI`` set the same test fails instead, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -148,28 +149,68 @@ def run_in_container() -> Callable[..., Any]:
     return run
 
 
-@pytest.fixture
-def silent_docker_daemon() -> Iterator[str]:
-    """``DOCKER_HOST`` of a Unix socket that accepts every connection and never answers: a hung daemon."""
+_DAEMON_PROBE_ANSWERS = {
+    "/_ping": (b"text/plain", b"OK"),
+    "/version": (b"application/json", b'{"ApiVersion": "1.41", "MinAPIVersion": "1.12", "Version": "20.10.0"}'),
+}
+
+
+@contextlib.contextmanager
+def _hung_docker_daemon(*, answers_probe: bool) -> Iterator[str]:
+    """A Unix socket that accepts every connection and answers nothing (or only the ping and version probes)."""
     path = Path(tempfile.gettempdir()) / f"workflow-plugins-silent-{uuid.uuid4().hex[:12]}.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(16)
     held: list[socket.socket] = []
 
+    def answer_probes(connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection.makefile("rb") as requests:
+            while request_line := requests.readline():
+                while requests.readline() not in (b"\r\n", b""):  # the headers; the probes have no body
+                    pass
+                target = request_line.split(b" ")[1].decode()
+                found = next((body for suffix, body in _DAEMON_PROBE_ANSWERS.items() if target.endswith(suffix)), None)
+                if found is None:
+                    return  # hang: hold the connection, never answer
+                content_type, body = found
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: " + content_type
+                    + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )  # fmt: skip
+
     def accept() -> None:
         while True:
             try:
-                held.append(server.accept()[0])
+                connection = server.accept()[0]
             except OSError:  # shut down: the test is over
                 return
+            held.append(connection)
+            if answers_probe:
+                threading.Thread(target=answer_probes, args=(connection,), daemon=True).start()
 
     thread = threading.Thread(target=accept, name="silent-docker-daemon", daemon=True)
     thread.start()
-    yield f"unix://{path}"
-    server.shutdown(socket.SHUT_RDWR)
-    server.close()
-    thread.join(timeout=5)
-    for connection in held:
-        connection.close()
-    path.unlink(missing_ok=True)
+    try:
+        yield f"unix://{path}"
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=5)
+        for connection in held:
+            connection.close()
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def silent_docker_daemon() -> Iterator[str]:
+    """``DOCKER_HOST`` of a Unix socket that accepts every connection and never answers: a hung daemon."""
+    with _hung_docker_daemon(answers_probe=False) as address:
+        yield address
+
+
+@pytest.fixture
+def hanging_docker_daemon() -> Iterator[str]:
+    """``DOCKER_HOST`` of a daemon that answers its ping and version, then hangs on every call a task makes."""
+    with _hung_docker_daemon(answers_probe=True) as address:
+        yield address

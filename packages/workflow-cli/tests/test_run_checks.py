@@ -87,9 +87,10 @@ RESTRICTED = "name: r\nsecurity: restricted\ntasks:\n  a: {uses: tests/e2e.numbe
 
 
 def test_the_sandbox_backend_is_refused_before_anything_runs(run_workflow, tmp_path):
-    done, record = run_workflow(RESTRICTED, "--backend", "sandbox")
+    done, document = run_workflow(RESTRICTED, "--backend", "sandbox")
     assert done.returncode == 2, done.stderr
-    assert record is None
+    assert document["error"]["kind"] == "runtime_unavailable"  # --json: the error document, no run record
+    assert "tasks" not in document
     assert "error: the restricted backend 'sandbox' cannot run here" in done.stderr
     assert "hint: run restricted workflows in Docker: workflow run --backend docker" in done.stderr
     assert not (tmp_path / ".workflow" / "runs").exists()

@@ -240,9 +240,31 @@ def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm):
 # --- A daemon that accepts and never answers ------------------------------------------------------
 
 
-def test_a_daemon_that_never_answers_fails_the_task_within_its_timeout(
+def test_a_daemon_that_never_answers_is_refused_before_the_run_within_seconds(
     run_cli, tmp_path, intruder_plugins, silent_docker_daemon
 ):
+    writable_folder(tmp_path / "out")
+    (tmp_path / "in").mkdir()
+    flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.read, inputs: {path: /data/x}}\n")
+    started = time.monotonic()
+
+    done = run_cli(
+        "run", str(flow), "--json", "-p", str(intruder_plugins.plugins), "--backend", "docker",
+        env={"DOCKER_HOST": silent_docker_daemon},
+    )  # fmt: skip
+
+    assert time.monotonic() - started < 45  # not the client library's 60 s: the probe waits MIN_DAEMON_WAIT_S
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["kind"] == "runtime_unavailable"
+    assert f"the Docker daemon at {silent_docker_daemon} did not answer" in error["message"]
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+def test_a_daemon_that_stops_answering_fails_the_task_within_its_timeout(
+    run_cli, tmp_path, intruder_plugins, hanging_docker_daemon
+):
+    silent_docker_daemon = hanging_docker_daemon
     timeout = 2
     writable_folder(tmp_path / "out")
     (tmp_path / "in").mkdir()

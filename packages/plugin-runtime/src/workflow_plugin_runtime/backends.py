@@ -34,17 +34,40 @@ def _sandbox_problem() -> RuntimeUnavailableError | None:
 
 
 def _docker_problem() -> RuntimeUnavailableError | None:
-    from .runtimes.docker_client import connect_docker
+    import time
 
-    try:
-        client = connect_docker()
-    except RuntimeUnavailableError as exc:
-        return RuntimeUnavailableError(
-            exc.message,
-            hint=f"install Docker (Debian: apt-get install docker.io) or {exc.hint}" if exc.hint else None,
-        )
-    client.close()
+    from .runtimes.docker_client import (
+        MIN_DAEMON_WAIT_S,
+        connect_bounded,
+        daemon_address,
+        daemon_deadline,
+        daemon_timed_out,
+    )
+
+    # A hung daemon is asked no longer than the least a task's request waits: the probe must not cost
+    # the client library's default minute before the run is refused.
+    with daemon_deadline(time.monotonic() + MIN_DAEMON_WAIT_S):
+        try:
+            client = connect_bounded()
+        except RuntimeUnavailableError as exc:
+            return _install_docker(exc)
+        try:
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - docker/requests errors, which this module must not import
+            answer = "did not answer" if daemon_timed_out(exc) else "did not answer a ping"
+            return _install_docker(RuntimeUnavailableError(f"the Docker daemon at {daemon_address()} {answer}"))
+        finally:
+            client.close()
     return None
+
+
+def _install_docker(exc: RuntimeUnavailableError) -> RuntimeUnavailableError:
+    return RuntimeUnavailableError(
+        exc.message,
+        hint=f"install Docker (Debian: apt-get install docker.io) or {exc.hint}"
+        if exc.hint
+        else "install Docker (Debian: apt-get install docker.io) or start its daemon (docs/docker.md)",
+    )
 
 
 BACKEND_PROBES: Mapping[RestrictedBackend, BackendProbe] = MappingProxyType(

@@ -23,6 +23,8 @@ its start in the message.
 
 from __future__ import annotations
 
+import json
+
 import codecs
 import enum
 import signal
@@ -184,11 +186,23 @@ def _early_stop(ending: Ending) -> Failure | None:
     return None
 
 
+def _is_json_object(stdout: bytes) -> bool:
+    """Whether ``stdout`` is one JSON object (read without the protocol's value rules), on the failure path only."""
+    try:
+        return isinstance(json.loads(stdout), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    except (ValueError, RecursionError):  # a number past the digit limit, deep nesting: JSON all the same
+        return True
+
+
 def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Failure:
     ref, silent = ending.plugin_ref, not ending.stdout.strip()
     if clean_exit:
         if silent:
             return _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
+        if _is_json_object(ending.stdout):  # a response, but one the protocol cannot take: no print() to blame
+            return _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
         return _failure(
             ending,
             FailureKind.PROTOCOL,
