@@ -132,3 +132,52 @@ def test_a_failing_build_shows_the_step_and_its_output_and_exits_1(run_cli, imag
     assert "  | compiling the thing" in error
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def js_plugin(folder: Path, runtime: str, files: dict[str, str]) -> Path:
+    """A plugin that is not Python: ``runtime`` is its plugin.yaml runtime block (YAML flow style)."""
+    folder.mkdir(parents=True)
+    (folder / "plugin.yaml").write_text(
+        f"namespace: acme\nname: js\nversion: 1.0.0\nruntime: {runtime}\nactions: {{go: {{}}}}\n"
+    )
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_command_the_default_base_image_lacks_is_refused_before_building(run_cli, tmp_path, image_tags):
+    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+    tag = image_tags("js")
+
+    done = run_cli("plugin", "build", str(plugin), "--tag", tag)
+
+    assert done.returncode == 2, done.stderr
+    assert f"error: {plugin / 'plugin.yaml'}:4:21: runtime.command[0]: acme/js starts with node" in done.stderr
+    assert f"the default base image {DEFAULT_BASE_IMAGE} does not have" in done.stderr
+    assert "exit 127" in done.stderr
+    assert f"hint: write a Dockerfile in {plugin}" in done.stderr
+    assert "--base-image IMAGE" in done.stderr
+    assert "Step 1/" not in done.stderr and done.stdout == ""
+    assert "Traceback" not in done.stderr
+
+
+def test_a_scripts_interpreter_is_read_from_its_shebang(run_cli, tmp_path):
+    script = js_plugin(tmp_path / "js", "{command: [./run, --fast]}", {"run": "#!/usr/bin/env -S node --jitless\n"})
+    shell = js_plugin(tmp_path / "sh", "{command: [./run.sh]}", {"run.sh": "#!/bin/sh\nexec cat\n"})
+
+    refused = run_cli("plugin", "build", str(script), "--print-dockerfile")
+    accepted = run_cli("plugin", "build", str(shell), "--print-dockerfile")
+
+    assert refused.returncode == 2
+    assert "runtime.command[0]: acme/js starts with node, which the default base image" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.endswith('CMD ["./run.sh"]\n')
+
+
+def test_a_base_image_chosen_for_the_interpreter_is_trusted(run_cli, tmp_path):
+    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+
+    done = run_cli("plugin", "build", str(plugin), "--base-image", "node:20-slim", "--print-dockerfile")
+
+    assert done.returncode == 0, done.stderr
+    assert "FROM node:20-slim\n" in done.stdout

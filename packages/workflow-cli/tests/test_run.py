@@ -255,3 +255,39 @@ def test_a_restricted_workflow_runs_its_plugins_in_locked_down_containers(run_cl
         check=True,
     )
     assert leftovers.stdout.strip() == ""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("pool", [False, True], ids=["one-shot", "warm"])
+def test_an_image_without_the_plugins_interpreter_is_runtime_unavailable(run_cli, tmp_path, image_tags, pool):
+    tag = image_tags("no-node")
+    plugins = tmp_path / "plugins"
+    plugin = plugins / "js"
+    plugin.mkdir(parents=True)
+    (plugin / "plugin.yaml").write_text(
+        f"namespace: tests\nname: js\nversion: 1.0.0\nruntime: {{command: [node, index.js], image: '{tag}'}}\n"
+        "actions: {go: {}}\n"
+    )
+    (plugin / "index.js").write_text('process.stdout.write(\'{"ok": true, "outputs": {}}\')\n')
+    (plugin / "Dockerfile").write_text(  # the author's own Dockerfile, on a base with no node
+        'FROM python:3.11-slim\nCOPY . /plugin/\nWORKDIR /plugin\nUSER 65534:65534\nCMD ["node", "index.js"]\n'
+    )
+    built = run_cli("plugin", "build", str(plugin), timeout=300)
+    assert built.returncode == 0, built.stderr
+    flow = write(tmp_path, "name: js\nsecurity: restricted\ntasks:\n  go: {uses: tests/js.go}\n")
+
+    done = run_cli("run", str(flow), "--json", "-p", str(plugins), "--backend", "docker", *(["--pool"] if pool else []))
+
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)["tasks"]["go"]["error"]
+    assert error["kind"] == "runtime_unavailable", error
+    assert "tests/js could not start: node was not found (exit code 127)" in error["message"]
+    assert f"the image {tag} does not have it" in error["message"]
+    assert f"workflow plugin build {plugin} --base-image IMAGE" in error["message"]
+    leftovers = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=workflow-plugins.plugin=tests/js"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert leftovers.stdout.strip() == ""

@@ -33,6 +33,7 @@ from typing import Any
 
 from .errors import ImageBuildError, RuntimeUnavailableError
 from .image_context import REQUIREMENTS_FILENAME, copy_plugin, copy_sdk, install_requirements
+from .image_programs import check_default_base_starts
 from .manifest import PluginManifest
 from .runtimes.base import PYTHON_FLAGS
 from .runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
@@ -172,13 +173,17 @@ def image_spec(manifest: PluginManifest, *, base_image: str = DEFAULT_BASE_IMAGE
     """Plan the build: the plugin's own Dockerfile when it has one, else a generated one.
 
     The tag defaults to ``runtime.image``, the name :class:`.runtimes.DockerRuntime`
-    runs. ``base_image`` applies to generated Dockerfiles only.
+    runs. ``base_image`` applies to generated Dockerfiles only. On the
+    default base, a plugin that starts with a program the base lacks
+    (``node``) raises :class:`ImageBuildError` (:mod:`.image_programs`).
     """
     chosen = tag or manifest.runtime.image
     check_image_tag(chosen)
     own = manifest.plugin_dir / DOCKERFILE_NAME
     requirements = manifest.plugin_dir / REQUIREMENTS_FILENAME
     custom = own.is_file()
+    if not custom and base_image == DEFAULT_BASE_IMAGE:
+        check_default_base_starts(manifest, base_image)
     return ImageSpec(
         plugin_ref=manifest.ref,
         version=str(manifest.version),
