@@ -18,8 +18,13 @@ def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs."""
 
     def run(
-        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        unset: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
+        """``unset`` names variables to remove, such as ``NO_COLOR`` and ``COLUMNS`` to see the defaults."""
         full_env = {
             **os.environ,
             "NO_COLOR": "1",
@@ -30,6 +35,8 @@ def run_cli(tmp_path: Path) -> RunCli:
         }
         if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
             full_env.pop("WORKFLOW_PLUGINS_PATH", None)
+        for name in unset:
+            full_env.pop(name, None)
         return subprocess.run(
             [sys.executable, "-m", "workflow_cli", *args],
             capture_output=True,

@@ -181,3 +181,48 @@ def test_a_base_image_chosen_for_the_interpreter_is_trusted(run_cli, tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert "FROM node:20-slim\n" in done.stdout
+
+
+PIPED = {"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TERM": "xterm-256color"}
+"""What CI environments often set; output to a pipe must stay plain text anyway."""
+
+
+@pytest.mark.docker
+def test_a_failing_build_in_a_pipe_is_plain_text_naming_the_plugins_own_step_and_line(run_cli, image_tags, tmp_path):
+    plugin = tmp_path / "failing"
+    shutil.copytree(RAWECHO, plugin)
+    (plugin / "Dockerfile").write_text(
+        "# the plugin's own build\n"
+        "FROM python:3.11-slim\n"
+        "\n"
+        "COPY echo.py \\\n"
+        "     /plugin/echo.py\n"
+        "# colours from the build's own tools, and a failure\n"
+        'RUN ["python3", "-c", "print(\'\\\\x1b[31mcompiling\\\\x1b[0m\'); raise SystemExit(3)"]\n'
+    )
+
+    done = run_cli(
+        "plugin", "build", str(plugin), "--tag", image_tags("failing"), env=PIPED, unset=("NO_COLOR", "COLUMNS")
+    )
+
+    assert done.returncode == 1
+    assert "\x1b" not in done.stderr and "\x1b" not in done.stdout
+    error = done.stderr[done.stderr.index("error: ") :].splitlines()
+    assert error[0].startswith("error: building workflow-plugins-test/failing:")
+    assert " failed at step 3/3 of the plugin's Dockerfile (line 7: RUN [" in error[0]
+    assert error[1].startswith("output of Step 3/3 : RUN [")
+    assert error[2] == "  | \\x1b[31mcompiling\\x1b[0m"  # the tool's colour codes shown, not obeyed
+    assert error[-1] == f"  hint: the command at line 7 of {plugin / 'Dockerfile'} failed; its output, if any, is above"
+
+
+@pytest.mark.docker
+def test_a_missing_copy_source_names_its_line_and_the_build_context(run_cli, image_tags, tmp_path):
+    plugin = tmp_path / "nocopy"
+    shutil.copytree(RAWECHO, plugin)
+    (plugin / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY missing.py /plugin/\n")
+
+    done = run_cli("plugin", "build", str(plugin), "--tag", image_tags("nocopy"))
+
+    assert done.returncode == 1
+    assert "failed at step 2/2 of the plugin's Dockerfile (line 2: COPY missing.py /plugin/)" in done.stderr
+    assert f"hint: COPY reads from the plugin directory {plugin}, minus what its .dockerignore excludes" in done.stderr
