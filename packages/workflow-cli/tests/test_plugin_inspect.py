@@ -249,3 +249,24 @@ def test_help_has_examples(run_cli):
     assert done.returncode == 0
     assert "Examples:" in done.stdout
     assert "--workflow FILE" in done.stdout
+
+
+LONG_DESCRIPTION = "How many times to try again before giving up on the remote server and reporting it"
+
+
+def test_a_piped_report_is_not_folded_and_says_defaults_are_the_plugins(run_cli, tmp_path):
+    plugin = tmp_path / "deflt"
+    plugin.mkdir()
+    (plugin / "main.py").write_text("")
+    (plugin / "plugin.yaml").write_text(
+        "namespace: acme\nname: deflt\nversion: 1.0.0\nruntime: {entrypoint: main.py}\nactions:\n  go:\n"
+        "    inputs:\n      type: object\n      properties:\n"
+        f"        retries: {{type: integer, default: 3, description: {LONG_DESCRIPTION}}}\n"
+    )
+
+    done = run_cli("plugin", "inspect", str(plugin), unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["retries"])
+    assert row.split() == ["retries", "integer", "no", "3", *LONG_DESCRIPTION.split()]
+    assert "defaults are applied by the plugin, not by the engine" in done.stdout

@@ -136,3 +136,14 @@ def test_help_has_examples(run_cli):
     assert "Examples:" in done.stdout
     assert "--plugins-path DIR" in done.stdout
     assert "--json" in done.stdout
+
+
+def test_a_piped_table_keeps_long_paths_whole(run_cli, tmp_path):
+    deep = tmp_path / ("a-folder-name-long-enough-that-the-path-overflows-eighty-columns-" * 2) / "greeter"
+    shutil.copytree(FIRST / "greeter", deep)
+
+    done = run_cli("plugin", "list", "-p", str(deep.parent), unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("acme/greeter"))
+    assert str(deep.relative_to(tmp_path)) in row.split()  # shown below the working directory, whole

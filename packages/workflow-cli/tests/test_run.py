@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -291,3 +292,32 @@ def test_an_image_without_the_plugins_interpreter_is_runtime_unavailable(run_cli
         check=True,
     )
     assert leftovers.stdout.strip() == ""
+
+
+def test_a_piped_summary_keeps_each_row_whole(run_cli, tmp_path):
+    task = "a_task_whose_name_alone_is_longer_than_an_eighty_column_terminal_is_wide_xxxxxxxx"
+    flow = write(tmp_path, f"name: wide\ntasks:\n  {task}: {{uses: tests/e2e.fail}}\n")
+
+    done = run_cli("run", str(flow), "-p", str(PLUGINS), unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 1, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 1, done.stdout  # one task, one line: no cell folded onto a second one
+    cells = [cell.strip() for cell in rows[0].split("│")[1:-1]]
+    assert cells[:2] == [task, "FAILED"]
+    assert cells[3:] == ["process", "action: this task fails on purpose"]
+
+
+def test_schema_defaults_are_not_filled_in_by_the_engine(run_cli, tmp_path):
+    plugins = tmp_path / "plugins"
+    shutil.copytree(PLUGINS / "e2e", plugins / "e2e")
+    manifest = plugins / "e2e" / "plugin.yaml"
+    token = "        token: {type: string, secret: true}\n"
+    manifest.write_text(manifest.read_text().replace(token, token + "        greeting: {type: string, default: hi}\n"))
+    flow = write(tmp_path, "name: defaults\ntasks:\n  echo: {uses: tests/e2e.echo, inputs: {}}\n")
+
+    done = run_cli("run", str(flow), "--json", "-p", str(plugins))
+
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)["tasks"]["echo"]
+    assert task["outputs"] == {}  # what the plugin received: the key left out, not the schema's default
