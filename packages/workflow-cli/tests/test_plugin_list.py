@@ -142,8 +142,10 @@ def test_a_piped_table_keeps_long_paths_whole(run_cli, tmp_path):
     deep = tmp_path / ("a-folder-name-long-enough-that-the-path-overflows-eighty-columns-" * 2) / "greeter"
     shutil.copytree(FIRST / "greeter", deep)
 
-    done = run_cli("plugin", "list", "-p", str(deep.parent), unset=("COLUMNS", "NO_COLOR"))
+    # FORCE_COLOR (often set in CI) must not make a pipe a terminal: no folding, no ANSI codes
+    done = run_cli("plugin", "list", "-p", str(deep.parent), env={"FORCE_COLOR": "1"}, unset=("COLUMNS", "NO_COLOR"))
 
     assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout
     row = next(line for line in done.stdout.splitlines() if line.startswith("acme/greeter"))
     assert str(deep.relative_to(tmp_path)) in row.split()  # shown below the working directory, whole
