@@ -226,6 +226,17 @@ tasks:
     assert b"Traceback" not in stderr
 
 
+def containers_of(plugin_ref: str) -> list[str]:
+    """The ids of containers, running or not, labelled as the plugin's: none may outlive a run."""
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=workflow-plugins.plugin={plugin_ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
 @pytest.fixture
 def e2e_image(run_cli):
     """The e2e fixture plugin built into the image restricted runs use (its manifest's default tag)."""
@@ -249,13 +260,7 @@ def test_a_restricted_workflow_runs_its_plugins_in_locked_down_containers(run_cl
     assert five["metrics"]["runtime"] == "docker"
     assert five["provenance"]["runtime"] == "docker"
     assert five["provenance"]["grants"] == {"security": "restricted", "network": False, "mounts": [], "env": []}
-    leftovers = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=workflow-plugins.plugin=tests/e2e"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert leftovers.stdout.strip() == ""
+    assert containers_of("tests/e2e") == []
 
 
 @pytest.mark.docker
@@ -285,13 +290,7 @@ def test_an_image_without_the_plugins_interpreter_is_runtime_unavailable(run_cli
     assert "tests/js could not start: node was not found (exit code 127)" in error["message"]
     assert f"the image {tag} does not have it" in error["message"]
     assert f"workflow plugin build {plugin} --base-image IMAGE" in error["message"]
-    leftovers = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=workflow-plugins.plugin=tests/js"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert leftovers.stdout.strip() == ""
+    assert containers_of("tests/js") == []
 
 
 def test_a_piped_summary_keeps_each_row_whole(run_cli, tmp_path):
