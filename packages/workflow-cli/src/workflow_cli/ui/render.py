@@ -167,8 +167,8 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
         if show_description:
             cells.append(plain(field.description))
         table.add_row(*cells)
-    notes = _schema_notes(schema, defaults=show_default)
-    return Group(table, *notes) if notes else table
+    below = _schema_notes(schema, defaults=show_default)
+    return Group(table, *below) if below else table
 
 
 def _schema_notes(schema: Any, *, defaults: bool) -> list[Text]:
