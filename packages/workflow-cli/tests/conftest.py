@@ -18,7 +18,7 @@ RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
-def cli_environment(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+def cli_environment(home: Path, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
     """The environment the CLI runs with in tests: no colour, user dirs and run registrations under ``home``."""
     full_env = {
         **os.environ,
@@ -31,6 +31,8 @@ def cli_environment(home: Path, env: dict[str, str] | None = None) -> dict[str, 
     }
     if env is None or "WORKFLOW_PLUGINS_PATH" not in env:
         full_env.pop("WORKFLOW_PLUGINS_PATH", None)
+    for name in unset:  # e.g. NO_COLOR and COLUMNS, to see the defaults
+        full_env.pop(name, None)
     return full_env
 
 
@@ -43,6 +45,7 @@ def run_workflow_cli(
     python: Path | None = None,
     prefix: tuple[str, ...] = (),
     preexec_fn: Callable[[], None] | None = None,
+    unset: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """The CLI in a subprocess (for fixtures wider than one test).
 
@@ -54,7 +57,7 @@ def run_workflow_cli(
         capture_output=True,
         text=True,
         cwd=cwd or home,
-        env=cli_environment(home, env),
+        env=cli_environment(home, env, unset),
         timeout=timeout,
         check=False,
         preexec_fn=preexec_fn,
@@ -89,6 +92,7 @@ def run_cli(tmp_path: Path) -> RunCli:
         python: Path | None = None,
         prefix: tuple[str, ...] = (),
         preexec_fn: Callable[[], None] | None = None,
+        unset: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
         return run_workflow_cli(
             *args,
@@ -99,6 +103,7 @@ def run_cli(tmp_path: Path) -> RunCli:
             python=python,
             prefix=prefix,
             preexec_fn=preexec_fn,
+            unset=unset,
         )
 
     return run

@@ -114,21 +114,99 @@ def test_a_plugins_own_dockerfile_is_built_and_its_image_runs(run_cli, image_tag
     assert result.outputs == {"inputs": {"x": 1}, "marker": "built-from-the-plugins-own-dockerfile"}
 
 
+def js_plugin(folder: Path, runtime: str, files: dict[str, str]) -> Path:
+    """A plugin that is not Python: ``runtime`` is its plugin.yaml runtime block (YAML flow style)."""
+    folder.mkdir(parents=True)
+    (folder / "plugin.yaml").write_text(
+        f"namespace: acme\nname: js\nversion: 1.0.0\nruntime: {runtime}\nactions: {{go: {{}}}}\n"
+    )
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_a_command_the_default_base_image_lacks_is_refused_before_building(run_cli, tmp_path, image_tags):
+    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+    tag = image_tags("js")
+
+    done = run_cli("plugin", "build", str(plugin), "--tag", tag)
+
+    assert done.returncode == 2, done.stderr
+    assert f"error: {plugin / 'plugin.yaml'}:4:21: runtime.command[0]: acme/js starts with node" in done.stderr
+    assert f"the default base image {DEFAULT_BASE_IMAGE} does not have" in done.stderr
+    assert "exit 127" in done.stderr
+    assert f"hint: write a Dockerfile in {plugin}" in done.stderr
+    assert "--base-image IMAGE" in done.stderr
+    assert "Step 1/" not in done.stderr and done.stdout == ""
+    assert "Traceback" not in done.stderr
+
+
+def test_a_scripts_interpreter_is_read_from_its_shebang(run_cli, tmp_path):
+    script = js_plugin(tmp_path / "js", "{command: [./run, --fast]}", {"run": "#!/usr/bin/env -S node --jitless\n"})
+    shell = js_plugin(tmp_path / "sh", "{command: [./run.sh]}", {"run.sh": "#!/bin/sh\nexec cat\n"})
+
+    refused = run_cli("plugin", "build", str(script), "--print-dockerfile")
+    accepted = run_cli("plugin", "build", str(shell), "--print-dockerfile")
+
+    assert refused.returncode == 2
+    assert "runtime.command[0]: acme/js starts with node, which the default base image" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout.endswith('CMD ["./run.sh"]\n')
+
+
+def test_a_base_image_chosen_for_the_interpreter_is_trusted(run_cli, tmp_path):
+    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+
+    done = run_cli("plugin", "build", str(plugin), "--base-image", "node:20-slim", "--print-dockerfile")
+
+    assert done.returncode == 0, done.stderr
+    assert "FROM node:20-slim\n" in done.stdout
+
+
+PIPED = {"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1", "TERM": "xterm-256color"}
+"""What CI environments often set; output to a pipe must stay plain text anyway."""
+
+
 @pytest.mark.docker
-def test_a_failing_build_shows_the_step_and_its_output_and_exits_1(run_cli, image_tags, tmp_path):
+def test_a_failing_build_shows_its_own_step_line_output_and_hint_as_plain_text_and_exits_1(
+    run_cli, image_tags, tmp_path
+):
     plugin = tmp_path / "failing"
     shutil.copytree(RAWECHO, plugin)
     (plugin / "Dockerfile").write_text(
-        "FROM python:3.11-slim\nCOPY echo.py /plugin/echo.py\n"
-        'RUN ["python3", "-c", "print(\'compiling the thing\'); raise SystemExit(3)"]\n'
+        "# the plugin's own build\n"
+        "FROM python:3.11-slim\n"
+        "\n"
+        "COPY echo.py \\\n"
+        "     /plugin/echo.py\n"
+        "# colours from the build's own tools, and a failure\n"
+        'RUN ["python3", "-c", "print(\'\\\\x1b[31mcompiling\\\\x1b[0m\'); raise SystemExit(3)"]\n'
     )
 
-    done = run_cli("plugin", "build", str(plugin), "--tag", image_tags("failing"))
+    done = run_cli(
+        "plugin", "build", str(plugin), "--tag", image_tags("failing"), env=PIPED, unset=("NO_COLOR", "COLUMNS")
+    )
 
     assert done.returncode == 1
-    error = done.stderr[done.stderr.index("error: ") :]
-    assert "failed at step 3/" in error and "returned a non-zero code: 3" in error
-    assert "output of Step 3/" in error
-    assert "  | compiling the thing" in error
-    assert "Traceback" not in done.stderr
     assert done.stdout == ""
+    assert "\x1b" not in done.stderr and "Traceback" not in done.stderr
+    error = done.stderr[done.stderr.index("error: ") :].splitlines()
+    assert error[0].startswith("error: building workflow-plugins-test/failing:")
+    assert " failed at step 3/3 of the plugin's Dockerfile (line 7: RUN [" in error[0]
+    assert error[0].endswith("returned a non-zero code: 3")
+    assert error[1].startswith("output of Step 3/3 : RUN [")
+    assert error[2] == "  | \\x1b[31mcompiling\\x1b[0m"  # the tool's colour codes shown, not obeyed
+    assert error[-1] == f"  hint: the command at line 7 of {plugin / 'Dockerfile'} failed; its output, if any, is above"
+
+
+@pytest.mark.docker
+def test_a_missing_copy_source_names_its_line_and_the_build_context(run_cli, image_tags, tmp_path):
+    plugin = tmp_path / "nocopy"
+    shutil.copytree(RAWECHO, plugin)
+    (plugin / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY missing.py /plugin/\n")
+
+    done = run_cli("plugin", "build", str(plugin), "--tag", image_tags("nocopy"))
+
+    assert done.returncode == 1
+    assert "failed at step 2/2 of the plugin's Dockerfile (line 2: COPY missing.py /plugin/)" in done.stderr
+    assert f"hint: COPY reads from the plugin directory {plugin}, minus what its .dockerignore excludes" in done.stderr

@@ -45,6 +45,16 @@ tasks:
 """
 
 
+def python_plugin(folder: Path, manifest_rest: str) -> Path:
+    """A plugin named after ``folder`` with an empty main.py; ``manifest_rest`` follows its runtime block."""
+    folder.mkdir()
+    (folder / "main.py").write_text("")
+    (folder / "plugin.yaml").write_text(
+        f"namespace: acme\nname: {folder.name}\nversion: 1.0.0\nruntime: {{entrypoint: main.py}}\n{manifest_rest}"
+    )
+    return folder
+
+
 def inspect_json(run_cli, *args: str, returncode: int = 0) -> dict:
     done = run_cli("plugin", "inspect", *args, "--json")
     assert done.returncode == returncode, done.stderr
@@ -201,12 +211,8 @@ def test_an_invalid_workflow_file_lists_its_problems_and_exits_2(run_cli, tmp_pa
 
 
 def test_a_plugin_asking_for_a_sensitive_host_path_is_warned_about(run_cli, tmp_path):
-    plugin = tmp_path / "snoop"
-    plugin.mkdir()
-    (plugin / "main.py").write_text("")
-    (plugin / "plugin.yaml").write_text(
-        "namespace: acme\nname: snoop\nversion: 1.0.0\nruntime: {entrypoint: main.py}\n"
-        "capabilities:\n  filesystem:\n    - {path: /etc, access: read}\nactions: {go: {}}\n"
+    python_plugin(
+        tmp_path / "snoop", "capabilities:\n  filesystem:\n    - {path: /etc, access: read}\nactions: {go: {}}\n"
     )
 
     done = run_cli("plugin", "inspect", "./snoop", "--json")
@@ -260,3 +266,21 @@ def test_with_workflow_the_plugin_is_found_as_runs_of_that_file_find_it(run_cli,
     assert report["path"] == str(workflow_in_a_project.parents[1] / "vendor" / "greeter")
     assert report["source"] == f"{config}:1"
     assert report["workflow"] == str(workflow_in_a_project)
+
+
+LONG_DESCRIPTION = "How many times to try again before giving up on the remote server and reporting it"
+
+
+def test_a_piped_report_is_not_folded_and_says_defaults_are_the_plugins(run_cli, tmp_path):
+    plugin = python_plugin(
+        tmp_path / "deflt",
+        "actions:\n  go:\n    inputs:\n      type: object\n      properties:\n"
+        f"        retries: {{type: integer, default: 3, description: {LONG_DESCRIPTION}}}\n",
+    )
+
+    done = run_cli("plugin", "inspect", str(plugin), unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["retries"])
+    assert row.split() == ["retries", "integer", "no", "3", *LONG_DESCRIPTION.split()]
+    assert "defaults are applied by the plugin, not by the engine" in done.stdout

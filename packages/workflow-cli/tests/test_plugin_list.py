@@ -157,3 +157,16 @@ def test_nothing_found_says_where_it_looked_and_how_a_workflow_looks(run_cli, wo
     assert done.stdout == ""
     assert f"{tmp_path / 'plugins'} (default, missing)" in done.stderr
     assert "workflow plugin list --workflow FILE lists what it finds" in done.stderr
+
+
+def test_a_piped_table_keeps_long_paths_whole(run_cli, tmp_path):
+    deep = tmp_path / ("a-folder-name-long-enough-that-the-path-overflows-eighty-columns-" * 2) / "greeter"
+    shutil.copytree(FIRST / "greeter", deep)
+
+    # FORCE_COLOR (often set in CI) must not make a pipe a terminal: no folding, no ANSI codes
+    done = run_cli("plugin", "list", "-p", str(deep.parent), env={"FORCE_COLOR": "1"}, unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.startswith("acme/greeter"))
+    assert str(deep.relative_to(tmp_path)) in row.split()  # shown below the working directory, whole

@@ -11,6 +11,7 @@ import pytest
 from workflow_cli.commands.plugin_views import inspection, list_entry, problem_view
 from workflow_cli.ui.console import make_console
 from workflow_cli.ui.render import (
+    DEFAULTS_NOTE,
     plugin_table,
     print_inspection,
     print_nothing_found,
@@ -114,6 +115,7 @@ def test_schema_table_marks_required_defaults_and_secrets():
         "name    string    yes                           Who",
         "token   string    no                   secret",
         "times   integer   no         1",
+        DEFAULTS_NOTE,
         "no other keys accepted",
     ]
 

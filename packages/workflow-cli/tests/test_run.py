@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -225,6 +226,17 @@ tasks:
     assert b"Traceback" not in stderr
 
 
+def containers_of(plugin_ref: str) -> list[str]:
+    """The ids of containers, running or not, labelled as the plugin's: none may outlive a run."""
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=workflow-plugins.plugin={plugin_ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
 @pytest.fixture
 def e2e_image(run_cli):
     """The e2e fixture plugin built into the image restricted runs use (its manifest's default tag)."""
@@ -248,10 +260,63 @@ def test_a_restricted_workflow_runs_its_plugins_in_locked_down_containers(run_cl
     assert five["metrics"]["runtime"] == "docker"
     assert five["provenance"]["runtime"] == "docker"
     assert five["provenance"]["grants"] == {"security": "restricted", "network": False, "mounts": [], "env": []}
-    leftovers = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=workflow-plugins.plugin=tests/e2e"],
-        capture_output=True,
-        text=True,
-        check=True,
+    assert containers_of("tests/e2e") == []
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("pool", [False, True], ids=["one-shot", "warm"])
+def test_an_image_without_the_plugins_interpreter_is_runtime_unavailable(run_cli, tmp_path, image_tags, pool):
+    tag = image_tags("no-node")
+    plugins = tmp_path / "plugins"
+    plugin = plugins / "js"
+    plugin.mkdir(parents=True)
+    (plugin / "plugin.yaml").write_text(
+        f"namespace: tests\nname: js\nversion: 1.0.0\nruntime: {{command: [node, index.js], image: '{tag}'}}\n"
+        "actions: {go: {}}\n"
     )
-    assert leftovers.stdout.strip() == ""
+    (plugin / "index.js").write_text('process.stdout.write(\'{"ok": true, "outputs": {}}\')\n')
+    (plugin / "Dockerfile").write_text(  # the author's own Dockerfile, on a base with no node
+        'FROM python:3.11-slim\nCOPY . /plugin/\nWORKDIR /plugin\nUSER 65534:65534\nCMD ["node", "index.js"]\n'
+    )
+    built = run_cli("plugin", "build", str(plugin), timeout=300)
+    assert built.returncode == 0, built.stderr
+    flow = write(tmp_path, "name: js\nsecurity: restricted\ntasks:\n  go: {uses: tests/js.go}\n")
+
+    done = run_cli("run", str(flow), "--json", "-p", str(plugins), "--backend", "docker", *(["--pool"] if pool else []))
+
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)["tasks"]["go"]["error"]
+    assert error["kind"] == "runtime_unavailable", error
+    assert "tests/js could not start: node was not found (exit code 127)" in error["message"]
+    assert f"the image {tag} does not have it" in error["message"]
+    assert f"workflow plugin build {plugin} --base-image IMAGE" in error["message"]
+    assert containers_of("tests/js") == []
+
+
+def test_a_piped_summary_keeps_each_row_whole(run_cli, tmp_path):
+    task = "a_task_whose_name_alone_is_longer_than_an_eighty_column_terminal_is_wide_xxxxxxxx"
+    flow = write(tmp_path, f"name: wide\ntasks:\n  {task}: {{uses: tests/e2e.fail}}\n")
+
+    done = run_cli("run", str(flow), "-p", str(PLUGINS), unset=("COLUMNS", "NO_COLOR"))
+
+    assert done.returncode == 1, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 1, done.stdout  # one task, one line: no cell folded onto a second one
+    cells = [cell.strip() for cell in rows[0].split("│")[1:-1]]
+    assert cells[:2] == [task, "FAILED"]
+    assert cells[3:] == ["process", "action: this task fails on purpose"]
+
+
+def test_schema_defaults_are_not_filled_in_by_the_engine(run_cli, tmp_path):
+    plugins = tmp_path / "plugins"
+    shutil.copytree(PLUGINS / "e2e", plugins / "e2e")
+    manifest = plugins / "e2e" / "plugin.yaml"
+    token = "        token: {type: string, secret: true}\n"
+    manifest.write_text(manifest.read_text().replace(token, token + "        greeting: {type: string, default: hi}\n"))
+    flow = write(tmp_path, "name: defaults\ntasks:\n  echo: {uses: tests/e2e.echo, inputs: {}}\n")
+
+    done = run_cli("run", str(flow), "--json", "-p", str(plugins))
+
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)["tasks"]["echo"]
+    assert task["outputs"] == {}  # what the plugin received: the key left out, not the schema's default

@@ -103,3 +103,43 @@ def test_a_command_run_by_an_absolute_interpreter_is_valid_and_runs(run_cli, tmp
     assert tasks["sh"]["outputs"] == {"script": "run.sh"}  # relative arguments resolve in the plugin directory
     assert tasks["nosh"]["error"]["kind"] == "runtime_unavailable"
     assert "cannot start the plugin: No such file or directory (/nonexistent/sh)" in tasks["nosh"]["error"]["message"]
+
+
+LITERAL = "hunter2-written-into-the-file"
+SECRET_LITERALS = f"""name: literal
+vars: {{tok: from-vars-value}}
+tasks:
+  inline:
+    uses: tests/e2e.echo
+    inputs:
+      token: {LITERAL}
+  from_vars:
+    uses: tests/e2e.echo
+    inputs: {{token: "{{{{ vars.tok }}}}"}}
+  proper:
+    uses: tests/e2e.echo
+    inputs: {{token: "{{{{ secrets.API_TOKEN }}}}"}}
+"""
+
+
+def test_a_value_written_for_a_secret_input_is_warned_about_without_printing_it(run_cli, tmp_path):
+    flow = write(tmp_path, SECRET_LITERALS)
+    env = {"WORKFLOW_SECRET_API_TOKEN": "a-real-secret-value"}
+
+    checked = run_cli("validate", str(flow), "-p", str(PLUGINS), env=env)
+    ran = run_cli("run", str(flow), "-p", str(PLUGINS), env=env)
+
+    for done in (checked, ran):
+        assert done.returncode == 0, done.stderr
+        warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+        assert warnings == [
+            f"warning: {flow}:7:14: tasks.inline.inputs.token: input 'token' of tests/e2e.echo is secret, but its"
+            " value is written in the workflow; it is not masked in logs, errors or the run record",
+            f"warning: {flow}:10:21: tasks.from_vars.inputs.token: input 'token' of tests/e2e.echo is secret, but"
+            " its value comes from vars, which are not secret; it is not masked in logs, errors or the run record",
+        ]
+        assert (
+            "  hint: keep the value out of the file, in a secret: WORKFLOW_SECRET_TOKEN=... in the environment or"
+            ' TOKEN=... in a --secrets-file, and write token: "{{ secrets.TOKEN }}"'
+        ) in done.stderr.splitlines()
+    assert LITERAL not in checked.stderr + checked.stdout

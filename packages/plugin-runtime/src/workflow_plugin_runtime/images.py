@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .dockerfile import dockerfile_steps
 from .errors import ImageBuildError, RuntimeUnavailableError
 from .image_context import REQUIREMENTS_FILENAME, copy_plugin, copy_sdk, install_requirements
+from .image_programs import check_default_base_starts
 from .manifest import PluginManifest
 from .runtimes.base import PYTHON_FLAGS
 from .runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
@@ -172,13 +174,17 @@ def image_spec(manifest: PluginManifest, *, base_image: str = DEFAULT_BASE_IMAGE
     """Plan the build: the plugin's own Dockerfile when it has one, else a generated one.
 
     The tag defaults to ``runtime.image``, the name :class:`.runtimes.DockerRuntime`
-    runs. ``base_image`` applies to generated Dockerfiles only.
+    runs. ``base_image`` applies to generated Dockerfiles only. On the
+    default base, a plugin that starts with a program the base lacks
+    (``node``) raises :class:`ImageBuildError` (:mod:`.image_programs`).
     """
     chosen = tag or manifest.runtime.image
     check_image_tag(chosen)
     own = manifest.plugin_dir / DOCKERFILE_NAME
     requirements = manifest.plugin_dir / REQUIREMENTS_FILENAME
     custom = own.is_file()
+    if not custom and base_image == DEFAULT_BASE_IMAGE:
+        check_default_base_starts(manifest, base_image)
     return ImageSpec(
         plugin_ref=manifest.ref,
         version=str(manifest.version),
@@ -264,7 +270,8 @@ class _BuildLog:
     def __init__(self, spec: ImageSpec, on_output: OutputCallback | None) -> None:
         self.spec = spec
         self.on_output = on_output
-        self.step: tuple[int, int, str] | None = None
+        self.own_steps = dockerfile_steps(spec.dockerfile)
+        self.step: tuple[int, str] | None = None
         self.step_output: deque[str] = deque(maxlen=FAILED_STEP_LINES)
         self.partial = ""
         self.image_id: str | None = None
@@ -299,33 +306,67 @@ class _BuildLog:
     def _line(self, line: str) -> None:
         step = _STEP.fullmatch(line)
         if step is not None:
-            self.step = (int(step.group(1)), int(step.group(2)), step.group(3))
+            self.step = (int(step.group(1)), step.group(3))
             self.step_output.clear()
+            line = self._step_title(*self.step)
         elif line.strip() and not _BUILDER_CHATTER.match(line):
             self.step_output.append(line)
         if self.on_output is not None:
             self.on_output(line)
 
+    def _step_title(self, number: int, instruction: str) -> str:
+        """``Step 3/3 : RUN ...`` counting the Dockerfile's own steps only, not the labels the build adds."""
+        if number > len(self.own_steps):
+            return f"Step {number} (added by workflow plugin build) : {instruction}"
+        return f"Step {number}/{len(self.own_steps)} : {instruction}"
+
     def _failure(self, error: str) -> ImageBuildError:
+        """The failing step as the author knows it: its number among the Dockerfile's own steps, and its line."""
         tag = self.spec.tag
         if self.step is None:
             return ImageBuildError(f"building {tag} failed before its first step: {error}", output=self.step_output)
-        number, total, instruction = self.step
-        hint = None
-        if instruction.upper().startswith("FROM"):
-            hint = (
-                "the base image is not in the local Docker engine and could not be pulled; `docker images` lists"
-                " what is there (CI makes python:3.11-slim with .ci/setup-docker.sh); choose one with --base-image"
-            )
-        elif not self.spec.custom:
-            hint = "the generated Dockerfile needs python3 in the base image; --print-dockerfile shows it"
+        number, instruction = self.step
         where = "the plugin's Dockerfile" if self.spec.custom else "the generated Dockerfile"
+        if number > len(self.own_steps):
+            return ImageBuildError(
+                f"building {tag} failed at a step `workflow plugin build` adds after {where} ({instruction}): {error}",
+                step=self._step_title(number, instruction),
+                output=self.step_output,
+                hint="the build labels the image after the Dockerfile's own steps; run it again, "
+                "and check the Docker engine (`docker info`) if it fails the same way",
+            )
+        line = self.own_steps[number - 1].line
         return ImageBuildError(
-            f"building {tag} failed at step {number}/{total} of {where} ({instruction}): {error}",
-            step=f"Step {number}/{total} : {instruction}",
+            f"building {tag} failed at step {number}/{len(self.own_steps)} of {where} "
+            f"(line {line}: {instruction}): {error}",
+            step=self._step_title(number, instruction),
             output=self.step_output,
-            hint=hint,
+            hint=self._hint(instruction, line),
         )
+
+    def _hint(self, instruction: str, line: int) -> str:
+        keyword = instruction.split(maxsplit=1)[0].upper() if instruction.strip() else ""
+        if keyword == "FROM":
+            return (
+                "the base image is not in the local Docker engine and could not be pulled; `docker images` lists"
+                " what is there (CI makes python:3.11-slim with .ci/setup-docker.sh); "
+                + (
+                    "change the FROM line of the plugin's Dockerfile"
+                    if self.spec.custom
+                    else "choose one with --base-image"
+                )
+            )
+        if not self.spec.custom:
+            return "the generated Dockerfile needs python3 in the base image; --print-dockerfile shows it"
+        dockerfile = self.spec.plugin_dir / DOCKERFILE_NAME
+        if keyword in ("COPY", "ADD"):
+            return (
+                f"{keyword} reads from the plugin directory {self.spec.plugin_dir}, minus what its .dockerignore "
+                f"excludes: check the source named at line {line} of {dockerfile}"
+            )
+        if keyword == "RUN":
+            return f"the command at line {line} of {dockerfile} failed; its output, if any, is above"
+        return f"check line {line} of {dockerfile}"
 
     def finish(self) -> str:
         """The built image's id, or the first error the stream reported (read to its end, so nothing leaks)."""

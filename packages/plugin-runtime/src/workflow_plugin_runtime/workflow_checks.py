@@ -4,11 +4,13 @@ This is ``workflow validate`` and the gate before ``workflow run``: each
 task's action resolves (honouring ``requires``), typed wiring holds, vars
 and secrets exist, and in restricted mode every capability is granted.
 All problems are collected; warnings (broad or unneeded grants, short
-secrets) never fail the check.
+secrets, a secret input given a value written in the file) never fail the
+check.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,7 @@ from .permissions import (
     needs_of,
 )
 from .resolve import ResolvedAction, Resolver
-from .secrets import SecretProvider, secret_problems, var_problems
+from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems
 from .template_values import iter_templates
 from .templates import ReferenceRoot
 from .wiring import wiring_problems
@@ -109,6 +111,7 @@ def check_workflow(
         problems += _short_secret_warnings(workflow, secrets)
     problems += wiring_problems(uses, actions, variables=variables)
     problems += _literal_input_problems(workflow, actions)
+    problems += _literal_secret_warnings(workflow, actions)
     problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
     return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
 
@@ -147,6 +150,41 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
                 location = workflow.locate(path, key=violation.at_key)
                 problems.append(Problem(f"{violation.message} (input of {resolved.ref})", location, violation.hint))
     return problems
+
+
+def _literal_secret_warnings(workflow: Workflow, actions: Mapping[str, ResolvedAction]) -> list[Problem]:
+    """A ``secret: true`` input given a value written in the file (or taken from vars), not a secret.
+
+    Such a value is in the file for anyone who reads it, and the masker
+    knows only secrets: logs, errors and the run record show it. The
+    warning points at the value's line and never quotes it. A value from an
+    upstream task's outputs is the plugins' business (a token one task makes
+    for the next), so it is not warned about.
+    """
+    warnings: list[Problem] = []
+    for task_id, resolved in actions.items():
+        tree = workflow.tasks[task_id].inputs.tree
+        if not isinstance(tree, Mapping):
+            continue
+        for name in resolved.action.secret_inputs:
+            if name not in tree:
+                continue
+            roots = {ref.root for template in iter_templates(tree[name]) for ref in template.references}
+            if roots & {ReferenceRoot.SECRETS, ReferenceRoot.TASKS}:
+                continue
+            source = "comes from vars, which are not secret" if roots else "is written in the workflow"
+            key = re.sub(r"[^A-Z0-9_]", "_", str(name).upper())
+            warnings.append(
+                Problem(
+                    f"input '{name}' of {resolved.ref} is secret, but its value {source}; "
+                    "it is not masked in logs, errors or the run record",
+                    workflow.locate(("tasks", task_id, "inputs", name)),
+                    f"keep the value out of the file, in a secret: {SECRET_ENV_PREFIX}{key}=... in the environment "
+                    f'or {key}=... in a --secrets-file, and write {name}: "{{{{ secrets.{key} }}}}"',
+                    Severity.WARNING,
+                )
+            )
+    return warnings
 
 
 def _task_type_problems(workflow: Workflow, task_types: Collection[str]) -> list[Problem]:

@@ -79,6 +79,30 @@ def test_an_error_document_is_an_action_failure_whatever_the_exit_code() -> None
         assert failure.stderr_tail == "trace" and failure.exit_code == code
 
 
+@pytest.mark.parametrize(
+    ("tail", "named"),
+    [
+        ("[FATAL tini (7)] exec node failed: No such file or directory\n", "node was not found"),
+        ("/usr/bin/env: 'deno': No such file or directory\n", "deno was not found"),
+        ("sh: 1: jq: not found\n", "a program it starts was not found (its stderr says which)"),
+    ],
+)
+def test_exit_127_is_runtime_unavailable_where_the_runtime_says_it_means_not_found(tail: str, named: str) -> None:
+    _, failure = classify(ending(exit_code=127, stdout=b"", stderr_tail=tail, not_found_fix="rebuild the image"))
+
+    assert failure is not None and failure.kind is FailureKind.RUNTIME_UNAVAILABLE
+    assert failure.message == f"acme/http could not start: {named} (exit code 127); rebuild the image"
+    assert failure.exit_code == 127 and failure.stderr_tail == tail
+
+
+def test_exit_127_stays_a_crash_without_the_runtimes_word_or_after_a_response() -> None:
+    plain = ending(exit_code=127, stdout=b"", stderr_tail="[FATAL tini (7)] exec node failed")
+    answered = ending(exit_code=127, stdout=ERROR, not_found_fix="rebuild the image")
+
+    assert classify(plain)[1].kind is FailureKind.CRASHED  # type: ignore[union-attr]
+    assert classify(answered)[1].kind is FailureKind.ACTION  # type: ignore[union-attr]
+
+
 def test_exit_descriptions_name_signals() -> None:
     assert describe_exit(None, 9) == "was killed by SIGKILL (signal 9)"
     assert "SIGKILL" in describe_exit(137, None)

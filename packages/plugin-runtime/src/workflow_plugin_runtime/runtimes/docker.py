@@ -263,12 +263,22 @@ class DockerRuntime:
                 stdout_limit=invocation.max_stdout_bytes,
                 stderr_limit=invocation.max_stderr_bytes,
                 oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
+                not_found_fix=_not_found_fix(invocation),
             )
         )
         metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER, exit_code=exit_code)
         return InvocationResult(
             response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
         )
+
+
+def _not_found_fix(invocation: Invocation) -> str:
+    """What to do when the container's init could not find the program to start (exit 127)."""
+    where = invocation.plugin_dir if invocation.plugin_dir is not None else "<plugin dir>"
+    return (
+        f"the image {invocation.image} does not have it: build the image on a base that has it "
+        f"(`workflow plugin build {where} --base-image IMAGE`), or give the plugin a Dockerfile that installs it"
+    )
 
 
 def _oom_killed(api: Any, container_id: str) -> bool:

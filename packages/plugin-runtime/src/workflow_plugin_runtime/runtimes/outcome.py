@@ -12,6 +12,7 @@ still running at its timeout              ``timeout``
 killed at its memory limit                ``crashed`` (says so)
 stdout or stderr over its limit           ``protocol``
 a valid ``ok: false`` document            ``action``
+a container's exit 127, stdout empty      ``runtime_unavailable``
 non-zero exit or signal, no error doc     ``crashed``
 exit 0 but stdout not one valid response  ``protocol``
 ========================================  =====================
@@ -23,10 +24,10 @@ its start in the message.
 
 from __future__ import annotations
 
-import json
-
 import codecs
 import enum
+import json
+import re
 import signal
 from dataclasses import dataclass
 
@@ -40,11 +41,16 @@ STDERR_TAIL_CHARS = 4096
 """How much of the end of stderr a failure carries for the operator: characters of neutralised, masked text."""
 STDERR_WINDOW_BYTES = 2 * STDERR_TAIL_CHARS
 """How much of the end of stderr a runtime keeps raw: more than the tail, so that it is cut only once masked."""
+COMMAND_NOT_FOUND = 127
+"""The exit code of a program that could not be found (POSIX shells, ``env``, a container's init)."""
 TAIL_CUT_MARK = "…"
 """Starts a tail when earlier output was dropped, ends it when later output was (a stream stopped at its limit)."""
 
 STDOUT_HEAD_BYTES = 4096
 """How much of the start of a stdout that is not a response a failure carries, for its message to quote."""
+
+
+_NOT_FOUND_LINE = re.compile(r"exec (\S+) failed: No such file or directory|env: '([^']+)': No such file")
 
 
 class Termination(enum.Enum):
@@ -77,6 +83,9 @@ class Ending:
     stdout_limit: int
     stderr_limit: int
     oom_limit_bytes: int | None = None
+    not_found_fix: str | None = None
+    """Set by a runtime whose exit 127 means its program could not be started (a container's init says
+    so): how to fix that, for the ``runtime_unavailable`` failure it then is."""
 
 
 def format_bytes(count: int) -> str:
@@ -196,6 +205,23 @@ def _is_json_object(stdout: bytes) -> bool:
         return True
 
 
+def _command_not_found(ending: Ending) -> Failure | None:
+    """Exit 127 with nothing on stdout, where that means the program (or its interpreter) was not found."""
+    if ending.not_found_fix is None or ending.exit_code != COMMAND_NOT_FOUND or ending.stdout.strip():
+        return None
+    missing = _NOT_FOUND_LINE.search(ending.stderr_tail)
+    what = (
+        f"{missing.group(1) or missing.group(2)} was not found"
+        if missing
+        else "a program it starts was not found (its stderr says which)"
+    )
+    return _failure(
+        ending,
+        FailureKind.RUNTIME_UNAVAILABLE,
+        f"{ending.plugin_ref} could not start: {what} (exit code 127); {ending.not_found_fix}",
+    )
+
+
 def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Failure:
     ref, silent = ending.plugin_ref, not ending.stdout.strip()
     if clean_exit:
@@ -227,7 +253,7 @@ def _head(stdout: bytes) -> str:
 
 def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
     """The response (when one was sent) and the failure (when it failed)."""
-    early = _early_stop(ending)
+    early = _early_stop(ending) or _command_not_found(ending)
     if early is not None:
         return None, early
     clean_exit = ending.exit_code == 0 and ending.signal is None

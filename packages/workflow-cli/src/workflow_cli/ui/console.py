@@ -18,7 +18,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from workflow_plugin_runtime.control_chars import neutralise_controls
@@ -26,21 +26,43 @@ from workflow_plugin_runtime.control_chars import neutralise_controls
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem
 
-__all__ = ["Console", "make_console", "plain", "print_error_text", "print_problem", "print_text"]
+__all__ = ["Console", "make_console", "plain", "print_error_text", "print_problem", "print_text", "print_unfolded"]
+
+_UNFOLDED_MAX_WIDTH = 10_000
+"""Widest a piped table may grow: far beyond any real row, short of a runaway one."""
 
 
 def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int | None = None) -> Console:
+    """A console that is a terminal exactly when its stream is one.
+
+    Rich would also take ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` in the
+    environment (often set in CI) as a terminal, and then write styles,
+    spinners and cursor movements into a log file or a pipe.
+    """
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
-    no_color = "NO_COLOR" in os.environ or not stream.isatty()
+    terminal = stream.isatty()
     return Console(
         file=stream,
-        no_color=no_color,
+        force_terminal=terminal,
+        no_color="NO_COLOR" in os.environ or not terminal,
         markup=False,
         highlight=False,
-        soft_wrap=file is None and not stream.isatty(),
+        soft_wrap=file is None and not terminal,
         width=width,
         emoji=False,
     )
+
+
+def print_unfolded(console: Console, renderable: RenderableType) -> None:
+    """Print a table (or anything holding one): on a terminal fitted to its width, elsewhere never folded.
+
+    Piped into a file or another program, rows stay whole at their natural
+    width, so grep and awk see whole cells; nothing is padded beyond it.
+    """
+    if not console.is_terminal:
+        natural = console.measure(renderable, options=console.options.update_width(_UNFOLDED_MAX_WIDTH)).maximum
+        console.width = max(console.width, natural)  # print() caps its width at the console's
+    console.print(renderable)
 
 
 def plain(text: str, style: str = "") -> Text:

@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .console import plain
+from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.results import RunResult, TaskResult
@@ -123,7 +123,11 @@ class RunProgress:
 
 
 def print_run_summary(console: Console, result: RunResult, *, record_path: str | None = None) -> None:
-    """The table every run ends with; long runs show failures first and fold the successes."""
+    """The table every run ends with; long runs show failures first and fold the successes.
+
+    On a terminal a long cell wraps inside its column; piped, the table
+    takes its natural width and no cell is folded (:func:`.console.print_unfolded`).
+    """
     tasks = list(result.tasks.values())
     tasks.sort(key=lambda task: task.status.value == "succeeded")
     title = plain(f"{result.workflow.name}: {result.status.value}", "table.title")
@@ -134,9 +138,11 @@ def print_run_summary(console: Console, result: RunResult, *, record_path: str |
         table.add_row(*_summary_row(task))
     if len(tasks) > _SUMMARY_ROWS:
         table.add_row(Text(f"... {len(tasks) - _SUMMARY_ROWS} more"), "", "", "", "")
-    console.print(table)
+    print_unfolded(console, table)
     if result.failure is not None:  # a run-level error: every task may have succeeded
-        console.print(Text.assemble(("error: ", "bold red"), f"{result.failure.kind.value}: {result.failure.message}"))
+        console.print(
+            Text.assemble(("error: ", "bold red"), plain(f"{result.failure.kind.value}: {result.failure.message}"))
+        )
     if result.outputs:
         console.print(Text("outputs:", style="bold"))
         for name, value in result.outputs.items():

@@ -21,12 +21,13 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from .console import plain
+from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
     from workflow_cli.commands.plugin_views import ActionView, CapabilitiesView, Inspection, ListEntry, ProblemView
 
 __all__ = [
+    "DEFAULTS_NOTE",
     "SchemaField",
     "display_path",
     "inspection_renderable",
@@ -39,6 +40,9 @@ __all__ = [
     "schema_renderable",
     "type_text",
 ]
+
+DEFAULTS_NOTE = "defaults are applied by the plugin, not by the engine"
+"""Said under every schema with a ``default``: JSON Schema defaults document, they do not fill in."""
 
 _CONSTRAINTS = (
     ("minimum", ">= {}"),
@@ -163,9 +167,16 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
         if show_description:
             cells.append(plain(field.description))
         table.add_row(*cells)
+    below = _schema_notes(schema, defaults=show_default)
+    return Group(table, *below) if below else table
+
+
+def _schema_notes(schema: Any, *, defaults: bool) -> list[Text]:
+    """What the table cannot say: who applies defaults, and that no other key is accepted."""
+    notes = [Text(DEFAULTS_NOTE, style="dim")] if defaults else []
     if isinstance(schema, Mapping) and schema.get("additionalProperties") is False:
-        return Group(table, Text("no other keys accepted", style="dim"))
-    return table
+        notes.append(Text("no other keys accepted", style="dim"))
+    return notes
 
 
 def display_path(path: str) -> str:
@@ -207,11 +218,7 @@ def plugin_table(entries: Sequence[ListEntry]) -> Table:
 
 def print_plugin_list(console: Console, entries: Sequence[ListEntry]) -> None:
     """The table; piped into a file or another program its rows are never folded, so grep and awk see whole paths."""
-    table = plugin_table(entries)
-    if not console.is_terminal:
-        natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-        console.width = max(console.width, natural)  # print() caps its width at the console's
-    console.print(table)
+    print_unfolded(console, plugin_table(entries))
     shadowing = sum(1 for entry in entries if entry["shadowed"])
     summary = f"{len(entries)} plugin{'s' if len(entries) != 1 else ''}"
     if shadowing:
@@ -318,7 +325,7 @@ def inspection_renderable(report: Inspection) -> Group:
 
 def print_inspection(console: Console, report: Inspection) -> None:
     """The report, then its warnings (with ``--workflow``: what comparing the grants found)."""
-    console.print(inspection_renderable(report))
+    print_unfolded(console, inspection_renderable(report))
     warnings = report["warnings"]
     if report["workflow"] is not None:
         console.print(plain(f"\nGrants of {report['workflow']}", "bold underline"))
