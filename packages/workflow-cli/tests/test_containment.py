@@ -165,3 +165,46 @@ tasks:
         for pidfile in (held, quick):
             pid = int(pidfile.read_text())
             assert gone_within(pid, 5.0), f"{pidfile.name}: {_state_of(pid)}"
+
+
+def processes_named(name: str) -> list[int]:
+    """The pids of the processes whose name (``/proc/<pid>/comm``) is ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def hoppers_killed_afterwards(name: str):
+    """Whatever the test found, no hopping daemon it caused outlives it (each kill may miss a hop: repeat)."""
+    try:
+        yield
+    finally:
+        for _ in range(1000):
+            pids = processes_named(name)
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_CHILD_SUBREAPER is Linux's")
+def test_a_daemon_that_keeps_forking_and_exiting_does_not_outlive_the_run(run_cli, tmp_path):
+    """A pid that changes every hop: the one a sweep listed is gone when the kill lands, its child adopted."""
+    name = f"hop{os.urandom(5).hex()}"
+    flow = write(
+        tmp_path,
+        f"name: hopping\ntasks:\n  start: {{uses: tests/containment.hop, inputs: {{name: {name}}}}}\n"
+        f"  after: {{needs: [start], uses: tests/containment.say, inputs: {{text: later}}}}\n",
+    )
+    with hoppers_killed_afterwards(name):
+        done, record = run_json(run_cli, flow)
+        assert done.returncode == 0, done.stderr
+        assert record["tasks"]["after"]["status"] == "succeeded"
+        # The run reaps what it killed before it exits: nothing may be left to wait for.
+        assert processes_named(name) == []

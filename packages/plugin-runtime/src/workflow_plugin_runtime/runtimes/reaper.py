@@ -36,6 +36,12 @@ call's process has been reaped (a one-shot plugin, or a warm worker when it
 is stopped); :func:`reap_all`, when no call runs any more, kills every
 adopted process left. Killed processes are reaped as they become zombies
 (bounded by :data:`REAP_WAIT_S`; a straggler is reaped by a later pass).
+
+A daemon that hops (forks, and the parent exits, over and over) is a new
+child of the engine after each hop: the one a sweep listed may be gone,
+its child adopted, by the time the kill lands. So a sweep is repeated
+until one finds nothing to kill and no zombie to reap (a parent is a
+zombie only once its children are handed over), within :data:`REAP_WAIT_S`.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ def ended(process: _HasPid) -> None:
             del _registry.running[process.pid]
         if not _registry.enabled:
             return
-        killed = _sweep(just_ended=process.pid, everything=False)
+        killed = _sweep_until_settled(just_ended=process.pid, everything=False)
     _reap(killed)
 
 
@@ -137,7 +143,7 @@ def reap_all() -> None:
     with _registry.lock:
         if not _registry.enabled:
             return
-        killed = _sweep(just_ended=None, everything=True)
+        killed = _sweep_until_settled(just_ended=None, everything=True)
     _reap(killed)
 
 
@@ -182,15 +188,28 @@ def _keeps(orphan: ProcStat, just_ended: int | None) -> bool:
     return any(start <= orphan.start_time for start, _ in running.values())
 
 
-def _sweep(*, just_ended: int | None, everything: bool) -> dict[int, int]:
-    """Under the lock: reap adopted zombies, kill the orphans no running call may own; what was killed."""
+def _sweep_until_settled(*, just_ended: int | None, everything: bool) -> dict[int, int]:
+    """Under the lock: :func:`_sweep` again while a pass kills or reaps something (a hopping daemon's next child)."""
     killed: dict[int, int] = {}
+    deadline = time.monotonic() + REAP_WAIT_S
+    while True:
+        found, reaped = _sweep(just_ended=just_ended, everything=everything)
+        killed.update(found)
+        if not (found or reaped) or time.monotonic() >= deadline:
+            return killed
+
+
+def _sweep(*, just_ended: int | None, everything: bool) -> tuple[dict[int, int], bool]:
+    """Under the lock: reap adopted zombies, kill the orphans no running call may own; (killed, any zombie reaped)."""
+    killed: dict[int, int] = {}
+    reaped = False
     entry = active_run()
     for orphan in _adopted():
         if orphan.zombie:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(orphan.pid, os.WNOHANG)
             _registry.kept.pop(orphan.pid, None)
+            reaped = True
             continue
         if not everything and _keeps(orphan, just_ended):
             if entry is not None and _registry.kept.get(orphan.pid) != orphan.start_time:
@@ -199,7 +218,7 @@ def _sweep(*, just_ended: int | None, everything: bool) -> dict[int, int]:
             continue
         _registry.kept.pop(orphan.pid, None)
         killed.update(kill_tree(orphan.pid, orphan.start_time))
-    return killed
+    return killed, reaped
 
 
 def _reap(killed: dict[int, int]) -> None:
