@@ -280,3 +280,27 @@ def test_a_secret_cut_by_the_stderr_tail_leaves_no_fragment(run_cli, tmp_path, p
     assert error["stderr_tail"].endswith("....\n")
     # Masked before it is cut: the secret whole in the window is masked, one cut by the window is dropped.
     assert error["stderr_tail"].startswith("***." if before_cut == 4096 else "….")
+
+
+BIDI = "\u202e\u2066\u200f"
+"""A right-to-left override, an isolate and a mark: invisible, and they reorder what the terminal shows after them."""
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["terminal", "json"])
+def test_bidirectional_controls_are_shown_as_escapes_never_obeyed(run_cli, tmp_path, json_output):
+    """'Trojan Source' in a workflow's name, a plugin's log and its output: escaped, never raw."""
+    flow = write(
+        tmp_path,
+        'name: "flow \\u202e deliaf"\ntasks:\n  t:\n    uses: tests/e2e.echo\n'
+        '    inputs: {token: "abc \\u202e\\u2066\\u200f cba"}\noutputs:\n  said: "{{ tasks.t.outputs.token }}"\n',
+    )
+    plugins = Path(__file__).parent / "fixtures" / "plugins"
+    done = run_cli("run", str(flow), "-p", str(plugins), *(("--json",) if json_output else ()))
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout + done.stderr
+    assert not any(char in shown for char in BIDI), ascii(shown)
+    if json_output:
+        assert json.loads(done.stdout)["outputs"]["said"] == f"abc {BIDI} cba"  # the value itself is kept
+    else:
+        assert "flow \\u202e deliaf" in shown
+        assert "abc \\u202e\\u2066\\u200f cba" in shown

@@ -8,8 +8,15 @@ on terminals that obey them. Rich also deletes CR, BS, VT, FF and BEL while
 printing: a masker that ran before that deletion never saw the secret that
 ``hun\\rter2`` becomes on the screen.
 
+Bidirectional controls (U+202A to U+202E, U+2066 to U+2069, and the
+marks U+200E, U+200F, U+061C) are invisible too, and reorder what a
+terminal shows after them ("Trojan Source"): a right-to-left override in
+an error message makes the rest of the line read backwards, so a status,
+a path or a value can be made to read as another.
+
 So every C0 control but newline and tab, DEL and every C1 control becomes
-``\\x`` and two lowercase hex digits, before masking and before printing:
+``\\x`` and two lowercase hex digits, and every bidirectional control
+``\\u`` and four, before masking and before printing:
 nothing that removes characters later can join the halves of a secret
 again, and what the plugin sent stays readable. The escape is one way (a
 plugin can write the four characters ``\\x1b`` itself); it is for reading,
@@ -17,7 +24,8 @@ not for decoding.
 
 Values that are data (outputs in the run record, ``--json`` documents) keep
 exactly what the plugin sent: JSON escapes C0 itself, and
-:func:`escape_controls_in_json` escapes DEL and C1, which JSON allows raw.
+:func:`escape_controls_in_json` escapes DEL, C1 and the bidirectional
+controls, which JSON allows raw.
 """
 
 from __future__ import annotations
@@ -26,12 +34,14 @@ import re
 
 __all__ = ["escape_controls_in_json", "neutralise_controls"]
 
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_RAW_IN_JSON = re.compile("[\x7f-\x9f]")
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_RAW_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI}]")
 
 
 def _visible(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def _json_escape(match: re.Match[str]) -> str:
@@ -39,12 +49,12 @@ def _json_escape(match: re.Match[str]) -> str:
 
 
 def neutralise_controls(text: str) -> str:
-    """``text`` with each C0 control (newline and tab excepted), DEL and C1 control written as ``\\xHH``."""
+    """``text`` with C0 controls (newline, tab excepted), DEL and C1 as ``\\xHH``, bidi controls as ``\\uHHHH``."""
     return _CONTROLS.sub(_visible, text)
 
 
 def escape_controls_in_json(document: str) -> str:
-    """A JSON document (from ``json.dumps(..., ensure_ascii=False)``) with DEL and C1 written as ``\\u00HH``.
+    """A JSON document (from ``json.dumps(..., ensure_ascii=False)``) with DEL, C1 and bidi controls as ``\\uHHHH``.
 
     The same value, read back; but nothing in the text a terminal would
     obey. Outside strings a JSON document holds only ASCII punctuation,
