@@ -74,11 +74,14 @@ def contained_run(run_id: str, *, workflow: Path | str, report: Callable[[str], 
     subreaper = reaper.enable()
     try:
         with non_dumpable():
-            yield
+            try:
+                yield
+            finally:
+                # Still non-dumpable: a leftover alive until this sweep must never see the engine readable.
+                if subreaper:
+                    reaper.reap_all()
     finally:
         try:
-            if subreaper:
-                reaper.reap_all()
             if subreaper and not already_subreaper:
                 reaper.disable()
         finally:
