@@ -2,7 +2,7 @@
 
 The executor is the single funnel between plugins and everything that prints
 or records: every failure leaves it as a typed :class:`Failure` with one of
-SPEC's kinds, and every message, log line, stderr tail and output leaves it
+the documented failure kinds, and every message, log line, stderr tail and output leaves it
 masked. Text (messages, log lines, stderr tails) has its control characters
 neutralised first (:mod:`.control_chars`), so nothing a terminal drops later
 can rejoin a secret; outputs are data and keep what the plugin sent.

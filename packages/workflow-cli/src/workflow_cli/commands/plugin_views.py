@@ -23,7 +23,7 @@ class CopyView(TypedDict):
 
 
 class ListEntry(TypedDict):
-    """One resolved plugin; ``shadowed`` holds the paths of the copies it hides (SPEC), ``shadowed_copies`` more."""
+    """One resolved plugin; ``shadowed`` holds the paths of the copies it hides, ``shadowed_copies`` more."""
 
     ref: str
     version: str
