@@ -53,13 +53,17 @@ def docker_client() -> Iterator[Any]:
 def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The probe and raw plugins with the SDK, on the base image CI imports (python:3.11-slim)."""
     import workflow_plugin_sdk
+    from workflow_plugin_runtime.provenance import plugin_content_hash
+    from workflow_plugin_runtime.runtimes.docker_image import BUILT_FROM_LABEL
 
     context = tmp_path_factory.mktemp("image")
     shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, context / "workflow_plugin_sdk")
     for name in ("probe", "raw"):
         shutil.copytree(RUNTIME_PLUGINS / name, context / name, ignore=shutil.ignore_patterns("__pycache__"))
     (context / "Dockerfile").write_text(TEST_DOCKERFILE)
-    docker_client.images.build(path=os.fspath(context), tag=TEST_IMAGE, rm=True, forcerm=True)
+    # Labelled as built from the probe, which it runs from /plugin: a manager's calls of test/probe check that label.
+    labels = {BUILT_FROM_LABEL: plugin_content_hash(RUNTIME_PLUGINS / "probe")}
+    docker_client.images.build(path=os.fspath(context), tag=TEST_IMAGE, rm=True, forcerm=True, labels=labels)
     return TEST_IMAGE
 
 

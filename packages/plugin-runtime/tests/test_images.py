@@ -29,9 +29,11 @@ from workflow_plugin_runtime.images import (
     prepare_context,
 )
 from workflow_plugin_runtime.manifest import load_manifest
+from workflow_plugin_runtime.provenance import plugin_content_hash
 from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS
 from workflow_plugin_runtime.runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
 from workflow_plugin_runtime.runtimes.docker_client import connect_docker
+from workflow_plugin_runtime.runtimes.docker_image import BUILT_FROM_LABEL
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 HTTP = FIXTURES / "acme-http"
@@ -151,7 +153,37 @@ def test_the_spec_tags_with_runtime_image_unless_told_otherwise():
     assert image_spec(manifest).tag == "registry.local/acme-text:2"
     assert image_spec(manifest, tag="acme/other:dev").tag == "acme/other:dev"
     assert image_spec(load_manifest(HTTP)).tag == "acme/http:1.2.0"
-    assert image_spec(manifest).labels == {PLUGIN_LABEL: "acme/text", "workflow-plugins.version": "2.0.0rc1"}
+    assert image_spec(manifest).labels == {
+        PLUGIN_LABEL: "acme/text",
+        "workflow-plugins.version": "2.0.0rc1",
+        BUILT_FROM_LABEL: plugin_content_hash(TEXT),
+    }
+
+
+def test_the_content_hash_covers_exactly_the_files_copied_into_the_image(tmp_path):
+    """The label says which code is inside: the copy must hash like the plugin, and the ignored files stay out."""
+    plugin = tmp_path / "http"
+    shutil.copytree(HTTP, plugin)
+    before = plugin_content_hash(plugin)
+    for folder in ("__pycache__", ".git", ".venv", "venv", ".tox", "lib/__pycache__"):
+        (plugin / folder).mkdir(parents=True)
+        (plugin / folder / "junk.txt").write_text(folder)
+    (plugin / "stale.pyc").write_bytes(b"\0")
+    assert plugin_content_hash(plugin) == before  # none of that is part of the plugin
+    (plugin / "lib" / "helper.py").write_text("X = 1\n")
+    (plugin / "shared").symlink_to(plugin / "lib", target_is_directory=True)
+    (plugin / "venv.txt").write_text("a file named like an ignored folder is kept")
+    context = tmp_path / "context"
+    context.mkdir()
+
+    prepare_context(image_spec(load_manifest(plugin)), context)
+
+    copied = context / "plugin"
+    assert plugin_content_hash(copied) == plugin_content_hash(plugin) != before
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*")) == sorted(
+        [*(p.name for p in HTTP.iterdir() if p.name != "__pycache__"), "lib", "lib/helper.py", "shared", "venv.txt"]
+    )
+    assert (copied / "shared").is_symlink()
 
 
 def test_a_plugins_own_dockerfile_is_used_unchanged(tmp_path):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -26,14 +27,23 @@ def run_check(tmp_path: Path, resolver: Resolver, text: str, **options: object) 
     return check_workflow_file(path, resolver=resolver, **options)  # type: ignore[arg-type]
 
 
+def mount_sources(tmp_path: Path, *names: str) -> None:
+    """The folders a restricted workflow in ``tmp_path`` mounts, writable by the isolated user (no warning)."""
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name).chmod(0o777)
+
+
 def printed(check: WorkflowCheck, tmp_path: Path, *, severity: Severity = Severity.ERROR) -> list[str]:
     return [str(p).replace(f"{tmp_path}/", "") for p in check.problems if p.severity is severity]
 
 
 class TestFixtures:
-    def test_release_is_clean(self, resolver: Resolver) -> None:
+    def test_release_is_clean(self, resolver: Resolver, tmp_path: Path) -> None:
         secrets = EnvSecretProvider({"WORKFLOW_SECRET_API_TOKEN": "a-long-token"})
-        check = check_workflow_file(FIXTURES / "release.yaml", resolver=resolver, secrets=secrets)
+        shutil.copy(FIXTURES / "release.yaml", tmp_path)
+        mount_sources(tmp_path, "out", "data")
+        check = check_workflow_file(tmp_path / "release.yaml", resolver=resolver, secrets=secrets)
         assert check.problems == ()
         assert check.ok
         assert {task: str(action.ref) for task, action in check.actions.items()} == {
@@ -215,6 +225,7 @@ class TestPermissionChecks:
 
     def test_restricted_refusals_show_the_yaml_to_add(self, resolver: Resolver, tmp_path: Path) -> None:
         text = "name: x\nsecurity: restricted\npermissions:\n  mounts: [{source: ./out, target: /out}]\n"
+        mount_sources(tmp_path, "out")
         check = run_check(tmp_path, resolver, text + textwrap.dedent(self.TASKS))
         assert printed(check, tmp_path) == [
             "wf.yaml:7:17: tasks.fetch.uses: task 'fetch' uses acme/http, which needs network access; restricted mode"
@@ -233,6 +244,40 @@ class TestPermissionChecks:
             " mounted read-only (from ./out)\n  hint: set access: read-write on the mount with target /out",
         ]
 
+    MISSING_SOURCES = """
+        name: x
+        security: restricted
+        permissions:
+          mounts:
+            - {source: ./out, target: /out, access: read-write}
+            - {source: ./gone, target: /data}
+            - {source: ./spare, target: /spare}
+          env: [LANG]
+        tasks:
+          files: {uses: acme/files.list}
+          render: {uses: acme/text.render}
+        """
+
+    def test_a_needed_mount_whose_source_is_missing_is_an_error_with_the_command_to_make_it(
+        self, resolver: Resolver, tmp_path: Path
+    ) -> None:
+        (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+
+        check = run_check(tmp_path, resolver, self.MISSING_SOURCES)
+
+        assert printed(check, tmp_path) == [  # printed() shows paths relative to tmp_path
+            "wf.yaml:5:16: permissions.mounts[0].source: mount ./out -> /out: the source out is missing (it does not"
+            " exist); restricted mode cannot mount it\n  hint: create it (`mkdir -p out`), or correct the grant's"
+            " source",
+            "wf.yaml:6:16: permissions.mounts[1].source: mount ./gone -> /data: the source gone is missing (a symbolic"
+            " link to nothing); restricted mode cannot mount it\n  hint: create the folder it links to (`mkdir -p"
+            " nowhere`), or correct the grant's source",
+        ]  # ./spare is missing too, but no plugin needs it: it is only warned about as unneeded
+
+    def test_a_missing_mount_source_is_no_error_in_trusted_mode(self, resolver: Resolver, tmp_path: Path) -> None:
+        check = run_check(tmp_path, resolver, self.MISSING_SOURCES.replace("restricted", "trusted"))
+        assert check.ok
+
     def test_trusted_mode_checks_no_capabilities(self, resolver: Resolver, tmp_path: Path) -> None:
         assert run_check(tmp_path, resolver, "name: x\n" + textwrap.dedent(self.TASKS)).problems == ()
 
@@ -247,6 +292,7 @@ class TestPermissionChecks:
         ]
 
     def test_unneeded_grants_warn(self, resolver: Resolver, tmp_path: Path) -> None:
+        mount_sources(tmp_path, "out")  # ./x is missing, but no plugin needs it: only the unneeded warning
         check = run_check(
             tmp_path,
             resolver,

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,22 @@ def run_workflow(run_cli: RunCli, tmp_path: Path) -> RunWorkflow:
         return done, json.loads(done.stdout) if done.stdout.strip() else None
 
     return run
+
+
+def containers_created_since(started: float, plugin_ref: str) -> list[str]:
+    """The containers the engine made for ``plugin_ref`` since ``started`` (its event log, not what is left)."""
+    found = subprocess.run(
+        [
+            "docker", "events", "--since", f"{started:.3f}", "--until", f"{time.time():.3f}",
+            "--filter", "event=create", "--filter", f"label=workflow-plugins.plugin={plugin_ref}",
+            "--format", "{{.Actor.ID}}",
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return found.stdout.split()
+
+
+@pytest.fixture
+def created_since() -> Callable[[float, str], list[str]]:
+    """``created_since(started, plugin_ref)``: the containers made for a plugin since ``started`` (time.time())."""
+    return containers_created_since

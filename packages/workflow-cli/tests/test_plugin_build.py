@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from workflow_cli.commands.plugin_build import DEFAULT_BASE_IMAGE_TEXT
 from workflow_plugin_runtime.images import DEFAULT_BASE_IMAGE, generate_dockerfile
 from workflow_plugin_runtime.manifest import load_manifest
+from workflow_plugin_runtime.provenance import plugin_content_hash
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIRST = FIXTURES / "plugins_a"
@@ -71,6 +75,38 @@ def test_no_docker_daemon_is_exit_1_with_how_to_start_it(run_cli, tmp_path):
     assert f"no Docker daemon: nothing listens at {tmp_path}/docker.sock" in done.stderr
     assert "hint: start the Docker daemon" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_daemon_that_refuses_the_connection_is_explained_in_our_words(run_cli):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again at once: nothing listens there
+
+    done = run_cli("plugin", "build", str(GREETER), env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
+
+    assert done.returncode == 1
+    assert (
+        f"cannot reach the Docker daemon at tcp://127.0.0.1:{port} (no answer from the daemon: Connection refused)"
+        in done.stderr
+    )
+    assert "hint: start the Docker daemon" in done.stderr
+    assert "HTTPConnectionPool" not in done.stderr and "Max retries" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("plugin", [GREETER, RAWECHO], ids=["generated", "own-dockerfile"])
+def test_an_image_is_labelled_with_the_content_hash_of_the_plugin_it_was_built_from(run_cli, image_tags, plugin):
+    tag = image_tags(plugin.name)
+
+    done = run_cli("plugin", "build", str(plugin), "--tag", tag)
+
+    assert done.returncode == 0, done.stderr
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", tag],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(inspected.stdout)["workflow-plugins.content-hash"] == plugin_content_hash(plugin)
 
 
 def test_the_help_default_base_image_is_the_one_used():

@@ -191,6 +191,47 @@ def test_a_source_that_cannot_be_resolved_is_one_clear_error(run_cli, tmp_path, 
     assert not (tmp_path / ".workflow" / "runs").exists()
 
 
+# --- A mount source that does not exist, and the daemon's own refusals ----------------------------
+
+
+@pytest.mark.docker
+def test_a_missing_mount_source_is_one_clear_error_before_anything_runs(run_cli, tmp_path, intruder, created_since):
+    (tmp_path / "in").mkdir()  # ./out, granted read-write at /out, was never made
+    flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.write, inputs: {path: /out/x, text: hi}}\n")
+    started = time.time()
+
+    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
+    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+
+    for outcome in (checked, done):
+        assert outcome.returncode == 2, outcome.stdout + outcome.stderr
+        assert f"error: {flow}:5:" in outcome.stderr and "permissions.mounts[0].source:" in outcome.stderr
+        assert f"mount ./out -> /out: the source {tmp_path / 'out'} is missing (it does not exist)" in outcome.stderr
+        assert f"hint: create it (`mkdir -p {tmp_path / 'out'}`), or correct the grant's source" in outcome.stderr
+        assert "Traceback" not in outcome.stderr
+    assert "nothing was run" in done.stderr
+    assert done.stdout == ""
+    assert created_since(started, "tests/intruder") == []
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+@pytest.mark.docker
+def test_a_container_the_daemon_refuses_is_explained_in_our_words_with_the_daemons_quoted(run_cli, tmp_path, intruder):
+    writable_folder(tmp_path / "out")
+    (tmp_path / "in").mkdir()
+    flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.read, inputs: {path: /data/x}}\n")
+    flow.write_text(flow.read_text().replace("permissions:\n", "permissions:\n  resources: {cpus: 4096}\n"))
+
+    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+
+    assert done.returncode == 1, done.stderr
+    error = record_of(done)["tasks"]["t"]["error"]
+    assert error["kind"] == "runtime_unavailable"
+    assert error["message"].startswith(f"tests/intruder: Docker could not create the container of {intruder.image}")
+    assert '(the daemon answered 400: "' in error["message"] and "CPU" in error["message"]
+    assert "Client Error" not in done.stdout + done.stderr and "http+docker" not in done.stdout + done.stderr
+
+
 # --- Docker's log driver ------------------------------------------------------------------------
 
 

@@ -2,10 +2,11 @@
 
 Kept apart from the permission model itself (:mod:`.permissions`): these are
 judgements about a workflow's grants, shown by ``workflow validate`` and
-``workflow plugin inspect``. Two are errors in restricted mode: the Docker
-socket, because it is root on the host, and a mount source inside another
+``workflow plugin inspect``. Three are errors in restricted mode: the Docker
+socket, because it is root on the host; a mount source inside another
 read-write grant, because a plugin could swap it for a symbolic link to any
-host folder before the next container is made (:mod:`.mount_sources`).
+host folder before the next container is made (:mod:`.mount_sources`); and
+a mount source that does not exist, which no container could be made with.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import Problem, Severity, SourceLocation
+from .errors import PermissionDeniedError, Problem, Severity, SourceLocation
 from .manifest import Access, Capabilities
 from .mount_sources import (
     ISOLATED_UID,
     exposes_docker_socket,
     lenient_resolve,
+    missing_source_hint,
     nested_in,
+    resolve_source,
     sensitive_reason,
     unwritable_reason,
     writable_fix,
 )
 from .permissions import Locate, MountGrant, Permissions, SecurityMode, env_matches
 
-__all__ = ["broad_grant_problems", "capability_warnings", "unneeded_grant_problems"]
+__all__ = ["broad_grant_problems", "capability_warnings", "missing_source_problems", "unneeded_grant_problems"]
 
 
 def broad_grant_problems(
@@ -114,6 +117,44 @@ def _nesting_problems(mounts: Sequence[MountGrant], *, security: SecurityMode, l
                 problems.append(Problem(message, where, f"restricted mode refuses it: {hint}"))
             else:
                 problems.append(_warning(message, where, hint))
+    return problems
+
+
+def missing_source_problems(
+    permissions: Permissions, needs: Mapping[str, Capabilities], *, locate: Locate
+) -> list[Problem]:
+    """Restricted mode's errors for mount sources that do not exist: the run would stop at its first container.
+
+    Only mounts a used plugin needs count (``needs``: plugin ref ->
+    capabilities): a grant no plugin needs is never mounted, and is warned
+    about as unneeded. A source that exists but could not be resolved (a
+    link loop, a link that may not be followed) was reported when the grants
+    were read.
+    """
+    mounted = {
+        id(grant)
+        for caps in needs.values()
+        for need in caps.filesystem
+        if (grant := permissions.mount_for(need)) is not None
+    }
+    problems: list[Problem] = []
+    for index, mount in enumerate(permissions.mounts):
+        if mount.resolved is not None or id(mount) not in mounted:
+            continue
+        try:
+            if resolve_source(mount.source, shown=mount.written) is not None:
+                continue  # made since the grants were read
+        except PermissionDeniedError:
+            continue  # there, but it cannot be resolved: reported when the grants were read
+        what = "a symbolic link to nothing" if mount.source.is_symlink() else "it does not exist"
+        problems.append(
+            Problem(
+                f"mount {mount.written} -> {mount.target}: the source {mount.source} is missing ({what}); restricted"
+                " mode cannot mount it",
+                locate(("permissions", "mounts", index, "source")),
+                missing_source_hint(mount.source),
+            )
+        )
     return problems
 
 

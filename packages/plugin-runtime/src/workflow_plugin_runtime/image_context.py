@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from .errors import ImageBuildError, SourceLocation
+from .provenance import ignored_in_plugin
 
 __all__ = [
     "DEPS_DIRNAME",
@@ -43,28 +44,17 @@ PLUGIN_DIRNAME = "plugin"
 DEPS_DIRNAME = "deps"
 REQUIREMENTS_FILENAME = "requirements.txt"
 SDK_DISTRIBUTION = "workflow-plugin-sdk"
-IGNORED_IN_PLUGIN = (
-    "__pycache__",
-    "*.pyc",
-    ".git",
-    ".hg",
-    ".venv",
-    "venv",
-    ".tox",
-    ".nox",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-)
-"""Never part of an image: caches, VCS data and local virtualenvs."""
-
 OutputCallback = Callable[[str], None]
 
 
 def copy_plugin(plugin_dir: Path, context: Path) -> Path:
-    """Copy the plugin into ``context/plugin``, readable by any user (the image runs as 65534)."""
+    """Copy the plugin into ``context/plugin``, readable by any user (the image runs as 65534).
+
+    Exactly the files :func:`.provenance.plugin_content_hash` covers are
+    copied, so the image's content-hash label describes what is inside it.
+    """
     target = context / PLUGIN_DIRNAME
-    shutil.copytree(plugin_dir, target, ignore=shutil.ignore_patterns(*IGNORED_IN_PLUGIN), symlinks=True)
+    shutil.copytree(plugin_dir, target, ignore=ignored_in_plugin, symlinks=True)
     _make_world_readable(target)
     return target
 

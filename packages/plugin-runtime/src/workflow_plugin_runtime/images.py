@@ -36,9 +36,11 @@ from .errors import ImageBuildError, RuntimeUnavailableError
 from .image_context import REQUIREMENTS_FILENAME, copy_plugin, copy_sdk, install_requirements
 from .image_programs import check_default_base_starts
 from .manifest import PluginManifest
+from .provenance import plugin_content_hash
 from .runtimes.base import PYTHON_FLAGS
 from .runtimes.docker import CONTAINER_USER, PLUGIN_LABEL
-from .runtimes.docker_client import START_DOCKER_HINT, connect_docker
+from .runtimes.docker_client import START_DOCKER_HINT, connect_docker, daemon_error_detail
+from .runtimes.docker_image import BUILT_FROM_LABEL
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
@@ -79,7 +81,12 @@ OutputCallback = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class ImageSpec:
-    """What ``build_image`` will build: the tag, and the Dockerfile (generated or the plugin's own)."""
+    """What ``build_image`` will build: the tag, and the Dockerfile (generated or the plugin's own).
+
+    ``content_hash`` is the plugin directory's hash when the build was
+    planned; the image carries it as its :data:`BUILT_FROM_LABEL`, which the
+    Docker runtime compares with the plugin's hash before it runs the image.
+    """
 
     plugin_ref: str
     version: str
@@ -88,11 +95,12 @@ class ImageSpec:
     dockerfile: str
     custom: bool
     python: bool
+    content_hash: str
     requirements: Path | None = None
 
     @property
     def labels(self) -> dict[str, str]:
-        return {PLUGIN_LABEL: self.plugin_ref, VERSION_LABEL: self.version}
+        return {PLUGIN_LABEL: self.plugin_ref, VERSION_LABEL: self.version, BUILT_FROM_LABEL: self.content_hash}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,7 @@ def image_spec(manifest: PluginManifest, *, base_image: str = DEFAULT_BASE_IMAGE
         dockerfile=own.read_text(encoding="utf-8") if custom else generate_dockerfile(manifest, base_image=base_image),
         custom=custom,
         python=is_python_plugin(manifest),
+        content_hash=plugin_content_hash(manifest.plugin_dir),
         requirements=requirements if requirements.is_file() else None,
     )
 
@@ -252,10 +261,11 @@ def _stream_build(api: Any, spec: ImageSpec, context: Path, on_output: OutputCal
         for chunk in chunks:
             log.feed(chunk)
     except docker.errors.APIError as exc:
-        raise ImageBuildError(f"Docker refused to build {spec.tag}: {exc.explanation or exc}") from exc
-    except requests.exceptions.RequestException as exc:
+        raise ImageBuildError(f"Docker refused to build {spec.tag} ({daemon_error_detail(exc)})") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise RuntimeUnavailableError(
-            f"the Docker daemon went away while building {spec.tag}: {exc}", hint=START_DOCKER_HINT
+            f"the Docker daemon went away while building {spec.tag} ({daemon_error_detail(exc)})",
+            hint=START_DOCKER_HINT,
         ) from exc
     return log.finish()
 

@@ -7,6 +7,11 @@ worker; restricted: a container, warm or not), and builds the
 :class:`Invocation` with only what the grants allow: configured variables
 the plugin may see, the mounts it needs, network only when granted.
 Nothing long-lived is kept unless warm workers were asked for.
+
+A plugin's content hash is computed once per manager
+(:meth:`PluginManager.content_hash`): a container call carries it so the
+Docker runtime runs only an image built from that content, and provenance
+records the same value.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .config import RestrictedBackend
 from .errors import PermissionDeniedError, Problem, RuntimeUnavailableError
 from .manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, PoolSettings
 from .permissions import Permissions, SecurityMode, capability_problems, missing_grants
+from .provenance import plugin_content_hash
 from .references import ActionRef
 from .resolve import Resolver
 from .results import RuntimeKind
@@ -32,6 +38,7 @@ from .runtimes.base import Invocation, Mount, PluginRuntime, ResourceLimits, plu
 
 if TYPE_CHECKING:
     from .runtimes.docker import DockerRuntime
+    from .runtimes.docker_image import ImageIdentity
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
 
@@ -99,6 +106,8 @@ class PluginManager:
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
+        self._hashes: dict[Path, str] = {}
+        self._hash_lock = threading.Lock()
 
     def __enter__(self) -> PluginManager:
         return self
@@ -157,6 +166,26 @@ class PluginManager:
             found = self._resolved[key] = (resolved.manifest, resolved.action)
         return found
 
+    def content_hash(self, manifest: PluginManifest) -> str:
+        """The plugin directory's content hash, computed once per manager (a run's plugins do not change under it)."""
+        with self._hash_lock:
+            digest = self._hashes.get(manifest.plugin_dir)
+        if digest is None:
+            digest = plugin_content_hash(manifest.plugin_dir)
+            with self._hash_lock:
+                digest = self._hashes.setdefault(manifest.plugin_dir, digest)
+        return digest
+
+    def image_of(self, call: PreparedCall) -> ImageIdentity | None:
+        """The image a container call was checked against and run from; None when it ran no checked image."""
+        from .runtimes.docker import DockerRuntime
+
+        if call.invocation.image is None or call.invocation.content_hash is None:
+            return None
+        with self._lock:
+            docker = self._runtimes.get(RuntimeKind.DOCKER)
+        return docker.checked_image(call.invocation.image) if isinstance(docker, DockerRuntime) else None
+
     def _argv(self, manifest: PluginManifest) -> tuple[str, ...]:
         argv = self._argvs.get(manifest.manifest_path)
         if argv is None:
@@ -188,6 +217,7 @@ class PluginManager:
         permissions = self.policy.permissions
         return Invocation(
             image=manifest.runtime.image,
+            content_hash=self.content_hash(manifest) if kind is RuntimeKind.DOCKER else None,
             env={name: value for name, value in env.items() if permissions.allows_env(name)},
             mounts=_mounts_for(manifest, permissions),
             limits=_limits(permissions),

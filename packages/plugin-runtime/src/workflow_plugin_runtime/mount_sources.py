@@ -47,6 +47,7 @@ __all__ = [
     "bind_sources",
     "exposes_docker_socket",
     "lenient_resolve",
+    "missing_source_hint",
     "nested_in",
     "resolve_source",
     "sensitive_reason",
@@ -88,6 +89,13 @@ def resolve_source(source: Path, *, shown: str) -> Path | None:
         else:
             message, hint = f"cannot be resolved: {exc.strerror or exc}", "grant a plain folder"
         raise PermissionDeniedError(f"mount source {shown} {message}", hint=hint) from exc
+
+
+def missing_source_hint(source: Path) -> str:
+    """How to fix a mount whose source does not exist (``source`` absolute, as the grant resolves it)."""
+    if source.is_symlink():  # mkdir -p refuses a link to nothing: make what it leads to
+        return f"create the folder it links to (`mkdir -p {lenient_resolve(source)}`), or correct the grant's source"
+    return f"create it (`mkdir -p {source}`), or correct the grant's source"
 
 
 def lenient_resolve(path: Path) -> Path:
@@ -200,9 +208,7 @@ def _bind_source(mount: Mount) -> Mount:
     roots = mount.writable_roots
     resolved = resolve_source(mount.source, shown=shown)
     if resolved is None:
-        raise PermissionDeniedError(
-            f"mount source {shown} does not exist", hint="create the folder, or correct the grant's source"
-        )
+        raise PermissionDeniedError(f"mount source {shown} does not exist", hint=missing_source_hint(mount.source))
     if mount.pinned is not None and resolved != mount.pinned:
         raise PermissionDeniedError(
             f"mount source {shown} now leads to {resolved}, not to {mount.pinned} as when the workflow was checked",

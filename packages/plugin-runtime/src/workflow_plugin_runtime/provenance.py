@@ -2,8 +2,13 @@
 
 The hash covers every file of the plugin directory (relative path, mode bit
 for executables, and bytes), so a run record says exactly which code ran and
-a lock file can later refuse code that changed. Caches and VCS folders are
-left out: they change without the plugin changing.
+a lock file can later refuse code that changed. Caches, VCS folders and local
+virtualenvs are left out: they change without the plugin changing.
+
+The same files, and only those, go into a generated image
+(:func:`.image_context.copy_plugin` copies with :func:`ignored_in_plugin`),
+so the hash an image is labelled with (:mod:`.images`) describes exactly the
+plugin code inside it.
 """
 
 from __future__ import annotations
@@ -15,17 +20,49 @@ from typing import Any
 
 from .manifest import PluginManifest
 
-__all__ = ["plugin_content_hash", "provenance_of"]
+__all__ = ["IGNORED_DIRS", "IGNORED_SUFFIXES", "ignored_in_plugin", "plugin_content_hash", "provenance_of"]
 
-_IGNORED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
+IGNORED_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+    }
+)
+"""Folders that are never part of a plugin: caches, VCS data and local virtualenvs."""
+IGNORED_SUFFIXES = (".pyc", ".pyo")
+"""Files that are never part of a plugin: bytecode."""
+
+
+def ignored_in_plugin(folder: str | os.PathLike[str], names: list[str]) -> set[str]:
+    """The entries of ``folder`` that are not part of the plugin (the ``ignore`` callable of ``shutil.copytree``)."""
+    ignored = set()
+    for name in names:
+        path = Path(folder) / name
+        if path.is_dir() and not path.is_symlink():
+            if name in IGNORED_DIRS:
+                ignored.add(name)
+        elif name.endswith(IGNORED_SUFFIXES):
+            ignored.add(name)
+    return ignored
 
 
 def _files(root: Path) -> list[Path]:
+    """Every file of the plugin; a symbolic link (to a file or a folder) counts as a file, as it is copied."""
     found = []
     for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _IGNORED_DIRS)
-        found += [Path(folder) / name for name in names if not name.endswith(_IGNORED_SUFFIXES)]
+        skipped = ignored_in_plugin(folder, [*dirs, *names])
+        links = [d for d in dirs if (Path(folder) / d).is_symlink()]  # os.walk lists them as folders, never enters
+        dirs[:] = sorted(d for d in dirs if d not in skipped and d not in links)
+        found += [Path(folder) / name for name in (*names, *links) if name not in skipped]
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
 

@@ -32,7 +32,7 @@ from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
 from .manifest import Access
 from .masking import Masker
 from .permissions import SecurityMode
-from .provenance import plugin_content_hash, provenance_of
+from .provenance import provenance_of
 from .results import Failure, FailureKind, RunResult, RunStatus, TaskResult, TaskStatus
 from .runtimes.base import Mount
 from .template_values import CompiledValue
@@ -146,8 +146,6 @@ class _Run:
                 self.dependents[need].append(task_id)
         self.work: queue.SimpleQueue[_Dispatch | None] = queue.SimpleQueue()
         self.done: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()
-        self.hashes: dict[str, str] = {}
-        self.hash_lock = threading.Lock()
 
     def execute(self) -> RunResult:
         started = time.time()
@@ -376,16 +374,13 @@ class _Run:
         return outcome, self._provenance(outcome)
 
     def _provenance(self, outcome: ActionOutcome) -> Mapping[str, Any] | None:
+        """Where the task's code came from; a container task adds the image it ran (id and built-from hash)."""
         call = outcome.call
         if call is None:
             return None
-        source = str(call.manifest.plugin_dir)
-        with self.hash_lock:
-            digest = self.hashes.get(source)
-        if digest is None:
-            digest = plugin_content_hash(call.manifest.plugin_dir)
-            with self.hash_lock:
-                self.hashes[source] = digest
+        manager = self.scheduler.executor.manager
+        digest = manager.content_hash(call.manifest)  # the hash the Docker runtime checked the image against
+        image = manager.image_of(call)
         invocation = call.invocation
         restricted = self.workflow.security is SecurityMode.RESTRICTED
         grants: dict[str, Any] = {"security": self.workflow.security.value}
@@ -398,6 +393,7 @@ class _Run:
         return {
             **provenance_of(call.manifest, content_hash=digest),
             "runtime": call.runtime.kind.value,
+            **({"image": image.to_record()} if image is not None else {}),
             "grants": grants,
         }
 

@@ -2,7 +2,8 @@
 
 This is ``workflow validate`` and the gate before ``workflow run``: each
 task's action resolves (honouring ``requires``), typed wiring holds, vars
-and secrets exist, and in restricted mode every capability is granted.
+and secrets exist, and in restricted mode every capability is granted and
+every mount source exists.
 All problems are collected; warnings (broad or unneeded grants, short
 secrets, a secret input given a value written in the file) never fail the
 check.
@@ -27,7 +28,7 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
-from .grant_warnings import broad_grant_problems, unneeded_grant_problems
+from .grant_warnings import broad_grant_problems, missing_source_problems, unneeded_grant_problems
 from .jsonschema_errors import Validator, closest, schema_violations
 from .masking import short_secret_warning
 from .permissions import (
@@ -252,6 +253,7 @@ def _permission_problems(
     )
     if workflow.security is not SecurityMode.RESTRICTED:
         return problems
+    problems += missing_source_problems(permissions, needs, locate=workflow.locate)
     reported: set[str] = set()
     for task_id, action in actions.items():
         plugin = str(action.ref.plugin)

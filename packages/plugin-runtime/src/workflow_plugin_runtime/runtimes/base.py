@@ -88,6 +88,9 @@ class Invocation:
     never passes the operator's environment. The request travels on stdin
     only, never in argv or the environment. Setting ``cancel`` kills the
     call in flight; the result's failure kind is then ``cancelled``.
+    ``content_hash`` is the plugin directory's current hash: a container
+    runtime given one runs the image only if it was built from exactly that
+    content (:mod:`.docker_image`); ``None`` runs ``image`` unchecked.
     """
 
     plugin_ref: str
@@ -96,6 +99,7 @@ class Invocation:
     argv: tuple[str, ...] = ()
     image: str | None = None
     container_command: tuple[str, ...] | None = None
+    content_hash: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
     limits: ResourceLimits = field(default_factory=ResourceLimits)

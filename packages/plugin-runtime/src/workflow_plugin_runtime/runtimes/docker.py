@@ -24,6 +24,14 @@ turns the engine's log driver off: we read the streams ourselves, and a
 driver would keep (or ship off the host) the plugin's unmasked output.
 Every request to the daemon waits at most what is left of the task's
 deadline (:func:`.docker_client.daemon_deadline`).
+
+An invocation that carries the plugin's ``content_hash`` runs only an image
+built from exactly that content (:mod:`.docker_image`): the image is
+inspected once per runtime, a stale or unlabelled one is refused as
+``runtime_unavailable``, and the container is made from the inspected image
+id, so what runs is what was checked (:meth:`DockerRuntime.checked_image`
+tells provenance which image that was). The daemon's own words reach a
+message only as a quoted detail (:func:`.docker_client.daemon_error_detail`).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import contextlib
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 
@@ -42,13 +50,18 @@ from ..results import Failure, FailureKind, Metrics, RuntimeKind
 from ..run_state import run_labels
 from .base import Invocation, InvocationResult, LogCallback
 from .docker_attach import AttachStream, ContainerWatch
-from .docker_client import MIN_DAEMON_WAIT_S, connect_bounded, daemon_address, daemon_deadline, daemon_timed_out
+from .docker_client import (
+    MIN_DAEMON_WAIT_S,
+    connect_bounded,
+    daemon_address,
+    daemon_deadline,
+    daemon_error_detail,
+    daemon_timed_out,
+)
+from .docker_image import ImageIdentity, image_refusal, inspect_image, rebuild_command
 from .outcome import Ending, Termination, classify
 from .streams import BoundedStdout, LogStream
 from .supervise import KILL_GRACE_S
-
-if TYPE_CHECKING:
-    pass
 
 INVOCATION_LABEL = "workflow-plugins.invocation"
 PLUGIN_LABEL = "workflow-plugins.plugin"
@@ -89,6 +102,8 @@ class DockerRuntime:
         self._client = client
         self._api_client: Any = None if client is None else client.api
         self._client_lock = threading.Lock()
+        self._images: dict[str, ImageIdentity] = {}
+        self._images_lock = threading.Lock()
 
     def _api(self) -> Any:
         """The low-level client, created on first use (one round trip saved per call over the high-level one)."""
@@ -143,6 +158,45 @@ class DockerRuntime:
         with contextlib.suppress(_DaemonUnavailable), daemon_deadline(time.monotonic()):
             _remove(self._api(), container_id)
 
+    def checked_image(self, tag: str) -> ImageIdentity | None:
+        """The image this runtime checked for ``tag`` and makes its containers from (None: none checked yet)."""
+        with self._images_lock:
+            return self._images.get(tag)
+
+    def _image_to_run(self, api: Any, invocation: Invocation) -> str:
+        """The image id to make the container from, refused unless built from ``invocation.content_hash``.
+
+        Inspected once per tag for the runtime's life (a run's); without a
+        content hash the tag runs unchecked, as an engine's own images do.
+        """
+        import docker
+        import requests
+
+        tag = invocation.image
+        assert tag is not None
+        if invocation.content_hash is None:
+            return tag
+        identity = self.checked_image(tag)
+        if identity is None:
+            try:
+                identity = inspect_image(api, tag)
+            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+                raise _daemon_failure(exc, f"Docker could not inspect image {tag}") from exc
+            if identity is not None:
+                with self._images_lock:
+                    identity = self._images.setdefault(tag, identity)
+        refusal = image_refusal(
+            identity,
+            tag=tag,
+            content_hash=invocation.content_hash,
+            plugin_ref=invocation.plugin_ref,
+            plugin_dir=invocation.plugin_dir,
+        )
+        if refusal is not None:
+            raise _DaemonUnavailable("; ".join(refusal))
+        assert identity is not None
+        return identity.id
+
     def oom_killed(self, container_id: str) -> bool:
         """Whether the engine killed the container at its memory limit (False when it cannot say)."""
         import docker
@@ -180,6 +234,7 @@ class DockerRuntime:
         import requests
 
         limits = invocation.limits
+        image = self._image_to_run(api, invocation)
         mounts = bind_sources(invocation.mounts)  # now, not when the grants were checked: paths change
         host_config = api.create_host_config(
             network_mode=self.granted_network if invocation.network else "none",
@@ -197,7 +252,7 @@ class DockerRuntime:
         )
         try:
             created = api.create_container(
-                invocation.image,
+                image,
                 command=list(invocation.container_command) if invocation.container_command else None,
                 stdin_open=True,
                 tty=False,
@@ -210,13 +265,12 @@ class DockerRuntime:
                 network_disabled=not invocation.network,
             )
         except docker.errors.ImageNotFound as exc:
-            where = invocation.plugin_dir if invocation.plugin_dir is not None else "<plugin dir>"
+            command = rebuild_command(invocation.plugin_dir, invocation.plugin_ref)
             raise _DaemonUnavailable(
-                f"image {invocation.image} is not in the local Docker engine; build it with "
-                f"`workflow plugin build {where}`"
+                f"image {invocation.image} is not in the local Docker engine; build it with {command}"
             ) from exc
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise _daemon_failure(exc, f"Docker could not create the container: {exc}") from exc
+            raise _daemon_failure(exc, f"Docker could not create the container of {invocation.image}") from exc
         container_id: str = created["Id"]
         return container_id
 
@@ -233,7 +287,7 @@ class DockerRuntime:
                 )
                 api.start(container_id)
             except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-                raise _daemon_failure(exc, f"Docker could not start the container: {exc}") from exc
+                raise _daemon_failure(exc, "Docker could not start the container") from exc
             stdout = BoundedStdout(invocation.max_stdout_bytes)
             logs = LogStream(invocation.max_stderr_bytes, on_log)
             watch = ContainerWatch(api, container_id, invocation, kill_grace_s=self.kill_grace_s, started=started)
@@ -241,7 +295,7 @@ class DockerRuntime:
             exit_code = watch.wait_exit()
             oom = exit_code != 0 and watch.termination is Termination.COMPLETED and _oom_killed(api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-            raise _daemon_failure(exc, f"the Docker daemon failed during the call: {exc}") from exc
+            raise _daemon_failure(exc, "the Docker daemon failed during the call") from exc
         finally:
             try:
                 if stream is not None:
@@ -297,11 +351,11 @@ def _remove(api: Any, container_id: str) -> None:
         api.remove_container(container_id, force=True)
 
 
-def _daemon_failure(exc: Exception, otherwise: str) -> _DaemonUnavailable:
-    """A request that got no answer in time names the daemon; any other failure says ``otherwise``."""
+def _daemon_failure(exc: Exception, what: str) -> _DaemonUnavailable:
+    """A request that got no answer in time names the daemon; any other failure says ``what`` and the daemon's words."""
     if daemon_timed_out(exc):
         return _DaemonUnavailable(
             f"the Docker daemon at {daemon_address()} did not answer in time (a request waits what is left of the"
             f" task's timeout, at least {MIN_DAEMON_WAIT_S:g} s)"
         )
-    return _DaemonUnavailable(otherwise)
+    return _DaemonUnavailable(f"{what} ({daemon_error_detail(exc)})")

@@ -33,6 +33,7 @@ __all__ = [
     "connect_docker",
     "daemon_address",
     "daemon_deadline",
+    "daemon_error_detail",
     "daemon_timed_out",
     "remove_labelled_containers",
 ]
@@ -78,8 +79,9 @@ def connect_docker() -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         if client is not None:
             client.close()
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RuntimeUnavailableError(f"cannot reach the Docker daemon: {reason}", hint=START_DOCKER_HINT) from exc
+        raise RuntimeUnavailableError(
+            f"cannot reach the Docker daemon at {daemon_address()} ({daemon_error_detail(exc)})", hint=START_DOCKER_HINT
+        ) from exc
     return client
 
 
@@ -149,8 +151,7 @@ def connect_bounded() -> Any:
         if daemon_timed_out(exc):
             message = f"the Docker daemon at {address} did not answer within {time.monotonic() - started:.1f} s"
         else:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            message = f"cannot reach the Docker daemon at {address}: {reason}"
+            message = f"cannot reach the Docker daemon at {address} ({daemon_error_detail(exc)})"
         raise RuntimeUnavailableError(message, hint=START_DOCKER_HINT) from exc
 
 
@@ -159,14 +160,64 @@ def daemon_timed_out(exc: BaseException) -> bool:
     import requests
     import urllib3
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, requests.exceptions.Timeout | TimeoutError | urllib3.exceptions.TimeoutError):
-            return True
-        if any(isinstance(arg, urllib3.exceptions.TimeoutError) for arg in seen.args):
-            return True  # how requests reports a timed-out stream (ConnectionError wrapping urllib3's error)
-        seen = seen.__cause__ or seen.__context__
-    return False
+    # A timed-out stream comes as requests' ConnectionError with urllib3's error among its arguments.
+    # urllib3's NewConnectionError is a ConnectTimeoutError by descent, yet means refused, not slow.
+    timeouts = requests.exceptions.Timeout | TimeoutError | urllib3.exceptions.TimeoutError
+    causes = list(_causes(exc))
+    if any(isinstance(cause, urllib3.exceptions.NewConnectionError | ConnectionRefusedError) for cause in causes):
+        return False
+    return any(isinstance(cause, timeouts) for cause in causes)
+
+
+_MAX_DETAIL_CHARS = 300
+
+
+def daemon_error_detail(exc: BaseException) -> str:
+    """The daemon's own words about a failed request, as a quoted detail for the end of a message of ours.
+
+    The client library's messages read ``400 Client Error for
+    http+docker://localhost/v1.47/containers/create: Bad Request ("...")``
+    or ``('Connection aborted.', FileNotFoundError(2, ...))``: its URL,
+    status line and exception reprs mean nothing to an operator. An answer
+    of the daemon keeps only its explanation; a request that got no answer
+    says what went wrong with the connection.
+    """
+    import docker
+
+    if isinstance(exc, docker.errors.APIError):
+        said = exc.explanation
+        if isinstance(said, bytes):
+            said = said.decode("utf-8", errors="replace")
+        text = _one_line(str(said or "")) or (exc.response.reason if exc.response is not None else "")
+        status = f" {exc.status_code}" if exc.status_code is not None else ""
+        return f'the daemon answered{status}: "{text}"' if text else f"the daemon answered{status}"
+    if daemon_timed_out(exc):
+        return "the daemon did not answer in time"
+    causes = list(_causes(exc))
+    if not any(isinstance(cause, OSError) for cause in causes):  # requests' errors are OSErrors too
+        return f'the docker client said: "{_one_line(str(exc))}"'  # a check of its own (TLS settings, a missing file)
+    reason = next((cause.strerror for cause in causes if isinstance(cause, OSError) and cause.strerror), None)
+    return f"no answer from the daemon: {reason or 'the connection failed'}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps, through causes, contexts and exceptions passed as arguments (how urllib3 nests)."""
+    pending = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [link for link in (current.__cause__, current.__context__) if link is not None]
+
+
+def _one_line(text: str) -> str:
+    """Whitespace collapsed and the length capped: a detail inside a message, not a dump."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_DETAIL_CHARS else flat[: _MAX_DETAIL_CHARS - 1] + "…"
 
 
 def remove_labelled_containers(label: str, value: str) -> int:
@@ -189,8 +240,9 @@ def remove_labelled_containers(label: str, value: str) -> int:
                 continue
             removed += 1
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RuntimeUnavailableError(f"Docker could not list or remove containers: {reason}") from exc
+        raise RuntimeUnavailableError(
+            f"Docker could not list or remove containers ({daemon_error_detail(exc)})"
+        ) from exc
     finally:
         client.close()
     return removed

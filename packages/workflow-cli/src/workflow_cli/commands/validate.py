@@ -31,8 +31,10 @@ def validate(
 
     Schema, task graph (unknown needs, cycles), templates, plugins resolving
     (with requires), typed wiring between tasks, vars and secrets being set,
-    and in restricted mode every capability granted. Warnings (broad grants,
-    short secrets) are shown but do not fail. Exit 0 valid, 2 invalid.
+    and in restricted mode every capability granted and every mount source
+    present. Warnings (broad grants, short secrets, and in restricted mode a
+    plugin image that is missing or stale, when a Docker daemon answers) are
+    shown but do not fail. Exit 0 valid, 2 invalid.
 
     Examples:
 
@@ -40,7 +42,10 @@ def validate(
 
       workflow validate release.yaml --var version=1.2.0 --skip-secrets
     """
+    from dataclasses import replace
+
     from workflow_plugin_runtime.control_chars import neutralise_controls
+    from workflow_plugin_runtime.image_checks import image_problems
 
     from ..ui.console import make_console
 
@@ -52,6 +57,9 @@ def validate(
         secrets_file=secrets_file,
         check_secrets=not skip_secrets,
     )
+    images = image_problems(loaded.check, backend=loaded.config.backend)
+    if images:
+        loaded = replace(loaded, check=replace(loaded.check, problems=(*loaded.check.problems, *images)))
     report_problems(make_console(stderr=True), loaded)
     workflow = loaded.check.workflow
     assert workflow is not None
