@@ -1,12 +1,14 @@
 """Workflow files: the typed model and the loader, with every check that needs no plugin.
 
-Loading goes in passes, like manifests: safe YAML with positions, the
-shipped JSON Schema (``schemas/workflow.schema.json``), then what a schema
-cannot say: action references parse, ``needs`` name known tasks and form no
-cycle, templates parse, each sits where it may (secrets only in task
-inputs), and a task reads only the outputs of tasks it transitively needs.
-Each pass reports every problem it finds (``ValidationFailed``) so a user
-fixes a file in one go. Checks that need the plugins (resolution, typed
+Loading checks, in one pass: safe YAML with positions (a duplicate key is
+reported, not fatal), the shipped JSON Schema
+(``schemas/workflow.schema.json``), then what a schema cannot say: action
+references parse, ``needs`` name known tasks and form no cycle, templates
+parse, each sits where it may (secrets only in task inputs), and a task reads
+only the outputs of tasks it transitively needs. The structural checks run on
+every part the schema accepted (a field the schema refused is left out of
+them), and every problem of every check is reported at once, in file order
+(``ValidationFailed``), so a user fixes a file in one go. Checks that need the plugins (resolution, typed
 wiring, permissions against capabilities) live in :mod:`.workflow_checks`.
 """
 
@@ -30,7 +32,7 @@ from .errors import (
     ValidationFailed,
     WorkflowFileError,
 )
-from .jsonschema_errors import closest, schema_violations, violation_problems
+from .jsonschema_errors import SchemaViolation, closest, schema_violations, violation_problems
 from .permissions import Permissions, SecurityMode, parse_permissions
 from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from .results import Failure, FailureKind
@@ -148,19 +150,48 @@ def load_workflow(path: Path | str) -> Workflow:
     """Load and check a workflow file.
 
     Raises :class:`WorkflowFileError` when the file cannot be read or is not
-    YAML, and :class:`ValidationFailed` with every problem of the first pass
-    that found any (schema, then structure).
+    YAML, and :class:`ValidationFailed` with every problem found (duplicate
+    keys, schema, structure), in file order.
     """
     path = Path(path).absolute()
-    document = load_yaml_file(path, error=WorkflowFileError)
-    problems = violation_problems(schema_violations(shipped_validator("workflow"), document.data), document)
-    if problems:
-        raise ValidationFailed(problems)
-    builder = _Builder(document, path)
+    document = load_yaml_file(path, error=WorkflowFileError, keep_going=True)
+    violations = schema_violations(shipped_validator("workflow"), document.data)
+    problems = [*document.problems, *violation_problems(violations, document)]
+    builder = _Builder(document, path, data=_schema_valid_parts(document.data, violations))
     workflow = builder.build()
-    if any(p.severity is Severity.ERROR for p in builder.problems):
-        raise ValidationFailed(sorted(builder.problems, key=_file_order))
+    reported = {_file_order(p) for p in problems}
+    problems += [p for p in builder.problems if _file_order(p) not in reported]  # not twice for one mistake
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ValidationFailed(sorted(problems, key=_file_order))
     return workflow
+
+
+def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation]) -> dict[str, Any]:
+    """``data`` without the fields the schema refused, for the structural checks.
+
+    A refused value goes with its top-level field, or within a task with
+    that task's field (``tasks.a.timeout``); a task that is not a mapping
+    stays known, as an empty one, so ``needs`` naming it are not reported
+    too. An unknown key needs nothing removed: the model never reads it.
+    """
+    kept = dict(data)
+    tasks = dict(kept["tasks"]) if isinstance(kept.get("tasks"), dict) else None
+    for violation in violations:
+        path = violation.path
+        if violation.at_key or not path:
+            continue
+        if path[0] != "tasks" or len(path) == 1 or tasks is None:
+            kept.pop(str(path[0]), None)
+            continue
+        task_id = str(path[1])
+        task = tasks.get(task_id)
+        if len(path) == 2 or not isinstance(task, dict):  # noqa: PLR2004 - tasks.ID itself
+            tasks[task_id] = dict(task) if isinstance(task, dict) else {}
+        else:
+            tasks[task_id] = {k: v for k, v in task.items() if k != path[2]}
+    if tasks is not None and "tasks" in kept:
+        kept["tasks"] = tasks
+    return kept
 
 
 def _file_order(problem: Problem) -> tuple[int, int]:
@@ -171,9 +202,9 @@ def _file_order(problem: Problem) -> tuple[int, int]:
 class _Builder:
     """Turns schema-valid data into the model, collecting every structural problem."""
 
-    def __init__(self, document: YamlDocument, path: Path) -> None:
+    def __init__(self, document: YamlDocument, path: Path, *, data: dict[str, Any]) -> None:
         self.document = document
-        self.data = document.data
+        self.data = data
         self.path = path
         self.problems: list[Problem] = []
 
@@ -197,7 +228,7 @@ class _Builder:
         )
         self._check_vars(data.get("vars", {}))
         env = self.compile(data.get("env", {}), ("env",))
-        tasks = {task_id: self._task(task_id, raw) for task_id, raw in data["tasks"].items()}
+        tasks = {task_id: self._task(task_id, raw) for task_id, raw in data.get("tasks", {}).items()}
         needs = {task_id: task.needs for task_id, task in tasks.items()}
         self._check_needs(needs)
         upstream = Upstream(needs)
@@ -205,7 +236,7 @@ class _Builder:
         self._check_placement(env, tasks, outputs, upstream)
         requires = self._requires(data.get("requires", {}), tasks)
         return Workflow(
-            name=data["name"],
+            name=data.get("name", ""),
             path=self.path,
             security=security,
             permissions=permissions,
@@ -224,11 +255,14 @@ class _Builder:
     def _task(self, task_id: str, raw: Mapping[str, Any]) -> Task:
         where: FieldPath = ("tasks", task_id)
         uses: ActionRef | str
-        if "/" not in raw["uses"] and TASK_TYPE_PATTERN.match(raw["uses"]):
-            uses = raw["uses"]  # an engine task type, checked against the registered handlers
+        text = raw.get("uses")
+        if text is None:  # the schema reported it
+            uses = ActionRef("invalid", "invalid", "invalid")
+        elif "/" not in text and TASK_TYPE_PATTERN.match(text):
+            uses = text  # an engine task type, checked against the registered handlers
         else:
             try:
-                uses = parse_action_ref(raw["uses"], location=self.document.location((*where, "uses")))
+                uses = parse_action_ref(text, location=self.document.location((*where, "uses")))
             except ReferenceSyntaxError as exc:
                 self.report(exc.problem)
                 uses = ActionRef("invalid", "invalid", "invalid")
