@@ -43,7 +43,7 @@ from .templates import ReferenceRoot, TemplateContext, interpolate
 from .workflow_graph import Upstream, find_cycles, format_cycle, run_order
 from .yamlfile import FieldPath, YamlDocument, load_yaml_file
 
-__all__ = ["RetryPolicy", "Task", "Workflow", "load_workflow"]
+__all__ = ["UNPARSED_ACTION", "RetryPolicy", "Task", "Workflow", "load_workflow", "read_workflow"]
 
 _INPUTS_ONLY_HINT = (
     "pass the secret as an input of the action that needs it; secrets never travel in environment variables,"
@@ -78,6 +78,9 @@ class RetryPolicy:
     def delay_s(self, retry: int) -> float:
         return float(self.backoff_s * 2 ** (retry - 1))
 
+
+UNPARSED_ACTION = ActionRef("invalid", "invalid", "invalid")
+"""A task's ``uses`` when it was missing or did not parse (already reported): nothing to resolve."""
 
 TASK_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
 """An engine task type (``approval``, ``engine.sleep``): no ``/``, so never a plugin action."""
@@ -153,6 +156,19 @@ def load_workflow(path: Path | str) -> Workflow:
     YAML, and :class:`ValidationFailed` with every problem found (duplicate
     keys, schema, structure), in file order.
     """
+    workflow, problems = read_workflow(path)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ValidationFailed(problems)
+    return workflow
+
+
+def read_workflow(path: Path | str) -> tuple[Workflow, list[Problem]]:
+    """The model and every problem of the file, in file order; the model is only usable without errors.
+
+    For checks that go on after the file's own problems (resolving each
+    task's plugin), so that one ``validate`` reports everything it can.
+    Raises :class:`WorkflowFileError` when the file cannot be read or is not YAML.
+    """
     path = Path(path).absolute()
     document = load_yaml_file(path, error=WorkflowFileError, keep_going=True)
     violations = schema_violations(shipped_validator("workflow"), document.data)
@@ -161,9 +177,7 @@ def load_workflow(path: Path | str) -> Workflow:
     workflow = builder.build()
     reported = {_file_order(p) for p in problems}
     problems += [p for p in builder.problems if _file_order(p) not in reported]  # not twice for one mistake
-    if any(p.severity is Severity.ERROR for p in problems):
-        raise ValidationFailed(sorted(problems, key=_file_order))
-    return workflow
+    return workflow, sorted(problems, key=_file_order)
 
 
 def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation]) -> dict[str, Any]:
@@ -257,7 +271,7 @@ class _Builder:
         uses: ActionRef | str
         text = raw.get("uses")
         if text is None:  # the schema reported it
-            uses = ActionRef("invalid", "invalid", "invalid")
+            uses = UNPARSED_ACTION
         elif "/" not in text and TASK_TYPE_PATTERN.match(text):
             uses = text  # an engine task type, checked against the registered handlers
         else:
@@ -265,7 +279,7 @@ class _Builder:
                 uses = parse_action_ref(text, location=self.document.location((*where, "uses")))
             except ReferenceSyntaxError as exc:
                 self.report(exc.problem)
-                uses = ActionRef("invalid", "invalid", "invalid")
+                uses = UNPARSED_ACTION
         needs = raw.get("needs", ())
         retries = raw.get("retries", 0)
         if isinstance(retries, int):
