@@ -73,6 +73,12 @@ class Problem:
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 
+def file_position(problem: Problem) -> tuple[int, int]:
+    """``(line, column)`` of a problem, ``(0, 0)`` when unknown: the key that sorts problems in file order."""
+    where = problem.location or SourceLocation()
+    return where.line or 0, where.column or 0
+
+
 class WorkflowPluginError(Exception):
     """Base of every error the runtime raises on purpose."""
 

@@ -31,6 +31,7 @@ from .errors import (
     TemplateError,
     ValidationFailed,
     WorkflowFileError,
+    file_position,
 )
 from .jsonschema_errors import SchemaViolation, closest, schema_violations, violation_problems
 from .permissions import Permissions, SecurityMode, parse_permissions
@@ -175,9 +176,9 @@ def read_workflow(path: Path | str) -> tuple[Workflow, list[Problem]]:
     problems = [*document.problems, *violation_problems(violations, document)]
     builder = _Builder(document, path, data=_schema_valid_parts(document.data, violations))
     workflow = builder.build()
-    reported = {_file_order(p) for p in problems}
-    problems += [p for p in builder.problems if _file_order(p) not in reported]  # not twice for one mistake
-    return workflow, sorted(problems, key=_file_order)
+    reported = {file_position(p) for p in problems}
+    problems += [p for p in builder.problems if file_position(p) not in reported]  # not twice for one mistake
+    return workflow, sorted(problems, key=file_position)
 
 
 def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation]) -> dict[str, Any]:
@@ -206,11 +207,6 @@ def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation])
     if tasks is not None and "tasks" in kept:
         kept["tasks"] = tasks
     return kept
-
-
-def _file_order(problem: Problem) -> tuple[int, int]:
-    location = problem.location
-    return (location.line or 0, location.column or 0) if location else (0, 0)
 
 
 class _Builder:

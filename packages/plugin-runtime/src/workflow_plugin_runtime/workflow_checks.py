@@ -26,6 +26,7 @@ from .errors import (
     SourceLocation,
     ValidationFailed,
     WorkflowFileError,
+    file_position,
 )
 from .grant_warnings import broad_grant_problems, unneeded_grant_problems
 from .jsonschema_errors import Validator, closest, schema_violations
@@ -228,7 +229,7 @@ def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[
 def _elsewhere(problem: Problem, path: Path) -> tuple[bool, int, int]:
     """Problems in the workflow file by line, then those located in other files (a broken plugin.yaml)."""
     where = problem.location or SourceLocation()
-    return (where.file is not None and where.file != path, where.line or 0, where.column or 0)
+    return (where.file is not None and where.file != path, *file_position(problem))
 
 
 def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
