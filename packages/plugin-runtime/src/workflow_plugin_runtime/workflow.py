@@ -200,7 +200,7 @@ def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation])
             continue
         task_id = str(path[1])
         task = tasks.get(task_id)
-        if len(path) == 2 or not isinstance(task, dict):  # noqa: PLR2004 - tasks.ID itself
+        if len(path) == 2 or not isinstance(task, dict):  # tasks.ID itself
             tasks[task_id] = dict(task) if isinstance(task, dict) else {}
         else:
             tasks[task_id] = {k: v for k, v in task.items() if k != path[2]}

@@ -294,7 +294,18 @@ def _describe(value: object) -> str:
 class _Builder:
     """Turns a composed node tree into data, recording positions as it goes."""
 
-    __slots__ = ("_active", "_alias_budget", "_error", "_file", "_keep_going", "_limits", "_seen", "keys", "problems", "values")
+    __slots__ = (
+        "_active",
+        "_alias_budget",
+        "_error",
+        "_file",
+        "_keep_going",
+        "_limits",
+        "_seen",
+        "keys",
+        "problems",
+        "values",
+    )
 
     def __init__(
         self, *, file: Path | None, error: type[WorkflowPluginError], limits: YamlLimits, keep_going: bool
