@@ -187,26 +187,32 @@ def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation])
     A refused value goes with its top-level field, or within a task with
     that task's field (``tasks.a.timeout``); a task that is not a mapping
     stays known, as an empty one, so ``needs`` naming it are not reported
-    too. An unknown key needs nothing removed: the model never reads it.
+    too. An unknown key at the top level or in a task needs nothing removed
+    (the model never reads it); deeper, its field goes (``retries: {cont: 2}``).
     """
     kept = dict(data)
     tasks = dict(kept["tasks"]) if isinstance(kept.get("tasks"), dict) else None
     for violation in violations:
-        path = violation.path
-        if violation.at_key or not path:
+        path = violation.path[:-1] if violation.at_key else violation.path  # at a key: the mapping holding it
+        if not path or (violation.at_key and (path == ("tasks",) or _is_task(path))):
             continue
         if path[0] != "tasks" or len(path) == 1 or tasks is None:
             kept.pop(str(path[0]), None)
             continue
         task_id = str(path[1])
         task = tasks.get(task_id)
-        if len(path) == 2 or not isinstance(task, dict):  # tasks.ID itself
+        if _is_task(path) or not isinstance(task, dict):
             tasks[task_id] = dict(task) if isinstance(task, dict) else {}
         else:
             tasks[task_id] = {k: v for k, v in task.items() if k != path[2]}
     if tasks is not None and "tasks" in kept:
         kept["tasks"] = tasks
     return kept
+
+
+def _is_task(path: FieldPath) -> bool:
+    """``tasks.ID`` itself."""
+    return len(path) == 2 and path[0] == "tasks"  # noqa: PLR2004 - the two parts of tasks.ID
 
 
 class _Builder:
@@ -281,7 +287,7 @@ class _Builder:
         if isinstance(retries, int):
             policy = RetryPolicy(count=retries)
         else:
-            policy = RetryPolicy(retries["count"], float(retries.get("backoff", 1.0)), retries.get("on_timeout", False))
+            policy = RetryPolicy(retries.get("count", 0), float(retries.get("backoff", 1.0)), retries.get("on_timeout", False))
         timeout = raw.get("timeout")
         return Task(
             id=task_id,
