@@ -185,7 +185,8 @@ class TestSchema:
     def test_top_level_typo_is_one_problem_at_the_typo(self, tmp_path: Path) -> None:
         found = problems_of(tmp_path, "name: x\ntaks:\n  a: {uses: a/b.c}\n")
         assert found == [
-            "wf.yaml:2:1: taks: unknown key 'taks'\n  hint: did you mean 'tasks'? (a required key, missing from this mapping)"
+            "wf.yaml:2:1: taks: unknown key 'taks'\n"
+            "  hint: did you mean 'tasks'? (a required key, missing from this mapping)"
         ]
 
     def test_bad_permissions_shapes(self, tmp_path: Path) -> None:

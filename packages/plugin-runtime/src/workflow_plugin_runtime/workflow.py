@@ -212,7 +212,7 @@ def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation])
 
 def _is_task(path: FieldPath) -> bool:
     """``tasks.ID`` itself."""
-    return len(path) == 2 and path[0] == "tasks"  # noqa: PLR2004 - the two parts of tasks.ID
+    return len(path) == 2 and path[0] == "tasks"
 
 
 class _Builder:
@@ -287,7 +287,9 @@ class _Builder:
         if isinstance(retries, int):
             policy = RetryPolicy(count=retries)
         else:
-            policy = RetryPolicy(retries.get("count", 0), float(retries.get("backoff", 1.0)), retries.get("on_timeout", False))
+            policy = RetryPolicy(
+                retries.get("count", 0), float(retries.get("backoff", 1.0)), retries.get("on_timeout", False)
+            )
         timeout = raw.get("timeout")
         return Task(
             id=task_id,
