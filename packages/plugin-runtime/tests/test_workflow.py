@@ -151,12 +151,13 @@ class TestFileErrors:
         assert caught.value.location is not None
         assert caught.value.location.line is not None
 
-    def test_duplicate_task_id(self, tmp_path: Path) -> None:
-        with pytest.raises(WorkflowFileError) as caught:
-            load_workflow(write(tmp_path, "name: x\ntasks:\n  a: {uses: a/b.c}\n  a: {uses: a/b.d}\n"))
-        assert str(caught.value).startswith(
-            f"{tmp_path}/wf.yaml:4:3: tasks.a: duplicate key 'a' (first defined on line 3, again on line 4)"
-        )
+    def test_duplicate_task_id_is_reported_with_the_rest_of_the_file(self, tmp_path: Path) -> None:
+        found = problems_of(tmp_path, "name: x\ntasks:\n  a: {uses: a/b.c}\n  a: {uses: a/b.d}\n  b: {needs: [c]}\n")
+        assert [problem.splitlines()[0] for problem in found] == [
+            "wf.yaml:4:3: tasks.a: duplicate key 'a' (first defined on line 3, again on line 4)",
+            "wf.yaml:5:3: tasks.b: missing required key 'uses'",
+            "wf.yaml:5:15: tasks.b.needs[0]: task 'b' needs unknown task 'c'",
+        ]
 
 
 class TestSchema:
@@ -177,14 +178,16 @@ class TestSchema:
             'wf.yaml:2:11: security: expected one of trusted, restricted; got string "restricetd"\n'
             "  hint: did you mean 'restricted'?",
             "wf.yaml:6:5: tasks.a.timeot: unknown key 'timeot'\n  hint: did you mean 'timeout'?",
-            "wf.yaml:7:5: tasks.a.retries: missing required key 'count'\n  hint: found 'cont': did you mean 'count'?",
-            "wf.yaml:7:15: tasks.a.retries.cont: unknown key 'cont'\n  hint: did you mean 'count'?",
+            "wf.yaml:7:15: tasks.a.retries.cont: unknown key 'cont'\n"
+            "  hint: did you mean 'count'? (a required key, missing from this mapping)",
         ]
 
-    def test_top_level_typo(self, tmp_path: Path) -> None:
+    def test_top_level_typo_is_one_problem_at_the_typo(self, tmp_path: Path) -> None:
         found = problems_of(tmp_path, "name: x\ntaks:\n  a: {uses: a/b.c}\n")
-        assert "wf.yaml:1:1: missing required key 'tasks' at the top level" in found[0]
-        assert found[1] == "wf.yaml:2:1: taks: unknown key 'taks'\n  hint: did you mean 'tasks'?"
+        assert found == [
+            "wf.yaml:2:1: taks: unknown key 'taks'\n"
+            "  hint: did you mean 'tasks'? (a required key, missing from this mapping)"
+        ]
 
     def test_bad_permissions_shapes(self, tmp_path: Path) -> None:
         found = problems_of(

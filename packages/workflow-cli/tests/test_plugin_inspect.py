@@ -284,3 +284,67 @@ def test_a_piped_report_is_not_folded_and_says_defaults_are_the_plugins(run_cli,
     row = next(line for line in done.stdout.splitlines() if line.split()[:1] == ["retries"])
     assert row.split() == ["retries", "integer", "no", "3", *LONG_DESCRIPTION.split()]
     assert "defaults are applied by the plugin, not by the engine" in done.stdout
+
+
+TWO_KEY_TYPOS = """\
+namespace: acme
+nmae: typos
+version: 1.0.0
+runtime:
+  entrypont: main.py
+actions: {go: {}}
+"""
+
+
+def plugin_with_two_key_typos(tmp_path: Path) -> Path:
+    folder = tmp_path / "typos"
+    folder.mkdir()
+    (folder / "main.py").write_text("")
+    (folder / "plugin.yaml").write_text(TWO_KEY_TYPOS)
+    return folder
+
+
+def test_every_key_typo_of_a_manifest_is_reported_at_its_own_line(run_cli, tmp_path):
+    manifest = plugin_with_two_key_typos(tmp_path) / "plugin.yaml"
+
+    done = run_cli("plugin", "inspect", "./typos")
+
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: {manifest}:2:1: nmae: unknown key 'nmae'",
+        f"error: {manifest}:5:3: runtime.entrypont: unknown key 'entrypont'",
+    ], done.stderr
+    assert "hint: did you mean 'name'? (a required key, missing from this mapping)" in done.stderr
+    assert "hint: did you mean 'entrypoint'?" in done.stderr
+    assert "missing required key" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_json_carries_every_problem_of_a_broken_manifest(run_cli, tmp_path):
+    manifest = plugin_with_two_key_typos(tmp_path) / "plugin.yaml"
+
+    error = inspect_json(run_cli, "./typos", returncode=2)["error"]
+
+    assert error["kind"] == "manifest"
+    assert [(p["location"], p["hint"]) for p in error["problems"]] == [
+        (f"{manifest}:2:1: nmae", "did you mean 'name'? (a required key, missing from this mapping)"),
+        (f"{manifest}:5:3: runtime.entrypont", "did you mean 'entrypoint'?"),
+    ]
+
+
+def test_validate_reports_every_problem_of_a_broken_plugin_a_task_uses(run_cli, tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    folder = plugin_with_two_key_typos(plugins)
+    text = (folder / "plugin.yaml").read_text().replace("nmae: typos", "name: typos")
+    (folder / "plugin.yaml").write_text(text.replace("version: 1.0.0", "verison: 1.0.0"))
+    (tmp_path / "flow.yaml").write_text("name: uses-it\ntasks:\n  a: {uses: acme/typos.go}\n")
+
+    done = run_cli("validate", "flow.yaml", "-p", str(plugins))
+
+    assert done.returncode == 2, done.stderr
+    manifest = folder / "plugin.yaml"
+    assert f"error: {manifest}:3:1: verison: unknown key 'verison'" in done.stderr
+    assert f"error: {manifest}:5:3: runtime.entrypont: unknown key 'entrypont'" in done.stderr
+    assert "2 errors: nothing was run" in done.stderr

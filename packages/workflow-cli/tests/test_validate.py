@@ -143,3 +143,67 @@ def test_a_value_written_for_a_secret_input_is_warned_about_without_printing_it(
             ' TOKEN=... in a --secrets-file, and write token: "{{ secrets.TOKEN }}"'
         ) in done.stderr.splitlines()
     assert LITERAL not in checked.stderr + checked.stdout
+
+
+STAGED_MISTAKES = """name: staged
+descripton: a typo in a top-level key
+tasks:
+  first:
+    uses: tests/e2e.number
+    timeout: soon
+    colour: red
+  second:
+    uses: tests/e2e.number
+    needs: [frist]
+    inputs:
+      value: "{{ tasks.first.outputs.value "
+  third:
+    uses: tests/e2e.nothing
+    needs: [fourth]
+  fourth:
+    uses: tests/e2e.number
+    needs: [third]
+  first:
+    uses: tests/e2e.number
+"""
+# Each mistake of STAGED_MISTAKES: (line, what the message says), in file order.
+STAGED_FINDINGS = [
+    (2, "unknown key 'descripton'"),
+    (6, 'expected number, got string "soon"'),
+    (7, "unknown key 'colour'"),
+    (10, "needs unknown task 'frist'"),
+    (12, "unterminated template"),
+    (14, "has no action 'nothing'"),
+    (15, "cycle in needs: third -> fourth -> third"),
+    (19, "duplicate key 'first' (first defined on line 4, again on line 19)"),
+]
+
+
+def error_lines(stderr: str, path: Path) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(f"error: {path}:")]
+
+
+def test_a_duplicate_key_an_unknown_key_and_every_other_mistake_are_found_in_one_run(run_cli, tmp_path):
+    flow = write(tmp_path, STAGED_MISTAKES)
+    done = run_cli("validate", str(flow), "-p", str(PLUGINS))
+    assert done.returncode == 2, done.stderr
+    errors = error_lines(done.stderr, flow)
+    assert len(errors) == len(STAGED_FINDINGS), done.stderr
+    for line, (number, message) in zip(errors, STAGED_FINDINGS, strict=True):
+        assert line.startswith(f"error: {flow}:{number}:") and message in line, done.stderr
+    assert "hint: did you mean 'description'?" in done.stderr
+    assert "hint: did you mean 'first'?" in done.stderr
+    assert f"{len(STAGED_FINDINGS)} errors: nothing was run" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_json_carries_every_problem_of_the_file(run_cli, tmp_path):
+    flow = write(tmp_path, STAGED_MISTAKES)
+    done = run_cli("run", str(flow), "--json", "-p", str(PLUGINS))
+    assert done.returncode == 2, done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["kind"] == "workflow"
+    found = [(int(p["location"].split(":")[1]), p["message"]) for p in error["problems"]]
+    assert len(found) == len(STAGED_FINDINGS), found
+    for (line, message), (number, expected) in zip(found, STAGED_FINDINGS, strict=True):
+        assert line == number and expected in message, found

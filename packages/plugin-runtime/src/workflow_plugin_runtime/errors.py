@@ -3,7 +3,7 @@
 ::
 
     WorkflowPluginError             message, location (file, line, column, field), hint
-    ├── ManifestError               a plugin.yaml is invalid                    (kind: manifest)
+    ├── ManifestError               a plugin.yaml is invalid; every problem in it (kind: manifest)
     ├── ConfigError                 a config.yaml is invalid
     ├── WorkflowFileError           a workflow file is invalid
     ├── ReferenceSyntaxError        "namespace/name.action" is malformed        (kind: not_found)
@@ -73,6 +73,12 @@ class Problem:
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 
+def file_position(problem: Problem) -> tuple[int, int]:
+    """``(line, column)`` of a problem, ``(0, 0)`` when unknown: the key that sorts problems in file order."""
+    where = problem.location or SourceLocation()
+    return where.line or 0, where.column or 0
+
+
 class WorkflowPluginError(Exception):
     """Base of every error the runtime raises on purpose."""
 
@@ -93,7 +99,20 @@ class WorkflowPluginError(Exception):
 
 
 class ManifestError(WorkflowPluginError):
+    """A plugin.yaml is invalid; ``problems`` holds every problem found in it (the first is this error's own)."""
+
     kind = FailureKind.MANIFEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: SourceLocation | None = None,
+        hint: str | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.problems = list(problems) or [self.problem]
 
 
 class ConfigError(WorkflowPluginError):

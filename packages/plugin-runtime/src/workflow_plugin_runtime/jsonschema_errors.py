@@ -200,6 +200,14 @@ def _explain_all(error: _ValueError, data: Any) -> list[SchemaViolation]:
     definition: Mapping[str, Any] = error.definition if isinstance(error.definition, Mapping) else {}
     names = definition.get("propertyNames")
     pattern = names.get("pattern") if isinstance(names, Mapping) else None
+    if error.rule == "additionalProperties" and isinstance(error.value, dict):
+        path = _decode_path(error.name, data)
+        return [_unknown_key(path, key, error.value, definition) for key in _unknown(error.value, definition)] or [
+            _explain(error, data)
+        ]
+    if error.rule == "required" and isinstance(error.value, dict):
+        path = _decode_path(error.name, data)
+        return _required_keys(path, error.value, definition)
     if error.rule == "propertyNames" and isinstance(error.value, dict) and isinstance(pattern, str):
         path = _decode_path(error.name, data)
         hint = names.get("x-hint") if isinstance(names, Mapping) else None
@@ -238,13 +246,27 @@ def _type(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, 
     )
 
 
-def _unknown_keys(path: FieldPath, value: Any, _expected: Any, definition: Mapping[str, Any]) -> SchemaViolation:
-    allowed = list(definition.get("properties", {}))
+def _unknown(value: Mapping[str, Any], definition: Mapping[str, Any]) -> list[str]:
+    """The keys of ``value`` that ``definition`` (an object schema with ``additionalProperties: false``) refuses."""
+    allowed = definition.get("properties", {})
     patterns = [re.compile(p) for p in definition.get("patternProperties", {})]
-    unknown = [k for k in value if k not in allowed and not any(p.search(k) for p in patterns)]
-    key = unknown[0] if unknown else "?"
-    suggestion = closest(key, allowed)
-    if suggestion:
+    return [k for k in value if k not in allowed and not any(p.search(k) for p in patterns)]
+
+
+def _typo_of(key: str, value: Mapping[str, Any], definition: Mapping[str, Any]) -> str | None:
+    """The missing required key an unknown ``key`` is most likely a misspelling of."""
+    missing = [k for k in definition.get("required", ()) if k not in value]
+    return closest(key, missing)
+
+
+def _unknown_key(path: FieldPath, key: str, value: Mapping[str, Any], definition: Mapping[str, Any]) -> SchemaViolation:
+    """One unknown key, located at the key itself; a misspelt required key is said to be missing here."""
+    allowed = list(definition.get("properties", {}))
+    required = _typo_of(key, value, definition)
+    suggestion = required or closest(key, allowed)
+    if required:
+        hint = f"did you mean {required!r}? (a required key, missing from this mapping)"
+    elif suggestion:
         hint = f"did you mean {suggestion!r}?"
     elif allowed:
         hint = f"valid keys here: {', '.join(allowed)}"
@@ -253,15 +275,31 @@ def _unknown_keys(path: FieldPath, value: Any, _expected: Any, definition: Mappi
     return SchemaViolation((*path, key), f"unknown key {key!r}", hint, at_key=True, rule="additionalProperties")
 
 
-def _required(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, Any]) -> SchemaViolation:
-    missing = [k for k in expected if not isinstance(value, dict) or k not in value] or ["?"]
-    present = [k for k in value if k not in expected] if isinstance(value, dict) else []
-    typos = [f"found {typo!r}: did you mean {key!r}?" for key in missing if (typo := closest(key, present))]
+def _unknown_keys(path: FieldPath, value: Any, _expected: Any, definition: Mapping[str, Any]) -> SchemaViolation:
+    """Only when the value is not a mapping (``_explain_all`` names each unknown key otherwise)."""
+    return SchemaViolation(path, "has unknown keys", rule="additionalProperties")
+
+
+def _required_keys(path: FieldPath, value: Mapping[str, Any], definition: Mapping[str, Any]) -> list[SchemaViolation]:
+    """Missing required keys, except those misspelt: the unknown key's report, at its own line, says so."""
+    refused = _unknown(value, definition) if definition.get("additionalProperties") is False else []
+    typos = {typo for key in refused if (typo := _typo_of(key, value, definition))}
+    missing = [k for k in definition.get("required", ()) if k not in value and k not in typos]
+    if not missing:
+        return []
+    present = [k for k in value if k not in definition.get("required", ())]
+    hints = [f"found {typo!r}: did you mean {key!r}?" for key in missing if (typo := closest(key, present))]
     names = ", ".join(repr(k) for k in missing)
     what = f"missing required key {names}" if len(missing) == 1 else f"missing required keys {names}"
     if not path:
         what += " at the top level"
-    return SchemaViolation(path, what, "; ".join(typos) or None, at_key=bool(path), rule="required")
+    return [SchemaViolation(path, what, "; ".join(hints) or None, at_key=bool(path), rule="required")]
+
+
+def _required(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, Any]) -> SchemaViolation:
+    """Only when the value is not a mapping (``_explain_all`` handles mappings)."""
+    names = ", ".join(repr(k) for k in expected)
+    return SchemaViolation(path, f"missing required keys {names}", rule="required")
 
 
 def _enum(path: FieldPath, value: Any, expected: Any, _definition: Mapping[str, Any]) -> SchemaViolation:

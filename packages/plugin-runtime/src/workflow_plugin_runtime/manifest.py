@@ -323,7 +323,8 @@ def manifest_file(plugin_dir_or_file: Path | str) -> Path:
 def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
     """Load and check a plugin directory's ``plugin.yaml`` (or the file itself).
 
-    Raises :class:`ManifestError` for the first problem; its hint counts the others.
+    Raises :class:`ManifestError` for the first problem (its hint counts the
+    others) carrying every problem, so a command can list them all at once.
     """
     from .manifest_cache import load_cached
 
@@ -337,7 +338,7 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
     if len(loaded) > 1:
         more = f"{len(loaded) - 1} more problem{'s' if len(loaded) > 2 else ''} in this file"
         hint = f"{hint}; {more}" if hint else more
-    raise ManifestError(first.message, location=first.location, hint=hint)
+    raise ManifestError(first.message, location=first.location, hint=hint, problems=loaded)
 
 
 def manifest_problems(plugin_dir_or_file: Path | str) -> list[Problem]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import ManifestError, Problem, SourceLocation
+from .errors import ManifestError, Problem, SourceLocation, file_position
 from .frozen import FrozenRecord
 from .jsonschema_errors import schema_violations, violation_problems
 from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
@@ -76,12 +76,12 @@ def check_manifest(path: Path) -> CheckedManifest:
             _refuse_missing_manifest(path)
             document = load_yaml_file(path, error=ManifestError)  # its messages for a directory, a device...
         else:
-            document = load_yaml_bytes(raw, file=path, error=ManifestError)
+            document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
     except ManifestError as exc:
         return CheckedManifest([exc.problem], info, raw)
-    problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
-    if problems:
-        return CheckedManifest(problems, info, raw)
+    schema_problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
+    if document.problems or schema_problems:  # duplicate keys and the schema's findings, together in file order
+        return CheckedManifest(sorted([*document.problems, *schema_problems], key=file_position), info, raw)
     checker = _SemanticChecks(document, path.parent)
     problems = list(checker.problems())
     files, files_state = tuple(checker.files_state), tuple(checker.files_state.values())

@@ -81,7 +81,7 @@ class PluginCopy(FrozenRecord):
         from .errors import ManifestError, Problem
 
         first = self.problems[0] if self.problems else Problem("the manifest could not be loaded")
-        return ManifestError(first.message, location=first.location, hint=first.hint)
+        return ManifestError(first.message, location=first.location, hint=first.hint, problems=self.problems)
 
 
 class ListedPlugin(FrozenRecord):
@@ -319,10 +319,16 @@ class Resolver:
                 if isinstance(loaded, PluginManifest):
                     continue
                 error = self._copy(found, loaded, None).error()
+                hint = error.hint
+                if len(error.problems) > 1:  # the first is quoted here; say where to see them all
+                    more = len(error.problems) - 1
+                    listed = f"{more} more problem{'s' if more > 1 else ''} in that file"
+                    listed += f": `workflow plugin inspect {found[2]}` lists every one"
+                    hint = f"{hint}; {listed}" if hint else listed
                 return PluginNotFoundError(
                     f"plugin {wanted} not found; {found[3]} may be it but is broken: {error.message}",
                     location=error.location,
-                    hint=error.hint,
+                    hint=hint,
                 )
         suggestion = closest(str(wanted), known)
         same_name = [r for r in known.values() if r.name == wanted.name]
@@ -355,10 +361,11 @@ def _specifier(specifier: SpecifierSet | str | None) -> SpecifierSet | None:
 
 
 def _shadowing_error(copy: PluginCopy) -> ManifestError:
-    from .errors import ManifestError
+    from .errors import ManifestError, Problem
 
     error = copy.error()
     hint = f"this is the first copy of {copy.ref} on plugins.paths ({copy.location.origin}); fix it or remove it"
     if error.hint:
         hint = f"{error.hint}; {hint}"
-    return ManifestError(error.message, location=error.location, hint=hint)
+    first = Problem(error.message, error.location, hint)
+    return ManifestError(error.message, location=error.location, hint=hint, problems=[first, *error.problems[1:]])

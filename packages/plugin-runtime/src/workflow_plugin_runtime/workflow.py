@@ -1,12 +1,14 @@
 """Workflow files: the typed model and the loader, with every check that needs no plugin.
 
-Loading goes in passes, like manifests: safe YAML with positions, the
-shipped JSON Schema (``schemas/workflow.schema.json``), then what a schema
-cannot say: action references parse, ``needs`` name known tasks and form no
-cycle, templates parse, each sits where it may (secrets only in task
-inputs), and a task reads only the outputs of tasks it transitively needs.
-Each pass reports every problem it finds (``ValidationFailed``) so a user
-fixes a file in one go. Checks that need the plugins (resolution, typed
+Loading checks, in one pass: safe YAML with positions (a duplicate key is
+reported, not fatal), the shipped JSON Schema
+(``schemas/workflow.schema.json``), then what a schema cannot say: action
+references parse, ``needs`` name known tasks and form no cycle, templates
+parse, each sits where it may (secrets only in task inputs), and a task reads
+only the outputs of tasks it transitively needs. The structural checks run on
+every part the schema accepted (a field the schema refused is left out of
+them), and every problem of every check is reported at once, in file order
+(``ValidationFailed``), so a user fixes a file in one go. Checks that need the plugins (resolution, typed
 wiring, permissions against capabilities) live in :mod:`.workflow_checks`.
 """
 
@@ -29,8 +31,9 @@ from .errors import (
     TemplateError,
     ValidationFailed,
     WorkflowFileError,
+    file_position,
 )
-from .jsonschema_errors import closest, schema_violations, violation_problems
+from .jsonschema_errors import SchemaViolation, closest, schema_violations, violation_problems
 from .permissions import Permissions, SecurityMode, parse_permissions
 from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from .results import Failure, FailureKind
@@ -41,7 +44,7 @@ from .templates import ReferenceRoot, TemplateContext, interpolate
 from .workflow_graph import Upstream, find_cycles, format_cycle, run_order
 from .yamlfile import FieldPath, YamlDocument, load_yaml_file
 
-__all__ = ["RetryPolicy", "Task", "Workflow", "load_workflow"]
+__all__ = ["UNPARSED_ACTION", "RetryPolicy", "Task", "Workflow", "load_workflow", "read_workflow"]
 
 _INPUTS_ONLY_HINT = (
     "pass the secret as an input of the action that needs it; secrets never travel in environment variables,"
@@ -76,6 +79,9 @@ class RetryPolicy:
     def delay_s(self, retry: int) -> float:
         return float(self.backoff_s * 2 ** (retry - 1))
 
+
+UNPARSED_ACTION = ActionRef("invalid", "invalid", "invalid")
+"""A task's ``uses`` when it was missing or did not parse (already reported): nothing to resolve."""
 
 TASK_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
 """An engine task type (``approval``, ``engine.sleep``): no ``/``, so never a plugin action."""
@@ -148,32 +154,73 @@ def load_workflow(path: Path | str) -> Workflow:
     """Load and check a workflow file.
 
     Raises :class:`WorkflowFileError` when the file cannot be read or is not
-    YAML, and :class:`ValidationFailed` with every problem of the first pass
-    that found any (schema, then structure).
+    YAML, and :class:`ValidationFailed` with every problem found (duplicate
+    keys, schema, structure), in file order.
     """
-    path = Path(path).absolute()
-    document = load_yaml_file(path, error=WorkflowFileError)
-    problems = violation_problems(schema_violations(shipped_validator("workflow"), document.data), document)
-    if problems:
+    workflow, problems = read_workflow(path)
+    if any(p.severity is Severity.ERROR for p in problems):
         raise ValidationFailed(problems)
-    builder = _Builder(document, path)
-    workflow = builder.build()
-    if any(p.severity is Severity.ERROR for p in builder.problems):
-        raise ValidationFailed(sorted(builder.problems, key=_file_order))
     return workflow
 
 
-def _file_order(problem: Problem) -> tuple[int, int]:
-    location = problem.location
-    return (location.line or 0, location.column or 0) if location else (0, 0)
+def read_workflow(path: Path | str) -> tuple[Workflow, list[Problem]]:
+    """The model and every problem of the file, in file order; the model is only usable without errors.
+
+    For checks that go on after the file's own problems (resolving each
+    task's plugin), so that one ``validate`` reports everything it can.
+    Raises :class:`WorkflowFileError` when the file cannot be read or is not YAML.
+    """
+    path = Path(path).absolute()
+    document = load_yaml_file(path, error=WorkflowFileError, keep_going=True)
+    violations = schema_violations(shipped_validator("workflow"), document.data)
+    problems = [*document.problems, *violation_problems(violations, document)]
+    builder = _Builder(document, path, data=_schema_valid_parts(document.data, violations))
+    workflow = builder.build()
+    reported = {file_position(p) for p in problems}
+    problems += [p for p in builder.problems if file_position(p) not in reported]  # not twice for one mistake
+    return workflow, sorted(problems, key=file_position)
+
+
+def _schema_valid_parts(data: dict[str, Any], violations: list[SchemaViolation]) -> dict[str, Any]:
+    """``data`` without the fields the schema refused, for the structural checks.
+
+    A refused value goes with its top-level field, or within a task with
+    that task's field (``tasks.a.timeout``); a task that is not a mapping
+    stays known, as an empty one, so ``needs`` naming it are not reported
+    too. An unknown key at the top level or in a task needs nothing removed
+    (the model never reads it); deeper, its field goes (``retries: {cont: 2}``).
+    """
+    kept = dict(data)
+    tasks = dict(kept["tasks"]) if isinstance(kept.get("tasks"), dict) else None
+    for violation in violations:
+        path = violation.path[:-1] if violation.at_key else violation.path  # at a key: the mapping holding it
+        if not path or (violation.at_key and (path == ("tasks",) or _is_task(path))):
+            continue
+        if path[0] != "tasks" or len(path) == 1 or tasks is None:
+            kept.pop(str(path[0]), None)
+            continue
+        task_id = str(path[1])
+        task = tasks.get(task_id)
+        if _is_task(path) or not isinstance(task, dict):
+            tasks[task_id] = dict(task) if isinstance(task, dict) else {}
+        else:
+            tasks[task_id] = {k: v for k, v in task.items() if k != path[2]}
+    if tasks is not None and "tasks" in kept:
+        kept["tasks"] = tasks
+    return kept
+
+
+def _is_task(path: FieldPath) -> bool:
+    """``tasks.ID`` itself."""
+    return len(path) == 2 and path[0] == "tasks"
 
 
 class _Builder:
     """Turns schema-valid data into the model, collecting every structural problem."""
 
-    def __init__(self, document: YamlDocument, path: Path) -> None:
+    def __init__(self, document: YamlDocument, path: Path, *, data: dict[str, Any]) -> None:
         self.document = document
-        self.data = document.data
+        self.data = data
         self.path = path
         self.problems: list[Problem] = []
 
@@ -197,7 +244,7 @@ class _Builder:
         )
         self._check_vars(data.get("vars", {}))
         env = self.compile(data.get("env", {}), ("env",))
-        tasks = {task_id: self._task(task_id, raw) for task_id, raw in data["tasks"].items()}
+        tasks = {task_id: self._task(task_id, raw) for task_id, raw in data.get("tasks", {}).items()}
         needs = {task_id: task.needs for task_id, task in tasks.items()}
         self._check_needs(needs)
         upstream = Upstream(needs)
@@ -205,7 +252,7 @@ class _Builder:
         self._check_placement(env, tasks, outputs, upstream)
         requires = self._requires(data.get("requires", {}), tasks)
         return Workflow(
-            name=data["name"],
+            name=data.get("name", ""),
             path=self.path,
             security=security,
             permissions=permissions,
@@ -224,20 +271,25 @@ class _Builder:
     def _task(self, task_id: str, raw: Mapping[str, Any]) -> Task:
         where: FieldPath = ("tasks", task_id)
         uses: ActionRef | str
-        if "/" not in raw["uses"] and TASK_TYPE_PATTERN.match(raw["uses"]):
-            uses = raw["uses"]  # an engine task type, checked against the registered handlers
+        text = raw.get("uses")
+        if text is None:  # the schema reported it
+            uses = UNPARSED_ACTION
+        elif "/" not in text and TASK_TYPE_PATTERN.match(text):
+            uses = text  # an engine task type, checked against the registered handlers
         else:
             try:
-                uses = parse_action_ref(raw["uses"], location=self.document.location((*where, "uses")))
+                uses = parse_action_ref(text, location=self.document.location((*where, "uses")))
             except ReferenceSyntaxError as exc:
                 self.report(exc.problem)
-                uses = ActionRef("invalid", "invalid", "invalid")
+                uses = UNPARSED_ACTION
         needs = raw.get("needs", ())
         retries = raw.get("retries", 0)
         if isinstance(retries, int):
             policy = RetryPolicy(count=retries)
         else:
-            policy = RetryPolicy(retries["count"], float(retries.get("backoff", 1.0)), retries.get("on_timeout", False))
+            policy = RetryPolicy(
+                retries.get("count", 0), float(retries.get("backoff", 1.0)), retries.get("on_timeout", False)
+            )
         timeout = raw.get("timeout")
         return Task(
             id=task_id,

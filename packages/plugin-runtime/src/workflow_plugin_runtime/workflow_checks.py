@@ -27,6 +27,7 @@ from .errors import (
     SourceLocation,
     ValidationFailed,
     WorkflowFileError,
+    file_position,
 )
 from .grant_warnings import broad_grant_problems, missing_source_problems, unneeded_grant_problems
 from .jsonschema_errors import Validator, closest, schema_violations
@@ -42,7 +43,7 @@ from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_pro
 from .template_values import iter_templates
 from .templates import ReferenceRoot
 from .wiring import wiring_problems
-from .workflow import Workflow, load_workflow
+from .workflow import UNPARSED_ACTION, Workflow, read_workflow
 
 __all__ = ["WorkflowCheck", "check_workflow", "check_workflow_file", "secret_keys"]
 
@@ -80,13 +81,20 @@ def check_workflow_file(
     secrets: SecretProvider | None = None,
     task_types: Collection[str] = (),
 ) -> WorkflowCheck:
-    """Load and check; never raises for a bad file: its problems are in the result."""
+    """Load and check; never raises for a bad file: its problems are in the result.
+
+    A file with problems of its own still has its tasks' plugins resolved
+    (where ``uses`` parsed), so one check reports both kinds; the checks that
+    need a sound file (wiring, vars, secrets, grants) wait for it.
+    """
     try:
-        workflow = load_workflow(path)
-    except ValidationFailed as exc:
-        return WorkflowCheck(None, tuple(exc.problems))
+        workflow, problems = read_workflow(path)
     except WorkflowFileError as exc:
         return WorkflowCheck(None, (exc.problem,))
+    if any(p.severity is Severity.ERROR for p in problems):
+        _resolve(workflow, resolver, problems)
+        problems += _task_type_problems(workflow, task_types)
+        return WorkflowCheck(None, tuple(sorted(problems, key=lambda p: _elsewhere(p, workflow.path))))
     return check_workflow(
         workflow, resolver=resolver, vars_overrides=vars_overrides, secrets=secrets, task_types=task_types
     )
@@ -219,23 +227,34 @@ def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[
     return warnings
 
 
+def _elsewhere(problem: Problem, path: Path) -> tuple[bool, int, int]:
+    """Problems in the workflow file by line, then those located in other files (a broken plugin.yaml)."""
+    where = problem.location or SourceLocation()
+    return (where.file is not None and where.file != path, *file_position(problem))
+
+
 def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
-    """Each task's action; one problem per failing reference, located at its first task."""
+    """Each task's action; the problems of each failing reference once, located at its first task.
+
+    A broken manifest gives every one of its problems (its hints say which task uses it).
+    """
     actions: dict[str, ResolvedAction] = {}
-    failed: dict[str, Problem] = {}
+    failed: dict[str, list[Problem]] = {}
     for task in workflow.tasks.values():
         ref = str(task.uses)
-        if ref in failed or task.action is None:
+        if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
             continue
         where = workflow.locate(("tasks", task.id, "uses"))
         try:
             actions[task.id] = resolver.resolve_action(task.action, specifier=workflow.requires.get(task.action.plugin))
         except ManifestError as exc:
-            hint = f"{exc.hint}; " if exc.hint else ""
-            failed[ref] = Problem(exc.message, exc.location, f"{hint}used by task '{task.id}' at {where}")
+            used_by = f"used by task '{task.id}' at {where}"
+            failed[ref] = [
+                Problem(p.message, p.location, f"{p.hint}; {used_by}" if p.hint else used_by) for p in exc.problems
+            ]
         except (PluginNotFoundError, ReferenceSyntaxError) as exc:
-            failed[ref] = Problem(exc.message, where, exc.hint)
-    problems += failed.values()
+            failed[ref] = [Problem(exc.message, where, exc.hint)]
+    problems += [problem for found in failed.values() for problem in found]
     return actions
 
 

@@ -7,7 +7,9 @@ the node tree (with libyaml when present) and build the data ourselves,
 recording the position of each value and of each mapping key by field path.
 
 Building the data ourselves is also where the loader is made safe: duplicate
-keys are errors, aliases are expanded under a budget (no "billion laughs"),
+keys are errors (raised, or with ``keep_going`` collected in
+``YamlDocument.problems`` so the caller checks the rest of the file too; the
+first value is kept), aliases are expanded under a budget (no "billion laughs"),
 nesting depth is bounded, only JSON-like tags are accepted, and every failure
 is raised as the caller's error class, never as a ``yaml`` or Unicode error.
 
@@ -33,7 +35,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .capped_read import read_capped_file
-from .errors import SourceLocation, WorkflowPluginError
+from .errors import Problem, SourceLocation, WorkflowPluginError
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -122,13 +124,15 @@ class YamlDocument:
 
     ``data`` is plain JSON-like data (dict, list, str, int, float, bool,
     None) owned by the caller. Positions are keyed by field path; the root
-    is ``()``.
+    is ``()``. ``problems`` are the duplicate keys found when loading with
+    ``keep_going`` (the first value of each is in ``data``).
     """
 
     data: dict[str, Any]
     file: Path | None = None
     values: Mapping[FieldPath, Position] = field(default_factory=dict)
     keys: Mapping[FieldPath, Position] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
 
     def position(self, path: Sequence[str | int] = (), *, key: bool = False) -> Position:
         """Where ``path`` is, or its nearest ancestor that exists (e.g. for a missing key)."""
@@ -152,10 +156,11 @@ def load_yaml_file(
     error: type[E],
     limits: YamlLimits = DEFAULT_LIMITS,
     allow_empty: bool = False,
+    keep_going: bool = False,
 ) -> YamlDocument:
     """Read and load a YAML file whose document must be a mapping."""
     raw = read_capped_file(path, error=error, limit=limits.max_bytes)
-    return load_yaml_bytes(raw, file=path, error=error, limits=limits, allow_empty=allow_empty)
+    return load_yaml_bytes(raw, file=path, error=error, limits=limits, allow_empty=allow_empty, keep_going=keep_going)
 
 
 def load_yaml_bytes(
@@ -165,8 +170,13 @@ def load_yaml_bytes(
     error: type[E],
     limits: YamlLimits = DEFAULT_LIMITS,
     allow_empty: bool = False,
+    keep_going: bool = False,
 ) -> YamlDocument:
-    """Load YAML held in memory (``file`` only labels positions in messages)."""
+    """Load YAML held in memory (``file`` only labels positions in messages).
+
+    ``keep_going``: collect duplicate keys in the document's ``problems``
+    instead of raising at the first (what a full check of a file wants).
+    """
     if len(raw) > limits.max_bytes:
         message = f"the text is too large ({len(raw)} bytes; the limit is {limits.max_bytes})"
         raise error(message, location=SourceLocation(file))
@@ -183,7 +193,7 @@ def load_yaml_bytes(
         if allow_empty:
             return YamlDocument({}, file, {(): Position(1, 1)}, {})
         raise error("the file is empty", location=SourceLocation(file, 1, 1), hint="it must hold a YAML mapping")
-    builder = _Builder(file=file, error=error, limits=limits)
+    builder = _Builder(file=file, error=error, limits=limits, keep_going=keep_going)
     data = builder.build(root, (), depth=0)
     if not isinstance(data, dict):
         mark = root.start_mark
@@ -192,7 +202,7 @@ def load_yaml_bytes(
             location=SourceLocation(file, mark.line + 1, mark.column + 1),
             hint="the document must be a YAML mapping such as `key: value`",
         )
-    return YamlDocument(data, file, builder.values, builder.keys)
+    return YamlDocument(data, file, builder.values, builder.keys, tuple(builder.problems))
 
 
 def _decode(raw: bytes, *, file: Path | None, error: type[E]) -> str:
@@ -284,9 +294,22 @@ def _describe(value: object) -> str:
 class _Builder:
     """Turns a composed node tree into data, recording positions as it goes."""
 
-    __slots__ = ("_active", "_alias_budget", "_error", "_file", "_limits", "_seen", "keys", "values")
+    __slots__ = (
+        "_active",
+        "_alias_budget",
+        "_error",
+        "_file",
+        "_keep_going",
+        "_limits",
+        "_seen",
+        "keys",
+        "problems",
+        "values",
+    )
 
-    def __init__(self, *, file: Path | None, error: type[WorkflowPluginError], limits: YamlLimits) -> None:
+    def __init__(
+        self, *, file: Path | None, error: type[WorkflowPluginError], limits: YamlLimits, keep_going: bool
+    ) -> None:
         self._file = file
         self._error = error
         self._limits = limits
@@ -295,6 +318,8 @@ class _Builder:
         self._active: set[int] = set()
         self.values: dict[FieldPath, Position] = {}
         self.keys: dict[FieldPath, Position] = {}
+        self._keep_going = keep_going
+        self.problems: list[Problem] = []
 
     def _fail(self, message: str, node: Node, path: FieldPath, hint: str | None = None) -> WorkflowPluginError:
         mark = node.start_mark
@@ -386,12 +411,16 @@ class _Builder:
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
-                raise self._fail(
+                duplicate = self._fail(
                     f"duplicate key {key!r} (first defined on line {first_line[key]}, again on line {line})",
                     key_node,
                     (*path, key),
                     hint="a key may appear only once in a mapping; remove or rename one of them",
                 )
+                if not self._keep_going:
+                    raise duplicate
+                self.problems.append(duplicate.problem)
+                continue
             first_line[key] = line
             child = (*path, key)
             self.keys[child] = Position(line, key_node.start_mark.column + 1)

@@ -23,8 +23,15 @@ __all__ = ["error_document", "invalid_input_from", "report_invalid_input"]
 
 
 def invalid_input_from(error: WorkflowPluginError) -> InvalidInput:
-    """A runtime error as the CLI reports it: its kind, and its problems (several for ``ValidationFailed``)."""
-    from workflow_plugin_runtime.errors import ConfigError, SecretError, ValidationFailed, WorkflowFileError
+    """A runtime error as the CLI reports it: its kind, and its problems (several for ``ValidationFailed``
+    and for a manifest with more than one)."""
+    from workflow_plugin_runtime.errors import (
+        ConfigError,
+        ManifestError,
+        SecretError,
+        ValidationFailed,
+        WorkflowFileError,
+    )
 
     kind: str = ErrorKind.INVALID
     if error.kind is not None:
@@ -37,6 +44,9 @@ def invalid_input_from(error: WorkflowPluginError) -> InvalidInput:
         kind = ErrorKind.SECRET_OR_VAR
     if isinstance(error, ValidationFailed):
         return InvalidInput(kind, error.problems, summary=error.message)
+    if isinstance(error, ManifestError) and len(error.problems) > 1:
+        count = len(error.problems)
+        return InvalidInput(kind, error.problems, summary=f"{count} problems found")
     return InvalidInput(kind, [error.problem])
 
 
