@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -79,35 +80,11 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
-    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs.
+    """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs under tmp_path.
 
-    ``python=`` runs it under another interpreter than this session's;
-    ``prefix`` goes before the interpreter (e.g. a command that drops privileges).
+    Takes the options of :func:`run_workflow_cli` (``cwd``, ``env``, ``python``, ``prefix``, ``unset``...).
     """
-
-    def run(
-        *args: str,
-        cwd: Path | None = None,
-        env: dict[str, str] | None = None,
-        timeout: float = 120,
-        python: Path | None = None,
-        prefix: tuple[str, ...] = (),
-        preexec_fn: Callable[[], None] | None = None,
-        unset: tuple[str, ...] = (),
-    ) -> subprocess.CompletedProcess[str]:
-        return run_workflow_cli(
-            *args,
-            home=tmp_path,
-            cwd=cwd,
-            env=env,
-            timeout=timeout,
-            python=python,
-            prefix=prefix,
-            preexec_fn=preexec_fn,
-            unset=unset,
-        )
-
-    return run
+    return functools.partial(run_workflow_cli, home=tmp_path)
 
 
 @pytest.fixture
