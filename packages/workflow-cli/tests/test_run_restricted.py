@@ -210,7 +210,8 @@ def test_a_missing_mount_source_is_one_clear_error_before_anything_runs(run_cli,
         assert f"hint: create it (`mkdir -p {tmp_path / 'out'}`), or correct the grant's source" in outcome.stderr
         assert "Traceback" not in outcome.stderr
     assert "nothing was run" in done.stderr
-    assert done.stdout == ""
+    [problem] = json.loads(done.stdout)["error"]["problems"]  # --json: the error document, no run record
+    assert "the source" in problem["message"] and problem["location"].startswith(f"{flow}:5:")
     assert created_since(started, "tests/intruder") == []
     assert not (tmp_path / ".workflow" / "runs").exists()
 
