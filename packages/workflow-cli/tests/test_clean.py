@@ -214,3 +214,28 @@ def test_clean_exits_1_and_keeps_the_entry_when_docker_cannot_be_reached(run_cli
     assert "Traceback" not in done.stderr
     assert entry.exists(), "the entry stays, so a later clean tries again"
     assert not (Path(tempfile.gettempdir()) / f"workflow-run-{run_id}").exists()  # the rest was cleaned
+
+
+def test_a_dead_runs_workflow_path_is_shown_with_its_control_characters_escaped(run_cli, cli_env, tmp_path):
+    """Runs that died without unregistering, whose workflow file's name holds terminal controls."""
+    hostile = tmp_path / "flow\x1b]0;owned\x07\x9b.yaml"
+
+    def dead_run(run_id: str) -> None:
+        register = (
+            "import os, sys; from workflow_plugin_runtime.run_state import register_run; "
+            "register_run(sys.argv[2], workflow=sys.argv[1]); os._exit(0)"  # dies holding its entry
+        )
+        subprocess.run([sys.executable, "-c", register, str(hostile), run_id], env=cli_env, check=True)
+
+    dead_run("20261206T000000Z-deadbee1")
+    document = run_cli("clean", "--json")
+    dead_run("20261206T000000Z-deadbee2")
+    shown = run_cli("clean")
+
+    assert document.returncode == 0, document.stderr
+    [cleaned] = json.loads(document.stdout)["cleaned"]
+    assert cleaned["workflow"] == str(hostile)  # the value kept, its controls escaped in the JSON text
+    assert "\x9b" not in document.stdout and "\x1b" not in document.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert "\\x1b]0;owned\\x07\\x9b.yaml" in shown.stdout  # visible, never obeyed
+    assert not any(char in shown.stdout + shown.stderr for char in "\x1b\x07\x9b")

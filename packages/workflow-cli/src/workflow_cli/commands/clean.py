@@ -45,7 +45,9 @@ def clean(
 
     cleanup = clean_dead_runs()
     if json_output:
-        typer.echo(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2))
+        from workflow_plugin_runtime.control_chars import escape_controls_in_json
+
+        typer.echo(escape_controls_in_json(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2)))
     else:
         _print(cleanup)
     raise typer.Exit(ExitCode.OK if cleanup.complete else ExitCode.FAILED)
@@ -53,14 +55,21 @@ def clean(
 
 def _print(cleanup: Cleanup) -> None:
     if cleanup.state_dir is None:
-        typer.echo("run registration is off (WORKFLOW_STATE_DIR is empty, or no state directory can be named)")
+        _echo("run registration is off (WORKFLOW_STATE_DIR is empty, or no state directory can be named)")
         return
     for dead in cleanup.cleaned:
-        typer.echo(dead.summary())
+        _echo(dead.summary())
         if dead.problems:
-            typer.echo(f"error: run {dead.run_id}: " + "; ".join(dead.problems), err=True)
+            _echo(f"error: run {dead.run_id}: " + "; ".join(dead.problems), err=True)
     for live in cleanup.running:
         owner = f" (pid {live.pid}, {live.workflow})" if live.pid is not None else ""
-        typer.echo(f"run {live.run_id}{owner} is still running: left alone")
+        _echo(f"run {live.run_id}{owner} is still running: left alone")
     if not cleanup.cleaned:
-        typer.echo(f"nothing to clean: no dead run is registered in {cleanup.state_dir / 'runs'}")
+        _echo(f"nothing to clean: no dead run is registered in {cleanup.state_dir / 'runs'}")
+
+
+def _echo(line: str, *, err: bool = False) -> None:
+    """Run ids are ours, but workflow paths and problems are not: shown with control characters made visible."""
+    from workflow_plugin_runtime.control_chars import neutralise_controls
+
+    typer.echo(neutralise_controls(line), err=err)

@@ -124,6 +124,7 @@ def _execute(
 ) -> int:
     """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
     from workflow_plugin_runtime.containment import contained_run
+    from workflow_plugin_runtime.control_chars import neutralise_controls
     from workflow_plugin_runtime.errors import RecordWriteError
     from workflow_plugin_runtime.executor import PluginExecutor
     from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
@@ -158,7 +159,9 @@ def _execute(
     run_id = new_run_id()
     with (
         _cancel_on_signals(cancel, errors),
-        contained_run(run_id, workflow=workflow.path, report=lambda line: typer.echo(line, err=True)),
+        contained_run(
+            run_id, workflow=workflow.path, report=lambda line: typer.echo(neutralise_controls(line), err=True)
+        ),
         PluginManager(loaded.resolver, policy=policy, on_warning=warn) as manager,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
