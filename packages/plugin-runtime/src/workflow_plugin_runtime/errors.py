@@ -73,6 +73,15 @@ class Problem:
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 
+def hint_counting_the_rest(problems: Sequence[Problem]) -> str | None:
+    """The first problem's hint, saying how many more the file holds: for an error that reports only the first."""
+    hint = problems[0].hint
+    if len(problems) < 2:
+        return hint
+    more = f"{len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} in this file"
+    return f"{hint}; {more}" if hint else more
+
+
 def file_position(problem: Problem) -> tuple[int, int]:
     """``(line, column)`` of a problem, ``(0, 0)`` when unknown: the key that sorts problems in file order."""
     where = problem.location or SourceLocation()

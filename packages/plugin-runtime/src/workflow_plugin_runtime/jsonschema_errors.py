@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from .errors import Problem, WorkflowPluginError
+from .errors import Problem, WorkflowPluginError, hint_counting_the_rest
 from .yamlfile import FieldPath, YamlDocument, json_type_name
 
 __all__ = [
@@ -122,11 +122,7 @@ def raise_first_violation(
     if not problems:
         return
     first = problems[0]
-    hint = first.hint
-    if len(problems) > 1:
-        more = f"{len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} in this file"
-        hint = f"{hint}; {more}" if hint else more
-    raise error(first.message, location=first.location, hint=hint)
+    raise error(first.message, location=first.location, hint=hint_counting_the_rest(problems))
 
 
 def _prune(violations: list[SchemaViolation]) -> list[SchemaViolation]:

@@ -331,14 +331,10 @@ def load_manifest(plugin_dir_or_file: Path | str) -> PluginManifest:
     loaded = load_cached(manifest_file(plugin_dir_or_file))
     if isinstance(loaded, PluginManifest):
         return loaded
-    from .errors import ManifestError
+    from .errors import ManifestError, hint_counting_the_rest
 
     first = loaded[0]
-    hint = first.hint
-    if len(loaded) > 1:
-        more = f"{len(loaded) - 1} more problem{'s' if len(loaded) > 2 else ''} in this file"
-        hint = f"{hint}; {more}" if hint else more
-    raise ManifestError(first.message, location=first.location, hint=hint, problems=loaded)
+    raise ManifestError(first.message, location=first.location, hint=hint_counting_the_rest(loaded), problems=loaded)
 
 
 def manifest_problems(plugin_dir_or_file: Path | str) -> list[Problem]:
