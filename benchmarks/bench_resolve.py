@@ -92,15 +92,14 @@ def main() -> None:
         generate(root, options.plugins)
         last = f"bench/plugin-{options.plugins - 1:03d}.run"
         resolve_code = (
-            f"from workflow_plugin_runtime.resolve import Resolver\nResolver([{str(root)!r}]).resolve_action({last!r})"
+            f"from workflow_plugin_runtime import Resolver\nResolver([{str(root)!r}]).resolve_action({last!r})"
         )
         config_code = (
-            "from workflow_plugin_runtime.config import load_config\n"
-            "from workflow_plugin_runtime.resolve import Resolver\n"
+            "from workflow_plugin_runtime import Resolver, load_config\n"
             f"Resolver.from_config(load_config(plugins_paths=[{str(root)!r}])).resolve_action({last!r})"
         )
         list_code = (
-            "from workflow_plugin_runtime.resolve import Resolver\n"
+            "from workflow_plugin_runtime.plugins.resolve import Resolver\n"
             f"assert len(Resolver([{str(root)!r}]).list_plugins().plugins) == {options.plugins}"
         )
         rows: list[tuple[str, float]] = [
@@ -111,7 +110,7 @@ def main() -> None:
             (f"cold list {options.plugins} plugins", cold(list_code, max(5, options.runs // 4))),
         ]
 
-        from workflow_plugin_runtime.resolve import Resolver
+        from workflow_plugin_runtime.plugins.resolve import Resolver
 
         shared = Resolver([root])
         rows += [

@@ -7,14 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflow_plugin_runtime import (
-    ExecutionPolicy,
-    FailureKind,
-    Masker,
-    PluginExecutor,
-    PluginManager,
-    Resolver,
-)
+from workflow_plugin_runtime import ExecutionPolicy, FailureKind, Masker, PluginExecutor, PluginManager, Resolver
 
 PLUGINS = Path(__file__).parent / "plugins"
 

@@ -53,8 +53,8 @@ def docker_client() -> Iterator[Any]:
 def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The probe and raw plugins with the SDK, on the base image CI imports (python:3.11-slim)."""
     import workflow_plugin_sdk
-    from workflow_plugin_runtime.provenance import plugin_content_hash
-    from workflow_plugin_runtime.runtimes.docker_image import BUILT_FROM_LABEL
+    from workflow_plugin_runtime.plugins.provenance import plugin_content_hash
+    from workflow_plugin_runtime.runtimes.docker.image import BUILT_FROM_LABEL
 
     context = tmp_path_factory.mktemp("image")
     shutil.copytree(Path(workflow_plugin_sdk.__file__).parent, context / "workflow_plugin_sdk")
@@ -70,7 +70,7 @@ def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def containers_of(docker_client: Any) -> Callable[[str], list[Any]]:
     """Every container (running or not) that a plugin ref's invocations left behind."""
-    from workflow_plugin_runtime.runtimes.docker import PLUGIN_LABEL
+    from workflow_plugin_runtime.runtimes.docker.runtime import PLUGIN_LABEL
 
     def containers(plugin_ref: str) -> list[Any]:
         import docker

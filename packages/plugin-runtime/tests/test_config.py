@@ -8,12 +8,12 @@ import pytest
 from workflow_plugin_runtime.config import (
     Config,
     PathSource,
+    PoolSettings,
     RestrictedBackend,
     find_project_root,
     load_config,
 )
 from workflow_plugin_runtime.errors import ConfigError
-from workflow_plugin_runtime.manifest import PoolSettings
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(run_
 
 DIES_REGISTERED = """
 import os, sys
-from workflow_plugin_runtime.run_state import register_run
+from workflow_plugin_runtime.runtimes.run_state import register_run
 entry = register_run(sys.argv[1], workflow="died.yaml")
 entry.container_labels()  # as the Docker runtime asks before it creates a container
 os._exit(0)  # no clean-up, as after a SIGKILL
@@ -222,7 +222,7 @@ def test_a_dead_runs_workflow_path_is_shown_with_its_control_characters_escaped(
 
     def dead_run(run_id: str) -> None:
         register = (
-            "import os, sys; from workflow_plugin_runtime.run_state import register_run; "
+            "import os, sys; from workflow_plugin_runtime.runtimes.run_state import register_run; "
             "register_run(sys.argv[2], workflow=sys.argv[1]); os._exit(0)"  # dies holding its entry
         )
         subprocess.run([sys.executable, "-c", register, str(hostile), run_id], env=cli_env, check=True)

@@ -22,8 +22,8 @@ from workflow_cli.ui.render import (
     type_text,
 )
 from workflow_plugin_runtime.errors import Problem, Severity, SourceLocation
-from workflow_plugin_runtime.manifest import load_manifest
-from workflow_plugin_runtime.resolve import Resolver
+from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
+from workflow_plugin_runtime.plugins.resolve import Resolver
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GREETER = FIXTURES / "plugins_a" / "greeter"

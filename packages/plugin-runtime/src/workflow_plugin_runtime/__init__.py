@@ -14,19 +14,13 @@ from .__about__ import __version__
 TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold resolve 8 ms (docs/performance.md)
 
 if TYPE_CHECKING:
-    from .config import (
-        Config,
-        PluginsPath,
-        load_config,
-    )
-    from .control_chars import (
-        escape_controls_in_json,
-        neutralise_controls,
-    )
+    from ._util.control_chars import escape_controls_in_json, neutralise_controls
+    from .config import Config, PluginsPath, load_config
     from .errors import (
         ConfigError,
+        Failure,
+        FailureKind,
         ImageBuildError,
-        InvocationFailed,
         ManifestError,
         PermissionDeniedError,
         PluginNotFoundError,
@@ -42,61 +36,17 @@ if TYPE_CHECKING:
         WorkflowFileError,
         WorkflowPluginError,
     )
-    from .executor import (
-        ActionOutcome,
-        PluginExecutor,
-    )
-    from .handlers import (
-        HandlerCall,
-        TaskHandler,
-    )
-    from .manager import (
-        ExecutionPolicy,
-        PluginManager,
-        PreparedCall,
-    )
-    from .manifest import (
-        ActionDef,
-        Capabilities,
-        PluginManifest,
-        load_manifest,
-        manifest_problems,
-    )
-    from .masking import (
-        Masker,
-        MatchBackend,
-    )
-    from .permissions import (
-        Permissions,
-        SecurityMode,
-    )
-    from .pool import (
-        WarmPool,
-    )
-    from .records import (
-        run_record,
-        write_run_record,
-    )
-    from .references import (
-        ActionRef,
-        PluginRef,
-        parse_action_ref,
-    )
-    from .resolve import (
-        PluginListing,
-        ResolvedAction,
-        Resolver,
-    )
-    from .results import (
-        Failure,
-        FailureKind,
-        Metrics,
-        RunResult,
-        RunStatus,
-        RuntimeKind,
-        TaskResult,
-        TaskStatus,
-    )
+    from .execution.executor import ActionOutcome, PluginExecutor
+    from .execution.handlers import HandlerCall, TaskHandler
+    from .execution.manager import ExecutionPolicy, PluginManager, PreparedCall
+    from .execution.records import run_record, write_run_record
+    from .execution.results import RunResult, RunStatus, TaskResult, TaskStatus
+    from .execution.scheduler import RunObserver, Scheduler
+    from .masking.masker import Masker, MatchBackend
+    from .plugins.manifest import ActionDef, Capabilities, PluginManifest
+    from .plugins.manifest_loading import load_manifest, manifest_problems
+    from .plugins.references import ActionRef, PluginRef, parse_action_ref
+    from .plugins.resolve import PluginListing, ResolvedAction, Resolver
     from .runtimes import (
         DockerRuntime,
         Invocation,
@@ -107,103 +57,88 @@ if TYPE_CHECKING:
         ResourceLimits,
         plugin_argv,
     )
-    from .scheduler import (
-        RunObserver,
-        Scheduler,
-    )
-    from .secrets import (
-        SecretProvider,
-        collect_secrets,
-        default_secret_provider,
-    )
-    from .workflow import (
-        RetryPolicy,
-        Task,
-        Workflow,
-        load_workflow,
-    )
-    from .workflow_checks import (
-        WorkflowCheck,
-        check_workflow,
-        check_workflow_file,
-    )
+    from .runtimes.base import Metrics, RuntimeKind
+    from .runtimes.pool import WarmPool
+    from .workflows.checks import WorkflowCheck, check_workflow, check_workflow_file
+    from .workflows.permissions import Permissions, SecurityMode
+    from .workflows.secrets import SecretProvider, collect_secrets, default_secret_provider
+    from .workflows.workflow import RetryPolicy, Task, Workflow, load_workflow
 
 _EXPORTS = {
-    "ActionDef": "manifest",
-    "ActionOutcome": "executor",
-    "ActionRef": "references",
-    "Capabilities": "manifest",
+    "ActionDef": "plugins.manifest",
+    "ActionOutcome": "execution.executor",
+    "ActionRef": "plugins.references",
+    "Capabilities": "plugins.manifest",
     "Config": "config",
     "ConfigError": "errors",
     "DockerRuntime": "runtimes",
-    "ExecutionPolicy": "manager",
-    "Failure": "results",
-    "FailureKind": "results",
-    "HandlerCall": "handlers",
+    "ExecutionPolicy": "execution.manager",
+    "Failure": "errors",
+    "FailureKind": "errors",
+    "HandlerCall": "execution.handlers",
     "ImageBuildError": "errors",
     "Invocation": "runtimes",
-    "InvocationFailed": "errors",
     "InvocationResult": "runtimes",
     "ManifestError": "errors",
-    "Masker": "masking",
-    "MatchBackend": "masking",
-    "Metrics": "results",
+    "Masker": "masking.masker",
+    "MatchBackend": "masking.masker",
+    "Metrics": "runtimes.base",
     "Mount": "runtimes",
     "PermissionDeniedError": "errors",
-    "Permissions": "permissions",
-    "PluginExecutor": "executor",
-    "PluginListing": "resolve",
-    "PluginManager": "manager",
-    "PluginManifest": "manifest",
+    "Permissions": "workflows.permissions",
+    "PluginExecutor": "execution.executor",
+    "PluginListing": "plugins.resolve",
+    "PluginManager": "execution.manager",
+    "PluginManifest": "plugins.manifest",
     "PluginNotFoundError": "errors",
-    "PluginRef": "references",
+    "PluginRef": "plugins.references",
     "PluginRuntime": "runtimes",
     "PluginsPath": "config",
-    "PreparedCall": "manager",
+    "PreparedCall": "execution.manager",
     "Problem": "errors",
     "ProcessRuntime": "runtimes",
     "ReferenceSyntaxError": "errors",
-    "ResolvedAction": "resolve",
-    "Resolver": "resolve",
+    "ResolvedAction": "plugins.resolve",
+    "Resolver": "plugins.resolve",
     "ResourceLimits": "runtimes",
-    "RetryPolicy": "workflow",
-    "RunObserver": "scheduler",
-    "RunResult": "results",
-    "RunStatus": "results",
-    "RuntimeKind": "results",
+    "RetryPolicy": "workflows.workflow",
+    "RunObserver": "execution.scheduler",
+    "RunResult": "execution.results",
+    "RunStatus": "execution.results",
+    "RuntimeKind": "runtimes.base",
     "RuntimeUnavailableError": "errors",
-    "Scheduler": "scheduler",
+    "Scheduler": "execution.scheduler",
     "SecretError": "errors",
-    "SecretProvider": "secrets",
-    "SecurityMode": "permissions",
+    "SecretProvider": "workflows.secrets",
+    "SecurityMode": "workflows.permissions",
     "Severity": "errors",
     "SourceLocation": "errors",
-    "Task": "workflow",
-    "TaskHandler": "handlers",
+    "Task": "workflows.workflow",
+    "TaskHandler": "execution.handlers",
     "TaskHandlerError": "errors",
-    "TaskResult": "results",
-    "TaskStatus": "results",
+    "TaskResult": "execution.results",
+    "TaskStatus": "execution.results",
     "TemplateError": "errors",
     "ValidationFailed": "errors",
-    "WarmPool": "pool",
-    "Workflow": "workflow",
-    "WorkflowCheck": "workflow_checks",
+    "WarmPool": "runtimes.pool",
+    "Workflow": "workflows.workflow",
+    "WorkflowCheck": "workflows.checks",
     "WorkflowFileError": "errors",
     "WorkflowPluginError": "errors",
-    "check_workflow": "workflow_checks",
-    "check_workflow_file": "workflow_checks",
-    "collect_secrets": "secrets",
-    "default_secret_provider": "secrets",
-    "escape_controls_in_json": "control_chars",
+    "check_workflow": "workflows.checks",
+    "check_workflow_file": "workflows.checks",
+    "collect_secrets": "workflows.secrets",
+    "default_secret_provider": "workflows.secrets",
+    "escape_controls_in_json": "_util.control_chars",
     "load_config": "config",
-    "load_manifest": "manifest",
-    "load_workflow": "workflow",
-    "manifest_problems": "manifest",
-    "neutralise_controls": "control_chars",
-    "parse_action_ref": "references",
+    "load_manifest": "plugins.manifest_loading",
+    "load_workflow": "workflows.workflow",
+    "manifest_problems": "plugins.manifest_loading",
+    "neutralise_controls": "_util.control_chars",
+    "parse_action_ref": "plugins.references",
     "plugin_argv": "runtimes",
-    "run_record": "records",
-    "write_run_record": "records",
+    "run_record": "execution.records",
+    "write_run_record": "execution.records",
 }
 
 __all__ = [
@@ -220,7 +155,6 @@ __all__ = [
     "HandlerCall",
     "ImageBuildError",
     "Invocation",
-    "InvocationFailed",
     "InvocationResult",
     "ManifestError",
     "Masker",

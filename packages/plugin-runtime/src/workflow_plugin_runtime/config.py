@@ -21,22 +21,23 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .frozen import FrozenRecord
-from .manifest import PoolSettings
+from ._util.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
 if TYPE_CHECKING:
     from typing import Any
 
-    from .yamlfile import YamlDocument
+    from ._util.yamlfile import YamlDocument
 
 __all__ = [
+    "APP_NAME",
     "CONFIG_DIRNAME",
     "CONFIG_FILENAME",
     "PLUGINS_PATH_ENV",
     "Config",
     "PathSource",
     "PluginsPath",
+    "PoolSettings",
     "RestrictedBackend",
     "find_project_root",
     "load_config",
@@ -66,6 +67,20 @@ class RestrictedBackend(enum.StrEnum):
 
 
 _set = object.__setattr__
+
+
+class PoolSettings(FrozenRecord):
+    """Warm-worker sizing; ``size`` ``None`` (the default) caps nothing: one worker per call running at once."""
+
+    __slots__ = ("idle_timeout", "recycle_after", "size")
+    size: int | None
+    idle_timeout: float
+    recycle_after: int
+
+    def __init__(self, size: int | None = None, idle_timeout: float = 60.0, recycle_after: int = 1000) -> None:
+        _set(self, "size", size)
+        _set(self, "idle_timeout", idle_timeout)
+        _set(self, "recycle_after", recycle_after)
 
 
 class PluginsPath(FrozenRecord):
@@ -196,10 +211,10 @@ def load_config(
 
 
 def _read(path: Path) -> YamlDocument:
+    from ._util.yamlfile import load_yaml_file
     from .errors import ConfigError
-    from .jsonschema_errors import raise_first_violation
     from .schemas import shipped_validator
-    from .yamlfile import load_yaml_file
+    from .schemas.violations import raise_first_violation
 
     document = load_yaml_file(path, error=ConfigError, allow_empty=True)
     raise_first_violation(shipped_validator("config"), document.data, document, error=ConfigError)

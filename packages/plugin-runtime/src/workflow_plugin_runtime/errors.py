@@ -12,7 +12,6 @@
     ├── PermissionDeniedError       a capability the workflow does not grant   (kind: permission)
     ├── SecretError                 an unknown secret or var, a bad secrets file
     ├── RuntimeUnavailableError     no Docker daemon, image missing, ...       (kind: runtime_unavailable)
-    ├── InvocationFailed            a plugin call failed; carries a Failure
     ├── TaskHandlerError            an engine-native task handler failed        (kind: action)
     ├── ImageBuildError             a plugin image did not build (step, output)
     ├── RecordWriteError            a run record could not be written (disk full, not a folder)
@@ -28,9 +27,81 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from .results import Failure, FailureKind
+__all__ = [
+    "ConfigError",
+    "Failure",
+    "FailureKind",
+    "ImageBuildError",
+    "ManifestError",
+    "PermissionDeniedError",
+    "PluginNotFoundError",
+    "Problem",
+    "RecordWriteError",
+    "ReferenceSyntaxError",
+    "RuntimeUnavailableError",
+    "SecretError",
+    "Severity",
+    "SourceLocation",
+    "TaskHandlerError",
+    "TemplateError",
+    "ValidationFailed",
+    "WorkflowFileError",
+    "WorkflowPluginError",
+    "file_position",
+    "hint_counting_the_rest",
+]
+
+
+class FailureKind(enum.StrEnum):
+    """Why a task failed; the values are the run record's ``error.kind``."""
+
+    NOT_FOUND = "not_found"
+    MANIFEST = "manifest"
+    PERMISSION = "permission"
+    INPUT_VALIDATION = "input_validation"
+    OUTPUT_VALIDATION = "output_validation"
+    TEMPLATE = "template"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    PROTOCOL = "protocol"
+    ACTION = "action"
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    WORKER_LOST = "worker_lost"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed invocation, already masked: safe to print and to record.
+
+    ``retryable`` is the plugin's own word (from its error response); the
+    scheduler decides whether to retry. ``stdout_head`` is the start of a
+    stdout that was not a response, as a runtime read it: the executor
+    quotes it in ``message`` (masked, then cut short) and empties it, so it
+    is never printed or recorded as is.
+    """
+
+    kind: FailureKind
+    message: str
+    exit_code: int | None = None
+    stderr_tail: str = ""
+    retryable: bool = False
+    error_type: str | None = None
+    stdout_head: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"kind": self.kind.value, "message": self.message}
+        if self.error_type is not None:
+            record["type"] = self.error_type
+        if self.exit_code is not None:
+            record["exit_code"] = self.exit_code
+        if self.stderr_tail:
+            record["stderr_tail"] = self.stderr_tail
+        if self.retryable:
+            record["retryable"] = True
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,18 +225,6 @@ class SecretError(WorkflowPluginError):
 
 class RuntimeUnavailableError(WorkflowPluginError):
     kind = FailureKind.RUNTIME_UNAVAILABLE
-
-
-class InvocationFailed(WorkflowPluginError):
-    """A plugin call failed; ``failure`` says how (already masked)."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-    @property
-    def failure_kind(self) -> FailureKind:
-        return self.failure.kind
 
 
 class TaskHandlerError(WorkflowPluginError):

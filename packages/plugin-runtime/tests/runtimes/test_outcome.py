@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from workflow_plugin_runtime.masking import Masker
-from workflow_plugin_runtime.results import FailureKind
+from workflow_plugin_runtime.errors import FailureKind
+from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.runtimes.outcome import (
     Ending,
     Termination,

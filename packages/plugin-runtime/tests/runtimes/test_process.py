@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime.results import FailureKind, RuntimeKind
-from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, plugin_argv
+from workflow_plugin_runtime.errors import FailureKind
+from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, RuntimeKind, plugin_argv
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
 from workflow_plugin_sdk.protocol import LogRecord
 

@@ -9,6 +9,7 @@ Both take a prepared :class:`Invocation` and return an
 
 from __future__ import annotations
 
+from ..workflows.mount_sources import Mount
 from .base import (
     DEFAULT_MAX_STDERR_BYTES,
     DEFAULT_MAX_STDOUT_BYTES,
@@ -17,12 +18,11 @@ from .base import (
     Invocation,
     InvocationResult,
     LogCallback,
-    Mount,
     PluginRuntime,
     ResourceLimits,
     plugin_argv,
 )
-from .docker import INVOCATION_LABEL, PLUGIN_LABEL, DockerRuntime
+from .docker.runtime import INVOCATION_LABEL, PLUGIN_LABEL, DockerRuntime
 from .process import ProcessRuntime, process_environment
 from .supervise import KILL_GRACE_S
 

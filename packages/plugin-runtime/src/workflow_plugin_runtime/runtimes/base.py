@@ -10,6 +10,7 @@ sandbox and warm-pool runtimes share one contract and one failure mapping
 
 from __future__ import annotations
 
+import enum
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -19,7 +20,28 @@ from typing import Any, Protocol, runtime_checkable
 
 from workflow_plugin_sdk.protocol import LogRecord, Request, Response
 
-from ..results import Failure, Metrics, RuntimeKind
+from ..errors import Failure
+from ..workflows.mount_sources import Mount
+
+__all__ = [
+    "DEFAULT_CPUS",
+    "DEFAULT_MAX_STDERR_BYTES",
+    "DEFAULT_MAX_STDOUT_BYTES",
+    "DEFAULT_MEMORY_BYTES",
+    "DEFAULT_PIDS",
+    "DEFAULT_TIMEOUT_S",
+    "PYTHON_FLAGS",
+    "Invocation",
+    "InvocationResult",
+    "KiB",
+    "LogCallback",
+    "Metrics",
+    "MiB",
+    "PluginRuntime",
+    "ResourceLimits",
+    "RuntimeKind",
+    "plugin_argv",
+]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -41,23 +63,44 @@ site-packages (docs/runtimes.md has the measurements)."""
 LogCallback = Callable[[LogRecord], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
-    """A host path made visible to an isolated plugin at ``target``.
+class RuntimeKind(enum.StrEnum):
+    """Where a task runs: a local process, a bubblewrap sandbox, a container, or the engine itself (handlers)."""
 
-    ``source`` is the path as granted; a runtime binds what
-    :func:`workflow_plugin_runtime.mount_sources.bind_sources` makes of it
-    when it creates the container, never ``source`` itself. ``pinned`` is
-    where ``source`` led when the grants were checked (None: it was not
-    checked, or did not exist then); ``writable_roots`` are the host folders
-    other grants let plugins write, which ``source`` must not lie inside.
+    PROCESS = "process"
+    SANDBOX = "sandbox"
+    DOCKER = "docker"
+    ENGINE = "engine"
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """One invocation's measurements; ``None`` where the platform cannot say.
+
+    ``duration_s`` is the call's own time; ``queued_s`` is the time it
+    waited before that for a free warm worker (a pool at its size), kept
+    apart so a busy pool does not make a plugin look slow.
     """
 
-    source: Path
-    target: str
-    read_only: bool = True
-    pinned: Path | None = None
-    writable_roots: tuple[Path, ...] = ()
+    duration_s: float
+    runtime: RuntimeKind
+    exit_code: int | None = None
+    signal: int | None = None
+    cpu_time_s: float | None = None
+    peak_memory_bytes: int | None = None
+    warm: bool = False
+    queued_s: float = 0.0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "duration_s": round(self.duration_s, 6),
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "cpu_time_s": None if self.cpu_time_s is None else round(self.cpu_time_s, 6),
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "runtime": self.runtime.value,
+            "warm": self.warm,
+            "queued_s": round(self.queued_s, 6),
+        }
 
 
 @dataclass(frozen=True, slots=True)

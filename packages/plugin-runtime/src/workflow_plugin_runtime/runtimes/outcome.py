@@ -2,7 +2,7 @@
 
 Every runtime ends the same way (an exit status, the bytes on stdout, maybe
 an early stop of our own) and must report it the same way, so the mapping
-to :class:`~workflow_plugin_runtime.results.FailureKind` lives here once:
+to :class:`~workflow_plugin_runtime.execution.results.FailureKind` lives here once:
 
 ========================================  =====================
 what happened                             failure kind
@@ -33,9 +33,25 @@ from dataclasses import dataclass
 
 from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
 
-from ..control_chars import neutralise_controls
-from ..masking import Masker
-from ..results import Failure, FailureKind
+from .._util.control_chars import neutralise_controls
+from ..errors import Failure, FailureKind
+from ..masking.masker import Masker
+
+__all__ = [
+    "COMMAND_NOT_FOUND",
+    "STDERR_TAIL_CHARS",
+    "STDERR_WINDOW_BYTES",
+    "STDOUT_HEAD_BYTES",
+    "TAIL_CUT_MARK",
+    "Ending",
+    "Termination",
+    "classify",
+    "describe_exit",
+    "format_bytes",
+    "masked_tail",
+    "signal_name",
+    "tail_text",
+]
 
 STDERR_TAIL_CHARS = 4096
 """How much of the end of stderr a failure carries for the operator: characters of neutralised, masked text."""

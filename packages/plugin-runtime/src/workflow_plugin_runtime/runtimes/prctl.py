@@ -13,7 +13,14 @@ import functools
 import sys
 from typing import Any
 
-__all__ = ["dumpable", "set_child_subreaper", "set_dumpable"]
+__all__ = [
+    "PR_GET_DUMPABLE",
+    "PR_SET_CHILD_SUBREAPER",
+    "PR_SET_DUMPABLE",
+    "dumpable",
+    "set_child_subreaper",
+    "set_dumpable",
+]
 
 PR_GET_DUMPABLE = 3
 PR_SET_DUMPABLE = 4

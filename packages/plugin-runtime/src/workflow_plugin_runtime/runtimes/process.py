@@ -19,11 +19,17 @@ from pathlib import Path
 
 from workflow_plugin_sdk.protocol import encode_message
 
-from ..results import Failure, FailureKind, Metrics, RuntimeKind
-from ..run_state import scratch_parent
-from .base import Invocation, InvocationResult, LogCallback
+from ..errors import Failure, FailureKind
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
 from .outcome import Ending, classify
+from .run_state import scratch_parent
 from .supervise import KILL_GRACE_S, run_supervised
+
+__all__ = [
+    "SYSTEM_PATH",
+    "ProcessRuntime",
+    "process_environment",
+]
 
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 

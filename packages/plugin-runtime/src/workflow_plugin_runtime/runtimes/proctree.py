@@ -21,6 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = [
+    "ProcStat",
+    "ProcessTree",
+    "all_stats",
+    "kill_tree",
+    "read_stat",
+]
+
 _PROC = "/proc"
 
 

@@ -54,9 +54,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from ..run_state import active_run
 from .prctl import set_child_subreaper
 from .proctree import ProcStat, all_stats, kill_tree, read_stat
+from .run_state import active_run
 
 __all__ = ["REAP_WAIT_S", "disable", "enable", "enabled", "ended", "reap_all", "spawn"]
 

@@ -12,6 +12,11 @@ from workflow_plugin_sdk.protocol import LogRecord, parse_log_line
 from .base import LogCallback
 from .outcome import STDERR_WINDOW_BYTES, tail_text
 
+__all__ = [
+    "BoundedStdout",
+    "LogStream",
+]
+
 
 class BoundedStdout:
     """The response channel: kept whole up to ``limit`` bytes, then refused."""

@@ -36,6 +36,15 @@ from .outcome import Termination
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
 
+__all__ = [
+    "CANCEL_POLL_S",
+    "EXIT_DRAIN_S",
+    "KILL_GRACE_S",
+    "ProcessOutcome",
+    "run_supervised",
+    "start_plugin_process",
+]
+
 KILL_GRACE_S = 1.0
 """Between SIGTERM and SIGKILL: time for a plugin to clean up after a timeout."""
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from ..cachedir import CACHE_DIR_ENV, cache_root
+from .._util.cachedir import CACHE_DIR_ENV, cache_root
 
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 

@@ -10,7 +10,7 @@ import typer
 from ..errors import ExitCode
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.leftovers import Cleanup
+    from workflow_plugin_runtime.runtimes.leftovers import Cleanup
 
 
 def clean(
@@ -41,11 +41,11 @@ def clean(
 
       workflow clean --json | jq '.cleaned[].run_id'
     """
-    from workflow_plugin_runtime.leftovers import clean_dead_runs
+    from workflow_plugin_runtime.runtimes.leftovers import clean_dead_runs
 
     cleanup = clean_dead_runs()
     if json_output:
-        from workflow_plugin_runtime.control_chars import escape_controls_in_json
+        from workflow_plugin_runtime._util.control_chars import escape_controls_in_json
 
         typer.echo(escape_controls_in_json(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2)))
     else:
@@ -70,6 +70,6 @@ def _print(cleanup: Cleanup) -> None:
 
 def _echo(line: str, *, err: bool = False) -> None:
     """Run ids are ours, but workflow paths and problems are not: shown with control characters made visible."""
-    from workflow_plugin_runtime.control_chars import neutralise_controls
+    from workflow_plugin_runtime._util.control_chars import neutralise_controls
 
     typer.echo(neutralise_controls(line), err=err)

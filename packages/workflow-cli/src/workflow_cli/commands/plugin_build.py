@@ -67,9 +67,9 @@ def plugin_build(
 
       workflow plugin build acme/http --print-dockerfile
     """
-    from workflow_plugin_runtime.control_chars import neutralise_controls
+    from workflow_plugin_runtime._util.control_chars import neutralise_controls
     from workflow_plugin_runtime.errors import ImageBuildError, RuntimeUnavailableError
-    from workflow_plugin_runtime.images import DEFAULT_BASE_IMAGE, build_image, image_spec
+    from workflow_plugin_runtime.runtimes.docker.images import DEFAULT_BASE_IMAGE, build_image, image_spec
 
     from ..errors import ExitCode
     from ..ui.build_log import build_progress, print_build_failure

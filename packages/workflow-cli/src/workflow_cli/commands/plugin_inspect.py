@@ -12,9 +12,9 @@ from .workflow_common import PluginsPathOption
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem
-    from workflow_plugin_runtime.manifest import PluginManifest
-    from workflow_plugin_runtime.resolve import Resolver
-    from workflow_plugin_runtime.workflow import Workflow
+    from workflow_plugin_runtime.plugins.manifest import PluginManifest
+    from workflow_plugin_runtime.plugins.resolve import Resolver
+    from workflow_plugin_runtime.workflows.workflow import Workflow
 
 
 def plugin_inspect(
@@ -60,7 +60,7 @@ def plugin_inspect(
       workflow plugin inspect acme/http --json | jq .recommended_permissions
     """
     from workflow_plugin_runtime.errors import ValidationFailed
-    from workflow_plugin_runtime.grant_warnings import capability_warnings
+    from workflow_plugin_runtime.workflows.grant_warnings import capability_warnings
 
     from ..errors import ErrorKind, ExitCode, InvalidInput
     from ..ui.console import make_console
@@ -72,7 +72,7 @@ def plugin_inspect(
     manifest = found.manifest
     warnings = capability_warnings(manifest.ref, manifest.capabilities)
     if workflow is not None:
-        from workflow_plugin_runtime.workflow import load_workflow
+        from workflow_plugin_runtime.workflows.workflow import load_workflow
 
         try:
             loaded = load_workflow(workflow)
@@ -101,8 +101,8 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
     them do not resolve.
     """
     from workflow_plugin_runtime.errors import Problem, Severity, WorkflowPluginError
-    from workflow_plugin_runtime.grant_warnings import broad_grant_problems, unneeded_grant_problems
-    from workflow_plugin_runtime.permissions import (
+    from workflow_plugin_runtime.workflows.grant_warnings import broad_grant_problems, unneeded_grant_problems
+    from workflow_plugin_runtime.workflows.permissions import (
         SecurityMode,
         capability_problems,
         missing_grants,

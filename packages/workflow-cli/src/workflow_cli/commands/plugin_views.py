@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem
-    from workflow_plugin_runtime.manifest import PluginManifest
-    from workflow_plugin_runtime.resolve import ListedPlugin, PluginCopy
+    from workflow_plugin_runtime.plugins.manifest import PluginManifest
+    from workflow_plugin_runtime.plugins.resolve import ListedPlugin, PluginCopy
 
 
 class CopyView(TypedDict):
@@ -116,8 +116,8 @@ def problem_view(problem: Problem) -> ProblemView:
 def inspection(
     manifest: PluginManifest, *, source: str, warnings: Iterable[Problem] = (), workflow: str | None = None
 ) -> Inspection:
-    from workflow_plugin_runtime.manifest import thaw
-    from workflow_plugin_runtime.permissions import permissions_yaml, recommended_permissions
+    from workflow_plugin_runtime.plugins.manifest import thaw
+    from workflow_plugin_runtime.workflows.permissions import permissions_yaml, recommended_permissions
 
     runtime = manifest.runtime
     pool = runtime.pool
@@ -167,6 +167,6 @@ def json_ready(document: Mapping[str, Any] | list[Any]) -> str:
     """The ``--json`` document: the manifest's text exactly, with no raw control character a terminal would obey."""
     import json
 
-    from workflow_plugin_runtime.control_chars import escape_controls_in_json
+    from workflow_plugin_runtime._util.control_chars import escape_controls_in_json
 
     return escape_controls_in_json(json.dumps(document, indent=2, ensure_ascii=False))

@@ -123,15 +123,15 @@ def _execute(
     warnings: list[Problem],
 ) -> int:
     """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
-    from workflow_plugin_runtime.containment import contained_run
-    from workflow_plugin_runtime.control_chars import neutralise_controls
+    from workflow_plugin_runtime._util.control_chars import neutralise_controls
     from workflow_plugin_runtime.errors import RecordWriteError
-    from workflow_plugin_runtime.executor import PluginExecutor
-    from workflow_plugin_runtime.manager import ExecutionPolicy, PluginManager
-    from workflow_plugin_runtime.masking import Masker
-    from workflow_plugin_runtime.records import record_json, run_record, write_run_record
-    from workflow_plugin_runtime.scheduler import Scheduler, new_run_id
-    from workflow_plugin_runtime.secrets import collect_secrets, every_secret
+    from workflow_plugin_runtime.execution.containment import contained_run
+    from workflow_plugin_runtime.execution.executor import PluginExecutor
+    from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
+    from workflow_plugin_runtime.execution.records import record_json, run_record, write_run_record
+    from workflow_plugin_runtime.execution.scheduler import Scheduler, new_run_id
+    from workflow_plugin_runtime.masking.masker import Masker
+    from workflow_plugin_runtime.workflows.secrets import collect_secrets, every_secret
 
     from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary

@@ -44,8 +44,8 @@ def validate(
     """
     from dataclasses import replace
 
-    from workflow_plugin_runtime.control_chars import neutralise_controls
-    from workflow_plugin_runtime.image_checks import image_problems
+    from workflow_plugin_runtime._util.control_chars import neutralise_controls
+    from workflow_plugin_runtime.runtimes.docker.image_checks import image_problems
 
     from ..ui.console import make_console
 

@@ -17,9 +17,9 @@ from ..errors import ErrorKind, InvalidInput
 if TYPE_CHECKING:
     from workflow_plugin_runtime.config import Config, RestrictedBackend
     from workflow_plugin_runtime.errors import Problem
-    from workflow_plugin_runtime.resolve import Resolver
-    from workflow_plugin_runtime.secrets import SecretProvider
-    from workflow_plugin_runtime.workflow_checks import WorkflowCheck
+    from workflow_plugin_runtime.plugins.resolve import Resolver
+    from workflow_plugin_runtime.workflows.checks import WorkflowCheck
+    from workflow_plugin_runtime.workflows.secrets import SecretProvider
 
     from ..ui.console import Console
 
@@ -76,14 +76,14 @@ def load_and_check(
 ) -> LoadedWorkflow:
     """Every static check of ``file``; the project config is looked up from the file's folder."""
     from workflow_plugin_runtime.config import load_config
-    from workflow_plugin_runtime.resolve import Resolver
-    from workflow_plugin_runtime.secrets import (
+    from workflow_plugin_runtime.plugins.resolve import Resolver
+    from workflow_plugin_runtime.workflows.checks import check_workflow_file
+    from workflow_plugin_runtime.workflows.secrets import (
         default_secret_provider,
         load_vars_file,
         merge_vars,
         parse_var_options,
     )
-    from workflow_plugin_runtime.workflow_checks import check_workflow_file
 
     variables = merge_vars(load_vars_file(vars_file) if vars_file else None, parse_var_options(var_options or ()))
     config = load_config(start=file.absolute().parent, plugins_paths=tuple(plugins_paths or ()))
@@ -116,9 +116,9 @@ def check_backend(loaded: LoadedWorkflow, flag: RestrictedBackend | None) -> lis
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
     the backend and how to get it; returns the warnings to show and record.
     """
-    from workflow_plugin_runtime.backends import usable_backend
     from workflow_plugin_runtime.errors import Problem, Severity
-    from workflow_plugin_runtime.permissions import SecurityMode
+    from workflow_plugin_runtime.runtimes.backends import usable_backend
+    from workflow_plugin_runtime.workflows.permissions import SecurityMode
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from workflow_plugin_runtime.control_chars import neutralise_controls
+from workflow_plugin_runtime._util.control_chars import neutralise_controls
 
 if TYPE_CHECKING:
     from workflow_plugin_runtime.errors import Problem

@@ -24,7 +24,7 @@ from rich.text import Text
 from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.results import RunResult, TaskResult
+    from workflow_plugin_runtime.execution.results import RunResult, TaskResult
     from workflow_plugin_sdk.protocol import LogRecord
 
 _STATUS_STYLE = {
@@ -46,7 +46,7 @@ def _duration(seconds: float | None) -> str:
 
 
 class RunProgress:
-    """A :class:`~workflow_plugin_runtime.scheduler.RunObserver` that draws on ``console``."""
+    """A :class:`~workflow_plugin_runtime.execution.scheduler.RunObserver` that draws on ``console``."""
 
     def __init__(self, console: Console, *, total: int, show_logs: bool = True) -> None:
         self.console = console

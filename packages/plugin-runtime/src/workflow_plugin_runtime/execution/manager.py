@@ -1,0 +1,361 @@
+"""From a task reference to a prepared invocation on the right runtime.
+
+The manager is where security decisions are made once for every caller: it
+resolves the plugin, checks a restricted workflow's grants against the
+plugin's capabilities, picks the runtime (trusted: a process or a warm
+worker; restricted: a container, warm or not), and builds the
+:class:`Invocation` with only what the grants allow: configured variables
+the plugin may see, the mounts it needs, network only when granted.
+Nothing long-lived is kept unless warm workers were asked for.
+
+A plugin's content hash is computed once per manager
+(:meth:`PluginManager.content_hash`): a container call carries it so the
+Docker runtime runs only an image built from that content, and provenance
+records the same value.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.specifiers import SpecifierSet
+
+from workflow_plugin_sdk.protocol import InvocationContext, make_request
+
+from ..config import PoolSettings, RestrictedBackend
+from ..errors import PermissionDeniedError, Problem, RuntimeUnavailableError
+from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest
+from ..plugins.provenance import plugin_content_hash
+from ..plugins.references import ActionRef
+from ..plugins.resolve import Resolver
+from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, RuntimeKind, plugin_argv
+from ..workflows.mount_sources import Mount
+from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
+
+if TYPE_CHECKING:
+    from ..runtimes.docker.image import ImageIdentity
+    from ..runtimes.docker.runtime import DockerRuntime
+
+__all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPolicy:
+    """How a workflow wants its plugins run: the security mode, its grants, warm workers or not.
+
+    ``pool_defaults`` sizes warm pools of plugins whose manifest has no
+    ``runtime.pool`` (the config file's ``pool`` section).
+    """
+
+    security: SecurityMode = SecurityMode.TRUSTED
+    permissions: Permissions = field(default_factory=Permissions)
+    backend: RestrictedBackend = RestrictedBackend.AUTO
+    pool: bool = False
+    pool_defaults: PoolSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """Everything needed to run one action call, decided before anything starts."""
+
+    manifest: PluginManifest
+    action: ActionDef
+    invocation: Invocation
+    runtime: PluginRuntime
+
+    @property
+    def secret_inputs(self) -> tuple[str, ...]:
+        return tuple(self.invocation.request["secret_inputs"])
+
+
+def effective_timeout(task_timeout: float | None, action: ActionDef, manifest: PluginManifest) -> float:
+    """Task, then action, then plugin, then the 30-second default."""
+    for candidate in (task_timeout, action.timeout, manifest.runtime.timeout):
+        if candidate is not None:
+            return float(candidate)
+    return DEFAULT_TIMEOUT_S
+
+
+class PluginManager:
+    """Resolves, authorises and prepares plugin calls; owns the runtimes it creates.
+
+    ``runtimes`` lets an engine supply its own (a custom Docker client, a
+    sandbox); missing ones are created on first use. ``on_warning`` hears
+    what an operator should know but does not fail a call (a plugin that
+    cannot be kept warm runs cold). Call :meth:`close` when done: it stops
+    warm workers and releases clients.
+    """
+
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        policy: ExecutionPolicy | None = None,
+        runtimes: Mapping[RuntimeKind, PluginRuntime] | None = None,
+        on_warning: Callable[[Problem], None] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.policy = policy if policy is not None else ExecutionPolicy()
+        self.on_warning = on_warning
+        self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(runtimes or {})
+        self._pool: PluginRuntime | None = None
+        self._lock = threading.Lock()
+        self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
+        self._argvs: dict[Path, tuple[str, ...]] = {}
+        self._hashes: dict[Path, str] = {}
+        self._hash_lock = threading.Lock()
+
+    def __enter__(self) -> PluginManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def authorise(self, manifest: PluginManifest, *, task: str | None = None) -> None:
+        """Refuse a plugin whose needs a restricted workflow does not grant."""
+        if self.policy.security is not SecurityMode.RESTRICTED:
+            return
+        missing = missing_grants(self.policy.permissions, manifest.ref, manifest.capabilities)
+        if missing.ok:
+            return
+        problems = capability_problems(self.policy.permissions, missing, task=task or manifest.ref, location=None)
+        first = problems[0]
+        raise PermissionDeniedError(first.message, location=first.location, hint=first.hint)
+
+    def prepare(
+        self,
+        ref: str | ActionRef,
+        inputs: Mapping[str, Any],
+        *,
+        task: str | None = None,
+        context: InvocationContext | None = None,
+        env: Mapping[str, str] | None = None,
+        secret_inputs: Sequence[str] = (),
+        timeout: float | None = None,
+        specifier: SpecifierSet | str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PreparedCall:
+        """Resolve ``ref`` and build its invocation; raises the runtime's errors (not found, permission, ...).
+
+        ``secret_inputs`` names inputs filled from secrets; inputs the action's
+        schema marks ``secret: true`` are added, so the SDK masks both.
+        """
+        manifest, action = self._resolve(ref, specifier)
+        self.authorise(manifest, task=task)
+        secrets = sorted({*secret_inputs, *(name for name in action.secret_inputs if name in inputs)})
+        request = make_request(action.name, dict(inputs), secret_inputs=secrets, context=context or {})
+        runtime = self._runtime_for(manifest)
+        invocation = self._invocation(
+            manifest, kind=runtime.kind, request=request, env=env or {}, timeout=timeout, action=action, cancel=cancel
+        )
+        if manifest.runtime.pool is not None and runtime is self._pool:
+            self._size_pool(manifest, invocation)
+        return PreparedCall(manifest=manifest, action=action, invocation=invocation, runtime=runtime)
+
+    def _resolve(self, ref: str | ActionRef, specifier: SpecifierSet | str | None) -> tuple[PluginManifest, ActionDef]:
+        """Resolve once per manager: a run's plugins do not change under it, and warm calls stay cheap."""
+        key = (str(ref), str(specifier) if specifier is not None else None)
+        found = self._resolved.get(key)
+        if found is None:
+            with self._lock:  # the resolver's scans are not meant to run on several threads at once
+                resolved = self.resolver.resolve_action(ref, specifier=specifier)
+            found = self._resolved[key] = (resolved.manifest, resolved.action)
+        return found
+
+    def content_hash(self, manifest: PluginManifest) -> str:
+        """The plugin directory's content hash, computed once per manager (a run's plugins do not change under it)."""
+        with self._hash_lock:
+            digest = self._hashes.get(manifest.plugin_dir)
+        if digest is None:
+            digest = plugin_content_hash(manifest.plugin_dir)
+            with self._hash_lock:
+                digest = self._hashes.setdefault(manifest.plugin_dir, digest)
+        return digest
+
+    def image_of(self, call: PreparedCall) -> ImageIdentity | None:
+        """The image a container call was checked against and run from; None when it ran no checked image."""
+        from ..runtimes.docker.runtime import DockerRuntime
+
+        if call.invocation.image is None or call.invocation.content_hash is None:
+            return None
+        with self._lock:
+            docker = self._runtimes.get(RuntimeKind.DOCKER)
+        return docker.checked_image(call.invocation.image) if isinstance(docker, DockerRuntime) else None
+
+    def _argv(self, manifest: PluginManifest) -> tuple[str, ...]:
+        argv = self._argvs.get(manifest.manifest_path)
+        if argv is None:
+            argv = self._argvs[manifest.manifest_path] = plugin_argv(
+                manifest.plugin_dir.resolve(), entrypoint=manifest.runtime.entrypoint, command=manifest.runtime.command
+            )
+        return argv
+
+    def _invocation(
+        self,
+        manifest: PluginManifest,
+        *,
+        kind: RuntimeKind,
+        request: Any,
+        env: Mapping[str, str],
+        timeout: float | None,
+        action: ActionDef,
+        cancel: threading.Event | None,
+    ) -> Invocation:
+        common: dict[str, Any] = {
+            "plugin_ref": manifest.ref,
+            "request": request,
+            "plugin_dir": manifest.plugin_dir,
+            "timeout_s": effective_timeout(timeout, action, manifest),
+            "cancel": cancel,
+        }
+        if kind is RuntimeKind.PROCESS:
+            return Invocation(argv=self._argv(manifest), env=dict(env), **common)
+        permissions = self.policy.permissions
+        return Invocation(
+            image=manifest.runtime.image,
+            content_hash=self.content_hash(manifest) if kind is RuntimeKind.DOCKER else None,
+            env={name: value for name, value in env.items() if permissions.allows_env(name)},
+            mounts=_mounts_for(manifest, permissions),
+            limits=_limits(permissions),
+            network=manifest.capabilities.network and permissions.allows_network(manifest.ref),
+            **common,
+        )
+
+    def _runtime_for(self, manifest: PluginManifest) -> PluginRuntime:
+        # A plugin whose manifest says it does not serve is never asked to: no ready-line wait, no warning.
+        warm = (self.policy.pool or manifest.runtime.pool is not None) and manifest.runtime.serve
+        if self.policy.security is SecurityMode.RESTRICTED:
+            isolated = self._restricted_runtime()
+            if warm:
+                from ..runtimes.docker.runtime import DockerRuntime
+
+                if isinstance(isolated, DockerRuntime):
+                    return self._warm_pool(docker=isolated)
+            return isolated
+        if warm:
+            return self._warm_pool()
+        return self._runtime(RuntimeKind.PROCESS)
+
+    def _restricted_runtime(self) -> PluginRuntime:
+        backend = self.policy.backend
+        if backend is RestrictedBackend.SANDBOX and RuntimeKind.SANDBOX not in self._runtimes:
+            from ..runtimes.backends import BACKEND_PROBES
+
+            raise BACKEND_PROBES[RestrictedBackend.SANDBOX]() or RuntimeUnavailableError(
+                "no sandbox runtime was given to this PluginManager", hint="pass runtimes={RuntimeKind.SANDBOX: ...}"
+            )
+        if backend is not RestrictedBackend.DOCKER and RuntimeKind.SANDBOX in self._runtimes:
+            return self._runtimes[RuntimeKind.SANDBOX]
+        return self._runtime(RuntimeKind.DOCKER)
+
+    def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
+        with self._lock:
+            runtime = self._runtimes.get(kind)
+            if runtime is None:
+                runtime = self._runtimes[kind] = _create_runtime(kind)
+            return runtime
+
+    def _warm_pool(self, *, docker: DockerRuntime | None = None) -> PluginRuntime:
+        """The one pool of this manager: processes in trusted mode, containers (through ``docker``) in restricted.
+
+        Its workers are keyed by everything the grants decide (image, mounts,
+        environment, limits, network), so no worker serves two different grants.
+        """
+        with self._lock:
+            if self._pool is None:
+                from ..runtimes.pool import WarmPool
+
+                sizing = self.policy.pool_defaults
+                options: dict[str, Any] = {
+                    "fallback": self._runtimes.get(RuntimeKind.PROCESS),
+                    "docker": docker,
+                    "on_warning": self.on_warning,
+                }
+                if sizing is not None:
+                    options |= {
+                        "size": sizing.size,
+                        "idle_timeout_s": sizing.idle_timeout,
+                        "recycle_after": sizing.recycle_after,
+                    }
+                self._pool = WarmPool(**options)
+            return self._pool
+
+    def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
+        """Apply the manifest's ``runtime.pool`` sizing to this plugin's warm workers."""
+        from ..runtimes.pool import WarmPool
+
+        settings = manifest.runtime.pool
+        if settings is not None and isinstance(self._pool, WarmPool):
+            self._pool.configure(
+                invocation,
+                size=settings.size,
+                idle_timeout_s=settings.idle_timeout,
+                recycle_after=settings.recycle_after,
+            )
+
+    def close(self) -> None:
+        """Stop warm workers and release runtime clients; safe to call twice."""
+        with self._lock:
+            # The pool first: removing its containers needs the Docker runtime's client still open.
+            runtimes = [*([self._pool] if self._pool is not None else []), *self._runtimes.values()]
+            self._runtimes.clear()
+            self._pool = None
+        for runtime in runtimes:
+            runtime.close()
+
+
+def _create_runtime(kind: RuntimeKind) -> PluginRuntime:
+    if kind is RuntimeKind.PROCESS:
+        from ..runtimes.process import ProcessRuntime
+
+        return ProcessRuntime()
+    if kind is RuntimeKind.DOCKER:
+        from ..runtimes.docker.runtime import DockerRuntime
+
+        return DockerRuntime()
+    raise RuntimeUnavailableError(f"no {kind.value} runtime is configured")
+
+
+def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:
+    """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write.
+
+    Each carries what the runtime re-checks when it makes the container
+    (:func:`.mount_sources.bind_sources`): where its source led when the
+    grants were checked, and every other grant's read-write source.
+    """
+    mounts: dict[str, Mount] = {}
+    for need in manifest.capabilities.filesystem:
+        grant = permissions.mount_for(need)
+        if grant is None:
+            continue
+        writable = grant.access is Access.READ_WRITE and need.access is Access.READ_WRITE
+        previous = mounts.get(grant.target)
+        if previous is None or (writable and previous.read_only):
+            roots = tuple(
+                form
+                for other in permissions.mounts
+                if other is not grant and other.access is Access.READ_WRITE
+                for form in other.forms
+            )
+            mounts[grant.target] = Mount(
+                source=Path(grant.source),
+                target=grant.target,
+                read_only=not writable,
+                pinned=grant.resolved,
+                writable_roots=roots,
+            )
+    return tuple(mounts.values())
+
+
+def _limits(permissions: Permissions) -> ResourceLimits:
+    granted = permissions.resources
+    defaults = ResourceLimits()
+    return ResourceLimits(
+        memory_bytes=granted.memory_bytes or defaults.memory_bytes,
+        cpus=granted.cpus or defaults.cpus,
+        pids=granted.pids or defaults.pids,
+    )

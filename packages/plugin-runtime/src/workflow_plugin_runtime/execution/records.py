@@ -1,0 +1,148 @@
+"""The run record: what ran, how it ended, with what code and grants — masked, written atomically.
+
+Written under ``.workflow/runs/`` next to the workflow file as
+``<run_id>.json``; a reader never sees a half-written file (temp file in
+the same folder, fsync, ``os.replace``). Every string goes through the
+run's masker once more on the way out, whatever produced it.
+
+``record_json`` is the one way a record becomes text (the file and
+``--json`` alike), and it cannot fail on a value: the protocol already
+refuses what a plugin sends that no reader could carry, and what is left
+(an operator's own bytes that are not UTF-8, a ``.nan`` made in code) is
+written as JSON escapes and strings. A write that fails (a full disk, a
+``runs`` path that is not a folder) raises :class:`RecordWriteError`, so the
+caller can still show the record it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .._util.control_chars import escape_controls_in_json
+from ..errors import Problem, RecordWriteError, SourceLocation
+from ..masking.masker import Masker
+from .results import RunResult, TaskResult
+
+__all__ = ["RECORD_VERSION", "RUNS_DIR", "record_json", "run_record", "write_run_record"]
+
+RUNS_DIR = Path(".workflow") / "runs"
+RECORD_VERSION = 1
+_MAX_DEPTH = 200  # a record's own levels plus the protocol's limit on a response's, with room to spare
+
+
+def _task_record(result: TaskResult) -> dict[str, Any]:
+    return {
+        "status": result.status.value,
+        "outputs": dict(result.outputs) if result.outputs is not None else None,
+        "error": result.failure.to_record() if result.failure is not None else None,
+        "reason": result.reason,
+        "attempts": result.attempts,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "metrics": result.metrics.to_record() if result.metrics is not None else None,
+        "provenance": dict(result.provenance) if result.provenance is not None else None,
+    }
+
+
+def _warning_record(problem: Problem) -> dict[str, Any]:
+    location = str(problem.location) if problem.location is not None and str(problem.location) else None
+    return {"message": problem.message, "location": location, "hint": problem.hint}
+
+
+def run_record(result: RunResult, *, masker: Masker, warnings: Iterable[Problem] = ()) -> dict[str, Any]:
+    """The run record for ``result``, masked; ``warnings`` are those the run was given (checks, runtimes)."""
+    workflow = result.workflow
+    record = {
+        "record_version": RECORD_VERSION,
+        "run_id": result.run_id,
+        "workflow": workflow.name,
+        "workflow_file": str(workflow.path),
+        "security": workflow.security.value,
+        "status": result.status.value,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "duration_s": round(result.finished_at - result.started_at, 6),
+        "outputs": dict(result.outputs),
+        "error": result.failure.to_record() if result.failure is not None else None,
+        "warnings": [_warning_record(problem) for problem in warnings],
+        "tasks": {task_id: _task_record(task) for task_id, task in result.tasks.items()},
+    }
+    masked: dict[str, Any] = masker.mask_data(record)
+    return masked
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """The record as JSON text that any UTF-8 file, pipe or terminal can carry; never fails on a value.
+
+    A lone surrogate is written as its JSON escape (``"\\udcff"``, read back
+    unchanged); a number that is not finite, which JSON cannot spell, as the
+    string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``; data nested too deep
+    to walk (an engine's own handler may return anything) is cut to a note.
+    """
+    try:
+        text = json.dumps(record, ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    except (ValueError, RecursionError):
+        text = json.dumps(_writable(record, 0), ensure_ascii=False, indent=2, default=str, allow_nan=False)
+    # Such characters occur only inside JSON strings, where "\\udcff" is their own escape.
+    return escape_controls_in_json(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _writable(value: Any, depth: int) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # NaN, Infinity, -Infinity
+    if isinstance(value, (dict, list, tuple)) and depth >= _MAX_DEPTH:
+        return f"(nested more than {_MAX_DEPTH} levels deep: not recorded)"
+    if isinstance(value, dict):
+        return {key: _writable(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_writable(item, depth + 1) for item in value]
+    return value
+
+
+def write_run_record(record: dict[str, Any], workflow_dir: Path) -> Path:
+    """Write ``record`` to ``<workflow_dir>/.workflow/runs/<run_id>.json`` atomically; return the path.
+
+    Raises :class:`RecordWriteError` when the file cannot be written; nothing
+    half-written is left behind.
+    """
+    folder = workflow_dir / RUNS_DIR
+    target = folder / f"{record['run_id']}.json"
+    text = record_json(record)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{record['run_id']}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(target)
+    except BaseException as exc:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from exc
+        raise
+    return target
+
+
+def _write_error(target: Path, exc: OSError) -> RecordWriteError:
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        reason = f"{exc.filename or target.parent} is not a folder"
+    else:
+        reason = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(target):
+            reason += f" ({exc.filename})"
+    return RecordWriteError(
+        f"the run record could not be written: {reason}",
+        location=SourceLocation(target),
+        hint=f"make {target.parent} a writable folder with free space",
+    )

@@ -1,0 +1,403 @@
+"""Running a workflow's task graph: as soon as a task's needs succeed, it starts.
+
+One coordinating thread owns all state (what is ready, running, done) and
+hands tasks to ``concurrency`` worker threads through a queue; workers only
+run calls and report back. Templates are rendered on the coordinator right
+before dispatch, from the outputs of finished tasks. A failed task's
+dependents are skipped with the reason; independent branches go on. Setting
+the cancel event (Ctrl-C, SIGTERM) kills running calls and marks everything
+unfinished ``cancelled``.
+
+Tasks whose ``uses`` is a plugin action go to the :class:`PluginExecutor`;
+any other task type goes to a :class:`TaskHandler` an engine registers
+under that name — the extension point for engine-native steps.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
+
+from ..errors import Failure, FailureKind, TemplateError
+from ..masking.masker import Masker
+from ..plugins.manifest import Access
+from ..plugins.provenance import provenance_of
+from ..workflows.mount_sources import Mount
+from ..workflows.permissions import SecurityMode
+from ..workflows.template_values import CompiledValue
+from ..workflows.templates import ReferenceRoot, TemplateContext
+from ..workflows.workflow import Task, Workflow
+from .executor import ActionOutcome, PluginExecutor
+from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
+from .results import RunResult, RunStatus, TaskResult, TaskStatus
+
+__all__ = ["RunObserver", "Scheduler", "new_run_id"]
+
+
+class RunObserver(Protocol):
+    """Progress callbacks, called from worker threads (started, log) and the coordinator (finished)."""
+
+    def task_started(self, task_id: str, attempt: int) -> None: ...
+
+    def task_log(self, task_id: str, record: LogRecord) -> None: ...
+
+    def task_finished(self, result: TaskResult) -> None: ...
+
+
+class _Silent:
+    def task_started(self, task_id: str, attempt: int) -> None:
+        pass
+
+    def task_log(self, task_id: str, record: LogRecord) -> None:
+        pass
+
+    def task_finished(self, result: TaskResult) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class _Dispatch:
+    task: Task
+    inputs: Mapping[str, Any]
+    env: dict[str, str]
+    secret_inputs: tuple[str, ...]
+    started_at: float = field(default_factory=time.time)
+
+
+class Scheduler:
+    """Runs workflows through one executor; reuse it for several runs of one engine."""
+
+    def __init__(
+        self,
+        executor: PluginExecutor,
+        *,
+        concurrency: int = 4,
+        handlers: Mapping[str, TaskHandler] | None = None,
+        observer: RunObserver | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.executor = executor
+        self.concurrency = concurrency
+        self.handlers = dict(handlers or {})
+        self.observer: RunObserver = observer if observer is not None else _Silent()
+
+    def run(
+        self,
+        workflow: Workflow,
+        *,
+        secrets: Mapping[str, str] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        cancel: threading.Event | None = None,
+        masker: Masker | None = None,
+    ) -> RunResult:
+        run = _Run(
+            self,
+            workflow,
+            secrets=dict(secrets or {}),
+            variables=workflow.merged_vars(variables),
+            run_id=run_id or new_run_id(),
+            cancel=cancel if cancel is not None else threading.Event(),
+            masker=masker if masker is not None else Masker(dict(secrets or {})),
+        )
+        return run.execute()
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across machines: ``20261125T154233Z-3f9c1a2b``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+class _Run:
+    """The state of one run; only the coordinating thread touches it."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        workflow: Workflow,
+        *,
+        secrets: dict[str, str],
+        variables: dict[str, Any],
+        run_id: str,
+        cancel: threading.Event,
+        masker: Masker,
+    ) -> None:
+        self.scheduler = scheduler
+        self.workflow = workflow
+        self.run_id = run_id
+        self.cancel = cancel
+        self.masker = masker
+        self.outputs: dict[str, Mapping[str, Any]] = {}
+        self.context = TemplateContext(secrets=secrets, vars=variables, task_outputs=self.outputs)
+        self.results: dict[str, TaskResult] = {}
+        self.waiting = {task_id: len(set(task.needs)) for task_id, task in workflow.tasks.items()}
+        self.dependents: dict[str, list[str]] = {task_id: [] for task_id in workflow.tasks}
+        for task_id, task in workflow.tasks.items():
+            for need in set(task.needs):
+                self.dependents[need].append(task_id)
+        self.work: queue.SimpleQueue[_Dispatch | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()
+
+    def execute(self) -> RunResult:
+        started = time.time()
+        ready = deque(task_id for task_id in self.workflow.order if self.waiting[task_id] == 0)
+        workers = [
+            threading.Thread(target=self._work, name=f"task-worker-{index}", daemon=True)
+            for index in range(min(self.scheduler.concurrency, len(self.workflow.tasks)) or 1)
+        ]
+        for worker in workers:
+            worker.start()
+        running = 0
+        try:
+            while ready or running:
+                while ready and running < self.scheduler.concurrency and not self.cancel.is_set():
+                    dispatch = self._prepare(ready.popleft())
+                    if dispatch is None:
+                        continue
+                    running += 1
+                    self.work.put(dispatch)
+                if running == 0:
+                    break
+                result = self._next_result()
+                running -= 1
+                ready.extend(self._record(result))
+        finally:
+            for _ in workers:
+                self.work.put(None)
+        for worker in workers:
+            worker.join()
+        self._cancel_unfinished()
+        outputs, failure = self._workflow_outputs()
+        status = self._status()
+        return RunResult(
+            run_id=self.run_id,
+            workflow=self.workflow,
+            status=RunStatus.FAILED if failure is not None and status is RunStatus.SUCCEEDED else status,
+            outputs=outputs,
+            tasks={task_id: self.results[task_id] for task_id in self.workflow.order},
+            started_at=started,
+            finished_at=time.time(),
+            failure=failure,
+        )
+
+    def _next_result(self) -> TaskResult:
+        """The next finished task; waking regularly keeps Ctrl-C responsive on the main thread."""
+        while True:
+            try:
+                return self.done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+    def _prepare(self, task_id: str) -> _Dispatch | None:
+        """Render the task's inputs and env now that its needs are done; a bad template fails the task."""
+        task = self.workflow.tasks[task_id]
+        try:
+            inputs = task.inputs.render(self.context)
+            env = self.workflow.environment_for(task_id, self.context)
+        except TemplateError as exc:
+            failure = Failure(kind=FailureKind.TEMPLATE, message=self.masker.mask(str(exc)))
+            now = time.time()
+            result = TaskResult(task_id, TaskStatus.FAILED, failure=failure, started_at=now, finished_at=now)
+            self._record(result)
+            return None
+        if not isinstance(inputs, Mapping):
+            inputs = {}
+        secret_inputs = tuple(
+            sorted(
+                {
+                    str(use.path[3])
+                    for use in task.inputs.uses
+                    if use.reference.root is ReferenceRoot.SECRETS and len(use.path) > 3
+                }
+            )
+        )
+        return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs)
+
+    def _record(self, result: TaskResult) -> list[str]:
+        """Store a finished task; return the dependents that became ready."""
+        self.results[result.task_id] = result
+        self.scheduler.observer.task_finished(result)
+        if result.status is TaskStatus.SUCCEEDED:
+            self.outputs[result.task_id] = result.outputs or {}
+            ready = []
+            for dependent in self.dependents[result.task_id]:
+                self.waiting[dependent] -= 1
+                if self.waiting[dependent] == 0 and dependent not in self.results:
+                    ready.append(dependent)
+            return ready
+        if result.status is TaskStatus.FAILED:
+            self._skip_dependents(result.task_id)
+        return []
+
+    def _skip_dependents(self, failed: str) -> None:
+        pending = deque((dependent, failed) for dependent in self.dependents[failed])
+        while pending:
+            task_id, because = pending.popleft()
+            if task_id in self.results:
+                continue
+            verb = "failed" if because == failed else "was skipped"
+            reason = f"skipped because '{because}' {verb}"
+            result = TaskResult(task_id, TaskStatus.SKIPPED, reason=reason)
+            self.results[task_id] = result
+            self.scheduler.observer.task_finished(result)
+            pending.extend((dependent, task_id) for dependent in self.dependents[task_id])
+
+    def _cancel_unfinished(self) -> None:
+        for task_id in self.workflow.order:
+            if task_id not in self.results:
+                result = TaskResult(task_id, TaskStatus.CANCELLED, reason="the run was cancelled before it started")
+                self.results[task_id] = result
+                self.scheduler.observer.task_finished(result)
+
+    def _status(self) -> RunStatus:
+        if self.cancel.is_set():
+            return RunStatus.CANCELLED
+        if all(result.status is TaskStatus.SUCCEEDED for result in self.results.values()):
+            return RunStatus.SUCCEEDED
+        return RunStatus.FAILED
+
+    def _workflow_outputs(self) -> tuple[dict[str, Any], Failure | None]:
+        """Each declared output, and the run's failure when one reads a key a succeeded task lacks.
+
+        An output reading a task that did not succeed is null: that task's failure already says why.
+        """
+        tree = self.workflow.outputs.tree
+        if not isinstance(tree, Mapping):
+            return {}, None
+        reads: dict[str, set[str]] = {}
+        for use in self.workflow.outputs.uses:
+            if use.reference.root is ReferenceRoot.TASKS and len(use.path) > 1:
+                reads.setdefault(str(use.path[1]), set()).add(use.reference.name)
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, value in tree.items():
+            values[name] = None
+            if not reads.get(str(name), set()) <= self.outputs.keys():
+                continue
+            try:
+                values[name] = CompiledValue(value, (), has_templates=True).render(self.context)
+            except TemplateError as exc:
+                where = f" ({exc.location})" if exc.location is not None and str(exc.location) else ""
+                problems.append(f"workflow output '{name}'{where} cannot be resolved: {exc.message}")
+        failure = None
+        if problems:
+            failure = Failure(kind=FailureKind.TEMPLATE, message=self.masker.mask("; ".join(problems)))
+        return self.masker.mask_data(values), failure
+
+    # -- worker threads --------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            dispatch = self.work.get()
+            if dispatch is None:
+                return
+            try:
+                result = self._run_task(dispatch)
+            except BaseException as exc:  # noqa: BLE001 - a worker must always report back
+                failure = Failure(kind=FailureKind.CRASHED, message=self.masker.mask(f"internal error: {exc!r}"))
+                result = TaskResult(dispatch.task.id, TaskStatus.FAILED, failure=failure, finished_at=time.time())
+            self.done.put(result)
+
+    def _run_task(self, dispatch: _Dispatch) -> TaskResult:
+        task = dispatch.task
+        attempt = 0
+        while True:
+            attempt += 1
+            self.scheduler.observer.task_started(task.id, attempt)
+            outcome, provenance = self._attempt(dispatch)
+            failure = outcome.failure
+            if failure is None:
+                status = TaskStatus.SUCCEEDED
+            elif failure.kind is FailureKind.CANCELLED or self.cancel.is_set():
+                status = TaskStatus.CANCELLED
+            elif task.retries.should_retry(failure, attempt=attempt):
+                if not self.cancel.wait(task.retries.delay_s(attempt)):
+                    continue
+                status = TaskStatus.CANCELLED  # cancelled while waiting to try again
+            else:
+                status = TaskStatus.FAILED
+            return TaskResult(
+                task.id,
+                status,
+                outputs=outcome.outputs,
+                failure=failure,
+                metrics=outcome.metrics,
+                attempts=attempt,
+                reason="the run was cancelled while it ran" if status is TaskStatus.CANCELLED else None,
+                started_at=dispatch.started_at,
+                finished_at=time.time(),
+                provenance=provenance,
+            )
+
+    def _context(self, task_id: str) -> InvocationContext:
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow.name,
+            "task": task_id,
+            "workflow_dir": str(self.workflow.directory),
+        }
+
+    def _attempt(self, dispatch: _Dispatch) -> tuple[ActionOutcome, Mapping[str, Any] | None]:
+        task = dispatch.task
+        if task.action is None:
+            call = HandlerCall(
+                task_id=task.id,
+                task_type=str(task.uses),
+                inputs=dispatch.inputs,
+                context=self._context(task.id),
+                cancel=self.cancel,
+                log=lambda message: self.scheduler.observer.task_log(task.id, handler_log_record(message, self.masker)),
+            )
+            return run_handler(self.scheduler.handlers, call, self.masker), {"handler": str(task.uses)}
+        outcome = self.scheduler.executor.run(
+            str(task.uses),
+            dispatch.inputs,
+            masker=self.masker,
+            on_log=lambda record: self.scheduler.observer.task_log(task.id, record),
+            task=task.id,
+            context=self._context(task.id),
+            env=dispatch.env,
+            secret_inputs=dispatch.secret_inputs,
+            timeout=task.timeout_s,
+            specifier=self.workflow.requires.get(task.action.plugin),
+            cancel=self.cancel,
+        )
+        return outcome, self._provenance(outcome)
+
+    def _provenance(self, outcome: ActionOutcome) -> Mapping[str, Any] | None:
+        """Where the task's code came from; a container task adds the image it ran (id and built-from hash)."""
+        call = outcome.call
+        if call is None:
+            return None
+        manager = self.scheduler.executor.manager
+        digest = manager.content_hash(call.manifest)  # the hash the Docker runtime checked the image against
+        image = manager.image_of(call)
+        invocation = call.invocation
+        restricted = self.workflow.security is SecurityMode.RESTRICTED
+        grants: dict[str, Any] = {"security": self.workflow.security.value}
+        if restricted:
+            grants |= {
+                "network": invocation.network,
+                "mounts": [_mount_record(mount) for mount in invocation.mounts],
+                "env": sorted(invocation.env),
+            }
+        return {
+            **provenance_of(call.manifest, content_hash=digest),
+            "runtime": call.runtime.kind.value,
+            **({"image": image.to_record()} if image is not None else {}),
+            "grants": grants,
+        }
+
+
+def _mount_record(mount: Mount) -> dict[str, str]:
+    access = Access.READ if mount.read_only else Access.READ_WRITE
+    return {"source": str(mount.source), "target": mount.target, "access": access.value}

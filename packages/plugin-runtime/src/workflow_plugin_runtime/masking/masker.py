@@ -1,0 +1,329 @@
+"""The one masker every output path goes through: logs, errors, run records, printed outputs.
+
+A secret leaks in more shapes than its plain text: escaped inside JSON,
+URL-encoded in a query string, hex-dumped, base64-encoded on its own or in
+the middle of a longer base64 blob (an HTTP Basic header, a JSON document
+encoded whole), encoded twice, or one line at a time. ``secret_forms`` lists
+those shapes and the masker replaces every one of them with ``***``.
+
+Why ``***`` and not ``***KEY***``: the SDK masks with ``***`` inside plugins,
+so the two halves of one log read alike, and a single token says nothing
+about which secret or which encoding was hit.
+
+The rule: scanning left to right, the first place where a form starts is
+replaced (the longest form, where several start there) and the scan goes on
+after it. Two matchers apply it with identical results: hyperscan
+(``masking_hyperscan``; a text without secrets costs less than reading it
+from a file) where its wheel installs and runs, else a trie-shaped regular
+expression behind a C-speed word filter (``masking_regex``), several times
+slower on long texts and much slower when a secret is short.
+
+Values shorter than ``MIN_SECRET_LENGTH`` are not masked: replacing every
+``on`` or ``42`` in a log would ruin it and, by the holes it leaves, reveal
+the value anyway; they produce a warning naming the key instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import enum
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, final
+from urllib.parse import quote, quote_plus
+
+from .._util.control_chars import neutralise_controls
+from ..errors import Problem, Severity
+from .matcher import FormMatcher
+from .regex_matcher import RegexMatcher
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "Masker",
+    "MatchBackend",
+    "StreamMasker",
+    "secret_forms",
+    "short_secret_warning",
+]
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+_PROBE = 16
+
+
+class MatchBackend(enum.Enum):
+    """How a masker finds forms; ``AUTO`` takes hyperscan when it installs and runs here."""
+
+    AUTO = "auto"
+    HYPERSCAN = "hyperscan"
+    REGEX = "regex"
+
+
+def short_secret_warning(key: str, value: str) -> Problem | None:
+    """The warning for a value too short to mask, naming the key only; None when it is masked."""
+    if len(value) >= MIN_SECRET_LENGTH:
+        return None
+    size = "empty" if not value else f"shorter than {MIN_SECRET_LENGTH} characters"
+    return Problem(
+        f"secret {key} is {size}, so it is not masked: anything that prints it will show it",
+        hint=f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}",
+        severity=Severity.WARNING,
+    )
+
+
+def _base64_forms(data: bytes) -> set[str]:
+    """Standalone encodings, padded and not, and the stable middle at each byte alignment.
+
+    Inside a longer base64 string the secret starts 0, 1 or 2 bytes into a
+    3-byte group; the characters whose 6 bits all come from the secret are
+    the same whatever surrounds it, so they are what can be found.
+    """
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        full = encode(data).decode("ascii")
+        forms.update((full, full.rstrip("=")))
+        for offset in range(3):
+            shifted = encode(bytes(offset) + data).decode("ascii").rstrip("=")
+            first = -(-8 * offset // 6)
+            last = 8 * (offset + len(data)) // 6
+            forms.add(shifted[first:last])
+    return forms
+
+
+def _secret_bytes(value: str) -> bytes:
+    """The bytes a secret stands for, even when it holds lone surrogates.
+
+    A value read from the environment or a file with undecodable bytes holds
+    them as surrogate escapes: those map back to the original bytes, which
+    is what an encoded form of it would show; any other lone surrogate is
+    kept as its own code point rather than making the masker fail.
+    """
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def secret_forms(value: str) -> frozenset[str]:
+    """Every string ``value`` may show up as in output; empty for values too short to mask."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return frozenset()
+    data = _secret_bytes(value)
+    forms = {
+        value,
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        json.dumps(value, ensure_ascii=True)[1:-1],
+        repr(value)[1:-1],
+        quote(data, safe=""),
+        quote(data),
+        quote_plus(data),
+    }
+    forms.update((data.hex(), data.hex().upper()))
+    forms |= _base64_forms(data)
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        forms |= _base64_forms(encode(data))
+    for line in value.splitlines():
+        forms.update((line, json.dumps(line, ensure_ascii=False)[1:-1]))
+    forms |= {neutralise_controls(form) for form in forms}  # what plugin text holds after neutralising
+    return frozenset(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
+
+
+@final
+class Masker:
+    """Replaces each secret's value, in every form ``secret_forms`` lists, with ``***``.
+
+    Build one per run from the secrets the run uses and hand it to every
+    writer; it is safe to share between threads. ``warnings`` names the
+    secrets too short to mask (by key only). ``backend`` picks the matcher:
+    asking for hyperscan where it cannot run gives the regex matcher, never
+    a masker that fails.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_form_chars",
+        "_form_run",
+        "_forms",
+        "_longest",
+        "_matcher",
+        "_regex",
+        "_replacement",
+        "_reversed_forms",
+        "warnings",
+    )
+
+    def __init__(
+        self, secrets: Mapping[str, str], *, replacement: str = MASK, backend: MatchBackend = MatchBackend.AUTO
+    ) -> None:
+        forms: set[str] = set()
+        warnings: list[Problem] = []
+        for key in sorted(secrets):
+            warning = short_secret_warning(key, secrets[key])
+            if warning is not None:
+                warnings.append(warning)
+            forms |= secret_forms(secrets[key])
+        self.warnings: tuple[Problem, ...] = tuple(warnings)
+        self._replacement = replacement
+        self._forms = sorted(forms)
+        self._longest = max(map(len, forms), default=0)
+        self._form_chars = frozenset("".join(forms))
+        chars = "".join(re.escape(char) for char in sorted(self._form_chars))
+        self._form_run = re.compile(f"[{chars}]*" if chars else "")
+        self._regex: RegexMatcher | None = None
+        self._reversed_forms: list[str] | None = None
+        self._matcher: FormMatcher | None = None
+        self._backend: MatchBackend | None = None
+        if forms and backend is not MatchBackend.REGEX:
+            self._matcher = _hyperscan_matcher(self._forms, replacement=replacement, fallback=self._regex_matcher)
+            self._backend = MatchBackend.HYPERSCAN
+        if forms and self._matcher is None:
+            self._matcher = self._regex_matcher()
+            self._backend = MatchBackend.REGEX
+
+    def __repr__(self) -> str:
+        return f"<Masker active={self.active}>"
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is masked at all (no secrets: every call is a no-op)."""
+        return self._matcher is not None
+
+    @property
+    def backend(self) -> MatchBackend | None:
+        """The matcher in use: ``HYPERSCAN`` or ``REGEX``; None when there is nothing to mask."""
+        return self._backend
+
+    def mask(self, text: str) -> str:
+        if self._matcher is None:
+            return text
+        return self._matcher.mask(text)
+
+    __call__ = mask
+
+    def mask_data(self, data: Any) -> Any:
+        """A copy of JSON-like data with every string masked, dictionary keys included.
+
+        A number whose digits are a secret becomes the masked string: the
+        secret must go even if the type changes.
+        """
+        if self._matcher is None:
+            return data
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, Mapping):
+            return {self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.mask_data(item) for item in data]
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            text = json.dumps(data)
+            masked = self.mask(text)
+            return data if masked == text else masked
+        return data
+
+    def stream(self) -> StreamMasker:
+        """A masker for text arriving in chunks (a plugin's stderr)."""
+        return StreamMasker(self)
+
+    def without_cut_head(self, text: str) -> str:
+        """``text`` less the longest head that a form could end with: for a text whose start was cut off.
+
+        The counterpart of the stream's hold-back: where a stderr tail was
+        cut out of a longer stream, its first characters may be the end of a
+        secret whose start was cut away, which masking cannot recognise.
+        Any head that some form ends with (and is longer than) is dropped;
+        innocent text lost that way is at most one form long.
+        """
+        if self._matcher is None:
+            return text
+        if self._reversed_forms is None:
+            self._reversed_forms = sorted(form[::-1] for form in self._forms)
+        forms = self._reversed_forms
+        match = self._form_run.match(text, 0, self._longest - 1)
+        run = match.end() if match else 0
+        for end in range(run, 0, -1):
+            probe = text[max(0, end - _PROBE) : end][::-1]
+            if _continues(forms, probe) and (end <= _PROBE or _continues(forms, text[:end][::-1])):
+                return text[end:]
+        return text
+
+    def _regex_matcher(self) -> RegexMatcher:
+        """The regex matcher, built on first use: hyperscan maskers need it only if a scan fails."""
+        if self._regex is None:
+            self._regex = RegexMatcher(self._forms, replacement=self._replacement)
+        return self._regex
+
+    def _held_back(self, text: str) -> int:
+        """Length of the longest suffix of ``text`` that a form continues past its end.
+
+        Only the trailing run of characters that occur in forms can qualify
+        (a line ending in a newline holds nothing back); within it a short
+        probe of each candidate is looked up first, so a huge secret (a PEM
+        key) costs one bisection per position, not a copy of each suffix.
+        """
+        if text[-1:] not in self._form_chars:
+            return 0
+        end = len(text)
+        window = text[max(0, end - self._longest + 1) :]
+        match = self._form_run.match(window[::-1])
+        run = match.end() if match else 0
+        for start in range(end - run, end):
+            probe = text[start : start + _PROBE]
+            if _continues(self._forms, probe) and (end - start <= _PROBE or _continues(self._forms, text[start:])):
+                return end - start
+        return 0
+
+
+def _continues(forms: list[str], head: str) -> bool:
+    """Whether one of the sorted ``forms`` starts with ``head`` and is longer than it."""
+    index = bisect.bisect_left(forms, head)
+    while index < len(forms) and forms[index].startswith(head):
+        if len(forms[index]) > len(head):
+            return True
+        index += 1
+    return False
+
+
+def _hyperscan_matcher(
+    forms: Collection[str], *, replacement: str, fallback: Callable[[], FormMatcher]
+) -> FormMatcher | None:
+    """The hyperscan matcher, or None where the library is missing or cannot compile here."""
+    try:
+        from .hyperscan_matcher import compile_matcher
+    except ImportError:
+        return None
+    return compile_matcher(forms, replacement=replacement, fallback=fallback)
+
+
+@final
+class StreamMasker:
+    """Masks a stream chunk by chunk without letting half a secret through at a boundary.
+
+    The tail of each chunk that could begin a form is held back until the
+    next chunk (or ``flush``) says whether it does; the output is exactly
+    what ``Masker.mask`` gives on the whole text.
+    """
+
+    __slots__ = ("_buffer", "_masker")
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+        self._buffer = ""
+
+    def feed(self, chunk: str) -> str:
+        """The part of the stream so far that is safe to emit, masked."""
+        masker = self._masker
+        matcher = masker._matcher
+        if matcher is None:
+            return chunk
+        text = self._buffer + chunk
+        safe = len(text) - masker._held_back(text)
+        out, self._buffer = matcher.mask_before(text, safe)
+        return out
+
+    def flush(self) -> str:
+        """Whatever was held back, masked: call once at the end of the stream."""
+        text, self._buffer = self._buffer, ""
+        return self._masker.mask(text)

@@ -1,0 +1,350 @@
+"""``plugin.yaml``: the typed, immutable manifest model.
+
+Loading and checking live apart (:mod:`.manifest_loading`,
+:mod:`.manifest_checks`). This module is on the cold resolve path, so it
+imports no YAML, validators or ``packaging`` (the version is parsed when
+first read), and its classes are :class:`~workflow_plugin_runtime._util.frozen.FrozenRecord`
+subclasses, not dataclasses (the measurements are in that module's docstring).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from .._util.frozen import FrozenRecord
+from ..config import PoolSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from packaging.version import Version
+
+    from ..schemas import Validator
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "MANIFEST_FILENAME",
+    "Access",
+    "ActionDef",
+    "ActionExample",
+    "Capabilities",
+    "FilesystemNeed",
+    "PluginManifest",
+    "RuntimeSettings",
+    "serves_by_default",
+    "thaw",
+    "to_model",
+]
+
+MANIFEST_FILENAME = "plugin.yaml"
+DEFAULT_TIMEOUT_S = 30.0
+_set = object.__setattr__
+
+
+class Access(enum.StrEnum):
+    READ = "read"
+    READ_WRITE = "read-write"
+
+
+class FilesystemNeed(FrozenRecord):
+    __slots__ = ("access", "path")
+    path: str
+    access: Access
+
+    def __init__(self, path: str, access: Access = Access.READ) -> None:
+        _set(self, "path", path)
+        _set(self, "access", access)
+
+
+class Capabilities(FrozenRecord):
+    """What the plugin asks for; restricted workflows must grant each of these."""
+
+    __slots__ = ("env", "filesystem", "network")
+    network: bool
+    filesystem: tuple[FilesystemNeed, ...]
+    env: tuple[str, ...]
+
+    def __init__(
+        self, network: bool = False, filesystem: tuple[FilesystemNeed, ...] = (), env: tuple[str, ...] = ()
+    ) -> None:
+        _set(self, "network", network)
+        _set(self, "filesystem", filesystem)
+        _set(self, "env", env)
+
+
+class RuntimeSettings(FrozenRecord):
+    """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``.
+
+    ``serve``: whether it speaks the serve loop (warm workers are tried only then).
+    """
+
+    __slots__ = ("command", "entrypoint", "image", "pool", "serve", "timeout")
+    entrypoint: str | None
+    command: tuple[str, ...] | None
+    image: str
+    timeout: float
+    pool: PoolSettings | None
+    serve: bool
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        entrypoint: str | None,
+        command: tuple[str, ...] | None,
+        image: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        pool: PoolSettings | None = None,
+        serve: bool | None = None,
+    ) -> None:
+        _set(self, "entrypoint", entrypoint)
+        _set(self, "command", command)
+        _set(self, "image", image)
+        _set(self, "timeout", timeout)
+        _set(self, "pool", pool)
+        _set(self, "serve", serves_by_default(entrypoint=entrypoint, pool=pool) if serve is None else serve)
+
+
+def serves_by_default(*, entrypoint: str | None, pool: PoolSettings | None) -> bool:
+    """``runtime.serve`` when omitted: a Python entrypoint (the SDK's ``run()`` serves) or a pool, yes.
+
+    A ``command`` is one-shot unless it says ``serve: true``: most
+    hand-written plugins are, and asking one for a ready line costs a
+    ready timeout per run.
+    """
+    return entrypoint is not None or pool is not None
+
+
+class ActionExample(FrozenRecord):
+    __slots__ = ("description", "inputs", "outputs")
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any] | None
+    description: str | None
+
+    def __init__(
+        self, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> None:
+        _set(self, "inputs", inputs)
+        _set(self, "outputs", outputs)
+        _set(self, "description", description)
+
+
+class ActionDef(FrozenRecord):
+    """One action. ``inputs``/``outputs`` are deep-frozen JSON Schemas (``None``: any object)."""
+
+    __slots__ = ("description", "examples", "inputs", "name", "outputs", "secret_inputs", "timeout")
+    name: str
+    description: str
+    timeout: float | None
+    inputs: Mapping[str, Any] | bool | None
+    outputs: Mapping[str, Any] | bool | None
+    examples: tuple[ActionExample, ...]
+    secret_inputs: tuple[str, ...]
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        name: str,
+        description: str = "",
+        timeout: float | None = None,
+        inputs: Mapping[str, Any] | bool | None = None,
+        outputs: Mapping[str, Any] | bool | None = None,
+        examples: tuple[ActionExample, ...] = (),
+        secret_inputs: tuple[str, ...] = (),
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "description", description)
+        _set(self, "timeout", timeout)
+        _set(self, "inputs", inputs)
+        _set(self, "outputs", outputs)
+        _set(self, "examples", examples)
+        _set(self, "secret_inputs", secret_inputs)
+
+    def input_validator(self) -> Validator | None:
+        """The compiled inputs schema (shared across identical schemas), or None to accept any object."""
+        from ..schemas import compile_schema
+
+        return None if self.inputs is None else compile_schema(thaw(self.inputs))
+
+    def output_validator(self) -> Validator | None:
+        from ..schemas import compile_schema
+
+        return None if self.outputs is None else compile_schema(thaw(self.outputs))
+
+
+class PluginManifest(FrozenRecord):
+    """A checked manifest. ``version`` is parsed on first read: resolving without a requirement never needs it."""
+
+    __slots__ = (
+        "_version",
+        "actions",
+        "capabilities",
+        "description",
+        "manifest_path",
+        "name",
+        "namespace",
+        "plugin_dir",
+        "runtime",
+    )
+    _fields = (
+        "namespace",
+        "name",
+        "version",
+        "description",
+        "runtime",
+        "capabilities",
+        "actions",
+        "plugin_dir",
+        "manifest_path",
+    )
+    namespace: str
+    name: str
+    _version: Version | str
+    description: str
+    runtime: RuntimeSettings
+    capabilities: Capabilities
+    actions: Mapping[str, ActionDef]
+    plugin_dir: Path
+    manifest_path: Path
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        namespace: str,
+        name: str,
+        version: Version | str,
+        description: str,
+        runtime: RuntimeSettings,
+        capabilities: Capabilities,
+        actions: Mapping[str, ActionDef],
+        plugin_dir: Path,
+        manifest_path: Path,
+    ) -> None:
+        _set(self, "namespace", namespace)
+        _set(self, "name", name)
+        _set(self, "_version", version)
+        _set(self, "description", description)
+        _set(self, "runtime", runtime)
+        _set(self, "capabilities", capabilities)
+        _set(self, "actions", actions)
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "manifest_path", manifest_path)
+
+    @property
+    def version(self) -> Version:
+        value = self._version
+        if isinstance(value, str):
+            from packaging.version import Version
+
+            value = Version(value)
+            _set(self, "_version", value)
+        return value
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def entrypoint_path(self) -> Path | None:
+        return None if self.runtime.entrypoint is None else self.plugin_dir / self.runtime.entrypoint
+
+    def action(self, name: str) -> ActionDef:
+        """The named action, or :class:`PluginNotFoundError` suggesting the nearest one."""
+        found = self.actions.get(name)
+        if found is not None:
+            return found
+        from .._util.suggestions import closest
+        from ..errors import PluginNotFoundError
+
+        suggestion = closest(name, self.actions)
+        hint = f"did you mean {self.ref}.{suggestion}?" if suggestion else None
+        known = ", ".join(sorted(self.actions))
+        raise PluginNotFoundError(
+            f"plugin {self.ref} {self.version} has no action {name!r} (it has: {known})",
+            hint=hint or f"see {self.manifest_path}",
+        )
+
+
+def thaw(value: Any) -> Any:
+    """Plain dicts and lists again (for JSON output or compiling) from deep-frozen manifest data."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    return value
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> PluginManifest:
+    """The model of manifest data that passed every check."""
+    runtime = data["runtime"]
+    pool = runtime.get("pool")
+    capabilities = data.get("capabilities", {})
+    actions = {name: _action_model(name, action) for name, action in data["actions"].items()}
+    return PluginManifest(
+        namespace=data["namespace"],
+        name=data["name"],
+        version=data["version"],
+        description=data.get("description", ""),
+        runtime=RuntimeSettings(
+            entrypoint=_posix(runtime["entrypoint"]) if "entrypoint" in runtime else None,
+            command=tuple(runtime["command"]) if "command" in runtime else None,
+            image=runtime.get("image") or f"{data['namespace']}/{data['name']}:{data['version']}",
+            timeout=float(runtime.get("timeout", DEFAULT_TIMEOUT_S)),
+            pool=None
+            if pool is None
+            else PoolSettings(
+                size=pool.get("size"),
+                idle_timeout=float(pool.get("idle_timeout", 60.0)),
+                recycle_after=pool.get("recycle_after", 1000),
+            ),
+            serve=runtime.get("serve"),
+        ),
+        capabilities=Capabilities(
+            network=bool(capabilities.get("network", False)),
+            filesystem=tuple(
+                FilesystemNeed(need["path"], Access(need.get("access", "read")))
+                for need in capabilities.get("filesystem", ())
+            ),
+            env=tuple(capabilities.get("env", ())),
+        ),
+        actions=MappingProxyType(actions),
+        plugin_dir=plugin_dir,
+        manifest_path=manifest_path,
+    )
+
+
+def _posix(relative: str) -> str:
+    """``Path(relative).as_posix()``, without building a Path when there is nothing to normalise."""
+    if all(part and part != "." for part in relative.split("/")):
+        return relative
+    return Path(relative).as_posix()
+
+
+def _action_model(name: str, action: dict[str, Any]) -> ActionDef:
+    inputs = action.get("inputs")
+    secret: tuple[str, ...] = ()
+    if isinstance(inputs, dict):
+        properties = inputs.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        secret = tuple(p for p, sub in properties.items() if isinstance(sub, dict) and sub.get("secret"))
+    timeout = action.get("timeout")
+    return ActionDef(
+        name=name,
+        description=action.get("description", ""),
+        timeout=None if timeout is None else float(timeout),
+        inputs=_freeze(inputs),
+        outputs=_freeze(action.get("outputs")),
+        examples=tuple(
+            ActionExample(_freeze(ex["inputs"]), _freeze(ex.get("outputs")), ex.get("description"))
+            for ex in action.get("examples", ())
+        ),
+        secret_inputs=secret,
+    )

@@ -1,0 +1,257 @@
+"""Checking a ``plugin.yaml``: YAML, the shipped JSON Schema, then what a schema cannot express.
+
+Only a well-shaped manifest gets the second pass: the version parses, the
+entrypoint (or a relative command) is a file inside the plugin directory,
+each action's inputs and outputs are valid JSON Schemas (metaschema, local
+``$ref`` only, fastjsonschema compiles them) and each example fits them.
+
+Kept apart from :mod:`.manifest` because it imports PyYAML, the validators
+and ``packaging``, which a manifest served from the plugin index never needs.
+The file is read here, from one open descriptor: the stat signature recorded
+for caching is that of the very bytes that were checked.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from .._util.frozen import FrozenRecord
+from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes, load_yaml_file
+from ..errors import ManifestError, Problem, SourceLocation, file_position
+from ..schemas import Validator, compile_schema, shipped_validator
+from ..schemas.violations import schema_violations, violation_problems
+from .entry_files import FileProblem, entry_file_problem, entry_files
+from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
+
+__all__ = ["CheckedManifest", "check_manifest"]
+
+_set = object.__setattr__
+
+
+class CheckedManifest(FrozenRecord):
+    """The outcome of checking one file, with what the caches need to know about it.
+
+    ``info`` is the stat of the bytes read (None when the file could not be
+    read), ``raw`` those bytes, ``data`` the parsed YAML when it was a
+    well-shaped manifest, ``files`` the relative paths whose presence the
+    outcome depends on and ``files_state`` what was wrong with each (None: a file inside).
+    """
+
+    __slots__ = ("data", "files", "files_state", "info", "raw", "result")
+    result: PluginManifest | list[Problem]
+    info: os.stat_result | None
+    raw: bytes | None
+    data: dict[str, Any] | None
+    files: tuple[str, ...]
+    files_state: tuple[FileProblem | None, ...]
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        result: PluginManifest | list[Problem],
+        info: os.stat_result | None = None,
+        raw: bytes | None = None,
+        data: dict[str, Any] | None = None,
+        files: tuple[str, ...] = (),
+        files_state: tuple[FileProblem | None, ...] = (),
+    ) -> None:
+        _set(self, "result", result)
+        _set(self, "info", info)
+        _set(self, "raw", raw)
+        _set(self, "data", data)
+        _set(self, "files", files)
+        _set(self, "files_state", files_state)
+
+
+def check_manifest(path: Path) -> CheckedManifest:
+    """Read and check ``path``: the model, or every problem found in file order."""
+    info, raw = _read(path)
+    try:
+        if raw is None:
+            _refuse_missing_manifest(path)
+            document = load_yaml_file(path, error=ManifestError)  # its messages for a directory, a device...
+        else:
+            document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
+    except ManifestError as exc:
+        return CheckedManifest([exc.problem], info, raw)
+    schema_problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
+    if document.problems or schema_problems:  # duplicate keys and the schema's findings, together in file order
+        return CheckedManifest(sorted([*document.problems, *schema_problems], key=file_position), info, raw)
+    checker = _SemanticChecks(document, path.parent)
+    problems = list(checker.problems())
+    files, files_state = tuple(checker.files_state), tuple(checker.files_state.values())
+    if problems:
+        return CheckedManifest(problems, info, raw, None, files, files_state)
+    manifest = to_model(document.data, plugin_dir=path.parent, manifest_path=path)
+    return CheckedManifest(manifest, info, raw, document.data, files, files_state)
+
+
+def _read(path: Path) -> tuple[os.stat_result | None, bytes | None]:
+    """A regular file's stat and bytes, from one descriptor; ``(None, None)`` for anything else."""
+    limit = DEFAULT_LIMITS.max_bytes
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device
+            return None, None
+        with path.open("rb") as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+                return None, None
+            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
+            raw = stream.read(info.st_size + 1)
+            if len(raw) > info.st_size:
+                raw += stream.read(limit + 1 - len(raw))
+    except OSError:
+        return None, None
+    return (info, raw) if len(raw) <= limit else (None, None)
+
+
+def _refuse_missing_manifest(path: Path) -> None:
+    if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
+        raise ManifestError(
+            f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
+            location=SourceLocation(path.parent),
+            hint="a plugin directory holds plugin.yaml and its code",
+        )
+
+
+class _SemanticChecks:
+    """What the schema cannot say; runs only on a well-shaped manifest."""
+
+    def __init__(self, document: YamlDocument, plugin_dir: Path) -> None:
+        self._doc = document
+        self._data = document.data
+        self._plugin_dir = plugin_dir
+        self.files_state: dict[str, FileProblem | None] = {}
+
+    def _problem(self, path: FieldPath, message: str, hint: str | None = None) -> Problem:
+        return Problem(message, self._doc.location(path), hint)
+
+    def problems(self) -> Iterator[Problem]:
+        yield from self._version()
+        yield from self._runtime()
+        for name, action in self._data["actions"].items():
+            yield from self._action(name, action)
+
+    def _version(self) -> Iterator[Problem]:
+        try:
+            Version(self._data["version"])
+        except InvalidVersion:
+            yield self._problem(
+                ("version",),
+                f"{self._data['version']!r} is not a valid version",
+                "use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
+            )
+
+    def _runtime(self) -> Iterator[Problem]:
+        runtime = self._data["runtime"]
+        checked = entry_files(runtime)
+        entrypoint = runtime.get("entrypoint")
+        if entrypoint is not None:
+            if not entrypoint.endswith(".py"):
+                yield self._problem(
+                    ("runtime", "entrypoint"),
+                    f"entrypoint {entrypoint!r} is not a .py file",
+                    "for another language or an executable, use `command: [program, args...]`",
+                )
+            elif entrypoint in checked:
+                yield from self._inside_plugin(("runtime", "entrypoint"), entrypoint)
+            else:
+                hint = "write a path relative to the plugin directory"
+                yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint)
+        command = runtime.get("command")
+        if command and command[0] in checked:
+            yield from self._inside_plugin(("runtime", "command", 0), command[0])
+        if runtime.get("serve") is False and "pool" in runtime:
+            yield self._problem(
+                ("runtime", "serve"),
+                "serve: false contradicts runtime.pool, which keeps warm workers of a plugin that serves",
+                "remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
+            )
+
+    def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
+        found = entry_file_problem(self._plugin_dir, relative)
+        self.files_state[relative] = found
+        if found is not None:
+            yield self._problem(field, *found)
+
+    def _action(self, name: str, action: dict[str, Any]) -> Iterator[Problem]:
+        validators: dict[str, Validator | None] = {}
+        for part in ("inputs", "outputs"):
+            schema = action.get(part)
+            validators[part] = None
+            if schema is None:
+                continue
+            field: FieldPath = ("actions", name, part)
+            found = violation_problems(
+                schema_violations(shipped_validator("draft-07"), schema), self._doc, base_path=field
+            )
+            if not found:
+                found = list(self._refs_and_secrets(field, schema, part == "inputs"))
+            if found:
+                yield from found
+                continue
+            try:
+                validators[part] = compile_schema(schema)
+            except ValueError as exc:
+                yield self._problem(field, f"is not a usable JSON Schema: {exc}")
+        for index, example in enumerate(action.get("examples", ())):
+            for part in ("inputs", "outputs"):
+                validator = validators[part]
+                if validator is None or part not in example:
+                    continue
+                base: FieldPath = ("actions", name, "examples", index, part)
+                violations = schema_violations(validator, example[part])
+                for problem in violation_problems(violations, self._doc, base_path=base):
+                    yield Problem(f"does not fit the action's {part} schema: {problem.message}", problem.location)
+
+    def _refs_and_secrets(self, field: FieldPath, schema: Any, is_inputs: bool) -> Iterator[Problem]:
+        for path, ref in _refs(schema, field):
+            if not ref.startswith("#"):
+                hint = "only local references ('#/...') work"
+                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
+            elif not _pointer_exists(schema, ref):
+                yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
+        if not isinstance(schema, dict):
+            return
+        for prop, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and "secret" in sub:
+                where = (*field, "properties", prop, "secret")
+                if not isinstance(sub["secret"], bool):
+                    yield self._problem(where, "`secret` must be true or false")
+                elif not is_inputs and sub["secret"]:
+                    yield self._problem(where, "`secret` marks inputs only", "move it to the action's inputs schema")
+
+
+def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _refs(value, (*path, key))
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _refs(item, (*path, index))
+
+
+def _pointer_exists(schema: Any, ref: str) -> bool:
+    node = schema
+    pointer = ref[1:]
+    if not pointer:
+        return True
+    if not pointer.startswith("/"):
+        return False
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True

@@ -1,0 +1,381 @@
+"""Warm workers: plugins kept running between calls, speaking the serve loop.
+
+A cold call pays for an interpreter start (or a container) every time; a
+warm worker answers a JSON line in tens of microseconds. Workers are
+grouped per plugin and grant (same argv, folder and environment; for a
+container the same image, command, mounts, limits, network and
+environment), never serve two calls at once, are recycled after
+``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
+killed and replaced after a timeout, crash or protocol error. A plugin grows
+one worker per call running at once (so up to the run's concurrency) unless
+its ``size`` caps it; a call that waits for a worker of a capped pool
+records that wait as ``queued_s``, apart from its ``duration_s``. A plugin
+that does not answer the serve loop's ready line falls back to one cold call
+per invocation: a process (the ``fallback`` runtime) or a container (the
+``docker`` runtime), and ``on_warning`` hears of it once per plugin.
+
+An invocation with an ``image`` gets a container worker: created by
+:meth:`DockerRuntime.create_serving_container` (the one-shot lockdown) and
+driven through the ``docker`` CLI (:mod:`.warm_worker`). Each call is driven
+on the caller's thread with a selector over the worker's stdout, stderr and
+pidfd, so logs are attributed to the call that produced them and a call's
+deadline and cancel event are enforced like a cold call's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..errors import Failure, FailureKind, Problem, Severity
+from .base import Invocation, InvocationResult, LogCallback, Metrics, PluginRuntime, RuntimeKind
+from .docker.runtime import DockerRuntime
+from .outcome import Ending, Termination, classify
+from .process import ProcessRuntime
+from .streams import LogStream
+from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
+
+__all__ = [
+    "CONTAINER_READY_TIMEOUT_S",
+    "DEFAULT_IDLE_TIMEOUT_S",
+    "DEFAULT_POOL_SIZE",
+    "DEFAULT_RECYCLE_AFTER",
+    "READY_TIMEOUT_S",
+    "WarmPool",
+    "WarningCallback",
+]
+
+DEFAULT_POOL_SIZE: int | None = None
+"""No cap: a plugin gets one worker per call running at once (the run's concurrency)."""
+DEFAULT_IDLE_TIMEOUT_S = 60.0
+DEFAULT_RECYCLE_AFTER = 1000
+READY_TIMEOUT_S = 3.0
+"""How long a new worker may take to write its ready line before the plugin
+is taken not to speak the serve loop."""
+CONTAINER_READY_TIMEOUT_S = 10.0
+"""The same for a container worker, whose start includes the engine's (about
+0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
+
+_REAP_INTERVAL_S = 1.0
+
+_Key = tuple[object, ...]
+WarningCallback = Callable[[Problem], None]
+
+
+class _PluginWorkers:
+    """The workers of one plugin, and whether it speaks the serve loop at all."""
+
+    def __init__(self) -> None:
+        self.idle: list[WarmWorker] = []
+        self.total = 0
+        self.serving: bool | None = None
+        self.available = threading.Condition()
+
+
+class WarmPool:
+    """A :class:`~workflow_plugin_runtime.runtimes.base.PluginRuntime` of warm workers.
+
+    ``fallback`` runs the cold calls of process invocations (default: a new
+    :class:`ProcessRuntime`); ``docker`` creates container workers and runs
+    the cold calls of container invocations (default: a
+    :class:`DockerRuntime` made on first need). ``kind`` is ``docker`` for a
+    pool given a ``docker`` runtime (restricted mode), else ``process``;
+    each call's metrics name the runtime that served it. ``size`` caps the
+    workers of each plugin (default: no cap, one per call running at once).
+    ``on_warning`` is told, once per plugin, when a plugin cannot be kept
+    warm and its calls run cold. ``close()`` stops every worker and removes
+    every container; call it (or use the pool as a context manager) when
+    the run ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        size: int | None = DEFAULT_POOL_SIZE,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        recycle_after: int = DEFAULT_RECYCLE_AFTER,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        container_ready_timeout_s: float = CONTAINER_READY_TIMEOUT_S,
+        fallback: PluginRuntime | None = None,
+        docker: DockerRuntime | None = None,
+        on_warning: WarningCallback | None = None,
+    ) -> None:
+        if (size is not None and size < 1) or recycle_after < 1 or idle_timeout_s <= 0:
+            raise ValueError("pool size, recycle_after and idle_timeout_s must be positive")
+        self.size = size
+        self.idle_timeout_s = idle_timeout_s
+        self.recycle_after = recycle_after
+        self.ready_timeout_s = ready_timeout_s
+        self.container_ready_timeout_s = container_ready_timeout_s
+        self.kind = RuntimeKind.DOCKER if docker is not None else RuntimeKind.PROCESS
+        self.fallback: PluginRuntime = fallback if fallback is not None else ProcessRuntime()
+        self._docker = docker
+        self._plugins: dict[_Key, _PluginWorkers] = {}
+        self._sizes: dict[_Key, tuple[int | None, int, float]] = {}
+        self._on_warning = on_warning
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def configure(
+        self,
+        invocation: Invocation,
+        *,
+        size: int | None = None,
+        idle_timeout_s: float | None = None,
+        recycle_after: int | None = None,
+    ) -> None:
+        """Per-plugin sizing (the manifest's ``runtime.pool``), before its first call; ``None`` keeps the pool's."""
+        key = _key_of(invocation)
+        self._sizes[key] = (
+            size or self.size,
+            recycle_after or self.recycle_after,
+            idle_timeout_s or self.idle_timeout_s,
+        )
+
+    def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
+        if invocation.image is None and (not invocation.argv or invocation.plugin_dir is None):
+            raise ValueError(f"{invocation.plugin_ref}: a warm worker needs Invocation.image, or argv and plugin_dir")
+        key = _key_of(invocation)
+        workers = self._workers_for(key)
+        asked = time.monotonic()
+        worker, queued_s = self._acquire(key, workers, invocation)
+        if worker is None:
+            cold = self._docker_runtime() if invocation.image is not None else self.fallback
+            result = cold.invoke(invocation, on_log=on_log)
+            return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
+        try:
+            # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
+            result, healthy = self._call(worker, invocation, on_log, started=asked + queued_s, queued_s=queued_s)
+        except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
+            self._release(key, workers, worker, keep=False)
+            raise
+        self._release(key, workers, worker, keep=healthy)
+        return result
+
+    def _call(
+        self, worker: WarmWorker, invocation: Invocation, on_log: LogCallback | None, *, started: float, queued_s: float
+    ) -> tuple[InvocationResult, bool]:
+        """One call on ``worker``; the result, and whether the worker may serve again.
+
+        A call that ends its worker (timeout, cancel, a limit, a crash, a
+        protocol error) stops it here, the way a one-shot call stops its
+        process, and records how it ended (exit code or signal); a worker
+        that lives on has neither.
+        """
+        warm = worker.calls > 0
+        logs = LogStream(invocation.max_stderr_bytes, on_log)
+        line, termination = worker.call(invocation, logs)
+        if len(line) > invocation.max_stdout_bytes:
+            line, termination = b"", Termination.STDOUT_TOO_LARGE
+        if logs.overflowed:
+            termination = Termination.STDERR_TOO_LARGE
+        if termination is not Termination.COMPLETED:
+            worker.stop(graceful=termination in (Termination.TIMED_OUT, Termination.CANCELLED))
+        exit_code, signum = worker.exit_status()
+        still_running = worker.alive and exit_code is None and signum is None
+        oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
+        response, failure = classify(
+            Ending(
+                plugin_ref=invocation.plugin_ref,
+                stdout=line,
+                termination=termination,
+                exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
+                signal=signum,
+                stderr_tail=logs.tail(),
+                timeout_s=invocation.timeout_s,
+                killed=worker.what,
+                stdout_limit=invocation.max_stdout_bytes,
+                stderr_limit=invocation.max_stderr_bytes,
+                oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
+            )
+        )
+        answered_id = None if response is None else response.get("id")
+        if response is not None and answered_id != worker.calls:
+            response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
+        healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
+        if not healthy and still_running:
+            worker.stop(graceful=False)
+            exit_code, signum = worker.exit_status()
+            failure = None if failure is None else replace(failure, exit_code=exit_code)
+        metrics = Metrics(
+            duration_s=time.monotonic() - started,
+            runtime=worker.runtime,
+            exit_code=exit_code,
+            signal=signum,
+            warm=warm,
+            queued_s=queued_s,
+        )
+        result = InvocationResult(
+            response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
+        )
+        return result, healthy
+
+    def _docker_runtime(self) -> DockerRuntime:
+        with self._lock:
+            if self._docker is None:
+                self._docker = DockerRuntime()
+            return self._docker
+
+    def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
+        """How to start a worker for ``invocation``, and how long it may take to say it is ready."""
+        if invocation.image is not None:
+            return container_spawn(invocation, self._docker_runtime()), self.container_ready_timeout_s
+        return process_spawn(invocation), self.ready_timeout_s
+
+    def _workers_for(self, key: _Key) -> _PluginWorkers:
+        with self._lock:
+            if self._closed.is_set():
+                raise RuntimeError("the warm pool is closed")
+            workers = self._plugins.get(key)
+            if workers is None:
+                workers = self._plugins[key] = _PluginWorkers()
+            return workers
+
+    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> tuple[WarmWorker | None, float]:
+        """A worker for this call (None: run it cold), and the seconds it waited for one.
+
+        Waiting counts the time a capped pool kept the call back and the
+        time a worker took to fail its start (then the call runs cold).
+        """
+        size = self._sizes.get(key, (self.size, 0, 0.0))[0]
+        queued_s = 0.0
+        with workers.available:
+            while True:
+                if workers.serving is False:
+                    return None, queued_s
+                if workers.idle:
+                    return workers.idle.pop(), queued_s
+                if size is None or workers.total < size:
+                    workers.total += 1
+                    break
+                waiting_since = time.monotonic()
+                workers.available.wait(0.05)
+                queued_s += time.monotonic() - waiting_since
+                if invocation.cancel is not None and invocation.cancel.is_set():
+                    return None, queued_s
+        starting_since = time.monotonic()
+        try:
+            spawn, ready_timeout_s = self._spawn(invocation)
+            worker = WarmWorker(spawn, ready_timeout_s=ready_timeout_s)
+        except WorkerGone as exc:
+            queued_s += time.monotonic() - starting_since
+            with workers.available:
+                workers.total -= 1
+                workers.serving = False
+                workers.available.notify_all()
+            self._warn_cold(invocation, exc)
+            return None, queued_s
+        with workers.available:
+            workers.serving = True
+        self._start_reaper()
+        return worker, queued_s
+
+    def _warn_cold(self, invocation: Invocation, gone: WorkerGone) -> None:
+        """Say once per plugin that its calls run cold, and why; a silent fallback looks like a slow plugin."""
+        with self._lock:
+            if invocation.plugin_ref in self._warned or self._on_warning is None:
+                return
+            self._warned.add(invocation.plugin_ref)
+        each = "one container per call" if invocation.image is not None else "one process per call"
+        if gone.started:
+            message = (
+                f"{invocation.plugin_ref} did not start as a warm worker: {gone.reason}; its calls run cold ({each})"
+            )
+            hint = (
+                "a plugin that does not speak the serve loop should say so in its plugin.yaml with "
+                "runtime.serve: false; one that does must write its ready line first (docs/protocol.md)"
+            )
+        else:
+            message = f"{invocation.plugin_ref} cannot be kept warm: {gone.reason}; its calls run cold ({each})"
+            hint = None
+        self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
+
+    def _release(self, key: _Key, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
+        recycle_after = self._sizes.get(key, (0, self.recycle_after, 0.0))[1]
+        if keep and worker.alive and worker.calls < recycle_after and not self._closed.is_set():
+            worker.idle_since = time.monotonic()
+            with workers.available:
+                workers.idle.append(worker)
+                workers.available.notify()
+            return
+        worker.kill()
+        with workers.available:
+            workers.total -= 1
+            workers.available.notify()
+
+    def _start_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is None and not self._closed.is_set():
+                self._reaper = threading.Thread(target=self._reap_idle, name="warm-pool-reaper", daemon=True)
+                self._reaper.start()
+
+    def _reap_idle(self) -> None:
+        while not self._closed.wait(min(_REAP_INTERVAL_S, self.idle_timeout_s / 2)):
+            now = time.monotonic()
+            for key, workers in list(self._plugins.items()):
+                idle_timeout = self._sizes.get(key, (0, 0, self.idle_timeout_s))[2]
+                with workers.available:
+                    expired = [w for w in workers.idle if now - w.idle_since >= idle_timeout]
+                    workers.idle = [w for w in workers.idle if w not in expired]
+                    workers.total -= len(expired)
+                for worker in expired:
+                    worker.kill()
+
+    def worker_pids(self) -> list[int]:
+        """The pids of idle workers, for a container the ``docker`` CLI's (for tests and diagnostics)."""
+        with self._lock:
+            return [w.process.pid for workers in self._plugins.values() for w in workers.idle]
+
+    def close(self) -> None:
+        """Stop every idle worker (removing its container) and the reaper; busy ones stop when their call returns."""
+        self._closed.set()
+        if self._reaper is not None:
+            self._reaper.join()
+        with self._lock:
+            plugins = list(self._plugins.values())
+        for workers in plugins:
+            with workers.available:
+                idle, workers.idle = workers.idle, []
+                workers.total -= len(idle)
+            for worker in idle:
+                worker.kill()
+        self.fallback.close()
+        if self._docker is not None:
+            self._docker.close()
+
+
+def _key_of(invocation: Invocation) -> _Key:
+    """What makes two invocations interchangeable for a worker: never shared across different grants."""
+    env = tuple(sorted(invocation.env.items()))
+    if invocation.image is not None:
+        return (
+            RuntimeKind.DOCKER,
+            invocation.image,
+            invocation.container_command,
+            invocation.mounts,
+            invocation.limits,
+            invocation.network,
+            env,
+        )
+    return (RuntimeKind.PROCESS, invocation.argv, str(invocation.plugin_dir), env)
+
+
+def _id_mismatch(invocation: Invocation, expected: int, found: object, stderr_tail: str) -> Failure:
+    return Failure(
+        kind=FailureKind.PROTOCOL,
+        message=(
+            f"{invocation.plugin_ref} answered request id {expected!r} "
+            f"with id {found!r}; a warm worker must echo each request's id"
+        ),
+        stderr_tail=stderr_tail,
+    )

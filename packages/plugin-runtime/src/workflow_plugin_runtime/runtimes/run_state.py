@@ -1,0 +1,206 @@
+"""Live runs, findable after their engine dies: one folder per run in the user's state directory.
+
+A run killed outright (SIGKILL, the OOM killer, a crash) cannot clean up
+after itself: its plugin processes keep running, its containers keep
+existing, its scratch folders stay. So ``workflow run`` registers itself
+here before any plugin starts, records what it starts as it starts it, and
+removes its folder when it ends; whatever folder remains belongs to a run
+that died, and :mod:`.leftovers` finds and removes what it left.
+
+The layout, under :func:`state_root` (``$WORKFLOW_STATE_DIR``, else the
+platform's user state directory for ``workflow``, ``~/.local/state/workflow``
+on Linux; an empty ``WORKFLOW_STATE_DIR`` turns registration off)::
+
+    runs/<run_id>/owner.json   the owner: pid, its start time, boot id, workflow file, scratch folder;
+                               the live run holds an exclusive flock on it, which dies with it
+    runs/<run_id>/processes    "pid start_time" per session the run started (plugins, warm
+                               workers, docker CLIs) and per orphan it adopted and still keeps
+    runs/<run_id>/containers   exists once a container was created for the run, so only then
+                               is Docker asked about it (containers carry the run's labels)
+
+A run is dead when its lock can be taken: more reliable than a pid (reused,
+or seen from another pid namespace). The pid and start time are what
+identify the processes to kill; the boot id tells that none survived a reboot.
+A folder is published by renaming it into place once the lock is held, so
+a reader never takes a half-made entry for a dead one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from .._util.cachedir import user_dir
+
+__all__ = [
+    "CONTAINERS_FILE",
+    "OWNER_FILE",
+    "OWNER_PID_LABEL",
+    "PROCESSES_FILE",
+    "RUN_ID_LABEL",
+    "SCRATCH_PREFIX",
+    "STATE_DIR_ENV",
+    "STATE_VERSION",
+    "RunEntry",
+    "active_run",
+    "boot_id",
+    "register_run",
+    "run_labels",
+    "runs_dir",
+    "scratch_parent",
+    "state_root",
+]
+
+STATE_DIR_ENV = "WORKFLOW_STATE_DIR"
+RUN_ID_LABEL = "workflow-plugins.run-id"
+OWNER_PID_LABEL = "workflow-plugins.owner-pid"
+OWNER_FILE = "owner.json"
+PROCESSES_FILE = "processes"
+CONTAINERS_FILE = "containers"
+SCRATCH_PREFIX = "workflow-run-"
+STATE_VERSION = 1
+
+_active: RunEntry | None = None
+
+
+def state_root() -> Path | None:
+    """The state directory (not created here); None when registration is off or no directory can be named."""
+    found = user_dir(STATE_DIR_ENV, xdg="XDG_STATE_HOME", under_home=".local/state", platformdirs_name="user_state_dir")
+    return Path(found) if found else None
+
+
+def runs_dir(root: Path | None = None) -> Path | None:
+    """Where run entries live: ``<state root>/runs``."""
+    base = root if root is not None else state_root()
+    return None if base is None else base / "runs"
+
+
+def boot_id() -> str | None:
+    """This boot's id (Linux): a process recorded under another boot is certainly gone."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def active_run() -> RunEntry | None:
+    """The run this process registered, while it runs; None in engines that did not register one."""
+    return _active
+
+
+def run_labels() -> dict[str, str]:
+    """The labels a container gets for the active run (none without one); asking marks the run as using Docker."""
+    entry = _active
+    return {} if entry is None else entry.container_labels()
+
+
+def scratch_parent() -> str | None:
+    """Where per-call scratch folders go: the active run's scratch folder, else the system's temp dir (None).
+
+    The system's also when the run's folder went away (a temp cleaner): a call never fails for it.
+    """
+    entry = _active
+    return None if entry is None or not entry.scratch.is_dir() else str(entry.scratch)
+
+
+class RunEntry:
+    """This process's registration as a live run; :meth:`close` removes it (and the run's scratch folder)."""
+
+    def __init__(self, run_id: str, folder: Path, scratch: Path, lock: TextIO) -> None:
+        self.run_id = run_id
+        self.folder = folder
+        self.scratch = scratch
+        self._lock_file = lock
+        self._guard = threading.Lock()
+        self._processes: TextIO | None = None
+        self._containers = False
+
+    def record_process(self, pid: int, start_time: int) -> None:
+        """Remember a process (a new session, or an adopted orphan) a dead run's cleaner must kill."""
+        with self._guard:
+            try:
+                if self._processes is None:
+                    self._processes = (self.folder / PROCESSES_FILE).open("a", encoding="ascii")
+                self._processes.write(f"{pid} {start_time}\n")
+                self._processes.flush()
+            except OSError:  # a full disk loses a cleaner's hint, never a run
+                return
+
+    def container_labels(self) -> dict[str, str]:
+        """The labels every container of this run carries; the first call marks the run as using Docker."""
+        with self._guard:
+            if not self._containers:
+                with contextlib.suppress(OSError):
+                    (self.folder / CONTAINERS_FILE).touch()
+                self._containers = True
+        return {RUN_ID_LABEL: self.run_id, OWNER_PID_LABEL: str(os.getpid())}
+
+    def close(self) -> None:
+        """Unregister: the run ended and took what it started with it."""
+        global _active  # noqa: PLW0603 - the one registration of this process
+        if _active is self:
+            _active = None
+        with self._guard:
+            if self._processes is not None:
+                self._processes.close()
+                self._processes = None
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._lock_file.close()
+
+
+def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None) -> RunEntry | None:
+    """Register this process as the live run ``run_id``; None when registration is off.
+
+    Raises ``OSError`` when the state directory cannot be written.
+    """
+    global _active  # noqa: PLW0603 - the one registration of this process
+    from .proctree import read_stat
+
+    runs = runs_dir(root)
+    if runs is None:
+        return None
+    runs.mkdir(parents=True, exist_ok=True)
+    pending = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=runs))
+    scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{run_id}"
+    lock: TextIO | None = None
+    made_scratch = False
+    try:
+        lock = (pending / OWNER_FILE).open("w", encoding="utf-8")
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        scratch.mkdir(mode=0o700)
+        made_scratch = True
+        me = read_stat(os.getpid())
+        owner: dict[str, Any] = {
+            "state_version": STATE_VERSION,
+            "run_id": run_id,
+            "pid": os.getpid(),
+            "start_time": me.start_time if me is not None else None,
+            "boot_id": boot_id(),
+            "workflow": str(workflow),
+            "started_at": time.time(),
+            "scratch": str(scratch),
+        }
+        json.dump(owner, lock, indent=2)
+        lock.write("\n")
+        lock.flush()
+        folder = runs / run_id
+        pending.rename(folder)
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        shutil.rmtree(pending, ignore_errors=True)
+        if made_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    entry = RunEntry(run_id, folder, scratch, lock)
+    _active = entry
+    return entry

@@ -1,0 +1,317 @@
+"""One warm worker: a long-lived plugin speaking the serve loop over three pipes.
+
+The worker process is either the plugin itself (trusted mode) or the
+``docker`` CLI attached to the plugin's container (restricted mode:
+``docker start --attach --interactive``), whose pipes then carry the
+container's stdin, stdout and stderr. Everything after the start (the ready
+line, request and response lines, logs, deadlines, cancel, exit through a
+pidfd) is the same code for both; only :class:`Spawn` differs.
+
+Killing a container worker kills the CLI *and* removes the container: a
+killed ``docker`` client leaves its container running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import selectors
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_ready, encode_message
+
+from ..errors import PermissionDeniedError, RuntimeUnavailableError
+from . import reaper
+from .base import Invocation, RuntimeKind
+from .docker.runtime import DockerRuntime
+from .outcome import Termination
+from .process import process_environment
+from .proctree import ProcessTree
+from .run_state import scratch_parent
+from .streams import LogStream
+from .supervise import KILL_GRACE_S, start_plugin_process
+
+__all__ = [
+    "Spawn",
+    "WarmWorker",
+    "WorkerGone",
+    "container_spawn",
+    "docker_cli_environment",
+    "process_spawn",
+]
+
+_READ_CHUNK = 1 << 16
+_CLI_EXIT_S = 2.0
+"""How long a container worker's ``docker`` CLI may take to end after its container was killed."""
+
+
+class WorkerGone(Exception):
+    """The worker could not be started, or (``started``) it started but did not speak the serve loop."""
+
+    def __init__(self, reason: str, *, started: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.started = started
+
+
+def _nothing() -> None:
+    """No clean-up needed."""
+
+
+def _never() -> bool:
+    return False
+
+
+def _unknown() -> int | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spawn:
+    """How to start one worker process and what to undo once it is killed.
+
+    For a container worker the engine knows more than the ``docker`` CLI
+    that stands for it: ``oom_killed`` asks whether the container hit its
+    memory limit, ``exit_code`` how it ended (asked before ``cleanup``
+    removes it), and ``signal`` delivers a stop signal to the container
+    itself, as a one-shot call's stop does.
+    """
+
+    runtime: RuntimeKind
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    cwd: Path | None = None
+    cleanup: Callable[[], None] = _nothing
+    oom_killed: Callable[[], bool] = _never
+    exit_code: Callable[[], int | None] = _unknown
+    signal: Callable[[str], None] | None = None
+
+
+def process_spawn(invocation: Invocation) -> Spawn:
+    """The plugin itself, with a scratch ``HOME`` of its own (removed with the worker)."""
+    scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-", dir=scratch_parent()))
+    return Spawn(
+        runtime=RuntimeKind.PROCESS,
+        argv=invocation.argv,
+        env=process_environment({**invocation.env, SERVE_ENV_VAR: "1"}, scratch=scratch),
+        cwd=invocation.plugin_dir,
+        cleanup=partial(shutil.rmtree, scratch, ignore_errors=True),
+    )
+
+
+def docker_cli_environment() -> dict[str, str]:
+    """What the ``docker`` CLI needs to reach the daemon, and nothing else of the operator's environment."""
+    env = {"PATH": os.environ.get("PATH", os.defpath)}
+    env.update((name, value) for name, value in os.environ.items() if name.startswith("DOCKER_"))
+    return env
+
+
+def container_spawn(invocation: Invocation, docker: DockerRuntime) -> Spawn:
+    """A serving container, created with the one-shot lockdown, started by the CLI attached to our pipes."""
+    cli = shutil.which("docker")
+    if cli is None:
+        raise WorkerGone("the docker CLI is not on PATH (it comes with the docker.io package)")
+    try:
+        container_id = docker.create_serving_container(invocation)
+    except (RuntimeUnavailableError, PermissionDeniedError) as exc:
+        # The cold call that replaces it makes the same checks, and fails with the same kind and message.
+        raise WorkerGone(str(exc)) from exc
+    return Spawn(
+        runtime=RuntimeKind.DOCKER,
+        argv=(cli, "start", "--attach", "--interactive", container_id),
+        env=docker_cli_environment(),
+        cleanup=partial(docker.remove_container, container_id),
+        oom_killed=partial(docker.oom_killed, container_id),
+        exit_code=partial(docker.exit_code, container_id),
+        signal=partial(docker.signal_container, container_id),
+    )
+
+
+class WarmWorker:
+    """One long-lived worker process in its own session, driven over its pipes and a pidfd."""
+
+    def __init__(self, spawn: Spawn, *, ready_timeout_s: float) -> None:
+        self.runtime = spawn.runtime
+        self._spawn = spawn
+        try:
+            self.process = start_plugin_process(spawn.argv, cwd=spawn.cwd, env=spawn.env)
+        except OSError as exc:
+            spawn.cleanup()
+            raise WorkerGone(str(exc)) from exc
+        assert self.process.stdin and self.process.stdout and self.process.stderr
+        self.tree = ProcessTree(self.process.pid)
+        self.stdin_fd = self.process.stdin.fileno()
+        self.stdout_fd = self.process.stdout.fileno()
+        self.stderr_fd = self.process.stderr.fileno()
+        for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
+            os.set_blocking(fd, False)
+        self.pidfd = os.pidfd_open(self.process.pid)
+        self.selector = selectors.DefaultSelector()
+        for fd in (self.stdout_fd, self.stderr_fd, self.pidfd):
+            self.selector.register(fd, selectors.EVENT_READ)
+        self.calls = 0
+        self.idle_since = time.monotonic()
+        self.alive = True
+        self._buffer = bytearray()
+        try:
+            self._await_ready(ready_timeout_s)
+        except WorkerGone:
+            self.kill()
+            raise
+
+    @property
+    def what(self) -> str:
+        """What a timeout or cancel kills, for messages."""
+        return "its warm container" if self.runtime is RuntimeKind.DOCKER else "its warm worker"
+
+    def _await_ready(self, timeout_s: float) -> None:
+        line = self._read_line(time.monotonic() + timeout_s, None, LogStream(1 << 20))
+        if line is None:
+            if not self.alive:
+                raise WorkerGone("it exited without writing a ready line on stdout", started=True)
+            raise WorkerGone(f"it wrote no ready line on stdout within {timeout_s:g} s", started=True)
+        try:
+            decode_ready(line)
+        except ProtocolError as exc:
+            raise WorkerGone(f"its first line on stdout was not a ready line ({exc})", started=True) from exc
+
+    def _read_line(self, deadline: float, cancel: threading.Event | None, logs: LogStream) -> bytes | None:
+        """The next stdout line; None when the worker exits, the deadline passes or cancel is set."""
+        while b"\n" not in self._buffer:
+            now = time.monotonic()
+            if now >= deadline or (cancel is not None and cancel.is_set()):
+                return None
+            wait = min(deadline - now, 0.05) if cancel is not None else deadline - now
+            for key, _ in self.selector.select(wait):
+                if key.fd == self.pidfd:
+                    self._drain(self.stdout_fd, self._buffer.extend)
+                    self._drain(self.stderr_fd, logs.feed)
+                    self.alive = False
+                    return None
+                if key.fd == self.stdout_fd:
+                    self._drain(self.stdout_fd, self._buffer.extend)
+                else:
+                    self._drain(self.stderr_fd, logs.feed)
+        index = self._buffer.index(b"\n")
+        line = bytes(self._buffer[: index + 1])
+        del self._buffer[: index + 1]
+        return line
+
+    @staticmethod
+    def _drain(fd: int, sink: object) -> None:
+        """Read what is in the pipe; a short read means it is empty (no EAGAIN round trip)."""
+        while True:
+            try:
+                data = os.read(fd, _READ_CHUNK)
+            except OSError:  # BlockingIOError included: nothing (more) to read
+                return
+            if data:
+                sink(data)  # type: ignore[operator]  # bytearray.extend or LogStream.feed
+            if len(data) < _READ_CHUNK:
+                return
+
+    def _send(self, data: bytes, deadline: float) -> bool:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.stdin_fd, view) :]
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                select.select([], [self.stdin_fd], [], 0.01)
+            except OSError:
+                return False
+        return True
+
+    def call(self, invocation: Invocation, logs: LogStream) -> tuple[bytes, Termination]:
+        """Send one request line (its id is the worker's call count) and wait for the response line."""
+        deadline = time.monotonic() + invocation.timeout_s
+        self.calls += 1
+        request = {**invocation.request, "id": self.calls}
+        line: bytes | None = None
+        if self._send(encode_message(request), deadline):  # type: ignore[arg-type]  # a Request with its id
+            line = self._read_line(deadline, invocation.cancel, logs)
+        self._drain(self.stderr_fd, logs.feed)
+        if line is not None:
+            # A process worker's logs, written before its response, are in the pipe by now. A
+            # container's come through the engine, which relays stdout and stderr separately: a
+            # line written just before the response may arrive after it, and is then read with
+            # the next call (docs/runtimes.md, "Warm workers").
+            return line, Termination.COMPLETED
+        if invocation.cancel is not None and invocation.cancel.is_set():
+            return b"", Termination.CANCELLED
+        if not self.alive or self.process.poll() is not None:
+            return bytes(self._buffer), Termination.COMPLETED
+        return b"", Termination.TIMED_OUT
+
+    def exit_status(self) -> tuple[int | None, int | None]:
+        """(exit code, signal) once the worker ended; a container's as the engine says, else the CLI's."""
+        code = self.process.poll()
+        if code is None:
+            return None, None
+        engine_code = self._spawn.exit_code()
+        if engine_code is not None:
+            return engine_code, None
+        return (None, -code) if code < 0 else (code, None)
+
+    def oom_killed(self) -> bool:
+        return self._spawn.oom_killed()
+
+    def stop(self, *, graceful: bool, grace_s: float = KILL_GRACE_S) -> None:
+        """End the worker as a one-shot call ends its process, so both record the same ending.
+
+        Graceful (a timeout, a cancel): SIGTERM to the worker and what it
+        started, up to ``grace_s`` to exit, then SIGKILL; otherwise SIGKILL
+        at once. A container is signalled through the engine, and its
+        ``docker`` CLI, which ends with it, is given a moment to. The worker
+        is reaped, so :meth:`exit_status` says how it ended; descriptors
+        stay open until :meth:`kill`.
+        """
+        self.alive = False
+        self.tree.scan()
+        deliver = self._spawn.signal
+        if deliver is not None and self.process.poll() is None:
+            if graceful:
+                deliver("SIGTERM")
+                select.select([self.pidfd], [], [], grace_s)
+            if self.process.poll() is None:
+                deliver("SIGKILL")
+                select.select([self.pidfd], [], [], _CLI_EXIT_S)
+        elif graceful and self.process.poll() is None:
+            self.tree.signal_all(signal.SIGTERM)
+            select.select([self.pidfd], [], [], grace_s)
+        self.tree.signal_all(signal.SIGKILL)
+        self.process.wait()
+
+    def kill(self) -> None:
+        """Stop the worker and everything it started (its container too); release every descriptor.
+
+        Nobody records this ending (an idle, recycled or stopped worker), so
+        a container's CLI is simply killed and ``cleanup`` removes the
+        container, without waiting for the engine.
+
+        Under a child subreaper, what the worker left outside its group (a
+        double-forked daemon) is killed here too (:mod:`.runtimes.reaper`).
+        """
+        self.alive = False
+        self.tree.scan()
+        self.tree.signal_all(signal.SIGKILL)
+        self.process.wait()
+        reaper.ended(self.process)
+        self.selector.close()
+        with contextlib.suppress(OSError):
+            os.close(self.pidfd)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._spawn.cleanup()

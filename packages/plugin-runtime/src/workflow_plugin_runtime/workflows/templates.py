@@ -1,0 +1,353 @@
+r"""Templates in workflow values: ``{{ secrets.KEY }}``, ``{{ vars.KEY }}``, ``{{ tasks.ID.outputs.KEY }}``.
+
+A dedicated parser, not Jinja and never ``eval``: a template holds exactly one
+reference and nothing else, so a workflow file cannot run code, and every
+reference is known before anything runs. Values are compiled once, when the
+workflow loads (that is where the static checks look at the references), and
+rendered for each invocation by joining the compiled parts.
+
+Rules, as documented in docs/workflows.md:
+
+- A value that is exactly one template keeps the JSON type of what it refers
+  to; any other value containing a template renders to a string, non-string
+  values inserted as compact JSON (``42``, ``true``, ``null``, ``{"a":1}``).
+- ``\{{`` is a literal ``{{``. Backslashes mean something only right before
+  ``{{``: a run of *n* of them renders as *n // 2* backslashes, followed by a
+  literal ``{{`` when *n* is odd, by a template when *n* is even.
+- In a run of three or more braces the template opens at the last two:
+  ``{{{ vars.a }}}`` is ``{``, the value, ``}``.
+- A ``}}`` outside a template is literal text; dictionary keys are never
+  templates.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from .._util.yamlfile import json_type_name
+from ..errors import SourceLocation, TemplateError
+
+__all__ = [
+    "CLOSE",
+    "NAME_PATTERN",
+    "OPEN",
+    "SECRET_NAME_PATTERN",
+    "Reference",
+    "ReferenceRoot",
+    "Template",
+    "TemplateContext",
+    "TemplatePart",
+    "compile_template",
+    "escape_literal",
+    "interpolate",
+    "resolve_reference",
+    "template_source",
+]
+
+OPEN = "{{"
+CLOSE = "}}"
+
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+SECRET_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_INDEX = re.compile(r"[0-9]+\Z")
+_SYNTAX_HINT = (
+    "write {{ secrets.KEY }}, {{ vars.KEY }} or {{ tasks.ID.outputs.KEY }}; " + r'write \{{ for a literal "{{"'
+)
+
+
+class ReferenceRoot(enum.StrEnum):
+    """What a template reads from."""
+
+    SECRETS = "secrets"
+    VARS = "vars"
+    TASKS = "tasks"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One ``{{ ... }}``: ``name`` is the secret's or var's key, or the task id.
+
+    ``path`` holds the keys under ``tasks.ID.outputs`` (empty: the whole
+    outputs object); ``column`` is where the ``{{`` starts in the value,
+    1-based, for messages.
+    """
+
+    root: ReferenceRoot
+    name: str
+    path: tuple[str, ...] = ()
+    column: int = field(default=1, compare=False)
+
+    def __str__(self) -> str:
+        if self.root is ReferenceRoot.TASKS:
+            return ".".join(("tasks", self.name, "outputs", *self.path))
+        return f"{self.root.value}.{self.name}"
+
+    @property
+    def source(self) -> str:
+        return f"{OPEN} {self} {CLOSE}"
+
+
+TemplatePart: TypeAlias = str | Reference
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateContext:
+    """What templates render from: secrets, merged vars, and finished tasks' outputs."""
+
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    task_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def interpolate(value: object) -> str:
+    """How a referenced value reads inside a longer string: strings as-is, the rest as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled string: literal text and references, in order."""
+
+    source: str
+    parts: tuple[TemplatePart, ...]
+    location: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def whole(self) -> Reference | None:
+        """The reference when the value is exactly one template (it keeps its JSON type)."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], Reference):
+            return self.parts[0]
+        return None
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Reference))
+
+    def render(self, context: TemplateContext) -> Any:
+        whole = self.whole
+        if whole is not None:
+            return resolve_reference(whole, context, location=self.location)
+        return "".join(
+            part if isinstance(part, str) else interpolate(resolve_reference(part, context, location=self.location))
+            for part in self.parts
+        )
+
+
+def _error(message: str, *, location: SourceLocation | None, hint: str | None = _SYNTAX_HINT) -> TemplateError:
+    return TemplateError(message, location=location, hint=hint)
+
+
+def _parse_reference(inner: str, *, column: int, start: int, location: SourceLocation | None) -> Reference:
+    """Parse the text between ``{{`` and ``}}``; ``start`` is its 0-based offset in the value."""
+    stripped = inner.strip()
+    if not stripped:
+        raise _error(f"empty template at column {column}", location=location)
+    lead = start + len(inner) - len(inner.lstrip())
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", stripped):
+        bad = next(i for i, ch in enumerate(stripped) if not (ch.isalnum() or ch in "_.-") or not ch.isascii())
+        raise _error(
+            f"invalid template {OPEN}{inner}{CLOSE} at column {column}: unexpected {stripped[bad]!r} at column"
+            f" {lead + bad + 1}; a template holds one dotted reference, no expressions, filters or spaces inside",
+            location=location,
+        )
+    segments = stripped.split(".")
+    offsets: list[int] = []
+    pos = lead
+    for segment in segments:
+        offsets.append(pos + 1)
+        pos += len(segment) + 1
+    for segment, at in zip(segments, offsets, strict=True):
+        if not segment:
+            raise _error(f"empty name in template {OPEN}{inner}{CLOSE} at column {at}", location=location)
+    root_text = segments[0]
+    try:
+        root = ReferenceRoot(root_text)
+    except ValueError:
+        import difflib  # lazily: only a broken template needs suggestions
+
+        roots = [r.value for r in ReferenceRoot]
+        close = difflib.get_close_matches(root_text, roots, n=1)
+        suggestion = f"did you mean '{close[0]}'? " if close else ""
+        raise _error(
+            f"unknown template root '{root_text}' at column {offsets[0]}",
+            location=location,
+            hint=f"{suggestion}a template starts with secrets., vars. or tasks.",
+        ) from None
+    if root is ReferenceRoot.TASKS:
+        return _parse_task_reference(segments, offsets, column=column, location=location)
+    if len(segments) != 2:
+        raise _error(
+            f"'{root.value}' takes exactly one key, as in {OPEN} {root.value}.KEY {CLOSE};"
+            f" got '{stripped}' at column {column}",
+            location=location,
+            hint=f"{root.value} are flat: nested keys exist only under tasks.ID.outputs",
+        )
+    name, at = segments[1], offsets[1]
+    pattern = SECRET_NAME_PATTERN if root is ReferenceRoot.SECRETS else NAME_PATTERN
+    if not pattern.match(name):
+        allowed = "letters, digits and _" if root is ReferenceRoot.SECRETS else "letters, digits, _ and -"
+        raise _error(
+            f"invalid {root.value} key '{name}' at column {at}: use {allowed}, not starting with a digit",
+            location=location,
+        )
+    return Reference(root, name, column=column)
+
+
+def _parse_task_reference(
+    segments: list[str], offsets: list[int], *, column: int, location: SourceLocation | None
+) -> Reference:
+    text = ".".join(segments)
+    if len(segments) < 3 or segments[2] != "outputs":
+        guess = ".".join((*segments[:2], "outputs", *segments[2:])) if len(segments) >= 2 else "tasks.ID.outputs.KEY"
+        raise _error(
+            f"a task template reads tasks.ID.outputs[.KEY...]; got '{text}' at column {column}",
+            location=location,
+            hint=f"did you mean {OPEN} {guess} {CLOSE}?",
+        )
+    for segment, at in zip(segments[1:], offsets[1:], strict=True):
+        if not (NAME_PATTERN.match(segment) or (_INDEX.match(segment) and at > offsets[2])):
+            raise _error(
+                f"invalid name '{segment}' in template at column {at}: use letters, digits, _ and -"
+                " (digits alone only as a list index after outputs)",
+                location=location,
+            )
+    return Reference(ReferenceRoot.TASKS, segments[1], tuple(segments[3:]), column=column)
+
+
+def compile_template(text: str, *, location: SourceLocation | None = None) -> Template:
+    """Parse one string value; raises TemplateError naming the column inside the value."""
+    parts: list[TemplatePart] = []
+    literal: list[str] = []
+    i = 0
+    while True:
+        j = text.find(OPEN, i)
+        if j < 0:
+            literal.append(text[i:])
+            break
+        k = j
+        while k > i and text[k - 1] == "\\":
+            k -= 1
+        slashes = j - k
+        literal.append(text[i:k])
+        literal.append("\\" * (slashes // 2))
+        if slashes % 2:
+            literal.append(OPEN)
+            i = j + len(OPEN)
+            continue
+        run = len(text) - j - len(text[j:].lstrip("{"))
+        literal.append("{" * (run - 2))
+        j += run - 2
+        end = text.find(CLOSE, j + len(OPEN))
+        if end < 0:
+            raise _error(
+                f'unterminated template at column {j + 1}: "{OPEN}" has no closing "{CLOSE}"',
+                location=location,
+                hint=r'close it with "}}", or write \{{ for a literal "{{"',
+            )
+        reference = _parse_reference(text[j + 2 : end], column=j + 1, start=j + 2, location=location)
+        if any(literal):
+            parts.append("".join(literal))
+        literal.clear()
+        parts.append(reference)
+        i = end + len(CLOSE)
+    if any(literal):
+        parts.append("".join(literal))
+    return Template(text, tuple(parts), location)
+
+
+def escape_literal(text: str) -> str:
+    r"""Template source that renders to exactly ``text`` (``{{`` becomes ``\{{``)."""
+    return _escape(text, before_reference=False)
+
+
+def _escape(text: str, *, before_reference: bool) -> str:
+    out: list[str] = []
+    i = 0
+    while True:
+        j = text.find(OPEN, i)
+        if j < 0:
+            break
+        k = j
+        while k > i and text[k - 1] == "\\":
+            k -= 1
+        out.append(text[i:k] + "\\" * (2 * (j - k) + 1) + OPEN)
+        i = j + len(OPEN)
+    tail = text[i:]
+    if before_reference:
+        braces = tail[len(tail.rstrip("{")) :]
+        head = tail[: len(tail) - len(braces)]
+        stripped = head.rstrip("\\")
+        tail = stripped + "\\" * (2 * (len(head) - len(stripped))) + braces
+    out.append(tail)
+    return "".join(out)
+
+
+def template_source(parts: Sequence[TemplatePart]) -> str:
+    """The source text of a sequence of parts: ``compile_template`` of it gives the parts back."""
+    merged: list[TemplatePart] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    out: list[str] = []
+    for index, part in enumerate(merged):
+        if isinstance(part, Reference):
+            out.append(part.source)
+        else:
+            follows = index + 1 < len(merged) and isinstance(merged[index + 1], Reference)
+            out.append(_escape(part, before_reference=follows))
+    return "".join(out)
+
+
+def resolve_reference(reference: Reference, context: TemplateContext, *, location: SourceLocation | None = None) -> Any:
+    """The value a reference points at; TemplateError (naming keys, never values) when it is missing."""
+    if reference.root is ReferenceRoot.SECRETS:
+        if reference.name not in context.secrets:
+            raise _error(f"unknown secret '{reference.name}'", location=location, hint=_secret_hint(reference.name))
+        return context.secrets[reference.name]
+    if reference.root is ReferenceRoot.VARS:
+        if reference.name not in context.vars:
+            raise _error(
+                f"unknown var '{reference.name}'",
+                location=location,
+                hint=f"define it under vars:, in a vars file or with --var {reference.name}=VALUE",
+            )
+        return context.vars[reference.name]
+    if reference.name not in context.task_outputs:
+        raise _error(
+            f"task '{reference.name}' has no outputs yet",
+            location=location,
+            hint=f"add '{reference.name}' to this task's needs",
+        )
+    current: Any = context.task_outputs[reference.name]
+    walked = ["tasks", reference.name, "outputs"]
+    for key in reference.path:
+        if isinstance(current, Mapping) and key in current:
+            current = current[key]
+        elif isinstance(current, list) and _INDEX.match(key) and int(key) < len(current):
+            current = current[int(key)]
+        else:
+            here = ".".join(walked)
+            if isinstance(current, Mapping):
+                keys = ", ".join(sorted(map(str, current))) or "none"
+                message = f"{here} has no key '{key}' (its keys: {keys})"
+            elif isinstance(current, list):
+                message = f"{here} is an array of {len(current)} items, it has no item '{key}'"
+            else:
+                kind = json_type_name(current)
+                message = f"{here} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, it has no key '{key}'"
+            raise _error(message, location=location, hint=None)
+        walked.append(key)
+    return current
+
+
+def _secret_hint(name: str) -> str:
+    return f"set the environment variable WORKFLOW_SECRET_{name} or add {name}=... to the --secrets-file"

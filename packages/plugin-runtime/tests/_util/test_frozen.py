@@ -1,0 +1,75 @@
+"""FrozenRecord behaves like the frozen slotted dataclass it replaces on the resolve path."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.config import PoolSettings
+from workflow_plugin_runtime.plugins.manifest import Access, Capabilities, FilesystemNeed
+from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
+from workflow_plugin_runtime.plugins.references import ActionRef, PluginRef
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "plugins"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoolSettingsAsDataclass:
+    size: int = 1
+    idle_timeout: float = 60.0
+    recycle_after: int = 1000
+
+
+def test_equality_hash_and_repr_match_a_dataclass() -> None:
+    record, twin = PoolSettings(size=2), PoolSettings(2, 60.0, 1000)
+    reference = PoolSettingsAsDataclass(size=2)
+    assert record == twin and hash(record) == hash(twin)
+    assert record != PoolSettings(size=3)
+    assert repr(record) == repr(reference).replace("PoolSettingsAsDataclass", "PoolSettings")
+    assert record != reference  # different classes never compare equal, as with dataclasses
+    assert record.__match_args__ == ("size", "idle_timeout", "recycle_after")
+
+
+def test_assignment_and_deletion_raise_frozen_instance_error() -> None:
+    need = FilesystemNeed("/data")
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'path'"):
+        need.path = "/other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'path'"):
+        del need.path
+    with pytest.raises(AttributeError):
+        need.extra = 1
+    assert not hasattr(need, "__dict__")
+
+
+def test_order_true_sorts_like_a_tuple_of_fields() -> None:
+    refs = [PluginRef("b", "a"), PluginRef("a", "z"), PluginRef("a", "b")]
+    assert sorted(refs) == [PluginRef("a", "b"), PluginRef("a", "z"), PluginRef("b", "a")]
+    assert PluginRef("a", "b") <= PluginRef("a", "b") < PluginRef("a", "c")
+    with pytest.raises(TypeError):
+        _ = ActionRef("a", "b", "c") < ActionRef("a", "b", "d")  # type: ignore[operator]  # not ordered
+
+
+def test_match_statement_uses_the_fields_in_order() -> None:
+    match ActionRef("acme", "http", "get"):
+        case ActionRef(namespace, name, action):
+            assert (namespace, name, action) == ("acme", "http", "get")
+        case _:
+            pytest.fail("the class pattern did not match")
+
+
+def test_pickle_and_copy_round_trip() -> None:
+    caps = Capabilities(network=True, filesystem=(FilesystemNeed("/out", Access.READ_WRITE),), env=("HOME",))
+    assert pickle.loads(pickle.dumps(caps)) == caps  # noqa: S301 - our own object, pickled in the test
+    assert copy.copy(caps) == caps and copy.deepcopy(caps) == caps
+
+
+def test_manifest_version_is_parsed_when_first_read_and_counts_in_equality() -> None:
+    manifest = load_manifest(FIXTURES / "acme-http")
+    assert str(manifest.version) == "1.2.0"
+    assert manifest.version is manifest.version
+    assert "version=<Version('1.2.0')>" in repr(manifest)
+    assert manifest.__match_args__[:3] == ("namespace", "name", "version")

@@ -1,0 +1,94 @@
+"""The run record's writer: text any UTF-8 reader accepts, written whole or not at all, failures typed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workflow_plugin_runtime.errors import RecordWriteError
+from workflow_plugin_runtime.execution.records import RUNS_DIR, record_json, write_run_record
+
+
+def _strict(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_text_utf8_cannot_carry_is_written_as_its_json_escape_and_reads_back_unchanged() -> None:
+    """An operator's own bytes that are not UTF-8 (argv, environment) reach a record as surrogate escapes."""
+    record = {"run_id": "r", "outputs": {"name": "bad-\udcff-name", "plain": "café 😀", "quote\\": 'a"b'}}
+    text = record_json(record)
+    text.encode("utf-8")  # no UnicodeEncodeError
+    assert "bad-\\udcff-name" in text
+    assert "café 😀" in text  # other text stays readable, not escaped
+    assert json.loads(text) == record
+
+
+def test_numbers_json_cannot_spell_become_strings_and_the_text_stays_strict_json() -> None:
+    record = {"run_id": "r", "outputs": {"nan": float("nan"), "inf": float("inf"), "neg": -float("inf"), "ok": 1.5}}
+    assert _strict(record_json(record))["outputs"] == {"nan": "NaN", "inf": "Infinity", "neg": "-Infinity", "ok": 1.5}
+
+
+def test_data_nested_too_deep_to_walk_is_cut_not_a_crash() -> None:
+    deep: Any = "bottom"
+    for _ in range(5000):
+        deep = [deep]
+    written = _strict(record_json({"run_id": "r", "outputs": {"deep": deep, "ok": 1}}))
+    assert written["outputs"]["ok"] == 1
+    assert "nested more than" in json.dumps(written)
+
+
+def test_the_file_is_the_same_text(tmp_path: Path) -> None:
+    record = {"run_id": "r1", "outputs": {"name": "x\udcff"}}
+    path = write_run_record(record, tmp_path)
+    assert path == tmp_path / RUNS_DIR / "r1.json"
+    assert path.read_text(encoding="utf-8") == record_json(record) + "\n"
+
+
+@pytest.mark.parametrize("blocker", ["file", "dangling-symlink", "file-above"])
+def test_a_runs_path_that_is_not_a_folder_is_a_record_write_error(tmp_path: Path, blocker: str) -> None:
+    workflow_dir = tmp_path / "project"
+    (workflow_dir / ".workflow").mkdir(parents=True)
+    runs = workflow_dir / RUNS_DIR
+    if blocker == "file":
+        runs.write_text("x")
+    elif blocker == "dangling-symlink":
+        runs.symlink_to(tmp_path / "nowhere" / "runs")
+    else:
+        (workflow_dir / ".workflow").rmdir()
+        (workflow_dir / ".workflow").write_text("x")
+    with pytest.raises(RecordWriteError) as caught:
+        write_run_record({"run_id": "r2"}, workflow_dir)
+    error = caught.value
+    assert error.message.startswith("the run record could not be written: ")
+    assert "is not a folder" in error.message
+    assert error.location is not None and error.location.file == runs / "r2.json"
+    assert error.hint == f"make {runs} a writable folder with free space"
+
+
+def test_a_write_failing_half_way_removes_its_temp_file(tmp_path: Path) -> None:
+    """A real EFBIG (file size limit) in a child process, standing in for a disk that fills up mid-write."""
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from workflow_plugin_runtime.errors import RecordWriteError\n"
+        "from workflow_plugin_runtime.execution.records import write_run_record\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "try:\n"
+        "    write_run_record({'run_id': 'big', 'outputs': {'blob': 'x' * 100_000}}, Path(sys.argv[1]))\n"
+        "except RecordWriteError as exc:\n"
+        "    print(exc.message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "the run record could not be written: File too large"
+    assert list((tmp_path / RUNS_DIR).iterdir()) == []

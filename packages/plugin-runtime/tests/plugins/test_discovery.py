@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.config import PathSource, PluginsPath
+from workflow_plugin_runtime.plugins.discovery import entry_point_locations, scan_identity, scan_path
+from workflow_plugin_runtime.plugins.resolve import Resolver
+
+
+def manifest(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "plugin.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("namespace: acme\nname: http\nversion: 1.0.0\n", ("acme", "http")),
+        ("# comment\n---\nname: 'http'  # trailing\nnamespace: \"acme\"\nruntime:\n  name: inner\n", ("acme", "http")),
+        ("namespace: acme\nname:\n  http\n", None),
+        ("namespace: acme\n", None),
+        ("  namespace: acme\n  name: http\n", None),
+        ("{namespace: acme, name: http}\n", None),
+        ('"namespace": acme\nname: http\n', None),
+        ("namespace: Acme\nname: http\n", None),
+        ("namespace: *ns\nname: http\n", None),
+        ('description: "x\nnamespace: decoy\n  "\nnamespace: acme\nname: http\n', None),
+        ("namespace: acme\nname: http\n---\nnamespace: other\n", None),
+    ],
+)
+def test_scan_identity_reads_only_unambiguous_layouts(
+    tmp_path: Path, text: str, expected: tuple[str, str] | None
+) -> None:
+    assert scan_identity(manifest(tmp_path, text)) == expected
+
+
+def test_scan_identity_tolerates_unreadable_files(tmp_path: Path) -> None:
+    (tmp_path / "plugin.yaml").write_bytes(b"namespace: \xff\n")
+    assert scan_identity(tmp_path / "plugin.yaml") is None
+    assert scan_identity(tmp_path / "absent.yaml") is None
+
+
+def test_scan_path_finds_plugin_folders_at_depth_one(tmp_path: Path) -> None:
+    for folder in ("b", "a", ".hidden", "not-a-plugin", "a/nested"):
+        (tmp_path / folder).mkdir(parents=True)
+    for folder in ("a", "b", ".hidden", "a/nested"):
+        (tmp_path / folder / "plugin.yaml").write_text("", encoding="utf-8")
+    (tmp_path / "file.txt").write_text("", encoding="utf-8")
+    location = PluginsPath(tmp_path, PathSource.DEFAULT, "default")
+    assert [c.plugin_dir.name for c in scan_path(location)] == ["a", "b"]
+    assert scan_path(PluginsPath(tmp_path / "missing", PathSource.DEFAULT, "default")) == []
+
+
+DIST_FILES = {
+    "pyproject.toml": """\
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "acme-echo-plugin"
+        version = "0.3.0"
+
+        [project.entry-points."workflow.plugins"]
+        acme-echo = "acme_echo_plugin"
+        ghost = "acme_ghost_not_installed"
+        callable = "acme_echo_plugin:path"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["acme_echo_plugin"]
+        """,
+    "acme_echo_plugin/__init__.py": "",
+    "acme_echo_plugin/main.py": "",
+    "acme_echo_plugin/plugin.yaml": """\
+        namespace: acme
+        name: echo
+        version: 0.3.0
+        runtime:
+          entrypoint: main.py
+        actions:
+          echo: {}
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def installed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real distribution built with hatchling and pip-installed into a target folder."""
+    root = tmp_path_factory.mktemp("dist")
+    source = root / "src"
+    for relative, text in DIST_FILES.items():
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        (source / relative).write_text(textwrap.dedent(text), encoding="utf-8")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", root / "wheels", source], check=True
+    )
+    (wheel,) = (root / "wheels").glob("*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", root / "site", wheel], check=True)
+    return root / "site"
+
+
+def test_entry_points_lead_to_installed_plugin_directories(
+    installed_dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(installed_dist))
+    locations, problems = entry_point_locations()
+    (location,) = [loc for loc in locations if "acme-echo-plugin" in loc.origin]
+    assert location.path == installed_dist / "acme_echo_plugin"
+    assert location.source is PathSource.ENTRY_POINT
+    assert location.origin == "entry point acme-echo = acme_echo_plugin (acme-echo-plugin 0.3.0)"
+    messages = {p.origin.split(" = ")[0]: p.message for p in problems}
+    assert messages["entry point ghost"] == "package 'acme_ghost_not_installed' is not installed"
+    assert messages["entry point callable"] == "the value must name a package, e.g. acme_http_plugin"
+
+
+def test_entry_point_plugins_resolve_after_configured_paths(
+    installed_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(installed_dist))
+    resolver = Resolver([tmp_path / "empty"])
+    manifest = resolver.resolve_action("acme/echo.echo").manifest
+    assert manifest.plugin_dir == installed_dist / "acme_echo_plugin"
+    assert any("entry point acme-echo" in line for line in resolver.where_looked())
+    assert len(resolver.list_plugins().entry_point_problems) == 2
+
+    local = tmp_path / "local" / "echo"
+    local.mkdir(parents=True)
+    (local / "main.py").write_text("", encoding="utf-8")
+    (local / "plugin.yaml").write_text(
+        (installed_dist / "acme_echo_plugin" / "plugin.yaml").read_text(encoding="utf-8").replace("0.3.0", "0.9.0"),
+        encoding="utf-8",
+    )
+    resolver = Resolver([tmp_path / "local"])
+    assert str(resolver.resolve("acme/echo").version) == "0.9.0"
+    (listed,) = [p for p in resolver.list_plugins().plugins if p.manifest.ref == "acme/echo"]
+    assert [c.plugin_dir for c in listed.shadowed] == [installed_dist / "acme_echo_plugin"]
+    assert str(resolver.resolve("acme/echo", specifier="<0.5").version) == "0.3.0"
+
+
+def test_entry_points_can_be_turned_off(installed_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(installed_dist))
+    resolver = Resolver([tmp_path], entry_points=False)
+    assert resolver.list_plugins().plugins == ()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.schemas import (
+    SCHEMA_NAMES,
+    InvalidSchema,
+    compile_schema,
+    load_schema,
+    schema_path,
+    schema_text,
+    shipped_validator,
+)
+from workflow_plugin_runtime.schemas.violations import schema_violations
+
+PROBE = """
+import json, sys
+from workflow_plugin_runtime.schemas import compile_schema
+from workflow_plugin_runtime.schemas.violations import schema_violations
+validator = compile_schema(json.loads(sys.argv[1]))
+print(json.dumps({
+    "violations": [v.message for v in schema_violations(validator, {"n": "x"})],
+    "fastjsonschema_imported": "fastjsonschema" in sys.modules,
+}))
+"""
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n", "m"]}
+
+
+def probe(cache: str, schema: object = SCHEMA) -> dict[str, object]:
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": cache}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(schema)], env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_shipped_schemas_are_valid_draft07_and_described() -> None:
+    metaschema = shipped_validator("draft-07")
+    for name in SCHEMA_NAMES:
+        schema = load_schema(name)
+        assert schema_violations(metaschema, dict(schema)) == []
+        assert json.loads(schema_text(name)) == schema
+        assert schema_path(name).is_file()
+
+
+def test_every_property_of_the_plugin_schema_has_a_description() -> None:
+    def walk(node: object, where: str) -> list[str]:
+        missing = []
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                if "description" not in sub:
+                    missing.append(f"{where}.{key}")
+            for key, sub in node.items():
+                missing += walk(sub, f"{where}.{key}")
+        elif isinstance(node, list):
+            for index, sub in enumerate(node):
+                missing += walk(sub, f"{where}[{index}]")
+        return missing
+
+    for name in ("plugin", "config"):
+        assert walk(dict(load_schema(name)), name) == []
+
+
+def test_validators_report_every_violation_and_never_write_defaults() -> None:
+    validator = compile_schema({"type": "object", "properties": {"a": {"type": "integer", "default": 1}, "b": {}}})
+    data: dict[str, object] = {"b": None}
+    assert schema_violations(validator, data) == []
+    assert data == {"b": None}
+    messages = [v.message for v in schema_violations(compile_schema(SCHEMA), {"n": "x"})]
+    assert messages == ["missing required key 'm' at the top level", 'expected integer, got string "x"']
+
+
+def test_remote_refs_are_refused_without_fetching() -> None:
+    with pytest.raises(InvalidSchema, match="points outside the schema"):
+        compile_schema({"$ref": "http://127.0.0.1:9/schema.json"})
+    with pytest.raises(InvalidSchema):
+        compile_schema({"$ref": "other.json"})
+
+
+def test_generated_code_is_cached_across_processes(tmp_path: Path) -> None:
+    first = probe(str(tmp_path))
+    assert first["fastjsonschema_imported"] is True
+    files = list((tmp_path / "validators").glob("*.bin"))
+    assert len(files) == 1
+    second = probe(str(tmp_path))
+    assert second == {**first, "fastjsonschema_imported": False}
+
+
+def test_corrupt_cache_entries_are_regenerated(tmp_path: Path) -> None:
+    first = probe(str(tmp_path))
+    (entry,) = (tmp_path / "validators").glob("*.bin")
+    entry.write_bytes(b"\x00garbage")
+    assert probe(str(tmp_path))["violations"] == first["violations"]
+
+
+def test_empty_cache_dir_setting_disables_the_cache(tmp_path: Path) -> None:
+    result = probe("")
+    assert result["fastjsonschema_imported"] is True
+    assert not list(tmp_path.iterdir())
