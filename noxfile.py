@@ -65,12 +65,13 @@ def tests_cross(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and the import-linter layer contracts."""
+    """ruff (lint and format), the import-linter contracts (layers, no cycles), and proof they bite."""
     # Linters pinned: a new release's new rules should arrive in a commit, not fail CI one morning.
     _install(session, SDK, RUNTIME, CLI, extra=("ruff==0.17.6", "import-linter==2.17"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")
+    session.run("python", "tools/check_contracts_bite.py")  # each contract shown to fail on a deliberate violation
 
 
 @nox.session
