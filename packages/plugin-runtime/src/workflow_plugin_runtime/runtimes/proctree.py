@@ -101,10 +101,6 @@ class ProcessTree:
                 self._known.setdefault(stat.pid, stat.start_time)
 
     @property
-    def known(self) -> frozenset[int]:
-        return frozenset(self._known)
-
-    @property
     def remembered(self) -> dict[int, int]:
         """Every remembered descendant: pid to start time."""
         return dict(self._known)
