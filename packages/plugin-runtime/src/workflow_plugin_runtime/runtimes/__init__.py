@@ -22,9 +22,9 @@ from .base import (
     ResourceLimits,
     plugin_argv,
 )
+from .deadline import KILL_GRACE_S
 from .docker.runtime import INVOCATION_LABEL, PLUGIN_LABEL, DockerRuntime
 from .process import ProcessRuntime, process_environment
-from .supervise import KILL_GRACE_S
 
 __all__ = [
     "DEFAULT_MAX_STDERR_BYTES",

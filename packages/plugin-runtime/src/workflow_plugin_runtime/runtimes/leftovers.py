@@ -73,8 +73,8 @@ class DeadRun:
         """One line for people: which run, what was done, what could not be."""
         owner = ", ".join(part for part in (f"pid {self.pid}" if self.pid else "", self.workflow or "") if part)
         done = [
-            f"killed {_count(self.processes_killed, 'process', 'processes')}",
-            f"removed {_count(self.containers_removed, 'container', 'containers')}",
+            f"killed {_count(self.processes_killed, one='process', many='processes')}",
+            f"removed {_count(self.containers_removed, one='container', many='containers')}",
         ]
         if self.scratch_removed:
             done.append("deleted its scratch folder")
@@ -128,7 +128,7 @@ class Cleanup:
         }
 
 
-def _count(number: int, one: str, many: str) -> str:
+def _count(number: int, *, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
 

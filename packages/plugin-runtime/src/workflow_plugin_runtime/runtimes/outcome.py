@@ -172,7 +172,7 @@ def masked_tail(tail: str, masker: Masker, limit: int = STDERR_TAIL_CHARS) -> st
     return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
 
 
-def _failure(ending: Ending, kind: FailureKind, message: str, *, stdout_head: str = "") -> Failure:
+def _failure(ending: Ending, kind: FailureKind, *, message: str, stdout_head: str = "") -> Failure:
     return Failure(
         kind=kind, message=message, exit_code=ending.exit_code, stderr_tail=ending.stderr_tail, stdout_head=stdout_head
     )
@@ -181,32 +181,32 @@ def _failure(ending: Ending, kind: FailureKind, message: str, *, stdout_head: st
 def _early_stop(ending: Ending) -> Failure | None:
     ref, term = ending.plugin_ref, ending.termination
     if term is Termination.CANCELLED:
-        return _failure(ending, FailureKind.CANCELLED, f"{ref} was cancelled; {ending.killed} was killed")
+        return _failure(ending, FailureKind.CANCELLED, message=f"{ref} was cancelled; {ending.killed} was killed")
     if term is Termination.TIMED_OUT:
         return _failure(
             ending,
             FailureKind.TIMEOUT,
-            f"{ref} did not finish within its timeout of {ending.timeout_s:g} s; {ending.killed} was killed",
+            message=f"{ref} did not finish within its timeout of {ending.timeout_s:g} s; {ending.killed} was killed",
         )
     if ending.oom_limit_bytes is not None:
         return _failure(
             ending,
             FailureKind.CRASHED,
-            f"{ref} ran out of memory: it was killed at its memory limit of "
+            message=f"{ref} ran out of memory: it was killed at its memory limit of "
             f"{format_bytes(ending.oom_limit_bytes)} (grant more with permissions.resources.memory)",
         )
     if term is Termination.STDOUT_TOO_LARGE:
         return _failure(
             ending,
             FailureKind.PROTOCOL,
-            f"{ref} wrote more than {format_bytes(ending.stdout_limit)} on stdout, which must hold one "
+            message=f"{ref} wrote more than {format_bytes(ending.stdout_limit)} on stdout, which must hold one "
             "response document; it was stopped (print() output belongs on stderr)",
         )
     if term is Termination.STDERR_TOO_LARGE:
         return _failure(
             ending,
             FailureKind.PROTOCOL,
-            f"{ref} wrote more than {format_bytes(ending.stderr_limit)} of logs on stderr; it was stopped",
+            message=f"{ref} wrote more than {format_bytes(ending.stderr_limit)} of logs on stderr; it was stopped",
         )
     return None
 
@@ -234,7 +234,7 @@ def _command_not_found(ending: Ending) -> Failure | None:
     return _failure(
         ending,
         FailureKind.RUNTIME_UNAVAILABLE,
-        f"{ending.plugin_ref} could not start: {what} (exit code 127); {ending.not_found_fix}",
+        message=f"{ending.plugin_ref} could not start: {what} (exit code 127); {ending.not_found_fix}",
     )
 
 
@@ -242,23 +242,23 @@ def _no_response(ending: Ending, exc: ProtocolError, *, clean_exit: bool) -> Fai
     ref, silent = ending.plugin_ref, not ending.stdout.strip()
     if clean_exit:
         if silent:
-            return _failure(ending, FailureKind.PROTOCOL, f"{ref} exited without writing a response on stdout")
+            return _failure(ending, FailureKind.PROTOCOL, message=f"{ref} exited without writing a response on stdout")
         if _is_json_object(ending.stdout):  # a response, but one the protocol cannot take: no print() to blame
-            return _failure(ending, FailureKind.PROTOCOL, f"{ref} did not answer in protocol: {exc}")
+            return _failure(ending, FailureKind.PROTOCOL, message=f"{ref} did not answer in protocol: {exc}")
         return _failure(
             ending,
             FailureKind.PROTOCOL,
-            f"{ref} wrote something other than one JSON response on stdout ({exc}); stdout carries only the "
+            message=f"{ref} wrote something other than one JSON response on stdout ({exc}); stdout carries only the "
             "response: logs and print() output belong on stderr",
             stdout_head=_head(ending.stdout),
         )
     how = describe_exit(ending.exit_code, ending.signal)
     if silent:
-        return _failure(ending, FailureKind.CRASHED, f"{ref} {how} without writing a response")
+        return _failure(ending, FailureKind.CRASHED, message=f"{ref} {how} without writing a response")
     return _failure(
         ending,
         FailureKind.CRASHED,
-        f"{ref} {how}; its stdout was not a valid response ({exc})",
+        message=f"{ref} {how}; its stdout was not a valid response ({exc})",
         stdout_head=_head(ending.stdout),
     )
 
@@ -290,5 +290,7 @@ def classify(ending: Ending) -> tuple[Response | None, Failure | None]:
         return response, failure
     if not clean_exit:
         how = describe_exit(ending.exit_code, ending.signal)
-        return response, _failure(ending, FailureKind.CRASHED, f"{ending.plugin_ref} wrote a response but then {how}")
+        return response, _failure(
+            ending, FailureKind.CRASHED, message=f"{ending.plugin_ref} wrote a response but then {how}"
+        )
     return response, None

@@ -21,9 +21,10 @@ from workflow_plugin_sdk.protocol import encode_message
 
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
+from .deadline import KILL_GRACE_S
 from .outcome import Ending, classify
 from .run_state import scratch_parent
-from .supervise import KILL_GRACE_S, run_supervised
+from .supervise import run_supervised
 
 __all__ = [
     "SYSTEM_PATH",

@@ -101,13 +101,19 @@ class ProcessTree:
                 self._known.setdefault(stat.pid, stat.start_time)
 
     @property
-    def known(self) -> frozenset[int]:
-        return frozenset(self._known)
-
-    @property
     def remembered(self) -> dict[int, int]:
         """Every remembered descendant: pid to start time."""
         return dict(self._known)
+
+    def terminate(self) -> None:
+        """SIGTERM to the group and every descendant found by a fresh :meth:`scan` (a :class:`.deadline.Stoppable`)."""
+        self.scan()
+        self.signal_all(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL to the group and every descendant found by a fresh :meth:`scan`."""
+        self.scan()
+        self.signal_all(signal.SIGKILL)
 
     def signal_all(self, signum: signal.Signals) -> None:
         """Send ``signum`` to the group and to every remembered descendant still alive."""

@@ -52,7 +52,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from .prctl import set_child_subreaper
 from .proctree import ProcStat, all_stats, kill_tree, read_stat
@@ -74,12 +74,19 @@ class _HasPid(Protocol):
 _Spawned = TypeVar("_Spawned", bound=_HasPid)
 
 
+class _Running(NamedTuple):
+    """One of the engine's own plugin processes, as :func:`spawn` registered it."""
+
+    start_time: int
+    process: object
+
+
 class _Registry:
-    """The engine's own plugin processes (pid to start time) and the adopted orphans it keeps."""
+    """The engine's own plugin processes (by pid) and the adopted orphans it keeps (pid to start time)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.running: dict[int, tuple[int, object]] = {}
+        self.running: dict[int, _Running] = {}
         self.kept: dict[int, int] = {}
         self.enabled = False
         self.own_session = -1
@@ -119,7 +126,7 @@ def spawn(start: Callable[[], _Spawned]) -> _Spawned:
         process = start()
         stat = read_stat(process.pid)
         start_time = stat.start_time if stat is not None else 0
-        _registry.running[process.pid] = (start_time, process)
+        _registry.running[process.pid] = _Running(start_time, process)
     entry = active_run()
     if entry is not None:
         entry.record_process(process.pid, start_time)
@@ -130,7 +137,7 @@ def ended(process: _HasPid) -> None:
     """A process :func:`spawn` started has been reaped: kill and reap what it (or calls before it) left behind."""
     with _registry.lock:
         registered = _registry.running.get(process.pid)
-        if registered is not None and registered[1] is process:
+        if registered is not None and registered.process is process:
             del _registry.running[process.pid]
         if not _registry.enabled:
             return
@@ -185,7 +192,7 @@ def _keeps(orphan: ProcStat, just_ended: int | None) -> bool:
         return True
     if just_ended is not None and just_ended in (orphan.sid, orphan.pgid):
         return False
-    return any(start <= orphan.start_time for start, _ in running.values())
+    return any(own.start_time <= orphan.start_time for own in running.values())
 
 
 def _sweep_until_settled(*, just_ended: int | None, everything: bool) -> dict[int, int]:

@@ -114,7 +114,7 @@ def scratch_parent() -> str | None:
 class RunEntry:
     """This process's registration as a live run; :meth:`close` removes it (and the run's scratch folder)."""
 
-    def __init__(self, run_id: str, folder: Path, scratch: Path, lock: TextIO) -> None:
+    def __init__(self, run_id: str, *, folder: Path, scratch: Path, lock: TextIO) -> None:
         self.run_id = run_id
         self.folder = folder
         self.scratch = scratch
@@ -201,6 +201,6 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
         if made_scratch:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
-    entry = RunEntry(run_id, folder, scratch, lock)
+    entry = RunEntry(run_id, folder=folder, scratch=scratch, lock=lock)
     _active = entry
     return entry

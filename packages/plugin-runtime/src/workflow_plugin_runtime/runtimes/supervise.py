@@ -6,11 +6,12 @@ blocks on a full pipe), notices the exit through a pidfd, and enforces the
 timeout, the cancel event and the output limits. Shared by the process
 runtime and any runtime that wraps a host process (the bubblewrap sandbox).
 
-Stopping, in order: SIGTERM to the process group and every known descendant,
-:data:`KILL_GRACE_S` to exit, then SIGKILL to all of them. When the plugin
-exits by itself, whatever it left behind in its group is SIGKILLed before it
-is reaped, so nothing outlives the invocation; under a child subreaper,
-:mod:`.reaper` then deals with what left the group (a double-forked daemon).
+Stopping follows :mod:`.deadline` (SIGTERM, a grace, SIGKILL), applied to
+the process group and every known descendant (:class:`.proctree.ProcessTree`),
+with stdin closed first. When the plugin exits by itself, whatever it left
+behind in its group is SIGKILLed before it is reaped, so nothing outlives the
+invocation; under a child subreaper, :mod:`.reaper` then deals with what left
+the group (a double-forked daemon).
 """
 
 from __future__ import annotations
@@ -32,27 +33,20 @@ from workflow_plugin_sdk.protocol import LogRecord
 
 from . import reaper
 from .base import LogCallback
+from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
 from .outcome import Termination
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
 
 __all__ = [
-    "CANCEL_POLL_S",
     "EXIT_DRAIN_S",
-    "KILL_GRACE_S",
     "ProcessOutcome",
     "run_supervised",
     "start_plugin_process",
 ]
 
-KILL_GRACE_S = 1.0
-"""Between SIGTERM and SIGKILL: time for a plugin to clean up after a timeout."""
-
 EXIT_DRAIN_S = 0.5
 """After the plugin exits, how long to wait for the end of its output before giving up."""
-
-CANCEL_POLL_S = 0.05
-"""How often a cancel event is looked at while the plugin runs."""
 
 _EXIT_POLL_S = 0.01
 _READ_CHUNK = 1 << 16
@@ -86,17 +80,20 @@ def _open_pidfd(pid: int) -> int | None:
 
 
 class _Supervision:
-    """The state of one supervised process; :meth:`run` is the event loop."""
+    """The state of one supervised process; :meth:`run` is the event loop.
+
+    It is the :class:`.deadline.Stoppable` its :class:`.deadline.DeadlineWatch`
+    stops: stdin closed, then the process tree signalled.
+    """
 
     def __init__(
         self,
         process: subprocess.Popen[bytes],
         *,
         request: bytes,
-        deadline: float,
+        deadline: Deadline,
         stdout: BoundedStdout,
         logs: LogStream,
-        cancel: threading.Event | None,
         kill_grace_s: float,
     ) -> None:
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
@@ -104,13 +101,8 @@ class _Supervision:
         self.tree = ProcessTree(process.pid)
         self.stdout = stdout
         self.logs = logs
-        self.cancel = cancel
-        self.deadline = deadline
-        self.kill_grace_s = kill_grace_s
-        self.termination = Termination.COMPLETED
+        self.watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
         self.exited = False
-        self.term_sent_at: float | None = None
-        self.kill_sent = False
         self.drain_until: float | None = None
         self.pending = memoryview(request)
         self.selector = selectors.DefaultSelector()
@@ -140,33 +132,18 @@ class _Supervision:
                 elif now >= self.drain_until:
                     return
             else:
-                self._enforce(now)
+                self.watch.check(now)
             for key, _ in self.selector.select(self._wait_s(time.monotonic())):
                 self._dispatch(key.fd)
             if self.pidfd is None and not self.exited:
                 self._poll_exit()
 
-    def _enforce(self, now: float) -> None:
-        if self.termination is Termination.COMPLETED:
-            if self.cancel is not None and self.cancel.is_set():
-                self._stop(Termination.CANCELLED, graceful=True)
-            elif now >= self.deadline:
-                self._stop(Termination.TIMED_OUT, graceful=True)
-        elif not self.kill_sent and self.term_sent_at is not None and now >= self.term_sent_at + self.kill_grace_s:
-            self._kill()
-
     def _wait_s(self, now: float) -> float:
         if self.exited:
             assert self.drain_until is not None
             waits = [self.drain_until - now]
-        elif self.termination is Termination.COMPLETED:
-            waits = [self.deadline - now]
-            if self.cancel is not None:
-                waits.append(CANCEL_POLL_S)
-        elif not self.kill_sent and self.term_sent_at is not None:
-            waits = [self.term_sent_at + self.kill_grace_s - now]
         else:
-            waits = [CANCEL_POLL_S]
+            waits = [self.watch.wait_s(now)]
         if self.pidfd is None and not self.exited:
             waits.append(_EXIT_POLL_S)
         return max(0.0, min(waits))
@@ -187,20 +164,13 @@ class _Supervision:
             self.exited = True
             self._close_stdin()
 
-    def _stop(self, termination: Termination, *, graceful: bool) -> None:
-        self.termination = termination
+    def terminate(self) -> None:
         self._close_stdin()
-        if not graceful:
-            self._kill()
-            return
-        self.tree.scan()
-        self.tree.signal_all(signal.SIGTERM)
-        self.term_sent_at = time.monotonic()
+        self.tree.terminate()
 
-    def _kill(self) -> None:
-        self.tree.scan()
-        self.tree.signal_all(signal.SIGKILL)
-        self.kill_sent = True
+    def kill(self) -> None:
+        self._close_stdin()
+        self.tree.kill()
 
     def _on_stdin(self) -> None:
         assert self.stdin_fd is not None
@@ -237,13 +207,13 @@ class _Supervision:
 
     def _on_stdout(self, fd: int) -> None:
         data = self._read(fd)
-        if data and not self.stdout.feed(data) and self.termination is Termination.COMPLETED:
-            self._stop(Termination.STDOUT_TOO_LARGE, graceful=False)
+        if data and not self.stdout.feed(data) and self.watch.termination is Termination.COMPLETED:
+            self.watch.stop(Termination.STDOUT_TOO_LARGE, graceful=False)
 
     def _on_stderr(self, fd: int) -> None:
         data = self._read(fd)
-        if data and not self.logs.feed(data) and self.termination is Termination.COMPLETED:
-            self._stop(Termination.STDERR_TOO_LARGE, graceful=False)
+        if data and not self.logs.feed(data) and self.watch.termination is Termination.COMPLETED:
+            self.watch.stop(Termination.STDERR_TOO_LARGE, graceful=False)
 
     def finish(self) -> tuple[int, resource.struct_rusage]:
         """Kill what is left, reap the plugin and release every descriptor."""
@@ -327,10 +297,9 @@ def run_supervised(
         supervision = _Supervision(
             process,
             request=request,
-            deadline=started + timeout_s,
+            deadline=Deadline(at=started + timeout_s, cancel=cancel),
             stdout=stdout,
             logs=logs,
-            cancel=cancel,
             kill_grace_s=kill_grace_s,
         )
     except BaseException:
@@ -345,7 +314,7 @@ def run_supervised(
     signaled = os.WIFSIGNALED(status)
     return ProcessOutcome(
         stdout=stdout.value(),
-        termination=supervision.termination,
+        termination=supervision.watch.termination,
         exit_code=None if signaled else os.WEXITSTATUS(status),
         signal=os.WTERMSIG(status) if signaled else None,
         duration_s=time.monotonic() - started,

@@ -7,6 +7,10 @@ container's stdin, stdout and stderr. Everything after the start (the ready
 line, request and response lines, logs, deadlines, cancel, exit through a
 pidfd) is the same code for both; only :class:`Spawn` differs.
 
+A call that must end its worker stops it with the sequence of
+:mod:`.deadline` (terminate, grace, kill), as a one-shot call stops its
+process or container, but blocking: the call is over, nothing is left to
+read, and the pool (not the worker) has chosen whether the stop is graceful.
 Killing a container worker kills the CLI *and* removes the container: a
 killed ``docker`` client leaves its container running.
 """
@@ -20,7 +24,6 @@ import selectors
 import shutil
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +35,14 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_re
 from ..errors import PermissionDeniedError, RuntimeUnavailableError
 from . import reaper
 from .base import Invocation, RuntimeKind
+from .deadline import KILL_GRACE_S, Deadline, StopSequence
 from .docker.runtime import DockerRuntime
 from .outcome import Termination
 from .process import process_environment
 from .proctree import ProcessTree
 from .run_state import scratch_parent
 from .streams import LogStream
-from .supervise import KILL_GRACE_S, start_plugin_process
+from .supervise import start_plugin_process
 
 __all__ = [
     "Spawn",
@@ -94,6 +98,19 @@ class Spawn:
     oom_killed: Callable[[], bool] = _never
     exit_code: Callable[[], int | None] = _unknown
     signal: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _EngineStop:
+    """A container worker, stopped through the engine as a one-shot container is (a :class:`.deadline.Stoppable`)."""
+
+    signal: Callable[[str], None]
+
+    def terminate(self) -> None:
+        self.signal("SIGTERM")
+
+    def kill(self) -> None:
+        self.signal("SIGKILL")
 
 
 def process_spawn(invocation: Invocation) -> Spawn:
@@ -174,7 +191,7 @@ class WarmWorker:
         return "its warm container" if self.runtime is RuntimeKind.DOCKER else "its warm worker"
 
     def _await_ready(self, timeout_s: float) -> None:
-        line = self._read_line(time.monotonic() + timeout_s, None, LogStream(1 << 20))
+        line = self._read_line(Deadline(at=time.monotonic() + timeout_s), LogStream(1 << 20))
         if line is None:
             if not self.alive:
                 raise WorkerGone("it exited without writing a ready line on stdout", started=True)
@@ -184,14 +201,13 @@ class WarmWorker:
         except ProtocolError as exc:
             raise WorkerGone(f"its first line on stdout was not a ready line ({exc})", started=True) from exc
 
-    def _read_line(self, deadline: float, cancel: threading.Event | None, logs: LogStream) -> bytes | None:
-        """The next stdout line; None when the worker exits, the deadline passes or cancel is set."""
+    def _read_line(self, deadline: Deadline, logs: LogStream) -> bytes | None:
+        """The next stdout line; None when the worker exits or the deadline is reached (cancel included)."""
         while b"\n" not in self._buffer:
             now = time.monotonic()
-            if now >= deadline or (cancel is not None and cancel.is_set()):
+            if deadline.reached(now) is not None:
                 return None
-            wait = min(deadline - now, 0.05) if cancel is not None else deadline - now
-            for key, _ in self.selector.select(wait):
+            for key, _ in self.selector.select(deadline.wait_s(now)):
                 if key.fd == self.pidfd:
                     self._drain(self.stdout_fd, self._buffer.extend)
                     self._drain(self.stderr_fd, logs.feed)
@@ -234,12 +250,12 @@ class WarmWorker:
 
     def call(self, invocation: Invocation, logs: LogStream) -> tuple[bytes, Termination]:
         """Send one request line (its id is the worker's call count) and wait for the response line."""
-        deadline = time.monotonic() + invocation.timeout_s
+        deadline = Deadline(at=time.monotonic() + invocation.timeout_s, cancel=invocation.cancel)
         self.calls += 1
         request = {**invocation.request, "id": self.calls}
         line: bytes | None = None
-        if self._send(encode_message(request), deadline):  # type: ignore[arg-type]  # a Request with its id
-            line = self._read_line(deadline, invocation.cancel, logs)
+        if self._send(encode_message(request), deadline.at):  # type: ignore[arg-type]  # a Request with its id
+            line = self._read_line(deadline, logs)
         self._drain(self.stderr_fd, logs.feed)
         if line is not None:
             # A process worker's logs, written before its response, are in the pipe by now. A
@@ -269,28 +285,28 @@ class WarmWorker:
     def stop(self, *, graceful: bool, grace_s: float = KILL_GRACE_S) -> None:
         """End the worker as a one-shot call ends its process, so both record the same ending.
 
-        Graceful (a timeout, a cancel): SIGTERM to the worker and what it
-        started, up to ``grace_s`` to exit, then SIGKILL; otherwise SIGKILL
-        at once. A container is signalled through the engine, and its
-        ``docker`` CLI, which ends with it, is given a moment to. The worker
-        is reaped, so :meth:`exit_status` says how it ended; descriptors
-        stay open until :meth:`kill`.
+        Graceful (a timeout, a cancel): terminate the worker, up to
+        ``grace_s`` to exit, then kill; otherwise kill at once
+        (:class:`.deadline.StopSequence`). A process worker is its process
+        tree; a container is signalled through the engine, and its
+        ``docker`` CLI, which ends with it, is given :data:`_CLI_EXIT_S` to.
+        Whatever is left of the tree is then SIGKILLed and the worker
+        reaped, so :meth:`exit_status` says how it ended; descriptors stay
+        open until :meth:`kill`.
         """
         self.alive = False
         self.tree.scan()
-        deliver = self._spawn.signal
-        if deliver is not None and self.process.poll() is None:
-            if graceful:
-                deliver("SIGTERM")
-                select.select([self.pidfd], [], [], grace_s)
-            if self.process.poll() is None:
-                deliver("SIGKILL")
-                select.select([self.pidfd], [], [], _CLI_EXIT_S)
-        elif graceful and self.process.poll() is None:
-            self.tree.signal_all(signal.SIGTERM)
-            select.select([self.pidfd], [], [], grace_s)
+        if self.process.poll() is None:
+            deliver = self._spawn.signal
+            target = self.tree if deliver is None else _EngineStop(deliver)
+            sequence = StopSequence(target, kill_grace_s=grace_s)
+            sequence.begin(graceful=graceful)
+            sequence.wait_for_end(self._ends_within, after_kill_s=0.0 if deliver is None else _CLI_EXIT_S)
         self.tree.signal_all(signal.SIGKILL)
         self.process.wait()
+
+    def _ends_within(self, timeout_s: float) -> bool:
+        return bool(select.select([self.pidfd], [], [], timeout_s)[0])
 
     def kill(self) -> None:
         """Stop the worker and everything it started (its container too); release every descriptor.

@@ -1,10 +1,11 @@
 """The plumbing of one container call: the attach stream, and the watch over its deadline.
 
-Kept apart from :mod:`.docker`, which decides what a container may do; this
-module only moves bytes in and out of one and stops it when it must stop.
-The attach stream is one hijacked HTTP connection multiplexing stdout and
-stderr; a reader thread demultiplexes it while a sender thread writes the
-request, so a plugin that writes before reading cannot block the call.
+Kept apart from :mod:`.runtime`, which decides what a container may do; this
+module only moves bytes in and out of one and stops it when it must stop,
+through the engine, in the sequence of :mod:`..deadline`. The attach stream
+is one hijacked HTTP connection multiplexing stdout and stderr; a reader
+thread demultiplexes it while a sender thread writes the request, so a
+plugin that writes before reading cannot block the call.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..base import Invocation
+from ..deadline import Deadline, DeadlineWatch
 from ..outcome import Termination
 from ..streams import BoundedStdout, LogStream
-from ..supervise import CANCEL_POLL_S
 
 if TYPE_CHECKING:
     import queue
@@ -82,21 +83,25 @@ class AttachStream:
 
 
 class ContainerWatch:
-    """The deadline, cancel and output limits of one running container."""
+    """The deadline, cancel and output limits of one running container.
+
+    It is the :class:`..deadline.Stoppable` its deadline stops: the engine
+    signals the container (``docker-init``, its PID 1, passes the signal on).
+    """
 
     def __init__(
-        self, api: Any, container_id: str, invocation: Invocation, *, kill_grace_s: float, started: float
+        self, api: Any, container_id: str, *, invocation: Invocation, kill_grace_s: float, started: float
     ) -> None:
         self.api = api
         self.container_id = container_id
-        self.cancel = invocation.cancel
-        self.deadline = started + invocation.timeout_s
-        self.kill_grace_s = kill_grace_s
-        self.termination = Termination.COMPLETED
-        self.term_sent_at: float | None = None
-        self.kill_sent_at: float | None = None
+        deadline = Deadline(at=started + invocation.timeout_s, cancel=invocation.cancel)
+        self.deadline_watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
 
-    def follow(self, stream: AttachStream, request: bytes, stdout: BoundedStdout, logs: LogStream) -> None:
+    @property
+    def termination(self) -> Termination:
+        return self.deadline_watch.termination
+
+    def follow(self, stream: AttachStream, *, request: bytes, stdout: BoundedStdout, logs: LogStream) -> None:
         """Send the request and feed the container's output to ``stdout``/``logs`` until it ends.
 
         The request goes out on its own thread: a plugin that writes before
@@ -113,16 +118,16 @@ class ContainerWatch:
             while True:
                 self._enforce(time.monotonic(), stream)
                 try:
-                    frame = frames.get(timeout=self._wait_s(time.monotonic()))
+                    frame = frames.get(timeout=self.deadline_watch.wait_s(time.monotonic()))
                 except queue.Empty:
                     continue
                 if frame is None:
                     return
                 kind, chunk = frame
                 fits = stdout.feed(chunk) if kind == _STDOUT else logs.feed(chunk)
-                if not fits and self.termination is Termination.COMPLETED:
+                if not fits and self.deadline_watch.termination is Termination.COMPLETED:
                     too_large = Termination.STDOUT_TOO_LARGE if kind == _STDOUT else Termination.STDERR_TOO_LARGE
-                    self._stop(too_large, graceful=False)
+                    self.deadline_watch.stop(too_large, graceful=False)
         finally:
             if reader.is_alive() or sender.is_alive():
                 stream.interrupt()
@@ -130,39 +135,18 @@ class ContainerWatch:
             sender.join(timeout=STREAM_END_GRACE_S)
 
     def _enforce(self, now: float, stream: AttachStream) -> None:
-        if self.termination is Termination.COMPLETED:
-            if self.cancel is not None and self.cancel.is_set():
-                self._stop(Termination.CANCELLED, graceful=True)
-            elif now >= self.deadline:
-                self._stop(Termination.TIMED_OUT, graceful=True)
-        elif self.kill_sent_at is None and self.term_sent_at is not None:
-            if now >= self.term_sent_at + self.kill_grace_s:
-                self._kill()
-        elif self.kill_sent_at is not None and now >= self.kill_sent_at + STREAM_END_GRACE_S:
+        """The deadline's step that is due; past the kill, give the stream :data:`STREAM_END_GRACE_S` to end."""
+        killed_at = self.deadline_watch.sequence.killed_at
+        if killed_at is not None and now >= killed_at + STREAM_END_GRACE_S:
             stream.interrupt()
-
-    def _wait_s(self, now: float) -> float:
-        if self.termination is Termination.COMPLETED:
-            wait = self.deadline - now
-            if self.cancel is not None:
-                wait = min(wait, CANCEL_POLL_S)
-        elif self.kill_sent_at is None and self.term_sent_at is not None:
-            wait = self.term_sent_at + self.kill_grace_s - now
         else:
-            wait = CANCEL_POLL_S
-        return max(0.0, wait)
+            self.deadline_watch.check(now)
 
-    def _stop(self, termination: Termination, *, graceful: bool) -> None:
-        self.termination = termination
-        if not graceful:
-            self._kill()
-            return
+    def terminate(self) -> None:
         self._signal("SIGTERM")
-        self.term_sent_at = time.monotonic()
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         self._signal("SIGKILL")
-        self.kill_sent_at = time.monotonic()
 
     def _signal(self, name: str) -> None:
         import docker
@@ -175,13 +159,11 @@ class ContainerWatch:
         """The container's exit code, killing it if it outlives its deadline with its output closed."""
         import requests
 
-        remaining = max(self.deadline - time.monotonic(), 0.0)
+        remaining = max(self.deadline_watch.deadline.at - time.monotonic(), 0.0)
         try:
             status = self.api.wait(self.container_id, timeout=max(remaining, 1.0))
         except requests.exceptions.ConnectionError:  # how docker-py reports a wait timeout
-            if self.termination is Termination.COMPLETED:
-                self.termination = Termination.TIMED_OUT
-            self._kill()
+            self.deadline_watch.stop(Termination.TIMED_OUT, graceful=False)  # a stop already under way keeps its reason
             status = self.api.wait(self.container_id, timeout=STREAM_END_GRACE_S)
         code = status.get("StatusCode")
         return code if isinstance(code, int) else None

@@ -16,11 +16,19 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...errors import RuntimeUnavailableError
 
-__all__ = ["BUILT_FROM_LABEL", "ImageIdentity", "image_refusal", "inspect_image", "local_images", "rebuild_command"]
+__all__ = [
+    "BUILT_FROM_LABEL",
+    "ImageIdentity",
+    "ImageRefusal",
+    "image_refusal",
+    "inspect_image",
+    "local_images",
+    "rebuild_command",
+]
 
 BUILT_FROM_LABEL = "workflow-plugins.content-hash"
 
@@ -35,6 +43,13 @@ class ImageIdentity:
 
     def to_record(self) -> dict[str, str | None]:
         return {"tag": self.tag, "id": self.id, "built_from": self.built_from}
+
+
+class ImageRefusal(NamedTuple):
+    """Why an image must not run, and how to get one that may."""
+
+    message: str
+    hint: str
 
 
 def inspect_image(api: Any, tag: str) -> ImageIdentity | None:
@@ -86,23 +101,23 @@ def rebuild_command(plugin_dir: Path | None, plugin_ref: str) -> str:
 
 def image_refusal(
     identity: ImageIdentity | None, *, tag: str, content_hash: str, plugin_ref: str, plugin_dir: Path | None
-) -> tuple[str, str] | None:
-    """Why ``identity`` must not run for a plugin whose directory hashes to ``content_hash``: (message, hint).
+) -> ImageRefusal | None:
+    """Why ``identity`` must not run for a plugin whose directory hashes to ``content_hash``.
 
     None when the image was built from exactly that content.
     """
     command = rebuild_command(plugin_dir, plugin_ref)
     if identity is None:
-        return f"image {tag} is not in the local Docker engine", f"build it with {command}"
+        return ImageRefusal(f"image {tag} is not in the local Docker engine", f"build it with {command}")
     if identity.built_from is None:
-        return (
+        return ImageRefusal(
             f"image {tag} has no {BUILT_FROM_LABEL} label: it was not built by `workflow plugin build`, so"
             " which code of the plugin it holds is unknown",
             f"build it with {command}",
         )
     if identity.built_from != content_hash:
         where = f" {plugin_dir}" if plugin_dir is not None else ""
-        return (
+        return ImageRefusal(
             f"image {tag} is stale: it was built from plugin content {identity.built_from}, but the plugin"
             f" directory{where} now hashes to {content_hash}, so the image would run old code",
             f"rebuild it with {command}",

@@ -47,10 +47,10 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
 from ...workflows.mount_sources import bind_sources
 from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
+from ..deadline import KILL_GRACE_S
 from ..outcome import Ending, Termination, classify
 from ..run_state import run_labels
 from ..streams import BoundedStdout, LogStream
-from ..supervise import KILL_GRACE_S
 from .attach import AttachStream, ContainerWatch
 from .client import (
     MIN_DAEMON_WAIT_S,
@@ -299,8 +299,10 @@ class DockerRuntime:
                 raise _daemon_failure(exc, "Docker could not start the container") from exc
             stdout = BoundedStdout(invocation.max_stdout_bytes)
             logs = LogStream(invocation.max_stderr_bytes, on_log)
-            watch = ContainerWatch(api, container_id, invocation, kill_grace_s=self.kill_grace_s, started=started)
-            watch.follow(stream, encode_message(invocation.request), stdout, logs)
+            watch = ContainerWatch(
+                api, container_id, invocation=invocation, kill_grace_s=self.kill_grace_s, started=started
+            )
+            watch.follow(stream, request=encode_message(invocation.request), stdout=stdout, logs=logs)
             exit_code = watch.wait_exit()
             oom = exit_code != 0 and watch.termination is Termination.COMPLETED and _oom_killed(api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
