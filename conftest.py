@@ -134,13 +134,17 @@ def run_in_container() -> Callable[..., Any]:
     """``run_in_container(image, action, inputs)``: one call as restricted workflows make it (DockerRuntime)."""
 
     def run(image: str, action: str, inputs: dict[str, Any], *, timeout_s: float = 60) -> Any:
-        from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation
+        from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, RuntimeKind
         from workflow_plugin_sdk.protocol import make_request
 
         runtime = DockerRuntime()
         try:
             invocation = Invocation(
-                plugin_ref="tests/built", request=make_request(action, inputs), image=image, timeout_s=timeout_s
+                kind=RuntimeKind.DOCKER,
+                plugin_ref="tests/built",
+                request=make_request(action, inputs),
+                image=image,
+                timeout_s=timeout_s,
             )
             return runtime.invoke(invocation)
         finally:

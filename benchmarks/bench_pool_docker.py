@@ -31,12 +31,14 @@ from pathlib import Path
 
 from _shared import FLOOR_WORKER, build_noop_image
 
-from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation
+from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_sdk.protocol import make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/pool-noop:latest"
-INVOCATION = Invocation(plugin_ref="bench/pool-noop", request=make_request("noop", {}), image=BENCH_IMAGE)
+INVOCATION = Invocation(
+    kind=RuntimeKind.DOCKER, plugin_ref="bench/pool-noop", request=make_request("noop", {}), image=BENCH_IMAGE
+)
 
 
 def floor_rate(calls: int) -> float:

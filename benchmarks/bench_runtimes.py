@@ -28,7 +28,7 @@ from pathlib import Path
 
 from _shared import NOOP_PLUGIN, build_noop_image
 
-from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, ProcessRuntime, plugin_argv
+from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, ProcessRuntime, RuntimeKind, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/noop:latest"
@@ -86,6 +86,7 @@ def report(title: str, medians: dict[str, float], floor: str) -> None:
 def bench_process(plugin_dir: Path, rounds: int) -> None:
     base_python = getattr(sys, "_base_executable", sys.executable)
     invocation = Invocation(
+        kind=RuntimeKind.PROCESS,
         plugin_ref="bench/noop",
         request=REQUEST,
         plugin_dir=plugin_dir,
@@ -125,7 +126,7 @@ def bench_docker(plugin_dir: Path, rounds: int) -> None:
             ["docker", "run", "--rm", "-i", *RESTRICTED_RUN_FLAGS, BENCH_IMAGE]
         ),
         "DockerRuntime.invoke": _invoke(
-            runtime, Invocation(plugin_ref="bench/noop", request=REQUEST, image=BENCH_IMAGE)
+            runtime, Invocation(kind=RuntimeKind.DOCKER, plugin_ref="bench/noop", request=REQUEST, image=BENCH_IMAGE)
         ),
     }
     try:

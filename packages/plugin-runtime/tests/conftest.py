@@ -85,3 +85,27 @@ def containers_of(docker_client: Any) -> Callable[[str], list[Any]]:
             return found
 
     return containers
+
+
+# --- The runtime registry: a process runtime registered for one test, the built-in put back after ---
+
+
+@pytest.fixture
+def registered_process_runtimes() -> Iterator[list[Any]]:
+    """Registers a factory of real process runtimes for PROCESS; the list holds each runtime it made."""
+    from workflow_plugin_runtime.config import RuntimeKind
+    from workflow_plugin_runtime.runtimes.process import ProcessRuntime
+    from workflow_plugin_runtime.runtimes.registry import register_runtime
+
+    made: list[ProcessRuntime] = []
+
+    def factory() -> ProcessRuntime:
+        made.append(ProcessRuntime())
+        return made[-1]
+
+    built_in = register_runtime(RuntimeKind.PROCESS, factory)
+    assert built_in is not None
+    try:
+        yield made
+    finally:
+        register_runtime(RuntimeKind.PROCESS, built_in)

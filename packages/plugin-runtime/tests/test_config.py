@@ -9,9 +9,10 @@ from workflow_plugin_runtime.config import (
     Config,
     PathSource,
     PoolSettings,
-    RestrictedBackend,
+    RuntimeKind,
     find_project_root,
     load_config,
+    restricted_backend,
 )
 from workflow_plugin_runtime.errors import ConfigError
 
@@ -48,7 +49,7 @@ def test_defaults_without_any_config(tmp_path: Path, user_dirs: tuple[Path, Path
         (user_dirs[1] / "plugins", PathSource.DEFAULT),
     ]
     assert (config.project_config, config.user_config) == (None, None)
-    assert (config.backend, config.pool) == (RestrictedBackend.AUTO, None)
+    assert (config.backend, config.pool) == (None, None)
 
 
 def test_project_root_is_found_upward(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:
@@ -103,7 +104,7 @@ def test_project_settings_override_user_settings(tmp_path: Path, user_dirs: tupl
         "restricted: {backend: sandbox}\npool: {size: 2, idle_timeout: 5}\n", encoding="utf-8"
     )
     config = load(root, user_dirs)
-    assert config.backend is RestrictedBackend.DOCKER
+    assert config.backend is RuntimeKind.DOCKER
     assert config.pool == PoolSettings(size=4, idle_timeout=5.0, recycle_after=1000)
     assert config.pool_enabled is False
 
@@ -140,6 +141,21 @@ def test_bad_backend_in_user_config(tmp_path: Path, user_dirs: tuple[Path, Path]
         load(tmp_path, user_dirs)
     assert caught.value.message == 'expected one of auto, sandbox, docker; got string "sandbx"'
     assert caught.value.hint == "did you mean 'sandbox'?"
+
+
+@pytest.mark.parametrize(
+    ("text", "backend"), [("auto", None), ("sandbox", RuntimeKind.SANDBOX), ("docker", RuntimeKind.DOCKER)]
+)
+def test_the_backend_setting_is_a_restricted_runtime_or_auto(text: str, backend: RuntimeKind | None) -> None:
+    assert restricted_backend(text) is backend
+
+
+@pytest.mark.parametrize("text", ["process", "engine", "Docker", ""])
+def test_a_place_that_does_not_isolate_is_no_backend(text: str) -> None:
+    """A RuntimeKind is not enough: a restricted workflow never runs as a bare process."""
+    with pytest.raises(ValueError) as caught:
+        restricted_backend(text)
+    assert str(caught.value) == f"{text!r} is not one of auto, sandbox, docker"
 
 
 def test_wrong_type_and_broken_yaml(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from workflow_cli.scaffold import scaffold_files
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
-from workflow_plugin_runtime.runtimes.base import Invocation
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_sdk.protocol import make_request
 
@@ -159,6 +159,7 @@ def test_new_then_build_then_run_in_docker(run_cli, tmp_path):
 
         result = runtime.invoke(
             Invocation(
+                kind=RuntimeKind.DOCKER,
                 plugin_ref="acme/hello",
                 request=make_request("greet", {"name": "container"}),
                 image=tag,

@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold res
 
 if TYPE_CHECKING:
     from ._util.control_chars import escape_controls_in_json, neutralise_controls
-    from .config import Config, PluginsPath, load_config
+    from .config import Config, PluginsPath, RuntimeKind, load_config
     from .errors import (
         ConfigError,
         Failure,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
         ResourceLimits,
         plugin_argv,
     )
-    from .runtimes.base import Metrics, RuntimeKind
+    from .runtimes.base import Metrics
     from .runtimes.pool import WarmPool
     from .workflows.checks import WorkflowCheck, check_workflow, check_workflow_file
     from .workflows.permissions import Permissions, SecurityMode
@@ -105,7 +105,7 @@ _EXPORTS = {
     "RunObserver": "execution.scheduler",
     "RunResult": "execution.results",
     "RunStatus": "execution.results",
-    "RuntimeKind": "runtimes.base",
+    "RuntimeKind": "config",
     "RuntimeUnavailableError": "errors",
     "Scheduler": "execution.scheduler",
     "SecretError": "errors",

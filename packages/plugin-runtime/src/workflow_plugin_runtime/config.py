@@ -34,13 +34,15 @@ __all__ = [
     "CONFIG_DIRNAME",
     "CONFIG_FILENAME",
     "PLUGINS_PATH_ENV",
+    "RESTRICTED_RUNTIMES",
     "Config",
     "PathSource",
     "PluginsPath",
     "PoolSettings",
-    "RestrictedBackend",
+    "RuntimeKind",
     "find_project_root",
     "load_config",
+    "restricted_backend",
 ]
 
 CONFIG_DIRNAME = ".workflow"
@@ -60,10 +62,39 @@ class PathSource(enum.StrEnum):
     ENTRY_POINT = "entry point"
 
 
-class RestrictedBackend(enum.StrEnum):
-    AUTO = "auto"
+class RuntimeKind(enum.StrEnum):
+    """Where a plugin runs: a local process, a bubblewrap sandbox, a container, or the engine itself (handlers).
+
+    The one name for a place, used by every invocation, runtime, metric and
+    the ``restricted.backend`` setting. It lives here, below the runtimes,
+    because the configuration chooses among these places.
+    """
+
+    PROCESS = "process"
     SANDBOX = "sandbox"
     DOCKER = "docker"
+    ENGINE = "engine"
+
+
+RESTRICTED_RUNTIMES = (RuntimeKind.SANDBOX, RuntimeKind.DOCKER)
+"""Where a restricted workflow may run, in the order ``auto`` tries them: the daemonless sandbox first."""
+_AUTO = "auto"
+
+
+def restricted_backend(text: str) -> RuntimeKind | None:
+    """The ``restricted.backend`` setting (config file, ``--backend``): a place, or None for ``auto``.
+
+    ``auto`` is no place of its own but a choice made at run time among
+    :data:`RESTRICTED_RUNTIMES`, so it has no member in :class:`RuntimeKind`.
+    Raises ValueError for anything else, naming the accepted values.
+    """
+    if text == _AUTO:
+        return None
+    for kind in RESTRICTED_RUNTIMES:
+        if text == kind.value:
+            return kind
+    choices = ", ".join((_AUTO, *(kind.value for kind in RESTRICTED_RUNTIMES)))
+    raise ValueError(f"{text!r} is not one of {choices}")
 
 
 _set = object.__setattr__
@@ -104,7 +135,7 @@ class PluginsPath(FrozenRecord):
 
 
 class Config(FrozenRecord):
-    """The merged configuration; ``None`` files were not found."""
+    """The merged configuration; ``None`` files were not found, and a ``None`` backend is ``auto``."""
 
     __slots__ = (
         "backend",
@@ -119,7 +150,7 @@ class Config(FrozenRecord):
     plugins_paths: tuple[PluginsPath, ...]
     project_config: Path | None
     user_config: Path | None
-    backend: RestrictedBackend
+    backend: RuntimeKind | None
     pool: PoolSettings | None
     pool_enabled: bool
 
@@ -130,7 +161,7 @@ class Config(FrozenRecord):
         *,
         project_config: Path | None = None,
         user_config: Path | None = None,
-        backend: RestrictedBackend = RestrictedBackend.AUTO,
+        backend: RuntimeKind | None = None,
         pool: PoolSettings | None = None,
         pool_enabled: bool = False,
     ) -> None:
@@ -204,7 +235,7 @@ def load_config(
         plugins_paths=_unique(paths),
         project_config=project_file if project is not None else None,
         user_config=user_file if user is not None else None,
-        backend=RestrictedBackend(settings.get("restricted", {}).get("backend", RestrictedBackend.AUTO.value)),
+        backend=restricted_backend(settings.get("restricted", {}).get("backend", _AUTO)),
         pool=_pool(settings.get("pool")),
         pool_enabled=bool(settings.get("pool", {}).get("enabled", False)),
     )

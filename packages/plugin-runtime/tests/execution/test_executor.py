@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime.config import RestrictedBackend
+from workflow_plugin_runtime.config import RuntimeKind
 from workflow_plugin_runtime.errors import FailureKind
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager, effective_timeout
@@ -111,7 +111,7 @@ def test_a_restricted_workflow_refuses_ungranted_capabilities_with_the_yaml_to_a
 
 
 def test_the_sandbox_backend_is_reported_unavailable_with_a_way_out():
-    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RestrictedBackend.SANDBOX)
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RuntimeKind.SANDBOX)
     with PluginManager(Resolver([PLUGINS], entry_points=False), policy=policy) as manager:
         failure = PluginExecutor(manager).run("tests/misbehave.ok", {"count": 1}).failure
     assert failure.kind is FailureKind.RUNTIME_UNAVAILABLE
@@ -148,11 +148,11 @@ class TestTimeoutPrecedence:
     def test_task_then_action_then_plugin_then_default(self, executor):
         manifest = self.manifest(executor)
         sleep, ok = manifest.action("sleep"), manifest.action("ok")
-        assert effective_timeout(0.5, sleep, manifest) == 0.5
-        assert effective_timeout(None, sleep, manifest) == 1.0
-        assert effective_timeout(None, ok, manifest) == 3.0
+        assert effective_timeout(0.5, action=sleep, manifest=manifest) == 0.5
+        assert effective_timeout(None, action=sleep, manifest=manifest) == 1.0
+        assert effective_timeout(None, action=ok, manifest=manifest) == 3.0
         nameless = executor.manager.resolver.resolve("tests/needs-network")
-        assert effective_timeout(None, nameless.action("get"), nameless) == 30.0
+        assert effective_timeout(None, action=nameless.action("get"), manifest=nameless) == 30.0
 
     @pytest.mark.parametrize(("task_timeout", "shown"), [(0.4, "0.4 s"), (None, "1 s")])
     def test_a_real_call_is_killed_at_its_effective_timeout(self, executor, task_timeout, shown):

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from workflow_plugin_runtime.runtimes.base import Invocation, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
 from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins"
@@ -29,6 +29,7 @@ def _unique_ref(name: str) -> str:
 
 def _make(plugin_dir: Path, entrypoint: str, action: str, inputs: dict[str, Any] | None, **fields: Any) -> Invocation:
     secret_inputs = fields.pop("secret_inputs", ())
+    fields.setdefault("kind", RuntimeKind.PROCESS)
     fields.setdefault("plugin_ref", _unique_ref(plugin_dir.name))
     fields.setdefault("argv", plugin_argv(plugin_dir, entrypoint=entrypoint))
     return Invocation(
@@ -40,7 +41,7 @@ def _make(plugin_dir: Path, entrypoint: str, action: str, inputs: dict[str, Any]
 
 @pytest.fixture
 def probe() -> MakeInvocation:
-    """An invocation of the SDK probe plugin; keyword fields override Invocation's."""
+    """A process invocation of the SDK probe plugin; keyword fields override Invocation's (``kind`` too)."""
 
     def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
         return _make(PROBE_DIR, "main.py", action, inputs, **fields)

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS, Invocation, MiB, ResourceLimits, plugin_argv
+from workflow_plugin_runtime.runtimes.base import (
+    PYTHON_FLAGS,
+    Invocation,
+    MiB,
+    ResourceLimits,
+    RuntimeKind,
+    plugin_argv,
+)
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
 PROBE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins" / "probe"
@@ -57,11 +64,20 @@ def test_startup_flags_keep_the_plugin_directory_importable_and_ignore_python_va
 def test_invocation_rejects_what_no_runtime_could_run(tmp_path: Path) -> None:
     request = make_request("go", {})
     with pytest.raises(ValueError, match="timeout"):
-        Invocation(plugin_ref="a/b", request=request, timeout_s=0)
+        Invocation(kind=RuntimeKind.DOCKER, plugin_ref="a/b", request=request, image="a/b:1", timeout_s=0)
     with pytest.raises(ValueError, match="output limits"):
-        Invocation(plugin_ref="a/b", request=request, max_stdout_bytes=0)
+        Invocation(kind=RuntimeKind.DOCKER, plugin_ref="a/b", request=request, image="a/b:1", max_stdout_bytes=0)
     with pytest.raises(ValueError, match="environment variable"):
-        Invocation(plugin_ref="a/b", request=request, env={"A=B": "x"})
+        Invocation(kind=RuntimeKind.DOCKER, plugin_ref="a/b", request=request, image="a/b:1", env={"A=B": "x"})
+
+
+def test_an_invocation_must_carry_what_its_kind_runs(tmp_path: Path) -> None:
+    """The kind decides where a call runs, so a call missing what that place needs is refused when made."""
+    request = make_request("go", {})
+    with pytest.raises(ValueError, match="a/b: a docker invocation needs an image"):
+        Invocation(kind=RuntimeKind.DOCKER, plugin_ref="a/b", request=request, plugin_dir=tmp_path, argv=("x",))
+    with pytest.raises(ValueError, match="a/b: a process invocation needs argv and plugin_dir"):
+        Invocation(kind=RuntimeKind.PROCESS, plugin_ref="a/b", request=request, image="a/b:1")
 
 
 def test_resource_limits_have_safe_defaults_and_refuse_nonsense() -> None:

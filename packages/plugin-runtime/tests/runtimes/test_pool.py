@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import Invocation, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_sdk.protocol import make_request
 
@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).parents[4] / "examples" / "plugins"
 
 def invocation(plugin: Path, action: str, inputs: dict | None = None, **options) -> Invocation:
     plugin = plugin.resolve()
+    options.setdefault("kind", RuntimeKind.PROCESS)
     return Invocation(
         plugin_ref=f"tests/{plugin.name}",
         request=make_request(action, inputs or {}),
@@ -181,3 +182,28 @@ def test_a_plugin_that_cannot_be_kept_warm_is_warned_about_once():
     )
     assert "runtime.serve: false" in warning.hint
     assert results[0].metrics.queued_s >= 0.5  # the first call waited for the ready line in vain
+
+
+def test_the_kind_not_the_image_makes_a_process_worker(pool):
+    """A process call that happens to name an image still gets a process worker, as its kind says."""
+    first = pool.invoke(invocation(RAW, "pid", image="workflow-plugins-test/never-built:0"))
+    second = pool.invoke(invocation(RAW, "pid", image="workflow-plugins-test/never-built:0"))
+    assert first.failure is None and second.failure is None, (first.failure, second.failure)
+    assert first.outputs["pid"] == second.outputs["pid"]
+    assert (first.metrics.runtime, second.metrics.runtime) == (RuntimeKind.PROCESS, RuntimeKind.PROCESS)
+    assert second.metrics.warm
+
+
+def test_a_kind_without_warm_workers_is_refused(pool):
+    sandboxed = invocation(RAW, "pid", kind=RuntimeKind.SANDBOX)
+    with pytest.raises(ValueError, match="a sandbox invocation cannot run on a process or docker runtime"):
+        pool.invoke(sandboxed)
+    assert pool.worker_pids() == []
+
+
+def test_cold_calls_run_on_the_runtime_registered_for_their_kind(registered_process_runtimes):
+    with WarmPool(size=1, ready_timeout_s=0.5) as pool:
+        result = pool.invoke(invocation(FIXTURES / "one_shot", "hello"))
+        assert len(registered_process_runtimes) == 1
+    assert result.failure is None, result.failure
+    assert result.metrics.runtime is RuntimeKind.PROCESS and not result.metrics.warm

@@ -50,7 +50,11 @@ def call(test_image: str, ref: str) -> MakeInvocation:
     def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
         fields.setdefault("plugin_ref", ref)
         return Invocation(
-            request=make_request(action, inputs or {}), plugin_dir=RUNTIME_PLUGINS / "probe", image=test_image, **fields
+            kind=RuntimeKind.DOCKER,
+            request=make_request(action, inputs or {}),
+            plugin_dir=RUNTIME_PLUGINS / "probe",
+            image=test_image,
+            **fields,
         )
 
     return make

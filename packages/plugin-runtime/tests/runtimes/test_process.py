@@ -49,6 +49,18 @@ def test_process_runtime_implements_the_protocol(runtime: ProcessRuntime) -> Non
     assert runtime.kind is RuntimeKind.PROCESS
 
 
+def test_a_docker_invocation_is_refused_even_with_everything_a_process_needs(
+    runtime: ProcessRuntime, probe: MakeInvocation, tmp_path: Path
+) -> None:
+    """The kind decides: a container call run as a bare process would lose its lockdown, so it never starts."""
+    invocation = probe(
+        "filesystem", {"targets": [str(tmp_path)]}, kind=RuntimeKind.DOCKER, image="workflow-plugins-test/any:1"
+    )
+    with pytest.raises(ValueError, match="a docker invocation cannot run on a process runtime"):
+        runtime.invoke(invocation)
+    assert not (tmp_path / "probe.txt").exists()
+
+
 def test_success_returns_outputs_and_metrics(runtime: ProcessRuntime, probe: MakeInvocation) -> None:
     result = runtime.invoke(probe("hello", {"name": "ada"}))
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind, PermissionDeniedError
-from workflow_plugin_runtime.runtimes.base import Invocation, Mount
+from workflow_plugin_runtime.runtimes.base import Invocation, Mount, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_runtime.workflows.mount_sources import (
@@ -159,6 +159,7 @@ def swapped(folders: dict[str, Path]) -> Mount:
 def in_container(test_image: str) -> Callable[..., Invocation]:
     def make(**fields: Any) -> Invocation:
         return Invocation(
+            kind=RuntimeKind.DOCKER,
             plugin_ref=f"test/mounts-{uuid.uuid4().hex[:12]}",
             request=make_request("hello", {}),
             plugin_dir=RUNTIME_PLUGINS / "probe",

@@ -2,11 +2,13 @@
 
 The manager is where security decisions are made once for every caller: it
 resolves the plugin, checks a restricted workflow's grants against the
-plugin's capabilities, picks the runtime (trusted: a process or a warm
-worker; restricted: a container, warm or not), and builds the
-:class:`Invocation` with only what the grants allow: configured variables
-the plugin may see, the mounts it needs, network only when granted.
-Nothing long-lived is kept unless warm workers were asked for.
+plugin's capabilities, decides where the call runs (a
+:class:`~workflow_plugin_runtime.config.RuntimeKind`: trusted, a process;
+restricted, the configured backend), takes that kind's runtime from the
+registry (:mod:`..runtimes.registry`) or a warm pool, and builds the
+:class:`Invocation`, marked with its kind, with only what the grants allow:
+configured variables the plugin may see, the mounts it needs, network only
+when granted. Nothing long-lived is kept unless warm workers were asked for.
 
 A plugin's content hash is computed once per manager
 (:meth:`PluginManager.content_hash`): a container call carries it so the
@@ -26,13 +28,14 @@ from packaging.specifiers import SpecifierSet
 
 from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
-from ..config import PoolSettings, RestrictedBackend
-from ..errors import PermissionDeniedError, Problem, RuntimeUnavailableError
+from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
+from ..errors import PermissionDeniedError, Problem
 from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest
 from ..plugins.provenance import plugin_content_hash
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
-from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, RuntimeKind, plugin_argv
+from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, plugin_argv
+from ..runtimes.registry import is_registered, runtime_for
 from ..workflows.mount_sources import Mount
 from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
 
@@ -47,15 +50,23 @@ __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeou
 class ExecutionPolicy:
     """How a workflow wants its plugins run: the security mode, its grants, warm workers or not.
 
-    ``pool_defaults`` sizes warm pools of plugins whose manifest has no
-    ``runtime.pool`` (the config file's ``pool`` section).
+    ``backend`` is where a restricted workflow runs, one of
+    :data:`~workflow_plugin_runtime.config.RESTRICTED_RUNTIMES`; ``None``
+    (auto) is a sandbox runtime when one was given or is registered, else
+    Docker. ``pool_defaults`` sizes warm pools of plugins whose manifest has
+    no ``runtime.pool`` (the config file's ``pool`` section).
     """
 
     security: SecurityMode = SecurityMode.TRUSTED
     permissions: Permissions = field(default_factory=Permissions)
-    backend: RestrictedBackend = RestrictedBackend.AUTO
+    backend: RuntimeKind | None = None
     pool: bool = False
     pool_defaults: PoolSettings | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in RESTRICTED_RUNTIMES:
+            # A restricted workflow run "on" a process would silently lose its isolation.
+            raise ValueError(f"{self.backend.value} is not a restricted backend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +83,7 @@ class PreparedCall:
         return tuple(self.invocation.request["secret_inputs"])
 
 
-def effective_timeout(task_timeout: float | None, action: ActionDef, manifest: PluginManifest) -> float:
+def effective_timeout(task_timeout: float | None, *, action: ActionDef, manifest: PluginManifest) -> float:
     """Task, then action, then plugin, then the 30-second default."""
     for candidate in (task_timeout, action.timeout, manifest.runtime.timeout):
         if candidate is not None:
@@ -83,8 +94,9 @@ def effective_timeout(task_timeout: float | None, action: ActionDef, manifest: P
 class PluginManager:
     """Resolves, authorises and prepares plugin calls; owns the runtimes it creates.
 
-    ``runtimes`` lets an engine supply its own (a custom Docker client, a
-    sandbox); missing ones are created on first use. ``on_warning`` hears
+    ``runtimes`` lets an engine supply its own by kind (a custom Docker
+    client, a sandbox); a missing one is the registry's, made on first use.
+    ``on_warning`` hears
     what an operator should know but does not fail a call (a plugin that
     cannot be kept warm runs cold). Call :meth:`close` when done: it stops
     warm workers and releases clients.
@@ -148,9 +160,10 @@ class PluginManager:
         self.authorise(manifest, task=task)
         secrets = sorted({*secret_inputs, *(name for name in action.secret_inputs if name in inputs)})
         request = make_request(action.name, dict(inputs), secret_inputs=secrets, context=context or {})
-        runtime = self._runtime_for(manifest)
+        kind = self._kind()
+        runtime = self._runtime_for(manifest, kind)
         invocation = self._invocation(
-            manifest, kind=runtime.kind, request=request, env=env or {}, timeout=timeout, action=action, cancel=cancel
+            manifest, kind=kind, request=request, env=env or {}, timeout=timeout, action=action, cancel=cancel
         )
         if manifest.runtime.pool is not None and runtime is self._pool:
             self._size_pool(manifest, invocation)
@@ -180,11 +193,13 @@ class PluginManager:
         """The image a container call was checked against and run from; None when it ran no checked image."""
         from ..runtimes.docker.runtime import DockerRuntime
 
-        if call.invocation.image is None or call.invocation.content_hash is None:
+        invocation = call.invocation
+        if invocation.kind is not RuntimeKind.DOCKER or invocation.content_hash is None:
             return None
+        assert invocation.image is not None  # a docker invocation is refused without one
         with self._lock:
             docker = self._runtimes.get(RuntimeKind.DOCKER)
-        return docker.checked_image(call.invocation.image) if isinstance(docker, DockerRuntime) else None
+        return docker.checked_image(invocation.image) if isinstance(docker, DockerRuntime) else None
 
     def _argv(self, manifest: PluginManifest) -> tuple[str, ...]:
         argv = self._argvs.get(manifest.manifest_path)
@@ -206,10 +221,11 @@ class PluginManager:
         cancel: threading.Event | None,
     ) -> Invocation:
         common: dict[str, Any] = {
+            "kind": kind,
             "plugin_ref": manifest.ref,
             "request": request,
             "plugin_dir": manifest.plugin_dir,
-            "timeout_s": effective_timeout(timeout, action, manifest),
+            "timeout_s": effective_timeout(timeout, action=action, manifest=manifest),
             "cancel": cancel,
         }
         if kind is RuntimeKind.PROCESS:
@@ -225,38 +241,35 @@ class PluginManager:
             **common,
         )
 
-    def _runtime_for(self, manifest: PluginManifest) -> PluginRuntime:
+    def _kind(self) -> RuntimeKind:
+        """Where this manager's calls run: a process when trusted, else the backend (auto: see ExecutionPolicy)."""
+        if self.policy.security is not SecurityMode.RESTRICTED:
+            return RuntimeKind.PROCESS
+        if self.policy.backend is not None:
+            return self.policy.backend
+        with self._lock:
+            given = set(self._runtimes)
+        return next((kind for kind in RESTRICTED_RUNTIMES if kind in given or is_registered(kind)), RuntimeKind.DOCKER)
+
+    def _runtime_for(self, manifest: PluginManifest, kind: RuntimeKind) -> PluginRuntime:
         # A plugin whose manifest says it does not serve is never asked to: no ready-line wait, no warning.
         warm = (self.policy.pool or manifest.runtime.pool is not None) and manifest.runtime.serve
-        if self.policy.security is SecurityMode.RESTRICTED:
-            isolated = self._restricted_runtime()
-            if warm:
-                from ..runtimes.docker.runtime import DockerRuntime
-
-                if isinstance(isolated, DockerRuntime):
-                    return self._warm_pool(docker=isolated)
-            return isolated
-        if warm:
+        if warm and kind is RuntimeKind.PROCESS:
             return self._warm_pool()
-        return self._runtime(RuntimeKind.PROCESS)
+        runtime = self._runtime(kind)
+        if warm and kind is RuntimeKind.DOCKER:
+            from ..runtimes.docker.runtime import DockerRuntime
 
-    def _restricted_runtime(self) -> PluginRuntime:
-        backend = self.policy.backend
-        if backend is RestrictedBackend.SANDBOX and RuntimeKind.SANDBOX not in self._runtimes:
-            from ..runtimes.backends import BACKEND_PROBES
-
-            raise BACKEND_PROBES[RestrictedBackend.SANDBOX]() or RuntimeUnavailableError(
-                "no sandbox runtime was given to this PluginManager", hint="pass runtimes={RuntimeKind.SANDBOX: ...}"
-            )
-        if backend is not RestrictedBackend.DOCKER and RuntimeKind.SANDBOX in self._runtimes:
-            return self._runtimes[RuntimeKind.SANDBOX]
-        return self._runtime(RuntimeKind.DOCKER)
+            if isinstance(runtime, DockerRuntime):
+                return self._warm_pool(docker=runtime)
+        return runtime
 
     def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
+        """The runtime of ``kind``: the one given, else the registry's, made on first use (and closed by close())."""
         with self._lock:
             runtime = self._runtimes.get(kind)
             if runtime is None:
-                runtime = self._runtimes[kind] = _create_runtime(kind)
+                runtime = self._runtimes[kind] = runtime_for(kind)
             return runtime
 
     def _warm_pool(self, *, docker: DockerRuntime | None = None) -> PluginRuntime:
@@ -308,18 +321,6 @@ class PluginManager:
             runtime.close()
 
 
-def _create_runtime(kind: RuntimeKind) -> PluginRuntime:
-    if kind is RuntimeKind.PROCESS:
-        from ..runtimes.process import ProcessRuntime
-
-        return ProcessRuntime()
-    if kind is RuntimeKind.DOCKER:
-        from ..runtimes.docker.runtime import DockerRuntime
-
-        return DockerRuntime()
-    raise RuntimeUnavailableError(f"no {kind.value} runtime is configured")
-
-
 def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:
     """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write.
 
@@ -352,6 +353,7 @@ def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mou
 
 
 def _limits(permissions: Permissions) -> ResourceLimits:
+    """The ceilings of an isolated call: what the workflow grants, the runtime's defaults for the rest."""
     granted = permissions.resources
     defaults = ResourceLimits()
     return ResourceLimits(

@@ -4,7 +4,9 @@ A restricted run on a backend that cannot work would start anyway and fail
 every task the same way; asking first turns that into one clear error
 before anything runs. Each backend has a probe, a function that says why
 it cannot run on this machine (or nothing when it can), and ``auto`` takes
-the first backend of :data:`AUTO_ORDER` whose probe passes.
+the first backend of :data:`~workflow_plugin_runtime.config.RESTRICTED_RUNTIMES`
+whose probe passes. A backend is a :class:`~workflow_plugin_runtime.config.RuntimeKind`;
+``auto`` is ``None``.
 
 The sandbox backend (bubblewrap) is not implemented yet, so its probe
 always says so. When it lands, its probe checks what it needs (``bwrap``
@@ -16,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from ..config import RestrictedBackend
+from ..config import RESTRICTED_RUNTIMES, RuntimeKind
 from ..errors import RuntimeUnavailableError
 
-__all__ = ["AUTO_ORDER", "BACKEND_PROBES", "BackendProbe", "usable_backend"]
+__all__ = ["BACKEND_PROBES", "BackendProbe", "usable_backend"]
 
 BackendProbe = Callable[[], RuntimeUnavailableError | None]
 """Why a backend cannot run here (its message and a hint saying how to get it), or None when it can."""
@@ -64,35 +66,34 @@ def _install_docker(exc: RuntimeUnavailableError) -> RuntimeUnavailableError:
     )
 
 
-BACKEND_PROBES: Mapping[RestrictedBackend, BackendProbe] = MappingProxyType(
-    {RestrictedBackend.SANDBOX: _sandbox_problem, RestrictedBackend.DOCKER: _docker_problem}
+BACKEND_PROBES: Mapping[RuntimeKind, BackendProbe] = MappingProxyType(
+    {RuntimeKind.SANDBOX: _sandbox_problem, RuntimeKind.DOCKER: _docker_problem}
 )
-AUTO_ORDER = (RestrictedBackend.SANDBOX, RestrictedBackend.DOCKER)
-"""What ``auto`` tries, in order: the daemonless sandbox first."""
 
 
 def usable_backend(
-    backend: RestrictedBackend, *, probes: Mapping[RestrictedBackend, BackendProbe] = BACKEND_PROBES
-) -> RestrictedBackend:
-    """The backend a restricted run will use: ``backend``, or for ``auto`` the first that works here.
+    backend: RuntimeKind | None, *, probes: Mapping[RuntimeKind, BackendProbe] = BACKEND_PROBES
+) -> RuntimeKind:
+    """The backend a restricted run will use: ``backend``, or for ``auto`` (``None``) the first that works here.
 
     Raises :class:`RuntimeUnavailableError` naming the backend, why it
     cannot run here and how to get it (for ``auto``: why each one cannot).
     """
-    candidates = AUTO_ORDER if backend is RestrictedBackend.AUTO else (backend,)
-    problems: list[tuple[RestrictedBackend, RuntimeUnavailableError]] = []
+    candidates = RESTRICTED_RUNTIMES if backend is None else (backend,)
+    problems: list[tuple[RuntimeKind, RuntimeUnavailableError]] = []
     for candidate in candidates:
         problem = probes[candidate]()
         if problem is None:
             return candidate
         problems.append((candidate, problem))
-    if backend is not RestrictedBackend.AUTO:
+    if backend is not None:
         _, problem = problems[0]
         raise RuntimeUnavailableError(
             f"the restricted backend '{backend.value}' cannot run here: {problem.message}", hint=problem.hint
         )
     reasons = "; ".join(f"{candidate.value}: {problem.message}" for candidate, problem in problems)
+    _, last = problems[-1]
     raise RuntimeUnavailableError(
         f"no restricted backend can run here (auto tried {', '.join(c.value for c in candidates)}): {reasons}",
-        hint=problems[-1][1].hint,
+        hint=last.hint,
     )

@@ -1,16 +1,15 @@
 """What every runtime takes and gives back: a prepared invocation, a result.
 
-The executor resolves a task into an :class:`Invocation` (argv or image,
-configured environment, mounts, limits, timeout) and hands it to a
-:class:`PluginRuntime`; the runtime only runs it. Keeping the runtimes
-ignorant of manifests, templates and permissions lets the process, Docker,
-sandbox and warm-pool runtimes share one contract and one failure mapping
-(:mod:`.outcome`).
+The executor resolves a task into an :class:`Invocation` (the kind of place
+it runs in, argv or image, configured environment, mounts, limits, timeout)
+and hands it to the :class:`PluginRuntime` of that kind (:mod:`.registry`);
+the runtime only runs it. Keeping the runtimes ignorant of manifests,
+templates and permissions lets the process, Docker, sandbox and warm-pool
+runtimes share one contract and one failure mapping (:mod:`.outcome`).
 """
 
 from __future__ import annotations
 
-import enum
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -20,7 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from workflow_plugin_sdk.protocol import LogRecord, Request, Response
 
+from ..config import RuntimeKind
 from ..errors import Failure
+from ..plugins.manifest import DEFAULT_TIMEOUT_S
 from ..workflows.mount_sources import Mount
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "DEFAULT_MAX_STDOUT_BYTES",
     "DEFAULT_MEMORY_BYTES",
     "DEFAULT_PIDS",
-    "DEFAULT_TIMEOUT_S",
     "PYTHON_FLAGS",
     "Invocation",
     "InvocationResult",
@@ -41,12 +41,12 @@ __all__ = [
     "ResourceLimits",
     "RuntimeKind",
     "plugin_argv",
+    "refuse_other_kinds",
 ]
 
 KiB = 1024
 MiB = 1024 * KiB
 
-DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_STDOUT_BYTES = 16 * MiB
 DEFAULT_MAX_STDERR_BYTES = 16 * MiB
 DEFAULT_MEMORY_BYTES = 512 * MiB
@@ -61,15 +61,6 @@ Not ``-S``: the SDK and a trusted plugin's dependencies live in
 site-packages (docs/runtimes.md has the measurements)."""
 
 LogCallback = Callable[[LogRecord], None]
-
-
-class RuntimeKind(enum.StrEnum):
-    """Where a task runs: a local process, a bubblewrap sandbox, a container, or the engine itself (handlers)."""
-
-    PROCESS = "process"
-    SANDBOX = "sandbox"
-    DOCKER = "docker"
-    ENGINE = "engine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +96,13 @@ class Metrics:
 
 @dataclass(frozen=True, slots=True)
 class ResourceLimits:
-    """Ceilings for an isolated plugin; trusted processes are not limited."""
+    """The ceilings an isolated call runs under; trusted processes are not limited.
+
+    Always complete, unlike a workflow's
+    :class:`~workflow_plugin_runtime.workflows.permissions.ResourceGrant`
+    (which says only what it changes): the manager fills what a grant leaves
+    out with these defaults.
+    """
 
     memory_bytes: int = DEFAULT_MEMORY_BYTES
     cpus: float = DEFAULT_CPUS
@@ -124,18 +121,24 @@ class ResourceLimits:
 class Invocation:
     """One prepared plugin call; a runtime uses the fields that apply to it.
 
+    ``kind`` says where it runs, and only it decides which runtime takes the
+    call: a runtime refuses another kind (:func:`refuse_other_kinds`) rather
+    than guess from the other fields (a sandbox call has no image either).
     ``argv`` is for runtimes that start a host process (see
-    :func:`plugin_argv`); ``image`` and ``container_command`` are for
-    containers, where ``None`` means the image's own CMD/ENTRYPOINT. ``env``
-    holds the configured variables only: each runtime adds a minimal base and
-    never passes the operator's environment. The request travels on stdin
-    only, never in argv or the environment. Setting ``cancel`` kills the
-    call in flight; the result's failure kind is then ``cancelled``.
-    ``content_hash`` is the plugin directory's current hash: a container
-    runtime given one runs the image only if it was built from exactly that
-    content (:mod:`.docker_image`); ``None`` runs ``image`` unchecked.
+    :func:`plugin_argv`; a process call needs it and ``plugin_dir``);
+    ``image`` and ``container_command`` are for containers (a docker call
+    needs ``image``; a ``container_command`` of ``None`` means the image's
+    own CMD/ENTRYPOINT). ``env`` holds the configured variables only: each
+    runtime adds a minimal base and never passes the operator's environment.
+    The request travels on stdin only, never in argv or the environment.
+    Setting ``cancel`` kills the call in flight; the result's failure kind
+    is then ``cancelled``. ``content_hash`` is the plugin directory's
+    current hash: a container runtime given one runs the image only if it
+    was built from exactly that content (:mod:`.docker.image`); ``None``
+    runs ``image`` unchecked.
     """
 
+    kind: RuntimeKind
     plugin_ref: str
     request: Request
     plugin_dir: Path | None = None
@@ -160,6 +163,24 @@ class Invocation:
         for name, value in self.env.items():
             if not name or "=" in name or "\0" in name or "\0" in value:
                 raise ValueError(f"invalid environment variable name or value for {name!r}")
+        if self.kind is RuntimeKind.PROCESS and (not self.argv or self.plugin_dir is None):
+            raise ValueError(f"{self.plugin_ref}: a process invocation needs argv and plugin_dir (see plugin_argv)")
+        if self.kind is RuntimeKind.DOCKER and self.image is None:
+            raise ValueError(f"{self.plugin_ref}: a docker invocation needs an image")
+
+
+def refuse_other_kinds(invocation: Invocation, *kinds: RuntimeKind) -> None:
+    """Raise ValueError for an invocation prepared for another place than ``kinds``.
+
+    Running it anyway would silently drop what its kind promises (a
+    container's lockdown run as a bare process), so this is a programming
+    error, never a plugin's failure.
+    """
+    if invocation.kind not in kinds:
+        runs = " or ".join(kind.value for kind in kinds)
+        raise ValueError(
+            f"{invocation.plugin_ref}: a {invocation.kind.value} invocation cannot run on a {runs} runtime"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +211,13 @@ class InvocationResult:
 
 @runtime_checkable
 class PluginRuntime(Protocol):
-    """Runs prepared invocations. ``invoke`` never raises for plugin
-    misbehaviour or an unavailable backend: those are failures in the result.
-    It raises only for programming errors (e.g. an invocation lacking what
-    this runtime needs) and lets ``KeyboardInterrupt`` through after cleaning
-    up. ``on_log`` is called on the invoking thread, in order, as lines
-    arrive."""
+    """Runs prepared invocations of its ``kind``. ``invoke`` never raises for
+    plugin misbehaviour or an unavailable backend: those are failures in the
+    result. It raises only for programming errors (e.g. an invocation of
+    another kind) and lets ``KeyboardInterrupt`` through after cleaning up.
+    ``on_log`` is called on the invoking thread, in order, as lines arrive.
+    A new runtime implements this and registers itself by kind
+    (:mod:`.registry`)."""
 
     @property
     def kind(self) -> RuntimeKind: ...

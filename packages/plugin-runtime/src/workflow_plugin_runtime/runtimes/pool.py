@@ -14,7 +14,10 @@ that does not answer the serve loop's ready line falls back to one cold call
 per invocation: a process (the ``fallback`` runtime) or a container (the
 ``docker`` runtime), and ``on_warning`` hears of it once per plugin.
 
-An invocation with an ``image`` gets a container worker: created by
+The invocation's kind decides what a worker is, never its other fields: a
+``process`` invocation gets a process worker, a ``docker`` one a container
+worker (other kinds have no warm workers and are refused). A container is
+created by
 :meth:`DockerRuntime.create_serving_container` (the one-shot lockdown) and
 driven through the ``docker`` CLI (:mod:`.warm_worker`). Each call is driven
 on the caller's thread with a selector over the worker's stdout, stderr and
@@ -27,13 +30,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..errors import Failure, FailureKind, Problem, Severity
-from .base import Invocation, InvocationResult, LogCallback, Metrics, PluginRuntime, RuntimeKind
+from .base import Invocation, InvocationResult, LogCallback, Metrics, PluginRuntime, RuntimeKind, refuse_other_kinds
 from .docker.runtime import DockerRuntime
 from .outcome import Ending, Termination, classify
-from .process import ProcessRuntime
+from .registry import runtime_for
 from .streams import LogStream
 from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
 
@@ -64,10 +67,20 @@ _Key = tuple[object, ...]
 WarningCallback = Callable[[Problem], None]
 
 
-class _PluginWorkers:
-    """The workers of one plugin, and whether it speaks the serve loop at all."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sizing:
+    """How many workers one plugin may have, how many calls each serves, how long one may idle."""
 
-    def __init__(self) -> None:
+    size: int | None
+    recycle_after: int
+    idle_timeout_s: float
+
+
+class _PluginWorkers:
+    """The workers of one plugin, their sizing, and whether it speaks the serve loop at all."""
+
+    def __init__(self, sizing: _Sizing) -> None:
+        self.sizing = sizing
         self.idle: list[WarmWorker] = []
         self.total = 0
         self.serving: bool | None = None
@@ -77,11 +90,11 @@ class _PluginWorkers:
 class WarmPool:
     """A :class:`~workflow_plugin_runtime.runtimes.base.PluginRuntime` of warm workers.
 
-    ``fallback`` runs the cold calls of process invocations (default: a new
-    :class:`ProcessRuntime`); ``docker`` creates container workers and runs
-    the cold calls of container invocations (default: a
-    :class:`DockerRuntime` made on first need). ``kind`` is ``docker`` for a
-    pool given a ``docker`` runtime (restricted mode), else ``process``;
+    ``fallback`` runs the cold calls of process invocations; ``docker``
+    creates container workers and runs the cold calls of container
+    invocations; one not given is the registry's runtime of its kind, made
+    on first need. The pool closes both. ``kind`` is ``docker`` for a pool
+    given a ``docker`` runtime (restricted mode), else ``process``;
     each call's metrics name the runtime that served it. ``size`` caps the
     workers of each plugin (default: no cap, one per call running at once).
     ``on_warning`` is told, once per plugin, when a plugin cannot be kept
@@ -110,10 +123,12 @@ class WarmPool:
         self.ready_timeout_s = ready_timeout_s
         self.container_ready_timeout_s = container_ready_timeout_s
         self.kind = RuntimeKind.DOCKER if docker is not None else RuntimeKind.PROCESS
-        self.fallback: PluginRuntime = fallback if fallback is not None else ProcessRuntime()
-        self._docker = docker
+        self._runtimes: dict[RuntimeKind, PluginRuntime] = {}
+        if fallback is not None:
+            self._runtimes[RuntimeKind.PROCESS] = fallback
+        if docker is not None:
+            self._runtimes[RuntimeKind.DOCKER] = docker
         self._plugins: dict[_Key, _PluginWorkers] = {}
-        self._sizes: dict[_Key, tuple[int | None, int, float]] = {}
         self._on_warning = on_warning
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -135,35 +150,44 @@ class WarmPool:
         recycle_after: int | None = None,
     ) -> None:
         """Per-plugin sizing (the manifest's ``runtime.pool``), before its first call; ``None`` keeps the pool's."""
-        key = _key_of(invocation)
-        self._sizes[key] = (
-            size or self.size,
-            recycle_after or self.recycle_after,
-            idle_timeout_s or self.idle_timeout_s,
+        sizing = _Sizing(
+            size=size or self.size,
+            recycle_after=recycle_after or self.recycle_after,
+            idle_timeout_s=idle_timeout_s or self.idle_timeout_s,
         )
+        key = _key_of(invocation)
+        with self._lock:
+            workers = self._plugins.get(key)
+            if workers is None:
+                self._plugins[key] = _PluginWorkers(sizing)
+            else:
+                workers.sizing = sizing
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        if invocation.image is None and (not invocation.argv or invocation.plugin_dir is None):
-            raise ValueError(f"{invocation.plugin_ref}: a warm worker needs Invocation.image, or argv and plugin_dir")
-        key = _key_of(invocation)
-        workers = self._workers_for(key)
+        refuse_other_kinds(invocation, RuntimeKind.PROCESS, RuntimeKind.DOCKER)
+        workers = self._workers_for(_key_of(invocation))
         asked = time.monotonic()
-        worker, queued_s = self._acquire(key, workers, invocation)
+        worker, queued_s = self._acquire(workers, invocation)
         if worker is None:
-            cold = self._docker_runtime() if invocation.image is not None else self.fallback
-            result = cold.invoke(invocation, on_log=on_log)
+            result = self._runtime(invocation.kind).invoke(invocation, on_log=on_log)
             return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
         try:
             # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
-            result, healthy = self._call(worker, invocation, on_log, started=asked + queued_s, queued_s=queued_s)
+            result, healthy = self._call(worker, invocation, on_log=on_log, started=asked + queued_s, queued_s=queued_s)
         except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
-            self._release(key, workers, worker, keep=False)
+            self._release(workers, worker, keep=False)
             raise
-        self._release(key, workers, worker, keep=healthy)
+        self._release(workers, worker, keep=healthy)
         return result
 
     def _call(
-        self, worker: WarmWorker, invocation: Invocation, on_log: LogCallback | None, *, started: float, queued_s: float
+        self,
+        worker: WarmWorker,
+        invocation: Invocation,
+        *,
+        on_log: LogCallback | None,
+        started: float,
+        queued_s: float,
     ) -> tuple[InvocationResult, bool]:
         """One call on ``worker``; the result, and whether the worker may serve again.
 
@@ -220,17 +244,22 @@ class WarmPool:
         )
         return result, healthy
 
-    def _docker_runtime(self) -> DockerRuntime:
+    def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
+        """The runtime of ``kind``'s cold calls: the one given, else the registry's, made on first need."""
         with self._lock:
-            if self._docker is None:
-                self._docker = DockerRuntime()
-            return self._docker
+            runtime = self._runtimes.get(kind)
+            if runtime is None:
+                runtime = self._runtimes[kind] = runtime_for(kind)
+            return runtime
 
     def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
         """How to start a worker for ``invocation``, and how long it may take to say it is ready."""
-        if invocation.image is not None:
-            return container_spawn(invocation, self._docker_runtime()), self.container_ready_timeout_s
-        return process_spawn(invocation), self.ready_timeout_s
+        if invocation.kind is RuntimeKind.PROCESS:
+            return process_spawn(invocation), self.ready_timeout_s
+        docker = self._runtime(RuntimeKind.DOCKER)
+        if not isinstance(docker, DockerRuntime):
+            raise WorkerGone(f"its {type(docker).__name__} runtime cannot start warm containers")
+        return container_spawn(invocation, docker), self.container_ready_timeout_s
 
     def _workers_for(self, key: _Key) -> _PluginWorkers:
         with self._lock:
@@ -238,16 +267,18 @@ class WarmPool:
                 raise RuntimeError("the warm pool is closed")
             workers = self._plugins.get(key)
             if workers is None:
-                workers = self._plugins[key] = _PluginWorkers()
+                workers = self._plugins[key] = _PluginWorkers(
+                    _Sizing(size=self.size, recycle_after=self.recycle_after, idle_timeout_s=self.idle_timeout_s)
+                )
             return workers
 
-    def _acquire(self, key: _Key, workers: _PluginWorkers, invocation: Invocation) -> tuple[WarmWorker | None, float]:
+    def _acquire(self, workers: _PluginWorkers, invocation: Invocation) -> tuple[WarmWorker | None, float]:
         """A worker for this call (None: run it cold), and the seconds it waited for one.
 
         Waiting counts the time a capped pool kept the call back and the
         time a worker took to fail its start (then the call runs cold).
         """
-        size = self._sizes.get(key, (self.size, 0, 0.0))[0]
+        size = workers.sizing.size
         queued_s = 0.0
         with workers.available:
             while True:
@@ -286,7 +317,7 @@ class WarmPool:
             if invocation.plugin_ref in self._warned or self._on_warning is None:
                 return
             self._warned.add(invocation.plugin_ref)
-        each = "one container per call" if invocation.image is not None else "one process per call"
+        each = "one container per call" if invocation.kind is RuntimeKind.DOCKER else "one process per call"
         if gone.started:
             message = (
                 f"{invocation.plugin_ref} did not start as a warm worker: {gone.reason}; its calls run cold ({each})"
@@ -300,9 +331,8 @@ class WarmPool:
             hint = None
         self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
 
-    def _release(self, key: _Key, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
-        recycle_after = self._sizes.get(key, (0, self.recycle_after, 0.0))[1]
-        if keep and worker.alive and worker.calls < recycle_after and not self._closed.is_set():
+    def _release(self, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
+        if keep and worker.alive and worker.calls < workers.sizing.recycle_after and not self._closed.is_set():
             worker.idle_since = time.monotonic()
             with workers.available:
                 workers.idle.append(worker)
@@ -322,8 +352,8 @@ class WarmPool:
     def _reap_idle(self) -> None:
         while not self._closed.wait(min(_REAP_INTERVAL_S, self.idle_timeout_s / 2)):
             now = time.monotonic()
-            for key, workers in list(self._plugins.items()):
-                idle_timeout = self._sizes.get(key, (0, 0, self.idle_timeout_s))[2]
+            for workers in list(self._plugins.values()):
+                idle_timeout = workers.sizing.idle_timeout_s
                 with workers.available:
                     expired = [w for w in workers.idle if now - w.idle_since >= idle_timeout]
                     workers.idle = [w for w in workers.idle if w not in expired]
@@ -349,15 +379,16 @@ class WarmPool:
                 workers.total -= len(idle)
             for worker in idle:
                 worker.kill()
-        self.fallback.close()
-        if self._docker is not None:
-            self._docker.close()
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        for runtime in runtimes:
+            runtime.close()
 
 
 def _key_of(invocation: Invocation) -> _Key:
     """What makes two invocations interchangeable for a worker: never shared across different grants."""
     env = tuple(sorted(invocation.env.items()))
-    if invocation.image is not None:
+    if invocation.kind is RuntimeKind.DOCKER:
         return (
             RuntimeKind.DOCKER,
             invocation.image,

@@ -20,7 +20,7 @@ from pathlib import Path
 from workflow_plugin_sdk.protocol import encode_message
 
 from ..errors import Failure, FailureKind
-from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
 from .deadline import KILL_GRACE_S
 from .outcome import Ending, classify
 from .run_state import scratch_parent
@@ -60,10 +60,8 @@ class ProcessRuntime:
         self.kill_grace_s = kill_grace_s
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        if not invocation.argv:
-            raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.argv (see plugin_argv)")
-        if invocation.plugin_dir is None:
-            raise ValueError(f"{invocation.plugin_ref}: ProcessRuntime needs Invocation.plugin_dir")
+        refuse_other_kinds(invocation, RuntimeKind.PROCESS)
+        assert invocation.plugin_dir is not None  # a process invocation is refused without one
         request = encode_message(invocation.request)
         started = time.monotonic()
         scratch_dir = tempfile.TemporaryDirectory(

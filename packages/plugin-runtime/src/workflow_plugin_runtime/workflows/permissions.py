@@ -33,7 +33,7 @@ __all__ = [
     "MountGrant",
     "Permissions",
     "Report",
-    "ResourceLimits",
+    "ResourceGrant",
     "SecurityMode",
     "capability_problems",
     "env_matches",
@@ -51,6 +51,13 @@ Report = Callable[[Problem], None]
 
 
 class SecurityMode(enum.StrEnum):
+    """A workflow's policy: trusted (plugins get what the operator has) or restricted (only what is granted).
+
+    A policy, not a place: where a restricted workflow's plugins run is a
+    :class:`~workflow_plugin_runtime.config.RuntimeKind` chosen by the
+    ``restricted.backend`` setting; a trusted one's run as processes.
+    """
+
     TRUSTED = "trusted"
     RESTRICTED = "restricted"
 
@@ -80,7 +87,14 @@ class MountGrant:
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceLimits:
+class ResourceGrant:
+    """The ceilings a workflow's ``permissions.resources`` raises or lowers; ``None`` where it says nothing.
+
+    Not the limits a call runs under: the manager fills each ``None`` with
+    the runtime's default to make those
+    (:class:`~workflow_plugin_runtime.runtimes.base.ResourceLimits`).
+    """
+
     memory_bytes: int | None = None
     cpus: float | None = None
     pids: int | None = None
@@ -94,7 +108,7 @@ class Permissions:
     network: tuple[str, ...] = ()
     mounts: tuple[MountGrant, ...] = ()
     env: tuple[str, ...] = ()
-    resources: ResourceLimits = field(default_factory=ResourceLimits)
+    resources: ResourceGrant = field(default_factory=ResourceGrant)
     declared: bool = False
 
     def allows_network(self, plugin_ref: str) -> bool:
@@ -172,7 +186,7 @@ def parse_permissions(data: Mapping[str, Any] | None, *, base_dir: Path, locate:
         network=tuple(network) if isinstance(network, list) else (),
         mounts=tuple(mounts),
         env=tuple(data.get("env", ())),
-        resources=ResourceLimits(memory, resources.get("cpus"), resources.get("pids")),
+        resources=ResourceGrant(memory_bytes=memory, cpus=resources.get("cpus"), pids=resources.get("pids")),
         declared=True,
     )
 

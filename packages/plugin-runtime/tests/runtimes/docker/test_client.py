@@ -7,7 +7,7 @@ import time
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind, RuntimeUnavailableError
-from workflow_plugin_runtime.runtimes.base import Invocation
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.client import MIN_DAEMON_WAIT_S, connect_bounded, daemon_deadline
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_sdk.protocol import make_request
@@ -24,6 +24,7 @@ def silent(silent_docker_daemon: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def invocation(timeout_s: float) -> Invocation:
     return Invocation(
+        kind=RuntimeKind.DOCKER,
         plugin_ref="test/silent",
         request=make_request("go", {}),
         image="workflow-plugins-test/never:1",

@@ -14,7 +14,7 @@ import pytest
 
 from workflow_plugin_runtime.errors import FailureKind, RuntimeUnavailableError
 from workflow_plugin_runtime.plugins.provenance import plugin_content_hash
-from workflow_plugin_runtime.runtimes.base import Invocation, ResourceLimits
+from workflow_plugin_runtime.runtimes.base import Invocation, ResourceLimits, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.client import connect_bounded
 from workflow_plugin_runtime.runtimes.docker.image import BUILT_FROM_LABEL, local_images
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
@@ -40,7 +40,7 @@ def checked(probe: MakeInvocation, test_image: str) -> MakeInvocation:
     def make(action: str, **fields: Any) -> Invocation:
         fields.setdefault("image", test_image)
         fields.setdefault("content_hash", plugin_content_hash(PROBE_DIR))
-        return probe(action, argv=(), **fields)
+        return probe(action, kind=RuntimeKind.DOCKER, argv=(), **fields)
 
     return make
 
@@ -112,7 +112,9 @@ def test_an_image_built_by_hand_is_refused_because_its_content_is_unknown(
 def test_a_call_without_a_content_hash_runs_the_image_unchecked(
     runtime: DockerRuntime, probe: MakeInvocation, unlabelled_image: str
 ) -> None:
-    result = runtime.invoke(probe("hello", image=unlabelled_image, argv=(), container_command=("true",)))
+    result = runtime.invoke(
+        probe("hello", kind=RuntimeKind.DOCKER, image=unlabelled_image, argv=(), container_command=("true",))
+    )
 
     assert result.failure is not None and result.failure.kind is FailureKind.PROTOCOL  # it ran: `true` says nothing
     assert runtime.checked_image(unlabelled_image) is None

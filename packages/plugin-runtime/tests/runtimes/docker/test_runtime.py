@@ -38,7 +38,7 @@ def in_image(probe: MakeInvocation, test_image: str) -> MakeInvocation:
     """An invocation of the probe plugin as its image runs it (the image's CMD)."""
 
     def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
-        return probe(action, inputs, image=test_image, argv=(), **fields)
+        return probe(action, inputs, kind=RuntimeKind.DOCKER, image=test_image, argv=(), **fields)
 
     return make
 
@@ -77,13 +77,28 @@ def test_a_missing_daemon_is_runtime_unavailable_with_a_fix(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     runtime = DockerRuntime()
 
-    result = runtime.invoke(probe("hello", image="workflow-plugins-test/anything:1"))
+    result = runtime.invoke(probe("hello", kind=RuntimeKind.DOCKER, image="workflow-plugins-test/anything:1"))
 
     assert result.failure is not None
     assert result.failure.kind is FailureKind.RUNTIME_UNAVAILABLE
     assert "start the Docker daemon" in result.failure.message
     assert "no-docker.sock" in result.failure.message
     assert result.metrics.runtime is RuntimeKind.DOCKER
+
+
+def test_a_process_invocation_is_refused_even_with_an_image(
+    probe: MakeInvocation, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The kind decides, not the image: a trusted process call is never turned into a container call."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")  # refused before any daemon is asked
+    runtime = DockerRuntime()
+    try:
+        with pytest.raises(ValueError, match="a process invocation cannot run on a docker runtime"):
+            runtime.invoke(probe("hello", image="workflow-plugins-test/anything:1"))
+        with pytest.raises(ValueError, match="a process invocation cannot run on a docker runtime"):
+            runtime.create_serving_container(probe("hello", image="workflow-plugins-test/anything:1"))
+    finally:
+        runtime.close()
 
 
 @pytest.mark.docker
@@ -96,7 +111,7 @@ def test_docker_runtime_implements_the_protocol(runtime: DockerRuntime) -> None:
 def test_a_missing_image_says_how_to_build_it(
     runtime: DockerRuntime, probe: MakeInvocation, containers_of: ContainersOf
 ) -> None:
-    invocation = probe("hello", image="workflow-plugins-test/never-built:0.0.0")
+    invocation = probe("hello", kind=RuntimeKind.DOCKER, image="workflow-plugins-test/never-built:0.0.0")
 
     result = runtime.invoke(invocation)
 

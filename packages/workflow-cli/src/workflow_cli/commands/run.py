@@ -26,7 +26,7 @@ from .workflow_common import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from workflow_plugin_runtime.config import RestrictedBackend
+    from workflow_plugin_runtime.config import RuntimeKind
     from workflow_plugin_runtime.errors import Problem
 
     from ..ui.console import Console
@@ -77,24 +77,24 @@ def run(
 
       workflow run release.yaml --pool --concurrency 8 --json > record.json
     """
-    from workflow_plugin_runtime.config import RestrictedBackend
+    from workflow_plugin_runtime.config import restricted_backend
 
     from ..ui.console import make_console, print_problem
 
     chosen_backend = None
     if backend is not None:
         try:
-            chosen_backend = RestrictedBackend(backend)
-        except ValueError:
-            raise typer.BadParameter(
-                f"{backend!r} is not one of auto, sandbox, docker", param_hint="--backend"
-            ) from None
+            chosen_backend = restricted_backend(backend)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--backend") from None
     errors = make_console(stderr=True)
     loaded = load_and_check(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
     )
     report_problems(errors, loaded)
-    backend_warnings = check_backend(loaded, chosen_backend)
+    if backend is None:
+        chosen_backend = loaded.config.backend
+    backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)
     progress_console = errors if json_output else make_console()
@@ -118,7 +118,7 @@ def _execute(
     *,
     concurrency: int,
     pool: bool,
-    backend: RestrictedBackend | None,
+    backend: RuntimeKind | None,
     json_output: bool,
     warnings: list[Problem],
 ) -> int:
@@ -145,7 +145,7 @@ def _execute(
     policy = ExecutionPolicy(
         security=workflow.security,
         permissions=workflow.permissions,
-        backend=backend if backend is not None else loaded.config.backend,
+        backend=backend,
         pool=pool or loaded.config.pool_enabled,
         pool_defaults=loaded.config.pool,
     )

@@ -15,7 +15,7 @@ import typer
 from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.config import Config, RestrictedBackend
+    from workflow_plugin_runtime.config import Config, RuntimeKind
     from workflow_plugin_runtime.errors import Problem
     from workflow_plugin_runtime.plugins.resolve import Resolver
     from workflow_plugin_runtime.workflows.checks import WorkflowCheck
@@ -110,8 +110,10 @@ def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
         print_problem(console, problem)
 
 
-def check_backend(loaded: LoadedWorkflow, flag: RestrictedBackend | None) -> list[Problem]:
+def check_backend(loaded: LoadedWorkflow, backend: RuntimeKind | None, *, flag: str | None) -> list[Problem]:
     """Refuse a restricted run whose backend cannot run here; warn when ``--backend`` cannot apply.
+
+    ``backend`` is the one chosen (``None``: auto); ``flag`` the ``--backend`` value as given, if any.
 
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
     the backend and how to get it; returns the warnings to show and record.
@@ -123,13 +125,13 @@ def check_backend(loaded: LoadedWorkflow, flag: RestrictedBackend | None) -> lis
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     if workflow.security is SecurityMode.RESTRICTED:
-        usable_backend(flag if flag is not None else loaded.config.backend)
+        usable_backend(backend)
         return []
     if flag is None:
         return []
     return [
         Problem(
-            f"--backend {flag.value} does not apply: workflow '{workflow.name}' is trusted, so its plugins run as "
+            f"--backend {flag} does not apply: workflow '{workflow.name}' is trusted, so its plugins run as "
             "local processes",
             location=workflow.locate(("security",)) if "security" in workflow.document.data else None,
             hint="set security: restricted in the workflow to run its plugins isolated, or drop --backend",

@@ -1,7 +1,7 @@
 """Warnings about the images a restricted workflow would run: missing, stale, or of unknown content.
 
 The Docker runtime refuses such an image when the task runs
-(:mod:`.runtimes.docker_image`); ``workflow validate`` says so before, at
+(:mod:`.image`); ``workflow validate`` says so before, at
 the first task that uses the plugin. Only a restricted workflow that may
 run on Docker asks the engine, and only when a daemon answers: a trusted
 workflow pays nothing (not even the ``docker`` import), and no daemon means
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...config import RestrictedBackend
+from ...config import RuntimeKind
 from ...errors import Problem, Severity
 from ...plugins.provenance import plugin_content_hash
 from ...workflows.checks import WorkflowCheck
@@ -25,10 +25,13 @@ VALIDATE_DAEMON_WAIT_S = 5.0
 """How long ``validate`` waits for each answer of the daemon before it leaves the images unchecked."""
 
 
-def image_problems(check: WorkflowCheck, *, backend: RestrictedBackend = RestrictedBackend.AUTO) -> list[Problem]:
-    """A warning for each plugin of a restricted workflow whose image the Docker runtime would refuse."""
+def image_problems(check: WorkflowCheck, *, backend: RuntimeKind | None = None) -> list[Problem]:
+    """A warning for each plugin of a restricted workflow whose image the Docker runtime would refuse.
+
+    ``backend`` is the configured one (``None``: auto, which may run on Docker).
+    """
     workflow = check.workflow
-    if workflow is None or workflow.security is not SecurityMode.RESTRICTED or backend is RestrictedBackend.SANDBOX:
+    if workflow is None or workflow.security is not SecurityMode.RESTRICTED or backend is RuntimeKind.SANDBOX:
         return []
     from .image import image_refusal, local_images
 

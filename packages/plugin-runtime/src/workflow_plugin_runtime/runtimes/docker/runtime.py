@@ -19,19 +19,19 @@ The warm pool's containers (:meth:`DockerRuntime.create_serving_container`)
 are made by the same code as a one-shot call's, so both get the same
 lockdown; only the serve-loop switch in their environment differs. That
 code also resolves and re-checks every mount source at the moment the
-container is made and binds the resolved path (:mod:`..mount_sources`), and
+container is made and binds the resolved path (:mod:`...workflows.mount_sources`), and
 turns the engine's log driver off: we read the streams ourselves, and a
 driver would keep (or ship off the host) the plugin's unmasked output.
 Every request to the daemon waits at most what is left of the task's
-deadline (:func:`.docker_client.daemon_deadline`).
+deadline (:func:`.client.daemon_deadline`).
 
 An invocation that carries the plugin's ``content_hash`` runs only an image
-built from exactly that content (:mod:`.docker_image`): the image is
+built from exactly that content (:mod:`.image`): the image is
 inspected once per runtime, a stale or unlabelled one is refused as
 ``runtime_unavailable``, and the container is made from the inspected image
 id, so what runs is what was checked (:meth:`DockerRuntime.checked_image`
 tells provenance which image that was). The daemon's own words reach a
-message only as a quoted detail (:func:`.docker_client.daemon_error_detail`).
+message only as a quoted detail (:func:`.client.daemon_error_detail`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
 from ...workflows.mount_sources import bind_sources
-from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
+from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
 from ..deadline import KILL_GRACE_S
 from ..outcome import Ending, Termination, classify
 from ..run_state import run_labels
@@ -132,8 +132,7 @@ class DockerRuntime:
             owned.close()
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        if invocation.image is None:
-            raise ValueError(f"{invocation.plugin_ref}: DockerRuntime needs Invocation.image")
+        refuse_other_kinds(invocation, RuntimeKind.DOCKER)
         started = time.monotonic()
         try:
             with daemon_deadline(started + invocation.timeout_s):
@@ -154,8 +153,7 @@ class DockerRuntime:
         when the daemon or the image cannot be used (within the invocation's
         timeout), :class:`PermissionDeniedError` when a mount source is refused.
         """
-        if invocation.image is None:
-            raise ValueError(f"{invocation.plugin_ref}: a serving container needs Invocation.image")
+        refuse_other_kinds(invocation, RuntimeKind.DOCKER)
         try:
             with daemon_deadline(time.monotonic() + invocation.timeout_s):
                 return self._create(self._api(), invocation, serve=True)
@@ -182,7 +180,7 @@ class DockerRuntime:
         import requests
 
         tag = invocation.image
-        assert tag is not None
+        assert tag is not None  # a docker invocation is refused without one
         if invocation.content_hash is None:
             return tag
         identity = self.checked_image(tag)

@@ -1,0 +1,75 @@
+"""Runtimes by kind: where the manager and the warm pool find the runtime of an invocation's kind.
+
+Each place a plugin can run (:class:`~workflow_plugin_runtime.config.RuntimeKind`)
+maps to a factory that makes its runtime. The built-in runtimes are
+registered at the bottom of this module, so adding one (the sandbox) is its
+own module implementing :class:`~.base.PluginRuntime` plus one
+:func:`register_runtime` line here; nothing that picks a runtime changes.
+An engine may register its own factory for a kind, replacing the built-in.
+
+The factories import their module when called: looking up the process
+runtime never imports the Docker runtime's modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import RuntimeKind
+from ..errors import RuntimeUnavailableError
+from .base import PluginRuntime
+
+__all__ = ["RuntimeFactory", "is_registered", "register_runtime", "runtime_for"]
+
+RuntimeFactory = Callable[[], PluginRuntime]
+"""Makes a new runtime; each caller (a manager, a warm pool) owns and closes the one it gets."""
+
+_FACTORIES: dict[RuntimeKind, RuntimeFactory] = {}
+
+
+def register_runtime(kind: RuntimeKind, factory: RuntimeFactory) -> RuntimeFactory | None:
+    """Make ``factory`` the maker of ``kind``'s runtime; the factory it replaces, so a caller can put it back."""
+    previous = _FACTORIES.get(kind)
+    _FACTORIES[kind] = factory
+    return previous
+
+
+def is_registered(kind: RuntimeKind) -> bool:
+    return kind in _FACTORIES
+
+
+def runtime_for(kind: RuntimeKind) -> PluginRuntime:
+    """A new runtime of ``kind``.
+
+    Raises :class:`RuntimeUnavailableError` when none is registered: for a
+    restricted backend, why it cannot run here (its probe's words, e.g. the
+    sandbox's "not implemented"), else how to register one.
+    """
+    factory = _FACTORIES.get(kind)
+    if factory is not None:
+        return factory()
+    from .backends import BACKEND_PROBES
+
+    probe = BACKEND_PROBES.get(kind)
+    problem = probe() if probe is not None else None
+    raise problem or RuntimeUnavailableError(
+        f"no {kind.value} runtime is registered",
+        hint=f"register one with runtimes.registry.register_runtime(RuntimeKind.{kind.name}, factory) "
+        "(docs/runtimes.md, Adding a runtime)",
+    )
+
+
+def _process_runtime() -> PluginRuntime:
+    from .process import ProcessRuntime
+
+    return ProcessRuntime()
+
+
+def _docker_runtime() -> PluginRuntime:
+    from .docker.runtime import DockerRuntime
+
+    return DockerRuntime()
+
+
+register_runtime(RuntimeKind.PROCESS, _process_runtime)
+register_runtime(RuntimeKind.DOCKER, _docker_runtime)

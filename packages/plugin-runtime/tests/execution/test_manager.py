@@ -1,0 +1,56 @@
+"""The manager decides where each call runs (its kind) and takes that kind's runtime from the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workflow_plugin_runtime.config import RuntimeKind
+from workflow_plugin_runtime.errors import RuntimeUnavailableError
+from workflow_plugin_runtime.execution.executor import PluginExecutor
+from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
+from workflow_plugin_runtime.plugins.resolve import Resolver
+from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
+from workflow_plugin_runtime.workflows.permissions import Permissions, SecurityMode
+
+PLUGINS = Path(__file__).parents[1] / "fixtures" / "executor_plugins"
+
+
+def manager(policy: ExecutionPolicy | None = None) -> PluginManager:
+    return PluginManager(Resolver([PLUGINS], entry_points=False), policy=policy)
+
+
+def test_a_trusted_call_runs_on_the_runtime_registered_for_processes(registered_process_runtimes):
+    with manager() as trusted:
+        outcome = PluginExecutor(trusted).run("tests/misbehave.ok", {"count": 2})
+        again = PluginExecutor(trusted).run("tests/misbehave.ok", {"count": 3})
+    assert outcome.ok and again.ok, (outcome.failure, again.failure)
+    [made] = registered_process_runtimes  # one per manager, made on first use
+    assert outcome.call is not None and outcome.call.runtime is made
+    assert outcome.call.invocation.kind is RuntimeKind.PROCESS
+    assert outcome.outputs == {"count": 2} and outcome.metrics.runtime is RuntimeKind.PROCESS
+
+
+def test_a_restricted_call_is_a_docker_invocation_for_the_docker_runtime():
+    """Prepared only (nothing runs): the invocation carries its kind, and the runtime is that kind's."""
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=Permissions(network_all=True))
+    with manager(policy) as restricted:
+        call = restricted.prepare("tests/needs-network.get", {})
+    assert call.invocation.kind is RuntimeKind.DOCKER
+    assert isinstance(call.runtime, DockerRuntime)
+    assert call.invocation.image == "tests/needs-network:1.0.0" and call.invocation.content_hash is not None
+
+
+def test_an_unregistered_backend_is_refused_before_anything_runs():
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RuntimeKind.SANDBOX)
+    with manager(policy) as restricted, pytest.raises(RuntimeUnavailableError) as caught:
+        restricted.prepare("tests/misbehave.ok", {"count": 1})
+    assert "the sandbox backend (bubblewrap) is not implemented" in caught.value.message
+
+
+@pytest.mark.parametrize("kind", [RuntimeKind.PROCESS, RuntimeKind.ENGINE])
+def test_a_restricted_backend_must_isolate(kind):
+    """A restricted workflow "on" a process would silently lose its isolation."""
+    with pytest.raises(ValueError, match=f"{kind.value} is not a restricted backend"):
+        ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=kind)

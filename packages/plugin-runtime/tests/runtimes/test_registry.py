@@ -1,0 +1,53 @@
+"""Runtimes are found by kind: the built-in ones are registered, an unregistered kind says how to add one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from workflow_plugin_runtime.errors import RuntimeUnavailableError
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
+from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
+from workflow_plugin_runtime.runtimes.process import ProcessRuntime
+from workflow_plugin_runtime.runtimes.registry import is_registered, runtime_for
+
+MakeInvocation = Callable[..., Invocation]
+
+
+def test_the_process_runtime_looked_up_by_kind_runs_a_real_plugin(probe: MakeInvocation) -> None:
+    runtime = runtime_for(RuntimeKind.PROCESS)
+    try:
+        result = runtime.invoke(probe("hello", {"name": "registry"}))
+    finally:
+        runtime.close()
+    assert isinstance(runtime, ProcessRuntime) and runtime.kind is RuntimeKind.PROCESS
+    assert result.outputs == {"greeting": "hello registry"}, result.failure
+    assert result.metrics.runtime is RuntimeKind.PROCESS
+
+
+def test_each_lookup_makes_a_runtime_of_its_own_and_docker_is_registered() -> None:
+    """A caller owns and closes what it gets, so two callers never share (and close) one client."""
+    first, second = runtime_for(RuntimeKind.DOCKER), runtime_for(RuntimeKind.DOCKER)
+    try:
+        assert isinstance(first, DockerRuntime) and isinstance(second, DockerRuntime)
+        assert first is not second
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_unregistered_kind_fails_clearly_with_how_to_register_one() -> None:
+    assert not is_registered(RuntimeKind.ENGINE)
+    with pytest.raises(RuntimeUnavailableError) as caught:
+        runtime_for(RuntimeKind.ENGINE)
+    assert caught.value.message == "no engine runtime is registered"
+    assert "register_runtime(RuntimeKind.ENGINE, factory)" in (caught.value.hint or "")
+
+
+def test_the_unregistered_sandbox_says_why_it_cannot_run_and_where_to_go() -> None:
+    """A restricted backend without a runtime gives its probe's reason rather than a bare 'not registered'."""
+    with pytest.raises(RuntimeUnavailableError) as caught:
+        runtime_for(RuntimeKind.SANDBOX)
+    assert caught.value.message == "the sandbox backend (bubblewrap) is not implemented in this version"
+    assert "--backend docker" in (caught.value.hint or "")
