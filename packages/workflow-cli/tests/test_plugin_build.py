@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from workflow_cli.commands.plugin_build import DEFAULT_BASE_IMAGE_TEXT
-from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
+from workflow_plugin_runtime import DEFAULT_BASE_IMAGE, load_manifest
 from workflow_plugin_runtime.plugins.provenance import plugin_content_hash
-from workflow_plugin_runtime.runtimes.docker.images import DEFAULT_BASE_IMAGE, generate_dockerfile
+from workflow_plugin_runtime.runtimes.docker.images import generate_dockerfile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIRST = FIXTURES / "plugins_a"
