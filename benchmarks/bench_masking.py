@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from workflow_plugin_runtime.masking.masker import Masker, MatchBackend
+from workflow_plugin_runtime import Masker, MatchBackend
 
 SIZE = 10 * 1024 * 1024
 SECRETS = 20

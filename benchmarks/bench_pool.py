@@ -25,9 +25,7 @@ from pathlib import Path
 
 from _shared import FLOOR_WORKER
 
-from workflow_plugin_runtime.execution.executor import PluginExecutor
-from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
-from workflow_plugin_runtime.plugins.resolve import Resolver
+from workflow_plugin_runtime import ExecutionPolicy, PluginExecutor, PluginManager, Resolver
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "examples" / "plugins"

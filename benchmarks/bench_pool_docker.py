@@ -31,8 +31,7 @@ from pathlib import Path
 
 from _shared import FLOOR_WORKER, build_noop_image
 
-from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, RuntimeKind
-from workflow_plugin_runtime.runtimes.pool import WarmPool
+from workflow_plugin_runtime import DockerRuntime, Invocation, RuntimeKind, WarmPool
 from workflow_plugin_sdk.protocol import make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/pool-noop:latest"

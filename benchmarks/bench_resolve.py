@@ -99,7 +99,7 @@ def main() -> None:
             f"Resolver.from_config(load_config(plugins_paths=[{str(root)!r}])).resolve_action({last!r})"
         )
         list_code = (
-            "from workflow_plugin_runtime.plugins.resolve import Resolver\n"
+            "from workflow_plugin_runtime import Resolver\n"
             f"assert len(Resolver([{str(root)!r}]).list_plugins().plugins) == {options.plugins}"
         )
         rows: list[tuple[str, float]] = [
@@ -110,7 +110,7 @@ def main() -> None:
             (f"cold list {options.plugins} plugins", cold(list_code, max(5, options.runs // 4))),
         ]
 
-        from workflow_plugin_runtime.plugins.resolve import Resolver
+        from workflow_plugin_runtime import Resolver
 
         shared = Resolver([root])
         rows += [

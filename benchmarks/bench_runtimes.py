@@ -28,7 +28,7 @@ from pathlib import Path
 
 from _shared import NOOP_PLUGIN, build_noop_image
 
-from workflow_plugin_runtime.runtimes import DockerRuntime, Invocation, ProcessRuntime, RuntimeKind, plugin_argv
+from workflow_plugin_runtime import DockerRuntime, Invocation, ProcessRuntime, RuntimeKind, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/noop:latest"

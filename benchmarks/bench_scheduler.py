@@ -31,15 +31,20 @@ from pathlib import Path
 
 from workflow_cli.ui.console import make_console
 from workflow_cli.ui.progress import RunProgress
-from workflow_plugin_runtime.execution.executor import PluginExecutor
-from workflow_plugin_runtime.execution.handlers import HandlerCall
-from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
-from workflow_plugin_runtime.execution.records import run_record, write_run_record
-from workflow_plugin_runtime.execution.results import RunStatus
-from workflow_plugin_runtime.execution.scheduler import Scheduler
-from workflow_plugin_runtime.masking.masker import Masker
-from workflow_plugin_runtime.plugins.resolve import Resolver
-from workflow_plugin_runtime.workflows.workflow import Workflow, load_workflow
+from workflow_plugin_runtime import (
+    ExecutionPolicy,
+    HandlerCall,
+    Masker,
+    PluginExecutor,
+    PluginManager,
+    Resolver,
+    RunStatus,
+    Scheduler,
+    Workflow,
+    load_workflow,
+    run_record,
+    write_run_record,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "examples" / "plugins"

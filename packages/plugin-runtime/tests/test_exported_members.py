@@ -71,7 +71,8 @@ def _imports_from_the_runtime(path: Path, module: str) -> list[tuple[int, str, s
 
 def test_all_is_sorted_and_complete():
     names = workflow_plugin_runtime.__all__
-    assert names == sorted(names, key=lambda name: (not name[0].isupper(), name))  # ruff's RUF022 order
+    # ruff's RUF022 order: CONSTANTS, then Classes, then the rest
+    assert names == sorted(names, key=lambda name: (0 if name.isupper() else 1 if name[0].isupper() else 2, name))
     for name in names:
         assert getattr(workflow_plugin_runtime, name) is not None, name
 
@@ -117,3 +118,50 @@ def test_the_package_exports_resolve_lazily_to_the_named_module():
             continue
         module = importlib.import_module(f"{NAME}.{workflow_plugin_runtime._EXPORTS[name]}")
         assert name in (_exports(module.__name__) or set()), (name, module.__name__)
+
+
+CLI_PACKAGE = Path(__file__).resolve().parents[2] / "workflow-cli" / "src" / "workflow_cli"
+"""The CLI's sources, read from this checkout: the CLI is the runtime's first user of its public API."""
+
+
+def _private_runtime_imports(source: str) -> list[str]:
+    """Each import in ``source`` that reaches past the runtime's package root, or takes a name it does not export."""
+    wrong = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            wrong += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name.startswith(NAME + ".")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            if node.module.startswith(NAME + "."):
+                wrong.append(f"line {node.lineno}: from {node.module} import ...")
+            elif node.module == NAME:
+                unexported = [a.name for a in node.names if a.name not in workflow_plugin_runtime.__all__]
+                wrong += [f"line {node.lineno}: {name} is not in {NAME}.__all__" for name in unexported]
+    return wrong
+
+
+def test_the_check_of_the_cli_finds_every_way_past_the_public_api():
+    source = (
+        f"import {NAME}\n"
+        f"import {NAME}.errors\n"
+        f"from {NAME}.execution.scheduler import new_run_id\n"
+        f"from {NAME} import Problem, errors\n"
+        "def lazily():\n"
+        f"    from {NAME}._util.control_chars import neutralise_controls\n"
+    )
+    assert _private_runtime_imports(source) == [
+        f"line 2: import {NAME}.errors",
+        f"line 3: from {NAME}.execution.scheduler import ...",
+        f"line 4: errors is not in {NAME}.__all__",
+        f"line 6: from {NAME}._util.control_chars import ...",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(CLI_PACKAGE.rglob("*.py")), ids=lambda path: str(path.relative_to(CLI_PACKAGE.parent))
+)
+def test_the_cli_imports_only_the_runtimes_public_api(path: Path):
+    assert _private_runtime_imports(path.read_text()) == [], f"{path} imports the runtime's modules directly"
+
+
+def test_the_cli_sources_are_found():
+    assert (CLI_PACKAGE / "commands" / "run.py").is_file(), CLI_PACKAGE

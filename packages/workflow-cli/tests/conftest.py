@@ -20,7 +20,7 @@ RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
-def cli_environment(home: Path, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
+def cli_environment(home: Path, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
     """The environment the CLI runs with in tests: no colour, user dirs and run registrations under ``home``."""
     full_env = {
         **os.environ,
@@ -59,7 +59,7 @@ def run_workflow_cli(
         capture_output=True,
         text=True,
         cwd=cwd or home,
-        env=cli_environment(home, env, unset),
+        env=cli_environment(home, env=env, unset=unset),
         timeout=timeout,
         check=False,
         preexec_fn=preexec_fn,

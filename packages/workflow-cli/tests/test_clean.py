@@ -27,7 +27,7 @@ def start_run(cli_env: dict[str, str], flow: Path, *args: str) -> subprocess.Pop
     )
 
 
-def wait_for(path: Path, cli: subprocess.Popen[bytes], seconds: float = 120) -> str:
+def wait_for(path: Path, cli: subprocess.Popen[bytes], *, seconds: float = 120) -> str:
     """The file's content once it exists (the plugin is running); fails at once if the CLI ended first."""
     deadline = time.monotonic() + seconds
     while not path.exists():

@@ -21,7 +21,7 @@ PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 UNUSED_SECRET = "operator-secret-nobody-asked-for"
 
 
-def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+def write(tmp_path: Path, text: str, *, name: str = "flow.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path

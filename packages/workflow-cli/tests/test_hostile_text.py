@@ -71,7 +71,7 @@ def plugins(tmp_path: Path) -> Path:
     return folder
 
 
-def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+def write(tmp_path: Path, text: str, *, name: str = "flow.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path

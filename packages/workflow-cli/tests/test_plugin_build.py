@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from workflow_cli.commands.plugin_build import DEFAULT_BASE_IMAGE_TEXT
-from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
+from workflow_plugin_runtime import DEFAULT_BASE_IMAGE, load_manifest
 from workflow_plugin_runtime.plugins.provenance import plugin_content_hash
-from workflow_plugin_runtime.runtimes.docker.images import DEFAULT_BASE_IMAGE, generate_dockerfile
+from workflow_plugin_runtime.runtimes.docker.images import generate_dockerfile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIRST = FIXTURES / "plugins_a"
@@ -150,7 +150,7 @@ def test_a_plugins_own_dockerfile_is_built_and_its_image_runs(run_cli, image_tag
     assert result.outputs == {"inputs": {"x": 1}, "marker": "built-from-the-plugins-own-dockerfile"}
 
 
-def js_plugin(folder: Path, runtime: str, files: dict[str, str]) -> Path:
+def js_plugin(folder: Path, *, runtime: str, files: dict[str, str]) -> Path:
     """A plugin that is not Python: ``runtime`` is its plugin.yaml runtime block (YAML flow style)."""
     folder.mkdir(parents=True)
     (folder / "plugin.yaml").write_text(
@@ -162,7 +162,7 @@ def js_plugin(folder: Path, runtime: str, files: dict[str, str]) -> Path:
 
 
 def test_a_command_the_default_base_image_lacks_is_refused_before_building(run_cli, tmp_path, image_tags):
-    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+    plugin = js_plugin(tmp_path / "js", runtime="{command: [node, index.js]}", files={"index.js": ""})
     tag = image_tags("js")
 
     done = run_cli("plugin", "build", str(plugin), "--tag", tag)
@@ -178,8 +178,10 @@ def test_a_command_the_default_base_image_lacks_is_refused_before_building(run_c
 
 
 def test_a_scripts_interpreter_is_read_from_its_shebang(run_cli, tmp_path):
-    script = js_plugin(tmp_path / "js", "{command: [./run, --fast]}", {"run": "#!/usr/bin/env -S node --jitless\n"})
-    shell = js_plugin(tmp_path / "sh", "{command: [./run.sh]}", {"run.sh": "#!/bin/sh\nexec cat\n"})
+    script = js_plugin(
+        tmp_path / "js", runtime="{command: [./run, --fast]}", files={"run": "#!/usr/bin/env -S node --jitless\n"}
+    )
+    shell = js_plugin(tmp_path / "sh", runtime="{command: [./run.sh]}", files={"run.sh": "#!/bin/sh\nexec cat\n"})
 
     refused = run_cli("plugin", "build", str(script), "--print-dockerfile")
     accepted = run_cli("plugin", "build", str(shell), "--print-dockerfile")
@@ -191,7 +193,7 @@ def test_a_scripts_interpreter_is_read_from_its_shebang(run_cli, tmp_path):
 
 
 def test_a_base_image_chosen_for_the_interpreter_is_trusted(run_cli, tmp_path):
-    plugin = js_plugin(tmp_path / "js", "{command: [node, index.js]}", {"index.js": ""})
+    plugin = js_plugin(tmp_path / "js", runtime="{command: [node, index.js]}", files={"index.js": ""})
 
     done = run_cli("plugin", "build", str(plugin), "--base-image", "node:20-slim", "--print-dockerfile")
 

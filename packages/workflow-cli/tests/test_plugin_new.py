@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from workflow_cli.scaffold import scaffold_files
-from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
-from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
-from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
+from workflow_plugin_runtime import DockerRuntime, Invocation, RuntimeKind, load_manifest
 from workflow_plugin_sdk.protocol import make_request
 
 

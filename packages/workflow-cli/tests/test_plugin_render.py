@@ -21,9 +21,7 @@ from workflow_cli.ui.render import (
     schema_renderable,
     type_text,
 )
-from workflow_plugin_runtime.errors import Problem, Severity, SourceLocation
-from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
-from workflow_plugin_runtime.plugins.resolve import Resolver
+from workflow_plugin_runtime import Problem, Resolver, Severity, SourceLocation, load_manifest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GREETER = FIXTURES / "plugins_a" / "greeter"

@@ -16,7 +16,7 @@ import pytest
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
-def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+def write(tmp_path: Path, text: str, *, name: str = "flow.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path

@@ -7,7 +7,7 @@ stays cheap for a CLI that needs only a resolver and never a container.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from .__about__ import __version__
 
@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold res
 
 if TYPE_CHECKING:
     from ._util.control_chars import escape_controls_in_json, neutralise_controls
-    from .config import Config, PluginsPath, RuntimeKind, load_config
+    from .config import Config, PluginsPath, RuntimeKind, find_project_root, load_config, restricted_backend
     from .errors import (
         ConfigError,
         Failure,
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         PluginNotFoundError,
         Problem,
+        RecordWriteError,
         ReferenceSyntaxError,
         RuntimeUnavailableError,
         SecretError,
@@ -36,17 +37,18 @@ if TYPE_CHECKING:
         WorkflowFileError,
         WorkflowPluginError,
     )
+    from .execution.containment import contained_run
     from .execution.executor import ActionOutcome, PluginExecutor
     from .execution.handlers import HandlerCall, TaskHandler
     from .execution.manager import ExecutionPolicy, PluginManager, PreparedCall
-    from .execution.records import run_record, write_run_record
+    from .execution.records import record_json, run_record, write_run_record
     from .execution.results import RunResult, RunStatus, TaskResult, TaskStatus
-    from .execution.scheduler import RunObserver, Scheduler
+    from .execution.scheduler import RunObserver, Scheduler, new_run_id
     from .masking.masker import Masker, MatchBackend
-    from .plugins.manifest import ActionDef, Capabilities, PluginManifest
+    from .plugins.manifest import ActionDef, Capabilities, PluginManifest, thaw_manifest_data
     from .plugins.manifest_loading import load_manifest, manifest_problems
-    from .plugins.references import ActionRef, PluginRef, parse_action_ref
-    from .plugins.resolve import PluginListing, ResolvedAction, Resolver
+    from .plugins.references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
+    from .plugins.resolve import ListedPlugin, PluginCopy, PluginListing, ResolvedAction, Resolver
     from .runtimes import (
         DockerRuntime,
         Invocation,
@@ -57,11 +59,24 @@ if TYPE_CHECKING:
         ResourceLimits,
         plugin_argv,
     )
+    from .runtimes.backends import usable_backend
     from .runtimes.base import Metrics
+    from .runtimes.docker.image_checks import image_problems
+    from .runtimes.docker.images import DEFAULT_BASE_IMAGE, build_image, image_spec
+    from .runtimes.leftovers import DeadRunCleanup, clean_dead_runs
     from .runtimes.pool import WarmPool
     from .workflows.checks import WorkflowCheck, check_workflow, check_workflow_file
-    from .workflows.permissions import Permissions, SecurityMode
-    from .workflows.secrets import SecretProvider, collect_secrets, default_secret_provider
+    from .workflows.grant_warnings import capability_warnings, plugin_grant_problems
+    from .workflows.permissions import Permissions, SecurityMode, permissions_yaml, recommended_permissions
+    from .workflows.secrets import (
+        SecretProvider,
+        collect_secrets,
+        default_secret_provider,
+        every_secret,
+        load_vars_file,
+        merge_vars,
+        parse_var_options,
+    )
     from .workflows.workflow import RetryPolicy, Task, Workflow, load_workflow
 
 _EXPORTS = {
@@ -71,6 +86,8 @@ _EXPORTS = {
     "Capabilities": "plugins.manifest",
     "Config": "config",
     "ConfigError": "errors",
+    "DEFAULT_BASE_IMAGE": "runtimes.docker.images",
+    "DeadRunCleanup": "runtimes.leftovers",
     "DockerRuntime": "runtimes",
     "ExecutionPolicy": "execution.manager",
     "Failure": "errors",
@@ -79,6 +96,7 @@ _EXPORTS = {
     "ImageBuildError": "errors",
     "Invocation": "runtimes",
     "InvocationResult": "runtimes",
+    "ListedPlugin": "plugins.resolve",
     "ManifestError": "errors",
     "Masker": "masking.masker",
     "MatchBackend": "masking.masker",
@@ -86,6 +104,7 @@ _EXPORTS = {
     "Mount": "runtimes",
     "PermissionDeniedError": "errors",
     "Permissions": "workflows.permissions",
+    "PluginCopy": "plugins.resolve",
     "PluginExecutor": "execution.executor",
     "PluginListing": "plugins.resolve",
     "PluginManager": "execution.manager",
@@ -97,6 +116,7 @@ _EXPORTS = {
     "PreparedCall": "execution.manager",
     "Problem": "errors",
     "ProcessRuntime": "runtimes",
+    "RecordWriteError": "errors",
     "ReferenceSyntaxError": "errors",
     "ResolvedAction": "plugins.resolve",
     "Resolver": "plugins.resolve",
@@ -125,29 +145,51 @@ _EXPORTS = {
     "WorkflowCheck": "workflows.checks",
     "WorkflowFileError": "errors",
     "WorkflowPluginError": "errors",
+    "build_image": "runtimes.docker.images",
+    "capability_warnings": "workflows.grant_warnings",
     "check_workflow": "workflows.checks",
     "check_workflow_file": "workflows.checks",
+    "clean_dead_runs": "runtimes.leftovers",
     "collect_secrets": "workflows.secrets",
+    "contained_run": "execution.containment",
     "default_secret_provider": "workflows.secrets",
     "escape_controls_in_json": "_util.control_chars",
+    "every_secret": "workflows.secrets",
+    "find_project_root": "config",
+    "image_problems": "runtimes.docker.image_checks",
+    "image_spec": "runtimes.docker.images",
     "load_config": "config",
     "load_manifest": "plugins.manifest_loading",
+    "load_vars_file": "workflows.secrets",
     "load_workflow": "workflows.workflow",
     "manifest_problems": "plugins.manifest_loading",
+    "merge_vars": "workflows.secrets",
     "neutralise_controls": "_util.control_chars",
+    "new_run_id": "execution.scheduler",
     "parse_action_ref": "plugins.references",
+    "parse_plugin_ref": "plugins.references",
+    "parse_var_options": "workflows.secrets",
+    "permissions_yaml": "workflows.permissions",
     "plugin_argv": "runtimes",
+    "plugin_grant_problems": "workflows.grant_warnings",
+    "recommended_permissions": "workflows.permissions",
+    "record_json": "execution.records",
+    "restricted_backend": "config",
     "run_record": "execution.records",
+    "thaw_manifest_data": "plugins.manifest",
+    "usable_backend": "runtimes.backends",
     "write_run_record": "execution.records",
 }
 
 __all__ = [
+    "DEFAULT_BASE_IMAGE",
     "ActionDef",
     "ActionOutcome",
     "ActionRef",
     "Capabilities",
     "Config",
     "ConfigError",
+    "DeadRunCleanup",
     "DockerRuntime",
     "ExecutionPolicy",
     "Failure",
@@ -156,6 +198,7 @@ __all__ = [
     "ImageBuildError",
     "Invocation",
     "InvocationResult",
+    "ListedPlugin",
     "ManifestError",
     "Masker",
     "MatchBackend",
@@ -163,6 +206,7 @@ __all__ = [
     "Mount",
     "PermissionDeniedError",
     "Permissions",
+    "PluginCopy",
     "PluginExecutor",
     "PluginListing",
     "PluginManager",
@@ -174,6 +218,7 @@ __all__ = [
     "PreparedCall",
     "Problem",
     "ProcessRuntime",
+    "RecordWriteError",
     "ReferenceSyntaxError",
     "ResolvedAction",
     "Resolver",
@@ -203,19 +248,39 @@ __all__ = [
     "WorkflowFileError",
     "WorkflowPluginError",
     "__version__",
+    "build_image",
+    "capability_warnings",
     "check_workflow",
     "check_workflow_file",
+    "clean_dead_runs",
     "collect_secrets",
+    "contained_run",
     "default_secret_provider",
     "escape_controls_in_json",
+    "every_secret",
+    "find_project_root",
+    "image_problems",
+    "image_spec",
     "load_config",
     "load_manifest",
+    "load_vars_file",
     "load_workflow",
     "manifest_problems",
+    "merge_vars",
     "neutralise_controls",
+    "new_run_id",
     "parse_action_ref",
+    "parse_plugin_ref",
+    "parse_var_options",
+    "permissions_yaml",
     "plugin_argv",
+    "plugin_grant_problems",
+    "recommended_permissions",
+    "record_json",
+    "restricted_backend",
     "run_record",
+    "thaw_manifest_data",
+    "usable_backend",
     "write_run_record",
 ]
 
@@ -224,7 +289,11 @@ def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    qualified = f"{__name__}.{module}"
+    # The import statement's machinery, not importlib.import_module: ``-X importtime`` then shows what each
+    # name's first use loads, and the package skips importing importlib (0.8 ms of a cold start).
+    __import__(qualified)
+    value = getattr(sys.modules[qualified], name)
     globals()[name] = value
     return value
 

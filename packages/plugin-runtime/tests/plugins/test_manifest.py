@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from workflow_plugin_runtime.config import PoolSettings
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError
-from workflow_plugin_runtime.plugins.manifest import Access, thaw
+from workflow_plugin_runtime.plugins.manifest import Access, thaw_manifest_data
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest, manifest_problems
 from workflow_plugin_runtime.schemas.violations import schema_violations
 
@@ -84,9 +84,9 @@ def test_the_spec_example_loads_into_the_typed_model() -> None:
     get = manifest.actions["get"]
     assert (get.name, get.description, get.timeout) == ("get", "Fetch a URL", 10.0)
     assert get.secret_inputs == ("token",)
-    assert thaw(get.inputs)["required"] == ["url"]
-    assert thaw(get.examples[0].inputs) == {"url": "http://127.0.0.1:8080/ok"}
-    assert thaw(get.examples[0].outputs) == {"status": 200}
+    assert thaw_manifest_data(get.inputs)["required"] == ["url"]
+    assert thaw_manifest_data(get.examples[0].inputs) == {"url": "http://127.0.0.1:8080/ok"}
+    assert thaw_manifest_data(get.examples[0].outputs) == {"status": 200}
     assert manifest.actions["head"].secret_inputs == ()
     assert list(manifest.actions) == ["get", "head"]
 

@@ -75,7 +75,7 @@ def main() -> None:
         typer.echo("Aborted!", err=True)
         code = ExitCode.FAILED
     except Exception as exc:
-        from workflow_plugin_runtime.errors import WorkflowPluginError
+        from workflow_plugin_runtime import WorkflowPluginError
 
         if not isinstance(exc, WorkflowPluginError):
             raise

@@ -36,7 +36,7 @@ class WorkflowCommand(TyperCommand):
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            from workflow_plugin_runtime.errors import WorkflowPluginError
+            from workflow_plugin_runtime import WorkflowPluginError
 
             from .reporting import invalid_input_from, report_invalid_input
 
@@ -60,7 +60,7 @@ def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:
 
 def usage_error(exc: typer.TyperException) -> InvalidInput:
     """One of Typer's usage errors (missing argument, unknown option, bad value) as the CLI reports errors."""
-    from workflow_plugin_runtime.errors import Problem
+    from workflow_plugin_runtime import Problem
 
     ctx: Context | None = getattr(exc, "ctx", None)
     hint = None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.errors import Problem
+    from workflow_plugin_runtime import Problem
 
 
 class ExitCode(enum.IntEnum):
@@ -44,7 +44,9 @@ class InvalidInput(Exception):
     """
 
     def __init__(self, kind: str, problems: Sequence[Problem], *, summary: str | None = None) -> None:
-        first = next((problem for problem in problems if problem.severity.value == "error"), problems[0])
+        from workflow_plugin_runtime import Severity  # here: the CLI's startup never imports the runtime
+
+        first = next((problem for problem in problems if problem.severity is Severity.ERROR), problems[0])
         super().__init__(summary or first.message)
         self.kind = kind
         self.problems = tuple(problems)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.errors import WorkflowPluginError
+    from workflow_plugin_runtime import WorkflowPluginError
 
 __all__ = ["error_document", "invalid_input_from", "report_invalid_input"]
 
@@ -25,7 +25,7 @@ __all__ = ["error_document", "invalid_input_from", "report_invalid_input"]
 def invalid_input_from(error: WorkflowPluginError) -> InvalidInput:
     """A runtime error as the CLI reports it: its kind, and its problems (several for ``ValidationFailed``
     and for a manifest with more than one)."""
-    from workflow_plugin_runtime.errors import (
+    from workflow_plugin_runtime import (
         ConfigError,
         ManifestError,
         SecretError,

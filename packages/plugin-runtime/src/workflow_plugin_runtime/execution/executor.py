@@ -13,6 +13,7 @@ so warm calls pay microseconds for validation.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +37,21 @@ _NO_SECRETS = Masker({})
 _MAX_REPORTED_VIOLATIONS = 5
 _WRITE_DENIED = ("Permission denied", "EACCES", "[Errno 13]")
 _STDOUT_QUOTE_CHARS = 120
+
+
+class _Schema(enum.Enum):
+    """Which of an action's two schemas a check uses; the value roots the field paths its messages show."""
+
+    INPUTS = "inputs"
+    OUTPUTS = "outputs"
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedValidator:
+    """A compiled validator, with the action it belongs to kept alive so the action's id (its key) stays unique."""
+
+    action: ActionDef
+    validator: Validator | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +83,7 @@ class PluginExecutor:
 
     def __init__(self, manager: PluginManager) -> None:
         self.manager = manager
-        self._validators: dict[tuple[int, str], tuple[ActionDef, Validator | None]] = {}
+        self._validators: dict[tuple[int, _Schema], _CachedValidator] = {}
 
     def run(
         self,
@@ -104,7 +120,7 @@ class PluginExecutor:
     ) -> ActionOutcome:
         mask = masker if masker is not None else _NO_SECRETS
         inputs = call.invocation.request["inputs"]
-        problem = self._violations("inputs", self._validator(call.action, "inputs"), inputs)
+        problem = self._schema_problem(call.action, inputs, schema=_Schema.INPUTS)
         if problem is not None:
             failure = Failure(
                 kind=FailureKind.INPUT_VALIDATION,
@@ -118,14 +134,16 @@ class PluginExecutor:
             return ActionOutcome(
                 outputs=None,
                 failure=_quote_stdout(
-                    _shown_failure(_explain_denied_writes(result.failure, call), mask), result.failure.stdout_head, mask
+                    _shown_failure(_explain_denied_writes(result.failure, call), mask),
+                    head=result.failure.stdout_head,
+                    mask=mask,
                 ),
                 metrics=metrics,
                 logs=logs,
                 call=call,
             )
         outputs = result.outputs or {}
-        problem = self._violations("outputs", self._validator(call.action, "outputs"), outputs)
+        problem = self._schema_problem(call.action, outputs, schema=_Schema.OUTPUTS)
         if problem is not None:
             failure = Failure(
                 kind=FailureKind.OUTPUT_VALIDATION,
@@ -136,22 +154,21 @@ class PluginExecutor:
             return ActionOutcome(outputs=None, failure=failure, metrics=metrics, logs=logs, call=call)
         return ActionOutcome(outputs=mask.mask_data(outputs), failure=None, metrics=metrics, logs=logs, call=call)
 
-    def _validator(self, action: ActionDef, which: str) -> Validator | None:
-        key = (id(action), which)
+    def _schema_problem(self, action: ActionDef, data: Any, *, schema: _Schema) -> str | None:
+        """What is wrong with ``data`` by one of ``action``'s schemas (the first few violations), or None."""
+        key = (id(action), schema)
         cached = self._validators.get(key)
         if cached is None:
-            validator = action.input_validator() if which == "inputs" else action.output_validator()
-            cached = self._validators[key] = (action, validator)  # keeps ``action`` alive, so its id stays unique
-        return cached[1]
-
-    @staticmethod
-    def _violations(root: str, validator: Validator | None, data: Any) -> str | None:
-        if validator is None:
+            validator = action.input_validator() if schema is _Schema.INPUTS else action.output_validator()
+            cached = self._validators[key] = _CachedValidator(action, validator)
+        if cached.validator is None:
             return None
-        violations = schema_violations(validator, data)
+        violations = schema_violations(cached.validator, data)
         if not violations:
             return None
-        shown = [f"{format_field_path((root, *v.path))}: {v.message}" for v in violations[:_MAX_REPORTED_VIOLATIONS]]
+        shown = [
+            f"{format_field_path((schema.value, *v.path))}: {v.message}" for v in violations[:_MAX_REPORTED_VIOLATIONS]
+        ]
         more = len(violations) - len(shown)
         return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
 
@@ -197,7 +214,7 @@ def _shown_failure(failure: Failure, mask: Masker) -> Failure:
     )
 
 
-def _quote_stdout(failure: Failure, head: str, mask: Masker) -> Failure:
+def _quote_stdout(failure: Failure, *, head: str, mask: Masker) -> Failure:
     """Quote the start of a stdout that was not a response: masked first, then cut, so no secret shows in part.
 
     The stream masker holds back a tail that could begin a secret, so even

@@ -51,7 +51,7 @@ def handler_log_record(message: str, masker: Masker) -> LogRecord:
     return {"level": "info", "message": masker.mask(message), "structured": True}
 
 
-def run_handler(handlers: Mapping[str, TaskHandler], call: HandlerCall, masker: Masker) -> ActionOutcome:
+def run_handler(handlers: Mapping[str, TaskHandler], call: HandlerCall, *, masker: Masker) -> ActionOutcome:
     """Run the handler registered for ``call.task_type``; every failure becomes a typed, masked Failure."""
     handler = handlers.get(call.task_type)
     if handler is None:

@@ -10,7 +10,9 @@ unfinished ``cancelled``.
 
 Tasks whose ``uses`` is a plugin action go to the :class:`PluginExecutor`;
 any other task type goes to a :class:`TaskHandler` an engine registers
-under that name — the extension point for engine-native steps.
+under that name — the extension point for engine-native steps. This module
+owns when tasks run, their retries and how they end; what a result records
+about the code that ran is :mod:`.task_provenance`'s.
 """
 
 from __future__ import annotations
@@ -28,16 +30,13 @@ from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
-from ..plugins.manifest import Access
-from ..plugins.provenance import provenance_of
-from ..workflows.mount_sources import Mount
-from ..workflows.permissions import SecurityMode
 from ..workflows.template_values import CompiledValue
 from ..workflows.templates import ReferenceRoot, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import ActionOutcome, PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
 from .results import RunResult, RunStatus, TaskResult, TaskStatus
+from .task_provenance import task_provenance
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
 
@@ -357,7 +356,7 @@ class _Run:
                 cancel=self.cancel,
                 log=lambda message: self.scheduler.observer.task_log(task.id, handler_log_record(message, self.masker)),
             )
-            return run_handler(self.scheduler.handlers, call, self.masker), {"handler": str(task.uses)}
+            return run_handler(self.scheduler.handlers, call, masker=self.masker), {"handler": str(task.uses)}
         outcome = self.scheduler.executor.run(
             str(task.uses),
             dispatch.inputs,
@@ -371,33 +370,6 @@ class _Run:
             specifier=self.workflow.requires.get(task.action.plugin),
             cancel=self.cancel,
         )
-        return outcome, self._provenance(outcome)
-
-    def _provenance(self, outcome: ActionOutcome) -> Mapping[str, Any] | None:
-        """Where the task's code came from; a container task adds the image it ran (id and built-from hash)."""
-        call = outcome.call
-        if call is None:
-            return None
-        manager = self.scheduler.executor.manager
-        digest = manager.content_hash(call.manifest)  # the hash the Docker runtime checked the image against
-        image = manager.image_of(call)
-        invocation = call.invocation
-        restricted = self.workflow.security is SecurityMode.RESTRICTED
-        grants: dict[str, Any] = {"security": self.workflow.security.value}
-        if restricted:
-            grants |= {
-                "network": invocation.network,
-                "mounts": [_mount_record(mount) for mount in invocation.mounts],
-                "env": sorted(invocation.env),
-            }
-        return {
-            **provenance_of(call.manifest, content_hash=digest),
-            "runtime": call.runtime.kind.value,
-            **({"image": image.to_record()} if image is not None else {}),
-            "grants": grants,
-        }
-
-
-def _mount_record(mount: Mount) -> dict[str, str]:
-    access = Access.READ if mount.read_only else Access.READ_WRITE
-    return {"source": str(mount.source), "target": mount.target, "access": access.value}
+        return outcome, task_provenance(
+            outcome, manager=self.scheduler.executor.manager, security=self.workflow.security
+        )

@@ -36,7 +36,7 @@ __all__ = [
     "PluginManifest",
     "RuntimeSettings",
     "serves_by_default",
-    "thaw",
+    "thaw_manifest_data",
     "to_model",
 ]
 
@@ -165,12 +165,12 @@ class ActionDef(FrozenRecord):
         """The compiled inputs schema (shared across identical schemas), or None to accept any object."""
         from ..schemas import compile_schema
 
-        return None if self.inputs is None else compile_schema(thaw(self.inputs))
+        return None if self.inputs is None else compile_schema(thaw_manifest_data(self.inputs))
 
     def output_validator(self) -> Validator | None:
         from ..schemas import compile_schema
 
-        return None if self.outputs is None else compile_schema(thaw(self.outputs))
+        return None if self.outputs is None else compile_schema(thaw_manifest_data(self.outputs))
 
 
 class PluginManifest(FrozenRecord):
@@ -265,12 +265,12 @@ class PluginManifest(FrozenRecord):
         )
 
 
-def thaw(value: Any) -> Any:
+def thaw_manifest_data(value: Any) -> Any:
     """Plain dicts and lists again (for JSON output or compiling) from deep-frozen manifest data."""
     if isinstance(value, Mapping):
-        return {key: thaw(item) for key, item in value.items()}
+        return {key: thaw_manifest_data(item) for key, item in value.items()}
     if isinstance(value, tuple):
-        return [thaw(item) for item in value]
+        return [thaw_manifest_data(item) for item in value]
     return value
 
 

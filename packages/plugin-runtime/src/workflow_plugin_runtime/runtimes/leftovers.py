@@ -47,8 +47,8 @@ from .run_state import (
 
 __all__ = [
     "PENDING_GRACE_S",
-    "Cleanup",
     "DeadRun",
+    "DeadRunCleanup",
     "LiveRun",
     "clean_dead_runs",
 ]
@@ -108,7 +108,7 @@ class LiveRun:
 
 
 @dataclass(frozen=True, slots=True)
-class Cleanup:
+class DeadRunCleanup:
     """One pass over the state directory: the dead runs cleaned up and the live runs seen."""
 
     state_dir: Path | None
@@ -132,16 +132,16 @@ def _count(number: int, *, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
 
-def clean_dead_runs(root: Path | None = None) -> Cleanup:
+def clean_dead_runs(root: Path | None = None) -> DeadRunCleanup:
     """Clean up after every dead run registered under ``root`` (default: :func:`.run_state.state_root`)."""
     base = root if root is not None else state_root()
     runs = runs_dir(base)
     if runs is None:
-        return Cleanup(state_dir=None)
+        return DeadRunCleanup(state_dir=None)
     try:
         entries = sorted(os.scandir(runs), key=lambda entry: entry.name)
     except OSError:  # no runs folder yet (nothing ever registered), or unreadable: nothing to do here
-        return Cleanup(state_dir=base)
+        return DeadRunCleanup(state_dir=base)
     cleaned: list[DeadRun] = []
     running: list[LiveRun] = []
     for entry in entries:
@@ -156,7 +156,7 @@ def clean_dead_runs(root: Path | None = None) -> Cleanup:
             running.append(found)
         elif found is not None:
             cleaned.append(found)
-    return Cleanup(state_dir=base, cleaned=tuple(cleaned), running=tuple(running))
+    return DeadRunCleanup(state_dir=base, cleaned=tuple(cleaned), running=tuple(running))
 
 
 def _clean_entry(folder: Path) -> DeadRun | LiveRun | None:

@@ -33,8 +33,7 @@ from ..errors import (
 from ..masking.masker import short_secret_warning
 from ..plugins.resolve import ResolvedAction, Resolver
 from ..schemas.violations import Validator, schema_violations
-from .grant_warnings import broad_grant_problems, missing_source_problems, unneeded_grant_problems
-from .permissions import SecurityMode, capability_problems, missing_grants, needs_of
+from .grant_warnings import workflow_grant_problems
 from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems
 from .template_values import iter_templates
 from .templates import ReferenceRoot
@@ -117,7 +116,7 @@ def check_workflow(
     problems += wiring_problems(uses, actions, variables=variables)
     problems += _literal_input_problems(workflow, actions)
     problems += _literal_secret_warnings(workflow, actions)
-    problems += _permission_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
+    problems += workflow_grant_problems(workflow, actions, all_resolved=len(actions) == len(workflow.tasks))
     return WorkflowCheck(workflow, tuple(problems), MappingProxyType(actions))
 
 
@@ -128,7 +127,7 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
     keys); with templates, each literal top-level value is checked against
     its own property schema, and the templated ones are typed wiring's job.
     """
-    from ..plugins.manifest import thaw
+    from ..plugins.manifest import thaw_manifest_data
     from ..schemas import compile_schema
 
     problems: list[Problem] = []
@@ -146,7 +145,9 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
             literal = {
                 k: v for k, v in compiled.tree.items() if next(iter_templates(v), None) is None and k in properties
             }
-            checks = [((key,), compile_schema(thaw(properties[key])), value) for key, value in literal.items()]
+            checks = [
+                ((key,), compile_schema(thaw_manifest_data(properties[key])), value) for key, value in literal.items()
+            ]
         for prefix, validator, data in checks:
             if validator is None:
                 continue
@@ -252,34 +253,6 @@ def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) ->
             failed[ref] = [Problem(exc.message, where, exc.hint)]
     problems += [problem for found in failed.values() for problem in found]
     return actions
-
-
-def _permission_problems(
-    workflow: Workflow, actions: Mapping[str, ResolvedAction], *, all_resolved: bool
-) -> list[Problem]:
-    permissions = workflow.permissions
-    needs = needs_of((str(action.ref.plugin), action.manifest.capabilities) for action in actions.values())
-    problems = broad_grant_problems(
-        permissions,
-        security=workflow.security,
-        workflow_dir=workflow.directory,
-        locate=workflow.locate,
-        network_needed=[ref for ref, caps in needs.items() if caps.network],
-    )
-    if workflow.security is not SecurityMode.RESTRICTED:
-        return problems
-    problems += missing_source_problems(permissions, needs, locate=workflow.locate)
-    reported: set[str] = set()
-    for task_id, action in actions.items():
-        plugin = str(action.ref.plugin)
-        missing = missing_grants(permissions, plugin, action.manifest.capabilities)
-        if not missing.ok and plugin not in reported:
-            reported.add(plugin)
-            where = workflow.locate(("tasks", task_id, "uses"))
-            problems += capability_problems(permissions, missing, task=task_id, location=where)
-    if all_resolved and permissions.declared:
-        problems += unneeded_grant_problems(permissions, needs, locate=workflow.locate)
-    return problems
 
 
 def secret_keys(workflow: Workflow) -> list[str]:

@@ -1,8 +1,10 @@
 """Warnings about grants that open too much, or more than any task needs.
 
 Kept apart from the permission model itself (:mod:`.permissions`): these are
-judgements about a workflow's grants, shown by ``workflow validate`` and
-``workflow plugin inspect``. Three are errors in restricted mode: the Docker
+judgements about a workflow's grants, shown by ``workflow validate``
+(:func:`workflow_grant_problems`, through :mod:`.checks`) and ``workflow
+plugin inspect`` (:func:`plugin_grant_problems`), which share the pieces
+here so the two never judge a grant differently. Three are errors in restricted mode: the Docker
 socket, because it is root on the host; a mount source inside another
 read-write grant, because a plugin could swap it for a symbolic link to any
 host folder before the next container is made (:mod:`.mount_sources`); and
@@ -14,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import PermissionDeniedError, Problem, Severity, SourceLocation
-from ..plugins.manifest import Access, Capabilities
+from ..errors import PermissionDeniedError, Problem, Severity, SourceLocation, WorkflowPluginError
+from ..plugins.manifest import Access, Capabilities, PluginManifest
+from ..plugins.resolve import ResolvedAction, Resolver
 from .mount_sources import (
     ISOLATED_UID,
     exposes_docker_socket,
@@ -27,9 +30,131 @@ from .mount_sources import (
     unwritable_reason,
     writable_fix,
 )
-from .permissions import Locate, MountGrant, Permissions, SecurityMode, env_matches
+from .permissions import (
+    Locate,
+    MountGrant,
+    Permissions,
+    SecurityMode,
+    capability_problems,
+    env_matches,
+    missing_grants,
+    needs_of,
+    permissions_yaml,
+    recommended_permissions,
+)
+from .workflow import Workflow
 
-__all__ = ["broad_grant_problems", "capability_warnings", "missing_source_problems", "unneeded_grant_problems"]
+__all__ = [
+    "broad_grant_problems",
+    "capability_warnings",
+    "missing_source_problems",
+    "plugin_grant_problems",
+    "unneeded_grant_problems",
+    "workflow_grant_problems",
+]
+
+
+def workflow_grant_problems(
+    workflow: Workflow, actions: Mapping[str, ResolvedAction], *, all_resolved: bool
+) -> list[Problem]:
+    """What ``workflow validate`` finds in a workflow's grants, given each task's resolved action.
+
+    Broad grants always; in restricted mode also missing mount sources,
+    missing grants (once per plugin, at its first task) and, when every
+    task resolved, grants nothing needs.
+    """
+    permissions = workflow.permissions
+    needs = needs_of((str(action.ref.plugin), action.manifest.capabilities) for action in actions.values())
+    problems = _broad_problems(workflow, needs)
+    if workflow.security is not SecurityMode.RESTRICTED:
+        return problems
+    problems += missing_source_problems(permissions, needs, locate=workflow.locate)
+    reported: set[str] = set()
+    for task_id, action in actions.items():
+        plugin = str(action.ref.plugin)
+        if plugin not in reported:
+            reported.add(plugin)
+            problems += _missing_grant_problems(workflow, plugin, action.manifest.capabilities, task_id=task_id)
+    if all_resolved and permissions.declared:
+        problems += unneeded_grant_problems(permissions, needs, locate=workflow.locate)
+    return problems
+
+
+def plugin_grant_problems(workflow: Workflow, manifest: PluginManifest, *, resolver: Resolver) -> list[Problem]:
+    """What comparing a workflow's grants with one plugin's needs finds (``workflow plugin inspect``).
+
+    The plugin need not be used by the workflow: its grants are then
+    compared as if a task did. "Not needed" is judged against every plugin
+    the workflow uses (a mount another task's plugin needs is not excess),
+    so it is skipped when some of them do not resolve.
+    """
+    ref = manifest.ref
+    permissions = workflow.permissions
+    actions = {task.id: task.action for task in workflow.tasks.values() if task.action is not None}
+    users = [task_id for task_id, action in actions.items() if str(action.plugin) == ref]
+    needs = {ref: manifest.capabilities}
+    unresolved: list[str] = []
+    for other in (action.plugin for action in actions.values()):
+        if str(other) in needs or str(other) in unresolved:
+            continue
+        try:
+            needs[str(other)] = resolver.resolve(other, specifier=workflow.requires.get(other)).capabilities
+        except WorkflowPluginError:
+            unresolved.append(str(other))
+    problems: list[Problem] = []
+    if not users:
+        problems.append(
+            _warning(
+                f"no task of {workflow.path.name} uses {ref}; its grants are compared as if one did",
+                workflow.locate(("tasks",)),
+            )
+        )
+    problems += _broad_problems(workflow, needs)
+    if workflow.security is SecurityMode.RESTRICTED:
+        problems += _missing_grant_problems(workflow, ref, manifest.capabilities, task_id=users[0] if users else None)
+    elif workflow.security is SecurityMode.TRUSTED and not permissions.declared:
+        recommended = recommended_permissions(ref, manifest.capabilities)
+        grant = f" and grant:\n{permissions_yaml(recommended, indent=4)}" if recommended else ""
+        problems.append(
+            _warning(
+                f"{workflow.path.name} runs trusted: {ref} runs as a local process with all of the operator's rights",
+                workflow.locate(("security",)),
+                f"to contain it, set security: restricted{grant}",
+            )
+        )
+    if unresolved:
+        problems.append(
+            _warning(
+                f"could not resolve {', '.join(unresolved)}: grants are not checked for being unneeded",
+                workflow.locate(("tasks",)),
+                "make those plugins resolvable (--plugins-path) to check every grant",
+            )
+        )
+    elif permissions.declared:
+        problems += unneeded_grant_problems(permissions, needs, locate=workflow.locate)
+    return problems
+
+
+def _broad_problems(workflow: Workflow, needs: Mapping[str, Capabilities]) -> list[Problem]:
+    """:func:`broad_grant_problems` of a workflow, ``needs`` naming the plugins that ask for the network."""
+    return broad_grant_problems(
+        workflow.permissions,
+        security=workflow.security,
+        workflow_dir=workflow.directory,
+        locate=workflow.locate,
+        network_needed=[ref for ref, caps in needs.items() if caps.network],
+    )
+
+
+def _missing_grant_problems(
+    workflow: Workflow, plugin: str, capabilities: Capabilities, *, task_id: str | None
+) -> list[Problem]:
+    """One error per grant ``plugin`` lacks, at ``task_id``'s ``uses`` (at ``permissions`` when no task uses it)."""
+    missing = missing_grants(workflow.permissions, plugin, capabilities)
+    if missing.ok:
+        return []
+    where = workflow.locate(("permissions",) if task_id is None else ("tasks", task_id, "uses"))
+    return capability_problems(workflow.permissions, missing, task=task_id or "(none)", location=where)
 
 
 def broad_grant_problems(

@@ -10,7 +10,7 @@ import typer
 from ..errors import ExitCode
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.runtimes.leftovers import Cleanup
+    from workflow_plugin_runtime import DeadRunCleanup
 
 
 def clean(
@@ -41,11 +41,11 @@ def clean(
 
       workflow clean --json | jq '.cleaned[].run_id'
     """
-    from workflow_plugin_runtime.runtimes.leftovers import clean_dead_runs
+    from workflow_plugin_runtime import clean_dead_runs
 
     cleanup = clean_dead_runs()
     if json_output:
-        from workflow_plugin_runtime._util.control_chars import escape_controls_in_json
+        from workflow_plugin_runtime import escape_controls_in_json
 
         typer.echo(escape_controls_in_json(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2)))
     else:
@@ -53,7 +53,7 @@ def clean(
     raise typer.Exit(ExitCode.OK if cleanup.complete else ExitCode.FAILED)
 
 
-def _print(cleanup: Cleanup) -> None:
+def _print(cleanup: DeadRunCleanup) -> None:
     if cleanup.state_dir is None:
         _echo("run registration is off (WORKFLOW_STATE_DIR is empty, or no state directory can be named)")
         return
@@ -70,6 +70,6 @@ def _print(cleanup: Cleanup) -> None:
 
 def _echo(line: str, *, err: bool = False) -> None:
     """Run ids are ours, but workflow paths and problems are not: shown with control characters made visible."""
-    from workflow_plugin_runtime._util.control_chars import neutralise_controls
+    from workflow_plugin_runtime import neutralise_controls
 
     typer.echo(neutralise_controls(line), err=err)

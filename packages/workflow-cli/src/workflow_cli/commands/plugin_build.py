@@ -21,6 +21,7 @@ def plugin_build(
             show_default=False,
         ),
     ],
+    *,
     tag: Annotated[
         str | None,
         typer.Option(
@@ -67,9 +68,14 @@ def plugin_build(
 
       workflow plugin build acme/http --print-dockerfile
     """
-    from workflow_plugin_runtime._util.control_chars import neutralise_controls
-    from workflow_plugin_runtime.errors import ImageBuildError, RuntimeUnavailableError
-    from workflow_plugin_runtime.runtimes.docker.images import DEFAULT_BASE_IMAGE, build_image, image_spec
+    from workflow_plugin_runtime import (
+        DEFAULT_BASE_IMAGE,
+        ImageBuildError,
+        RuntimeUnavailableError,
+        build_image,
+        image_spec,
+        neutralise_controls,
+    )
 
     from ..errors import ExitCode
     from ..ui.build_log import build_progress, print_build_failure

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.plugins.manifest import PluginManifest
-    from workflow_plugin_runtime.plugins.resolve import Resolver
+    from workflow_plugin_runtime import PluginManifest, Resolver
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
@@ -44,8 +43,7 @@ def make_resolver(plugins_paths: Sequence[Path] | None, *, workflow: Path | None
     The project is looked up from ``workflow``'s folder when one is given, as
     ``run`` and ``validate`` of that file look it up, else from the working directory.
     """
-    from workflow_plugin_runtime.config import load_config
-    from workflow_plugin_runtime.plugins.resolve import Resolver
+    from workflow_plugin_runtime import Resolver, load_config
 
     start = None if workflow is None else workflow.absolute().parent
     return Resolver.from_config(load_config(start=start, plugins_paths=tuple(plugins_paths or ())))
@@ -67,9 +65,7 @@ def find_plugin(target: str, plugins_paths: Sequence[Path] | None, *, workflow: 
 
     With ``workflow``, the project is looked up from that file's folder (see :func:`make_resolver`).
     """
-    from workflow_plugin_runtime.errors import ReferenceSyntaxError
-    from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
-    from workflow_plugin_runtime.plugins.references import parse_plugin_ref
+    from workflow_plugin_runtime import ReferenceSyntaxError, load_manifest, parse_plugin_ref
 
     if names_a_directory(target):
         return FoundPlugin(load_manifest(Path(target).expanduser()), GIVEN_PATH)

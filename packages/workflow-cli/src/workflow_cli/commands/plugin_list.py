@@ -10,6 +10,7 @@ from .workflow_common import PluginsPathOption
 
 
 def plugin_list(
+    *,
     plugins_path: PluginsPathOption = None,
     workflow: Annotated[
         Path | None,
@@ -40,7 +41,7 @@ def plugin_list(
 
       workflow plugin list --json | jq -r '.[].ref'
     """
-    from workflow_plugin_runtime.errors import Problem, Severity
+    from workflow_plugin_runtime import Problem, Severity
 
     from ..ui.console import make_console, print_problem
     from ..ui.render import print_nothing_found, print_plugin_list

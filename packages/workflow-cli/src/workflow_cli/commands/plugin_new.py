@@ -48,8 +48,7 @@ def plugin_new(
     """
     import importlib.util
 
-    from workflow_plugin_runtime.config import find_project_root
-    from workflow_plugin_runtime.plugins.references import parse_plugin_ref
+    from workflow_plugin_runtime import find_project_root, parse_plugin_ref
 
     from ..errors import ExitCode
     from ..scaffold import SCAFFOLD_ACTION, write_scaffold

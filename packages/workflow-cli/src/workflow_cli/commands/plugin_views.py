@@ -11,9 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.errors import Problem
-    from workflow_plugin_runtime.plugins.manifest import PluginManifest
-    from workflow_plugin_runtime.plugins.resolve import ListedPlugin, PluginCopy
+    from workflow_plugin_runtime import ListedPlugin, PluginCopy, PluginManifest, Problem, Severity
 
 
 class CopyView(TypedDict):
@@ -36,7 +34,7 @@ class ListEntry(TypedDict):
 
 
 class ProblemView(TypedDict):
-    severity: str
+    severity: Severity  # a StrEnum: JSON shows its value
     message: str
     location: str | None
     hint: str | None
@@ -110,14 +108,13 @@ def list_entry(listed: ListedPlugin) -> ListEntry:
 
 def problem_view(problem: Problem) -> ProblemView:
     location = str(problem.location) if problem.location is not None and str(problem.location) else None
-    return {"severity": problem.severity.value, "message": problem.message, "location": location, "hint": problem.hint}
+    return {"severity": problem.severity, "message": problem.message, "location": location, "hint": problem.hint}
 
 
 def inspection(
     manifest: PluginManifest, *, source: str, warnings: Iterable[Problem] = (), workflow: str | None = None
 ) -> Inspection:
-    from workflow_plugin_runtime.plugins.manifest import thaw
-    from workflow_plugin_runtime.workflows.permissions import permissions_yaml, recommended_permissions
+    from workflow_plugin_runtime import permissions_yaml, recommended_permissions, thaw_manifest_data
 
     runtime = manifest.runtime
     pool = runtime.pool
@@ -142,8 +139,8 @@ def inspection(
             name: {
                 "description": action.description,
                 "timeout": action.timeout if action.timeout is not None else runtime.timeout,
-                "inputs": thaw(action.inputs),
-                "outputs": thaw(action.outputs),
+                "inputs": thaw_manifest_data(action.inputs),
+                "outputs": thaw_manifest_data(action.outputs),
                 "secret_inputs": list(action.secret_inputs),
                 "examples": len(action.examples),
             }
@@ -167,6 +164,6 @@ def json_ready(document: Mapping[str, Any] | list[Any]) -> str:
     """The ``--json`` document: the manifest's text exactly, with no raw control character a terminal would obey."""
     import json
 
-    from workflow_plugin_runtime._util.control_chars import escape_controls_in_json
+    from workflow_plugin_runtime import escape_controls_in_json
 
     return escape_controls_in_json(json.dumps(document, indent=2, ensure_ascii=False))

@@ -26,8 +26,7 @@ from .workflow_common import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from workflow_plugin_runtime.config import RuntimeKind
-    from workflow_plugin_runtime.errors import Problem
+    from workflow_plugin_runtime import Problem, RuntimeKind
 
     from ..ui.console import Console
     from .workflow_common import LoadedWorkflow
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
 
 def run(
     file: WorkflowFileArgument,
+    *,
     var: VarOption = None,
     vars_file: VarsFileOption = None,
     secrets_file: SecretsFileOption = None,
@@ -77,7 +77,7 @@ def run(
 
       workflow run release.yaml --pool --concurrency 8 --json > record.json
     """
-    from workflow_plugin_runtime.config import restricted_backend
+    from workflow_plugin_runtime import restricted_backend
 
     from ..ui.console import make_console, print_problem
 
@@ -100,8 +100,8 @@ def run(
     progress_console = errors if json_output else make_console()
     code = _execute(
         loaded,
-        progress_console,
-        errors,
+        progress_console=progress_console,
+        errors=errors,
         concurrency=concurrency,
         pool=pool,
         backend=chosen_backend,
@@ -113,9 +113,9 @@ def run(
 
 def _execute(
     loaded: LoadedWorkflow,
+    *,
     progress_console: Console,
     errors: Console,
-    *,
     concurrency: int,
     pool: bool,
     backend: RuntimeKind | None,
@@ -123,15 +123,23 @@ def _execute(
     warnings: list[Problem],
 ) -> int:
     """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
-    from workflow_plugin_runtime._util.control_chars import neutralise_controls
-    from workflow_plugin_runtime.errors import RecordWriteError
-    from workflow_plugin_runtime.execution.containment import contained_run
-    from workflow_plugin_runtime.execution.executor import PluginExecutor
-    from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
-    from workflow_plugin_runtime.execution.records import record_json, run_record, write_run_record
-    from workflow_plugin_runtime.execution.scheduler import Scheduler, new_run_id
-    from workflow_plugin_runtime.masking.masker import Masker
-    from workflow_plugin_runtime.workflows.secrets import collect_secrets, every_secret
+    from workflow_plugin_runtime import (
+        ExecutionPolicy,
+        Masker,
+        PluginExecutor,
+        PluginManager,
+        RecordWriteError,
+        RunStatus,
+        Scheduler,
+        collect_secrets,
+        contained_run,
+        every_secret,
+        neutralise_controls,
+        new_run_id,
+        record_json,
+        run_record,
+        write_run_record,
+    )
 
     from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
@@ -181,7 +189,7 @@ def _execute(
         typer.echo(record_json(record))
     if write_error is not None:
         print_problem(errors, write_error.problem)
-    return ExitCode.OK if result.status.value == "succeeded" else ExitCode.FAILED
+    return ExitCode.OK if result.status is RunStatus.SUCCEEDED else ExitCode.FAILED
 
 
 @contextmanager

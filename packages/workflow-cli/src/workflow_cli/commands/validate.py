@@ -19,6 +19,7 @@ from .workflow_common import (
 
 def validate(
     file: WorkflowFileArgument,
+    *,
     var: VarOption = None,
     vars_file: VarsFileOption = None,
     secrets_file: SecretsFileOption = None,
@@ -44,8 +45,7 @@ def validate(
     """
     from dataclasses import replace
 
-    from workflow_plugin_runtime._util.control_chars import neutralise_controls
-    from workflow_plugin_runtime.runtimes.docker.image_checks import image_problems
+    from workflow_plugin_runtime import image_problems, neutralise_controls
 
     from ..ui.console import make_console
 

@@ -15,11 +15,7 @@ import typer
 from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.config import Config, RuntimeKind
-    from workflow_plugin_runtime.errors import Problem
-    from workflow_plugin_runtime.plugins.resolve import Resolver
-    from workflow_plugin_runtime.workflows.checks import WorkflowCheck
-    from workflow_plugin_runtime.workflows.secrets import SecretProvider
+    from workflow_plugin_runtime import Config, Problem, Resolver, RuntimeKind, SecretProvider, WorkflowCheck
 
     from ..ui.console import Console
 
@@ -75,11 +71,11 @@ def load_and_check(
     check_secrets: bool = True,
 ) -> LoadedWorkflow:
     """Every static check of ``file``; the project config is looked up from the file's folder."""
-    from workflow_plugin_runtime.config import load_config
-    from workflow_plugin_runtime.plugins.resolve import Resolver
-    from workflow_plugin_runtime.workflows.checks import check_workflow_file
-    from workflow_plugin_runtime.workflows.secrets import (
+    from workflow_plugin_runtime import (
+        Resolver,
+        check_workflow_file,
         default_secret_provider,
+        load_config,
         load_vars_file,
         merge_vars,
         parse_var_options,
@@ -118,9 +114,7 @@ def check_backend(loaded: LoadedWorkflow, backend: RuntimeKind | None, *, flag: 
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
     the backend and how to get it; returns the warnings to show and record.
     """
-    from workflow_plugin_runtime.errors import Problem, Severity
-    from workflow_plugin_runtime.runtimes.backends import usable_backend
-    from workflow_plugin_runtime.workflows.permissions import SecurityMode
+    from workflow_plugin_runtime import Problem, SecurityMode, Severity, usable_backend
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from workflow_plugin_runtime._util.control_chars import neutralise_controls
+from workflow_plugin_runtime import Severity, neutralise_controls
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.errors import Problem
+    from workflow_plugin_runtime import Problem
 
 __all__ = ["Console", "make_console", "plain", "print_error_text", "print_problem", "print_text", "print_unfolded"]
 
@@ -77,7 +77,7 @@ def print_text(console: Console, text: str, *, style: str = "") -> None:
 
 def print_problem(console: Console, problem: Problem) -> None:
     """One problem as ``error: file:line:col: field: message`` plus its hint."""
-    label, style = ("warning", "yellow") if problem.severity.value == "warning" else ("error", "red")
+    label, style = ("warning", "yellow") if problem.severity is Severity.WARNING else ("error", "red")
     console.print(Text.assemble((f"{label}: ", f"bold {style}"), plain(str(problem))))
 
 

@@ -21,18 +21,20 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from workflow_plugin_runtime import TaskStatus
+
 from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime.execution.results import RunResult, TaskResult
+    from workflow_plugin_runtime import RunResult, TaskResult
     from workflow_plugin_sdk.protocol import LogRecord
 
 _STATUS_STYLE = {
-    "succeeded": ("ok", "green"),
-    "failed": ("FAILED", "bold red"),
-    "skipped": ("skipped", "yellow"),
-    "cancelled": ("cancelled", "magenta"),
-    "running": ("running", "cyan"),
+    TaskStatus.SUCCEEDED: ("ok", "green"),
+    TaskStatus.FAILED: ("FAILED", "bold red"),
+    TaskStatus.SKIPPED: ("skipped", "yellow"),
+    TaskStatus.CANCELLED: ("cancelled", "magenta"),
+    TaskStatus.RUNNING: ("running", "cyan"),
 }
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
 _SHOWN_RUNNING = 10
@@ -46,7 +48,7 @@ def _duration(seconds: float | None) -> str:
 
 
 class RunProgress:
-    """A :class:`~workflow_plugin_runtime.execution.scheduler.RunObserver` that draws on ``console``."""
+    """A :class:`~workflow_plugin_runtime.RunObserver` that draws on ``console``."""
 
     def __init__(self, console: Console, *, total: int, show_logs: bool = True) -> None:
         self.console = console
@@ -54,7 +56,7 @@ class RunProgress:
         self.show_logs = show_logs
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[TaskStatus] = Counter()
         self._live: Live | None = None
         if console.is_terminal:
             self._live = Live(console=console, refresh_per_second=8, transient=True, get_renderable=self._render)
@@ -85,11 +87,11 @@ class RunProgress:
         self._print(line)
 
     def task_finished(self, result: TaskResult) -> None:
-        status = result.status.value
+        status = result.status
         with self._lock:
             self._running.pop(result.task_id, None)
             self._counts[status] += 1
-        label, style = _STATUS_STYLE.get(status, (status, ""))
+        label, style = _STATUS_STYLE.get(status, (status.value, ""))
         duration = result.metrics.duration_s if result.metrics is not None else None
         detail = ""
         if result.failure is not None:
@@ -110,7 +112,7 @@ class RunProgress:
             now = time.monotonic()
             running = sorted(self._running.items(), key=lambda item: item[1])[:_SHOWN_RUNNING]
             done = sum(self._counts.values())
-            counts = ", ".join(f"{count} {status}" for status, count in sorted(self._counts.items()))
+            counts = ", ".join(f"{count} {status.value}" for status, count in sorted(self._counts.items()))
         header = Text.assemble(("workflow ", "bold"), f"{done}/{self.total} done", (f"  {counts}" if counts else ""))
         rows = [
             Text.assemble(("  running ", "cyan"), plain(task_id), (f"  {now - since:.1f} s", "dim"))
@@ -129,7 +131,7 @@ def print_run_summary(console: Console, result: RunResult, *, record_path: str |
     takes its natural width and no cell is folded (:func:`.console.print_unfolded`).
     """
     tasks = list(result.tasks.values())
-    tasks.sort(key=lambda task: task.status.value == "succeeded")
+    tasks.sort(key=lambda task: task.status is TaskStatus.SUCCEEDED)
     title = plain(f"{result.workflow.name}: {result.status.value}", "table.title")
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("task", "status", "duration", "runtime", "details"):
@@ -152,7 +154,7 @@ def print_run_summary(console: Console, result: RunResult, *, record_path: str |
 
 
 def _summary_row(task: TaskResult) -> tuple[Text, ...]:
-    label, style = _STATUS_STYLE.get(task.status.value, (task.status.value, ""))
+    label, style = _STATUS_STYLE.get(task.status, (task.status.value, ""))
     metrics = task.metrics
     detail = ""
     if task.failure is not None:

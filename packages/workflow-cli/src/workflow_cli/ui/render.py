@@ -21,6 +21,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from workflow_plugin_runtime import Severity
+
 from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
@@ -234,7 +236,7 @@ def print_nothing_found(console: Console, looked: Sequence[str]) -> None:
 
 
 def print_problem_view(console: Console, problem: ProblemView) -> None:
-    label, style = ("warning", "yellow") if problem["severity"] == "warning" else ("error", "red")
+    label, style = ("warning", "yellow") if problem["severity"] is Severity.WARNING else ("error", "red")
     text = Text.assemble((f"{label}: ", f"bold {style}"))
     if problem["location"]:
         text.append(plain(f"{problem['location']}: "))
