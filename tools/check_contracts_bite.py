@@ -25,7 +25,7 @@ SOURCES = ("packages/plugin-sdk/src", "packages/plugin-runtime/src", "packages/w
 
 class Violation(NamedTuple):
     contract: str
-    file: str  # relative to the copy's packages/plugin-runtime/src (or workflow-cli/src)
+    file: str  # relative to the copy's root
     line: str
 
 
@@ -39,6 +39,11 @@ CASES = (
         contract="No import cycle in the runtime",
         file="packages/plugin-runtime/src/workflow_plugin_runtime/plugins/references.py",
         line="if TYPE_CHECKING:\n    from . import resolve as _cycle  # deliberate, type-only: resolve imports this",
+    ),
+    Violation(
+        contract="The CLI uses the runtime's public API",
+        file="packages/workflow-cli/src/workflow_cli/errors.py",
+        line="from workflow_plugin_runtime.plugins import resolve as _private  # deliberate: past the public API",
     ),
 )
 
