@@ -41,7 +41,7 @@ only costs speed. One file per Python environment and runtime installation:
 """
 
 # The index is keyed by path strings and checked in loops over hundreds of files: os.path, not pathlib.
-# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH112, PTH116, PTH118, PTH120
+# ruff: noqa: PTH100, PTH112, PTH116, PTH118, PTH120
 
 from __future__ import annotations
 
@@ -291,18 +291,10 @@ class ManifestIndex:
         assert self._file is not None
         payload = marshal.dumps(groups)
         header: Any = (_MAGIC, self._current_key(), crc32(payload), payload)
-        content = marshal.dumps(header)
-        temporary = f"{self._file}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        from .._util.files import write_file_atomically  # only when something was learnt: not on a warm resolve
+
         try:
-            os.makedirs(os.path.dirname(self._file), mode=0o700, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(descriptor, "wb") as stream:
-                    stream.write(content)
-                os.replace(temporary, self._file)
-            except OSError:
-                os.unlink(temporary)
-                raise
+            write_file_atomically(self._file, marshal.dumps(header), durable=False, directory_mode=0o700)
         except OSError:
             return
 

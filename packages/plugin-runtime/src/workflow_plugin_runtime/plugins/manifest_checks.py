@@ -14,15 +14,15 @@ for caching is that of the very bytes that were checked.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from .._util.files import read_capped_file_with_stat
 from .._util.frozen import FrozenRecord
-from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes, load_yaml_file
+from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes
 from ..errors import ManifestError, Problem, SourceLocation, file_position
 from ..schemas import Validator, compile_schema, shipped_validator
 from ..schemas.violations import schema_violations, violation_problems
@@ -70,13 +70,12 @@ class CheckedManifest(FrozenRecord):
 
 def check_manifest(path: Path) -> CheckedManifest:
     """Read and check ``path``: the model, or every problem found in file order."""
-    info, raw = _read(path)
     try:
-        if raw is None:
-            _refuse_missing_manifest(path)
-            document = load_yaml_file(path, error=ManifestError)  # its messages for a directory, a device...
-        else:
-            document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
+        info, raw = read_capped_file_with_stat(path, error=ManifestError, limit=DEFAULT_LIMITS.max_bytes)
+    except ManifestError as exc:
+        return CheckedManifest([_missing_manifest(path) or exc.problem])
+    try:
+        document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
     except ManifestError as exc:
         return CheckedManifest([exc.problem], info, raw)
     schema_problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
@@ -91,32 +90,15 @@ def check_manifest(path: Path) -> CheckedManifest:
     return CheckedManifest(manifest, info, raw, document.data, files, files_state)
 
 
-def _read(path: Path) -> tuple[os.stat_result | None, bytes | None]:
-    """A regular file's stat and bytes, from one descriptor; ``(None, None)`` for anything else."""
-    limit = DEFAULT_LIMITS.max_bytes
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device
-            return None, None
-        with path.open("rb") as stream:
-            info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-                return None, None
-            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
-            raw = stream.read(info.st_size + 1)
-            if len(raw) > info.st_size:
-                raw += stream.read(limit + 1 - len(raw))
-    except OSError:
-        return None, None
-    return (info, raw) if len(raw) <= limit else (None, None)
-
-
-def _refuse_missing_manifest(path: Path) -> None:
+def _missing_manifest(path: Path) -> Problem | None:
+    """A folder without a manifest is named as such, not as a missing file."""
     if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
-        raise ManifestError(
+        return Problem(
             f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
-            location=SourceLocation(path.parent),
-            hint="a plugin directory holds plugin.yaml and its code",
+            SourceLocation(path.parent),
+            "a plugin directory holds plugin.yaml and its code",
         )
+    return None
 
 
 class _SemanticChecks:

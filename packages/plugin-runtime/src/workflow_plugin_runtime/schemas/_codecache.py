@@ -29,6 +29,7 @@ from types import CodeType
 from typing import Any
 
 from .._util.cachedir import CACHE_DIR_ENV, cache_root
+from .._util.files import write_file_atomically
 
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 
@@ -119,13 +120,8 @@ def _read(path: Path) -> Callable[[Any], Any] | None:
 
 
 def _write(path: Path, payload: bytes) -> None:
-    import tempfile
-
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
-            handle.write(payload)
-        Path(handle.name).replace(path)
+        write_file_atomically(path, payload, durable=False)  # a cache: regenerated when lost
     except OSError:
         return
 
