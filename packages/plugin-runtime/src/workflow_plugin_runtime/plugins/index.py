@@ -83,6 +83,7 @@ _WATCHED = (  # relative to the runtime package: the code that decides what a va
     "schemas/violations.py",
     "schemas/__init__.py",
     "schemas/_codecache.py",
+    "schemas/local_refs.py",
     "schemas/plugin.schema.json",
     "schemas/draft-07.schema.json",
 )

@@ -25,6 +25,7 @@ from .._util.frozen import FrozenRecord
 from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes
 from ..errors import ManifestError, Problem, SourceLocation, file_position
 from ..schemas import Validator, compile_schema, shipped_validator
+from ..schemas.local_refs import local_ref_target
 from ..schemas.violations import schema_violations, violation_problems
 from .entry_files import FileProblem, entry_file_problem, entry_files
 from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
@@ -196,7 +197,7 @@ class _SemanticChecks:
             if not ref.startswith("#"):
                 hint = "only local references ('#/...') work"
                 yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
-            elif not _pointer_exists(schema, ref):
+            elif not _points_somewhere(schema, ref):
                 yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
         if not isinstance(schema, dict):
             return
@@ -221,19 +222,9 @@ def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
             yield from _refs(item, (*path, index))
 
 
-def _pointer_exists(schema: Any, ref: str) -> bool:
-    node = schema
-    pointer = ref[1:]
-    if not pointer:
-        return True
-    if not pointer.startswith("/"):
+def _points_somewhere(schema: Any, ref: str) -> bool:
+    try:
+        local_ref_target(schema, ref)
+    except LookupError:
         return False
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return False
     return True

@@ -28,6 +28,7 @@ from .._util.suggestions import closest
 from .._util.yamlfile import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
+from ..schemas.local_refs import local_ref_target
 from .template_values import TemplateUse
 from .templates import ReferenceRoot
 
@@ -49,16 +50,10 @@ def _deref(node: Any, root: Any) -> Any:
     for _ in range(_MAX_REF_HOPS):
         if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#")):
             return node
-        target: Any = root
-        for raw in [part for part in node["$ref"][1:].split("/") if part]:
-            token = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(target, Mapping) and token in target:
-                target = target[token]
-            elif isinstance(target, (list, tuple)) and token.isdigit() and int(token) < len(target):
-                target = target[int(token)]
-            else:
-                return None
-        node = target
+        try:
+            node = local_ref_target(root, node["$ref"])
+        except LookupError:
+            return None
     return None
 
 
