@@ -306,7 +306,7 @@ class Resolver:
 
     def _not_found(self, wanted: PluginRef) -> PluginNotFoundError:
         from .._util.suggestions import closest
-        from ..errors import PluginNotFoundError
+        from ..errors import PluginNotFoundError, hint_counting_the_rest
 
         known: dict[str, PluginRef] = {}
         for found in self._candidates():
@@ -319,16 +319,14 @@ class Resolver:
                 if isinstance(loaded, PluginManifest):
                     continue
                 error = self._copy(found, loaded, None).error()
-                hint = error.hint
-                if len(error.problems) > 1:  # the first is quoted here; say where to see them all
-                    more = len(error.problems) - 1
-                    listed = f"{more} more problem{'s' if more > 1 else ''} in that file"
-                    listed += f": `workflow plugin inspect {found[2]}` lists every one"
-                    hint = f"{hint}; {listed}" if hint else listed
                 return PluginNotFoundError(
                     f"plugin {wanted} not found; {found[3]} may be it but is broken: {error.message}",
                     location=error.location,
-                    hint=hint,
+                    hint=hint_counting_the_rest(  # the first is quoted here; say where to see them all
+                        error.problems,
+                        file="that file",
+                        listed_by=f"`workflow plugin inspect {found[2]}` lists every one",
+                    ),
                 )
         suggestion = closest(str(wanted), known)
         same_name = [r for r in known.values() if r.name == wanted.name]
