@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._util.cachedir import APP_NAME
 from ._util.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from ._util.yamlfile import YamlDocument
 
 __all__ = [
-    "APP_NAME",
     "CONFIG_DIRNAME",
     "CONFIG_FILENAME",
     "PLUGINS_PATH_ENV",
@@ -46,7 +46,6 @@ __all__ = [
 CONFIG_DIRNAME = ".workflow"
 CONFIG_FILENAME = "config.yaml"
 PLUGINS_PATH_ENV = "WORKFLOW_PLUGINS_PATH"
-APP_NAME = "workflow"
 
 
 class PathSource(enum.StrEnum):

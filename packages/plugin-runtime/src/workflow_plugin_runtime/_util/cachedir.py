@@ -25,6 +25,7 @@ __all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root", "user_dir"]
 
 CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
 APP_NAME = "workflow"
+"""The name platformdirs files this application's per-user folders under (cache, config, data)."""
 
 
 def cache_root() -> str | None:
