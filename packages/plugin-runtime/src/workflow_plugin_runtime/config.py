@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config fi
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._util.yamlfile import YamlDocument
+    from ._util.yaml_document import YamlDocument
 
 __all__ = [
     "CONFIG_DIRNAME",

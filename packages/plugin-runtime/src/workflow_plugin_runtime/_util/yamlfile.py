@@ -1,4 +1,4 @@
-"""Safe YAML loading into plain data that remembers where every value came from.
+"""Safe YAML loading into plain data that remembers where every value came from (a :class:`.YamlDocument`).
 
 Manifests, configs and workflow files are all YAML written by people, so every
 later check (the JSON Schema, references, templates) must be able to point at
@@ -21,12 +21,9 @@ not ``True``), and timestamps stay strings.
 from __future__ import annotations
 
 import codecs
-import json
 import math
-import re
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +33,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Problem, SourceLocation, WorkflowPluginError
 from .files import read_capped_file
+from .yaml_document import FieldPath, Position, YamlDocument, format_field_path, json_type_name
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -44,33 +42,17 @@ except ImportError:  # pragma: no cover - libyaml is present wherever wheels exi
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "FieldPath",
-    "Position",
-    "YamlDocument",
     "YamlLimits",
-    "format_field_path",
-    "json_type_name",
     "load_yaml_bytes",
     "load_yaml_file",
 ]
 
 _E = TypeVar("_E", bound=WorkflowPluginError)
-FieldPath = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
 _MERGE_TAG = _TAG + "merge"
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 _CONSTRUCTOR = SafeConstructor()
-_JSON_TYPES: tuple[tuple[type, str], ...] = (
-    (type(None), "null"),
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "object"),
-)
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -88,67 +70,6 @@ class YamlLimits:
 
 
 DEFAULT_LIMITS = YamlLimits()
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """1-based line and column, as editors count them."""
-
-    line: int
-    column: int
-
-
-def format_field_path(path: Sequence[str | int]) -> str:
-    """``("actions", "get", "examples", 0, "inputs")`` -> ``actions.get.examples[0].inputs``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text
-
-
-def json_type_name(value: object) -> str:
-    """The JSON Schema type name of a loaded value, as messages should say it."""
-    for kind, name in _JSON_TYPES:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
-    """A loaded YAML mapping plus the positions of its values and keys.
-
-    ``data`` is plain JSON-like data (dict, list, str, int, float, bool,
-    None) owned by the caller. Positions are keyed by field path; the root
-    is ``()``. ``problems`` are the duplicate keys found when loading with
-    ``keep_going`` (the first value of each is in ``data``).
-    """
-
-    data: dict[str, Any]
-    file: Path | None = None
-    values: Mapping[FieldPath, Position] = field(default_factory=dict)
-    keys: Mapping[FieldPath, Position] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
-
-    def position(self, path: Sequence[str | int] = (), *, key: bool = False) -> Position:
-        """Where ``path`` is, or its nearest ancestor that exists (e.g. for a missing key)."""
-        current: FieldPath = tuple(path)
-        while True:
-            found = (self.keys.get(current) if key else None) or self.values.get(current)
-            if found is not None:
-                return found
-            if not current:
-                return Position(1, 1)
-            current = current[:-1]
-
-    def location(self, path: Sequence[str | int] = (), *, key: bool = False) -> SourceLocation:
-        where = self.position(path, key=key)
-        return SourceLocation(self.file, where.line, where.column, format_field_path(path) or None)
 
 
 def load_yaml_file(

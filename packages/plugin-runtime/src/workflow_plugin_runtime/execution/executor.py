@@ -20,7 +20,7 @@ from typing import Any
 from workflow_plugin_sdk.protocol import LogRecord
 
 from .._util.control_chars import neutralise_controls
-from .._util.yamlfile import format_field_path
+from .._util.yaml_document import format_field_path
 from ..errors import Failure, FailureKind, WorkflowPluginError
 from ..masking.masker import Masker
 from ..plugins.manifest import ActionDef, PluginManifest

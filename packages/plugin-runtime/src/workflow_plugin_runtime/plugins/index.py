@@ -79,6 +79,7 @@ _WATCHED = (  # relative to the runtime package: the code that decides what a va
     "plugins/references.py",
     "_util/frozen.py",
     "_util/yamlfile.py",
+    "_util/yaml_document.py",
     "_util/files.py",
     "schemas/violations.py",
     "schemas/__init__.py",

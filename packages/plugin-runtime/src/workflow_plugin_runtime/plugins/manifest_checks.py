@@ -22,7 +22,8 @@ from packaging.version import InvalidVersion, Version
 
 from .._util.files import read_capped_file_with_stat
 from .._util.frozen import FrozenRecord
-from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes
+from .._util.yaml_document import FieldPath, YamlDocument
+from .._util.yamlfile import DEFAULT_LIMITS, load_yaml_bytes
 from ..errors import ManifestError, Problem, SourceLocation, file_position
 from ..schemas import Validator, compile_schema, shipped_validator
 from ..schemas.local_refs import local_ref_target

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .._util.suggestions import closest
-from .._util.yamlfile import FieldPath, YamlDocument, json_type_name
+from .._util.yaml_document import FieldPath, YamlDocument, json_type_name
 from ..errors import Problem, WorkflowPluginError, hint_counting_the_rest
 
 __all__ = [

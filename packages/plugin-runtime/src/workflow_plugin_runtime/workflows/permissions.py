@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._util.yamlfile import FieldPath
+from .._util.yaml_document import FieldPath, Locate
 from ..errors import PermissionDeniedError, Problem, SourceLocation
 from ..plugins.manifest import Access, Capabilities, FilesystemNeed
 from .mount_sources import DOCKER_SOCKETS, resolve_source
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-Locate = Callable[[FieldPath], SourceLocation]
 Report = Callable[[Problem], None]
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
-from .._util.yamlfile import FieldPath, format_field_path
+from .._util.yaml_document import FieldPath, Locate, format_field_path
 from ..errors import SourceLocation, TemplateError
 from .templates import OPEN, Reference, Template, TemplateContext, compile_template
 
 __all__ = [
     "CompiledValue",
-    "Locate",
     "TemplateUse",
     "compile_value",
     "iter_templates",
@@ -38,9 +37,6 @@ class TemplateUse:
     @property
     def field(self) -> str:
         return format_field_path(self.path)
-
-
-Locate: TypeAlias = Callable[[FieldPath], SourceLocation]
 
 
 @dataclass(frozen=True, slots=True)

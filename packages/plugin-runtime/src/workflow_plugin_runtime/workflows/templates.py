@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .._util.yamlfile import json_type_name
+from .._util.yaml_document import json_type_name
 from ..errors import SourceLocation, TemplateError
 
 __all__ = [

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._util.suggestions import closest
-from .._util.yamlfile import format_field_path, json_type_name
+from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
 from ..schemas.local_refs import local_ref_target

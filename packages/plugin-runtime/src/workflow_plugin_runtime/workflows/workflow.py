@@ -24,7 +24,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .._util.suggestions import closest
-from .._util.yamlfile import FieldPath, YamlDocument, load_yaml_file
+from .._util.yaml_document import FieldPath, YamlDocument
+from .._util.yamlfile import load_yaml_file
 from ..errors import (
     Failure,
     FailureKind,
