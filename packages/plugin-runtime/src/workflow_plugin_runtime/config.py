@@ -216,7 +216,7 @@ def _read(path: Path) -> YamlDocument:
     from .schemas.violations import raise_first_violation
 
     document = load_yaml_file(path, error=ConfigError, allow_empty=True)
-    raise_first_violation(shipped_validator("config"), document.data, document, error=ConfigError)
+    raise_first_violation(shipped_validator("config"), document.data, document=document, error=ConfigError)
     return document
 
 

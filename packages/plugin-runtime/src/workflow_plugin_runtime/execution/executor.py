@@ -26,7 +26,8 @@ from ..masking.masker import Masker
 from ..plugins.manifest import ActionDef, PluginManifest
 from ..runtimes.base import Metrics
 from ..runtimes.outcome import masked_tail
-from ..schemas.violations import Validator, schema_violations
+from ..schemas import Validator
+from ..schemas.violations import schema_violations
 from ..workflows.mount_sources import unwritable_mounts_hint
 from .manager import PluginManager, PreparedCall
 

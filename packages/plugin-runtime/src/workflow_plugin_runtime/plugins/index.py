@@ -82,6 +82,7 @@ _WATCHED = (  # relative to the runtime package: the code that decides what a va
     "_util/yaml_document.py",
     "_util/files.py",
     "schemas/violations.py",
+    "schemas/explanations.py",
     "schemas/__init__.py",
     "schemas/_codecache.py",
     "schemas/local_refs.py",

@@ -32,7 +32,8 @@ from ..errors import (
 )
 from ..masking.masker import short_secret_warning
 from ..plugins.resolve import ResolvedAction, Resolver
-from ..schemas.violations import Validator, schema_violations
+from ..schemas import Validator
+from ..schemas.violations import schema_violations
 from .grant_warnings import broad_grant_problems, missing_source_problems, unneeded_grant_problems
 from .permissions import SecurityMode, capability_problems, missing_grants, needs_of
 from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems

@@ -40,7 +40,8 @@ from ..errors import (
 )
 from ..plugins.references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from ..schemas import shipped_validator
-from ..schemas.violations import SchemaViolation, schema_violations, violation_problems
+from ..schemas.explanations import SchemaViolation
+from ..schemas.violations import schema_violations, violation_problems
 from .graph import Upstream, find_cycles, format_cycle, run_order
 from .permissions import Permissions, SecurityMode, parse_permissions
 from .secrets import merge_vars
