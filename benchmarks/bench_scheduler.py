@@ -31,6 +31,7 @@ from pathlib import Path
 
 from workflow_cli.ui.console import make_console
 from workflow_cli.ui.progress import RunProgress
+from workflow_plugin_runtime import Workflow, load_workflow
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.handlers import HandlerCall
 from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
@@ -39,7 +40,6 @@ from workflow_plugin_runtime.execution.results import RunStatus
 from workflow_plugin_runtime.execution.scheduler import Scheduler
 from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.plugins.resolve import Resolver
-from workflow_plugin_runtime.workflows.workflow import Workflow, load_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "examples" / "plugins"

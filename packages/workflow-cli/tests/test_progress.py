@@ -8,10 +8,10 @@ from pathlib import Path
 
 from workflow_cli.ui.console import make_console
 from workflow_cli.ui.progress import RunProgress, print_run_summary
+from workflow_plugin_runtime import load_workflow
 from workflow_plugin_runtime.errors import Failure, FailureKind
 from workflow_plugin_runtime.execution.results import RunResult, RunStatus, TaskResult, TaskStatus
 from workflow_plugin_runtime.runtimes.base import Metrics, RuntimeKind
-from workflow_plugin_runtime.workflows.workflow import load_workflow
 
 
 def console_and_buffer() -> tuple[object, io.StringIO]:

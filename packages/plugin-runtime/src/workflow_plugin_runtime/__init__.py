@@ -60,9 +60,10 @@ if TYPE_CHECKING:
     from .runtimes.base import Metrics, RuntimeKind
     from .runtimes.pool import WarmPool
     from .workflows.checks import WorkflowCheck, check_workflow, check_workflow_file
+    from .workflows.loading import load_workflow
     from .workflows.permissions import Permissions, SecurityMode
     from .workflows.secrets import SecretProvider, collect_secrets, default_secret_provider
-    from .workflows.workflow import RetryPolicy, Task, Workflow, load_workflow
+    from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
     "ActionDef": "plugins.manifest",
@@ -132,7 +133,7 @@ _EXPORTS = {
     "escape_controls_in_json": "_util.control_chars",
     "load_config": "config",
     "load_manifest": "plugins.manifest_loading",
-    "load_workflow": "workflows.workflow",
+    "load_workflow": "workflows.loading",
     "manifest_problems": "plugins.manifest_loading",
     "neutralise_controls": "_util.control_chars",
     "parse_action_ref": "plugins.references",

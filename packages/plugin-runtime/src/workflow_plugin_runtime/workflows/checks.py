@@ -35,12 +35,13 @@ from ..plugins.resolve import ResolvedAction, Resolver
 from ..schemas import Validator
 from ..schemas.violations import schema_violations
 from .grant_warnings import broad_grant_problems, missing_source_problems, unneeded_grant_problems
+from .loading import read_workflow
 from .permissions import SecurityMode, capability_problems, missing_grants, needs_of
 from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems
 from .template_values import iter_templates
 from .templates import ReferenceRoot
 from .wiring import wiring_problems
-from .workflow import UNPARSED_ACTION, Workflow, read_workflow
+from .workflow import UNPARSED_ACTION, Workflow
 
 __all__ = ["WorkflowCheck", "check_workflow", "check_workflow_file", "secret_keys"]
 

@@ -72,7 +72,7 @@ def plugin_inspect(
     manifest = found.manifest
     warnings = capability_warnings(manifest.ref, manifest.capabilities)
     if workflow is not None:
-        from workflow_plugin_runtime.workflows.workflow import load_workflow
+        from workflow_plugin_runtime import load_workflow
 
         try:
             loaded = load_workflow(workflow)
