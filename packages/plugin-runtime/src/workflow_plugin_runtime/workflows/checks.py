@@ -39,7 +39,7 @@ from .loading import read_workflow
 from .permissions import SecurityMode, capability_problems, missing_grants, needs_of
 from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems
 from .template_values import iter_templates
-from .templates import ReferenceRoot
+from .templates import Scope
 from .wiring import wiring_problems
 from .workflow import UNPARSED_ACTION, Workflow
 
@@ -176,10 +176,10 @@ def _literal_secret_warnings(workflow: Workflow, actions: Mapping[str, ResolvedA
         for name in resolved.action.secret_inputs:
             if name not in tree:
                 continue
-            roots = {ref.root for template in iter_templates(tree[name]) for ref in template.references}
-            if roots & {ReferenceRoot.SECRETS, ReferenceRoot.TASKS}:
+            scopes = {each.scope for template in iter_templates(tree[name]) for each in template.placeholders}
+            if scopes & {Scope.SECRETS, Scope.TASKS}:
                 continue
-            source = "comes from vars, which are not secret" if roots else "is written in the workflow"
+            source = "comes from vars, which are not secret" if scopes else "is written in the workflow"
             key = re.sub(r"[^A-Z0-9_]", "_", str(name).upper())
             warnings.append(
                 Problem(
@@ -214,8 +214,8 @@ def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[
     """Secrets too short to mask, warned about at their first use."""
     first_use: dict[str, SourceLocation | None] = {}
     for use in workflow.template_uses():
-        if use.reference.root is ReferenceRoot.SECRETS:
-            first_use.setdefault(use.reference.name, use.location)
+        if use.placeholder.scope is Scope.SECRETS:
+            first_use.setdefault(use.placeholder.name, use.location)
     warnings = []
     for key, location in first_use.items():
         value = secrets.get(key)
@@ -286,5 +286,5 @@ def _permission_problems(
 
 def secret_keys(workflow: Workflow) -> list[str]:
     """The secret keys a workflow uses, in first-use order (what a run must collect and mask)."""
-    keys = (use.reference.name for use in workflow.template_uses() if use.reference.root is ReferenceRoot.SECRETS)
+    keys = (use.placeholder.name for use in workflow.template_uses() if use.placeholder.scope is Scope.SECRETS)
     return list(dict.fromkeys(keys))

@@ -41,7 +41,7 @@ from ..schemas.violations import schema_violations, violation_problems
 from .graph import Upstream, find_cycles, format_cycle, run_order
 from .permissions import SecurityMode, parse_permissions
 from .template_values import CompiledValue, TemplateUse, compile_value
-from .templates import ReferenceRoot
+from .templates import Scope
 from .workflow import TASK_TYPE_PATTERN, UNPARSED_ACTION, RetryPolicy, Task, Workflow
 
 __all__ = ["load_workflow", "read_workflow"]
@@ -227,13 +227,13 @@ class _Builder:
 
     def _check_vars(self, variables: Mapping[str, Any]) -> None:
         for use in self.compile(variables, ("vars",)).uses:
-            if use.reference.root is ReferenceRoot.SECRETS:
-                message = f"{use.reference.source} is not allowed in vars: secrets may only be used in task inputs"
+            if use.placeholder.scope is Scope.SECRETS:
+                message = f"{use.placeholder.source} is not allowed in vars: secrets may only be used in task inputs"
                 self.report(Problem(message, use.location, _INPUTS_ONLY_HINT))
             else:
                 self.report(
                     Problem(
-                        f"vars are literal values: {use.reference.source} is not allowed here",
+                        f"vars are literal values: {use.placeholder.source} is not allowed here",
                         use.location,
                         r'write \{{ for a literal "{{"',
                     )
@@ -247,37 +247,37 @@ class _Builder:
         upstream: Upstream,
     ) -> None:
         def secret_not_here(use: TemplateUse, place: str) -> None:
-            message = f"{use.reference.source} is not allowed in {place}: secrets may only be used in task inputs"
+            message = f"{use.placeholder.source} is not allowed in {place}: secrets may only be used in task inputs"
             self.report(Problem(message, use.location, _INPUTS_ONLY_HINT))
 
         for use in env.uses:
-            if use.reference.root is ReferenceRoot.SECRETS:
+            if use.placeholder.scope is Scope.SECRETS:
                 secret_not_here(use, "the workflow's env")
-            elif use.reference.root is ReferenceRoot.TASKS:
+            elif use.placeholder.scope is Scope.TASKS:
                 self.report(
                     Problem(
-                        f"the workflow's env cannot read task outputs: {use.reference.source}",
+                        f"the workflow's env cannot read task outputs: {use.placeholder.source}",
                         use.location,
                         "set it in the env of the task that needs it",
                     )
                 )
         for task in tasks.values():
             for use in task.env.uses:
-                if use.reference.root is ReferenceRoot.SECRETS:
+                if use.placeholder.scope is Scope.SECRETS:
                     secret_not_here(use, f"the env of task '{task.id}'")
             for use in (*task.inputs.uses, *task.env.uses):
-                if use.reference.root is ReferenceRoot.TASKS:
-                    self._check_task_reference(use, tasks, reader=task, upstream=upstream)
+                if use.placeholder.scope is Scope.TASKS:
+                    self._check_task_placeholder(use, tasks, reader=task, upstream=upstream)
         for use in outputs.uses:
-            if use.reference.root is ReferenceRoot.SECRETS:
+            if use.placeholder.scope is Scope.SECRETS:
                 secret_not_here(use, "the workflow's outputs")
-            elif use.reference.root is ReferenceRoot.TASKS:
-                self._check_task_reference(use, tasks, reader=None, upstream=upstream)
+            elif use.placeholder.scope is Scope.TASKS:
+                self._check_task_placeholder(use, tasks, reader=None, upstream=upstream)
 
-    def _check_task_reference(
+    def _check_task_placeholder(
         self, use: TemplateUse, tasks: Mapping[str, Task], *, reader: Task | None, upstream: Upstream
     ) -> None:
-        name = use.reference.name
+        name = use.placeholder.name
 
         def report(message: str, hint: str | None) -> None:
             self.report(Problem(message, use.location, hint))
@@ -285,13 +285,13 @@ class _Builder:
         if name not in tasks:
             near = closest(name, list(tasks))
             hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(tasks)}"
-            report(f"unknown task '{name}' in {use.reference.source}", hint)
+            report(f"unknown task '{name}' in {use.placeholder.source}", hint)
         elif reader is not None and name == reader.id:
-            report(f"task '{name}' cannot read its own outputs ({use.reference.source})", None)
+            report(f"task '{name}' cannot read its own outputs ({use.placeholder.source})", None)
         elif reader is not None and not upstream.reaches(reader.id, name):
             wanted = ", ".join([*reader.needs, name])
             report(
-                f"task '{reader.id}' reads {use.reference.source} but does not need '{name}'",
+                f"task '{reader.id}' reads {use.placeholder.source} but does not need '{name}'",
                 f"add it to the task's needs: needs: [{wanted}]",
             )
 

@@ -218,7 +218,7 @@ def _mount_entry(need: FilesystemNeed) -> dict[str, str]:
 def recommended_permissions(plugin_ref: str, capabilities: Capabilities) -> dict[str, Any]:
     """The smallest ``permissions`` block that lets the plugin run restricted (empty: it needs nothing).
 
-    Mount sources are placeholders named after the target: the operator
+    Mount sources are stand-ins named after the target: the operator
     chooses which host folder to expose.
     """
     block: dict[str, Any] = {}

@@ -114,7 +114,7 @@ class Workflow:
         return self.document.location(path, key=key)
 
     def template_uses(self) -> list[TemplateUse]:
-        """Every reference in the file: workflow env, each task's inputs and env, outputs."""
+        """Every placeholder in the file, where it sits: workflow env, each task's inputs and env, outputs."""
         uses = list(self.env.uses)
         for task in self.tasks.values():
             uses += (*task.inputs.uses, *task.env.uses)
