@@ -243,7 +243,7 @@ class _Builder:
         self._keep_going = keep_going
         self.problems: list[Problem] = []
 
-    def _fail(self, message: str, node: Node, path: FieldPath, hint: str | None = None) -> WorkflowPluginError:
+    def _fail(self, message: str, *, node: Node, path: FieldPath, hint: str | None = None) -> WorkflowPluginError:
         mark = node.start_mark
         location = SourceLocation(self._file, mark.line + 1, mark.column + 1, format_field_path(path) or None)
         return self._error(message, location=location, hint=hint)
@@ -251,7 +251,7 @@ class _Builder:
     def build(self, node: Node, path: FieldPath, *, depth: int, in_alias: bool = False) -> Any:
         node_id = id(node)
         if node_id in self._active:
-            raise self._fail("a YAML alias refers to itself (recursive structure)", node, path)
+            raise self._fail("a YAML alias refers to itself (recursive structure)", node=node, path=path)
         if node_id in self._seen:
             in_alias = True
         self._seen.add(node_id)
@@ -260,12 +260,12 @@ class _Builder:
             if self._alias_budget < 0:
                 raise self._fail(
                     f"YAML aliases expand to more than {self._limits.max_alias_nodes} values",
-                    node,
-                    path,
+                    node=node,
+                    path=path,
                     hint="this looks like an alias bomb; write the values out or use fewer aliases",
                 )
         if depth > self._limits.max_depth:
-            raise self._fail(f"nesting is deeper than {self._limits.max_depth} levels", node, path)
+            raise self._fail(f"nesting is deeper than {self._limits.max_depth} levels", node=node, path=path)
         self.values[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -280,12 +280,12 @@ class _Builder:
                 return self._mapping(node, path, depth=depth, in_alias=in_alias)
         finally:
             self._active.discard(node_id)
-        raise self._fail(f"unsupported YAML tag {_short_tag(node.tag)}", node, path, hint=_TAG_HINT)
+        raise self._fail(f"unsupported YAML tag {_short_tag(node.tag)}", node=node, path=path, hint=_TAG_HINT)
 
     def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise self._fail(f"unsupported YAML tag {_short_tag(tag)}", node, path, hint=_TAG_HINT)
+            raise self._fail(f"unsupported YAML tag {_short_tag(tag)}", node=node, path=path, hint=_TAG_HINT)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             return node.value
         if tag == _TAG + "null":
@@ -298,8 +298,8 @@ class _Builder:
         if not math.isfinite(number):
             raise self._fail(
                 f"{node.value} is not a finite number (JSON, and so plugins and run records, has no NaN or infinity)",
-                node,
-                path,
+                node=node,
+                path=path,
                 hint="write a finite number, or quote the value to make it a string",
             )
         return number
@@ -314,8 +314,8 @@ class _Builder:
         except ValueError as exc:
             raise self._fail(
                 f"the integer is longer than {limit} digits",
-                node,
-                path,
+                node=node,
+                path=path,
                 hint="quote it to make it a string, or use a smaller number",
             ) from exc
         return number
@@ -329,14 +329,14 @@ class _Builder:
                 merged.extend(self._merge_sources(value_node, path))
                 continue
             if not isinstance(key_node, ScalarNode):
-                raise self._fail("mapping keys must be plain strings, not lists or mappings", key_node, path)
+                raise self._fail("mapping keys must be plain strings, not lists or mappings", node=key_node, path=path)
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
                 duplicate = self._fail(
                     f"duplicate key {key!r} (first defined on line {first_line[key]}, again on line {line})",
-                    key_node,
-                    (*path, key),
+                    node=key_node,
+                    path=(*path, key),
                     hint="a key may appear only once in a mapping; remove or rename one of them",
                 )
                 if not self._keep_going:
@@ -364,9 +364,11 @@ class _Builder:
         pairs: list[tuple[str, Node, Node]] = []
         for source in sources:
             if not isinstance(source, MappingNode) or source.tag != _TAG + "map":
-                raise self._fail("a merge key (<<) needs a mapping or a list of mappings", source, path)
+                raise self._fail("a merge key (<<) needs a mapping or a list of mappings", node=source, path=path)
             for key_node, item in source.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                    raise self._fail("nested merge keys and non-string keys are not supported", key_node, path)
+                    raise self._fail(
+                        "nested merge keys and non-string keys are not supported", node=key_node, path=path
+                    )
                 pairs.append((key_node.value, key_node, item))
         return pairs

@@ -206,7 +206,7 @@ class ManifestIndex:
                 blob = None
         entry: _Entry = (sig, identity or (), blob)
         if entry != known:
-            self._store(_group_of(manifest), manifest, entry)
+            self._store(_group_of(manifest), key=manifest, entry=entry)
 
     def listing(self, folder: str, info: os.stat_result) -> tuple[str, ...] | None:
         """The sorted entry names recorded for ``folder`` (ending with a separator) at its stat ``info``, or None."""
@@ -215,12 +215,12 @@ class ManifestIndex:
             return None
         return entry[1]
 
-    def remember_listing(self, folder: str, info: os.stat_result, names: tuple[str, ...]) -> None:
+    def remember_listing(self, folder: str, info: os.stat_result, *, names: tuple[str, ...]) -> None:
         """Record ``folder``'s entry names, read after its stat ``info``; only when :func:`settled` says so."""
         if self._file is not None:
-            self._store(folder, folder, (signature(info), names, None))
+            self._store(folder, key=folder, entry=(signature(info), names, None))
 
-    def _store(self, group: str, key: str, entry: _Entry) -> None:
+    def _store(self, group: str, *, key: str, entry: _Entry) -> None:
         with self._lock:
             self._entries_of(group)[key] = entry
             self._pending.setdefault(group, {})[key] = entry

@@ -112,7 +112,7 @@ class _SemanticChecks:
         self._plugin_dir = plugin_dir
         self.files_state: dict[str, FileProblem | None] = {}
 
-    def _problem(self, path: FieldPath, message: str, hint: str | None = None) -> Problem:
+    def _problem(self, path: FieldPath, message: str, *, hint: str | None = None) -> Problem:
         return Problem(message, self._doc.location(path), hint)
 
     def problems(self) -> Iterator[Problem]:
@@ -128,7 +128,7 @@ class _SemanticChecks:
             yield self._problem(
                 ("version",),
                 f"{self._data['version']!r} is not a valid version",
-                "use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
+                hint="use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
             )
 
     def _runtime(self) -> Iterator[Problem]:
@@ -140,13 +140,13 @@ class _SemanticChecks:
                 yield self._problem(
                     ("runtime", "entrypoint"),
                     f"entrypoint {entrypoint!r} is not a .py file",
-                    "for another language or an executable, use `command: [program, args...]`",
+                    hint="for another language or an executable, use `command: [program, args...]`",
                 )
             elif entrypoint in checked:
                 yield from self._inside_plugin(("runtime", "entrypoint"), entrypoint)
             else:
                 hint = "write a path relative to the plugin directory"
-                yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint)
+                yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint=hint)
         command = runtime.get("command")
         if command and command[0] in checked:
             yield from self._inside_plugin(("runtime", "command", 0), command[0])
@@ -154,14 +154,15 @@ class _SemanticChecks:
             yield self._problem(
                 ("runtime", "serve"),
                 "serve: false contradicts runtime.pool, which keeps warm workers of a plugin that serves",
-                "remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
+                hint="remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
             )
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
         found = entry_file_problem(self._plugin_dir, relative)
         self.files_state[relative] = found
         if found is not None:
-            yield self._problem(field, *found)
+            message, hint = found
+            yield self._problem(field, message, hint=hint)
 
     def _action(self, name: str, action: dict[str, Any]) -> Iterator[Problem]:
         validators: dict[str, Validator | None] = {}
@@ -175,7 +176,7 @@ class _SemanticChecks:
                 schema_violations(shipped_validator("draft-07"), schema), self._doc, base_path=field
             )
             if not found:
-                found = list(self._refs_and_secrets(field, schema, part == "inputs"))
+                found = list(self._refs_and_secrets(field, schema, is_inputs=part == "inputs"))
             if found:
                 yield from found
                 continue
@@ -193,11 +194,11 @@ class _SemanticChecks:
                 for problem in violation_problems(violations, self._doc, base_path=base):
                     yield Problem(f"does not fit the action's {part} schema: {problem.message}", problem.location)
 
-    def _refs_and_secrets(self, field: FieldPath, schema: Any, is_inputs: bool) -> Iterator[Problem]:
+    def _refs_and_secrets(self, field: FieldPath, schema: Any, *, is_inputs: bool) -> Iterator[Problem]:
         for path, ref in _refs(schema, field):
             if not ref.startswith("#"):
                 hint = "only local references ('#/...') work"
-                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
+                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint=hint)
             elif not _points_somewhere(schema, ref):
                 yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
         if not isinstance(schema, dict):
@@ -208,7 +209,9 @@ class _SemanticChecks:
                 if not isinstance(sub["secret"], bool):
                     yield self._problem(where, "`secret` must be true or false")
                 elif not is_inputs and sub["secret"]:
-                    yield self._problem(where, "`secret` marks inputs only", "move it to the action's inputs schema")
+                    yield self._problem(
+                        where, "`secret` marks inputs only", hint="move it to the action's inputs schema"
+                    )
 
 
 def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:

@@ -43,7 +43,13 @@ class SchemaValueError(ValueError):
     """One violation; the attributes match fastjsonschema's JsonSchemaValueException."""
 
     def __init__(
-        self, message: str, value: Any = None, name: str | None = None, definition: Any = None, rule: str | None = None
+        self,
+        message: str,
+        *,
+        value: Any = None,
+        name: str | None = None,
+        definition: Any = None,
+        rule: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message

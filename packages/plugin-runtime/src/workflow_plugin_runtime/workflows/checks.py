@@ -90,7 +90,7 @@ def check_workflow_file(
     except WorkflowFileError as exc:
         return WorkflowCheck(None, (exc.problem,))
     if any(p.severity is Severity.ERROR for p in problems):
-        _resolve(workflow, resolver, problems)
+        _resolve(workflow, resolver=resolver, problems=problems)
         problems += _task_type_problems(workflow, task_types)
         return WorkflowCheck(None, tuple(sorted(problems, key=lambda p: _elsewhere(p, workflow.path))))
     return check_workflow(
@@ -108,7 +108,7 @@ def check_workflow(
 ) -> WorkflowCheck:
     """Resolve every task's action and check wiring, vars, secrets (when a provider is given) and grants."""
     problems: list[Problem] = list(workflow.warnings)
-    actions = _resolve(workflow, resolver, problems)
+    actions = _resolve(workflow, resolver=resolver, problems=problems)
     problems += _task_type_problems(workflow, task_types)
     uses = workflow.template_uses()
     variables = workflow.merged_vars(vars_overrides)
@@ -231,7 +231,7 @@ def _elsewhere(problem: Problem, path: Path) -> tuple[bool, int, int]:
     return (where.file is not None and where.file != path, *file_position(problem))
 
 
-def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
+def _resolve(workflow: Workflow, *, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
     """Each task's action; the problems of each failing reference once, located at its first task.
 
     A broken manifest gives every one of its problems (its hints say which task uses it).
@@ -274,7 +274,7 @@ def _permission_problems(
     reported: set[str] = set()
     for task_id, action in actions.items():
         plugin = str(action.ref.plugin)
-        missing = missing_grants(permissions, plugin, action.manifest.capabilities)
+        missing = missing_grants(permissions, plugin_ref=plugin, capabilities=action.manifest.capabilities)
         if not missing.ok and plugin not in reported:
             reported.add(plugin)
             where = workflow.locate(("tasks", task_id, "uses"))

@@ -129,7 +129,7 @@ class _Builder:
     def report(self, problem: Problem) -> None:
         self.problems.append(problem)
 
-    def error(self, path: FieldPath, message: str, hint: str | None = None) -> None:
+    def error(self, path: FieldPath, message: str, *, hint: str | None = None) -> None:
         self.problems.append(Problem(message, self.document.location(path), hint))
 
     def compile(self, value: Any, path: FieldPath) -> CompiledValue:
@@ -151,7 +151,7 @@ class _Builder:
         self._check_needs(needs)
         upstream = Upstream(needs)
         outputs = self.compile(data.get("outputs", {}), ("outputs",))
-        self._check_placement(env, tasks, outputs, upstream)
+        self._check_placement(env, tasks=tasks, outputs=outputs, upstream=upstream)
         requires = self._requires(data.get("requires", {}), tasks)
         return Workflow(
             name=data.get("name", ""),
@@ -217,12 +217,14 @@ class _Builder:
                 elif dep not in needs:
                     near = closest(dep, [t for t in needs if t != task_id])
                     hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(needs)}"
-                    self.error(self._needs_path(task_id, index), f"task '{task_id}' needs unknown task '{dep}'", hint)
+                    self.error(
+                        self._needs_path(task_id, index), f"task '{task_id}' needs unknown task '{dep}'", hint=hint
+                    )
         for cycle in find_cycles({t: [d for d in deps if d != t] for t, deps in needs.items()}):
             self.error(
                 ("tasks", cycle[0], "needs"),
                 f"cycle in needs: {format_cycle(cycle)}",
-                "tasks in a cycle can never start; remove one of these needs",
+                hint="tasks in a cycle can never start; remove one of these needs",
             )
 
     def _check_vars(self, variables: Mapping[str, Any]) -> None:
@@ -242,6 +244,7 @@ class _Builder:
     def _check_placement(
         self,
         env: CompiledValue,
+        *,
         tasks: Mapping[str, Task],
         outputs: CompiledValue,
         upstream: Upstream,
@@ -308,7 +311,9 @@ class _Builder:
             try:
                 requires[ref] = SpecifierSet(spec)
             except InvalidSpecifier:
-                self.error(where, f"{spec!r} is not a valid version requirement", "use PEP 440 specifiers: '>=1.2,<2'")
+                self.error(
+                    where, f"{spec!r} is not a valid version requirement", hint="use PEP 440 specifiers: '>=1.2,<2'"
+                )
                 continue
             if ref not in used:
                 self.report(

@@ -191,7 +191,7 @@ class MissingGrants:
         return not (self.network or self.mounts or self.read_only or self.env)
 
 
-def missing_grants(permissions: Permissions, plugin_ref: str, capabilities: Capabilities) -> MissingGrants:
+def missing_grants(permissions: Permissions, *, plugin_ref: str, capabilities: Capabilities) -> MissingGrants:
     """Compare a plugin's needs with a workflow's grants."""
     absent: list[FilesystemNeed] = []
     read_only: list[tuple[FilesystemNeed, MountGrant]] = []

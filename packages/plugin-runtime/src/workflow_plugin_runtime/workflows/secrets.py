@@ -245,7 +245,7 @@ def _first_uses(uses: Iterable[TemplateUse], scope: Scope) -> dict[str, list[Tem
     return grouped
 
 
-def _unknown(kind: str, name: str, sites: list[TemplateUse], hint: str) -> Problem:
+def _unknown(kind: str, name: str, *, sites: list[TemplateUse], hint: str) -> Problem:
     fields = ", ".join(dict.fromkeys(site.field for site in sites))
     return Problem(f"unknown {kind} '{name}' (used in {fields})", sites[0].location, hint)
 
@@ -261,7 +261,7 @@ def secret_problems(uses: Iterable[TemplateUse], provider: SecretProvider) -> li
         hint = f"did you mean {near}? " if near else ""
         hint += f"set {SECRET_ENV_PREFIX}{name} or add {name}=... to the --secrets-file"
         hint += f"; looked in {provider.description}"
-        problems.append(_unknown("secret", name, sites, hint))
+        problems.append(_unknown("secret", name, sites=sites, hint=hint))
     return problems
 
 
@@ -285,7 +285,7 @@ def var_problems(uses: Iterable[TemplateUse], variables: Mapping[str, Any]) -> l
         near = closest(name, list(variables))
         hint = f"did you mean {near}? " if near else ""
         hint += f"define it under vars:, in a vars file or with --var {name}=VALUE"
-        problems.append(_unknown("var", name, sites, hint))
+        problems.append(_unknown("var", name, sites=sites, hint=hint))
     return problems
 
 

@@ -139,7 +139,7 @@ def grant_problems(manifest: PluginManifest, workflow: Workflow, resolver: Resol
         locate=workflow.locate,
         network_needed=[name for name, caps in needs.items() if caps.network],
     )
-    missing = missing_grants(permissions, ref, manifest.capabilities)
+    missing = missing_grants(permissions, plugin_ref=ref, capabilities=manifest.capabilities)
     if workflow.security is SecurityMode.RESTRICTED and not missing.ok:
         task_id = users[0] if users else "(none)"
         where = workflow.locate(("tasks", task_id, "uses")) if users else workflow.locate(("permissions",))
