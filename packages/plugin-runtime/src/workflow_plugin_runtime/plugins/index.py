@@ -22,7 +22,7 @@ Why an entry can be trusted:
   past, records it.
 * Whatever depends on other files than the manifest (the entrypoint exists,
   inside the plugin directory) is checked again at each use (see
-  :mod:`.manifest_cache`).
+  :mod:`.manifest_loading`).
 * The key covers this package's manifest-checking code and the directories
   PyYAML, fastjsonschema and packaging are installed in (installing into one
   changes its mtime): editing or upgrading what validates manifests discards
@@ -68,26 +68,31 @@ _Group = tuple[dict[str, _Entry], bytes]
 _FORMAT = 2
 _MAGIC = "workflow-plugin-index"
 _WATCHED = (  # relative to the runtime package: the code that decides what a valid manifest is
+    # Every module the manifest checks load (tests/plugins/test_index.py checks the list), and the schemas.
+    "__init__.py",
+    "__about__.py",
     "config.py",
     "errors.py",
-    "plugins/manifest.py",
-    "plugins/manifest_loading.py",
-    "plugins/manifest_checks.py",
-    "plugins/entry_files.py",
-    "plugins/index.py",
-    "plugins/discovery.py",
-    "plugins/references.py",
-    "_util/frozen.py",
-    "_util/yamlfile.py",
-    "_util/yaml_document.py",
+    "_util/cachedir.py",
     "_util/files.py",
-    "schemas/violations.py",
-    "schemas/explanations.py",
+    "_util/frozen.py",
+    "_util/suggestions.py",
+    "_util/yaml_document.py",
+    "_util/yamlfile.py",
     "schemas/__init__.py",
     "schemas/_codecache.py",
+    "schemas/explanations.py",
     "schemas/local_refs.py",
+    "schemas/violations.py",
     "schemas/plugin.schema.json",
     "schemas/draft-07.schema.json",
+    "plugins/discovery.py",
+    "plugins/entry_files.py",
+    "plugins/index.py",
+    "plugins/manifest.py",
+    "plugins/manifest_checks.py",
+    "plugins/manifest_loading.py",
+    "plugins/references.py",
 )
 _CHECKERS = ("yaml", "fastjsonschema", "packaging")  # third-party code that decides what a valid manifest is
 _COARSE_TICK_NS = 2_000_000_000  # FAT's 2 s; covers filesystems with whole-second timestamps
