@@ -10,7 +10,7 @@ cold ``resolve`` may cost. On Linux its rule for the common case is short:
 an absolute ``$XDG_CACHE_HOME``, else an absolute ``$HOME`` + ``/.cache``, then
 the app name. That case is answered here; anything else (another platform,
 Android, no usable variable) asks platformdirs. A test checks that both agree.
-The run-state directory (:mod:`.run_state`) follows the same rule.
+The run-state directory (:mod:`..runtimes.run_state`) follows the same rule.
 """
 
 # Plain strings joined as platformdirs joins them (it uses os.path too), so both give the same answer.

@@ -1,4 +1,4 @@
-"""Safe YAML loading into plain data that remembers where every value came from (a :class:`.YamlDocument`).
+"""Safe YAML loading into a :class:`~.yaml_document.YamlDocument`: plain data that remembers where each value came from.
 
 Manifests, configs and workflow files are all YAML written by people, so every
 later check (the JSON Schema, references, templates) must be able to point at

@@ -1,6 +1,6 @@
 """Resolution: which copy of ``namespace/name`` a reference means, and listing every plugin.
 
-The search order is the configured ``plugins.paths`` (see :mod:`.config`),
+The search order is the configured ``plugins.paths`` (see :mod:`..config`),
 then plugin directories exposed by pip-installed distributions (see
 :mod:`.discovery`). The first copy of a ref wins; later copies are kept as
 *shadowed* for ``plugin list`` and for version requirements, where the first
@@ -14,7 +14,7 @@ A cold resolve (a new process) should cost little more than starting the
 interpreter, so the success path reads identities and the chosen manifest
 from the on-disk plugin index (:mod:`.index`), works on path strings, and
 imports the config module, the error classes and ``packaging`` only when it
-needs them: to build a :class:`~.config.PluginsPath`, to fail, or to match a
+needs them: to build a :class:`~..config.PluginsPath`, to fail, or to match a
 version requirement.
 """
 

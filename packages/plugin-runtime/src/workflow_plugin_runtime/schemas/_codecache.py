@@ -13,7 +13,7 @@ The generated code raises :class:`SchemaValueError` / :class:`SchemaValuesError`
 (duck-typed like fastjsonschema's own, which it would otherwise import).
 The cache is best-effort: an unreadable, corrupt or unwritable cache falls
 back to generating. It lives under the runtime's cache directory (see
-:mod:`..cachedir`): ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
+:mod:`.._util.cachedir`): ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
 """
 
 from __future__ import annotations

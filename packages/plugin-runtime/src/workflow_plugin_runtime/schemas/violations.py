@@ -8,7 +8,7 @@ precise explanation where several say the same, and locates each in any
 :class:`~.._util.yaml_document.YamlDocument`, so manifests, configs and
 workflow files report schema problems the same way.
 
-Validators are compiled with ``fast_fail=False`` (see :mod:`.schemas`), so one
+Validators are compiled with ``fast_fail=False`` (see :mod:`..schemas`), so one
 run yields every violation; callers raise the first (in file order) or list
 them all.
 """
