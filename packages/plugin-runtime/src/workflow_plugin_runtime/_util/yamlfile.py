@@ -115,7 +115,7 @@ def load_yaml_bytes(
         if allow_empty:
             return YamlDocument({}, file, {(): Position(1, 1)}, {})
         raise error("the file is empty", location=SourceLocation(file, 1, 1), hint="it must hold a YAML mapping")
-    builder = _Builder(file=file, error=error, limits=limits, keep_going=keep_going)
+    builder = _DataBuilder(file=file, error=error, limits=limits, keep_going=keep_going)
     data = builder.build(root, (), depth=0)
     if not isinstance(data, dict):
         mark = root.start_mark
@@ -213,7 +213,7 @@ def _describe(value: object) -> str:
     return names.get(kind, f"a {kind}")
 
 
-class _Builder:
+class _DataBuilder:
     """Turns a composed node tree into data, recording positions as it goes."""
 
     __slots__ = (

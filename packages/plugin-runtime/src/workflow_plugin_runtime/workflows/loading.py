@@ -76,7 +76,7 @@ def read_workflow(path: Path | str) -> tuple[Workflow, list[Problem]]:
     document = load_yaml_file(path, error=WorkflowFileError, keep_going=True)
     violations = schema_violations(shipped_validator("workflow"), document.data)
     problems = [*document.problems, *violation_problems(violations, document)]
-    builder = _Builder(document, path, data=_schema_valid_parts(document.data, violations))
+    builder = _WorkflowBuilder(document, path, data=_schema_valid_parts(document.data, violations))
     workflow = builder.build()
     reported = {file_position(p) for p in problems}
     problems += [p for p in builder.problems if file_position(p) not in reported]  # not twice for one mistake
@@ -117,7 +117,7 @@ def _is_task(path: FieldPath) -> bool:
     return len(path) == 2 and path[0] == "tasks"
 
 
-class _Builder:
+class _WorkflowBuilder:
     """Turns schema-valid data into the model, collecting every structural problem."""
 
     def __init__(self, document: YamlDocument, path: Path, *, data: dict[str, Any]) -> None:
