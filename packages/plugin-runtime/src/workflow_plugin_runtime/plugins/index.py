@@ -163,7 +163,8 @@ class ManifestIndex:
         """
         if not found:
             return []
-        get = self._entries_of(_group_of(found[0][1])).get
+        _, first_manifest, _ = found[0]
+        get = self._entries_of(_group_of(first_manifest)).get
         known: list[tuple[str, ...] | None] = []
         try:
             for _, manifest, info in found:
