@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from .runtimes.pool import WarmPool
     from .workflows.checks import WorkflowCheck, check_workflow, check_workflow_file
     from .workflows.grant_warnings import capability_warnings, plugin_grant_problems
+    from .workflows.loading import load_workflow
     from .workflows.permissions import Permissions, SecurityMode, permissions_yaml, recommended_permissions
     from .workflows.secrets import (
         SecretProvider,
@@ -77,7 +78,7 @@ if TYPE_CHECKING:
         merge_vars,
         parse_var_options,
     )
-    from .workflows.workflow import RetryPolicy, Task, Workflow, load_workflow
+    from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
     "ActionDef": "plugins.manifest",
@@ -161,7 +162,7 @@ _EXPORTS = {
     "load_config": "config",
     "load_manifest": "plugins.manifest_loading",
     "load_vars_file": "workflows.secrets",
-    "load_workflow": "workflows.workflow",
+    "load_workflow": "workflows.loading",
     "manifest_problems": "plugins.manifest_loading",
     "merge_vars": "workflows.secrets",
     "neutralise_controls": "_util.control_chars",

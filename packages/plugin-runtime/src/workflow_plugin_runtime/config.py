@@ -21,16 +21,16 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._util.cachedir import APP_NAME
 from ._util.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._util.yamlfile import YamlDocument
+    from ._util.yaml_document import YamlDocument
 
 __all__ = [
-    "APP_NAME",
     "CONFIG_DIRNAME",
     "CONFIG_FILENAME",
     "PLUGINS_PATH_ENV",
@@ -48,7 +48,6 @@ __all__ = [
 CONFIG_DIRNAME = ".workflow"
 CONFIG_FILENAME = "config.yaml"
 PLUGINS_PATH_ENV = "WORKFLOW_PLUGINS_PATH"
-APP_NAME = "workflow"
 
 
 class PathSource(enum.StrEnum):
@@ -248,7 +247,7 @@ def _read(path: Path) -> YamlDocument:
     from .schemas.violations import raise_first_violation
 
     document = load_yaml_file(path, error=ConfigError, allow_empty=True)
-    raise_first_violation(shipped_validator("config"), document.data, document, error=ConfigError)
+    raise_first_violation(shipped_validator("config"), document.data, document=document, error=ConfigError)
     return document
 
 

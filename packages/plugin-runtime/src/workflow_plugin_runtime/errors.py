@@ -144,12 +144,20 @@ class Problem:
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 
-def hint_counting_the_rest(problems: Sequence[Problem]) -> str | None:
-    """The first problem's hint, saying how many more the file holds: for an error that reports only the first."""
+def hint_counting_the_rest(
+    problems: Sequence[Problem], *, file: str = "this file", listed_by: str | None = None
+) -> str | None:
+    """The first problem's hint, saying how many more the file holds: for an error that reports only the first.
+
+    ``file`` names the file as the message does (``that file`` when the
+    message quotes another's problem); ``listed_by`` says what shows them all.
+    """
     hint = problems[0].hint
     if len(problems) < 2:
         return hint
-    more = f"{len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} in this file"
+    more = f"{len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} in {file}"
+    if listed_by:
+        more += f": {listed_by}"
     return f"{hint}; {more}" if hint else more
 
 

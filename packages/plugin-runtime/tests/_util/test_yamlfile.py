@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow_plugin_runtime._util.yamlfile import (
-    Position,
-    YamlLimits,
-    format_field_path,
-    load_yaml_bytes,
-    load_yaml_file,
-)
+from workflow_plugin_runtime._util.yaml_document import Position, format_field_path
+from workflow_plugin_runtime._util.yamlfile import YamlLimits, load_yaml_bytes, load_yaml_file
 from workflow_plugin_runtime.errors import ConfigError, ManifestError, WorkflowFileError
 
 

@@ -18,7 +18,7 @@ from workflow_plugin_runtime.execution.scheduler import Scheduler
 from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.plugins.resolve import Resolver
 from workflow_plugin_runtime.workflows.checks import check_workflow
-from workflow_plugin_runtime.workflows.workflow import load_workflow
+from workflow_plugin_runtime.workflows.loading import load_workflow
 
 EXAMPLES = Path(__file__).parents[4] / "examples" / "plugins"
 

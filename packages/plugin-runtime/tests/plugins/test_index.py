@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from workflow_plugin_runtime.plugins.index import ManifestIndex, settled, signature
+import workflow_plugin_runtime
+from workflow_plugin_runtime.plugins.index import _WATCHED, ManifestIndex, settled, signature
 
 SETTLE_S = 0.15  # just over the index's 100 ms tick margin on filesystems with fine timestamps
 
@@ -174,3 +177,41 @@ def test_concurrent_writers_never_expose_a_torn_index(tmp_path: Path) -> None:
     assert ManifestIndex(str(file)).read_groups() is not None
     assert not list(cache.glob("plugin-index/*.tmp"))
     assert reads > 0, "the writers finished before the reader could look"
+
+
+LOADER = """
+import json, sys
+from pathlib import Path
+from workflow_plugin_runtime.plugins import discovery, manifest_checks, manifest_loading
+for plugin_dir in sys.argv[1:]:
+    manifest_loading.load_cached(Path(plugin_dir) / "plugin.yaml")
+    discovery.read_identities(discovery.plugin_dirs(plugin_dir), before_ns=0)
+manifest_loading.shared_index().flush()
+runtime = [module for name, module in sys.modules.items() if name.split(".")[0] == "workflow_plugin_runtime"]
+print(json.dumps(sorted(module.__file__ for module in runtime)))
+"""
+
+
+def _is_docstring_only(path: Path) -> bool:
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+
+
+def test_the_index_key_watches_every_module_the_manifest_checks_load(tmp_path: Path) -> None:
+    """Editing any of them must discard the index: a check that changed may judge a cached manifest otherwise."""
+    fixtures = Path(__file__).parents[1] / "fixtures" / "plugins"
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    plugins = [str(fixtures / name) for name in ("acme-http", "typo-key", "broken-yaml")]
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, *plugins], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    package = Path(workflow_plugin_runtime.__file__).parent
+    loaded = [Path(file) for file in json.loads(done.stdout)]
+    unwatched = {
+        path.relative_to(package).as_posix()
+        for path in loaded
+        if path.relative_to(package).as_posix() not in _WATCHED
+        and not (path.name == "__init__.py" and _is_docstring_only(path))
+    }
+    assert unwatched == set(), "add these to plugins/index.py's _WATCHED"
+    assert [name for name in _WATCHED if not (package / name).is_file()] == [], "a watched file was moved"

@@ -165,6 +165,18 @@ def test_unreadable_broken_manifest_is_surfaced_when_its_folder_matches(tmp_path
     assert found.list_plugins().broken[0].ref is None
 
 
+def test_a_broken_manifest_quoted_in_not_found_counts_its_other_problems(tmp_path: Path) -> None:
+    text = "namespace: Acme\nname: http\nversion: '1.0'\nruntime: {entrypoint: main.py}\nactions: {run: {}}\nextra: 1\n"
+    plugin_dir = make(tmp_path / "p", "acme", "http", text=text)
+    with pytest.raises(PluginNotFoundError) as caught:
+        resolver(tmp_path / "p").resolve("acme/http")
+    assert "may be it but is broken" in caught.value.message
+    assert caught.value.hint is not None
+    assert caught.value.hint.endswith(
+        f"1 more problem in that file: `workflow plugin inspect {plugin_dir}` lists every one"
+    )
+
+
 def test_version_requirement_selects_the_first_matching_copy(tmp_path: Path) -> None:
     make(tmp_path / "a", "acme", "http", "2.1.0")
     make(tmp_path / "b", "acme", "http", "1.4.0")

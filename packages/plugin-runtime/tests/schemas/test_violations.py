@@ -8,12 +8,8 @@ from workflow_plugin_runtime._util.suggestions import closest
 from workflow_plugin_runtime._util.yamlfile import load_yaml_bytes
 from workflow_plugin_runtime.errors import ConfigError
 from workflow_plugin_runtime.schemas import compile_schema
-from workflow_plugin_runtime.schemas.violations import (
-    describe_value,
-    raise_first_violation,
-    schema_violations,
-    violation_problems,
-)
+from workflow_plugin_runtime.schemas.explanations import describe_value
+from workflow_plugin_runtime.schemas.violations import raise_first_violation, schema_violations, violation_problems
 
 
 def test_paths_with_dotted_keys_are_decoded_against_the_data() -> None:
@@ -73,7 +69,7 @@ def test_problems_are_located_in_file_order_and_the_first_is_raised() -> None:
     problems = violation_problems(schema_violations(validator, document.data), document)
     assert [str(p.location) for p in problems] == ["c.yaml:1:4: b", "c.yaml:2:4: a"]
     with pytest.raises(ConfigError) as caught:
-        raise_first_violation(validator, document.data, document, error=ConfigError)
+        raise_first_violation(validator, document.data, document=document, error=ConfigError)
     assert caught.value.message == 'expected integer, got string "x"'
     assert caught.value.hint == "1 more problem in this file"
 

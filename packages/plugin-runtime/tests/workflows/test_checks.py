@@ -9,8 +9,8 @@ import pytest
 from workflow_plugin_runtime.errors import Severity, ValidationFailed
 from workflow_plugin_runtime.plugins.resolve import Resolver
 from workflow_plugin_runtime.workflows.checks import WorkflowCheck, check_workflow, check_workflow_file, secret_keys
+from workflow_plugin_runtime.workflows.loading import load_workflow
 from workflow_plugin_runtime.workflows.secrets import EnvSecretProvider
-from workflow_plugin_runtime.workflows.workflow import load_workflow
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "workflows"
 PLUGINS = FIXTURES / "plugins"

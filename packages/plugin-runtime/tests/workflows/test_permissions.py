@@ -150,13 +150,15 @@ class TestGrants:
             ),
             env=("TZ",),
         )
-        missing = missing_grants(permissions, "acme/x", needs)
+        missing = missing_grants(permissions, plugin_ref="acme/x", capabilities=needs)
         assert not missing.ok
         assert missing.network
         assert missing.mounts == (FilesystemNeed("/gone"),)
         assert [need.path for need, _ in missing.read_only] == ["/out"]
         assert missing.env == ("LANG",)
-        assert missing_grants(Permissions(network_all=True), "acme/x", Capabilities(network=True)).ok
+        assert missing_grants(
+            Permissions(network_all=True), plugin_ref="acme/x", capabilities=Capabilities(network=True)
+        ).ok
 
     def test_parse_size(self) -> None:
         assert [parse_size(t) for t in ("512", "1k", "1.5m", "2G", "64mb", 4096)] == [

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from workflow_plugin_runtime.errors import SourceLocation, TemplateError
 from workflow_plugin_runtime.workflows.template_values import compile_value, iter_templates
 from workflow_plugin_runtime.workflows.templates import (
-    Reference,
-    ReferenceRoot,
+    Placeholder,
+    Scope,
     Template,
     TemplateContext,
     compile_template,
@@ -41,25 +41,25 @@ def error_of(text: str) -> TemplateError:
 
 
 class TestParse:
-    def test_references_of_each_root(self) -> None:
+    def test_placeholders_of_each_scope(self) -> None:
         template = compile_template("{{ secrets.API_TOKEN }}{{ vars.base_url }}{{ tasks.fetch.outputs.body.items.0 }}")
-        assert template.references == (
-            Reference(ReferenceRoot.SECRETS, "API_TOKEN"),
-            Reference(ReferenceRoot.VARS, "base_url"),
-            Reference(ReferenceRoot.TASKS, "fetch", ("body", "items", "0")),
+        assert template.placeholders == (
+            Placeholder(Scope.SECRETS, "API_TOKEN"),
+            Placeholder(Scope.VARS, "base_url"),
+            Placeholder(Scope.TASKS, "fetch", ("body", "items", "0")),
         )
-        assert [ref.column for ref in template.references] == [1, 24, 43]
+        assert [placeholder.column for placeholder in template.placeholders] == [1, 24, 43]
 
     @pytest.mark.parametrize(
         "text", ["{{vars.count}}", "{{   vars.count\t}}", "{{\n vars.count \n}}", "{{ vars.count }}"]
     )
     def test_whitespace_inside_braces_is_ignored(self, text: str) -> None:
-        assert compile_template(text).whole == Reference(ReferenceRoot.VARS, "count")
+        assert compile_template(text).whole == Placeholder(Scope.VARS, "count")
 
     def test_extra_opening_braces_are_literal_and_the_column_points_at_the_template(self) -> None:
         template = compile_template("{{{ vars.count }}}")
-        assert template.parts == ("{", Reference(ReferenceRoot.VARS, "count"), "}")
-        assert template.references[0].column == 2
+        assert template.parts == ("{", Placeholder(Scope.VARS, "count"), "}")
+        assert template.placeholders[0].column == 2
 
     def test_whole_outputs_object(self) -> None:
         assert render("{{ tasks.fetch.outputs }}") == CONTEXT.task_outputs["fetch"]
@@ -68,12 +68,12 @@ class TestParse:
         template = compile_template("no templates } here }}")
         assert template.parts == ("no templates } here }}",)
         assert template.whole is None
-        assert template.references == ()
+        assert template.placeholders == ()
 
-    def test_reference_source_and_str(self) -> None:
-        ref = Reference(ReferenceRoot.TASKS, "a-b", ("x", "1"))
-        assert str(ref) == "tasks.a-b.outputs.x.1"
-        assert ref.source == "{{ tasks.a-b.outputs.x.1 }}"
+    def test_placeholder_source_and_str(self) -> None:
+        placeholder = Placeholder(Scope.TASKS, "a-b", ("x", "1"))
+        assert str(placeholder) == "tasks.a-b.outputs.x.1"
+        assert placeholder.source == "{{ tasks.a-b.outputs.x.1 }}"
 
 
 class TestRender:
@@ -181,7 +181,7 @@ class TestEscapes:
 
     def test_escaped_only_value_is_a_plain_string(self) -> None:
         template = compile_template(r"\{{ vars.count }}")
-        assert template.references == ()
+        assert template.placeholders == ()
         assert template.whole is None
 
     def test_escape_literal(self) -> None:
@@ -248,7 +248,7 @@ class TestErrors:
 
     def test_bad_task_id_and_index_placement(self) -> None:
         assert error_of("{{ tasks.9.outputs.x }}").message.startswith("invalid name '9' in template at column 10")
-        assert compile_template("{{ tasks.a.outputs.9 }}").references[0].path == ("9",)
+        assert compile_template("{{ tasks.a.outputs.9 }}").placeholders[0].keys == ("9",)
 
     def test_error_keeps_location(self) -> None:
         where = SourceLocation(Path("w.yaml"), 3, 5, "env.X")
@@ -261,7 +261,7 @@ class TestCompileValue:
     def test_walks_dicts_and_lists_and_records_paths(self) -> None:
         value = {"url": "{{ vars.base_url }}/x", "list": [1, "{{ vars.count }}", {"deep key": "{{ vars.flag }}"}]}
         compiled = compile_value(value, path=("tasks", "t", "inputs"))
-        assert [(use.field, str(use.reference), use.whole) for use in compiled.uses] == [
+        assert [(use.field, str(use.placeholder), use.whole) for use in compiled.uses] == [
             ("tasks.t.inputs.url", "vars.base_url", False),
             ("tasks.t.inputs.list[1]", "vars.count", True),
             ('tasks.t.inputs.list[2]["deep key"]', "vars.flag", True),
@@ -311,15 +311,15 @@ NAMES = st.from_regex(re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,8}"), fullmatch=True
 SECRET_NAMES = st.from_regex(re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,8}"), fullmatch=True)
 KEYS = st.one_of(NAMES, st.from_regex(re.compile(r"[0-9]{1,3}"), fullmatch=True))
 REFERENCES = st.one_of(
-    st.builds(Reference, st.just(ReferenceRoot.SECRETS), SECRET_NAMES),
-    st.builds(Reference, st.just(ReferenceRoot.VARS), NAMES),
-    st.builds(Reference, st.just(ReferenceRoot.TASKS), NAMES, st.lists(KEYS, max_size=4).map(tuple)),
+    st.builds(Placeholder, st.just(Scope.SECRETS), SECRET_NAMES),
+    st.builds(Placeholder, st.just(Scope.VARS), NAMES),
+    st.builds(Placeholder, st.just(Scope.TASKS), NAMES, st.lists(KEYS, max_size=4).map(tuple)),
 )
 TRICKY_TEXT = st.text(alphabet=st.sampled_from(list("{}\\ a.$\n")) | st.characters(), max_size=30)
 
 
-def normalise(parts: list[str | Reference]) -> tuple[str | Reference, ...]:
-    merged: list[str | Reference] = []
+def normalise(parts: list[str | Placeholder]) -> tuple[str | Placeholder, ...]:
+    merged: list[str | Placeholder] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
             merged[-1] += part
@@ -330,7 +330,7 @@ def normalise(parts: list[str | Reference]) -> tuple[str | Reference, ...]:
 
 @settings(max_examples=1000)
 @given(st.lists(st.one_of(TRICKY_TEXT, REFERENCES), max_size=6))
-def test_source_round_trips_through_the_parser(parts: list[str | Reference]) -> None:
+def test_source_round_trips_through_the_parser(parts: list[str | Placeholder]) -> None:
     source = template_source(parts)
     assert compile_template(source).parts == normalise(parts)
 
@@ -338,7 +338,7 @@ def test_source_round_trips_through_the_parser(parts: list[str | Reference]) -> 
 @given(TRICKY_TEXT)
 def test_escaped_text_renders_to_itself(text: str) -> None:
     template = compile_template(escape_literal(text))
-    assert template.references == ()
+    assert template.placeholders == ()
     assert template.render(CONTEXT) == text
 
 

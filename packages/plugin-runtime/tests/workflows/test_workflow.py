@@ -9,9 +9,10 @@ from workflow_plugin_runtime.errors import Failure, FailureKind, Severity, Valid
 from workflow_plugin_runtime.plugins.manifest import Access
 from workflow_plugin_runtime.plugins.references import ActionRef, PluginRef
 from workflow_plugin_runtime.workflows.graph import find_cycles, format_cycle, run_order, upstream_sets
+from workflow_plugin_runtime.workflows.loading import load_workflow
 from workflow_plugin_runtime.workflows.permissions import SecurityMode
 from workflow_plugin_runtime.workflows.templates import TemplateContext
-from workflow_plugin_runtime.workflows.workflow import RetryPolicy, Workflow, load_workflow
+from workflow_plugin_runtime.workflows.workflow import RetryPolicy, Workflow
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "workflows"
 

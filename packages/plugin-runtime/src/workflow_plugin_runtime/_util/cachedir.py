@@ -10,7 +10,7 @@ cold ``resolve`` may cost. On Linux its rule for the common case is short:
 an absolute ``$XDG_CACHE_HOME``, else an absolute ``$HOME`` + ``/.cache``, then
 the app name. That case is answered here; anything else (another platform,
 Android, no usable variable) asks platformdirs. A test checks that both agree.
-The run-state directory (:mod:`.run_state`) follows the same rule.
+The run-state directory (:mod:`..runtimes.run_state`) follows the same rule.
 """
 
 # Plain strings joined as platformdirs joins them (it uses os.path too), so both give the same answer.
@@ -25,6 +25,7 @@ __all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root", "user_dir"]
 
 CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
 APP_NAME = "workflow"
+"""The name platformdirs files this application's per-user folders under (cache, config, data)."""
 
 
 def cache_root() -> str | None:

@@ -1,4 +1,4 @@
-"""Safe YAML loading into plain data that remembers where every value came from.
+"""Safe YAML loading into a :class:`~.yaml_document.YamlDocument`: plain data that remembers where each value came from.
 
 Manifests, configs and workflow files are all YAML written by people, so every
 later check (the JSON Schema, references, templates) must be able to point at
@@ -21,12 +21,9 @@ not ``True``), and timestamps stay strings.
 from __future__ import annotations
 
 import codecs
-import json
 import math
-import re
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +33,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Problem, SourceLocation, WorkflowPluginError
 from .files import read_capped_file
+from .yaml_document import FieldPath, Position, YamlDocument, format_field_path, json_type_name
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -44,33 +42,17 @@ except ImportError:  # pragma: no cover - libyaml is present wherever wheels exi
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "FieldPath",
-    "Position",
-    "YamlDocument",
     "YamlLimits",
-    "format_field_path",
-    "json_type_name",
     "load_yaml_bytes",
     "load_yaml_file",
 ]
 
 _E = TypeVar("_E", bound=WorkflowPluginError)
-FieldPath = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
 _MERGE_TAG = _TAG + "merge"
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 _CONSTRUCTOR = SafeConstructor()
-_JSON_TYPES: tuple[tuple[type, str], ...] = (
-    (type(None), "null"),
-    (bool, "boolean"),
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "object"),
-)
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -88,67 +70,6 @@ class YamlLimits:
 
 
 DEFAULT_LIMITS = YamlLimits()
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """1-based line and column, as editors count them."""
-
-    line: int
-    column: int
-
-
-def format_field_path(path: Sequence[str | int]) -> str:
-    """``("actions", "get", "examples", 0, "inputs")`` -> ``actions.get.examples[0].inputs``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text
-
-
-def json_type_name(value: object) -> str:
-    """The JSON Schema type name of a loaded value, as messages should say it."""
-    for kind, name in _JSON_TYPES:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
-    """A loaded YAML mapping plus the positions of its values and keys.
-
-    ``data`` is plain JSON-like data (dict, list, str, int, float, bool,
-    None) owned by the caller. Positions are keyed by field path; the root
-    is ``()``. ``problems`` are the duplicate keys found when loading with
-    ``keep_going`` (the first value of each is in ``data``).
-    """
-
-    data: dict[str, Any]
-    file: Path | None = None
-    values: Mapping[FieldPath, Position] = field(default_factory=dict)
-    keys: Mapping[FieldPath, Position] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
-
-    def position(self, path: Sequence[str | int] = (), *, key: bool = False) -> Position:
-        """Where ``path`` is, or its nearest ancestor that exists (e.g. for a missing key)."""
-        current: FieldPath = tuple(path)
-        while True:
-            found = (self.keys.get(current) if key else None) or self.values.get(current)
-            if found is not None:
-                return found
-            if not current:
-                return Position(1, 1)
-            current = current[:-1]
-
-    def location(self, path: Sequence[str | int] = (), *, key: bool = False) -> SourceLocation:
-        where = self.position(path, key=key)
-        return SourceLocation(self.file, where.line, where.column, format_field_path(path) or None)
 
 
 def load_yaml_file(
@@ -194,7 +115,7 @@ def load_yaml_bytes(
         if allow_empty:
             return YamlDocument({}, file, {(): Position(1, 1)}, {})
         raise error("the file is empty", location=SourceLocation(file, 1, 1), hint="it must hold a YAML mapping")
-    builder = _Builder(file=file, error=error, limits=limits, keep_going=keep_going)
+    builder = _DataBuilder(file=file, error=error, limits=limits, keep_going=keep_going)
     data = builder.build(root, (), depth=0)
     if not isinstance(data, dict):
         mark = root.start_mark
@@ -292,7 +213,7 @@ def _describe(value: object) -> str:
     return names.get(kind, f"a {kind}")
 
 
-class _Builder:
+class _DataBuilder:
     """Turns a composed node tree into data, recording positions as it goes."""
 
     __slots__ = (
@@ -322,7 +243,7 @@ class _Builder:
         self._keep_going = keep_going
         self.problems: list[Problem] = []
 
-    def _fail(self, message: str, node: Node, path: FieldPath, hint: str | None = None) -> WorkflowPluginError:
+    def _fail(self, message: str, *, node: Node, path: FieldPath, hint: str | None = None) -> WorkflowPluginError:
         mark = node.start_mark
         location = SourceLocation(self._file, mark.line + 1, mark.column + 1, format_field_path(path) or None)
         return self._error(message, location=location, hint=hint)
@@ -330,7 +251,7 @@ class _Builder:
     def build(self, node: Node, path: FieldPath, *, depth: int, in_alias: bool = False) -> Any:
         node_id = id(node)
         if node_id in self._active:
-            raise self._fail("a YAML alias refers to itself (recursive structure)", node, path)
+            raise self._fail("a YAML alias refers to itself (recursive structure)", node=node, path=path)
         if node_id in self._seen:
             in_alias = True
         self._seen.add(node_id)
@@ -339,12 +260,12 @@ class _Builder:
             if self._alias_budget < 0:
                 raise self._fail(
                     f"YAML aliases expand to more than {self._limits.max_alias_nodes} values",
-                    node,
-                    path,
+                    node=node,
+                    path=path,
                     hint="this looks like an alias bomb; write the values out or use fewer aliases",
                 )
         if depth > self._limits.max_depth:
-            raise self._fail(f"nesting is deeper than {self._limits.max_depth} levels", node, path)
+            raise self._fail(f"nesting is deeper than {self._limits.max_depth} levels", node=node, path=path)
         self.values[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
@@ -359,12 +280,12 @@ class _Builder:
                 return self._mapping(node, path, depth=depth, in_alias=in_alias)
         finally:
             self._active.discard(node_id)
-        raise self._fail(f"unsupported YAML tag {_short_tag(node.tag)}", node, path, hint=_TAG_HINT)
+        raise self._fail(f"unsupported YAML tag {_short_tag(node.tag)}", node=node, path=path, hint=_TAG_HINT)
 
     def _scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         tag = node.tag
         if tag not in _SCALAR_TAGS:
-            raise self._fail(f"unsupported YAML tag {_short_tag(tag)}", node, path, hint=_TAG_HINT)
+            raise self._fail(f"unsupported YAML tag {_short_tag(tag)}", node=node, path=path, hint=_TAG_HINT)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             return node.value
         if tag == _TAG + "null":
@@ -377,8 +298,8 @@ class _Builder:
         if not math.isfinite(number):
             raise self._fail(
                 f"{node.value} is not a finite number (JSON, and so plugins and run records, has no NaN or infinity)",
-                node,
-                path,
+                node=node,
+                path=path,
                 hint="write a finite number, or quote the value to make it a string",
             )
         return number
@@ -393,8 +314,8 @@ class _Builder:
         except ValueError as exc:
             raise self._fail(
                 f"the integer is longer than {limit} digits",
-                node,
-                path,
+                node=node,
+                path=path,
                 hint="quote it to make it a string, or use a smaller number",
             ) from exc
         return number
@@ -408,14 +329,14 @@ class _Builder:
                 merged.extend(self._merge_sources(value_node, path))
                 continue
             if not isinstance(key_node, ScalarNode):
-                raise self._fail("mapping keys must be plain strings, not lists or mappings", key_node, path)
+                raise self._fail("mapping keys must be plain strings, not lists or mappings", node=key_node, path=path)
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
                 duplicate = self._fail(
                     f"duplicate key {key!r} (first defined on line {first_line[key]}, again on line {line})",
-                    key_node,
-                    (*path, key),
+                    node=key_node,
+                    path=(*path, key),
                     hint="a key may appear only once in a mapping; remove or rename one of them",
                 )
                 if not self._keep_going:
@@ -443,9 +364,11 @@ class _Builder:
         pairs: list[tuple[str, Node, Node]] = []
         for source in sources:
             if not isinstance(source, MappingNode) or source.tag != _TAG + "map":
-                raise self._fail("a merge key (<<) needs a mapping or a list of mappings", source, path)
+                raise self._fail("a merge key (<<) needs a mapping or a list of mappings", node=source, path=path)
             for key_node, item in source.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                    raise self._fail("nested merge keys and non-string keys are not supported", key_node, path)
+                    raise self._fail(
+                        "nested merge keys and non-string keys are not supported", node=key_node, path=path
+                    )
                 pairs.append((key_node.value, key_node, item))
         return pairs

@@ -21,13 +21,14 @@ from typing import Any
 from workflow_plugin_sdk.protocol import LogRecord
 
 from .._util.control_chars import neutralise_controls
-from .._util.yamlfile import format_field_path
+from .._util.yaml_document import format_field_path
 from ..errors import Failure, FailureKind, WorkflowPluginError
 from ..masking.masker import Masker
 from ..plugins.manifest import ActionDef, PluginManifest
 from ..runtimes.base import Metrics
 from ..runtimes.outcome import masked_tail
-from ..schemas.violations import Validator, schema_violations
+from ..schemas import Validator
+from ..schemas.violations import schema_violations
 from ..workflows.mount_sources import unwritable_mounts_hint
 from .manager import PluginManager, PreparedCall
 

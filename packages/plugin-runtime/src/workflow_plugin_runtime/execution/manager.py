@@ -131,7 +131,7 @@ class PluginManager:
         """Refuse a plugin whose needs a restricted workflow does not grant."""
         if self.policy.security is not SecurityMode.RESTRICTED:
             return
-        missing = missing_grants(self.policy.permissions, manifest.ref, manifest.capabilities)
+        missing = missing_grants(self.policy.permissions, plugin_ref=manifest.ref, capabilities=manifest.capabilities)
         if missing.ok:
             return
         problems = capability_problems(self.policy.permissions, missing, task=task or manifest.ref, location=None)

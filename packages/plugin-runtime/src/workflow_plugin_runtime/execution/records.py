@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .._util.control_chars import escape_controls_in_json
+from .._util.files import write_file_atomically
 from ..errors import Problem, RecordWriteError, SourceLocation
 from ..masking.masker import Masker
 from .results import RunResult, TaskResult
@@ -111,26 +110,12 @@ def write_run_record(record: dict[str, Any], workflow_dir: Path) -> Path:
     Raises :class:`RecordWriteError` when the file cannot be written; nothing
     half-written is left behind.
     """
-    folder = workflow_dir / RUNS_DIR
-    target = folder / f"{record['run_id']}.json"
-    text = record_json(record)
+    target = workflow_dir / RUNS_DIR / f"{record['run_id']}.json"
+    content = (record_json(record) + "\n").encode("utf-8")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{record['run_id']}.", suffix=".tmp", dir=folder)
+        write_file_atomically(target, content, durable=True)  # a record outlives the run: fsync'ed
     except OSError as exc:
         raise _write_error(target, exc) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temporary).replace(target)
-    except BaseException as exc:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _write_error(target, exc) from exc
-        raise
     return target
 
 

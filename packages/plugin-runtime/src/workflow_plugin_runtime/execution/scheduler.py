@@ -31,7 +31,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
 from ..workflows.template_values import CompiledValue
-from ..workflows.templates import ReferenceRoot, TemplateContext
+from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import ActionOutcome, PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
@@ -215,7 +215,7 @@ class _Run:
                 {
                     str(use.path[3])
                     for use in task.inputs.uses
-                    if use.reference.root is ReferenceRoot.SECRETS and len(use.path) > 3
+                    if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3
                 }
             )
         )
@@ -274,8 +274,8 @@ class _Run:
             return {}, None
         reads: dict[str, set[str]] = {}
         for use in self.workflow.outputs.uses:
-            if use.reference.root is ReferenceRoot.TASKS and len(use.path) > 1:
-                reads.setdefault(str(use.path[1]), set()).add(use.reference.name)
+            if use.placeholder.scope is Scope.TASKS and len(use.path) > 1:
+                reads.setdefault(str(use.path[1]), set()).add(use.placeholder.name)
         values: dict[str, Any] = {}
         problems: list[str] = []
         for name, value in tree.items():

@@ -98,8 +98,8 @@ class HyperscanMatcher:
         if not spans:
             return text
         if len(data) == len(text):
-            return _splice(text, spans, self._replacement)
-        return from_utf8(_splice(data, spans, utf8(self._replacement)))
+            return _splice(text, spans, replacement=self._replacement)
+        return from_utf8(_splice(data, spans, replacement=utf8(self._replacement)))
 
     def mask_before(self, text: str, safe: int) -> tuple[str, str]:
         """Masks the forms starting before ``safe``; returns the masked head and the unprocessed rest."""
@@ -121,8 +121,8 @@ class HyperscanMatcher:
             return text[:safe], text[safe:], False
         keep_from = max(spans[-1][1], stop)
         if ascii_only:
-            return _splice(text[:keep_from], spans, self._replacement), text[keep_from:], True
-        head = _splice(data[:keep_from], spans, utf8(self._replacement))
+            return _splice(text[:keep_from], spans, replacement=self._replacement), text[keep_from:], True
+        head = _splice(data[:keep_from], spans, replacement=utf8(self._replacement))
         return from_utf8(head), from_utf8(data[keep_from:]), True
 
     def _mask_blocks(self, text: str) -> str:
@@ -183,7 +183,7 @@ def _record_match(ident: int, _from: int, to: int, _flags: int, context: object)
             return
 
 
-def _splice(text: AnyStr, spans: list[Span], replacement: AnyStr) -> AnyStr:
+def _splice(text: AnyStr, spans: list[Span], *, replacement: AnyStr) -> AnyStr:
     pieces: list[AnyStr] = []
     done = 0
     for start, end in spans:

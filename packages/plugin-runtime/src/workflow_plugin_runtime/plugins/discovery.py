@@ -121,7 +121,7 @@ def plugin_dirs(root: str, *, before_ns: int | None = None) -> list[tuple[str, s
             with os.scandir(root if directory is None else directory) as entries:
                 names = tuple(sorted(entry.name for entry in entries if entry.name[0] != "."))
             if before_ns is not None and settled(folder, before_ns):
-                index.remember_listing(base, folder, names)
+                index.remember_listing(base, folder, names=names)
         for name in names:  # files among them fail the stat below (not a directory), like missing manifests
             try:
                 info = stat(base + name + tail) if directory is None else stat(name + tail, dir_fd=directory)

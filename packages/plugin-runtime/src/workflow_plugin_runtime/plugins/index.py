@@ -22,7 +22,7 @@ Why an entry can be trusted:
   past, records it.
 * Whatever depends on other files than the manifest (the entrypoint exists,
   inside the plugin directory) is checked again at each use (see
-  :mod:`.manifest_cache`).
+  :mod:`.manifest_loading`).
 * The key covers this package's manifest-checking code and the directories
   PyYAML, fastjsonschema and packaging are installed in (installing into one
   changes its mtime): editing or upgrading what validates manifests discards
@@ -41,7 +41,7 @@ only costs speed. One file per Python environment and runtime installation:
 """
 
 # The index is keyed by path strings and checked in loops over hundreds of files: os.path, not pathlib.
-# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH112, PTH116, PTH118, PTH120
+# ruff: noqa: PTH100, PTH112, PTH116, PTH118, PTH120
 
 from __future__ import annotations
 
@@ -68,23 +68,31 @@ _Group = tuple[dict[str, _Entry], bytes]
 _FORMAT = 2
 _MAGIC = "workflow-plugin-index"
 _WATCHED = (  # relative to the runtime package: the code that decides what a valid manifest is
+    # Every module the manifest checks load (tests/plugins/test_index.py checks the list), and the schemas.
+    "__init__.py",
+    "__about__.py",
     "config.py",
     "errors.py",
-    "plugins/manifest.py",
-    "plugins/manifest_loading.py",
-    "plugins/manifest_checks.py",
-    "plugins/entry_files.py",
-    "plugins/index.py",
-    "plugins/discovery.py",
-    "plugins/references.py",
-    "_util/frozen.py",
-    "_util/yamlfile.py",
+    "_util/cachedir.py",
     "_util/files.py",
-    "schemas/violations.py",
+    "_util/frozen.py",
+    "_util/suggestions.py",
+    "_util/yaml_document.py",
+    "_util/yamlfile.py",
     "schemas/__init__.py",
     "schemas/_codecache.py",
+    "schemas/explanations.py",
+    "schemas/local_refs.py",
+    "schemas/violations.py",
     "schemas/plugin.schema.json",
     "schemas/draft-07.schema.json",
+    "plugins/discovery.py",
+    "plugins/entry_files.py",
+    "plugins/index.py",
+    "plugins/manifest.py",
+    "plugins/manifest_checks.py",
+    "plugins/manifest_loading.py",
+    "plugins/references.py",
 )
 _CHECKERS = ("yaml", "fastjsonschema", "packaging")  # third-party code that decides what a valid manifest is
 _COARSE_TICK_NS = 2_000_000_000  # FAT's 2 s; covers filesystems with whole-second timestamps
@@ -155,7 +163,8 @@ class ManifestIndex:
         """
         if not found:
             return []
-        get = self._entries_of(_group_of(found[0][1])).get
+        _, first_manifest, _ = found[0]
+        get = self._entries_of(_group_of(first_manifest)).get
         known: list[tuple[str, ...] | None] = []
         try:
             for _, manifest, info in found:
@@ -203,7 +212,7 @@ class ManifestIndex:
                 blob = None
         entry: _Entry = (sig, identity or (), blob)
         if entry != known:
-            self._store(_group_of(manifest), manifest, entry)
+            self._store(_group_of(manifest), key=manifest, entry=entry)
 
     def listing(self, folder: str, info: os.stat_result) -> tuple[str, ...] | None:
         """The sorted entry names recorded for ``folder`` (ending with a separator) at its stat ``info``, or None."""
@@ -212,12 +221,12 @@ class ManifestIndex:
             return None
         return entry[1]
 
-    def remember_listing(self, folder: str, info: os.stat_result, names: tuple[str, ...]) -> None:
+    def remember_listing(self, folder: str, info: os.stat_result, *, names: tuple[str, ...]) -> None:
         """Record ``folder``'s entry names, read after its stat ``info``; only when :func:`settled` says so."""
         if self._file is not None:
-            self._store(folder, folder, (signature(info), names, None))
+            self._store(folder, key=folder, entry=(signature(info), names, None))
 
-    def _store(self, group: str, key: str, entry: _Entry) -> None:
+    def _store(self, group: str, *, key: str, entry: _Entry) -> None:
         with self._lock:
             self._entries_of(group)[key] = entry
             self._pending.setdefault(group, {})[key] = entry
@@ -291,18 +300,10 @@ class ManifestIndex:
         assert self._file is not None
         payload = marshal.dumps(groups)
         header: Any = (_MAGIC, self._current_key(), crc32(payload), payload)
-        content = marshal.dumps(header)
-        temporary = f"{self._file}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        from .._util.files import write_file_atomically  # only when something was learnt: not on a warm resolve
+
         try:
-            os.makedirs(os.path.dirname(self._file), mode=0o700, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(descriptor, "wb") as stream:
-                    stream.write(content)
-                os.replace(temporary, self._file)
-            except OSError:
-                os.unlink(temporary)
-                raise
+            write_file_atomically(self._file, marshal.dumps(header), durable=False, directory_mode=0o700)
         except OSError:
             return
 

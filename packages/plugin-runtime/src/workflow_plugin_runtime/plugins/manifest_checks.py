@@ -14,17 +14,19 @@ for caching is that of the very bytes that were checked.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from .._util.files import read_capped_file_with_stat
 from .._util.frozen import FrozenRecord
-from .._util.yamlfile import DEFAULT_LIMITS, FieldPath, YamlDocument, load_yaml_bytes, load_yaml_file
+from .._util.yaml_document import FieldPath, YamlDocument
+from .._util.yamlfile import DEFAULT_LIMITS, load_yaml_bytes
 from ..errors import ManifestError, Problem, SourceLocation, file_position
 from ..schemas import Validator, compile_schema, shipped_validator
+from ..schemas.local_refs import local_ref_target
 from ..schemas.violations import schema_violations, violation_problems
 from .entry_files import FileProblem, entry_file_problem, entry_files
 from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
@@ -70,13 +72,12 @@ class CheckedManifest(FrozenRecord):
 
 def check_manifest(path: Path) -> CheckedManifest:
     """Read and check ``path``: the model, or every problem found in file order."""
-    info, raw = _read(path)
     try:
-        if raw is None:
-            _refuse_missing_manifest(path)
-            document = load_yaml_file(path, error=ManifestError)  # its messages for a directory, a device...
-        else:
-            document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
+        info, raw = read_capped_file_with_stat(path, error=ManifestError, limit=DEFAULT_LIMITS.max_bytes)
+    except ManifestError as exc:
+        return CheckedManifest([_missing_manifest(path) or exc.problem])
+    try:
+        document = load_yaml_bytes(raw, file=path, error=ManifestError, keep_going=True)
     except ManifestError as exc:
         return CheckedManifest([exc.problem], info, raw)
     schema_problems = violation_problems(schema_violations(shipped_validator("plugin"), document.data), document)
@@ -91,32 +92,15 @@ def check_manifest(path: Path) -> CheckedManifest:
     return CheckedManifest(manifest, info, raw, document.data, files, files_state)
 
 
-def _read(path: Path) -> tuple[os.stat_result | None, bytes | None]:
-    """A regular file's stat and bytes, from one descriptor; ``(None, None)`` for anything else."""
-    limit = DEFAULT_LIMITS.max_bytes
-    try:
-        if not stat.S_ISREG(path.stat().st_mode):  # never open a FIFO or a device
-            return None, None
-        with path.open("rb") as stream:
-            info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-                return None, None
-            # Sized by stat, not by the limit: read(n) allocates n bytes up front.
-            raw = stream.read(info.st_size + 1)
-            if len(raw) > info.st_size:
-                raw += stream.read(limit + 1 - len(raw))
-    except OSError:
-        return None, None
-    return (info, raw) if len(raw) <= limit else (None, None)
-
-
-def _refuse_missing_manifest(path: Path) -> None:
+def _missing_manifest(path: Path) -> Problem | None:
+    """A folder without a manifest is named as such, not as a missing file."""
     if path.name == MANIFEST_FILENAME and not path.exists() and path.parent.is_dir():
-        raise ManifestError(
+        return Problem(
             f"{path.parent} is not a plugin directory: it has no {MANIFEST_FILENAME}",
-            location=SourceLocation(path.parent),
-            hint="a plugin directory holds plugin.yaml and its code",
+            SourceLocation(path.parent),
+            "a plugin directory holds plugin.yaml and its code",
         )
+    return None
 
 
 class _SemanticChecks:
@@ -128,7 +112,7 @@ class _SemanticChecks:
         self._plugin_dir = plugin_dir
         self.files_state: dict[str, FileProblem | None] = {}
 
-    def _problem(self, path: FieldPath, message: str, hint: str | None = None) -> Problem:
+    def _problem(self, path: FieldPath, message: str, *, hint: str | None = None) -> Problem:
         return Problem(message, self._doc.location(path), hint)
 
     def problems(self) -> Iterator[Problem]:
@@ -144,7 +128,7 @@ class _SemanticChecks:
             yield self._problem(
                 ("version",),
                 f"{self._data['version']!r} is not a valid version",
-                "use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
+                hint="use a semantic version such as 1.2.0 (PEP 440 forms like 1.2.0rc1 also work)",
             )
 
     def _runtime(self) -> Iterator[Problem]:
@@ -156,13 +140,13 @@ class _SemanticChecks:
                 yield self._problem(
                     ("runtime", "entrypoint"),
                     f"entrypoint {entrypoint!r} is not a .py file",
-                    "for another language or an executable, use `command: [program, args...]`",
+                    hint="for another language or an executable, use `command: [program, args...]`",
                 )
             elif entrypoint in checked:
                 yield from self._inside_plugin(("runtime", "entrypoint"), entrypoint)
             else:
                 hint = "write a path relative to the plugin directory"
-                yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint)
+                yield self._problem(("runtime", "entrypoint"), f"{entrypoint!r} is an absolute path", hint=hint)
         command = runtime.get("command")
         if command and command[0] in checked:
             yield from self._inside_plugin(("runtime", "command", 0), command[0])
@@ -170,14 +154,15 @@ class _SemanticChecks:
             yield self._problem(
                 ("runtime", "serve"),
                 "serve: false contradicts runtime.pool, which keeps warm workers of a plugin that serves",
-                "remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
+                hint="remove runtime.pool, or set serve: true if the plugin speaks the serve loop",
             )
 
     def _inside_plugin(self, field: FieldPath, relative: str) -> Iterator[Problem]:
         found = entry_file_problem(self._plugin_dir, relative)
         self.files_state[relative] = found
         if found is not None:
-            yield self._problem(field, *found)
+            message, hint = found
+            yield self._problem(field, message, hint=hint)
 
     def _action(self, name: str, action: dict[str, Any]) -> Iterator[Problem]:
         validators: dict[str, Validator | None] = {}
@@ -191,7 +176,7 @@ class _SemanticChecks:
                 schema_violations(shipped_validator("draft-07"), schema), self._doc, base_path=field
             )
             if not found:
-                found = list(self._refs_and_secrets(field, schema, part == "inputs"))
+                found = list(self._refs_and_secrets(field, schema, is_inputs=part == "inputs"))
             if found:
                 yield from found
                 continue
@@ -209,12 +194,12 @@ class _SemanticChecks:
                 for problem in violation_problems(violations, self._doc, base_path=base):
                     yield Problem(f"does not fit the action's {part} schema: {problem.message}", problem.location)
 
-    def _refs_and_secrets(self, field: FieldPath, schema: Any, is_inputs: bool) -> Iterator[Problem]:
+    def _refs_and_secrets(self, field: FieldPath, schema: Any, *, is_inputs: bool) -> Iterator[Problem]:
         for path, ref in _refs(schema, field):
             if not ref.startswith("#"):
                 hint = "only local references ('#/...') work"
-                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint)
-            elif not _pointer_exists(schema, ref):
+                yield self._problem(path, f"$ref {ref!r} points outside the schema", hint=hint)
+            elif not _points_somewhere(schema, ref):
                 yield self._problem(path, f"$ref {ref!r} does not resolve inside the schema")
         if not isinstance(schema, dict):
             return
@@ -224,7 +209,9 @@ class _SemanticChecks:
                 if not isinstance(sub["secret"], bool):
                     yield self._problem(where, "`secret` must be true or false")
                 elif not is_inputs and sub["secret"]:
-                    yield self._problem(where, "`secret` marks inputs only", "move it to the action's inputs schema")
+                    yield self._problem(
+                        where, "`secret` marks inputs only", hint="move it to the action's inputs schema"
+                    )
 
 
 def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
@@ -239,19 +226,9 @@ def _refs(schema: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
             yield from _refs(item, (*path, index))
 
 
-def _pointer_exists(schema: Any, ref: str) -> bool:
-    node = schema
-    pointer = ref[1:]
-    if not pointer:
-        return True
-    if not pointer.startswith("/"):
+def _points_somewhere(schema: Any, ref: str) -> bool:
+    try:
+        local_ref_target(schema, ref)
+    except LookupError:
         return False
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return False
     return True

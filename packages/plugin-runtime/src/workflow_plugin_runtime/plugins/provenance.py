@@ -6,9 +6,9 @@ a lock file can later refuse code that changed. Caches, VCS folders and local
 virtualenvs are left out: they change without the plugin changing.
 
 The same files, and only those, go into a generated image
-(:func:`.image_context.copy_plugin` copies with :func:`ignored_in_plugin`),
-so the hash an image is labelled with (:mod:`.images`) describes exactly the
-plugin code inside it.
+(:func:`..runtimes.docker.build_context.copy_plugin` copies with
+:func:`ignored_in_plugin`), so the hash an image is labelled with
+(:mod:`..runtimes.docker.images`) describes exactly the plugin code inside it.
 """
 
 from __future__ import annotations

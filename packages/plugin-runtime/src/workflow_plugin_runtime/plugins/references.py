@@ -86,12 +86,12 @@ def parse_plugin_ref(text: object, *, location: SourceLocation | None = None) ->
     """Parse ``namespace/name``; raise :class:`ReferenceSyntaxError` saying what is wrong."""
     body = _common_checks(text, location=location, form=_PLUGIN_FORM, action=False)
     if "." in body:
-        raise _error(f"{body!r} is a plugin reference and may not contain '.'", location, _PLUGIN_FORM)
+        raise _error(f"{body!r} is a plugin reference and may not contain '.'", location=location, hint=_PLUGIN_FORM)
     if "/" not in body:
         raise _error(
             f"{body!r} is missing the '/' between namespace and name",
-            location,
-            f"write it as namespace/name, e.g. {_nearest(body, _IDENTIFIER_CHARS) or 'acme'}/hello",
+            location=location,
+            hint=f"write it as namespace/name, e.g. {_nearest(body, _IDENTIFIER_CHARS) or 'acme'}/hello",
         )
     namespace, name = _split_plugin(body, body, location=location, form=_PLUGIN_FORM)
     return PluginRef(namespace, name)
@@ -103,28 +103,32 @@ def parse_action_ref(text: object, *, location: SourceLocation | None = None) ->
     plugin_part, dot, action = body.partition(".")
     if not dot:
         if "/" not in body:
-            raise _error(f"{body!r} is missing its namespace and action", location, _FORM)
-        raise _error(f"{body!r} is missing the action: expected namespace/name.action", location, _FORM)
+            raise _error(f"{body!r} is missing its namespace and action", location=location, hint=_FORM)
+        raise _error(f"{body!r} is missing the action: expected namespace/name.action", location=location, hint=_FORM)
     if "/" not in plugin_part:
         if "/" in action:
-            raise _error(f"{body!r} has '.' inside the namespace", location, _FORM)
+            raise _error(f"{body!r} has '.' inside the namespace", location=location, hint=_FORM)
         raise _error(
             f"{body!r} is missing the namespace: expected namespace/name.action",
-            location,
-            f"add the plugin's namespace, e.g. acme/{body}",
+            location=location,
+            hint=f"add the plugin's namespace, e.g. acme/{body}",
         )
     if "." in action:
-        raise _error(f"{body!r} has more than one '.': only one separates the plugin from the action", location, _FORM)
+        raise _error(
+            f"{body!r} has more than one '.': only one separates the plugin from the action",
+            location=location,
+            hint=_FORM,
+        )
     if "/" in action:
-        raise _error(f"{body!r} has '/' after the action's '.'", location, _FORM)
+        raise _error(f"{body!r} has '/' after the action's '.'", location=location, hint=_FORM)
     namespace, name = _split_plugin(plugin_part, body, location=location, form=_FORM)
     if not action:
-        raise _error(f"{body!r} has an empty action name after '.'", location, _FORM)
+        raise _error(f"{body!r} has an empty action name after '.'", location=location, hint=_FORM)
     if not (action[0] in _LOWER and _ACTION_CHARS.issuperset(action)):
         raise _error(
             f"action {action!r} in {body!r} is not a valid action name",
-            location,
-            "an action name has lowercase letters, digits, '_' and '-', starting with a letter",
+            location=location,
+            hint="an action name has lowercase letters, digits, '_' and '-', starting with a letter",
         )
     return ActionRef(namespace, name, action)
 
@@ -146,35 +150,35 @@ def __getattr__(name: str) -> re.Pattern[str]:
 
 def _common_checks(text: object, *, location: SourceLocation | None, form: str, action: bool) -> str:
     if not isinstance(text, str):
-        raise _error(f"a reference must be a string, not {type(text).__name__}", location, form)
+        raise _error(f"a reference must be a string, not {type(text).__name__}", location=location, hint=form)
     if not text:
-        raise _error("the reference is empty", location, form)
+        raise _error("the reference is empty", location=location, hint=form)
     if any(ch.isspace() for ch in text):
         suggestion = _suggestion("".join(text.split()), action=action)
         hint = f"remove the spaces: {suggestion!r}" if suggestion else form
-        raise _error(f"{text!r} contains whitespace", location, hint)
+        raise _error(f"{text!r} contains whitespace", location=location, hint=hint)
     if text != text.lower():
         suggestion = _suggestion(text, action=action)
         hint = f"write {suggestion!r}" if suggestion else form
-        raise _error(f"{text!r} has uppercase letters; references are lowercase", location, hint)
+        raise _error(f"{text!r} has uppercase letters; references are lowercase", location=location, hint=hint)
     return text
 
 
 def _split_plugin(text: str, whole: str, *, location: SourceLocation | None, form: str) -> tuple[str, str]:
     namespace, _, name = text.partition("/")
     if "/" in name:
-        raise _error(f"{whole!r} has more than one '/'", location, form)
+        raise _error(f"{whole!r} has more than one '/'", location=location, hint=form)
     if not namespace:
-        raise _error(f"{whole!r} has an empty namespace before '/'", location, form)
+        raise _error(f"{whole!r} has an empty namespace before '/'", location=location, hint=form)
     if not name:
-        raise _error(f"{whole!r} has an empty plugin name after '/'", location, form)
+        raise _error(f"{whole!r} has an empty plugin name after '/'", location=location, hint=form)
     for what, part in (("namespace", namespace), ("plugin name", name)):
         if not is_identifier(part):
             suggestion = _suggestion(whole, action="." in whole)
             raise _error(
                 f"{what} {part!r} is not valid",
-                location,
-                "use lowercase letters, digits and '-', starting with a letter (at most 64 characters)"
+                location=location,
+                hint="use lowercase letters, digits and '-', starting with a letter (at most 64 characters)"
                 + (f", e.g. {suggestion!r}" if suggestion else ""),
             )
     return namespace, name
@@ -207,7 +211,7 @@ def _nearest(part: str, allowed: frozenset[str]) -> str:
     return joined.lstrip("-0123456789_").rstrip("-")
 
 
-def _error(message: str, location: SourceLocation | None, hint: str) -> ReferenceSyntaxError:
+def _error(message: str, *, location: SourceLocation | None, hint: str) -> ReferenceSyntaxError:
     from ..errors import ReferenceSyntaxError
 
     return ReferenceSyntaxError(message, location=location, hint=hint)

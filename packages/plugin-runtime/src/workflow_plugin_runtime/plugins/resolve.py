@@ -1,6 +1,6 @@
 """Resolution: which copy of ``namespace/name`` a reference means, and listing every plugin.
 
-The search order is the configured ``plugins.paths`` (see :mod:`.config`),
+The search order is the configured ``plugins.paths`` (see :mod:`..config`),
 then plugin directories exposed by pip-installed distributions (see
 :mod:`.discovery`). The first copy of a ref wins; later copies are kept as
 *shadowed* for ``plugin list`` and for version requirements, where the first
@@ -14,7 +14,7 @@ A cold resolve (a new process) should cost little more than starting the
 interpreter, so the success path reads identities and the chosen manifest
 from the on-disk plugin index (:mod:`.index`), works on path strings, and
 imports the config module, the error classes and ``packaging`` only when it
-needs them: to build a :class:`~.config.PluginsPath`, to fail, or to match a
+needs them: to build a :class:`~..config.PluginsPath`, to fail, or to match a
 version requirement.
 """
 
@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ListedPlugin", "PluginCopy", "PluginListing", "ResolvedAction", "Resolver"]
 
 _set = object.__setattr__
-# A plugin directory found on the search path: (location's position, place in that location's listing,
-# the directory, its plugin.yaml).
-_Found = tuple[int, int, str, str]
 _Loaded = PluginManifest | list["Problem"]
 
 
@@ -129,6 +126,26 @@ class ResolvedAction(FrozenRecord):
         return ActionRef(self.manifest.namespace, self.manifest.name, self.action.name)
 
 
+class _Found(FrozenRecord):
+    """A plugin directory found on the search path: where in the search order, and its ``plugin.yaml``.
+
+    ``position`` is its location's in the search order, ``place`` its own in
+    that location's listing.
+    """
+
+    __slots__ = ("manifest", "place", "plugin_dir", "position")
+    position: int
+    place: int
+    plugin_dir: str
+    manifest: str
+
+    def __init__(self, position: int, place: int, plugin_dir: str, manifest: str) -> None:
+        _set(self, "position", position)
+        _set(self, "place", place)
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "manifest", manifest)
+
+
 class _Listing:
     """One location's plugin directories in search order, and their identities once asked for."""
 
@@ -185,14 +202,16 @@ class Resolver:
         try:
             for found, loaded in self._matches(wanted):
                 if not isinstance(loaded, PluginManifest):
-                    raise _shadowing_error(self._copy(found, loaded, wanted))
+                    raise _shadowing_error(self._copy(found, loaded, ref=wanted))
                 if wanted_versions is None or wanted_versions.contains(loaded.version, prereleases=True):
                     return loaded
                 rejected.append((found, loaded))
             if rejected and wanted_versions is not None:
                 from ..errors import PluginNotFoundError
 
-                listed = "; ".join(f"{m.version} at {f[2]} ({self._location(f[0]).origin})" for f, m in rejected)
+                listed = "; ".join(
+                    f"{m.version} at {f.plugin_dir} ({self._location(f.position).origin})" for f, m in rejected
+                )
                 raise PluginNotFoundError(
                     f"no copy of {wanted} matches {wanted_versions}: found {listed}",
                     hint="install a matching version on plugins.paths or relax the requirement",
@@ -211,44 +230,50 @@ class Resolver:
         """Every copy of ``ref`` in search order, shadowed ones included (broken ones too)."""
         wanted = ref if isinstance(ref, PluginRef) else parse_plugin_ref(ref)
         try:
-            return [self._copy(found, loaded, wanted) for found, loaded in self._matches(wanted)]
+            return [self._copy(found, loaded, ref=wanted) for found, loaded in self._matches(wanted)]
         finally:
             shared_index().flush()
 
     def list_plugins(self) -> PluginListing:
         """Every plugin, its shadowed copies, and broken ones (manifests come from the caches when unchanged)."""
-        winners: dict[PluginRef, tuple[PluginCopy, list[PluginCopy]]] = {}
+        copies: dict[PluginRef, list[PluginCopy]] = {}  # per ref in search order: the first wins, the rest are shadowed
         broken: list[PluginCopy] = []
         try:
             for found in self._candidates():
                 loaded = self._load(found)
                 ref = PluginRef(loaded.namespace, loaded.name) if isinstance(loaded, PluginManifest) else None
-                copy = self._copy(found, loaded, ref or self._identity(found))
+                copy = self._copy(found, loaded, ref=ref or self._identity(found))
                 if copy.manifest is None or copy.ref is None:
                     broken.append(copy)
-                elif copy.ref in winners:
-                    winners[copy.ref][1].append(copy)
                 else:
-                    winners[copy.ref] = (copy, [])
+                    copies.setdefault(copy.ref, []).append(copy)
         finally:
             shared_index().flush()
         listed = [
             ListedPlugin(first.manifest, first.location, tuple(rest))
-            for first, rest in winners.values()
+            for first, *rest in copies.values()
             if first.manifest is not None
         ]
         listed.sort(key=lambda item: item.manifest.ref)
-        problems = self._entry_point_data()[1] if self._use_entry_points else []
+        problems = self._entry_point_problems() if self._use_entry_points else []
         return PluginListing(tuple(listed), tuple(broken), tuple(problems))
 
     def where_looked(self) -> list[str]:
         """Lines for "not found" messages: each location, its origin, and whether it exists."""
         lines = [f"{p.path} ({p.origin}{'' if p.path.exists() else ', missing'})" for p in self.paths]
         if self._use_entry_points:
-            lines += [f"{p.path} ({p.origin})" for p in self._entry_point_data()[0]]
+            lines += [f"{p.path} ({p.origin})" for p in self._entry_point_locations()]
         return lines
 
-    def _entry_point_data(self) -> tuple[list[PluginsPath], list[EntryPointProblem]]:
+    def _entry_point_locations(self) -> list[PluginsPath]:
+        locations, _ = self._entry_point_scan()
+        return locations
+
+    def _entry_point_problems(self) -> list[EntryPointProblem]:
+        _, problems = self._entry_point_scan()
+        return problems
+
+    def _entry_point_scan(self) -> tuple[list[PluginsPath], list[EntryPointProblem]]:
         if self._entry_points is None:
             self._entry_points = entry_point_locations()
         return self._entry_points
@@ -257,12 +282,12 @@ class Resolver:
         configured = self.paths
         if position < len(configured):
             return configured[position]
-        return self._entry_point_data()[0][position - len(configured)]
+        return self._entry_point_locations()[position - len(configured)]
 
     def _roots_in_order(self) -> Iterator[str]:
         yield from self._roots
         if self._use_entry_points:
-            for location in self._entry_point_data()[0]:
+            for location in self._entry_point_locations():
                 yield os.fspath(location.path)
 
     def _listings_in_order(self) -> Iterator[tuple[int, _Listing]]:
@@ -275,20 +300,20 @@ class Resolver:
     def _candidates(self) -> Iterator[_Found]:
         for position, listing in self._listings_in_order():
             for place, (plugin_dir, manifest, _) in enumerate(listing.found):
-                yield position, place, plugin_dir, manifest
+                yield _Found(position, place, plugin_dir, manifest)
 
     def _identity(self, found: _Found) -> PluginRef | None:
-        pair = self._listings[found[0]].identities()[found[1]]
+        pair = self._listings[found.position].identities()[found.place]
         return None if pair is None else PluginRef(*pair)
 
     def _load(self, found: _Found) -> _Loaded:
-        return load_cached(Path(found[3]))
+        return load_cached(Path(found.manifest))
 
-    def _copy(self, found: _Found, loaded: _Loaded, ref: PluginRef | None) -> PluginCopy:
-        location = self._location(found[0])
+    def _copy(self, found: _Found, loaded: _Loaded, *, ref: PluginRef | None) -> PluginCopy:
+        location = self._location(found.position)
         if isinstance(loaded, PluginManifest):
             return PluginCopy(loaded.plugin_dir, location, loaded, (), ref)
-        return PluginCopy(Path(found[2]), location, None, tuple(loaded), ref)
+        return PluginCopy(Path(found.plugin_dir), location, None, tuple(loaded), ref)
 
     def _matches(self, wanted: PluginRef) -> Iterator[tuple[_Found, _Loaded]]:
         """Each copy whose identity is ``wanted``, loaded, in search order (its loaded identity checked too)."""
@@ -299,14 +324,14 @@ class Resolver:
             while pair in identities[place + 1 :]:  # list.index finds it at C speed; no loop over 500 in Python
                 place = identities.index(pair, place + 1)
                 plugin_dir, manifest, _ = listing.found[place]
-                found = (position, place, plugin_dir, manifest)
+                found = _Found(position, place, plugin_dir, manifest)
                 loaded = self._load(found)
                 if not isinstance(loaded, PluginManifest) or (loaded.namespace, loaded.name) == pair:
                     yield found, loaded
 
     def _not_found(self, wanted: PluginRef) -> PluginNotFoundError:
         from .._util.suggestions import closest
-        from ..errors import PluginNotFoundError
+        from ..errors import PluginNotFoundError, hint_counting_the_rest
 
         known: dict[str, PluginRef] = {}
         for found in self._candidates():
@@ -314,21 +339,19 @@ class Resolver:
             if identity is not None:
                 known.setdefault(str(identity), identity)
                 continue
-            if Path(found[2]).name in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
+            if Path(found.plugin_dir).name in (wanted.name, f"{wanted.namespace}-{wanted.name}"):
                 loaded = self._load(found)
                 if isinstance(loaded, PluginManifest):
                     continue
-                error = self._copy(found, loaded, None).error()
-                hint = error.hint
-                if len(error.problems) > 1:  # the first is quoted here; say where to see them all
-                    more = len(error.problems) - 1
-                    listed = f"{more} more problem{'s' if more > 1 else ''} in that file"
-                    listed += f": `workflow plugin inspect {found[2]}` lists every one"
-                    hint = f"{hint}; {listed}" if hint else listed
+                error = self._copy(found, loaded, ref=None).error()
                 return PluginNotFoundError(
-                    f"plugin {wanted} not found; {found[3]} may be it but is broken: {error.message}",
+                    f"plugin {wanted} not found; {found.manifest} may be it but is broken: {error.message}",
                     location=error.location,
-                    hint=hint,
+                    hint=hint_counting_the_rest(  # the first is quoted here; say where to see them all
+                        error.problems,
+                        file="that file",
+                        listed_by=f"`workflow plugin inspect {found.plugin_dir}` lists every one",
+                    ),
                 )
         suggestion = closest(str(wanted), known)
         same_name = [r for r in known.values() if r.name == wanted.name]

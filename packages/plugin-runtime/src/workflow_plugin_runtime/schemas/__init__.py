@@ -10,7 +10,10 @@ Every validator is generated with ``use_default=False`` (fastjsonschema would
 otherwise write defaults into the data it checks) and ``fast_fail=False`` (so
 one run reports every problem), and cached across processes (see
 :mod:`._codecache`). Remote ``$ref`` is refused: a manifest must never make
-the runtime fetch a URL.
+the runtime fetch a URL; a local one is followed by :mod:`.local_refs`.
+
+What a validator finds becomes located problems in :mod:`.violations`, each
+rule's finding worded by :mod:`.explanations`.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ def compile_schema(schema: Mapping[str, Any] | bool) -> Validator:
 
     Raises :class:`InvalidSchema` when fastjsonschema cannot compile it. The
     validator raises :class:`SchemaValueError` or :class:`SchemaValuesError`
-    (both ``ValueError``); :func:`~..jsonschema_errors.schema_violations`
-    turns them into messages.
+    (both ``ValueError``); :func:`.violations.schema_violations` turns them
+    into messages.
     """
     return _compile_canonical(json.dumps(schema, sort_keys=True))
 

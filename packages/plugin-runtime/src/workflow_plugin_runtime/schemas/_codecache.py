@@ -13,7 +13,7 @@ The generated code raises :class:`SchemaValueError` / :class:`SchemaValuesError`
 (duck-typed like fastjsonschema's own, which it would otherwise import).
 The cache is best-effort: an unreadable, corrupt or unwritable cache falls
 back to generating. It lives under the runtime's cache directory (see
-:mod:`..cachedir`): ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
+:mod:`.._util.cachedir`): ``WORKFLOW_CACHE_DIR`` moves it; set it empty to disable.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from types import CodeType
 from typing import Any
 
 from .._util.cachedir import CACHE_DIR_ENV, cache_root
+from .._util.files import write_file_atomically
 
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 
@@ -42,7 +43,13 @@ class SchemaValueError(ValueError):
     """One violation; the attributes match fastjsonschema's JsonSchemaValueException."""
 
     def __init__(
-        self, message: str, value: Any = None, name: str | None = None, definition: Any = None, rule: str | None = None
+        self,
+        message: str,
+        *,
+        value: Any = None,
+        name: str | None = None,
+        definition: Any = None,
+        rule: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -119,13 +126,8 @@ def _read(path: Path) -> Callable[[Any], Any] | None:
 
 
 def _write(path: Path, payload: bytes) -> None:
-    import tempfile
-
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as handle:
-            handle.write(payload)
-        Path(handle.name).replace(path)
+        write_file_atomically(path, payload, durable=False)  # a cache: regenerated when lost
     except OSError:
         return
 

@@ -32,13 +32,15 @@ from ..errors import (
 )
 from ..masking.masker import short_secret_warning
 from ..plugins.resolve import ResolvedAction, Resolver
-from ..schemas.violations import Validator, schema_violations
+from ..schemas import Validator
+from ..schemas.violations import schema_violations
 from .grant_warnings import workflow_grant_problems
+from .loading import read_workflow
 from .secrets import SECRET_ENV_PREFIX, SecretProvider, secret_problems, var_problems
 from .template_values import iter_templates
-from .templates import ReferenceRoot
+from .templates import Scope
 from .wiring import wiring_problems
-from .workflow import UNPARSED_ACTION, Workflow, read_workflow
+from .workflow import UNPARSED_ACTION, Workflow
 
 __all__ = ["WorkflowCheck", "check_workflow", "check_workflow_file", "secret_keys"]
 
@@ -87,7 +89,7 @@ def check_workflow_file(
     except WorkflowFileError as exc:
         return WorkflowCheck(None, (exc.problem,))
     if any(p.severity is Severity.ERROR for p in problems):
-        _resolve(workflow, resolver, problems)
+        _resolve(workflow, resolver=resolver, problems=problems)
         problems += _task_type_problems(workflow, task_types)
         return WorkflowCheck(None, tuple(sorted(problems, key=lambda p: _elsewhere(p, workflow.path))))
     return check_workflow(
@@ -105,7 +107,7 @@ def check_workflow(
 ) -> WorkflowCheck:
     """Resolve every task's action and check wiring, vars, secrets (when a provider is given) and grants."""
     problems: list[Problem] = list(workflow.warnings)
-    actions = _resolve(workflow, resolver, problems)
+    actions = _resolve(workflow, resolver=resolver, problems=problems)
     problems += _task_type_problems(workflow, task_types)
     uses = workflow.template_uses()
     variables = workflow.merged_vars(vars_overrides)
@@ -175,10 +177,10 @@ def _literal_secret_warnings(workflow: Workflow, actions: Mapping[str, ResolvedA
         for name in resolved.action.secret_inputs:
             if name not in tree:
                 continue
-            roots = {ref.root for template in iter_templates(tree[name]) for ref in template.references}
-            if roots & {ReferenceRoot.SECRETS, ReferenceRoot.TASKS}:
+            scopes = {each.scope for template in iter_templates(tree[name]) for each in template.placeholders}
+            if scopes & {Scope.SECRETS, Scope.TASKS}:
                 continue
-            source = "comes from vars, which are not secret" if roots else "is written in the workflow"
+            source = "comes from vars, which are not secret" if scopes else "is written in the workflow"
             key = re.sub(r"[^A-Z0-9_]", "_", str(name).upper())
             warnings.append(
                 Problem(
@@ -213,8 +215,8 @@ def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[
     """Secrets too short to mask, warned about at their first use."""
     first_use: dict[str, SourceLocation | None] = {}
     for use in workflow.template_uses():
-        if use.reference.root is ReferenceRoot.SECRETS:
-            first_use.setdefault(use.reference.name, use.location)
+        if use.placeholder.scope is Scope.SECRETS:
+            first_use.setdefault(use.placeholder.name, use.location)
     warnings = []
     for key, location in first_use.items():
         value = secrets.get(key)
@@ -230,7 +232,7 @@ def _elsewhere(problem: Problem, path: Path) -> tuple[bool, int, int]:
     return (where.file is not None and where.file != path, *file_position(problem))
 
 
-def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
+def _resolve(workflow: Workflow, *, resolver: Resolver, problems: list[Problem]) -> dict[str, ResolvedAction]:
     """Each task's action; the problems of each failing reference once, located at its first task.
 
     A broken manifest gives every one of its problems (its hints say which task uses it).
@@ -257,5 +259,5 @@ def _resolve(workflow: Workflow, resolver: Resolver, problems: list[Problem]) ->
 
 def secret_keys(workflow: Workflow) -> list[str]:
     """The secret keys a workflow uses, in first-use order (what a run must collect and mask)."""
-    keys = (use.reference.name for use in workflow.template_uses() if use.reference.root is ReferenceRoot.SECRETS)
+    keys = (use.placeholder.name for use in workflow.template_uses() if use.placeholder.scope is Scope.SECRETS)
     return list(dict.fromkeys(keys))

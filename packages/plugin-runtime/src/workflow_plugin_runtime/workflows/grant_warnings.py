@@ -74,7 +74,9 @@ def workflow_grant_problems(
         plugin = str(action.ref.plugin)
         if plugin not in reported:
             reported.add(plugin)
-            problems += _missing_grant_problems(workflow, plugin, action.manifest.capabilities, task_id=task_id)
+            problems += _missing_grant_problems(
+                workflow, plugin=plugin, capabilities=action.manifest.capabilities, task_id=task_id
+            )
     if all_resolved and permissions.declared:
         problems += unneeded_grant_problems(permissions, needs, locate=workflow.locate)
     return problems
@@ -111,7 +113,9 @@ def plugin_grant_problems(workflow: Workflow, manifest: PluginManifest, *, resol
         )
     problems += _broad_problems(workflow, needs)
     if workflow.security is SecurityMode.RESTRICTED:
-        problems += _missing_grant_problems(workflow, ref, manifest.capabilities, task_id=users[0] if users else None)
+        problems += _missing_grant_problems(
+            workflow, plugin=ref, capabilities=manifest.capabilities, task_id=users[0] if users else None
+        )
     elif workflow.security is SecurityMode.TRUSTED and not permissions.declared:
         recommended = recommended_permissions(ref, manifest.capabilities)
         grant = f" and grant:\n{permissions_yaml(recommended, indent=4)}" if recommended else ""
@@ -147,10 +151,10 @@ def _broad_problems(workflow: Workflow, needs: Mapping[str, Capabilities]) -> li
 
 
 def _missing_grant_problems(
-    workflow: Workflow, plugin: str, capabilities: Capabilities, *, task_id: str | None
+    workflow: Workflow, *, plugin: str, capabilities: Capabilities, task_id: str | None
 ) -> list[Problem]:
     """One error per grant ``plugin`` lacks, at ``task_id``'s ``uses`` (at ``permissions`` when no task uses it)."""
-    missing = missing_grants(workflow.permissions, plugin, capabilities)
+    missing = missing_grants(workflow.permissions, plugin_ref=plugin, capabilities=capabilities)
     if missing.ok:
         return []
     where = workflow.locate(("permissions",) if task_id is None else ("tasks", task_id, "uses"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._util.yamlfile import FieldPath
+from .._util.yaml_document import FieldPath, Locate
 from ..errors import PermissionDeniedError, Problem, SourceLocation
 from ..plugins.manifest import Access, Capabilities, FilesystemNeed
 from .mount_sources import DOCKER_SOCKETS, resolve_source
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-Locate = Callable[[FieldPath], SourceLocation]
 Report = Callable[[Problem], None]
 
 
@@ -206,7 +205,7 @@ class MissingGrants:
         return not (self.network or self.mounts or self.read_only or self.env)
 
 
-def missing_grants(permissions: Permissions, plugin_ref: str, capabilities: Capabilities) -> MissingGrants:
+def missing_grants(permissions: Permissions, *, plugin_ref: str, capabilities: Capabilities) -> MissingGrants:
     """Compare a plugin's needs with a workflow's grants."""
     absent: list[FilesystemNeed] = []
     read_only: list[tuple[FilesystemNeed, MountGrant]] = []
@@ -233,7 +232,7 @@ def _mount_entry(need: FilesystemNeed) -> dict[str, str]:
 def recommended_permissions(plugin_ref: str, capabilities: Capabilities) -> dict[str, Any]:
     """The smallest ``permissions`` block that lets the plugin run restricted (empty: it needs nothing).
 
-    Mount sources are placeholders named after the target: the operator
+    Mount sources are stand-ins named after the target: the operator
     chooses which host folder to expose.
     """
     block: dict[str, Any] = {}

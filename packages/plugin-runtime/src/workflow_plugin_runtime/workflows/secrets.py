@@ -32,7 +32,7 @@ from .._util.suggestions import closest
 from .._util.yamlfile import load_yaml_file
 from ..errors import Problem, SecretError, Severity, SourceLocation
 from .template_values import TemplateUse
-from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, ReferenceRoot
+from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, Scope
 
 __all__ = [
     "SECRET_ENV_PREFIX",
@@ -237,15 +237,15 @@ def _flattened(provider: SecretProvider) -> list[SecretProvider]:
     return [provider]
 
 
-def _first_uses(uses: Iterable[TemplateUse], root: ReferenceRoot) -> dict[str, list[TemplateUse]]:
+def _first_uses(uses: Iterable[TemplateUse], scope: Scope) -> dict[str, list[TemplateUse]]:
     grouped: dict[str, list[TemplateUse]] = {}
     for use in uses:
-        if use.reference.root is root:
-            grouped.setdefault(use.reference.name, []).append(use)
+        if use.placeholder.scope is scope:
+            grouped.setdefault(use.placeholder.name, []).append(use)
     return grouped
 
 
-def _unknown(kind: str, name: str, sites: list[TemplateUse], hint: str) -> Problem:
+def _unknown(kind: str, name: str, *, sites: list[TemplateUse], hint: str) -> Problem:
     fields = ", ".join(dict.fromkeys(site.field for site in sites))
     return Problem(f"unknown {kind} '{name}' (used in {fields})", sites[0].location, hint)
 
@@ -254,14 +254,14 @@ def secret_problems(uses: Iterable[TemplateUse], provider: SecretProvider) -> li
     """One error per secret the templates use that no provider holds, located at its first use."""
     known = list(provider.keys())
     problems = []
-    for name, sites in _first_uses(uses, ReferenceRoot.SECRETS).items():
+    for name, sites in _first_uses(uses, Scope.SECRETS).items():
         if provider.get(name) is not None:
             continue
         near = closest(name, known)
         hint = f"did you mean {near}? " if near else ""
         hint += f"set {SECRET_ENV_PREFIX}{name} or add {name}=... to the --secrets-file"
         hint += f"; looked in {provider.description}"
-        problems.append(_unknown("secret", name, sites, hint))
+        problems.append(_unknown("secret", name, sites=sites, hint=hint))
     return problems
 
 
@@ -272,20 +272,20 @@ def collect_secrets(uses: Iterable[TemplateUse], provider: SecretProvider) -> di
     if problems:
         first = problems[0]
         raise SecretError(first.message, location=first.location, hint=first.hint)
-    names = _first_uses(uses, ReferenceRoot.SECRETS)
+    names = _first_uses(uses, Scope.SECRETS)
     return {name: value for name in names if (value := provider.get(name)) is not None}
 
 
 def var_problems(uses: Iterable[TemplateUse], variables: Mapping[str, Any]) -> list[Problem]:
     """One error per var the templates use that is not defined, with the nearest defined name."""
     problems = []
-    for name, sites in _first_uses(uses, ReferenceRoot.VARS).items():
+    for name, sites in _first_uses(uses, Scope.VARS).items():
         if name in variables:
             continue
         near = closest(name, list(variables))
         hint = f"did you mean {near}? " if near else ""
         hint += f"define it under vars:, in a vars file or with --var {name}=VALUE"
-        problems.append(_unknown("var", name, sites, hint))
+        problems.append(_unknown("var", name, sites=sites, hint=hint))
     return problems
 
 

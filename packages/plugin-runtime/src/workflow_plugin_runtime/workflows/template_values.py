@@ -2,7 +2,7 @@
 
 A value is any JSON-like tree (task inputs, env, outputs); every string in it
 that holds ``{{`` is compiled into a :class:`~.templates.Template`, and each
-reference is kept with the field it sits in (:class:`TemplateUse`), which is
+placeholder is kept with the field it sits in (:class:`TemplateUse`), which is
 what the static checks (unknown names, secrets outside inputs, typed wiring)
 look at before anything runs.
 """
@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
-from .._util.yamlfile import FieldPath, format_field_path
+from .._util.yaml_document import FieldPath, Locate, format_field_path
 from ..errors import SourceLocation, TemplateError
-from .templates import OPEN, Reference, Template, TemplateContext, compile_template
+from .templates import OPEN, Placeholder, Template, TemplateContext, compile_template
 
 __all__ = [
     "CompiledValue",
-    "Locate",
     "TemplateUse",
     "compile_value",
     "iter_templates",
@@ -28,19 +27,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TemplateUse:
-    """A reference found in a workflow value, with the field it sits in."""
+    """A placeholder found in a workflow value, with the field it sits in."""
 
     path: FieldPath
-    reference: Reference
+    placeholder: Placeholder
     whole: bool
     location: SourceLocation | None = None
 
     @property
     def field(self) -> str:
         return format_field_path(self.path)
-
-
-Locate: TypeAlias = Callable[[FieldPath], SourceLocation]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +94,7 @@ def compile_value(
                 return node
             found = True
             whole = template.whole is not None
-            uses.extend(TemplateUse(here, ref, whole, location) for ref in template.references)
+            uses.extend(TemplateUse(here, placeholder, whole, location) for placeholder in template.placeholders)
             return template
         if isinstance(node, Mapping):
             return {key: walk(item, (*here, key)) for key, item in node.items()}

@@ -1,10 +1,12 @@
 r"""Templates in workflow values: ``{{ secrets.KEY }}``, ``{{ vars.KEY }}``, ``{{ tasks.ID.outputs.KEY }}``.
 
-A dedicated parser, not Jinja and never ``eval``: a template holds exactly one
-reference and nothing else, so a workflow file cannot run code, and every
-reference is known before anything runs. Values are compiled once, when the
-workflow loads (that is where the static checks look at the references), and
-rendered for each invocation by joining the compiled parts.
+A dedicated parser, not Jinja and never ``eval``: each ``{{ ... }}`` is a
+:class:`Placeholder` that names one value (its scope: secrets, vars or a
+task's outputs, then a name and keys) and nothing else, so a workflow file
+cannot run code, and every value a run will need is known before anything
+runs. Values are compiled once, when the workflow loads (that is where the
+static checks look at the placeholders), and rendered for each invocation by
+joining the compiled parts.
 
 Rules, as documented in docs/workflows.md:
 
@@ -29,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from .._util.yamlfile import json_type_name
+from .._util.yaml_document import json_type_name
 from ..errors import SourceLocation, TemplateError
 
 __all__ = [
@@ -37,15 +39,14 @@ __all__ = [
     "NAME_PATTERN",
     "OPEN",
     "SECRET_NAME_PATTERN",
-    "Reference",
-    "ReferenceRoot",
+    "Placeholder",
+    "Scope",
     "Template",
     "TemplateContext",
     "TemplatePart",
     "compile_template",
     "escape_literal",
     "interpolate",
-    "resolve_reference",
     "template_source",
 ]
 
@@ -60,8 +61,8 @@ _SYNTAX_HINT = (
 )
 
 
-class ReferenceRoot(enum.StrEnum):
-    """What a template reads from."""
+class Scope(enum.StrEnum):
+    """What a placeholder reads from: the first word inside the braces."""
 
     SECRETS = "secrets"
     VARS = "vars"
@@ -69,30 +70,30 @@ class ReferenceRoot(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Reference:
+class Placeholder:
     """One ``{{ ... }}``: ``name`` is the secret's or var's key, or the task id.
 
-    ``path`` holds the keys under ``tasks.ID.outputs`` (empty: the whole
-    outputs object); ``column`` is where the ``{{`` starts in the value,
-    1-based, for messages.
+    ``keys`` are those under ``tasks.ID.outputs`` (empty: the whole outputs
+    object); ``column`` is where the ``{{`` starts in the value, 1-based, for
+    messages.
     """
 
-    root: ReferenceRoot
+    scope: Scope
     name: str
-    path: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
     column: int = field(default=1, compare=False)
 
     def __str__(self) -> str:
-        if self.root is ReferenceRoot.TASKS:
-            return ".".join(("tasks", self.name, "outputs", *self.path))
-        return f"{self.root.value}.{self.name}"
+        if self.scope is Scope.TASKS:
+            return ".".join(("tasks", self.name, "outputs", *self.keys))
+        return f"{self.scope.value}.{self.name}"
 
     @property
     def source(self) -> str:
         return f"{OPEN} {self} {CLOSE}"
 
 
-TemplatePart: TypeAlias = str | Reference
+TemplatePart: TypeAlias = str | Placeholder
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ class TemplateContext:
 
 
 def interpolate(value: object) -> str:
-    """How a referenced value reads inside a longer string: strings as-is, the rest as compact JSON."""
+    """How a placeholder's value reads inside a longer string: strings as-is, the rest as compact JSON."""
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -113,29 +114,29 @@ def interpolate(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A compiled string: literal text and references, in order."""
+    """A compiled string: literal text and placeholders, in order."""
 
     source: str
     parts: tuple[TemplatePart, ...]
     location: SourceLocation | None = field(default=None, compare=False)
 
     @property
-    def whole(self) -> Reference | None:
-        """The reference when the value is exactly one template (it keeps its JSON type)."""
-        if len(self.parts) == 1 and isinstance(self.parts[0], Reference):
+    def whole(self) -> Placeholder | None:
+        """The placeholder when the value is exactly one template (it keeps its JSON type)."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], Placeholder):
             return self.parts[0]
         return None
 
     @property
-    def references(self) -> tuple[Reference, ...]:
-        return tuple(part for part in self.parts if isinstance(part, Reference))
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Placeholder))
 
     def render(self, context: TemplateContext) -> Any:
         whole = self.whole
         if whole is not None:
-            return resolve_reference(whole, context, location=self.location)
+            return _placeholder_value(whole, context, location=self.location)
         return "".join(
-            part if isinstance(part, str) else interpolate(resolve_reference(part, context, location=self.location))
+            part if isinstance(part, str) else interpolate(_placeholder_value(part, context, location=self.location))
             for part in self.parts
         )
 
@@ -144,7 +145,7 @@ def _error(message: str, *, location: SourceLocation | None, hint: str | None = 
     return TemplateError(message, location=location, hint=hint)
 
 
-def _parse_reference(inner: str, *, column: int, start: int, location: SourceLocation | None) -> Reference:
+def _parse_placeholder(inner: str, *, column: int, start: int, location: SourceLocation | None) -> Placeholder:
     """Parse the text between ``{{`` and ``}}``; ``start`` is its 0-based offset in the value."""
     stripped = inner.strip()
     if not stripped:
@@ -166,43 +167,43 @@ def _parse_reference(inner: str, *, column: int, start: int, location: SourceLoc
     for segment, at in zip(segments, offsets, strict=True):
         if not segment:
             raise _error(f"empty name in template {OPEN}{inner}{CLOSE} at column {at}", location=location)
-    root_text = segments[0]
+    scope_text = segments[0]
     try:
-        root = ReferenceRoot(root_text)
+        scope = Scope(scope_text)
     except ValueError:
         import difflib  # lazily: only a broken template needs suggestions
 
-        roots = [r.value for r in ReferenceRoot]
-        close = difflib.get_close_matches(root_text, roots, n=1)
+        scopes = [member.value for member in Scope]
+        close = difflib.get_close_matches(scope_text, scopes, n=1)
         suggestion = f"did you mean '{close[0]}'? " if close else ""
         raise _error(
-            f"unknown template root '{root_text}' at column {offsets[0]}",
+            f"unknown template root '{scope_text}' at column {offsets[0]}",
             location=location,
             hint=f"{suggestion}a template starts with secrets., vars. or tasks.",
         ) from None
-    if root is ReferenceRoot.TASKS:
-        return _parse_task_reference(segments, offsets, column=column, location=location)
+    if scope is Scope.TASKS:
+        return _parse_task_placeholder(segments, offsets, column=column, location=location)
     if len(segments) != 2:
         raise _error(
-            f"'{root.value}' takes exactly one key, as in {OPEN} {root.value}.KEY {CLOSE};"
+            f"'{scope.value}' takes exactly one key, as in {OPEN} {scope.value}.KEY {CLOSE};"
             f" got '{stripped}' at column {column}",
             location=location,
-            hint=f"{root.value} are flat: nested keys exist only under tasks.ID.outputs",
+            hint=f"{scope.value} are flat: nested keys exist only under tasks.ID.outputs",
         )
     name, at = segments[1], offsets[1]
-    pattern = SECRET_NAME_PATTERN if root is ReferenceRoot.SECRETS else NAME_PATTERN
+    pattern = SECRET_NAME_PATTERN if scope is Scope.SECRETS else NAME_PATTERN
     if not pattern.match(name):
-        allowed = "letters, digits and _" if root is ReferenceRoot.SECRETS else "letters, digits, _ and -"
+        allowed = "letters, digits and _" if scope is Scope.SECRETS else "letters, digits, _ and -"
         raise _error(
-            f"invalid {root.value} key '{name}' at column {at}: use {allowed}, not starting with a digit",
+            f"invalid {scope.value} key '{name}' at column {at}: use {allowed}, not starting with a digit",
             location=location,
         )
-    return Reference(root, name, column=column)
+    return Placeholder(scope, name, column=column)
 
 
-def _parse_task_reference(
+def _parse_task_placeholder(
     segments: list[str], offsets: list[int], *, column: int, location: SourceLocation | None
-) -> Reference:
+) -> Placeholder:
     text = ".".join(segments)
     if len(segments) < 3 or segments[2] != "outputs":
         guess = ".".join((*segments[:2], "outputs", *segments[2:])) if len(segments) >= 2 else "tasks.ID.outputs.KEY"
@@ -218,7 +219,7 @@ def _parse_task_reference(
                 " (digits alone only as a list index after outputs)",
                 location=location,
             )
-    return Reference(ReferenceRoot.TASKS, segments[1], tuple(segments[3:]), column=column)
+    return Placeholder(Scope.TASKS, segments[1], tuple(segments[3:]), column=column)
 
 
 def compile_template(text: str, *, location: SourceLocation | None = None) -> Template:
@@ -251,11 +252,11 @@ def compile_template(text: str, *, location: SourceLocation | None = None) -> Te
                 location=location,
                 hint=r'close it with "}}", or write \{{ for a literal "{{"',
             )
-        reference = _parse_reference(text[j + 2 : end], column=j + 1, start=j + 2, location=location)
+        placeholder = _parse_placeholder(text[j + 2 : end], column=j + 1, start=j + 2, location=location)
         if any(literal):
             parts.append("".join(literal))
         literal.clear()
-        parts.append(reference)
+        parts.append(placeholder)
         i = end + len(CLOSE)
     if any(literal):
         parts.append("".join(literal))
@@ -264,10 +265,10 @@ def compile_template(text: str, *, location: SourceLocation | None = None) -> Te
 
 def escape_literal(text: str) -> str:
     r"""Template source that renders to exactly ``text`` (``{{`` becomes ``\{{``)."""
-    return _escape(text, before_reference=False)
+    return _escape(text, before_placeholder=False)
 
 
-def _escape(text: str, *, before_reference: bool) -> str:
+def _escape(text: str, *, before_placeholder: bool) -> str:
     out: list[str] = []
     i = 0
     while True:
@@ -280,7 +281,7 @@ def _escape(text: str, *, before_reference: bool) -> str:
         out.append(text[i:k] + "\\" * (2 * (j - k) + 1) + OPEN)
         i = j + len(OPEN)
     tail = text[i:]
-    if before_reference:
+    if before_placeholder:
         braces = tail[len(tail.rstrip("{")) :]
         head = tail[: len(tail) - len(braces)]
         stripped = head.rstrip("\\")
@@ -299,37 +300,39 @@ def template_source(parts: Sequence[TemplatePart]) -> str:
             merged.append(part)
     out: list[str] = []
     for index, part in enumerate(merged):
-        if isinstance(part, Reference):
+        if isinstance(part, Placeholder):
             out.append(part.source)
         else:
-            follows = index + 1 < len(merged) and isinstance(merged[index + 1], Reference)
-            out.append(_escape(part, before_reference=follows))
+            follows = index + 1 < len(merged) and isinstance(merged[index + 1], Placeholder)
+            out.append(_escape(part, before_placeholder=follows))
     return "".join(out)
 
 
-def resolve_reference(reference: Reference, context: TemplateContext, *, location: SourceLocation | None = None) -> Any:
-    """The value a reference points at; TemplateError (naming keys, never values) when it is missing."""
-    if reference.root is ReferenceRoot.SECRETS:
-        if reference.name not in context.secrets:
-            raise _error(f"unknown secret '{reference.name}'", location=location, hint=_secret_hint(reference.name))
-        return context.secrets[reference.name]
-    if reference.root is ReferenceRoot.VARS:
-        if reference.name not in context.vars:
+def _placeholder_value(
+    placeholder: Placeholder, context: TemplateContext, *, location: SourceLocation | None = None
+) -> Any:
+    """The value a placeholder stands for; TemplateError (naming keys, never values) when it is missing."""
+    if placeholder.scope is Scope.SECRETS:
+        if placeholder.name not in context.secrets:
+            raise _error(f"unknown secret '{placeholder.name}'", location=location, hint=_secret_hint(placeholder.name))
+        return context.secrets[placeholder.name]
+    if placeholder.scope is Scope.VARS:
+        if placeholder.name not in context.vars:
             raise _error(
-                f"unknown var '{reference.name}'",
+                f"unknown var '{placeholder.name}'",
                 location=location,
-                hint=f"define it under vars:, in a vars file or with --var {reference.name}=VALUE",
+                hint=f"define it under vars:, in a vars file or with --var {placeholder.name}=VALUE",
             )
-        return context.vars[reference.name]
-    if reference.name not in context.task_outputs:
+        return context.vars[placeholder.name]
+    if placeholder.name not in context.task_outputs:
         raise _error(
-            f"task '{reference.name}' has no outputs yet",
+            f"task '{placeholder.name}' has no outputs yet",
             location=location,
-            hint=f"add '{reference.name}' to this task's needs",
+            hint=f"add '{placeholder.name}' to this task's needs",
         )
-    current: Any = context.task_outputs[reference.name]
-    walked = ["tasks", reference.name, "outputs"]
-    for key in reference.path:
+    current: Any = context.task_outputs[placeholder.name]
+    walked = ["tasks", placeholder.name, "outputs"]
+    for key in placeholder.keys:
         if isinstance(current, Mapping) and key in current:
             current = current[key]
         elif isinstance(current, list) and _INDEX.match(key) and int(key) < len(current):

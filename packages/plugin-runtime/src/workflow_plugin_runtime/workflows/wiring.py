@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._util.suggestions import closest
-from .._util.yamlfile import format_field_path, json_type_name
+from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
+from ..schemas.local_refs import local_ref_target
 from .template_values import TemplateUse
-from .templates import ReferenceRoot
+from .templates import Scope
 
 __all__ = ["SchemaWalk", "schema_types", "types_fit", "walk_schema", "wiring_problems"]
 
@@ -45,20 +46,14 @@ class SchemaWalk:
     hint: str | None = None
 
 
-def _deref(node: Any, root: Any) -> Any:
+def _deref(node: Any, schema: Any) -> Any:
     for _ in range(_MAX_REF_HOPS):
         if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#")):
             return node
-        target: Any = root
-        for raw in [part for part in node["$ref"][1:].split("/") if part]:
-            token = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(target, Mapping) and token in target:
-                target = target[token]
-            elif isinstance(target, (list, tuple)) and token.isdigit() and int(token) < len(target):
-                target = target[int(token)]
-            else:
-                return None
-        node = target
+        try:
+            node = local_ref_target(schema, node["$ref"])
+        except LookupError:
+            return None
     return None
 
 
@@ -155,21 +150,21 @@ def wiring_problems(
     problems: list[Problem] = []
     for use in uses:
         produced: frozenset[str] | None = None
-        reference = use.reference
-        if reference.root is ReferenceRoot.TASKS:
-            upstream = actions.get(reference.name)
+        placeholder = use.placeholder
+        if placeholder.scope is Scope.TASKS:
+            upstream = actions.get(placeholder.name)
             if upstream is None:
                 continue
             outputs = _schema_of(upstream.action.outputs)
-            walk = walk_schema(outputs, reference.path, strict_keys=True, owner=str(upstream.ref), side="output")
+            walk = walk_schema(outputs, placeholder.keys, strict_keys=True, owner=str(upstream.ref), side="output")
             if walk.error is not None:
-                problems.append(Problem(f"{reference.source}: {walk.error}", use.location, walk.hint))
+                problems.append(Problem(f"{placeholder.source}: {walk.error}", use.location, walk.hint))
                 continue
             produced = schema_types(walk.schema)
-        elif reference.root is ReferenceRoot.SECRETS:
+        elif placeholder.scope is Scope.SECRETS:
             produced = frozenset(("string",))
-        elif variables is not None and reference.name in variables:
-            produced = frozenset((json_type_name(variables[reference.name]),))
+        elif variables is not None and placeholder.name in variables:
+            produced = frozenset((json_type_name(variables[placeholder.name]),))
         consumer = _consumer(use, actions)
         if consumer is None:
             continue
@@ -178,14 +173,14 @@ def wiring_problems(
         inputs = _schema_of(action.action.inputs)
         walk = walk_schema(inputs, input_keys, strict_keys=False, owner=str(action.ref), side="input")
         if walk.error is not None:
-            problems.append(Problem(f"{reference.source}: {walk.error}", use.location, walk.hint))
+            problems.append(Problem(f"{placeholder.source}: {walk.error}", use.location, walk.hint))
             continue
         accepted = schema_types(walk.schema)
         if use.whole and not types_fit(produced, accepted):
             assert produced is not None and accepted is not None
             problems.append(
                 Problem(
-                    f"{reference.source} gives {_describe(produced)}, but {where} expects {_describe(accepted)}",
+                    f"{placeholder.source} gives {_describe(produced)}, but {where} expects {_describe(accepted)}",
                     use.location,
                     "wire a value of the expected type, or change the input's schema",
                 )
@@ -194,9 +189,9 @@ def wiring_problems(
             assert accepted is not None
             problems.append(
                 Problem(
-                    f"{reference.source} is part of a longer string, but {where} expects {_describe(accepted)}",
+                    f"{placeholder.source} is part of a longer string, but {where} expects {_describe(accepted)}",
                     use.location,
-                    f"text around a template makes a string; make the value exactly '{reference.source}' to pass"
+                    f"text around a template makes a string; make the value exactly '{placeholder.source}' to pass"
                     " the value itself",
                 )
             )

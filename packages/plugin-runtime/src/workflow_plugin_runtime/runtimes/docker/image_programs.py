@@ -116,7 +116,8 @@ def _interpreter_of(script: Path) -> str | None:
 
 def _locate(manifest: PluginManifest, field: tuple[str | int, ...]) -> SourceLocation:
     """The line of ``field`` in plugin.yaml (the file alone when it cannot be read again)."""
-    from ..._util.yamlfile import format_field_path, load_yaml_file
+    from ..._util.yaml_document import format_field_path
+    from ..._util.yamlfile import load_yaml_file
 
     try:
         return load_yaml_file(manifest.manifest_path, error=ImageBuildError).location(field)

@@ -26,7 +26,7 @@ import json
 import re
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from ...errors import ImageBuildError, RuntimeUnavailableError
 from ...plugins.manifest import PluginManifest
 from ...plugins.provenance import plugin_content_hash
 from ..base import PYTHON_FLAGS
-from .build_context import REQUIREMENTS_FILENAME, copy_plugin, copy_sdk, install_requirements
+from .build_context import REQUIREMENTS_FILENAME, OutputCallback, copy_plugin, copy_sdk, install_requirements
 from .client import START_DOCKER_HINT, connect_docker, daemon_error_detail
 from .dockerfile import dockerfile_steps
 from .image import BUILT_FROM_LABEL
@@ -51,7 +51,6 @@ __all__ = [
     "VERSION_LABEL",
     "BuiltImage",
     "ImageSpec",
-    "OutputCallback",
     "build_image",
     "check_image_tag",
     "generate_dockerfile",
@@ -77,8 +76,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+)"
 """A registry host is told apart from a path component as Docker does: it has a '.' or a port, or is localhost."""
 _IMAGE_TAG = re.compile(rf"(?:{_DOMAIN}/)?{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*(?::[\w][\w.-]{{0,127}})?")
-
-OutputCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,105 @@
+"""A loaded YAML document and where each of its values came from: field paths, positions, locations.
+
+Every later check (the JSON Schema, references, templates) names a value by
+its field path (``("tasks", "fetch", "inputs", "url")``) and must point a
+user at ``file:line:column``; :class:`YamlDocument` answers that for any path,
+falling back to the nearest ancestor for a key that is missing. The
+document is built by the loader (:mod:`.yamlfile`); this module needs no
+YAML parser, so code that only names or locates fields does not import one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from ..errors import Problem, SourceLocation
+
+__all__ = [
+    "FieldPath",
+    "Locate",
+    "Position",
+    "YamlDocument",
+    "format_field_path",
+    "json_type_name",
+]
+
+FieldPath: TypeAlias = tuple[str | int, ...]
+Locate: TypeAlias = Callable[[FieldPath], SourceLocation]
+"""Where a field path is in its file (a :meth:`YamlDocument.location`), for checks that report as they build."""
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (type(None), "null"),
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """1-based line and column, as editors count them."""
+
+    line: int
+    column: int
+
+
+def format_field_path(path: Sequence[str | int]) -> str:
+    """``("actions", "get", "examples", 0, "inputs")`` -> ``actions.get.examples[0].inputs``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+def json_type_name(value: object) -> str:
+    """The JSON Schema type name of a loaded value, as messages should say it."""
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """A loaded YAML mapping plus the positions of its values and keys.
+
+    ``data`` is plain JSON-like data (dict, list, str, int, float, bool,
+    None) owned by the caller. Positions are keyed by field path; the root
+    is ``()``. ``problems`` are the duplicate keys found when loading with
+    ``keep_going`` (the first value of each is in ``data``).
+    """
+
+    data: dict[str, Any]
+    file: Path | None = None
+    values: Mapping[FieldPath, Position] = field(default_factory=dict)
+    keys: Mapping[FieldPath, Position] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    def position(self, path: Sequence[str | int] = (), *, key: bool = False) -> Position:
+        """Where ``path`` is, or its nearest ancestor that exists (e.g. for a missing key)."""
+        current: FieldPath = tuple(path)
+        while True:
+            found = (self.keys.get(current) if key else None) or self.values.get(current)
+            if found is not None:
+                return found
+            if not current:
+                return Position(1, 1)
+            current = current[:-1]
+
+    def location(self, path: Sequence[str | int] = (), *, key: bool = False) -> SourceLocation:
+        where = self.position(path, key=key)
+        return SourceLocation(self.file, where.line, where.column, format_field_path(path) or None)
