@@ -10,7 +10,7 @@ from workflow_plugin_runtime.errors import RuntimeUnavailableError
 from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
-from workflow_plugin_runtime.runtimes.registry import is_registered, runtime_for
+from workflow_plugin_runtime.runtimes.registry import RuntimeSet, is_registered, runtime_for
 
 MakeInvocation = Callable[..., Invocation]
 
@@ -51,3 +51,31 @@ def test_the_unregistered_sandbox_says_why_it_cannot_run_and_where_to_go() -> No
         runtime_for(RuntimeKind.SANDBOX)
     assert caught.value.message == "the sandbox backend (bubblewrap) is not implemented in this version"
     assert "--backend docker" in (caught.value.hint or "")
+
+
+class _ClosingRecorder(ProcessRuntime):
+    """A real process runtime that counts its close() calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+        super().close()
+
+
+def test_a_runtime_set_makes_each_kind_once_and_closes_everything_once(
+    registered_process_runtimes: list[ProcessRuntime], probe: MakeInvocation
+) -> None:
+    given = _ClosingRecorder()  # the set never looks inside what it holds: any runtime stands for the given one
+    runtimes = RuntimeSet({RuntimeKind.DOCKER: given})
+    assert runtimes.existing(RuntimeKind.PROCESS) is None  # never made by a mere look
+    made = runtimes.get(RuntimeKind.PROCESS)
+    assert runtimes.get(RuntimeKind.PROCESS) is made and registered_process_runtimes == [made]
+    assert runtimes.kinds() == {RuntimeKind.DOCKER, RuntimeKind.PROCESS}
+    assert made.invoke(probe("hello", {"name": "set"})).outputs == {"greeting": "hello set"}
+    runtimes.close()
+    runtimes.close()
+    assert given.closed == 1
+    assert runtimes.kinds() == frozenset()

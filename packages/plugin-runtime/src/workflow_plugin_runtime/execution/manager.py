@@ -35,7 +35,7 @@ from ..plugins.provenance import plugin_content_hash
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
 from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, plugin_argv
-from ..runtimes.registry import is_registered, runtime_for
+from ..runtimes.registry import RuntimeSet, is_registered
 from ..workflows.mount_sources import Mount
 from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
 
@@ -113,7 +113,7 @@ class PluginManager:
         self.resolver = resolver
         self.policy = policy if policy is not None else ExecutionPolicy()
         self.on_warning = on_warning
-        self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(runtimes or {})
+        self._runtimes = RuntimeSet(runtimes)
         self._pool: PluginRuntime | None = None
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
@@ -197,8 +197,7 @@ class PluginManager:
         if invocation.kind is not RuntimeKind.DOCKER or invocation.content_hash is None:
             return None
         assert invocation.image is not None  # a docker invocation is refused without one
-        with self._lock:
-            docker = self._runtimes.get(RuntimeKind.DOCKER)
+        docker = self._runtimes.existing(RuntimeKind.DOCKER)
         return docker.checked_image(invocation.image) if isinstance(docker, DockerRuntime) else None
 
     def _argv(self, manifest: PluginManifest) -> tuple[str, ...]:
@@ -247,8 +246,7 @@ class PluginManager:
             return RuntimeKind.PROCESS
         if self.policy.backend is not None:
             return self.policy.backend
-        with self._lock:
-            given = set(self._runtimes)
+        given = self._runtimes.kinds()
         return next((kind for kind in RESTRICTED_RUNTIMES if kind in given or is_registered(kind)), RuntimeKind.DOCKER)
 
     def _runtime_for(self, manifest: PluginManifest, kind: RuntimeKind) -> PluginRuntime:
@@ -256,21 +254,13 @@ class PluginManager:
         warm = (self.policy.pool or manifest.runtime.pool is not None) and manifest.runtime.serve
         if warm and kind is RuntimeKind.PROCESS:
             return self._warm_pool()
-        runtime = self._runtime(kind)
+        runtime = self._runtimes.get(kind)
         if warm and kind is RuntimeKind.DOCKER:
             from ..runtimes.docker.runtime import DockerRuntime
 
             if isinstance(runtime, DockerRuntime):
                 return self._warm_pool(docker=runtime)
         return runtime
-
-    def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
-        """The runtime of ``kind``: the one given, else the registry's, made on first use (and closed by close())."""
-        with self._lock:
-            runtime = self._runtimes.get(kind)
-            if runtime is None:
-                runtime = self._runtimes[kind] = runtime_for(kind)
-            return runtime
 
     def _warm_pool(self, *, docker: DockerRuntime | None = None) -> PluginRuntime:
         """The one pool of this manager: processes in trusted mode, containers (through ``docker``) in restricted.
@@ -284,7 +274,7 @@ class PluginManager:
 
                 sizing = self.policy.pool_defaults
                 options: dict[str, Any] = {
-                    "fallback": self._runtimes.get(RuntimeKind.PROCESS),
+                    "fallback": self._runtimes.existing(RuntimeKind.PROCESS),
                     "docker": docker,
                     "on_warning": self.on_warning,
                 }
@@ -313,12 +303,10 @@ class PluginManager:
     def close(self) -> None:
         """Stop warm workers and release runtime clients; safe to call twice."""
         with self._lock:
-            # The pool first: removing its containers needs the Docker runtime's client still open.
-            runtimes = [*([self._pool] if self._pool is not None else []), *self._runtimes.values()]
-            self._runtimes.clear()
-            self._pool = None
-        for runtime in runtimes:
-            runtime.close()
+            pool, self._pool = self._pool, None
+        if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
+            pool.close()
+        self._runtimes.close()
 
 
 def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:

@@ -36,7 +36,7 @@ from ..errors import Failure, FailureKind, Problem, Severity
 from .base import Invocation, InvocationResult, LogCallback, Metrics, PluginRuntime, RuntimeKind, refuse_other_kinds
 from .docker.runtime import DockerRuntime
 from .outcome import Ending, Termination, classify
-from .registry import runtime_for
+from .registry import RuntimeSet
 from .streams import LogStream
 from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
 
@@ -123,11 +123,8 @@ class WarmPool:
         self.ready_timeout_s = ready_timeout_s
         self.container_ready_timeout_s = container_ready_timeout_s
         self.kind = RuntimeKind.DOCKER if docker is not None else RuntimeKind.PROCESS
-        self._runtimes: dict[RuntimeKind, PluginRuntime] = {}
-        if fallback is not None:
-            self._runtimes[RuntimeKind.PROCESS] = fallback
-        if docker is not None:
-            self._runtimes[RuntimeKind.DOCKER] = docker
+        given = {RuntimeKind.PROCESS: fallback, RuntimeKind.DOCKER: docker}
+        self._runtimes = RuntimeSet({kind: runtime for kind, runtime in given.items() if runtime is not None})
         self._plugins: dict[_Key, _PluginWorkers] = {}
         self._on_warning = on_warning
         self._warned: set[str] = set()
@@ -169,7 +166,7 @@ class WarmPool:
         asked = time.monotonic()
         worker, queued_s = self._acquire(workers, invocation)
         if worker is None:
-            result = self._runtime(invocation.kind).invoke(invocation, on_log=on_log)
+            result = self._runtimes.get(invocation.kind).invoke(invocation, on_log=on_log)
             return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
         try:
             # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
@@ -244,19 +241,11 @@ class WarmPool:
         )
         return result, healthy
 
-    def _runtime(self, kind: RuntimeKind) -> PluginRuntime:
-        """The runtime of ``kind``'s cold calls: the one given, else the registry's, made on first need."""
-        with self._lock:
-            runtime = self._runtimes.get(kind)
-            if runtime is None:
-                runtime = self._runtimes[kind] = runtime_for(kind)
-            return runtime
-
     def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
         """How to start a worker for ``invocation``, and how long it may take to say it is ready."""
         if invocation.kind is RuntimeKind.PROCESS:
             return process_spawn(invocation), self.ready_timeout_s
-        docker = self._runtime(RuntimeKind.DOCKER)
+        docker = self._runtimes.get(RuntimeKind.DOCKER)
         if not isinstance(docker, DockerRuntime):
             raise WorkerGone(f"its {type(docker).__name__} runtime cannot start warm containers")
         return container_spawn(invocation, docker), self.container_ready_timeout_s
@@ -379,10 +368,7 @@ class WarmPool:
                 workers.total -= len(idle)
             for worker in idle:
                 worker.kill()
-        with self._lock:
-            runtimes = list(self._runtimes.values())
-        for runtime in runtimes:
-            runtime.close()
+        self._runtimes.close()
 
 
 def _key_of(invocation: Invocation) -> _Key:

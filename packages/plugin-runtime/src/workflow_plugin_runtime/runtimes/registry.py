@@ -13,13 +13,14 @@ runtime never imports the Docker runtime's modules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 
 from ..config import RuntimeKind
 from ..errors import RuntimeUnavailableError
 from .base import PluginRuntime
 
-__all__ = ["RuntimeFactory", "is_registered", "register_runtime", "runtime_for"]
+__all__ = ["RuntimeFactory", "RuntimeSet", "is_registered", "register_runtime", "runtime_for"]
 
 RuntimeFactory = Callable[[], PluginRuntime]
 """Makes a new runtime; each caller (a manager, a warm pool) owns and closes the one it gets."""
@@ -73,3 +74,41 @@ def _docker_runtime() -> PluginRuntime:
 
 register_runtime(RuntimeKind.PROCESS, _process_runtime)
 register_runtime(RuntimeKind.DOCKER, _docker_runtime)
+
+
+class RuntimeSet:
+    """One owner's runtimes by kind: the ones it was given, and the registry's, each made on first use.
+
+    A manager and a warm pool each own one, so both make a kind's runtime
+    once, from the same registry, and close what they made (and were given)
+    exactly once. Safe across threads: tasks on several threads ask at once.
+    """
+
+    def __init__(self, given: Mapping[RuntimeKind, PluginRuntime] | None = None) -> None:
+        self._runtimes: dict[RuntimeKind, PluginRuntime] = dict(given or {})
+        self._lock = threading.Lock()
+
+    def get(self, kind: RuntimeKind) -> PluginRuntime:
+        """The runtime of ``kind``, made from the registry the first time (raises as :func:`runtime_for`)."""
+        with self._lock:
+            runtime = self._runtimes.get(kind)
+            if runtime is None:
+                runtime = self._runtimes[kind] = runtime_for(kind)
+            return runtime
+
+    def existing(self, kind: RuntimeKind) -> PluginRuntime | None:
+        """The runtime of ``kind`` if one was given or made already; never makes one."""
+        with self._lock:
+            return self._runtimes.get(kind)
+
+    def kinds(self) -> frozenset[RuntimeKind]:
+        with self._lock:
+            return frozenset(self._runtimes)
+
+    def close(self) -> None:
+        """Close every runtime held, once; the set is empty afterwards (closing twice is safe)."""
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+            self._runtimes.clear()
+        for runtime in runtimes:
+            runtime.close()
