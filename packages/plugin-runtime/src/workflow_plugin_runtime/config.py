@@ -42,6 +42,7 @@ __all__ = [
     "RuntimeKind",
     "find_project_root",
     "load_config",
+    "pool_settings",
     "restricted_backend",
 ]
 
@@ -235,7 +236,7 @@ def load_config(
         project_config=project_file if project is not None else None,
         user_config=user_file if user is not None else None,
         backend=restricted_backend(settings.get("restricted", {}).get("backend", _AUTO)),
-        pool=_pool(settings.get("pool")),
+        pool=pool_settings(settings.get("pool")),
         pool_enabled=bool(settings.get("pool", {}).get("enabled", False)),
     )
 
@@ -286,7 +287,8 @@ def _merged_settings(project: YamlDocument | None, user: YamlDocument | None) ->
     return merged
 
 
-def _pool(section: Mapping[str, Any] | None) -> PoolSettings | None:
+def pool_settings(section: Mapping[str, Any] | None) -> PoolSettings | None:
+    """The sizing a checked ``pool`` section says (config.yaml's ``pool``, a manifest's ``runtime.pool``)."""
     if section is None:
         return None
     return PoolSettings(

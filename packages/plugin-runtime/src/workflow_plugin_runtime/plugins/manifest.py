@@ -15,7 +15,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._util.frozen import FrozenRecord
-from ..config import PoolSettings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 
     from packaging.version import Version
 
+    from ..config import PoolSettings
     from ..schemas import Validator
 
 __all__ = [
@@ -298,13 +298,7 @@ def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> 
             command=tuple(runtime["command"]) if "command" in runtime else None,
             image=runtime.get("image") or f"{data['namespace']}/{data['name']}:{data['version']}",
             timeout=float(runtime.get("timeout", DEFAULT_TIMEOUT_S)),
-            pool=None
-            if pool is None
-            else PoolSettings(
-                size=pool.get("size"),
-                idle_timeout=float(pool.get("idle_timeout", 60.0)),
-                recycle_after=pool.get("recycle_after", 1000),
-            ),
+            pool=None if pool is None else _pool_settings(pool),
             serve=runtime.get("serve"),
         ),
         capabilities=Capabilities(
@@ -348,3 +342,10 @@ def _action_model(name: str, action: dict[str, Any]) -> ActionDef:
         ),
         secret_inputs=secret,
     )
+
+
+def _pool_settings(section: Mapping[str, Any]) -> PoolSettings | None:
+    # Imported here: only a manifest with ``runtime.pool`` needs the config module, which a cold resolve skips.
+    from ..config import pool_settings
+
+    return pool_settings(section)
