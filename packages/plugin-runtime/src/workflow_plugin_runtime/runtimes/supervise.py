@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +95,12 @@ class _Supervision:
         stdout: BoundedStdout,
         logs: LogStream,
         kill_grace_s: float,
+        terminate_leader: bool,
     ) -> None:
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
         self.process = process
         self.tree = ProcessTree(process.pid)
+        self.terminate_leader = terminate_leader
         self.stdout = stdout
         self.logs = logs
         self.watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
@@ -166,7 +168,7 @@ class _Supervision:
 
     def terminate(self) -> None:
         self._close_stdin()
-        self.tree.terminate()
+        self.tree.terminate(leader=self.terminate_leader)
 
     def kill(self) -> None:
         self._close_stdin()
@@ -251,11 +253,14 @@ def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
-def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def start_plugin_process(
+    argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], pass_fds: Collection[int] = ()
+) -> subprocess.Popen[bytes]:
     """A plugin process with three unbuffered pipes, in its own session (so its whole group can be killed).
 
-    Registered with :func:`.reaper.spawn`: whoever reaps it calls
-    :func:`.reaper.ended` with it.
+    It inherits no other descriptor than ``pass_fds`` (what a sandbox
+    launcher hands ``bwrap``). Registered with :func:`.reaper.spawn`:
+    whoever reaps it calls :func:`.reaper.ended` with it.
     """
     return reaper.spawn(
         lambda: subprocess.Popen(
@@ -267,6 +272,7 @@ def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[
             stderr=subprocess.PIPE,
             bufsize=0,
             close_fds=True,
+            pass_fds=tuple(pass_fds),
             start_new_session=True,
         )
     )
@@ -284,16 +290,27 @@ def run_supervised(
     cancel: threading.Event | None = None,
     on_log: LogCallback | None = None,
     kill_grace_s: float = KILL_GRACE_S,
+    pass_fds: Collection[int] = (),
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    terminate_leader: bool = True,
 ) -> ProcessOutcome:
     """Start ``argv`` in its own session, feed it ``request``, and supervise it to the end.
 
-    Raises ``OSError`` only when the process cannot be started at all.
+    ``on_start`` is called with the process before anything is written to
+    it, on the call's clock: a sandbox launcher limits and releases the
+    sandbox there (:mod:`.sandbox.launch`). Not ``terminate_leader``: a
+    timeout's SIGTERM goes to the process's descendants only (the plugin
+    in a sandbox, not bwrap). Raises ``OSError`` only when the process
+    cannot be started at all (also from ``on_start``: the process is then
+    killed and reaped).
     """
     started = time.monotonic()
-    process = start_plugin_process(argv, cwd=cwd, env=env)
+    process = start_plugin_process(argv, cwd=cwd, env=env, pass_fds=pass_fds)
     stdout = BoundedStdout(max_stdout_bytes)
     logs = LogStream(max_stderr_bytes, on_log)
     try:
+        if on_start is not None:
+            on_start(process)
         supervision = _Supervision(
             process,
             request=request,
@@ -301,6 +318,7 @@ def run_supervised(
             stdout=stdout,
             logs=logs,
             kill_grace_s=kill_grace_s,
+            terminate_leader=terminate_leader,
         )
     except BaseException:
         _abandon(process)

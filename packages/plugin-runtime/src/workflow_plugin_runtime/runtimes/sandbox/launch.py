@@ -1,0 +1,166 @@
+"""Starting one sandbox with its limits in place before anything in it runs.
+
+A limit given after the sandbox started would come too late: a plugin
+forks in its first millisecond. So bwrap starts inside the call's cgroups
+(:mod:`.limits`), and waits: it creates the sandbox's first process (in
+its new namespaces, nothing of the plugin run yet), writes that process's
+pid on the info descriptor and waits on the user-namespace descriptor.
+Meanwhile :meth:`SandboxLaunch.admit` writes the user namespace's maps
+(:class:`.command.Identity`) and sets the process's rlimits, and only then
+lets bwrap go on: everything the plugin ever starts descends from a
+process that was already limited.
+
+A one-shot call gives :meth:`~SandboxLaunch.admit` to
+:func:`~..supervise.run_supervised` as its ``on_start``; a warm worker
+calls it after :func:`~..supervise.start_plugin_process`. Either calls
+:meth:`~SandboxLaunch.finish` once the sandbox is reaped, on every path:
+it reads what the sandbox used and which limits it hit, kills anything left in the cgroups,
+removes them and closes the descriptors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import select
+import subprocess
+import time
+from dataclasses import dataclass, replace
+
+from ...workflows.mount_sources import bind_sources
+from ..base import Invocation
+from .command import Identity, SandboxCommand, SandboxFds, sandbox_command
+from .limits import SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
+from .seccomp import seccomp_program_fd
+
+__all__ = ["SandboxLaunch", "SandboxTools"]
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxTools:
+    """What starts sandboxes on this machine: the bwrap executable, and who the sandboxed plugin is."""
+
+    bwrap: str
+    identity: Identity
+
+
+class SandboxLaunch:
+    """One sandbox from its command line to its cleanup.
+
+    Made before the sandbox starts: the mount sources are resolved and
+    checked now (raises :class:`~...errors.PermissionDeniedError`), the
+    seccomp program and the descriptors are made, and so are the cgroups
+    (raises ``OSError`` when they cannot be). :attr:`command` is what to
+    start. Call :meth:`finish` (or at least :meth:`close`) whatever happens.
+    """
+
+    def __init__(
+        self, invocation: Invocation, *, tools: SandboxTools, cpu_time_s: int | None, serve: bool = False
+    ) -> None:
+        self.invocation = invocation
+        self.identity = tools.identity
+        self.cpu_time_s = cpu_time_s
+        self.deadline = time.monotonic() + invocation.timeout_s
+        self.cgroup: SandboxCgroup | None = None
+        self._child_fds: list[int] = []
+        self._info: int | None = None
+        self._release: int | None = None
+        mounts = bind_sources(invocation.mounts)  # now, not when the grants were checked: paths change
+        try:
+            self._info, info_child = os.pipe()
+            self._child_fds.append(info_child)
+            release_child, self._release = os.pipe()
+            self._child_fds.append(release_child)
+            self._child_fds.append(seccomp_program_fd())
+            parents = cgroup_parents()
+            if parents is not None:
+                self.cgroup = SandboxCgroup.create(parents, invocation.limits)
+            command = sandbox_command(
+                invocation,
+                mounts=mounts,
+                fds=SandboxFds(seccomp=self._child_fds[2], info=info_child, userns_block=release_child),
+                identity=tools.identity,
+                bwrap=tools.bwrap,
+                serve=serve,
+            )
+            if self.cgroup is not None:
+                command = replace(command, argv=self.cgroup.joining(command.argv))
+            self.command: SandboxCommand = command
+        except BaseException:
+            self.close()
+            raise
+
+    def admit(self, process: subprocess.Popen[bytes]) -> None:
+        """Limit the waiting sandbox and let it go on (a :func:`~..supervise.run_supervised` ``on_start``).
+
+        Raises ``OSError`` when that fails; the caller then kills the
+        process. A bwrap that ended before making the sandbox (a bad
+        option) is left to end: its stderr says why.
+        """
+        self._close_child_fds()
+        pid = self._sandbox_pid()
+        if pid is None:
+            return
+        if self.identity.setpriv is None:
+            _write_proc(pid, "setgroups", "deny\n")  # what lets an unprivileged engine write a gid map
+        _write_proc(pid, "uid_map", self.identity.uid_map)
+        _write_proc(pid, "gid_map", self.identity.gid_map)
+        apply_rlimits(pid, self.invocation.limits, cpu_time_s=self.cpu_time_s, cgroups=self.cgroup is not None)
+        assert self._release is not None
+        with contextlib.suppress(BrokenPipeError):  # bwrap ended meanwhile: its exit says why
+            os.write(self._release, b"\n")
+        self._close("_release")
+
+    def _sandbox_pid(self) -> int | None:
+        """The pid bwrap reports for the sandbox's first process; None when bwrap ended without one."""
+        assert self._info is not None
+        report = b""
+        while not report.rstrip().endswith(b"}"):
+            wait = self.deadline - time.monotonic()
+            if wait <= 0 or not select.select([self._info], [], [], wait)[0]:
+                raise OSError(errno.ETIMEDOUT, "bubblewrap did not create the sandbox within the call's timeout")
+            chunk = os.read(self._info, 4096)
+            if not chunk:
+                return None
+            report += chunk
+        pid = json.loads(report)["child-pid"]
+        assert isinstance(pid, int)
+        return pid
+
+    def finish(self) -> SandboxUsage:
+        """Once the sandbox is reaped: what it used and which limits it hit; then everything is removed and closed."""
+        try:
+            return self.cgroup.usage() if self.cgroup is not None else SandboxUsage()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Kill what is left in the cgroups, remove them, close every descriptor; safe to call twice."""
+        try:
+            if self.cgroup is not None:
+                self.cgroup.remove()
+        finally:
+            self._close_child_fds()
+            self._close("_info")
+            self._close("_release")
+
+    def _close_child_fds(self) -> None:
+        while self._child_fds:
+            os.close(self._child_fds.pop())
+
+    def _close(self, name: str) -> None:
+        fd = getattr(self, name)
+        if fd is not None:
+            setattr(self, name, None)
+            os.close(fd)
+
+
+def _write_proc(pid: int, name: str, text: str) -> None:
+    """One write, as ``/proc/<pid>/uid_map`` and friends require."""
+    fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
