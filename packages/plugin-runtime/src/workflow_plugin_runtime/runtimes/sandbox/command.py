@@ -32,7 +32,9 @@ only the serve-loop switch), so both get the same lockdown:
   capability, bounding set included, just before the plugin starts: the
   plugin owns what uid 65534 owns on the host, like a container's user.
   The launcher writes those maps (:mod:`.launch`), so bwrap waits for it
-  (``--userns-block-fd``) and tells it the sandbox's pid (``--info-fd``).
+  (``--userns-block-fd``) and tells it the sandbox's pid (``--info-fd``);
+  the same pipe is ``--block-fd``, which makes the sandbox side close it
+  before the plugin starts (it keeps a ``--userns-block-fd`` open).
 
 bwrap starts with the plugin's environment and nothing else: inside the
 sandbox its init is PID 1, whose ``/proc/1/environ`` is what bwrap was
@@ -162,6 +164,8 @@ def sandbox_command(
         "--unshare-user",
         *(("--share-net",) if invocation.network else ()),
         "--userns-block-fd",
+        str(fds.userns_block),
+        "--block-fd",  # the same pipe: bwrap's sandbox side closes it, which it does not for --userns-block-fd
         str(fds.userns_block),
         "--info-fd",
         str(fds.info),

@@ -110,7 +110,7 @@ class SandboxLaunch:
         apply_rlimits(pid, self.invocation.limits, cpu_time_s=self.cpu_time_s, cgroups=self.cgroup is not None)
         assert self._release is not None
         with contextlib.suppress(BrokenPipeError):  # bwrap ended meanwhile: its exit says why
-            os.write(self._release, b"\n")
+            os.write(self._release, b"\n\n")  # one for bwrap's monitor, one for the sandbox (see .command)
         self._close("_release")
 
     def _sandbox_pid(self) -> int | None:
