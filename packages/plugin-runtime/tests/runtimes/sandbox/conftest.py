@@ -42,12 +42,9 @@ def intruder() -> MakeInvocation:
 
     def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
         fields.setdefault("plugin_ref", f"test/intruder-{uuid.uuid4().hex[:12]}")
+        fields.setdefault("argv", plugin_argv(INTRUDER_DIR, entrypoint="main.py"))
         return Invocation(
-            kind=RuntimeKind.SANDBOX,
-            request=make_request(action, inputs or {}),
-            plugin_dir=INTRUDER_DIR,
-            argv=plugin_argv(INTRUDER_DIR, entrypoint="main.py"),
-            **fields,
+            kind=RuntimeKind.SANDBOX, request=make_request(action, inputs or {}), plugin_dir=INTRUDER_DIR, **fields
         )
 
     return make

@@ -225,5 +225,17 @@ def test_a_mount_source_that_now_leads_elsewhere_fails_the_call_as_permission(
     assert "now leads to /etc" in result.failure.message
 
 
+def test_a_program_the_sandbox_does_not_have_is_reported_with_why(
+    sandbox: SandboxRuntime, intruder: MakeInvocation
+) -> None:
+    missing = f"workflow-no-such-program-{uuid.uuid4().hex[:8]}"
+
+    result = sandbox.invoke(intruder("inspect", argv=(missing, "main.js")))
+
+    assert result.failure is not None and result.failure.kind is FailureKind.RUNTIME_UNAVAILABLE, result.failure
+    assert f"could not start: {missing} was not found (exit code 127)" in result.failure.message
+    assert "the sandbox shows plugins only /usr" in result.failure.message
+
+
 def _fields(invocation: Invocation) -> dict:
     return {name: getattr(invocation, name) for name in Invocation.__dataclass_fields__}

@@ -13,9 +13,12 @@ process that was already limited.
 A one-shot call gives :meth:`~SandboxLaunch.admit` to
 :func:`~..supervise.run_supervised` as its ``on_start``; a warm worker
 calls it after :func:`~..supervise.start_plugin_process`. Either calls
-:meth:`~SandboxLaunch.finish` once the sandbox is reaped, on every path:
-it reads what the sandbox used and which limits it hit, kills anything left in the cgroups,
-removes them and closes the descriptors.
+:meth:`~SandboxLaunch.finish` once bwrap is reaped, on every path: it
+reads what the sandbox used and which limits it hit, kills the sandbox's
+init if it still runs (bwrap's monitor can end first, and the init's end
+is what kills everything left in its PID namespace) and waits for its
+end, kills anything left in the cgroups, removes them and closes the
+descriptors.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import errno
 import json
 import os
 import select
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -32,7 +36,7 @@ from dataclasses import dataclass, replace
 from ...workflows.mount_sources import bind_sources
 from ..base import Invocation
 from .command import Identity, SandboxCommand, SandboxFds, sandbox_command
-from .limits import SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
+from .limits import REMOVE_WAIT_S, SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
 from .seccomp import seccomp_program_fd
 
 __all__ = ["SandboxLaunch", "SandboxTools"]
@@ -67,6 +71,7 @@ class SandboxLaunch:
         self._child_fds: list[int] = []
         self._info: int | None = None
         self._release: int | None = None
+        self._sandbox: int | None = None  # a pidfd of the sandbox's first process, its init
         mounts = bind_sources(invocation.mounts)  # now, not when the grants were checked: paths change
         try:
             self._info, info_child = os.pipe()
@@ -103,6 +108,7 @@ class SandboxLaunch:
         pid = self._sandbox_pid()
         if pid is None:
             return
+        self._sandbox = os.pidfd_open(pid)
         if self.identity.setpriv is None:
             _write_proc(pid, "setgroups", "deny\n")  # what lets an unprivileged engine write a gid map
         _write_proc(pid, "uid_map", self.identity.uid_map)
@@ -137,14 +143,19 @@ class SandboxLaunch:
             self.close()
 
     def close(self) -> None:
-        """Kill what is left in the cgroups, remove them, close every descriptor; safe to call twice."""
+        """Kill what is left of the sandbox, remove its cgroups, close every descriptor; safe to call twice."""
         try:
+            if self._sandbox is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._sandbox, signal.SIGKILL)
+                select.select([self._sandbox], [], [], REMOVE_WAIT_S)
             if self.cgroup is not None:
                 self.cgroup.remove()
         finally:
             self._close_child_fds()
             self._close("_info")
             self._close("_release")
+            self._close("_sandbox")
 
     def _close_child_fds(self) -> None:
         while self._child_fds:
