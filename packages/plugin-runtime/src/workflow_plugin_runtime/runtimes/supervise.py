@@ -32,9 +32,9 @@ from pathlib import Path
 from workflow_plugin_sdk.protocol import LogRecord
 
 from . import reaper
-from .base import LogCallback
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
 from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
-from .outcome import Termination
+from .outcome import Ending, Termination, classify
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
 
@@ -43,6 +43,7 @@ __all__ = [
     "ProcessOutcome",
     "run_supervised",
     "start_plugin_process",
+    "supervised_result",
 ]
 
 EXIT_DRAIN_S = 0.5
@@ -66,6 +67,11 @@ class ProcessOutcome:
     peak_memory_bytes: int
     logs: tuple[LogRecord, ...]
     stderr_tail: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether it ended by itself, but not well: a non-zero exit or a signal (what a limit's kill looks like)."""
+        return self.termination is Termination.COMPLETED and (self.exit_code != 0 or self.signal is not None)
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -340,4 +346,52 @@ def run_supervised(
         peak_memory_bytes=_peak_rss_bytes(usage),
         logs=logs.records,
         stderr_tail=logs.tail(),
+    )
+
+
+def supervised_result(
+    invocation: Invocation,
+    outcome: ProcessOutcome,
+    *,
+    runtime: RuntimeKind,
+    killed: str,
+    cpu_time_s: float | None,
+    peak_memory_bytes: int | None,
+    oom_limit_bytes: int | None = None,
+    pids_limit: int | None = None,
+    not_found_fix: str | None = None,
+) -> InvocationResult:
+    """The result of a call that ran as a supervised host process (a trusted process, a sandbox).
+
+    ``killed`` names what a timeout killed, for the message; the usage is
+    the runtime's to say (``wait4``'s for a process, the cgroup's for a
+    sandbox), as are the limits it saw hit (:class:`~.outcome.Ending`).
+    """
+    response, failure = classify(
+        Ending(
+            plugin_ref=invocation.plugin_ref,
+            stdout=outcome.stdout,
+            termination=outcome.termination,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            stderr_tail=outcome.stderr_tail,
+            timeout_s=invocation.timeout_s,
+            killed=killed,
+            stdout_limit=invocation.max_stdout_bytes,
+            stderr_limit=invocation.max_stderr_bytes,
+            oom_limit_bytes=oom_limit_bytes,
+            pids_limit=pids_limit,
+            not_found_fix=not_found_fix,
+        )
+    )
+    metrics = Metrics(
+        duration_s=outcome.duration_s,
+        runtime=runtime,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        cpu_time_s=cpu_time_s,
+        peak_memory_bytes=peak_memory_bytes,
+    )
+    return InvocationResult(
+        response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
     )

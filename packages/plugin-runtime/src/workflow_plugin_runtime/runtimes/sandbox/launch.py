@@ -10,9 +10,10 @@ Meanwhile :meth:`SandboxLaunch.admit` writes the user namespace's maps
 lets bwrap go on: everything the plugin ever starts descends from a
 process that was already limited.
 
-A one-shot call gives :meth:`~SandboxLaunch.admit` to
-:func:`~..supervise.run_supervised` as its ``on_start``; a warm worker
-calls it after :func:`~..supervise.start_plugin_process`. Either calls
+A one-shot call runs it with :meth:`~SandboxLaunch.run`, which gives
+:meth:`~SandboxLaunch.admit` to :func:`~..supervise.run_supervised` as its
+``on_start``; a warm worker calls ``admit`` after
+:func:`~..supervise.start_plugin_process`. Either calls
 :meth:`~SandboxLaunch.finish` once bwrap is reaped, on every path: it
 reads what the sandbox used and which limits it hit, kills the sandbox's
 init if it still runs (bwrap's monitor can end first, and the init's end
@@ -32,9 +33,14 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
+
+from workflow_plugin_sdk.protocol import encode_message
 
 from ...workflows.mount_sources import bind_sources
-from ..base import Invocation
+from ..base import Invocation, LogCallback
+from ..deadline import KILL_GRACE_S
+from ..supervise import ProcessOutcome, run_supervised
 from .command import Identity, SandboxCommand, SandboxFds, sandbox_command
 from .limits import REMOVE_WAIT_S, SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
 from .seccomp import seccomp_program_fd
@@ -118,6 +124,29 @@ class SandboxLaunch:
         with contextlib.suppress(BrokenPipeError):  # bwrap ended meanwhile: its exit says why
             os.write(self._release, b"\n\n")  # one for bwrap's monitor, one for the sandbox (see .command)
         self._close("_release")
+
+    def run(self, *, on_log: LogCallback | None = None, kill_grace_s: float = KILL_GRACE_S) -> ProcessOutcome:
+        """Start the sandbox and supervise its call to the end; raises ``OSError`` when it cannot start.
+
+        A timeout's SIGTERM goes to the plugin, not to bwrap, whose death
+        would kill the plugin at once, without its grace.
+        """
+        invocation = self.invocation
+        return run_supervised(
+            self.command.argv,
+            cwd=Path("/"),
+            env=self.command.env,
+            pass_fds=self.command.pass_fds,
+            on_start=self.admit,
+            request=encode_message(invocation.request),
+            timeout_s=invocation.timeout_s,
+            max_stdout_bytes=invocation.max_stdout_bytes,
+            max_stderr_bytes=invocation.max_stderr_bytes,
+            cancel=invocation.cancel,
+            on_log=on_log,
+            kill_grace_s=kill_grace_s,
+            terminate_leader=False,
+        )
 
     def _sandbox_pid(self) -> int | None:
         """The pid bwrap reports for the sandbox's first process; None when bwrap ended without one."""

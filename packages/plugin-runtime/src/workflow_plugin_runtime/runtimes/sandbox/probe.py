@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import functools
 import shutil
-from pathlib import Path
 
-from workflow_plugin_sdk.protocol import encode_message, make_request
+from workflow_plugin_sdk.protocol import make_request
 
 from ...config import RuntimeKind
 from ...errors import PermissionDeniedError, RuntimeUnavailableError
 from ..base import Invocation
 from ..outcome import describe_exit
-from ..supervise import run_supervised
 from .command import Identity
 from .launch import SandboxLaunch, SandboxTools
 
@@ -69,7 +67,7 @@ def sandbox_problem() -> RuntimeUnavailableError | None:
         return RuntimeUnavailableError(f"the sandbox's seccomp filter cannot be built ({exc})", hint=_SECCOMP_HINT)
     except (OSError, PermissionDeniedError) as exc:
         return RuntimeUnavailableError(f"the sandbox cannot be prepared here ({exc})", hint=INSTALL_HINT)
-    failure = _run(launch, probe)
+    failure = _run(launch)
     return (
         None
         if failure is None
@@ -77,20 +75,10 @@ def sandbox_problem() -> RuntimeUnavailableError | None:
     )
 
 
-def _run(launch: SandboxLaunch, probe: Invocation) -> str | None:
+def _run(launch: SandboxLaunch) -> str | None:
     """Why the probe's sandbox failed to run ``true``, or None when it ran."""
     try:
-        outcome = run_supervised(
-            launch.command.argv,
-            cwd=Path("/"),
-            env=launch.command.env,
-            pass_fds=launch.command.pass_fds,
-            on_start=launch.admit,
-            request=encode_message(probe.request),
-            timeout_s=PROBE_TIMEOUT_S,
-            max_stdout_bytes=1 << 16,
-            max_stderr_bytes=1 << 16,
-        )
+        outcome = launch.run()
     except OSError as exc:
         return str(exc)
     finally:

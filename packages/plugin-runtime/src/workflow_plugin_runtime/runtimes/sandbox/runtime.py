@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
-
-from workflow_plugin_sdk.protocol import encode_message
 
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
 from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
 from ..deadline import KILL_GRACE_S
-from ..outcome import Ending, Termination, classify
-from ..supervise import run_supervised
+from ..supervise import supervised_result
 from .launch import SandboxLaunch
 from .probe import sandbox_problem, sandbox_tools
 
@@ -78,53 +74,21 @@ class SandboxRuntime:
         except OSError as exc:
             return _failed(invocation, _UNAVAILABLE, f"cannot prepare the sandbox: {exc}", None, started)
         try:
-            outcome = run_supervised(
-                launch.command.argv,
-                cwd=Path("/"),
-                env=launch.command.env,
-                pass_fds=launch.command.pass_fds,
-                on_start=launch.admit,
-                request=encode_message(invocation.request),
-                timeout_s=invocation.timeout_s,
-                max_stdout_bytes=invocation.max_stdout_bytes,
-                max_stderr_bytes=invocation.max_stderr_bytes,
-                cancel=invocation.cancel,
-                on_log=on_log,
-                kill_grace_s=self.kill_grace_s,
-                terminate_leader=False,  # bwrap's death would kill the plugin at once, without its grace
-            )
+            outcome = launch.run(on_log=on_log, kill_grace_s=self.kill_grace_s)
         except OSError as exc:
             return _failed(invocation, _UNAVAILABLE, f"cannot start the sandbox: {exc}", None, started)
         finally:
             usage = launch.finish()
-        failed = outcome.termination is Termination.COMPLETED and (outcome.exit_code != 0 or outcome.signal is not None)
-        response, failure = classify(
-            Ending(
-                plugin_ref=invocation.plugin_ref,
-                stdout=outcome.stdout,
-                termination=outcome.termination,
-                exit_code=outcome.exit_code,
-                signal=outcome.signal,
-                stderr_tail=outcome.stderr_tail,
-                timeout_s=invocation.timeout_s,
-                killed="its sandbox",
-                stdout_limit=invocation.max_stdout_bytes,
-                stderr_limit=invocation.max_stderr_bytes,
-                oom_limit_bytes=invocation.limits.memory_bytes if failed and usage.memory_exhausted else None,
-                pids_limit=invocation.limits.pids if failed and usage.pids_exhausted else None,
-                not_found_fix=NOT_FOUND_FIX,
-            )
-        )
-        metrics = Metrics(
-            duration_s=outcome.duration_s,
+        return supervised_result(
+            invocation,
+            outcome,
             runtime=RuntimeKind.SANDBOX,
-            exit_code=outcome.exit_code,
-            signal=outcome.signal,
+            killed="its sandbox",
             cpu_time_s=usage.cpu_time_s,
             peak_memory_bytes=usage.peak_memory_bytes,
-        )
-        return InvocationResult(
-            response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
+            oom_limit_bytes=invocation.limits.memory_bytes if outcome.failed and usage.memory_exhausted else None,
+            pids_limit=invocation.limits.pids if outcome.failed and usage.pids_exhausted else None,
+            not_found_fix=NOT_FOUND_FIX,
         )
 
     def close(self) -> None:
