@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/workflow-test-docker.sock"}
 
@@ -86,15 +88,30 @@ def test_a_secrets_file_others_can_read_is_warned_about_and_recorded(run_workflo
 RESTRICTED = "name: r\nsecurity: restricted\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 1}}\n"
 
 
-def test_the_sandbox_backend_is_refused_before_anything_runs(run_workflow, tmp_path):
-    done, document = run_workflow(RESTRICTED, "--backend", "sandbox")
+def no_bubblewrap(tmp_path: Path) -> dict[str, str]:
+    """A PATH on which no bwrap can be found."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty)}
+
+
+def test_the_sandbox_backend_without_bubblewrap_is_refused_before_anything_runs(run_workflow, tmp_path):
+    done, document = run_workflow(RESTRICTED, "--backend", "sandbox", env=no_bubblewrap(tmp_path))
     assert done.returncode == 2, done.stderr
     assert document["error"]["kind"] == "runtime_unavailable"  # --json: the error document, no run record
     assert "tasks" not in document
-    assert "error: the restricted backend 'sandbox' cannot run here" in done.stderr
-    assert "hint: run restricted workflows in Docker: workflow run --backend docker" in done.stderr
+    assert "error: the restricted backend 'sandbox' cannot run here: bubblewrap (bwrap) is not installed" in done.stderr
+    assert "hint: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)" in done.stderr
     assert not (tmp_path / ".workflow" / "runs").exists()
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.sandbox
+def test_the_sandbox_backend_runs_a_restricted_workflow_in_sandboxes(run_workflow):
+    done, record = run_workflow(RESTRICTED, "--backend", "sandbox")
+    assert done.returncode == 0, done.stderr
+    assert record["tasks"]["a"]["status"] == "succeeded"
+    assert record["tasks"]["a"]["metrics"]["runtime"] == "sandbox"
 
 
 def test_docker_without_a_daemon_is_refused_before_anything_runs(run_workflow, tmp_path):
@@ -106,10 +123,10 @@ def test_docker_without_a_daemon_is_refused_before_anything_runs(run_workflow, t
 
 
 def test_auto_names_every_backend_it_tried(run_workflow, tmp_path):
-    done, _ = run_workflow(RESTRICTED, env=NO_DOCKER)
+    done, _ = run_workflow(RESTRICTED, env={**NO_DOCKER, **no_bubblewrap(tmp_path)})
     assert done.returncode == 2, done.stderr
     assert "no restricted backend can run here (auto tried sandbox, docker)" in done.stderr
-    assert "sandbox: the sandbox backend (bubblewrap) is not implemented" in done.stderr
+    assert "sandbox: bubblewrap (bwrap) is not installed" in done.stderr
     assert "docker: no Docker daemon" in done.stderr
     assert not (tmp_path / ".workflow" / "runs").exists()
 

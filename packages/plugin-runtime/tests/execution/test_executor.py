@@ -110,12 +110,14 @@ def test_a_restricted_workflow_refuses_ungranted_capabilities_with_the_yaml_to_a
     assert "network: [tests/needs-network]" in failure.message
 
 
-def test_the_sandbox_backend_is_reported_unavailable_with_a_way_out():
+@pytest.mark.sandbox
+def test_a_restricted_call_on_the_sandbox_backend_runs_the_plugin_sandboxed():
     policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RuntimeKind.SANDBOX)
     with PluginManager(Resolver([PLUGINS], entry_points=False), policy=policy) as manager:
-        failure = PluginExecutor(manager).run("tests/misbehave.ok", {"count": 1}).failure
-    assert failure.kind is FailureKind.RUNTIME_UNAVAILABLE
-    assert "--backend docker" in failure.message
+        outcome = PluginExecutor(manager).run("tests/misbehave.ok", {"count": 1})
+    assert outcome.ok, outcome.failure
+    assert outcome.outputs == {"count": 1}
+    assert outcome.metrics.runtime is RuntimeKind.SANDBOX
 
 
 def test_secrets_are_masked_in_messages_logs_and_stderr(executor):
@@ -188,7 +190,7 @@ def test_restricted_plugins_get_only_granted_configured_variables():
     grants = Permissions(
         env=("LOG_*",), network=("tests/needs-network",), mounts=(MountGrant(Path("/srv/data"), "/data", Access.READ),)
     )
-    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=grants)
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=grants, backend=RuntimeKind.DOCKER)
     with PluginManager(Resolver([PLUGINS], entry_points=False), policy=policy) as manager:
         call = manager.prepare("tests/needs-network.get", {}, env={"LOG_LEVEL": "debug", "API_URL": "http://x"})
     invocation = call.invocation

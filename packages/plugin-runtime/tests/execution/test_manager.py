@@ -11,7 +11,10 @@ from workflow_plugin_runtime.errors import RuntimeUnavailableError
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
 from workflow_plugin_runtime.plugins.resolve import Resolver
+from workflow_plugin_runtime.runtimes.base import PluginRuntime, plugin_argv
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
+from workflow_plugin_runtime.runtimes.registry import register_runtime
+from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 from workflow_plugin_runtime.workflows.permissions import Permissions, SecurityMode
 
 PLUGINS = Path(__file__).parents[1] / "fixtures" / "executor_plugins"
@@ -34,7 +37,9 @@ def test_a_trusted_call_runs_on_the_runtime_registered_for_processes(registered_
 
 def test_a_restricted_call_is_a_docker_invocation_for_the_docker_runtime():
     """Prepared only (nothing runs): the invocation carries its kind, and the runtime is that kind's."""
-    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=Permissions(network_all=True))
+    policy = ExecutionPolicy(
+        security=SecurityMode.RESTRICTED, permissions=Permissions(network_all=True), backend=RuntimeKind.DOCKER
+    )
     with manager(policy) as restricted:
         call = restricted.prepare("tests/needs-network.get", {})
     assert call.invocation.kind is RuntimeKind.DOCKER
@@ -42,11 +47,31 @@ def test_a_restricted_call_is_a_docker_invocation_for_the_docker_runtime():
     assert call.invocation.image == "tests/needs-network:1.0.0" and call.invocation.content_hash is not None
 
 
-def test_an_unregistered_backend_is_refused_before_anything_runs():
-    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RuntimeKind.SANDBOX)
-    with manager(policy) as restricted, pytest.raises(RuntimeUnavailableError) as caught:
-        restricted.prepare("tests/misbehave.ok", {"count": 1})
-    assert "the sandbox backend (bubblewrap) is not implemented" in caught.value.message
+@pytest.mark.sandbox
+def test_auto_makes_a_restricted_call_a_sandbox_invocation_where_bubblewrap_works():
+    """Prepared only: a sandbox runs the plugin's own argv, so the invocation carries it, and the grants."""
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, permissions=Permissions(network_all=True))
+    with manager(policy) as restricted:
+        call = restricted.prepare("tests/needs-network.get", {})
+    assert call.invocation.kind is RuntimeKind.SANDBOX
+    assert isinstance(call.runtime, SandboxRuntime)
+    assert call.invocation.argv == plugin_argv(call.manifest.plugin_dir.resolve(), entrypoint="main.py")
+    assert call.invocation.network and call.invocation.content_hash is None
+
+
+def test_a_backend_whose_runtime_cannot_be_made_is_refused_before_anything_runs():
+    def unavailable() -> PluginRuntime:
+        raise RuntimeUnavailableError("the test's sandbox cannot run here", hint="nothing to do")
+
+    built_in = register_runtime(RuntimeKind.SANDBOX, unavailable)
+    assert built_in is not None
+    try:
+        policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=RuntimeKind.SANDBOX)
+        with manager(policy) as restricted, pytest.raises(RuntimeUnavailableError) as caught:
+            restricted.prepare("tests/misbehave.ok", {"count": 1})
+    finally:
+        register_runtime(RuntimeKind.SANDBOX, built_in)
+    assert caught.value.message == "the test's sandbox cannot run here"
 
 
 @pytest.mark.parametrize("kind", [RuntimeKind.PROCESS, RuntimeKind.ENGINE])

@@ -327,7 +327,7 @@ def test_without_the_docker_cli_calls_still_run_one_container_each(
 def test_a_restricted_workflow_with_the_pool_gets_warm_containers(
     test_image: str, docker_client: Any, containers_of: ContainersOf
 ) -> None:
-    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, pool=True)
+    policy = ExecutionPolicy(security=SecurityMode.RESTRICTED, pool=True, backend=RuntimeKind.DOCKER)
     with PluginManager(Resolver([RUNTIME_PLUGINS], entry_points=False), policy=policy) as manager:
         executor = PluginExecutor(manager)
         first = executor.run("test/probe.environment", {})

@@ -11,6 +11,7 @@ from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
 from workflow_plugin_runtime.runtimes.registry import RuntimeSet, is_registered, runtime_for
+from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 
 MakeInvocation = Callable[..., Invocation]
 
@@ -45,14 +46,6 @@ def test_an_unregistered_kind_fails_clearly_with_how_to_register_one() -> None:
     assert "register_runtime(RuntimeKind.ENGINE, factory)" in (caught.value.hint or "")
 
 
-def test_the_unregistered_sandbox_says_why_it_cannot_run_and_where_to_go() -> None:
-    """A restricted backend without a runtime gives its probe's reason rather than a bare 'not registered'."""
-    with pytest.raises(RuntimeUnavailableError) as caught:
-        runtime_for(RuntimeKind.SANDBOX)
-    assert caught.value.message == "the sandbox backend (bubblewrap) is not implemented in this version"
-    assert "--backend docker" in (caught.value.hint or "")
-
-
 class _ClosingRecorder(ProcessRuntime):
     """A real process runtime that counts its close() calls."""
 
@@ -79,3 +72,15 @@ def test_a_runtime_set_makes_each_kind_once_and_closes_everything_once(
     runtimes.close()
     assert given.closed == 1
     assert runtimes.kinds() == frozenset()
+
+
+@pytest.mark.sandbox
+def test_the_sandbox_runtime_looked_up_by_kind_runs_a_real_plugin(probe: MakeInvocation) -> None:
+    runtime = runtime_for(RuntimeKind.SANDBOX)
+    try:
+        result = runtime.invoke(probe("hello", {"name": "registry"}, kind=RuntimeKind.SANDBOX))
+    finally:
+        runtime.close()
+    assert isinstance(runtime, SandboxRuntime) and runtime.kind is RuntimeKind.SANDBOX
+    assert result.outputs == {"greeting": "hello registry"}, result.failure
+    assert result.metrics.runtime is RuntimeKind.SANDBOX

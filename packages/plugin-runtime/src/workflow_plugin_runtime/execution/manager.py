@@ -52,9 +52,10 @@ class ExecutionPolicy:
 
     ``backend`` is where a restricted workflow runs, one of
     :data:`~workflow_plugin_runtime.config.RESTRICTED_RUNTIMES`; ``None``
-    (auto) is a sandbox runtime when one was given or is registered, else
-    Docker. ``pool_defaults`` sizes warm pools of plugins whose manifest has
-    no ``runtime.pool`` (the config file's ``pool`` section).
+    (auto) is a sandbox runtime when one was given, or when the registered
+    one's probe says it can run here, else Docker. ``pool_defaults`` sizes
+    warm pools of plugins whose manifest has no ``runtime.pool`` (the
+    config file's ``pool`` section).
     """
 
     security: SecurityMode = SecurityMode.TRUSTED
@@ -231,6 +232,7 @@ class PluginManager:
             return Invocation(argv=self._argv(manifest), env=dict(env), **common)
         permissions = self.policy.permissions
         return Invocation(
+            argv=self._argv(manifest) if kind is RuntimeKind.SANDBOX else (),
             image=manifest.runtime.image,
             content_hash=self.content_hash(manifest) if kind is RuntimeKind.DOCKER else None,
             env={name: value for name, value in env.items() if permissions.allows_env(name)},
@@ -247,7 +249,7 @@ class PluginManager:
         if self.policy.backend is not None:
             return self.policy.backend
         given = self._runtimes.kinds()
-        return next((kind for kind in RESTRICTED_RUNTIMES if kind in given or is_registered(kind)), RuntimeKind.DOCKER)
+        return next((kind for kind in RESTRICTED_RUNTIMES if kind in given or _usable(kind)), RuntimeKind.DOCKER)
 
     def _runtime_for(self, manifest: PluginManifest, kind: RuntimeKind) -> PluginRuntime:
         # A plugin whose manifest says it does not serve is never asked to: no ready-line wait, no warning.
@@ -307,6 +309,21 @@ class PluginManager:
         if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
             pool.close()
         self._runtimes.close()
+
+
+def _usable(kind: RuntimeKind) -> bool:
+    """Whether auto may take ``kind``: registered, and its probe passes here (the sandbox's: once per process).
+
+    Docker, auto's last resort, is not asked: a ping per run would cost more than the failure it saves.
+    """
+    if not is_registered(kind):
+        return False
+    if kind is RuntimeKind.DOCKER:
+        return True
+    from ..runtimes.backends import BACKEND_PROBES
+
+    probe = BACKEND_PROBES.get(kind)
+    return probe is None or probe() is None
 
 
 def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:

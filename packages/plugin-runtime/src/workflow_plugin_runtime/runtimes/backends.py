@@ -8,9 +8,8 @@ the first backend of :data:`~workflow_plugin_runtime.config.RESTRICTED_RUNTIMES`
 whose probe passes. A backend is a :class:`~workflow_plugin_runtime.config.RuntimeKind`;
 ``auto`` is ``None``.
 
-The sandbox backend (bubblewrap) is not implemented yet, so its probe
-always says so. When it lands, its probe checks what it needs (``bwrap``
-on PATH, user namespaces) and ``auto`` prefers it with no other change.
+The sandbox's probe (:mod:`.sandbox.probe`) starts one real sandbox, once
+per process; Docker's pings the daemon, each time it is asked.
 """
 
 from __future__ import annotations
@@ -28,11 +27,9 @@ BackendProbe = Callable[[], RuntimeUnavailableError | None]
 
 
 def _sandbox_problem() -> RuntimeUnavailableError | None:
-    return RuntimeUnavailableError(
-        "the sandbox backend (bubblewrap) is not implemented in this version",
-        hint="run restricted workflows in Docker: workflow run --backend docker, or restricted: {backend: docker} "
-        "in .workflow/config.yaml (docs/docker.md says how to install Docker)",
-    )
+    from .sandbox.probe import sandbox_problem
+
+    return sandbox_problem()
 
 
 def _docker_problem() -> RuntimeUnavailableError | None:

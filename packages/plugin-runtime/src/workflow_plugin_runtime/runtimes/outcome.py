@@ -10,6 +10,7 @@ what happened                             failure kind
 cancelled by the caller                   ``cancelled``
 still running at its timeout              ``timeout``
 killed at its memory limit                ``crashed`` (says so)
+failed after its process limit refused    ``crashed`` (says so)
 stdout or stderr over its limit           ``protocol``
 a valid ``ok: false`` document            ``action``
 a container's exit 127, stdout empty      ``runtime_unavailable``
@@ -66,7 +67,10 @@ STDOUT_HEAD_BYTES = 4096
 """How much of the start of a stdout that is not a response a failure carries, for its message to quote."""
 
 
-_NOT_FOUND_LINE = re.compile(r"exec (\S+) failed: No such file or directory|env: '([^']+)': No such file")
+_NOT_FOUND_LINE = re.compile(
+    r"exec (\S+) failed: No such file or directory|env: '([^']+)': No such file"
+    r"|setpriv: failed to execute (\S+): No such file|bwrap: execvp (\S+): No such file"
+)
 
 
 class Termination(enum.Enum):
@@ -85,7 +89,8 @@ class Ending:
 
     ``killed`` names what a timeout or cancel killed, for the message ("its
     process group", "its container"); ``oom_limit_bytes`` is set when the
-    engine reports an out-of-memory kill.
+    engine reports an out-of-memory kill, ``pids_limit`` when it reports
+    that a call that failed had been refused a process at that limit.
     """
 
     plugin_ref: str
@@ -99,6 +104,7 @@ class Ending:
     stdout_limit: int
     stderr_limit: int
     oom_limit_bytes: int | None = None
+    pids_limit: int | None = None
     not_found_fix: str | None = None
     """Set by a runtime whose exit 127 means its program could not be started (a container's init says
     so): how to fix that, for the ``runtime_unavailable`` failure it then is."""
@@ -178,6 +184,26 @@ def _failure(ending: Ending, kind: FailureKind, *, message: str, stdout_head: st
     )
 
 
+def _limit_reached(ending: Ending) -> Failure | None:
+    """The failure of a call the engine reports killed at its memory limit, or refused a process at its pids limit."""
+    ref = ending.plugin_ref
+    if ending.oom_limit_bytes is not None:
+        return _failure(
+            ending,
+            FailureKind.CRASHED,
+            message=f"{ref} ran out of memory: it was killed at its memory limit of "
+            f"{format_bytes(ending.oom_limit_bytes)} (grant more with permissions.resources.memory)",
+        )
+    if ending.pids_limit is not None:
+        return _failure(
+            ending,
+            FailureKind.CRASHED,
+            message=f"{ref} reached its process limit: it may run {ending.pids_limit} processes and threads at once,"
+            " and failed after being refused another (grant more with permissions.resources.pids)",
+        )
+    return None
+
+
 def _early_stop(ending: Ending) -> Failure | None:
     ref, term = ending.plugin_ref, ending.termination
     if term is Termination.CANCELLED:
@@ -188,13 +214,9 @@ def _early_stop(ending: Ending) -> Failure | None:
             FailureKind.TIMEOUT,
             message=f"{ref} did not finish within its timeout of {ending.timeout_s:g} s; {ending.killed} was killed",
         )
-    if ending.oom_limit_bytes is not None:
-        return _failure(
-            ending,
-            FailureKind.CRASHED,
-            message=f"{ref} ran out of memory: it was killed at its memory limit of "
-            f"{format_bytes(ending.oom_limit_bytes)} (grant more with permissions.resources.memory)",
-        )
+    limit = _limit_reached(ending)
+    if limit is not None:
+        return limit
     if term is Termination.STDOUT_TOO_LARGE:
         return _failure(
             ending,
@@ -227,7 +249,7 @@ def _command_not_found(ending: Ending) -> Failure | None:
         return None
     missing = _NOT_FOUND_LINE.search(ending.stderr_tail)
     what = (
-        f"{missing.group(1) or missing.group(2)} was not found"
+        f"{next(name for name in missing.groups() if name)} was not found"
         if missing
         else "a program it starts was not found (its stderr says which)"
     )

@@ -22,9 +22,8 @@ from workflow_plugin_sdk.protocol import encode_message
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
 from .deadline import KILL_GRACE_S
-from .outcome import Ending, classify
 from .run_state import scratch_parent
-from .supervise import run_supervised
+from .supervise import run_supervised, supervised_result
 
 __all__ = [
     "SYSTEM_PATH",
@@ -83,30 +82,13 @@ class ProcessRuntime:
                 )
             except OSError as exc:
                 return _not_started(invocation, exc, time.monotonic() - started)
-        response, failure = classify(
-            Ending(
-                plugin_ref=invocation.plugin_ref,
-                stdout=outcome.stdout,
-                termination=outcome.termination,
-                exit_code=outcome.exit_code,
-                signal=outcome.signal,
-                stderr_tail=outcome.stderr_tail,
-                timeout_s=invocation.timeout_s,
-                killed="its process group",
-                stdout_limit=invocation.max_stdout_bytes,
-                stderr_limit=invocation.max_stderr_bytes,
-            )
-        )
-        metrics = Metrics(
-            duration_s=outcome.duration_s,
+        return supervised_result(
+            invocation,
+            outcome,
             runtime=RuntimeKind.PROCESS,
-            exit_code=outcome.exit_code,
-            signal=outcome.signal,
+            killed="its process group",
             cpu_time_s=outcome.cpu_time_s,
             peak_memory_bytes=outcome.peak_memory_bytes,
-        )
-        return InvocationResult(
-            response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
         )
 
     def close(self) -> None:

@@ -105,20 +105,25 @@ class ProcessTree:
         """Every remembered descendant: pid to start time."""
         return dict(self._known)
 
-    def terminate(self) -> None:
-        """SIGTERM to the group and every descendant found by a fresh :meth:`scan` (a :class:`.deadline.Stoppable`)."""
+    def terminate(self, *, leader: bool = True) -> None:
+        """SIGTERM to the group and every descendant found by a fresh :meth:`scan` (a :class:`.deadline.Stoppable`).
+
+        Not ``leader``: to the descendants only, for a leader whose death
+        would kill them at once and take their grace (bubblewrap's monitor).
+        """
         self.scan()
-        self.signal_all(signal.SIGTERM)
+        self.signal_all(signal.SIGTERM, leader=leader)
 
     def kill(self) -> None:
         """SIGKILL to the group and every descendant found by a fresh :meth:`scan`."""
         self.scan()
         self.signal_all(signal.SIGKILL)
 
-    def signal_all(self, signum: signal.Signals) -> None:
-        """Send ``signum`` to the group and to every remembered descendant still alive."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.leader, signum)
+    def signal_all(self, signum: signal.Signals, *, leader: bool = True) -> None:
+        """Send ``signum`` to the group (unless not ``leader``) and to every remembered descendant still alive."""
+        if leader:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.leader, signum)
         for pid, start_time in self._known.items():
             stat = read_stat(pid)
             if stat is None or stat.start_time != start_time:

@@ -2,13 +2,13 @@
 
 Each place a plugin can run (:class:`~workflow_plugin_runtime.config.RuntimeKind`)
 maps to a factory that makes its runtime. The built-in runtimes are
-registered at the bottom of this module, so adding one (the sandbox) is its
-own module implementing :class:`~.base.PluginRuntime` plus one
+registered at the bottom of this module, so adding one (as the sandbox
+was) is its own module implementing :class:`~.base.PluginRuntime` plus one
 :func:`register_runtime` line here; nothing that picks a runtime changes.
 An engine may register its own factory for a kind, replacing the built-in.
 
 The factories import their module when called: looking up the process
-runtime never imports the Docker runtime's modules.
+runtime never imports the Docker or sandbox runtime's modules.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def runtime_for(kind: RuntimeKind) -> PluginRuntime:
     """A new runtime of ``kind``.
 
     Raises :class:`RuntimeUnavailableError` when none is registered: for a
-    restricted backend, why it cannot run here (its probe's words, e.g. the
-    sandbox's "not implemented"), else how to register one.
+    restricted backend, why it cannot run here (its probe's words), else
+    how to register one.
     """
     factory = _FACTORIES.get(kind)
     if factory is not None:
@@ -58,22 +58,6 @@ def runtime_for(kind: RuntimeKind) -> PluginRuntime:
         hint=f"register one with runtimes.registry.register_runtime(RuntimeKind.{kind.name}, factory) "
         "(docs/runtimes.md, Adding a runtime)",
     )
-
-
-def _process_runtime() -> PluginRuntime:
-    from .process import ProcessRuntime
-
-    return ProcessRuntime()
-
-
-def _docker_runtime() -> PluginRuntime:
-    from .docker.runtime import DockerRuntime
-
-    return DockerRuntime()
-
-
-register_runtime(RuntimeKind.PROCESS, _process_runtime)
-register_runtime(RuntimeKind.DOCKER, _docker_runtime)
 
 
 class RuntimeSet:
@@ -112,3 +96,26 @@ class RuntimeSet:
             self._runtimes.clear()
         for runtime in runtimes:
             runtime.close()
+
+
+def _process_runtime() -> PluginRuntime:
+    from .process import ProcessRuntime
+
+    return ProcessRuntime()
+
+
+def _docker_runtime() -> PluginRuntime:
+    from .docker.runtime import DockerRuntime
+
+    return DockerRuntime()
+
+
+def _sandbox_runtime() -> PluginRuntime:
+    from .sandbox.runtime import SandboxRuntime
+
+    return SandboxRuntime()
+
+
+register_runtime(RuntimeKind.PROCESS, _process_runtime)
+register_runtime(RuntimeKind.DOCKER, _docker_runtime)
+register_runtime(RuntimeKind.SANDBOX, _sandbox_runtime)

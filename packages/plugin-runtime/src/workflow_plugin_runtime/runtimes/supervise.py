@@ -25,16 +25,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workflow_plugin_sdk.protocol import LogRecord
 
 from . import reaper
-from .base import LogCallback
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
 from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
-from .outcome import Termination
+from .outcome import Ending, Termination, classify
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
 
@@ -43,6 +43,7 @@ __all__ = [
     "ProcessOutcome",
     "run_supervised",
     "start_plugin_process",
+    "supervised_result",
 ]
 
 EXIT_DRAIN_S = 0.5
@@ -66,6 +67,11 @@ class ProcessOutcome:
     peak_memory_bytes: int
     logs: tuple[LogRecord, ...]
     stderr_tail: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether it ended by itself, but not well: a non-zero exit or a signal (what a limit's kill looks like)."""
+        return self.termination is Termination.COMPLETED and (self.exit_code != 0 or self.signal is not None)
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -95,10 +101,12 @@ class _Supervision:
         stdout: BoundedStdout,
         logs: LogStream,
         kill_grace_s: float,
+        terminate_leader: bool,
     ) -> None:
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
         self.process = process
         self.tree = ProcessTree(process.pid)
+        self.terminate_leader = terminate_leader
         self.stdout = stdout
         self.logs = logs
         self.watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
@@ -166,7 +174,7 @@ class _Supervision:
 
     def terminate(self) -> None:
         self._close_stdin()
-        self.tree.terminate()
+        self.tree.terminate(leader=self.terminate_leader)
 
     def kill(self) -> None:
         self._close_stdin()
@@ -251,11 +259,14 @@ def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
-def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def start_plugin_process(
+    argv: Sequence[str], *, cwd: Path | None, env: Mapping[str, str], pass_fds: Collection[int] = ()
+) -> subprocess.Popen[bytes]:
     """A plugin process with three unbuffered pipes, in its own session (so its whole group can be killed).
 
-    Registered with :func:`.reaper.spawn`: whoever reaps it calls
-    :func:`.reaper.ended` with it.
+    It inherits no other descriptor than ``pass_fds`` (what a sandbox
+    launcher hands ``bwrap``). Registered with :func:`.reaper.spawn`:
+    whoever reaps it calls :func:`.reaper.ended` with it.
     """
     return reaper.spawn(
         lambda: subprocess.Popen(
@@ -267,6 +278,7 @@ def start_plugin_process(argv: Sequence[str], *, cwd: Path | None, env: Mapping[
             stderr=subprocess.PIPE,
             bufsize=0,
             close_fds=True,
+            pass_fds=tuple(pass_fds),
             start_new_session=True,
         )
     )
@@ -284,16 +296,27 @@ def run_supervised(
     cancel: threading.Event | None = None,
     on_log: LogCallback | None = None,
     kill_grace_s: float = KILL_GRACE_S,
+    pass_fds: Collection[int] = (),
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    terminate_leader: bool = True,
 ) -> ProcessOutcome:
     """Start ``argv`` in its own session, feed it ``request``, and supervise it to the end.
 
-    Raises ``OSError`` only when the process cannot be started at all.
+    ``on_start`` is called with the process before anything is written to
+    it, on the call's clock: a sandbox launcher limits and releases the
+    sandbox there (:mod:`.sandbox.launch`). Not ``terminate_leader``: a
+    timeout's SIGTERM goes to the process's descendants only (the plugin
+    in a sandbox, not bwrap). Raises ``OSError`` only when the process
+    cannot be started at all (also from ``on_start``: the process is then
+    killed and reaped).
     """
     started = time.monotonic()
-    process = start_plugin_process(argv, cwd=cwd, env=env)
+    process = start_plugin_process(argv, cwd=cwd, env=env, pass_fds=pass_fds)
     stdout = BoundedStdout(max_stdout_bytes)
     logs = LogStream(max_stderr_bytes, on_log)
     try:
+        if on_start is not None:
+            on_start(process)
         supervision = _Supervision(
             process,
             request=request,
@@ -301,6 +324,7 @@ def run_supervised(
             stdout=stdout,
             logs=logs,
             kill_grace_s=kill_grace_s,
+            terminate_leader=terminate_leader,
         )
     except BaseException:
         _abandon(process)
@@ -322,4 +346,52 @@ def run_supervised(
         peak_memory_bytes=_peak_rss_bytes(usage),
         logs=logs.records,
         stderr_tail=logs.tail(),
+    )
+
+
+def supervised_result(
+    invocation: Invocation,
+    outcome: ProcessOutcome,
+    *,
+    runtime: RuntimeKind,
+    killed: str,
+    cpu_time_s: float | None,
+    peak_memory_bytes: int | None,
+    oom_limit_bytes: int | None = None,
+    pids_limit: int | None = None,
+    not_found_fix: str | None = None,
+) -> InvocationResult:
+    """The result of a call that ran as a supervised host process (a trusted process, a sandbox).
+
+    ``killed`` names what a timeout killed, for the message; the usage is
+    the runtime's to say (``wait4``'s for a process, the cgroup's for a
+    sandbox), as are the limits it saw hit (:class:`~.outcome.Ending`).
+    """
+    response, failure = classify(
+        Ending(
+            plugin_ref=invocation.plugin_ref,
+            stdout=outcome.stdout,
+            termination=outcome.termination,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            stderr_tail=outcome.stderr_tail,
+            timeout_s=invocation.timeout_s,
+            killed=killed,
+            stdout_limit=invocation.max_stdout_bytes,
+            stderr_limit=invocation.max_stderr_bytes,
+            oom_limit_bytes=oom_limit_bytes,
+            pids_limit=pids_limit,
+            not_found_fix=not_found_fix,
+        )
+    )
+    metrics = Metrics(
+        duration_s=outcome.duration_s,
+        runtime=runtime,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        cpu_time_s=cpu_time_s,
+        peak_memory_bytes=peak_memory_bytes,
+    )
+    return InvocationResult(
+        response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
     )
