@@ -195,9 +195,9 @@ def test_the_kind_not_the_image_makes_a_process_worker(pool):
 
 
 def test_a_kind_without_warm_workers_is_refused(pool):
-    sandboxed = invocation(RAW, "pid", kind=RuntimeKind.SANDBOX)
-    with pytest.raises(ValueError, match="a sandbox invocation cannot run on a process or docker runtime"):
-        pool.invoke(sandboxed)
+    in_the_engine = invocation(RAW, "pid", kind=RuntimeKind.ENGINE)
+    with pytest.raises(ValueError, match="engine invocation cannot run on a process or docker or sandbox runtime"):
+        pool.invoke(in_the_engine)
     assert pool.worker_pids() == []
 
 

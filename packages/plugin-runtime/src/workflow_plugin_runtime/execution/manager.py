@@ -42,6 +42,7 @@ from ..workflows.permissions import Permissions, SecurityMode, capability_proble
 if TYPE_CHECKING:
     from ..runtimes.docker.image import ImageIdentity
     from ..runtimes.docker.runtime import DockerRuntime
+    from ..runtimes.sandbox.runtime import SandboxRuntime
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
 
@@ -262,13 +263,22 @@ class PluginManager:
 
             if isinstance(runtime, DockerRuntime):
                 return self._warm_pool(docker=runtime)
+        if warm and kind is RuntimeKind.SANDBOX:
+            from ..runtimes.sandbox.runtime import SandboxRuntime
+
+            if isinstance(runtime, SandboxRuntime):
+                return self._warm_pool(sandbox=runtime)
         return runtime
 
-    def _warm_pool(self, *, docker: DockerRuntime | None = None) -> PluginRuntime:
-        """The one pool of this manager: processes in trusted mode, containers (through ``docker``) in restricted.
+    def _warm_pool(
+        self, *, docker: DockerRuntime | None = None, sandbox: SandboxRuntime | None = None
+    ) -> PluginRuntime:
+        """The one pool of this manager: processes in trusted mode; in restricted, sandboxes or containers.
 
-        Its workers are keyed by everything the grants decide (image, mounts,
-        environment, limits, network), so no worker serves two different grants.
+        Its workers are keyed by everything the grants decide (image or argv,
+        mounts, environment, limits, network), so no worker serves two
+        different grants. A runtime of the backend's kind that is not ours
+        (an engine's own) is never bypassed: its calls run on it, cold.
         """
         with self._lock:
             if self._pool is None:
@@ -278,6 +288,7 @@ class PluginManager:
                 options: dict[str, Any] = {
                     "fallback": self._runtimes.existing(RuntimeKind.PROCESS),
                     "docker": docker,
+                    "sandbox": sandbox,
                     "on_warning": self.on_warning,
                 }
                 if sizing is not None:

@@ -3,26 +3,29 @@
 A cold call pays for an interpreter start (or a container) every time; a
 warm worker answers a JSON line in tens of microseconds. Workers are
 grouped per plugin and grant (same argv, folder and environment; for a
-container the same image, command, mounts, limits, network and
-environment), never serve two calls at once, are recycled after
+sandbox also the same mounts, limits and network; for a container the same
+image, command, mounts, limits, network and environment), never serve two
+calls at once, are recycled after
 ``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
 killed and replaced after a timeout, crash or protocol error. A plugin grows
 one worker per call running at once (so up to the run's concurrency) unless
 its ``size`` caps it; a call that waits for a worker of a capped pool
 records that wait as ``queued_s``, apart from its ``duration_s``. A plugin
 that does not answer the serve loop's ready line falls back to one cold call
-per invocation: a process (the ``fallback`` runtime) or a container (the
-``docker`` runtime), and ``on_warning`` hears of it once per plugin.
+per invocation: a process (the ``fallback`` runtime), a sandbox (the
+``sandbox`` runtime) or a container (the ``docker`` runtime), and
+``on_warning`` hears of it once per plugin.
 
 The invocation's kind decides what a worker is, never its other fields: a
-``process`` invocation gets a process worker, a ``docker`` one a container
-worker (other kinds have no warm workers and are refused). A container is
-created by
+``process`` invocation gets a process worker, a ``sandbox`` one a
+bubblewrap sandbox with the one-shot lockdown (:mod:`.sandbox.worker`), a
+``docker`` one a container worker (other kinds have no warm workers and are
+refused). A container is created by
 :meth:`DockerRuntime.create_serving_container` (the one-shot lockdown) and
 driven through the ``docker`` CLI (:mod:`.warm_worker`). Each call is driven
 on the caller's thread with a selector over the worker's stdout, stderr and
-pidfd, so logs are attributed to the call that produced them and a call's
-deadline and cancel event are enforced like a cold call's.
+pidfd (:mod:`.warm_call`), so logs are attributed to the call that produced
+them and a call's deadline and cancel event are enforced like a cold call's.
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from ..errors import Failure, FailureKind, Problem, Severity
-from .base import Invocation, InvocationResult, LogCallback, Metrics, PluginRuntime, RuntimeKind, refuse_other_kinds
+from ..errors import Problem, Severity
+from .base import Invocation, InvocationResult, LogCallback, PluginRuntime, RuntimeKind, refuse_other_kinds
 from .docker.runtime import DockerRuntime
-from .outcome import Ending, Termination, classify
 from .registry import RuntimeSet
-from .streams import LogStream
+from .warm_call import call_worker
 from .warm_worker import Spawn, WarmWorker, WorkerGone, container_spawn, process_spawn
+
+if TYPE_CHECKING:
+    from .sandbox.runtime import SandboxRuntime
 
 __all__ = [
     "CONTAINER_READY_TIMEOUT_S",
@@ -62,6 +68,7 @@ CONTAINER_READY_TIMEOUT_S = 10.0
 0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
 
 _REAP_INTERVAL_S = 1.0
+_COLD = {RuntimeKind.DOCKER: "one container per call", RuntimeKind.SANDBOX: "one sandbox per call"}
 
 _Key = tuple[object, ...]
 WarningCallback = Callable[[Problem], None]
@@ -90,12 +97,13 @@ class _PluginWorkers:
 class WarmPool:
     """A :class:`~workflow_plugin_runtime.runtimes.base.PluginRuntime` of warm workers.
 
-    ``fallback`` runs the cold calls of process invocations; ``docker``
-    creates container workers and runs the cold calls of container
-    invocations; one not given is the registry's runtime of its kind, made
-    on first need. The pool closes both. ``kind`` is ``docker`` for a pool
-    given a ``docker`` runtime (restricted mode), else ``process``;
-    each call's metrics name the runtime that served it. ``size`` caps the
+    ``fallback`` runs the cold calls of process invocations; ``sandbox``
+    those of sandbox invocations; ``docker`` creates container workers and
+    runs the cold calls of container invocations; one not given is the
+    registry's runtime of its kind, made on first need. The pool closes
+    them all. ``kind`` is ``docker`` or ``sandbox`` for a pool given that
+    runtime (restricted mode), else ``process``; each call's metrics name
+    the runtime that served it. ``size`` caps the
     workers of each plugin (default: no cap, one per call running at once).
     ``on_warning`` is told, once per plugin, when a plugin cannot be kept
     warm and its calls run cold. ``close()`` stops every worker and removes
@@ -113,6 +121,7 @@ class WarmPool:
         container_ready_timeout_s: float = CONTAINER_READY_TIMEOUT_S,
         fallback: PluginRuntime | None = None,
         docker: DockerRuntime | None = None,
+        sandbox: SandboxRuntime | None = None,
         on_warning: WarningCallback | None = None,
     ) -> None:
         if (size is not None and size < 1) or recycle_after < 1 or idle_timeout_s <= 0:
@@ -122,8 +131,9 @@ class WarmPool:
         self.recycle_after = recycle_after
         self.ready_timeout_s = ready_timeout_s
         self.container_ready_timeout_s = container_ready_timeout_s
-        self.kind = RuntimeKind.DOCKER if docker is not None else RuntimeKind.PROCESS
-        given = {RuntimeKind.PROCESS: fallback, RuntimeKind.DOCKER: docker}
+        given = {RuntimeKind.PROCESS: fallback, RuntimeKind.DOCKER: docker, RuntimeKind.SANDBOX: sandbox}
+        restricted = [kind for kind in (RuntimeKind.DOCKER, RuntimeKind.SANDBOX) if given[kind] is not None]
+        self.kind = restricted[0] if restricted else RuntimeKind.PROCESS
         self._runtimes = RuntimeSet({kind: runtime for kind, runtime in given.items() if runtime is not None})
         self._plugins: dict[_Key, _PluginWorkers] = {}
         self._on_warning = on_warning
@@ -161,7 +171,7 @@ class WarmPool:
                 workers.sizing = sizing
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        refuse_other_kinds(invocation, RuntimeKind.PROCESS, RuntimeKind.DOCKER)
+        refuse_other_kinds(invocation, RuntimeKind.PROCESS, RuntimeKind.DOCKER, RuntimeKind.SANDBOX)
         workers = self._workers_for(_key_of(invocation))
         asked = time.monotonic()
         worker, queued_s = self._acquire(workers, invocation)
@@ -170,85 +180,30 @@ class WarmPool:
             return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
         try:
             # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
-            result, healthy = self._call(worker, invocation, on_log=on_log, started=asked + queued_s, queued_s=queued_s)
+            result, healthy = call_worker(
+                worker, invocation, on_log=on_log, started=asked + queued_s, queued_s=queued_s
+            )
         except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
             self._release(workers, worker, keep=False)
             raise
         self._release(workers, worker, keep=healthy)
         return result
 
-    def _call(
-        self,
-        worker: WarmWorker,
-        invocation: Invocation,
-        *,
-        on_log: LogCallback | None,
-        started: float,
-        queued_s: float,
-    ) -> tuple[InvocationResult, bool]:
-        """One call on ``worker``; the result, and whether the worker may serve again.
-
-        A call that ends its worker (timeout, cancel, a limit, a crash, a
-        protocol error) stops it here, the way a one-shot call stops its
-        process, and records how it ended (exit code or signal); a worker
-        that lives on has neither.
-        """
-        warm = worker.calls > 0
-        logs = LogStream(invocation.max_stderr_bytes, on_log)
-        line, termination = worker.call(invocation, logs)
-        if len(line) > invocation.max_stdout_bytes:
-            line, termination = b"", Termination.STDOUT_TOO_LARGE
-        if logs.overflowed:
-            termination = Termination.STDERR_TOO_LARGE
-        if termination is not Termination.COMPLETED:
-            worker.stop(graceful=termination in (Termination.TIMED_OUT, Termination.CANCELLED))
-        exit_code, signum = worker.exit_status()
-        still_running = worker.alive and exit_code is None and signum is None
-        oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
-        response, failure = classify(
-            Ending(
-                plugin_ref=invocation.plugin_ref,
-                stdout=line,
-                termination=termination,
-                exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
-                signal=signum,
-                stderr_tail=logs.tail(),
-                timeout_s=invocation.timeout_s,
-                killed=worker.what,
-                stdout_limit=invocation.max_stdout_bytes,
-                stderr_limit=invocation.max_stderr_bytes,
-                oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
-            )
-        )
-        answered_id = None if response is None else response.get("id")
-        if response is not None and answered_id != worker.calls:
-            response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
-        healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
-        if not healthy and still_running:
-            worker.stop(graceful=False)
-            exit_code, signum = worker.exit_status()
-            failure = None if failure is None else replace(failure, exit_code=exit_code)
-        metrics = Metrics(
-            duration_s=time.monotonic() - started,
-            runtime=worker.runtime,
-            exit_code=exit_code,
-            signal=signum,
-            warm=warm,
-            queued_s=queued_s,
-        )
-        result = InvocationResult(
-            response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
-        )
-        return result, healthy
-
     def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
         """How to start a worker for ``invocation``, and how long it may take to say it is ready."""
         if invocation.kind is RuntimeKind.PROCESS:
             return process_spawn(invocation), self.ready_timeout_s
-        docker = self._runtimes.get(RuntimeKind.DOCKER)
-        if not isinstance(docker, DockerRuntime):
-            raise WorkerGone(f"its {type(docker).__name__} runtime cannot start warm containers")
-        return container_spawn(invocation, docker), self.container_ready_timeout_s
+        runtime = self._runtimes.get(invocation.kind)
+        if invocation.kind is RuntimeKind.SANDBOX:
+            from .sandbox.runtime import SandboxRuntime
+            from .sandbox.worker import sandbox_spawn
+
+            if not isinstance(runtime, SandboxRuntime):
+                raise WorkerGone(f"its {type(runtime).__name__} runtime cannot start warm sandboxes")
+            return sandbox_spawn(invocation), self.ready_timeout_s
+        if not isinstance(runtime, DockerRuntime):
+            raise WorkerGone(f"its {type(runtime).__name__} runtime cannot start warm containers")
+        return container_spawn(invocation, runtime), self.container_ready_timeout_s
 
     def _workers_for(self, key: _Key) -> _PluginWorkers:
         with self._lock:
@@ -306,7 +261,7 @@ class WarmPool:
             if invocation.plugin_ref in self._warned or self._on_warning is None:
                 return
             self._warned.add(invocation.plugin_ref)
-        each = "one container per call" if invocation.kind is RuntimeKind.DOCKER else "one process per call"
+        each = _COLD.get(invocation.kind, "one process per call")
         if gone.started:
             message = (
                 f"{invocation.plugin_ref} did not start as a warm worker: {gone.reason}; its calls run cold ({each})"
@@ -351,12 +306,12 @@ class WarmPool:
                     worker.kill()
 
     def worker_pids(self) -> list[int]:
-        """The pids of idle workers, for a container the ``docker`` CLI's (for tests and diagnostics)."""
+        """The pids of idle workers: a sandbox's bwrap, a container's ``docker`` CLI (for tests and diagnostics)."""
         with self._lock:
             return [w.process.pid for workers in self._plugins.values() for w in workers.idle]
 
     def close(self) -> None:
-        """Stop every idle worker (removing its container) and the reaper; busy ones stop when their call returns."""
+        """Stop every idle worker (removing its container or sandbox) and the reaper; busy ones stop after a call."""
         self._closed.set()
         if self._reaper is not None:
             self._reaper.join()
@@ -374,25 +329,9 @@ class WarmPool:
 def _key_of(invocation: Invocation) -> _Key:
     """What makes two invocations interchangeable for a worker: never shared across different grants."""
     env = tuple(sorted(invocation.env.items()))
+    grants = (invocation.mounts, invocation.limits, invocation.network, env)
     if invocation.kind is RuntimeKind.DOCKER:
-        return (
-            RuntimeKind.DOCKER,
-            invocation.image,
-            invocation.container_command,
-            invocation.mounts,
-            invocation.limits,
-            invocation.network,
-            env,
-        )
+        return (RuntimeKind.DOCKER, invocation.image, invocation.container_command, *grants)
+    if invocation.kind is RuntimeKind.SANDBOX:
+        return (RuntimeKind.SANDBOX, invocation.argv, str(invocation.plugin_dir), *grants)
     return (RuntimeKind.PROCESS, invocation.argv, str(invocation.plugin_dir), env)
-
-
-def _id_mismatch(invocation: Invocation, expected: int, found: object, stderr_tail: str) -> Failure:
-    return Failure(
-        kind=FailureKind.PROTOCOL,
-        message=(
-            f"{invocation.plugin_ref} answered request id {expected!r} "
-            f"with id {found!r}; a warm worker must echo each request's id"
-        ),
-        stderr_tail=stderr_tail,
-    )

@@ -1,11 +1,12 @@
 """One warm worker: a long-lived plugin speaking the serve loop over three pipes.
 
-The worker process is either the plugin itself (trusted mode) or the
-``docker`` CLI attached to the plugin's container (restricted mode:
-``docker start --attach --interactive``), whose pipes then carry the
-container's stdin, stdout and stderr. Everything after the start (the ready
-line, request and response lines, logs, deadlines, cancel, exit through a
-pidfd) is the same code for both; only :class:`Spawn` differs.
+The worker process is the plugin itself (trusted mode), bubblewrap around
+the plugin (restricted mode on the sandbox: :mod:`.sandbox.worker`), or the
+``docker`` CLI attached to the plugin's container (restricted mode on
+Docker: ``docker start --attach --interactive``), whose pipes then carry
+the container's stdin, stdout and stderr. Everything after the start (the
+ready line, request and response lines, logs, deadlines, cancel, exit
+through a pidfd) is the same code for all; only :class:`Spawn` differs.
 
 A call that must end its worker stops it with the sequence of
 :mod:`.deadline` (terminate, grace, kill), as a one-shot call stops its
@@ -23,6 +24,7 @@ import select
 import selectors
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +37,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_re
 from ..errors import PermissionDeniedError, RuntimeUnavailableError
 from . import reaper
 from .base import Invocation, RuntimeKind
-from .deadline import KILL_GRACE_S, Deadline, StopSequence
+from .deadline import KILL_GRACE_S, Deadline, Stoppable, StopSequence
 from .docker.runtime import DockerRuntime
 from .outcome import Termination
 from .process import process_environment
@@ -56,6 +58,7 @@ __all__ = [
 _READ_CHUNK = 1 << 16
 _CLI_EXIT_S = 2.0
 """How long a container worker's ``docker`` CLI may take to end after its container was killed."""
+_WHAT = {RuntimeKind.DOCKER: "its warm container", RuntimeKind.SANDBOX: "its warm sandbox"}
 
 
 class WorkerGone(Exception):
@@ -87,15 +90,24 @@ class Spawn:
     that stands for it: ``oom_killed`` asks whether the container hit its
     memory limit, ``exit_code`` how it ended (asked before ``cleanup``
     removes it), and ``signal`` delivers a stop signal to the container
-    itself, as a one-shot call's stop does.
+    itself, as a one-shot call's stop does. A sandbox worker's process is
+    bubblewrap, which inherits ``pass_fds`` and waits until ``on_start``
+    has limited it (raising ``OSError`` when it cannot); its cgroups say
+    which limit it hit (``oom_killed``, ``pids_exhausted``), and a graceful
+    stop spares bwrap itself (not ``terminate_leader``), whose death would
+    kill the plugin at once, without its grace.
     """
 
     runtime: RuntimeKind
     argv: tuple[str, ...]
     env: dict[str, str]
     cwd: Path | None = None
+    pass_fds: tuple[int, ...] = ()
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None
+    terminate_leader: bool = True
     cleanup: Callable[[], None] = _nothing
     oom_killed: Callable[[], bool] = _never
+    pids_exhausted: Callable[[], bool] = _never
     exit_code: Callable[[], int | None] = _unknown
     signal: Callable[[str], None] | None = None
 
@@ -111,6 +123,19 @@ class _EngineStop:
 
     def kill(self) -> None:
         self.signal("SIGKILL")
+
+
+@dataclass(frozen=True, slots=True)
+class _SparingLeader:
+    """A worker whose SIGTERM goes to its leader's descendants only (a :class:`.deadline.Stoppable`): bwrap's plugin."""
+
+    tree: ProcessTree
+
+    def terminate(self) -> None:
+        self.tree.terminate(leader=False)
+
+    def kill(self) -> None:
+        self.tree.kill()
 
 
 def process_spawn(invocation: Invocation) -> Spawn:
@@ -160,7 +185,7 @@ class WarmWorker:
         self.runtime = spawn.runtime
         self._spawn = spawn
         try:
-            self.process = start_plugin_process(spawn.argv, cwd=spawn.cwd, env=spawn.env)
+            self.process = start_plugin_process(spawn.argv, cwd=spawn.cwd, env=spawn.env, pass_fds=spawn.pass_fds)
         except OSError as exc:
             spawn.cleanup()
             raise WorkerGone(str(exc)) from exc
@@ -180,15 +205,19 @@ class WarmWorker:
         self.alive = True
         self._buffer = bytearray()
         try:
+            if spawn.on_start is not None:
+                spawn.on_start(self.process)
             self._await_ready(ready_timeout_s)
-        except WorkerGone:
+        except BaseException as exc:  # nothing of a worker that did not start may stay: processes, cgroups, fds
             self.kill()
+            if isinstance(exc, OSError):
+                raise WorkerGone(f"it could not be started ({exc})") from exc
             raise
 
     @property
     def what(self) -> str:
         """What a timeout or cancel kills, for messages."""
-        return "its warm container" if self.runtime is RuntimeKind.DOCKER else "its warm worker"
+        return _WHAT.get(self.runtime, "its warm worker")
 
     def _await_ready(self, timeout_s: float) -> None:
         line = self._read_line(Deadline(at=time.monotonic() + timeout_s), LogStream(1 << 20))
@@ -282,14 +311,18 @@ class WarmWorker:
     def oom_killed(self) -> bool:
         return self._spawn.oom_killed()
 
+    def pids_exhausted(self) -> bool:
+        return self._spawn.pids_exhausted()
+
     def stop(self, *, graceful: bool, grace_s: float = KILL_GRACE_S) -> None:
         """End the worker as a one-shot call ends its process, so both record the same ending.
 
         Graceful (a timeout, a cancel): terminate the worker, up to
         ``grace_s`` to exit, then kill; otherwise kill at once
         (:class:`.deadline.StopSequence`). A process worker is its process
-        tree; a container is signalled through the engine, and its
-        ``docker`` CLI, which ends with it, is given :data:`_CLI_EXIT_S` to.
+        tree (a sandbox's: its SIGTERM spares bwrap, as a one-shot
+        sandbox's does); a container is signalled through the engine, and
+        its ``docker`` CLI, which ends with it, is given :data:`_CLI_EXIT_S` to.
         Whatever is left of the tree is then SIGKILLed and the worker
         reaped, so :meth:`exit_status` says how it ended; descriptors stay
         open until :meth:`kill`.
@@ -298,7 +331,9 @@ class WarmWorker:
         self.tree.scan()
         if self.process.poll() is None:
             deliver = self._spawn.signal
-            target = self.tree if deliver is None else _EngineStop(deliver)
+            target: Stoppable = self.tree if self._spawn.terminate_leader else _SparingLeader(self.tree)
+            if deliver is not None:
+                target = _EngineStop(deliver)
             sequence = StopSequence(target, kill_grace_s=grace_s)
             sequence.begin(graceful=graceful)
             sequence.wait_for_end(self._ends_within, after_kill_s=0.0 if deliver is None else _CLI_EXIT_S)
@@ -309,11 +344,12 @@ class WarmWorker:
         return bool(select.select([self.pidfd], [], [], timeout_s)[0])
 
     def kill(self) -> None:
-        """Stop the worker and everything it started (its container too); release every descriptor.
+        """Stop the worker and everything it started (its container or sandbox too); release every descriptor.
 
         Nobody records this ending (an idle, recycled or stopped worker), so
         a container's CLI is simply killed and ``cleanup`` removes the
-        container, without waiting for the engine.
+        container, without waiting for the engine; a sandbox's ``cleanup``
+        kills what is left of it and removes its cgroups.
 
         Under a child subreaper, what the worker left outside its group (a
         double-forked daemon) is killed here too (:mod:`.runtimes.reaper`).

@@ -12,14 +12,15 @@ process that was already limited.
 
 A one-shot call runs it with :meth:`~SandboxLaunch.run`, which gives
 :meth:`~SandboxLaunch.admit` to :func:`~..supervise.run_supervised` as its
-``on_start``; a warm worker calls ``admit`` after
-:func:`~..supervise.start_plugin_process`. Either calls
-:meth:`~SandboxLaunch.finish` once bwrap is reaped, on every path: it
-reads what the sandbox used and which limits it hit, kills the sandbox's
-init if it still runs (bwrap's monitor can end first, and the init's end
-is what kills everything left in its PID namespace) and waits for its
-end, kills anything left in the cgroups, removes them and closes the
-descriptors.
+``on_start``, and calls :meth:`~SandboxLaunch.finish` once bwrap is reaped:
+it reads what the sandbox used and which limits it hit
+(:meth:`~SandboxLaunch.usage`), then closes. A warm worker (:mod:`.worker`)
+gives ``admit`` to the :class:`~..warm_worker.WarmWorker` that starts
+bwrap, reads ``usage`` when a call fails, and closes once it is killed.
+Closing, on every path, kills the sandbox's init if it still runs (bwrap's
+monitor can end first, and the init's end is what kills everything left
+in its PID namespace) and waits for its end, kills anything left in the
+cgroups, removes them and closes the descriptors.
 """
 
 from __future__ import annotations
@@ -164,10 +165,14 @@ class SandboxLaunch:
         assert isinstance(pid, int)
         return pid
 
+    def usage(self) -> SandboxUsage:
+        """What the sandbox used and which limits it hit so far (nothing known without cgroups)."""
+        return self.cgroup.usage() if self.cgroup is not None else SandboxUsage()
+
     def finish(self) -> SandboxUsage:
         """Once the sandbox is reaped: what it used and which limits it hit; then everything is removed and closed."""
         try:
-            return self.cgroup.usage() if self.cgroup is not None else SandboxUsage()
+            return self.usage()
         finally:
             self.close()
 

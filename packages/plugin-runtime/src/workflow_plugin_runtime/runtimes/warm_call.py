@@ -1,0 +1,107 @@
+"""One call on a warm worker, from its request line to a result, the way a one-shot call reports it.
+
+The pool (:mod:`.pool`) decides which worker serves a call and what becomes
+of the worker afterwards; this module runs the call on it and says how it
+ended, through the same mapping as every one-shot runtime
+(:func:`~.outcome.classify`): a timeout, cancel, limit, crash or protocol
+error fails the call with the same kind and message, and stops the worker
+here, as a one-shot call stops its process, so the result records how the
+worker ended. A worker that lives on records no exit code at all. A
+sandbox worker's cgroups say which limit it hit: killed at its memory
+limit, or refused a process at its pids limit (also when the plugin
+answered that with an error document and lives on: it still holds what it
+forked, so it goes), the call fails as a one-shot sandbox's would.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from ..errors import Failure, FailureKind
+from .base import Invocation, InvocationResult, LogCallback, Metrics
+from .outcome import Ending, Termination, classify
+from .streams import LogStream
+from .warm_worker import WarmWorker
+
+__all__ = ["call_worker"]
+
+_MAY_BE_REFUSED = (FailureKind.ACTION, FailureKind.CRASHED)
+"""How a call that was refused a process at its pids limit may fail (an error document, or an exit)."""
+
+
+def call_worker(
+    worker: WarmWorker,
+    invocation: Invocation,
+    *,
+    on_log: LogCallback | None,
+    started: float,
+    queued_s: float,
+) -> tuple[InvocationResult, bool]:
+    """One call on ``worker``; the result, and whether the worker may serve again.
+
+    ``started`` is when the call's own time began (a new worker's start is
+    the first call's cost, as a process start is a cold call's);
+    ``queued_s`` is how long it waited for the worker before that.
+    """
+    warm = worker.calls > 0
+    logs = LogStream(invocation.max_stderr_bytes, on_log)
+    line, termination = worker.call(invocation, logs)
+    if len(line) > invocation.max_stdout_bytes:
+        line, termination = b"", Termination.STDOUT_TOO_LARGE
+    if logs.overflowed:
+        termination = Termination.STDERR_TOO_LARGE
+    if termination is not Termination.COMPLETED:
+        worker.stop(graceful=termination in (Termination.TIMED_OUT, Termination.CANCELLED))
+    exit_code, signum = worker.exit_status()
+    still_running = worker.alive and exit_code is None and signum is None
+    oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
+    ending = Ending(
+        plugin_ref=invocation.plugin_ref,
+        stdout=line,
+        termination=termination,
+        exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
+        signal=signum,
+        stderr_tail=logs.tail(),
+        timeout_s=invocation.timeout_s,
+        killed=worker.what,
+        stdout_limit=invocation.max_stdout_bytes,
+        stderr_limit=invocation.max_stderr_bytes,
+        oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
+    )
+    response, failure = classify(ending)
+    if failure is not None and failure.kind in _MAY_BE_REFUSED and worker.pids_exhausted():
+        # Told as a one-shot call is; and a worker that answers a refused fork with an error and lives
+        # on still holds what it forked, so it goes (CRASHED is not healthy).
+        response, failure = classify(replace(ending, pids_limit=invocation.limits.pids))
+    answered_id = None if response is None else response.get("id")
+    if response is not None and answered_id != worker.calls:
+        response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
+    healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
+    if not healthy and still_running:
+        worker.stop(graceful=False)
+        exit_code, signum = worker.exit_status()
+        failure = None if failure is None else replace(failure, exit_code=exit_code)
+    metrics = Metrics(
+        duration_s=time.monotonic() - started,
+        runtime=worker.runtime,
+        exit_code=exit_code,
+        signal=signum,
+        warm=warm,
+        queued_s=queued_s,
+    )
+    result = InvocationResult(
+        response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
+    )
+    return result, healthy
+
+
+def _id_mismatch(invocation: Invocation, expected: int, found: object, stderr_tail: str) -> Failure:
+    return Failure(
+        kind=FailureKind.PROTOCOL,
+        message=(
+            f"{invocation.plugin_ref} answered request id {expected!r} "
+            f"with id {found!r}; a warm worker must echo each request's id"
+        ),
+        stderr_tail=stderr_tail,
+    )
