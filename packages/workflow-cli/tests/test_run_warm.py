@@ -147,3 +147,22 @@ tasks:
     assert done.returncode == 0, done.stderr
     assert record["tasks"]["second"]["outputs"] == {"greeting": "Hello, two!"}
     assert record["tasks"]["second"]["metrics"]["warm"] is True
+
+
+@pytest.mark.sandbox
+def test_a_restricted_workflow_with_the_pool_runs_in_warm_sandboxes(run_workflow):
+    flow = """
+name: warm-sandbox
+security: restricted
+tasks:
+  first: {uses: tests/e2e.number, inputs: {value: 1}}
+  second: {needs: [first], uses: tests/e2e.number, inputs: {value: 2}}
+"""
+    done, record = run_workflow(flow, "--pool", "--backend", "sandbox")
+    assert done.returncode == 0, done.stderr
+    first, second = (record["tasks"][name] for name in ("first", "second"))
+    assert second["outputs"] == {"value": 2}
+    assert [task["metrics"]["runtime"] for task in (first, second)] == ["sandbox", "sandbox"]
+    assert [task["metrics"]["warm"] for task in (first, second)] == [False, True]  # one sandbox served both
+    assert second["provenance"]["runtime"] == "sandbox"
+    assert record["warnings"] == []
