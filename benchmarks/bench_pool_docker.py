@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _shared import FLOOR_WORKER, build_noop_image
+from _shared import FLOOR_WORKER, build_noop_image, warm_figures
 
-from workflow_plugin_runtime import DockerRuntime, Invocation, RuntimeKind, WarmPool
+from workflow_plugin_runtime import DockerRuntime, Invocation, RuntimeKind
 from workflow_plugin_sdk.protocol import make_request
 
 BENCH_IMAGE = "workflow-plugins-bench/pool-noop:latest"
@@ -76,29 +76,6 @@ def cold_seconds(calls: int) -> float:
     return statistics.median(times)
 
 
-def warm_figures(calls: int) -> tuple[float, float, float, float]:
-    """A new pool's first call, the median warm call, warm calls per second over a burst, and close()."""
-    pool = WarmPool(size=1, recycle_after=calls + 2)  # the worker stays for close()
-    try:
-        started = time.perf_counter()
-        first = pool.invoke(INVOCATION)
-        first_s = time.perf_counter() - started
-        assert first.ok and first.metrics.runtime.value == "docker", first.failure
-        times = []
-        burst_started = time.perf_counter()
-        for _ in range(calls):
-            started = time.perf_counter()
-            result = pool.invoke(INVOCATION)
-            times.append(time.perf_counter() - started)
-            assert result.ok and result.metrics.warm, result
-        rate = calls / (time.perf_counter() - burst_started)
-    finally:
-        started = time.perf_counter()
-        pool.close()  # kills the CLI and force-removes the one warm container
-        close_s = time.perf_counter() - started
-    return first_s, statistics.median(times), rate, close_s
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", type=int, default=30, help="cold calls (one container each)")
@@ -108,7 +85,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         build_noop_image(Path(scratch), BENCH_IMAGE)
     cold = cold_seconds(args.cold)
-    bursts = [warm_figures(args.warm) for _ in range(args.bursts)]
+    bursts = [warm_figures(INVOCATION, args.warm) for _ in range(args.bursts)]
     first = statistics.median(b[0] for b in bursts)
     warm = statistics.median(b[1] for b in bursts)
     rate = statistics.median(b[2] for b in bursts)

@@ -17,16 +17,13 @@ alike; figures are medians. Usage: ``python benchmarks/bench_runtimes.py
 from __future__ import annotations
 
 import argparse
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _shared import NOOP_PLUGIN, build_noop_image
+from _shared import NOOP_PLUGIN, build_noop_image, docker_problem, invoke_once, measure
 
 from workflow_plugin_runtime import DockerRuntime, Invocation, ProcessRuntime, RuntimeKind, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
@@ -53,28 +50,6 @@ def _run(argv: list[str]) -> Callable[[], None]:
     return once
 
 
-def _invoke(runtime: ProcessRuntime | DockerRuntime, invocation: Invocation) -> Callable[[], None]:
-    def once() -> None:
-        result = runtime.invoke(invocation)
-        if result.failure is not None:
-            raise SystemExit(f"{runtime.kind.value}: {result.failure.message}")
-
-    return once
-
-
-def measure(cases: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
-    """Median seconds of each case, one call of each per round."""
-    for case in cases.values():
-        case()  # warm caches once
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, case in cases.items():
-            started = time.perf_counter()
-            case()
-            samples[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def report(title: str, medians: dict[str, float], floor: str) -> None:
     print(f"\n{title}\n")
     print(f"| case | median (ms) | ratio to `{floor}` |")
@@ -97,17 +72,9 @@ def bench_process(plugin_dir: Path, rounds: int) -> None:
         floor: _run([sys.executable, "-I", "-c", "import json,sys"]),
         "base interpreter -I -c 'import json,sys'": _run([base_python, "-I", "-c", "import json,sys"]),
         "plugin via bare subprocess.run": _run(list(invocation.argv)),
-        "ProcessRuntime.invoke": _invoke(ProcessRuntime(), invocation),
+        "ProcessRuntime.invoke": invoke_once(ProcessRuntime(), invocation),
     }
     report(f"ProcessRuntime, cold no-op ({rounds} rounds, {sys.executable})", measure(cases, rounds), floor)
-
-
-def docker_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "no Docker daemon answers (bash .ci/setup-docker.sh)"
-    return None
 
 
 def bench_docker(plugin_dir: Path, rounds: int) -> None:
@@ -125,7 +92,7 @@ def bench_docker(plugin_dir: Path, rounds: int) -> None:
         "docker run --rm -i + runtime's restrictions": _run(
             ["docker", "run", "--rm", "-i", *RESTRICTED_RUN_FLAGS, BENCH_IMAGE]
         ),
-        "DockerRuntime.invoke": _invoke(
+        "DockerRuntime.invoke": invoke_once(
             runtime, Invocation(kind=RuntimeKind.DOCKER, plugin_ref="bench/noop", request=REQUEST, image=BENCH_IMAGE)
         ),
     }

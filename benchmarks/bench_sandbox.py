@@ -35,10 +35,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from _shared import FLOOR_WORKER, NOOP_PLUGIN, build_noop_image
+from _shared import (
+    FLOOR_WORKER,
+    NOOP_PLUGIN,
+    build_noop_image,
+    docker_problem,
+    invoke_once,
+    measure,
+    warm_figures,
+)
 
 from workflow_plugin_runtime import (
     DockerRuntime,
@@ -47,7 +54,6 @@ from workflow_plugin_runtime import (
     ProcessRuntime,
     RuntimeKind,
     RuntimeUnavailableError,
-    WarmPool,
     plugin_argv,
     usable_backend,
 )
@@ -69,41 +75,11 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def docker_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "no Docker daemon answers (bash .ci/setup-docker.sh)"
-    return None
-
-
-def _invoke(runtime: PluginRuntime, invocation: Invocation) -> Callable[[], None]:
-    def once() -> None:
-        result = runtime.invoke(invocation)
-        if result.failure is not None:
-            raise SystemExit(f"{runtime.kind.value}: {result.failure.message}")
-
-    return once
-
-
-def measure(cases: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
-    """Median seconds of each case, one call of each per round."""
-    for case in cases.values():
-        case()  # warm caches once (and the sandbox's probe, once per process)
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, case in cases.items():
-            started = time.perf_counter()
-            case()
-            samples[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def bench_cold(process: Invocation, sandboxed: Invocation, rounds: int, plugin_dir: Path) -> None:
     runtimes: list[PluginRuntime] = [ProcessRuntime(), SandboxRuntime()]
     cases = {
-        "`ProcessRuntime.invoke` (trusted)": _invoke(runtimes[0], process),
-        "`SandboxRuntime.invoke`": _invoke(runtimes[1], sandboxed),
+        "`ProcessRuntime.invoke` (trusted)": invoke_once(runtimes[0], process),
+        "`SandboxRuntime.invoke`": invoke_once(runtimes[1], sandboxed),
     }
     problem = docker_problem()
     if problem is None:
@@ -112,7 +88,7 @@ def bench_cold(process: Invocation, sandboxed: Invocation, rounds: int, plugin_d
         build_noop_image(context, BENCH_IMAGE)
         runtimes.append(DockerRuntime())
         docker = Invocation(kind=RuntimeKind.DOCKER, plugin_ref="bench/noop", request=REQUEST, image=BENCH_IMAGE)
-        cases["`DockerRuntime.invoke`"] = _invoke(runtimes[2], docker)
+        cases["`DockerRuntime.invoke`"] = invoke_once(runtimes[2], docker)
     try:
         medians = measure(cases, rounds)
     finally:
@@ -144,29 +120,6 @@ def floor_rate(calls: int) -> float:
     worker.stdin.close()
     worker.wait()
     return calls / elapsed
-
-
-def warm_figures(sandboxed: Invocation, calls: int) -> tuple[float, float, float, float]:
-    """A new pool's first call, the median warm call, warm calls per second over a burst, and close()."""
-    pool = WarmPool(size=1, recycle_after=calls + 2)  # the worker stays for close()
-    try:
-        started = time.perf_counter()
-        first = pool.invoke(sandboxed)
-        first_s = time.perf_counter() - started
-        assert first.ok and first.metrics.runtime is RuntimeKind.SANDBOX, first.failure
-        times = []
-        burst_started = time.perf_counter()
-        for _ in range(calls):
-            started = time.perf_counter()
-            result = pool.invoke(sandboxed)
-            times.append(time.perf_counter() - started)
-            assert result.ok and result.metrics.warm, result
-        rate = calls / (time.perf_counter() - burst_started)
-    finally:
-        started = time.perf_counter()
-        pool.close()  # kills the sandbox, removes its cgroups
-        close_s = time.perf_counter() - started
-    return first_s, statistics.median(times), rate, close_s
 
 
 def bench_warm(sandboxed: Invocation, calls: int, bursts: int) -> None:
