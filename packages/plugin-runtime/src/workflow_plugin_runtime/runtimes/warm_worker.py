@@ -331,9 +331,13 @@ class WarmWorker:
         self.tree.scan()
         if self.process.poll() is None:
             deliver = self._spawn.signal
-            target: Stoppable = self.tree if self._spawn.terminate_leader else _SparingLeader(self.tree)
+            target: Stoppable
             if deliver is not None:
                 target = _EngineStop(deliver)
+            elif self._spawn.terminate_leader:
+                target = self.tree
+            else:
+                target = _SparingLeader(self.tree)
             sequence = StopSequence(target, kill_grace_s=grace_s)
             sequence.begin(graceful=graceful)
             sequence.wait_for_end(self._ends_within, after_kill_s=0.0 if deliver is None else _CLI_EXIT_S)
