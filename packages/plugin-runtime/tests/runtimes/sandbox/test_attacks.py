@@ -8,11 +8,8 @@ from inside a sandbox fails as it would as a process.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,34 +29,6 @@ SHELL_PLUGIN = """#!/bin/sh
 if [ -e "$1" ]; then seen=something; else seen=nothing; fi
 printf '{"ok": true, "outputs": {"seen": "%s"}}\\n' "$seen"
 """
-
-
-@pytest.fixture
-def abstract_listener() -> Iterator[str]:
-    """A Unix socket in the host's abstract namespace that greets each connection; yields its ``@name``."""
-    name = f"workflow-sandbox-test-{uuid.uuid4().hex}"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(f"\0{name}")
-    server.listen()
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                connection.sendall(b"the host's")
-
-    thread = threading.Thread(target=serve, name="abstract-listener", daemon=True)
-    thread.start()
-    try:
-        yield f"@{name}"
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(timeout=5)
 
 
 def test_a_virtualenv_shipped_in_the_plugin_folder_binds_no_host_folder(
@@ -96,18 +65,19 @@ def test_a_virtualenv_shipped_in_the_plugin_folder_binds_no_host_folder(
 
 
 def test_a_host_abstract_unix_socket_is_out_of_reach_without_a_network_grant(
-    sandbox: SandboxRuntime, intruder: MakeInvocation, abstract_listener: str
+    sandbox: SandboxRuntime, intruder: MakeInvocation, abstract_listener
 ) -> None:
     """Abstract Unix sockets belong to a network namespace: the sandbox's own, unless it shares the host's.
 
     With a grant the same name answers (the host's network, as on Docker's
     ``host`` network): that is what shows the refusal comes from the namespace.
     """
-    refused = sandbox.invoke(intruder("connect-unix", {"address": abstract_listener}))
-    granted = sandbox.invoke(intruder("connect-unix", {"address": abstract_listener}, network=True))
+    address = {"address": abstract_listener.address}
+    refused = sandbox.invoke(intruder("connect-unix", address))
+    granted = sandbox.invoke(intruder("connect-unix", address, network=True))
 
     assert refused.outputs == {"error": "ECONNREFUSED"}, (refused.failure, refused.stderr_tail)
-    assert granted.outputs == {"ok": "the host's"}, (granted.failure, granted.stderr_tail)
+    assert granted.outputs == {"ok": abstract_listener.greeting}, (granted.failure, granted.stderr_tail)
 
 
 def test_a_hard_link_cannot_carry_a_read_only_file_into_a_read_write_mount(
