@@ -58,10 +58,17 @@ class Listener:
     greeting: str
 
 
-@pytest.fixture
-def host_listener() -> Iterator[Listener]:
-    server = socket.create_server(("127.0.0.1", 0))
-    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+@dataclass(frozen=True)
+class AbstractListener:
+    """A Unix socket in the host's abstract namespace, ``address`` spelt ``@name``, greeting each connection."""
+
+    address: str
+    greeting: str
+
+
+@contextlib.contextmanager
+def _greeting_each_connection(server: socket.socket, greeting: str) -> Iterator[None]:
+    """Serve ``greeting`` to every connection to ``server`` (listening) from a thread; close it when the block ends."""
 
     def serve() -> None:
         while True:
@@ -75,12 +82,31 @@ def host_listener() -> Iterator[Listener]:
     thread = threading.Thread(target=serve, name="host-listener", daemon=True)
     thread.start()
     try:
-        yield Listener(server.getsockname()[1], greeting)
+        yield
     finally:
         with contextlib.suppress(OSError):
             server.shutdown(socket.SHUT_RDWR)
         server.close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def host_listener() -> Iterator[Listener]:
+    server = socket.create_server(("127.0.0.1", 0))
+    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+    with _greeting_each_connection(server, greeting):
+        yield Listener(server.getsockname()[1], greeting)
+
+
+@pytest.fixture
+def abstract_listener() -> Iterator[AbstractListener]:
+    name = f"workflow-sandbox-test-{uuid.uuid4().hex}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(f"\0{name}")
+    server.listen()
+    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+    with _greeting_each_connection(server, greeting):
+        yield AbstractListener(f"@{name}", greeting)
 
 
 @pytest.fixture

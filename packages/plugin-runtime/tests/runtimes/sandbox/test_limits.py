@@ -81,6 +81,24 @@ def test_allocating_past_the_memory_limit_fails_naming_the_limit(
     assert cgroups_left() == []
 
 
+@pytest.mark.parametrize("scratch", ["/tmp", "/dev/shm"])
+def test_files_in_the_private_tmpfs_count_against_the_memory_limit(
+    sandbox: SandboxRuntime,
+    intruder: MakeInvocation,
+    cgroups_required: None,
+    cgroups_left: Callable[[], list[Path]],
+    scratch: str,
+) -> None:
+    """A tmpfs holds its files in memory no process owns: the sandbox's cgroup is charged for it all the same."""
+    result = sandbox.invoke(
+        intruder("fill", {"path": f"{scratch}/ballast", "mib": 128}, limits=ResourceLimits(memory_bytes=64 * MiB))
+    )
+
+    assert result.failure is not None and result.failure.kind is FailureKind.CRASHED, (result.failure, result.outputs)
+    assert "it was killed at its memory limit of 64 MiB" in result.failure.message
+    assert cgroups_left() == []
+
+
 def test_the_whole_sandbox_is_measured(sandbox: SandboxRuntime, probe: MakeInvocation, cgroups_required: None) -> None:
     from workflow_plugin_runtime.config import RuntimeKind
 

@@ -11,6 +11,7 @@ cases once without ``--seccomp``).
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 
 import pytest
@@ -26,8 +27,13 @@ SIGCHLD = 17
 KEY_SPEC_SESSION_KEYRING = -3
 ADDR_NO_RANDOMIZE = 0x0040000
 PERSONALITY_QUERY = 0xFFFFFFFF
+AF_VSOCK = 40
+SOCK_STREAM = 1
+FAN_REPORT_FID = 0x200
+I386_UNSHARE = 310
 SECCOMP = "seccomp"
 BEHIND = "seccomp, then no capability"
+VSOCK = "seccomp (vsock is not namespaced: a VM's way to its host)"
 
 # (syscall, arguments, expected errno, what stops it)
 DENIED = [
@@ -60,6 +66,15 @@ DENIED = [
     ("ptrace", [0, 0, 0, 0], "EPERM", "seccomp (Docker allows ptrace)"),
     ("process_vm_readv", [1, 0, 0, 0, 0, 0], "EPERM", SECCOMP),
     ("io_uring_setup", [0, 0], "EPERM", SECCOMP),
+    ("pidfd_getfd", [-1, 0, 0], "EPERM", SECCOMP),
+    ("process_madvise", [-1, 0, 0, 0, 0], "EPERM", SECCOMP),
+    ("fanotify_init", [FAN_REPORT_FID, 0], "EPERM", SECCOMP),  # unprivileged since Linux 5.13
+    ("migrate_pages", [0, 0, 0, 0], "EPERM", SECCOMP),
+    ("set_mempolicy_home_node", [0, 0, 0, 0], "EPERM", SECCOMP),
+    ("sethostname", [0, 0], "EPERM", BEHIND),
+    ("setdomainname", [0, 0], "EPERM", BEHIND),
+    ("socket", [AF_VSOCK, SOCK_STREAM, 0], "EPERM", VSOCK),
+    ("socket", [AF_VSOCK | 1 << 32, SOCK_STREAM, 0], "EPERM", f"{VSOCK}, whatever bits lie above the int"),
 ]
 
 pytestmark = pytest.mark.sandbox
@@ -103,3 +118,23 @@ def test_any_other_personality_is_denied_whatever_bits_it_shares_with_an_allowed
     result = sandbox.invoke(intruder("syscall", {"number": syscall_number("personality"), "args": [persona]}))
 
     assert result.outputs == {"result": -1, "errno": "EPERM"}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the 32-bit and x32 ABIs are x86-64's")
+@pytest.mark.parametrize(("abi", "number"), [("i386", I386_UNSHARE), ("x32", None)])
+def test_a_syscall_through_another_abi_kills_the_process(
+    sandbox: SandboxRuntime, intruder: MakeInvocation, abi: str, number: int | None
+) -> None:
+    """``unshare(CLONE_NEWUSER)`` by ``int 0x80`` or x32's numbering: seccomp kills the caller.
+
+    The filter's rules name the native table's numbers; a call through
+    another table would pass them, so the filter kills it first. Without
+    the filter, the ``int 0x80`` call makes its namespace (kernels with
+    32-bit emulation, as CI's); the x32 one answers ENOSYS where the kernel
+    lacks x32, as CI's does.
+    """
+    result = sandbox.invoke(
+        intruder("syscall-abi", {"abi": abi, "number": number or syscall_number("unshare"), "args": [CLONE_NEWUSER]})
+    )
+
+    assert result.outputs == {"signal": "SIGSYS"}, (result.failure, result.stderr_tail)

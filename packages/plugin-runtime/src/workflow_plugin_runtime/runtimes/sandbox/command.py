@@ -11,8 +11,8 @@ only the serve-loop switch), so both get the same lockdown:
 * an empty root (bwrap's tmpfs, remounted read-only at the end) holding
   only ``/usr`` and its ``/bin``, ``/sbin``, ``/lib*`` links, the dynamic
   loader's cache, the interpreter's prefix and, when the plugin starts
-  from a virtualenv, that virtualenv and the source folders its ``.pth``
-  files add (editable installs such as the SDK), all read-only; the
+  from the engine's virtualenv, that virtualenv and the source folders its
+  ``.pth`` files add (editable installs such as the SDK), all read-only; the
   plugin's folder read-only, as its working directory; a fresh ``/proc``
   and ``/dev``; private tmpfs ``/tmp`` and ``/dev/shm`` (mode 1777, at
   most the memory limit); with a network grant, the resolver's files; and
@@ -242,14 +242,17 @@ def _interpreter_trees(program: Path | None) -> tuple[Path, ...]:
     """The read-only trees a plugin's interpreter needs outside ``/usr``.
 
     This interpreter's prefix, always; and when the plugin's program lies
-    in a virtualenv (the engine's, usually), that virtualenv at the path
-    the program names it by (Python finds ``pyvenv.cfg`` there) and the
-    folders its ``.pth`` files put on ``sys.path``. A tree inside another,
-    in ``/usr``, or a sensitive folder (a home, ``/etc``) is left out.
+    in the engine's own virtualenv (``sys.prefix``), that virtualenv at the
+    path the program names it by (Python finds ``pyvenv.cfg`` there) and
+    the folders its ``.pth`` files put on ``sys.path``. No other
+    virtualenv: the plugin chooses its program, and the ``.pth`` files of
+    one it ships in its folder would choose which host folders it sees. A
+    tree inside another, in ``/usr``, or a sensitive folder (a home,
+    ``/etc``) is left out.
     """
     trees = [Path(os.path.realpath(sys.base_prefix))]
-    if program is not None and (program.parent.parent / "pyvenv.cfg").is_file():
-        venv = program.parent.parent
+    venv = None if program is None else program.parent.parent
+    if venv is not None and sys.prefix != sys.base_prefix and os.path.realpath(venv) == os.path.realpath(sys.prefix):
         trees.append(venv)
         for pth in sorted(venv.glob("lib/python*/site-packages/*.pth")):
             for line in pth.read_text(errors="replace").splitlines():

@@ -8,8 +8,9 @@ profile denies (:data:`DENIED_SYSCALLS`: mounts, namespaces, keyrings,
 bpf, perf, modules, kexec, reboot, swap, accounting, the clocks,
 ``open_by_handle_at``, ``userfaultfd``, ``io_uring``...), and ``ptrace``
 too, which Docker allows on kernels 4.8 and later: a plugin has no need of
-it. ``clone`` is denied only with a namespace flag; ``clone3``, whose
-flags sit in memory a filter cannot read, answers ``ENOSYS`` so that libc
+it. ``socket`` is denied for vsock (:data:`DENIED_SOCKET_FAMILIES`),
+whose addresses no namespace separates. ``clone`` is denied only with a
+namespace flag; ``clone3``, whose flags sit in memory a filter cannot read, answers ``ENOSYS`` so that libc
 falls back to ``clone`` (as Docker does). ``personality`` is allowed only
 with the values Docker allows (:data:`PERSONALITIES`).
 
@@ -35,6 +36,7 @@ from collections.abc import Iterator
 
 __all__ = [
     "CLONE_NAMESPACE_FLAGS",
+    "DENIED_SOCKET_FAMILIES",
     "DENIED_SYSCALLS",
     "ENOSYS_SYSCALLS",
     "PERSONALITIES",
@@ -60,6 +62,7 @@ DENIED_SYSCALLS = (
     "name_to_handle_at",
     "quotactl",
     "quotactl_fd",
+    "fanotify_init",  # unprivileged since Linux 5.13; Docker keeps it for CAP_SYS_ADMIN
     "nfsservctl",
     "ustat",
     "sysfs",
@@ -93,6 +96,8 @@ DENIED_SYSCALLS = (
     "process_vm_readv",
     "process_vm_writev",
     "kcmp",
+    "pidfd_getfd",
+    "process_madvise",
     # the whole machine
     "reboot",
     "swapon",
@@ -112,6 +117,10 @@ DENIED_SYSCALLS = (
     "set_mempolicy",
     "mbind",
     "move_pages",
+    "migrate_pages",
+    "set_mempolicy_home_node",
+    "sethostname",
+    "setdomainname",
 )
 """Denied with EPERM whatever their arguments (names the native architecture lacks are skipped)."""
 
@@ -129,11 +138,16 @@ CLONE_NAMESPACE_FLAGS = (
 )
 """``clone`` with any of these is denied: a new namespace is a way around the sandbox's."""
 
+DENIED_SOCKET_FAMILIES = (40,)  # AF_VSOCK
+"""``socket`` in these families is denied (Docker denies vsock): no namespace separates vsock, a VM's way to its host.
+The family is an ``int``: only its low 32 bits are compared, as the kernel reads only those."""
+
 PERSONALITIES = frozenset({0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF})
 """What ``personality`` may be called with (Docker's list): Linux, 32-bit Linux, UNAME26 and the query.
 Anything else could, for one, turn address space randomisation off."""
 
 _PERSONALITY_BITS = 32
+_INT_BITS = 0xFFFFFFFF
 
 
 def _outside(allowed: frozenset[int], *, bits: int) -> Iterator[tuple[int, int]]:
@@ -178,6 +192,8 @@ def seccomp_program() -> bytes:
         program.add_rule(pyseccomp.ERRNO(errno.ENOSYS), name)
     for flag in CLONE_NAMESPACE_FLAGS:
         program.add_rule(deny, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
+    for family in DENIED_SOCKET_FAMILIES:
+        program.add_rule(deny, "socket", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, _INT_BITS, family))
     program.add_rule(deny, "personality", pyseccomp.Arg(0, pyseccomp.GT, (1 << _PERSONALITY_BITS) - 1))
     for mask, value in _outside(PERSONALITIES, bits=_PERSONALITY_BITS):
         program.add_rule(deny, "personality", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, mask, value))
