@@ -63,6 +63,10 @@ DENIED_SYSCALLS = (
     "quotactl",
     "quotactl_fd",
     "fanotify_init",  # unprivileged since Linux 5.13; Docker keeps it for CAP_SYS_ADMIN
+    # inotify counts against the user namespace's owner (root, for a root engine): a plugin could use up
+    # root's instances host-wide while it runs; a container, counted as its own uid, cannot (stricter than Docker)
+    "inotify_init",
+    "inotify_init1",
     "nfsservctl",
     "ustat",
     "sysfs",
