@@ -239,3 +239,60 @@ def test_a_dead_runs_workflow_path_is_shown_with_its_control_characters_escaped(
     assert shown.returncode == 0, shown.stderr
     assert "\\x1b]0;owned\\x07\\x9b.yaml" in shown.stdout  # visible, never obeyed
     assert not any(char in shown.stdout + shown.stderr for char in "\x1b\x07\x9b")
+
+
+def sandbox_cgroups_of(engine: int) -> list[Path]:
+    """The cgroups an engine made for its sandboxes, in every controller (where this test process makes its own)."""
+    from workflow_plugin_runtime.runtimes.sandbox.limits import CGROUP_PREFIX, cgroup_parents
+
+    parents = cgroup_parents()
+    assert parents is not None, "sandboxes get cgroups only from a root engine with cgroup v1 controllers"
+    return sorted(
+        directory
+        for parent in set(parents.values())
+        for directory in parent.iterdir()
+        if directory.name.startswith(f"{CGROUP_PREFIX}{engine}-")
+    )
+
+
+@pytest.fixture
+def cgroups_required() -> None:
+    """What a sandbox's cgroups need: a root engine on a machine with cgroup v1 controllers (CI's)."""
+    from workflow_plugin_runtime.runtimes.sandbox.limits import cgroup_parents
+
+    if cgroup_parents() is None:
+        pytest.skip("sandboxes get no cgroups here (the engine is not root, or cgroup v2 only)")
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("cleaner", ["clean", "run"])
+def test_the_sandbox_cgroups_of_a_sigkilled_engine_are_removed_by_the_next_clean(
+    run_cli, cli_env, tmp_path, cgroups_required, cleaner
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)  # the sandboxed plugin runs as 65534
+    header = "security: restricted\npermissions:\n  mounts: [{source: ./out, target: /out, access: read-write}]\n"
+    cli = start_run(
+        cli_env, lingering(tmp_path, "/out/started", header=header), "--backend", "sandbox", "-p", str(PLUGINS)
+    )
+    try:
+        wait_for(out / "started", cli)
+        run_id = the_run_entry(tmp_path).name
+        made = sandbox_cgroups_of(cli.pid)
+        assert made, "the sandbox should have cgroups of its own"
+        sigkill(cli)
+        assert sandbox_cgroups_of(cli.pid) == made, "a SIGKILLed engine cannot remove its sandboxes' cgroups"
+        quick = tmp_path / "quick.yaml"
+        quick.write_text("name: quick\ntasks:\n  one: {uses: tests/e2e.number, inputs: {value: 1}}\n")
+
+        done = run_cli("clean") if cleaner == "clean" else run_cli("run", str(quick), "-p", str(PLUGINS))
+
+        assert done.returncode == 0, done.stderr
+        said = done.stdout if cleaner == "clean" else done.stderr
+        assert f"cleaned up after dead run {run_id} (pid {cli.pid}" in said
+        assert "removed 1 sandbox cgroup," in said
+        assert sandbox_cgroups_of(cli.pid) == []
+        assert not any(directory.exists() for directory in made)
+    finally:
+        stop(cli)
