@@ -92,5 +92,5 @@ def usable_backend(
     hints = "; ".join(f"{candidate.value}: {problem.hint}" for candidate, problem in problems if problem.hint)
     raise RuntimeUnavailableError(
         f"no restricted backend can run here (auto tried {', '.join(c.value for c in candidates)}): {reasons}",
-        hint=f"get one of them ({hints})" if hints else None,
+        hint=hints or None,
     )

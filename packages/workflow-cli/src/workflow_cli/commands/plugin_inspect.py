@@ -45,8 +45,8 @@ def plugin_inspect(
     code is 1 when the workflow could not run this plugin as written (a
     missing grant, the Docker socket in restricted mode); warnings alone
     leave it 0. It also says where the workflow's plugins would run on this
-    machine (local processes when trusted; else its restricted backend, and
-    a warning when that cannot run here).
+    machine: local processes when trusted, else its restricted backend (or
+    why none can run here).
 
     Examples:
 
@@ -79,11 +79,7 @@ def plugin_inspect(
             raise InvalidInput(ErrorKind.WORKFLOW, exc.problems, summary=f"{workflow}: {exc.message}") from exc
         config = project_config(plugins_path, workflow=workflow)
         warnings += plugin_grant_problems(loaded, manifest, resolver=Resolver.from_config(config))
-        placement = place(loaded, config.backend)
-        unavailable = placement.warning()
-        if unavailable is not None:
-            warnings.append(unavailable)
-        runs_in = placement.view()
+        runs_in = place(loaded, config.backend).view()
     report = inspection(
         manifest,
         source=found.source,

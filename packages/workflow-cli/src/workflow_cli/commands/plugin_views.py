@@ -75,12 +75,14 @@ class RunsInView(TypedDict):
     ``backend`` is the restricted-mode setting (``auto``, ``sandbox``,
     ``docker``; ``None`` for a trusted workflow); ``runtime`` the place it
     gives on this machine (``process``, ``sandbox``, ``docker``), ``None``
-    when no restricted backend can run here.
+    when no restricted backend can run here, and ``unavailable`` then says
+    why and how to get one (what ``workflow run`` would refuse the run with).
     """
 
     security: str
     backend: str | None
     runtime: str | None
+    unavailable: ProblemView | None
 
 
 class Inspection(TypedDict):

@@ -57,7 +57,7 @@ def validate(
 
     from workflow_plugin_runtime import image_problems, neutralise_controls
 
-    from ..ui.console import make_console
+    from ..ui.console import make_console, print_problem
     from ..ui.render import runs_in_text
     from .workflow_common import place
 
@@ -69,17 +69,17 @@ def validate(
         secrets_file=secrets_file,
         check_secrets=not skip_secrets,
     )
-    found = image_problems(loaded.check, backend=loaded.config.backend)
+    images = image_problems(loaded.check, backend=loaded.config.backend)
+    if images:
+        loaded = replace(loaded, check=replace(loaded.check, problems=(*loaded.check.problems, *images)))
+    errors = make_console(stderr=True)
+    report_problems(errors, loaded)
     workflow = loaded.check.workflow
-    # Asked only of a workflow that could run: probing a backend for one that cannot tells nobody anything.
-    placement = place(workflow, loaded.config.backend) if workflow is not None and not loaded.check.errors else None
-    unavailable = placement.warning() if placement is not None else None
-    if unavailable is not None:
-        found.insert(0, unavailable)
-    if found:
-        loaded = replace(loaded, check=replace(loaded.check, problems=(*loaded.check.problems, *found)))
-    report_problems(make_console(stderr=True), loaded)
-    assert workflow is not None and placement is not None  # report_problems exited otherwise
+    assert workflow is not None  # report_problems exited otherwise
+    placement = place(workflow, loaded.config.backend)
+    unavailable = placement.warning()
+    if unavailable is not None:  # what run would refuse: said here too, in the same words
+        print_problem(errors, unavailable)
     if json_output:
         from .plugin_views import json_ready, problem_view
 

@@ -137,15 +137,19 @@ class Placement:
     def view(self) -> RunsInView:
         from workflow_plugin_runtime import SecurityMode
 
+        from .plugin_views import problem_view
+
         restricted = self.workflow.security is SecurityMode.RESTRICTED
+        warning = self.warning()
         return {
             "security": self.workflow.security.value,
             "backend": (AUTO if self.backend is None else self.backend.value) if restricted else None,
             "runtime": None if self.runtime is None else self.runtime.value,
+            "unavailable": None if warning is None else problem_view(warning),
         }
 
     def warning(self) -> Problem | None:
-        """What ``run`` would refuse, for the commands that only check (``validate``, ``plugin inspect``)."""
+        """What ``run`` would refuse, as a warning for the commands that only check (``validate``, ``plugin inspect``)."""
         from workflow_plugin_runtime import Problem, Severity
 
         if self.problem is None:

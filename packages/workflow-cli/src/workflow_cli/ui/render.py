@@ -348,8 +348,11 @@ def print_inspection(console: Console, report: Inspection) -> None:
     warnings = report["warnings"]
     if report["workflow"] is not None:
         console.print(plain(f"\nGrants of {report['workflow']}", "bold underline"))
-        if report["runs_in"] is not None:
-            console.print(plain(f"  its plugins run in: {runs_in_text(report['runs_in'])}"))
+        runs_in = report["runs_in"]
+        if runs_in is not None:
+            console.print(plain(f"  its plugins run in: {runs_in_text(runs_in)}"))
+            if runs_in["unavailable"] is not None:
+                print_problem_view(console, runs_in["unavailable"])
         if not warnings:
             console.print(Text("  no problems: the grants fit what this plugin needs"))
     elif warnings:
