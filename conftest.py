@@ -35,7 +35,7 @@ settings.load_profile("workflow-plugins")
 def docker_problem() -> str | None:
     """Why Docker cannot be used here, or None when a daemon answers."""
     if shutil.which("docker") is None:
-        return "the docker client is not installed (CI installs it: see .ci/setup-docker.sh)"
+        return "the docker client is not installed (CI installs it: see .ci/setup-isolation.sh)"
     done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
     if done.returncode != 0:
         return "no Docker daemon answers (start it: see docs/docker.md)"
