@@ -241,20 +241,6 @@ def test_a_dead_runs_workflow_path_is_shown_with_its_control_characters_escaped(
     assert not any(char in shown.stdout + shown.stderr for char in "\x1b\x07\x9b")
 
 
-def sandbox_cgroups_of(engine: int) -> list[Path]:
-    """The cgroups an engine made for its sandboxes, in every controller (where this test process makes its own)."""
-    from workflow_plugin_runtime.runtimes.sandbox.limits import CGROUP_PREFIX, cgroup_parents
-
-    parents = cgroup_parents()
-    assert parents is not None, "sandboxes get cgroups only from a root engine with cgroup v1 controllers"
-    return sorted(
-        directory
-        for parent in set(parents.values())
-        for directory in parent.iterdir()
-        if directory.name.startswith(f"{CGROUP_PREFIX}{engine}-")
-    )
-
-
 @pytest.fixture
 def cgroups_required() -> None:
     """What a sandbox's cgroups need: a root engine on a machine with cgroup v1 controllers (CI's)."""
@@ -267,7 +253,7 @@ def cgroups_required() -> None:
 @pytest.mark.sandbox
 @pytest.mark.parametrize("cleaner", ["clean", "run"])
 def test_the_sandbox_cgroups_of_a_sigkilled_engine_are_removed_by_the_next_clean(
-    run_cli, cli_env, tmp_path, cgroups_required, cleaner
+    run_cli, cli_env, tmp_path, cgroups_required, sandbox_cgroups_of, cleaner
 ):
     out = tmp_path / "out"
     out.mkdir()

@@ -149,7 +149,7 @@ class Placement:
         }
 
     def warning(self) -> Problem | None:
-        """What ``run`` would refuse, as a warning for the commands that only check (``validate``, ``plugin inspect``)."""
+        """What ``run`` would refuse, as a warning for the commands that only check (validate, plugin inspect)."""
         from workflow_plugin_runtime import Problem, Severity
 
         if self.problem is None:
