@@ -1,4 +1,4 @@
-"""Shared by every test tree: the ``docker`` and ``sandbox`` markers' gatekeeping.
+"""Shared by every test tree: the ``docker`` and ``sandbox`` markers' gatekeeping, and services plugins try to reach.
 
 Outside CI a test needing Docker or bubblewrap is skipped with the reason;
 with ``CI`` set the same test fails instead, so CI can never pass by skipping.
@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +205,39 @@ def _hung_docker_daemon(*, answers_probe: bool) -> Iterator[str]:
         for connection in held:
             connection.close()
         path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A TCP service on the host's 127.0.0.1 that greets each connection with ``greeting``."""
+
+    port: int
+    greeting: str
+
+
+@pytest.fixture
+def host_listener() -> Iterator[Listener]:
+    server = socket.create_server(("127.0.0.1", 0))
+    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection:
+                connection.sendall(greeting.encode())
+
+    thread = threading.Thread(target=serve, name="host-listener", daemon=True)
+    thread.start()
+    try:
+        yield Listener(server.getsockname()[1], greeting)
+    finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -93,31 +91,6 @@ def matrix(
             os.kill(pid, 9)
 
 
-@pytest.fixture
-def host_listener() -> Iterator[int]:
-    """A TCP service on the host's 127.0.0.1 (its port), answering every connection: reachable only on the host."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                connection.sendall(b"the host's loopback")
-
-    thread = threading.Thread(target=serve, name="host-listener", daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(timeout=5)
-
-
 def outputs_of(record: dict, task: str) -> Any:
     result = record["tasks"][task]
     assert result["status"] == "succeeded", result["error"]
@@ -127,7 +100,7 @@ def outputs_of(record: dict, task: str) -> Any:
 def test_there_is_no_network_but_its_own_loopback(matrix, host_listener):
     done, record = matrix.run(
         "  look: {uses: tests/intruder.look-around}\n"
-        f"  reach: {{uses: tests/intruder.connect, inputs: {{port: {host_listener}}}}}\n"
+        f"  reach: {{uses: tests/intruder.connect, inputs: {{port: {host_listener.port}}}}}\n"
     )
 
     assert done.returncode == 0, done.stderr

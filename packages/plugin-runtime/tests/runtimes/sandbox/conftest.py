@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox runtime's tests: the runtime, the intruder plugin, a host listener, leftovers.
+"""Fixtures for the sandbox runtime's tests: the runtime, the intruder plugin, leftovers.
 
 Every test here runs real bubblewrap sandboxes (the ``sandbox`` marker:
 skipped with the reason where bubblewrap cannot run, required in CI).
@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,39 +45,6 @@ def intruder() -> MakeInvocation:
         )
 
     return make
-
-
-@dataclass(frozen=True)
-class Listener:
-    """A TCP service on the host's 127.0.0.1 that greets each connection with ``greeting``."""
-
-    port: int
-    greeting: str
-
-
-@pytest.fixture
-def host_listener() -> Iterator[Listener]:
-    server = socket.create_server(("127.0.0.1", 0))
-    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                connection.sendall(greeting.encode())
-
-    thread = threading.Thread(target=serve, name="host-listener", daemon=True)
-    thread.start()
-    try:
-        yield Listener(server.getsockname()[1], greeting)
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
