@@ -1,4 +1,4 @@
-"""Shared by every test tree: the ``docker`` and ``sandbox`` markers' gatekeeping.
+"""Shared by every test tree: the ``docker`` and ``sandbox`` markers' gatekeeping, and services plugins try to reach.
 
 Outside CI a test needing Docker or bubblewrap is skipped with the reason;
 with ``CI`` set the same test fails instead, so CI can never pass by skipping.
@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ settings.load_profile("workflow-plugins")
 def docker_problem() -> str | None:
     """Why Docker cannot be used here, or None when a daemon answers."""
     if shutil.which("docker") is None:
-        return "the docker client is not installed (CI installs it: see .ci/setup-docker.sh)"
+        return "the docker client is not installed (CI installs it: see .ci/setup-isolation.sh)"
     done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False)
     if done.returncode != 0:
         return "no Docker daemon answers (start it: see docs/docker.md)"
@@ -204,6 +205,65 @@ def _hung_docker_daemon(*, answers_probe: bool) -> Iterator[str]:
         for connection in held:
             connection.close()
         path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A TCP service on the host's 127.0.0.1 that greets each connection with ``greeting``."""
+
+    port: int
+    greeting: str
+
+
+@dataclass(frozen=True)
+class AbstractListener:
+    """A Unix socket in the host's abstract namespace, ``address`` spelt ``@name``, greeting each connection."""
+
+    address: str
+    greeting: str
+
+
+@contextlib.contextmanager
+def _greeting_each_connection(server: socket.socket, greeting: str) -> Iterator[None]:
+    """Serve ``greeting`` to every connection to ``server`` (listening) from a thread; close it when the block ends."""
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with connection:
+                connection.sendall(greeting.encode())
+
+    thread = threading.Thread(target=serve, name="host-listener", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def host_listener() -> Iterator[Listener]:
+    server = socket.create_server(("127.0.0.1", 0))
+    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+    with _greeting_each_connection(server, greeting):
+        yield Listener(server.getsockname()[1], greeting)
+
+
+@pytest.fixture
+def abstract_listener() -> Iterator[AbstractListener]:
+    name = f"workflow-sandbox-test-{uuid.uuid4().hex}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(f"\0{name}")
+    server.listen()
+    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
+    with _greeting_each_connection(server, greeting):
+        yield AbstractListener(f"@{name}", greeting)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def docker_problem() -> str | None:
     if shutil.which("docker") is None:
         return "no docker client"
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
-        return "no Docker daemon answers (bash .ci/setup-docker.sh)"
+        return "no Docker daemon answers (bash .ci/setup-isolation.sh)"
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -9,7 +10,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+INTRUDER = Path(__file__).parent / "fixtures" / "restricted" / "intruder"
 
 
 def cli_environment(home: Path, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
@@ -142,3 +146,112 @@ def containers_created_since(started: float, plugin_ref: str) -> list[str]:
 def created_since() -> Callable[[float, str], list[str]]:
     """``created_since(started, plugin_ref)``: the containers made for a plugin since ``started`` (time.time())."""
     return containers_created_since
+
+
+# --- Restricted mode on each backend ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intruder:
+    """The intruder plugin in a plugins folder of its own, with an image tag unique to this test session."""
+
+    plugins: Path
+    image: str
+
+
+@pytest.fixture(scope="session")
+def intruder_plugins(tmp_path_factory: pytest.TempPathFactory) -> Intruder:
+    """The intruder plugin, ready for the sandbox (a plugin folder is all it needs); its image is not built."""
+    plugins = tmp_path_factory.mktemp("plugins")
+    image = f"workflow-plugins-test/intruder:{uuid.uuid4().hex[:12]}"
+    shutil.copytree(INTRUDER, plugins / "intruder", ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = plugins / "intruder" / "plugin.yaml"
+    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
+    return Intruder(plugins, image)
+
+
+@pytest.fixture(scope="session")
+def intruder(intruder_plugins: Intruder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intruder]:
+    """The intruder plugin built into its image (with ``workflow plugin build``); the image is removed afterwards."""
+    home = tmp_path_factory.mktemp("build-home")
+    built = run_workflow_cli("plugin", "build", str(intruder_plugins.plugins / "intruder"), home=home, timeout=300)
+    assert built.returncode == 0, built.stderr
+    yield intruder_plugins
+    subprocess.run(["docker", "image", "rm", "--force", intruder_plugins.image], capture_output=True, check=False)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A restricted backend a test runs on (``--backend``), with the intruder plugin ready for it."""
+
+    name: str
+    intruder: Intruder
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return ("-p", str(self.intruder.plugins), "--backend", self.name)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sandbox", marks=pytest.mark.sandbox),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ]
+)
+def restricted_backend(request: pytest.FixtureRequest) -> Backend:
+    """Each restricted backend in turn (the test runs once on each): required in CI, skipped with why elsewhere."""
+    ready = request.getfixturevalue("intruder" if request.param == "docker" else "intruder_plugins")
+    return Backend(request.param, ready)
+
+
+def _containers_from(image: str) -> list[str]:
+    """The containers, running or not, made from ``image``: none may outlive a run."""
+    found = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True, check=True
+    )
+    return found.stdout.split()
+
+
+@pytest.fixture
+def image_containers() -> Callable[[str], list[str]]:
+    """``image_containers(image)``: the containers made from an image that still exist."""
+    return _containers_from
+
+
+def _sandbox_cgroups(engine: int) -> list[Path]:
+    """The cgroups an engine made for its sandboxes, in every controller (empty where sandboxes get none)."""
+    from workflow_plugin_runtime.runtimes.sandbox.limits import CGROUP_PREFIX, cgroup_parents
+
+    parents = cgroup_parents()
+    if parents is None:
+        return []
+    return sorted(
+        directory
+        for parent in set(parents.values())
+        for directory in parent.iterdir()
+        if directory.name.startswith(f"{CGROUP_PREFIX}{engine}-")
+    )
+
+
+@pytest.fixture
+def sandbox_cgroups_of() -> Callable[[int], list[Path]]:
+    """``sandbox_cgroups_of(engine_pid)``: the sandbox cgroups an engine made that still exist."""
+    return _sandbox_cgroups
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The live processes whose command line holds ``marker`` (a container's too: they are the host's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if marker.encode() in (entry / "cmdline").read_bytes() and stat[stat.rfind(")") + 2] != "Z":
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def processes_marked() -> Callable[[str], list[int]]:
+    """``processes_marked(marker)``: the live processes whose command line holds ``marker``."""
+    return _processes_with

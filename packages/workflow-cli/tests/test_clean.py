@@ -143,6 +143,16 @@ def test_clean_leaves_a_live_run_alone(run_cli, cli_env, tmp_path, alive):
             os.kill(plugin, signal.SIGKILL)
 
 
+def start_restricted_lingering(cli_env: dict[str, str], tmp_path: Path, backend: str, plugins: Path):
+    """A restricted run on ``backend`` whose plugin writes ``./out/started``, then lingers until killed."""
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)  # the plugin runs as 65534
+    header = "security: restricted\npermissions:\n  mounts: [{source: ./out, target: /out, access: read-write}]\n"
+    flow = lingering(tmp_path, "/out/started", header=header)
+    return start_run(cli_env, flow, "--backend", backend, "-p", str(plugins))
+
+
 def containers(selector: str) -> list[str]:
     done = subprocess.run(["docker", "ps", "-aq", "--filter", selector], capture_output=True, text=True, check=True)
     return done.stdout.split()
@@ -164,15 +174,9 @@ def test_workflow_clean_removes_the_container_of_a_sigkilled_restricted_run(run_
     )
     built = run_cli("plugin", "build", str(plugin), timeout=300)
     assert built.returncode == 0, built.stderr
-    out = tmp_path / "out"
-    out.mkdir()
-    out.chmod(0o777)  # the container runs as 65534
-    header = "security: restricted\npermissions:\n  mounts: [{source: ./out, target: /out, access: read-write}]\n"
-    cli = start_run(
-        cli_env, lingering(tmp_path, "/out/started", header=header), "--backend", "docker", "-p", str(plugins)
-    )
+    cli = start_restricted_lingering(cli_env, tmp_path, "docker", plugins)
     try:
-        wait_for(out / "started", cli)
+        wait_for(tmp_path / "out" / "started", cli)
         run_id = the_run_entry(tmp_path).name
         assert len(docker_labelled(run_id)) == 1
         sigkill(cli)
@@ -239,3 +243,40 @@ def test_a_dead_runs_workflow_path_is_shown_with_its_control_characters_escaped(
     assert shown.returncode == 0, shown.stderr
     assert "\\x1b]0;owned\\x07\\x9b.yaml" in shown.stdout  # visible, never obeyed
     assert not any(char in shown.stdout + shown.stderr for char in "\x1b\x07\x9b")
+
+
+@pytest.fixture
+def cgroups_required() -> None:
+    """What a sandbox's cgroups need: a root engine on a machine with cgroup v1 controllers (CI's)."""
+    from workflow_plugin_runtime.runtimes.sandbox.limits import cgroup_parents
+
+    if cgroup_parents() is None:
+        pytest.skip("sandboxes get no cgroups here (the engine is not root, or cgroup v2 only)")
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("cleaner", ["clean", "run"])
+def test_the_sandbox_cgroups_of_a_sigkilled_engine_are_removed_by_the_next_clean(
+    run_cli, cli_env, tmp_path, cgroups_required, sandbox_cgroups_of, cleaner
+):
+    cli = start_restricted_lingering(cli_env, tmp_path, "sandbox", PLUGINS)
+    try:
+        wait_for(tmp_path / "out" / "started", cli)
+        run_id = the_run_entry(tmp_path).name
+        made = sandbox_cgroups_of(cli.pid)
+        assert made, "the sandbox should have cgroups of its own"
+        sigkill(cli)
+        assert sandbox_cgroups_of(cli.pid) == made, "a SIGKILLed engine cannot remove its sandboxes' cgroups"
+        quick = tmp_path / "quick.yaml"
+        quick.write_text("name: quick\ntasks:\n  one: {uses: tests/e2e.number, inputs: {value: 1}}\n")
+
+        done = run_cli("clean") if cleaner == "clean" else run_cli("run", str(quick), "-p", str(PLUGINS))
+
+        assert done.returncode == 0, done.stderr
+        said = done.stdout if cleaner == "clean" else done.stderr
+        assert f"cleaned up after dead run {run_id} (pid {cli.pid}" in said
+        assert "removed 1 sandbox cgroup," in said
+        assert sandbox_cgroups_of(cli.pid) == []
+        assert not any(directory.exists() for directory in made)
+    finally:
+        stop(cli)

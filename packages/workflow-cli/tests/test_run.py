@@ -246,21 +246,47 @@ def e2e_image(run_cli):
     subprocess.run(["docker", "image", "rm", "--force", "tests/e2e:0.3.0"], capture_output=True, check=False)
 
 
-@pytest.mark.docker
-def test_a_restricted_workflow_runs_its_plugins_in_locked_down_containers(run_cli, tmp_path, e2e_image):
+def bubblewrap_hidden(tmp_path: Path) -> dict[str, str]:
+    """A PATH on which no bwrap can be found: auto's machine without bubblewrap."""
+    empty = tmp_path / "no-bubblewrap"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty)}
+
+
+@pytest.mark.parametrize(
+    ("backend", "hide_bubblewrap", "runtime"),
+    [
+        pytest.param("docker", False, "docker", marks=pytest.mark.docker, id="docker"),
+        pytest.param("sandbox", False, "sandbox", marks=pytest.mark.sandbox, id="sandbox"),
+        pytest.param(None, False, "sandbox", marks=pytest.mark.sandbox, id="auto-with-bubblewrap"),
+        pytest.param(None, True, "docker", marks=pytest.mark.docker, id="auto-without-bubblewrap"),
+    ],
+)
+def test_a_restricted_workflow_runs_its_plugins_isolated_on_its_backend(
+    run_cli, tmp_path, request, backend, hide_bubblewrap, runtime
+):
+    if runtime == "docker":
+        request.getfixturevalue("e2e_image")
     flow = write(
         tmp_path,
         DAG.replace("name: dag\n", "name: restricted-dag\nsecurity: restricted\nenv: {LOG_LEVEL: debug}\n"),
     )
-    done, record = run_json(run_cli, flow, "--backend", "docker")
+    args = ("--backend", backend) if backend is not None else ()
+    done, record = run_json(run_cli, flow, *args, env=bubblewrap_hidden(tmp_path) if hide_bubblewrap else None)
     assert done.returncode == 0, done.stderr
     assert record["security"] == "restricted"
     assert record["outputs"] == {"total": 10, "sentence": "five is 5"}
-    five = record["tasks"]["five"]
-    assert five["metrics"]["runtime"] == "docker"
-    assert five["provenance"]["runtime"] == "docker"
-    assert five["provenance"]["grants"] == {"security": "restricted", "network": False, "mounts": [], "env": []}
-    assert containers_of("tests/e2e") == []
+    for task in record["tasks"].values():  # the run record names where each call ran
+        assert task["metrics"]["runtime"] == runtime
+        assert task["provenance"]["runtime"] == runtime
+    assert record["tasks"]["five"]["provenance"]["grants"] == {
+        "security": "restricted",
+        "network": False,
+        "mounts": [],
+        "env": [],
+    }
+    if runtime == "docker":
+        assert containers_of("tests/e2e") == []
 
 
 @pytest.mark.docker

@@ -1,7 +1,8 @@
 """`workflow run` refusing what cannot work, and recording what it was warned about.
 
 Workflow outputs that cannot be resolved, a secrets file others can read, a
-restricted backend that cannot run here, a ``--backend`` that cannot apply.
+restricted backend that cannot run here, a ``--backend`` that cannot apply;
+and where ``validate`` and ``plugin inspect --workflow`` say plugins would run.
 """
 
 from __future__ import annotations
@@ -106,14 +107,6 @@ def test_the_sandbox_backend_without_bubblewrap_is_refused_before_anything_runs(
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.sandbox
-def test_the_sandbox_backend_runs_a_restricted_workflow_in_sandboxes(run_workflow):
-    done, record = run_workflow(RESTRICTED, "--backend", "sandbox")
-    assert done.returncode == 0, done.stderr
-    assert record["tasks"]["a"]["status"] == "succeeded"
-    assert record["tasks"]["a"]["metrics"]["runtime"] == "sandbox"
-
-
 def test_docker_without_a_daemon_is_refused_before_anything_runs(run_workflow, tmp_path):
     done, _ = run_workflow(RESTRICTED, "--backend", "docker", env=NO_DOCKER)
     assert done.returncode == 2, done.stderr
@@ -139,3 +132,81 @@ def test_a_backend_flag_on_a_trusted_workflow_is_warned_about(run_workflow):
     assert f"warning: {expected}" in done.stderr
     assert [w["message"] for w in record["warnings"]] == [expected]
     assert record["tasks"]["a"]["metrics"]["runtime"] == "process"
+
+
+def test_a_configured_backend_that_cannot_run_here_is_refused_before_anything_runs(run_workflow, tmp_path):
+    (tmp_path / ".workflow").mkdir()
+    (tmp_path / ".workflow" / "config.yaml").write_text("restricted: {backend: sandbox}\n")
+    done, document = run_workflow(RESTRICTED, env=no_bubblewrap(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert document["error"]["kind"] == "runtime_unavailable"
+    assert "error: the restricted backend 'sandbox' cannot run here: bubblewrap (bwrap) is not installed" in done.stderr
+    assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+# --- Where validate and plugin inspect --workflow say plugins would run -----------------------------
+
+
+def where(run_cli, tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tuple[dict, dict, str, str]:
+    """What validate and plugin inspect --workflow say of ``text``: their two ``runs_in`` views and two human lines."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(text, encoding="utf-8")
+    views, lines = [], []
+    for command in (("validate", str(flow)), ("plugin", "inspect", "tests/e2e", "--workflow", str(flow))):
+        as_json = run_cli(*command, "-p", str(PLUGINS), "--json", env=env)
+        human = run_cli(*command, "-p", str(PLUGINS), env=env)
+        assert as_json.returncode == human.returncode == 0, as_json.stderr + human.stderr
+        views.append(json.loads(as_json.stdout)["runs_in"])
+        lines.append(human.stdout + human.stderr)
+    return views[0], views[1], lines[0], lines[1]
+
+
+def test_a_trusted_workflow_runs_as_local_processes_and_nothing_is_probed(run_cli, tmp_path):
+    validated, inspected, said, shown = where(
+        run_cli, tmp_path, RESTRICTED.replace("security: restricted\n", ""), env=no_bubblewrap(tmp_path)
+    )
+    expected = {"security": "trusted", "backend": None, "runtime": "process", "unavailable": None}
+    assert validated == inspected == expected  # no bubblewrap here, and nothing asked for it
+    assert f"{tmp_path / 'flow.yaml'}: valid (1 task, trusted mode); runs in: process (trusted mode)" in said
+    assert "its plugins run in: process (trusted mode)" in shown
+
+
+@pytest.mark.sandbox
+def test_auto_says_the_sandbox_where_bubblewrap_works_and_runs_there(run_cli, run_workflow, tmp_path):
+    validated, inspected, said, shown = where(run_cli, tmp_path, RESTRICTED, env=NO_DOCKER)
+    done, record = run_workflow(RESTRICTED, env=NO_DOCKER)  # auto, as validate said: no Docker asked for
+
+    expected = {"security": "restricted", "backend": "auto", "runtime": "sandbox", "unavailable": None}
+    assert validated == inspected == expected
+    assert "valid (1 task, restricted mode); runs in: sandbox (backend auto)" in said
+    assert "its plugins run in: sandbox (backend auto)" in shown
+    assert done.returncode == 0, done.stderr
+    assert record["tasks"]["a"]["metrics"]["runtime"] == "sandbox"
+
+
+def test_validate_and_inspect_warn_where_no_backend_can_run_and_say_why(run_cli, tmp_path):
+    validated, inspected, said, shown = where(
+        run_cli, tmp_path, RESTRICTED, env={**NO_DOCKER, **no_bubblewrap(tmp_path)}
+    )
+
+    assert validated == inspected
+    assert (validated["security"], validated["backend"], validated["runtime"]) == ("restricted", "auto", None)
+    unavailable = validated["unavailable"]
+    assert unavailable["message"].startswith("no restricted backend can run here (auto tried sandbox, docker)")
+    assert "sandbox: install bubblewrap" in unavailable["hint"] and "docker: install Docker" in unavailable["hint"]
+    assert unavailable["location"].startswith(f"{tmp_path / 'flow.yaml'}:2:")  # at `security: restricted`
+    for text in (said, shown):
+        assert "in: nothing here (backend auto cannot run on this machine)" in text
+        assert "warning: " in text and "sandbox: bubblewrap (bwrap) is not installed" in text
+
+
+def test_a_configured_backend_is_the_one_said(run_cli, tmp_path):
+    (tmp_path / ".workflow").mkdir()
+    (tmp_path / ".workflow" / "config.yaml").write_text("restricted: {backend: docker}\n")
+
+    validated, inspected, said, _ = where(run_cli, tmp_path, RESTRICTED, env=NO_DOCKER)
+
+    assert validated == inspected
+    assert (validated["backend"], validated["runtime"]) == ("docker", None)
+    assert validated["unavailable"]["message"].startswith("the restricted backend 'docker' cannot run here")
+    assert "runs in: nothing here (backend docker cannot run on this machine)" in said

@@ -172,4 +172,4 @@ def test_validate_without_a_daemon_checks_no_image(run_cli, stamp, tmp_path):
     )
 
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert "image" not in done.stderr  # (where bubblewrap is missing too, it warns that no backend can run here)

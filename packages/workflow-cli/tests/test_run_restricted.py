@@ -3,8 +3,10 @@
 An intruder plugin (``fixtures/restricted/intruder``) rewrites the folders it is
 granted and prints what Docker's log driver would keep; an operator's daemon
 accepts connections and never answers; mount sources loop or point into
-``/proc``. Docker tests run real containers of the plugin, built once per
-module under a unique tag.
+``/proc``. Attacks on the grants run on each backend (``restricted_backend``:
+real sandboxes, and real containers of the plugin, built once per session
+under a unique tag); Docker's own failings on Docker. The escape attempts
+are in test_run_restricted_matrix.py.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-INTRUDER = Path(__file__).parent / "fixtures" / "restricted" / "intruder"
 GRANTS = """\
 security: restricted
 permissions:
@@ -31,33 +31,6 @@ permissions:
     - {{source: {out}, target: /out, access: read-write}}
     - {{source: {data}, target: /data}}
 """
-
-
-@dataclass(frozen=True)
-class Intruder:
-    plugins: Path
-    image: str
-
-
-@pytest.fixture(scope="module")
-def intruder_plugins(tmp_path_factory: pytest.TempPathFactory) -> Intruder:
-    """The intruder plugin in a plugins folder of its own, its image tag unique to this module's run."""
-    plugins = tmp_path_factory.mktemp("plugins")
-    image = f"workflow-plugins-test/intruder:{uuid.uuid4().hex[:12]}"
-    shutil.copytree(INTRUDER, plugins / "intruder", ignore=shutil.ignore_patterns("__pycache__"))
-    manifest = plugins / "intruder" / "plugin.yaml"
-    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
-    return Intruder(plugins, image)
-
-
-@pytest.fixture(scope="module")
-def intruder(intruder_plugins: Intruder, tmp_path_factory: pytest.TempPathFactory, workflow_cli) -> Iterator[Intruder]:
-    """The intruder plugin built into its image (with ``workflow plugin build``); the image is removed afterwards."""
-    home = tmp_path_factory.mktemp("build-home")
-    built = workflow_cli("plugin", "build", str(intruder_plugins.plugins / "intruder"), home=home, timeout=300)
-    assert built.returncode == 0, built.stderr
-    yield intruder_plugins
-    subprocess.run(["docker", "image", "rm", "--force", intruder_plugins.image], capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -91,19 +64,11 @@ def record_of(done: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(done.stdout)
 
 
-def containers_of(image: str) -> list[str]:
-    found = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"ancestor={image}"], capture_output=True, text=True, check=True
-    )
-    return found.stdout.split()
-
-
 # --- A mount source swapped for a symbolic link -------------------------------------------------
 
 
-@pytest.mark.docker
 def test_a_source_inside_a_read_write_grant_is_refused_before_a_plugin_can_swap_it(
-    run_cli, tmp_path, intruder, host_secret
+    run_cli, tmp_path, restricted_backend, host_secret
 ):
     """The plain attack: task 1 replaces ./out/sub (granted at /data) with a link to /; task 2 reads the host."""
     secret, text = host_secret
@@ -120,8 +85,8 @@ outputs:
     )
     expected = "permissions.mounts[1].source: mount ./out/sub lies inside the read-write mount ./out (mounts[0])"
 
-    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
-    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+    checked = run_cli("validate", str(flow), "-p", str(restricted_backend.intruder.plugins))
+    done = run_cli("run", str(flow), "--json", *restricted_backend.args)
 
     for outcome in (checked, done):
         assert outcome.returncode == 2, outcome.stdout + outcome.stderr
@@ -133,11 +98,10 @@ outputs:
     assert not (tmp_path / ".workflow" / "runs").exists()
 
 
-@pytest.mark.docker
-def test_a_source_that_leads_elsewhere_when_its_container_is_made_fails_that_task_as_permission(
-    run_cli, tmp_path, intruder, host_secret
+def test_a_source_that_leads_elsewhere_when_its_sandbox_is_made_fails_that_task_as_permission(
+    run_cli, tmp_path, restricted_backend, host_secret, image_containers
 ):
-    """The same attack through a link the operator placed in ./out: only a check at container creation sees it."""
+    """The same attack through a link the operator placed in ./out: only a check as each sandbox is made sees it."""
     secret, text = host_secret
     (tmp_path / "shared").mkdir()
     writable_folder(tmp_path / "out")
@@ -152,13 +116,13 @@ def test_a_source_that_leads_elsewhere_when_its_container_is_made_fails_that_tas
         data="./data",
     )
 
-    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+    done = run_cli("run", str(flow), "--json", *restricted_backend.args)
 
     record = record_of(done)
     assert done.returncode == 1, done.stderr
     assert record["tasks"]["swap"]["status"] == "succeeded"  # the plugin did replace the link...
     assert (tmp_path / "out" / "link").readlink() == Path("/")
-    steal = record["tasks"]["steal"]  # ...and the next container was refused
+    steal = record["tasks"]["steal"]  # ...and the next container (or sandbox) was refused
     assert steal["status"] == "failed"
     assert steal["error"]["kind"] == "permission"
     message = steal["error"]["message"]
@@ -167,7 +131,8 @@ def test_a_source_that_leads_elsewhere_when_its_container_is_made_fails_that_tas
     )
     written = (tmp_path / ".workflow" / "runs" / f"{record['run_id']}.json").read_text()
     assert text not in done.stdout + done.stderr + written
-    assert containers_of(intruder.image) == []
+    if restricted_backend.name == "docker":
+        assert image_containers(restricted_backend.intruder.image) == []
 
 
 @pytest.mark.parametrize("kind", ["loop", "proc-root"])
@@ -194,14 +159,13 @@ def test_a_source_that_cannot_be_resolved_is_one_clear_error(run_cli, tmp_path, 
 # --- A mount source that does not exist, and the daemon's own refusals ----------------------------
 
 
-@pytest.mark.docker
-def test_a_missing_mount_source_is_one_clear_error_before_anything_runs(run_cli, tmp_path, intruder, created_since):
+def test_a_missing_mount_source_is_one_clear_error_before_anything_runs(run_cli, tmp_path, restricted_backend, request):
     (tmp_path / "in").mkdir()  # ./out, granted read-write at /out, was never made
     flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.write, inputs: {path: /out/x, text: hi}}\n")
     started = time.time()
 
-    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
-    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+    checked = run_cli("validate", str(flow), "-p", str(restricted_backend.intruder.plugins))
+    done = run_cli("run", str(flow), "--json", *restricted_backend.args)
 
     for outcome in (checked, done):
         assert outcome.returncode == 2, outcome.stdout + outcome.stderr
@@ -212,7 +176,8 @@ def test_a_missing_mount_source_is_one_clear_error_before_anything_runs(run_cli,
     assert "nothing was run" in done.stderr
     [problem] = json.loads(done.stdout)["error"]["problems"]  # --json: the error document, no run record
     assert "the source" in problem["message"] and problem["location"].startswith(f"{flow}:5:")
-    assert created_since(started, "tests/intruder") == []
+    if restricted_backend.name == "docker":
+        assert request.getfixturevalue("created_since")(started, "tests/intruder") == []
     assert not (tmp_path / ".workflow" / "runs").exists()
 
 
@@ -238,7 +203,7 @@ def test_a_container_the_daemon_refuses_is_explained_in_our_words_with_the_daemo
 
 @pytest.mark.docker
 @pytest.mark.parametrize("warm", [False, True], ids=["one-shot", "warm"])
-def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm):
+def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm, image_containers):
     marker = f"unmasked-{uuid.uuid4().hex}"
     writable_folder(tmp_path / "out")
     (tmp_path / "in").mkdir()
@@ -262,7 +227,7 @@ def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm):
         while not (tmp_path / "out" / "ready").exists() and cli.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (tmp_path / "out" / "ready").exists(), "the plugin never said it had printed its marker"
-        (container,) = containers_of(intruder.image)
+        (container,) = image_containers(intruder.image)
         inspected = json.loads(
             subprocess.run(["docker", "inspect", container], capture_output=True, text=True, check=True).stdout
         )[0]
@@ -276,7 +241,7 @@ def test_the_engine_keeps_no_log_of_a_plugins_output(tmp_path, intruder, warm):
     assert marker not in logs.stdout + logs.stderr
     assert cli.returncode == 0, stderr
     assert f"stdout {marker}" in stdout + stderr and f"stderr {marker}" in stdout + stderr  # we still read it
-    assert containers_of(intruder.image) == []
+    assert image_containers(intruder.image) == []
 
 
 # --- A daemon that accepts and never answers ------------------------------------------------------
@@ -333,15 +298,14 @@ def test_a_daemon_that_stops_answering_fails_the_task_within_its_timeout(
 # --- Read-write mounts the container's user cannot write --------------------------------------------
 
 
-@pytest.mark.docker
-def test_a_write_denied_in_a_read_write_mount_says_how_to_fix_it(run_cli, tmp_path, intruder):
+def test_a_write_denied_in_a_read_write_mount_says_how_to_fix_it(run_cli, tmp_path, restricted_backend):
     (tmp_path / "out").mkdir(mode=0o755)  # the operator's folder: uid 65534 may not write it
     (tmp_path / "in").mkdir()
     flow = write_flow(tmp_path, "tasks:\n  t: {uses: tests/intruder.write, inputs: {path: /out/x, text: hi}}\n")
     fix = f"chown 65534:65534 {tmp_path / 'out'}"
 
-    checked = run_cli("validate", str(flow), "-p", str(intruder.plugins))
-    done = run_cli("run", str(flow), "--json", "-p", str(intruder.plugins), "--backend", "docker")
+    checked = run_cli("validate", str(flow), "-p", str(restricted_backend.intruder.plugins))
+    done = run_cli("run", str(flow), "--json", *restricted_backend.args)
 
     assert checked.returncode == 0, checked.stderr
     assert "mount ./out is read-write, but plugins run as uid 65534 and cannot write" in checked.stderr

@@ -89,8 +89,8 @@ def usable_backend(
             f"the restricted backend '{backend.value}' cannot run here: {problem.message}", hint=problem.hint
         )
     reasons = "; ".join(f"{candidate.value}: {problem.message}" for candidate, problem in problems)
-    _, last = problems[-1]
+    hints = "; ".join(f"{candidate.value}: {problem.hint}" for candidate, problem in problems if problem.hint)
     raise RuntimeUnavailableError(
         f"no restricted backend can run here (auto tried {', '.join(c.value for c in candidates)}): {reasons}",
-        hint=last.hint,
+        hint=hints or None,
     )

@@ -1,4 +1,4 @@
-"""Removing what dead runs left behind: their processes, containers and scratch folders.
+"""Removing what dead runs left behind: their processes, containers, sandbox cgroups and scratch folders.
 
 Runs register under the state directory (:mod:`.run_state`). An entry whose
 lock can be taken belongs to a run that died without cleaning up; for each:
@@ -14,9 +14,14 @@ lock can be taken belongs to a run that died without cleaning up; for each:
 4. its entry is removed. When its containers could not be removed (no
    Docker daemon), the entry stays, so a later clean tries again.
 
-Entries still locked are live runs, left alone. ``workflow clean`` calls
-:func:`clean_dead_runs`, and so does every ``workflow run`` as it starts;
-with no dead run it costs a directory listing.
+Entries still locked are live runs, left alone. A root engine also gives
+each sandbox a cgroup of its own (:mod:`.sandbox.limits`), which an engine
+killed outright cannot remove: every sandbox cgroup whose engine no longer
+runs is removed too (whatever still ran in it killed first), counted with
+the dead run of that engine, or on its own for an engine that registered
+no run. ``workflow clean`` calls :func:`clean_dead_runs`, and so does every
+``workflow run`` as it starts; with no dead run it costs a directory
+listing (and, as root, one of the engine's own cgroups).
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class DeadRun:
     workflow: str | None
     processes_killed: int = 0
     containers_removed: int = 0
+    cgroups_removed: int = 0
     scratch_removed: bool = False
     problems: tuple[str, ...] = ()
 
@@ -76,6 +82,8 @@ class DeadRun:
             f"killed {_count(self.processes_killed, one='process', many='processes')}",
             f"removed {_count(self.containers_removed, one='container', many='containers')}",
         ]
+        if self.cgroups_removed:
+            done.append(f"removed {_count(self.cgroups_removed, one='sandbox cgroup', many='sandbox cgroups')}")
         if self.scratch_removed:
             done.append("deleted its scratch folder")
         text = f"cleaned up after dead run {self.run_id}" + (f" ({owner})" if owner else "") + ": " + ", ".join(done)
@@ -90,6 +98,7 @@ class DeadRun:
             "workflow": self.workflow,
             "processes_killed": self.processes_killed,
             "containers_removed": self.containers_removed,
+            "cgroups_removed": self.cgroups_removed,
             "scratch_removed": self.scratch_removed,
             "problems": list(self.problems),
         }
@@ -109,22 +118,31 @@ class LiveRun:
 
 @dataclass(frozen=True, slots=True)
 class DeadRunCleanup:
-    """One pass over the state directory: the dead runs cleaned up and the live runs seen."""
+    """One pass over the state directory: the dead runs cleaned up and the live runs seen.
+
+    ``cgroups_removed`` counts the sandbox cgroups of dead engines that had
+    no dead run registered (those of a dead run count in its
+    :class:`DeadRun`); ``problems`` says which could not be removed.
+    """
 
     state_dir: Path | None
     cleaned: tuple[DeadRun, ...] = ()
     running: tuple[LiveRun, ...] = field(default=())
+    cgroups_removed: int = 0
+    problems: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
         """Whether everything dead runs left was removed."""
-        return not any(dead.problems for dead in self.cleaned)
+        return not self.problems and not any(dead.problems for dead in self.cleaned)
 
     def to_record(self) -> dict[str, Any]:
         return {
             "state_dir": str(self.state_dir) if self.state_dir is not None else None,
             "cleaned": [dead.to_record() for dead in self.cleaned],
             "running": [live.to_record() for live in self.running],
+            "cgroups_removed": self.cgroups_removed,
+            "problems": list(self.problems),
         }
 
 
@@ -135,13 +153,13 @@ def _count(number: int, *, one: str, many: str) -> str:
 def clean_dead_runs(root: Path | None = None) -> DeadRunCleanup:
     """Clean up after every dead run registered under ``root`` (default: :func:`.run_state.state_root`)."""
     base = root if root is not None else state_root()
+    cgroups, problems = _remove_dead_engines_cgroups()
     runs = runs_dir(base)
-    if runs is None:
-        return DeadRunCleanup(state_dir=None)
-    try:
-        entries = sorted(os.scandir(runs), key=lambda entry: entry.name)
-    except OSError:  # no runs folder yet (nothing ever registered), or unreadable: nothing to do here
-        return DeadRunCleanup(state_dir=base)
+    entries: list[os.DirEntry[str]] = []
+    if runs is not None:
+        # No runs folder yet (nothing ever registered), or unreadable: nothing to do there.
+        with contextlib.suppress(OSError):
+            entries = sorted(os.scandir(runs), key=lambda entry: entry.name)
     cleaned: list[DeadRun] = []
     running: list[LiveRun] = []
     for entry in entries:
@@ -151,16 +169,52 @@ def clean_dead_runs(root: Path | None = None) -> DeadRunCleanup:
         if entry.name.startswith("."):
             _remove_abandoned_registration(folder)
             continue
-        found = _clean_entry(folder)
+        found = _clean_entry(folder, cgroups=cgroups)
         if isinstance(found, LiveRun):
             running.append(found)
         elif found is not None:
             cleaned.append(found)
-    return DeadRunCleanup(state_dir=base, cleaned=tuple(cleaned), running=tuple(running))
+    return DeadRunCleanup(
+        state_dir=base if runs is not None else None,
+        cleaned=tuple(cleaned),
+        running=tuple(running),
+        cgroups_removed=sum(cgroups.values()),
+        problems=tuple(problems),
+    )
 
 
-def _clean_entry(folder: Path) -> DeadRun | LiveRun | None:
-    """Clean one entry if its owner is dead (its lock is free); None when it vanished meanwhile."""
+def _remove_dead_engines_cgroups() -> tuple[dict[int, int], list[str]]:
+    """Remove every sandbox cgroup whose engine no longer runs: how many per engine pid, and what could not be.
+
+    An engine that still runs (not a zombie) removes its own, so they are
+    left alone; a pid reused since only keeps a dead engine's cgroups until
+    a later pass.
+    """
+    if os.geteuid() != 0:  # only a root engine makes them (sandbox.limits.cgroup_parents): spare the import
+        return {}, []
+    from .sandbox.limits import sandbox_cgroups
+
+    removed: dict[int, int] = {}
+    problems: list[str] = []
+    for pid, cgroup in sandbox_cgroups():
+        engine = read_stat(pid)
+        if engine is not None and not engine.zombie:
+            continue
+        name = next(iter(cgroup.directories.values())).name
+        try:
+            cgroup.remove()
+        except OSError as exc:
+            problems.append(f"could not remove the sandbox cgroup {name} of dead engine {pid}: {exc.strerror or exc}")
+        else:
+            removed[pid] = removed.get(pid, 0) + 1
+    return removed, problems
+
+
+def _clean_entry(folder: Path, *, cgroups: dict[int, int]) -> DeadRun | LiveRun | None:
+    """Clean one entry if its owner is dead (its lock is free); None when it vanished meanwhile.
+
+    ``cgroups`` holds how many sandbox cgroups each dead engine left; this run's owner takes its count out.
+    """
     run_id = folder.name
     try:
         lock = (folder / OWNER_FILE).open("r", encoding="utf-8")
@@ -186,12 +240,14 @@ def _clean_entry(folder: Path) -> DeadRun | LiveRun | None:
         scratch_removed = _remove_scratch(run_id, owner.get("scratch"))
         if not problems:
             shutil.rmtree(folder, ignore_errors=True)
+    pid = _int(owner.get("pid"))
     return DeadRun(
         run_id=run_id,
-        pid=_int(owner.get("pid")),
+        pid=pid,
         workflow=_str(owner.get("workflow")),
         processes_killed=killed,
         containers_removed=removed,
+        cgroups_removed=cgroups.pop(pid, 0) if pid is not None else 0,
         scratch_removed=scratch_removed,
         problems=tuple(problems),
     )

@@ -332,7 +332,7 @@ def test_no_daemon_is_runtime_unavailable_with_how_to_start_it(monkeypatch, tmp_
     with pytest.raises(RuntimeUnavailableError, match="nothing listens at") as raised:
         connect_docker()
 
-    assert raised.value.hint is not None and "setup-docker.sh" in raised.value.hint
+    assert raised.value.hint is not None and "setup-isolation.sh" in raised.value.hint
 
 
 @pytest.mark.docker

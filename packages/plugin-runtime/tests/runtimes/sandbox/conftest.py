@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox runtime's tests: the runtime, the intruder plugin, a host listener, leftovers.
+"""Fixtures for the sandbox runtime's tests: the runtime, the intruder plugin, leftovers.
 
 Every test here runs real bubblewrap sandboxes (the ``sandbox`` marker:
 skipped with the reason where bubblewrap cannot run, required in CI).
@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,65 +45,6 @@ def intruder() -> MakeInvocation:
         )
 
     return make
-
-
-@dataclass(frozen=True)
-class Listener:
-    """A TCP service on the host's 127.0.0.1 that greets each connection with ``greeting``."""
-
-    port: int
-    greeting: str
-
-
-@dataclass(frozen=True)
-class AbstractListener:
-    """A Unix socket in the host's abstract namespace, ``address`` spelt ``@name``, greeting each connection."""
-
-    address: str
-    greeting: str
-
-
-@contextlib.contextmanager
-def _greeting_each_connection(server: socket.socket, greeting: str) -> Iterator[None]:
-    """Serve ``greeting`` to every connection to ``server`` (listening) from a thread; close it when the block ends."""
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:  # closed: the test is over
-                return
-            with connection:
-                connection.sendall(greeting.encode())
-
-    thread = threading.Thread(target=serve, name="host-listener", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def host_listener() -> Iterator[Listener]:
-    server = socket.create_server(("127.0.0.1", 0))
-    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
-    with _greeting_each_connection(server, greeting):
-        yield Listener(server.getsockname()[1], greeting)
-
-
-@pytest.fixture
-def abstract_listener() -> Iterator[AbstractListener]:
-    name = f"workflow-sandbox-test-{uuid.uuid4().hex}"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(f"\0{name}")
-    server.listen()
-    greeting = f"hello-from-the-host-{uuid.uuid4().hex[:8]}"
-    with _greeting_each_connection(server, greeting):
-        yield AbstractListener(f"@{name}", greeting)
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ def clean(
     the processes it started (checked by start time: a reused pid is never
     killed), removes its containers (labelled workflow-plugins.run-id),
     deletes its scratch folder and its entry. Runs still running are left
-    alone. Every `workflow run` does the same as it starts.
+    alone. As root it also removes the cgroups sandboxed plugins had
+    (workflow-sandbox-<engine pid>-..., under this process's own cgroups)
+    whose engine is gone. Every `workflow run` does the same as it starts.
 
     Exit codes: 0 nothing left behind (or all of it removed), 1 something
     could not be removed (e.g. no Docker daemon answers: run it again once
@@ -54,6 +56,11 @@ def clean(
 
 
 def _print(cleanup: DeadRunCleanup) -> None:
+    if cleanup.cgroups_removed:
+        count = cleanup.cgroups_removed
+        _echo(f"removed {count} sandbox cgroup{'s' if count != 1 else ''} of engines that are gone")
+    for problem in cleanup.problems:
+        _echo(f"error: {problem}", err=True)
     if cleanup.state_dir is None:
         _echo("run registration is off (WORKFLOW_STATE_DIR is empty, or no state directory can be named)")
         return
@@ -64,7 +71,7 @@ def _print(cleanup: DeadRunCleanup) -> None:
     for live in cleanup.running:
         owner = f" (pid {live.pid}, {live.workflow})" if live.pid is not None else ""
         _echo(f"run {live.run_id}{owner} is still running: left alone")
-    if not cleanup.cleaned:
+    if not cleanup.cleaned and not cleanup.cgroups_removed:
         _echo(f"nothing to clean: no dead run is registered in {cleanup.state_dir / 'runs'}")
 
 

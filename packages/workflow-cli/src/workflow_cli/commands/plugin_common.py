@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime import PluginManifest, Resolver
+    from workflow_plugin_runtime import Config, PluginManifest, Resolver
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
@@ -37,16 +37,23 @@ class FoundPlugin:
     source: str
 
 
-def make_resolver(plugins_paths: Sequence[Path] | None, *, workflow: Path | None = None) -> Resolver:
-    """The resolver over ``--plugins-path``, ``WORKFLOW_PLUGINS_PATH``, the configs and the defaults.
+def project_config(plugins_paths: Sequence[Path] | None, *, workflow: Path | None = None) -> Config:
+    """The configuration with ``--plugins-path`` first: the project's, the user's, ``WORKFLOW_PLUGINS_PATH``.
 
     The project is looked up from ``workflow``'s folder when one is given, as
     ``run`` and ``validate`` of that file look it up, else from the working directory.
     """
-    from workflow_plugin_runtime import Resolver, load_config
+    from workflow_plugin_runtime import load_config
 
     start = None if workflow is None else workflow.absolute().parent
-    return Resolver.from_config(load_config(start=start, plugins_paths=tuple(plugins_paths or ())))
+    return load_config(start=start, plugins_paths=tuple(plugins_paths or ()))
+
+
+def make_resolver(plugins_paths: Sequence[Path] | None, *, workflow: Path | None = None) -> Resolver:
+    """The resolver over ``--plugins-path``, ``WORKFLOW_PLUGINS_PATH``, the configs and the defaults (see above)."""
+    from workflow_plugin_runtime import Resolver
+
+    return Resolver.from_config(project_config(plugins_paths, workflow=workflow))
 
 
 def names_a_directory(target: str) -> bool:

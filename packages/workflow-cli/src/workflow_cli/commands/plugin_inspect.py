@@ -44,7 +44,9 @@ def plugin_inspect(
     mount of the workflow's own folder, network: true, env: '*'). The exit
     code is 1 when the workflow could not run this plugin as written (a
     missing grant, the Docker socket in restricted mode); warnings alone
-    leave it 0.
+    leave it 0. It also says where the workflow's plugins would run on this
+    machine: local processes when trusted, else its restricted backend (or
+    why none can run here).
 
     Examples:
 
@@ -59,22 +61,31 @@ def plugin_inspect(
     from ..errors import ErrorKind, ExitCode, InvalidInput
     from ..ui.console import make_console
     from ..ui.render import print_inspection, print_problem_view
-    from .plugin_common import find_plugin, make_resolver
+    from .plugin_common import find_plugin, project_config
     from .plugin_views import inspection, json_ready
 
     found = find_plugin(target, plugins_path, workflow=workflow)
     manifest = found.manifest
     warnings = capability_warnings(manifest.ref, manifest.capabilities)
+    runs_in = None
     if workflow is not None:
-        from workflow_plugin_runtime import load_workflow, plugin_grant_problems
+        from workflow_plugin_runtime import Resolver, load_workflow, plugin_grant_problems
+
+        from .workflow_common import place
 
         try:
             loaded = load_workflow(workflow)
         except ValidationFailed as exc:
             raise InvalidInput(ErrorKind.WORKFLOW, exc.problems, summary=f"{workflow}: {exc.message}") from exc
-        warnings += plugin_grant_problems(loaded, manifest, resolver=make_resolver(plugins_path, workflow=workflow))
+        config = project_config(plugins_path, workflow=workflow)
+        warnings += plugin_grant_problems(loaded, manifest, resolver=Resolver.from_config(config))
+        runs_in = place(loaded, config.backend).view()
     report = inspection(
-        manifest, source=found.source, warnings=warnings, workflow=None if workflow is None else str(workflow)
+        manifest,
+        source=found.source,
+        warnings=warnings,
+        workflow=None if workflow is None else str(workflow),
+        runs_in=runs_in,
     )
     if as_json:
         emit_json(json_ready(report))

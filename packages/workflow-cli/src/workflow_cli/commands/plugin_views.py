@@ -1,4 +1,4 @@
-"""What ``plugin list`` and ``plugin inspect`` show, as JSON-ready data.
+"""What ``plugin list``, ``plugin inspect`` and ``validate`` show, as JSON-ready data.
 
 One shape serves both outputs: ``--json`` prints it, the terminal renders
 it (:mod:`workflow_cli.ui.render`), so the two can never disagree. Building
@@ -69,6 +69,22 @@ class CapabilitiesView(TypedDict):
     env: list[str]
 
 
+class RunsInView(TypedDict):
+    """Where a workflow's plugins would run here, as ``validate --json`` and ``plugin inspect --json`` show it.
+
+    ``backend`` is the restricted-mode setting (``auto``, ``sandbox``,
+    ``docker``; ``None`` for a trusted workflow); ``runtime`` the place it
+    gives on this machine (``process``, ``sandbox``, ``docker``), ``None``
+    when no restricted backend can run here, and ``unavailable`` then says
+    why and how to get one (what ``workflow run`` would refuse the run with).
+    """
+
+    security: str
+    backend: str | None
+    runtime: str | None
+    unavailable: ProblemView | None
+
+
 class Inspection(TypedDict):
     ref: str
     version: str
@@ -81,6 +97,7 @@ class Inspection(TypedDict):
     recommended_permissions: dict[str, Any]
     recommended_permissions_yaml: str
     workflow: str | None
+    runs_in: RunsInView | None
     warnings: list[ProblemView]
 
 
@@ -112,8 +129,14 @@ def problem_view(problem: Problem) -> ProblemView:
 
 
 def inspection(
-    manifest: PluginManifest, *, source: str, warnings: Iterable[Problem] = (), workflow: str | None = None
+    manifest: PluginManifest,
+    *,
+    source: str,
+    warnings: Iterable[Problem] = (),
+    workflow: str | None = None,
+    runs_in: RunsInView | None = None,
 ) -> Inspection:
+    """The report of ``plugin inspect``; with ``workflow``, where that workflow's plugins run here (``runs_in``)."""
     from workflow_plugin_runtime import permissions_yaml, recommended_permissions, thaw_manifest_data
 
     runtime = manifest.runtime
@@ -156,6 +179,7 @@ def inspection(
         "recommended_permissions": recommended,
         "recommended_permissions_yaml": permissions_yaml(recommended) if recommended else "",
         "workflow": workflow,
+        "runs_in": runs_in,
         "warnings": [problem_view(problem) for problem in warnings],
     }
 

@@ -94,7 +94,8 @@ def run(
     report_problems(errors, loaded)
     if backend is None:
         chosen_backend = loaded.config.backend
-    backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
+    # The backend probed now is the one the run uses: auto is decided once, not again by the manager.
+    used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)
     progress_console = errors if json_output else make_console()
@@ -104,7 +105,7 @@ def run(
         errors=errors,
         concurrency=concurrency,
         pool=pool,
-        backend=chosen_backend,
+        backend=used_backend,
         json_output=json_output,
         warnings=[*loaded.check.warnings, *backend_warnings],
     )

@@ -15,9 +15,23 @@ import typer
 from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
-    from workflow_plugin_runtime import Config, Problem, Resolver, RuntimeKind, SecretProvider, WorkflowCheck
+    from workflow_plugin_runtime import (
+        Config,
+        Problem,
+        Resolver,
+        RuntimeKind,
+        RuntimeUnavailableError,
+        SecretProvider,
+        SourceLocation,
+        Workflow,
+        WorkflowCheck,
+    )
 
     from ..ui.console import Console
+    from .plugin_views import RunsInView
+
+AUTO = "auto"
+"""The ``restricted.backend`` setting (and ``--backend``) that lets each machine choose: no place of its own."""
 
 WorkflowFileArgument = Annotated[
     Path, typer.Argument(metavar="FILE", help="The workflow file (YAML).", show_default=False)
@@ -106,28 +120,88 @@ def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
         print_problem(console, problem)
 
 
-def check_backend(loaded: LoadedWorkflow, backend: RuntimeKind | None, *, flag: str | None) -> list[Problem]:
-    """Refuse a restricted run whose backend cannot run here; warn when ``--backend`` cannot apply.
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a workflow's plugins run on this machine, decided as ``workflow run`` decides it.
 
-    ``backend`` is the one chosen (``None``: auto); ``flag`` the ``--backend`` value as given, if any.
+    ``backend`` is the chosen setting (``None``: auto); ``runtime`` the
+    place that gives here, ``None`` when it cannot run here (``problem``
+    says why and how to get it).
+    """
+
+    workflow: Workflow
+    backend: RuntimeKind | None = None
+    runtime: RuntimeKind | None = None
+    problem: RuntimeUnavailableError | None = None
+
+    def view(self) -> RunsInView:
+        from workflow_plugin_runtime import SecurityMode
+
+        from .plugin_views import problem_view
+
+        restricted = self.workflow.security is SecurityMode.RESTRICTED
+        warning = self.warning()
+        return {
+            "security": self.workflow.security.value,
+            "backend": (AUTO if self.backend is None else self.backend.value) if restricted else None,
+            "runtime": None if self.runtime is None else self.runtime.value,
+            "unavailable": None if warning is None else problem_view(warning),
+        }
+
+    def warning(self) -> Problem | None:
+        """What ``run`` would refuse, as a warning for the commands that only check (validate, plugin inspect)."""
+        from workflow_plugin_runtime import Problem, Severity
+
+        if self.problem is None:
+            return None
+        return Problem(self.problem.message, _security_location(self.workflow), self.problem.hint, Severity.WARNING)
+
+
+def _security_location(workflow: Workflow) -> SourceLocation | None:
+    return workflow.locate(("security",)) if "security" in workflow.document.data else None
+
+
+def place(workflow: Workflow, backend: RuntimeKind | None) -> Placement:
+    """Where ``workflow``'s plugins run here: a process when trusted, else what ``backend`` (None: auto) gives.
+
+    A restricted backend's probe decides (the sandbox's once per process);
+    nothing is started for a trusted workflow.
+    """
+    from workflow_plugin_runtime import RuntimeKind, RuntimeUnavailableError, SecurityMode, usable_backend
+
+    if workflow.security is not SecurityMode.RESTRICTED:
+        return Placement(workflow, runtime=RuntimeKind.PROCESS)
+    try:
+        return Placement(workflow, backend, runtime=usable_backend(backend))
+    except RuntimeUnavailableError as exc:
+        return Placement(workflow, backend, problem=exc)
+
+
+def check_backend(
+    loaded: LoadedWorkflow, backend: RuntimeKind | None, *, flag: str | None
+) -> tuple[RuntimeKind | None, list[Problem]]:
+    """The backend a run uses, decided once; warns when ``--backend`` cannot apply.
+
+    ``backend`` is the one chosen (``None``: auto); ``flag`` the ``--backend``
+    value as given, if any. Returns the restricted backend the run's plugins
+    use (``None`` for a trusted workflow) and the warnings to show and record.
 
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
-    the backend and how to get it; returns the warnings to show and record.
+    the backend and how to get it.
     """
     from workflow_plugin_runtime import Problem, SecurityMode, Severity, usable_backend
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     if workflow.security is SecurityMode.RESTRICTED:
-        usable_backend(backend)
-        return []
+        return usable_backend(backend), []
     if flag is None:
-        return []
-    return [
+        return None, []
+    return None, [
         Problem(
             f"--backend {flag} does not apply: workflow '{workflow.name}' is trusted, so its plugins run as "
             "local processes",
-            location=workflow.locate(("security",)) if "security" in workflow.document.data else None,
+            location=_security_location(workflow),
             hint="set security: restricted in the workflow to run its plugins isolated, or drop --backend",
             severity=Severity.WARNING,
         )

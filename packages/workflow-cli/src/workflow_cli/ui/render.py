@@ -26,7 +26,14 @@ from workflow_plugin_runtime import Severity
 from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
-    from workflow_cli.commands.plugin_views import ActionView, CapabilitiesView, Inspection, ListEntry, ProblemView
+    from workflow_cli.commands.plugin_views import (
+        ActionView,
+        CapabilitiesView,
+        Inspection,
+        ListEntry,
+        ProblemView,
+        RunsInView,
+    )
 
 __all__ = [
     "DEFAULTS_NOTE",
@@ -38,6 +45,7 @@ __all__ = [
     "print_nothing_found",
     "print_plugin_list",
     "print_problem_view",
+    "runs_in_text",
     "schema_fields",
     "schema_renderable",
     "type_text",
@@ -325,12 +333,26 @@ def inspection_renderable(report: Inspection) -> Group:
     return Group(*parts)
 
 
+def runs_in_text(view: RunsInView) -> str:
+    """``sandbox (backend auto)``: where a workflow's plugins run, in words, from the view ``--json`` prints."""
+    if view["backend"] is None:
+        return f"{view['runtime']} ({view['security']} mode)"
+    if view["runtime"] is None:
+        return f"nothing here (backend {view['backend']} cannot run on this machine)"
+    return f"{view['runtime']} (backend {view['backend']})"
+
+
 def print_inspection(console: Console, report: Inspection) -> None:
     """The report, then its warnings (with ``--workflow``: what comparing the grants found)."""
     print_unfolded(console, inspection_renderable(report))
     warnings = report["warnings"]
     if report["workflow"] is not None:
         console.print(plain(f"\nGrants of {report['workflow']}", "bold underline"))
+        runs_in = report["runs_in"]
+        if runs_in is not None:
+            console.print(plain(f"  its plugins run in: {runs_in_text(runs_in)}"))
+            if runs_in["unavailable"] is not None:
+                print_problem_view(console, runs_in["unavailable"])
         if not warnings:
             console.print(Text("  no problems: the grants fit what this plugin needs"))
     elif warnings:

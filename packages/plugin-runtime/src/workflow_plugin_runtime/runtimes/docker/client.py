@@ -47,7 +47,7 @@ slowed by a busy machine. A hung daemon fails a task at most this long after its
 _bounds = threading.local()
 
 START_DOCKER_HINT = (
-    "start the Docker daemon (as CI does: bash .ci/setup-docker.sh as root; see docs/docker.md) "
+    "start the Docker daemon (as CI does: bash .ci/setup-isolation.sh as root; see docs/docker.md) "
     "and check DOCKER_HOST if it listens elsewhere"
 )
 

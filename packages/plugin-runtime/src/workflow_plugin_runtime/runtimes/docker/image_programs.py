@@ -9,7 +9,7 @@ is known to hold, and a plugin that needs anything else is refused with the
 two ways out: its own Dockerfile, or ``--base-image``.
 
 Known, not probed: the default base is a Debian image with Python (the real
-``python:3.11-slim``, or the one ``.ci/setup-docker.sh`` imports under that
+``python:3.11-slim``, or the one ``.ci/setup-isolation.sh`` imports under that
 name), and :data:`DEFAULT_BASE_PROGRAMS` lists what both have on ``PATH``.
 Asking the image instead (``command -v`` in a container) would cost a
 container per build and needs a shell in the image. A base chosen with

@@ -358,7 +358,7 @@ class _BuildLog:
         if keyword == "FROM":
             return (
                 "the base image is not in the local Docker engine and could not be pulled; `docker images` lists"
-                " what is there (CI makes python:3.11-slim with .ci/setup-docker.sh); "
+                " what is there (CI makes python:3.11-slim with .ci/setup-isolation.sh); "
                 + (
                     "change the FROM line of the plugin's Dockerfile"
                     if self.spec.custom

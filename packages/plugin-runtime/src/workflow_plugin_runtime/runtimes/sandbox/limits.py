@@ -66,6 +66,7 @@ __all__ = [
     "SandboxUsage",
     "apply_rlimits",
     "cgroup_parents",
+    "sandbox_cgroups",
 ]
 
 CGROUP_PREFIX = "workflow-sandbox-"
@@ -213,6 +214,32 @@ class SandboxCgroup:
             with contextlib.suppress(FileNotFoundError):
                 _remove_when_free(directory, deadline)
         self.directories.clear()
+
+
+def sandbox_cgroups() -> list[tuple[int, SandboxCgroup]]:
+    """The sandboxes' cgroups under this process's own cgroups, each with the pid of the engine that made it.
+
+    For the cleaner of dead runs: an engine killed outright leaves its
+    sandboxes' cgroups behind (their processes die with it: bwrap dies with
+    its parent, and everything in a PID namespace with its init). Found are
+    those of engines that ran in the same cgroups as this process (started
+    from the same shell, service or CI job), where this one would make its
+    own; empty when this process makes none (:func:`cgroup_parents`).
+    """
+    parents = cgroup_parents()
+    if parents is None:
+        return []
+    found: dict[str, dict[str, Path]] = {}
+    for controller, parent in parents.items():
+        try:
+            with os.scandir(parent) as entries:
+                names = [entry.name for entry in entries if entry.name.startswith(CGROUP_PREFIX) and entry.is_dir()]
+        except OSError:
+            continue
+        for name in names:
+            found.setdefault(name, {})[controller] = parent / name
+    engines = ((name[len(CGROUP_PREFIX) :].partition("-")[0], directories) for name, directories in found.items())
+    return [(int(pid), SandboxCgroup(directories)) for pid, directories in engines if pid.isdigit()]
 
 
 def _empty(directory: Path, deadline: float) -> None:

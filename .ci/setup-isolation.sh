@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Installs and starts a Docker engine for the restricted-mode tests, and makes
-# the base image plugin Dockerfiles build FROM (python:3.11-slim), without any
-# container registry: the image is a debootstrapped Debian with python3.
+# Provisions both restricted-mode backends for the tests, so that neither is
+# ever skipped in CI:
 #
+# - the sandbox: bubblewrap (bwrap), util-linux's setpriv (a root engine starts
+#   sandboxed plugins as uid 65534 with it) and libseccomp (the sandbox's
+#   seccomp filter); docs/sandbox.md says what each is for;
+# - Docker: installs and starts an engine, and makes the base image plugin
+#   Dockerfiles build FROM (python:3.11-slim) without any container registry:
+#   the image is a debootstrapped Debian with python3 (docs/docker.md).
+#
+# Fails, naming what is missing, when a tool is still missing after installing.
 # Idempotent: every step is skipped when its result is already there, so a
-# second run takes about a second. docs/docker.md explains each step.
+# second run takes about a second.
 set -euo pipefail
 
 BASE_IMAGE="${WORKFLOW_BASE_IMAGE:-python:3.11-slim}"
@@ -15,18 +22,22 @@ DOCKERD_LOG="/tmp/dockerd.log"
 DOCKERD_PIDFILE="/var/run/docker.pid"
 DOCKERD_READY_TIMEOUT_S=60
 
-log() { printf 'setup-docker: %s\n' "$*" >&2; }
+log() { printf 'setup-isolation: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 if [ "$(id -u)" -ne 0 ]; then
   die "run as root (it installs packages and starts dockerd)"
 fi
 
+has_libseccomp() { ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 '; }
+
 install_packages() {
   local missing=()
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+  command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+  has_libseccomp || missing+=(libseccomp2)
   if [ "${#missing[@]}" -eq 0 ]; then
     log "packages already installed"
     return
@@ -34,6 +45,29 @@ install_packages() {
   log "installing ${missing[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Every tool the tests need, found after installing: a package that installed
+# nothing usable fails here, by name, not as skipped or failing tests later.
+require_tools() {
+  local tool missing=()
+  for tool in dockerd docker debootstrap bwrap setpriv; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  has_libseccomp || missing+=(libseccomp.so.2)
+  [ "${#missing[@]}" -eq 0 ] || die "still missing after installing: ${missing[*]}"
+}
+
+# A sandbox started with new namespaces, and setpriv becoming uid 65534 without
+# capabilities, as the engine's sandboxes do: bwrap installed but unable to
+# start a sandbox (user namespaces disabled) fails here, in bwrap's own words.
+check_sandbox() {
+  local out
+  out=$(bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev -- /bin/true 2>&1) \
+    || die "bubblewrap cannot start a sandbox here: $out"
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all -- /bin/true 2>&1) \
+    || die "setpriv cannot drop to uid 65534 here: $out"
+  log "bubblewrap starts sandboxes, setpriv drops to uid 65534"
 }
 
 docker_answers() { docker info >/dev/null 2>&1; }
@@ -127,5 +161,7 @@ ensure_base_image() {
 }
 
 install_packages
+require_tools
+check_sandbox
 start_dockerd
 ensure_base_image
