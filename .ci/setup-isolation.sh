@@ -29,7 +29,7 @@ if [ "$(id -u)" -ne 0 ]; then
   die "run as root (it installs packages and starts dockerd)"
 fi
 
-has_libseccomp() { ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 '; }
+has_libseccomp() { ldconfig -p 2>/dev/null | grep 'libseccomp\.so\.2 ' >/dev/null; }  # not grep -q: with pipefail, ldconfig's SIGPIPE would fail it
 
 install_packages() {
   local missing=()
