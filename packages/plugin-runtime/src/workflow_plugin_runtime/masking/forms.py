@@ -108,7 +108,8 @@ def _json_string(value: str, *, escaped: str, non_ascii: bool, upper: bool) -> s
     """JSON string content with ``escaped`` (and non-ASCII, if asked) as ``\\u`` escapes in the given case."""
     parts: list[str] = []
     for char in value:
-        if char in escaped or ord(char) < 0x20 and char not in _JSON_SHORT_ESCAPES or non_ascii and ord(char) > 0x7F:
+        control = ord(char) < 0x20 and char not in _JSON_SHORT_ESCAPES
+        if char in escaped or control or (non_ascii and ord(char) > 0x7F):
             units = char.encode("utf-16-be", "surrogatepass")
             for index in range(0, len(units), 2):
                 code = int.from_bytes(units[index : index + 2], "big")
