@@ -48,9 +48,9 @@ def secret_forms(value: str) -> frozenset[str]:
     forms.update(_markup_forms(value))
     forms.update(_url_forms(data))
     forms.update((data.hex(), data.hex().upper()))
-    forms.update(_base64_forms(data))
+    forms.update(_base64_forms(data, tails=True))
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        forms.update(_base64_forms(encode(data)))
+        forms.update(_base64_forms(encode(data), tails=False))
     forms.update(_wrapped_base64_lines(data))
     forms.update(_powershell_sections(value))
     forms.update(_line_forms(value))
@@ -83,8 +83,8 @@ def _json_forms(value: str) -> Iterator[str]:
     """The inside of a JSON string holding ``value``, as each common serializer writes it.
 
     Each writer's style is one form (not every combination of escapes):
-    Python's ``json`` and JavaScript's ``JSON.stringify`` (the runner's
-    ``JsonStringEscape`` too), raw and ASCII-only; Go's ``encoding/json``
+    Python's ``json`` and JavaScript's ``JSON.stringify`` (and the Actions
+    runner's ``JsonStringEscape``), raw and ASCII-only; Go's ``encoding/json``
     (and Rails), which writes ``<``, ``>``, ``&``, U+2028 and U+2029 as
     lowercase ``\\u`` escapes; Gson, which adds ``'`` and ``=``; .NET's
     ``System.Text.Json``, which escapes every non-ASCII character, ``"``,
@@ -92,42 +92,48 @@ def _json_forms(value: str) -> Iterator[str]:
     PHP's ``json_encode``, ASCII-only (lowercase hex) with ``/`` as ``\\/``,
     and the same with ``JSON_UNESCAPED_UNICODE``.
     """
-    yield json.dumps(value, ensure_ascii=False)[1:-1]
-    yield json.dumps(value, ensure_ascii=True)[1:-1]
-    yield _json_string(value, escaped="<>&\u2028\u2029", non_ascii=False, upper=False)
-    yield _json_string(value, escaped="<>&'=\u2028\u2029", non_ascii=False, upper=False)
-    yield _json_string(value, escaped="\"'+<>&`\x7f", non_ascii=True, upper=True)
-    yield json.dumps(value, ensure_ascii=True)[1:-1].replace("/", "\\/")
-    yield json.dumps(value, ensure_ascii=False)[1:-1].replace("/", "\\/")
+    raw = json.dumps(value, ensure_ascii=False)[1:-1]
+    ascii_only = json.dumps(value, ensure_ascii=True)[1:-1]
+    yield from (raw, ascii_only)
+    yield raw.translate(_GO_JSON)
+    yield raw.translate(_GSON)
+    yield _JSON_ESCAPE.sub(_dotnet_escape, ascii_only).translate(_DOTNET_JSON)
+    yield from (ascii_only.replace("/", "\\/"), raw.replace("/", "\\/"))
 
 
-_JSON_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+def _unicode_escapes(chars: str) -> dict[int, str]:
+    """A ``str.translate`` table writing each of ``chars`` as a lowercase ``\\u`` escape.
+
+    Applied to ``json.dumps`` output, which never escapes these characters,
+    so no escape it wrote is touched.
+    """
+    return {ord(char): f"\\u{ord(char):04x}" for char in chars}
 
 
-def _json_string(value: str, *, escaped: str, non_ascii: bool, upper: bool) -> str:
-    """JSON string content with ``escaped`` (and non-ASCII, if asked) as ``\\u`` escapes in the given case."""
-    parts: list[str] = []
-    for char in value:
-        control = ord(char) < 0x20 and char not in _JSON_SHORT_ESCAPES
-        if char in escaped or control or (non_ascii and ord(char) > 0x7F):
-            units = char.encode("utf-16-be", "surrogatepass")
-            for index in range(0, len(units), 2):
-                code = int.from_bytes(units[index : index + 2], "big")
-                parts.append(f"\\u{code:04X}" if upper else f"\\u{code:04x}")
-        else:
-            parts.append(_JSON_SHORT_ESCAPES.get(char, char))
-    return "".join(parts)
+_GO_JSON = _unicode_escapes("<>&\u2028\u2029")
+_GSON = _unicode_escapes("<>&'=\u2028\u2029")
+_DOTNET_JSON = {code: escape.upper().replace("\\U", "\\u") for code, escape in _unicode_escapes("'+<>&`\x7f").items()}
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-f]{4})|(.))")
+
+
+def _dotnet_escape(match: re.Match[str]) -> str:
+    """One escape of ASCII-only ``json.dumps`` output as .NET writes it: uppercase hex, ``"`` as ``\\u0022``."""
+    code, short = match.groups()
+    if code is not None:
+        return f"\\u{code.upper()}"
+    return "\\u0022" if short == '"' else match.group()
 
 
 def _quoted_forms(value: str) -> Iterator[str]:
     """The value as quoting for a shell, SQL or YAML leaves it, or registered with quotes it is printed without.
 
     Single quotes doubled: YAML single-quoted strings, SQL literals,
-    PowerShell (the runner's ``ExpressionStringEscape``). Double quotes
-    backslash-escaped alone (the runner's ``CommandLineArgumentEscape``,
-    how it passes values to ``docker -e``). A value registered with
-    surrounding double quotes is printed without them wherever a shell or
-    parser consumed the quotes (the runner's ``TrimDoubleQuotes``).
+    PowerShell (the Actions runner's ``ExpressionStringEscape``). Double
+    quotes backslash-escaped alone (the Actions runner's
+    ``CommandLineArgumentEscape``, how it passes values to ``docker -e``).
+    A value registered with surrounding double quotes is printed without
+    them wherever a shell or parser consumed the quotes (the Actions
+    runner's ``TrimDoubleQuotes``).
     """
     yield value.replace("'", "''")
     yield value.replace('"', '\\"')
@@ -138,7 +144,7 @@ def _quoted_forms(value: str) -> Iterator[str]:
 _MARKUP_QUOTES = (
     (None, None),  # XML text content: ElementTree, xml.sax.saxutils.escape
     ("&quot;", None),  # XML attribute values: ElementTree, minidom
-    ("&quot;", "&apos;"),  # .NET SecurityElement.Escape (the runner's XmlDataEscape), Java's escapeXml
+    ("&quot;", "&apos;"),  # .NET SecurityElement.Escape (the Actions runner's XmlDataEscape), Java's escapeXml
     ("&quot;", "&#x27;"),  # Python's html.escape, Django
     ("&#34;", "&#39;"),  # Go's html.EscapeString and html/template, Jinja2 (MarkupSafe)
     ("&quot;", "&#39;"),  # Ruby's CGI.escapeHTML and ERB::Util, Rails
@@ -163,8 +169,8 @@ def _url_forms(data: bytes) -> Iterator[str]:
 
     Every reserved character encoded, space as ``%20`` or ``+``, in
     uppercase hex (Python's ``quote``/``quote_plus``, Go's
-    ``url.QueryEscape``, the runner's ``UriDataEscape``) and lowercase hex
-    (hand-written and C encoders); a path with ``/`` kept (``quote``'s
+    ``url.QueryEscape``, the Actions runner's ``UriDataEscape``) and
+    lowercase hex (hand-written and C encoders); a path with ``/`` kept (``quote``'s
     default); JavaScript's ``encodeURIComponent`` (keeps ``!*'()``) and
     ``encodeURI`` (keeps the reserved characters, ``;,/?:@&=+$#``, too).
     """
@@ -176,16 +182,18 @@ def _url_forms(data: bytes) -> Iterator[str]:
     yield quote(data, safe=";,/?:@&=+$!*'()#")
 
 
-def _base64_forms(data: bytes) -> set[str]:
+def _base64_forms(data: bytes, *, tails: bool) -> set[str]:
     """Standalone encodings, padded and not, and the stable middle at each byte alignment.
 
     Inside a longer base64 string the secret starts 0, 1 or 2 bytes into a
     3-byte group; the characters whose 6 bits all come from the secret are
     the same whatever surrounds it, so they are what can be found (the
-    runner registers the same three alignments, as whole encodings). Where
+    Actions runner registers the same three alignments, as whole encodings). Where
     the secret ends the blob, its last character and the padding depend on
-    the secret alone too: that tail is a form as well, so neither the last
-    bits nor the secret's length modulo 3 show.
+    the secret alone too: that tail is a form as well (``tails``), so neither
+    the last bits nor the secret's length modulo 3 show. Base64 applied
+    twice goes without tails: they would add a third of all forms for the
+    last bits of a rare encoding.
     """
     forms: set[str] = set()
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
@@ -195,7 +203,9 @@ def _base64_forms(data: bytes) -> set[str]:
             shifted = encode(bytes(offset) + data).decode("ascii")
             first = -(-8 * offset // 6)
             last = 8 * (offset + len(data)) // 6
-            forms.update((shifted[first:last], shifted[first:], shifted[first:].rstrip("=")))
+            forms.add(shifted[first:last])
+            if tails:
+                forms.update((shifted[first:], shifted[first:].rstrip("=")))
     return forms
 
 
@@ -224,13 +234,13 @@ def _wrapped_base64_lines(data: bytes) -> Iterator[str]:
 def _powershell_sections(value: str) -> Iterator[str]:
     """The two pieces PowerShell may print apart (with colour codes between them) when it runs a value holding ``&``.
 
-    The runner's ``PowerShellPreAmpersandEscape`` and
+    The Actions runner's ``PowerShellPreAmpersandEscape`` and
     ``PowerShellPostAmpersandEscape`` rule, kept exactly: without ``&+`` the
     value splits after its last ``&``; with ``&+`` it splits after the
     first ``&+``, and the character right after it (the one PowerShell
     colours) belongs to neither piece. A piece shorter than six characters
-    is not registered, as in the runner: a piece is only part of the secret
-    and, short, matches unrelated text far more often than the whole does.
+    is not registered, as in the Actions runner: a piece is only part of
+    the secret and, short, matches unrelated text far more often than the whole does.
     """
     if "&" not in value:
         return
@@ -247,8 +257,8 @@ def _line_forms(value: str) -> Iterator[str]:
     """Each line of a multi-line secret, as printed one line at a time, with and without its surrounding spaces.
 
     A child process's output is read and logged line by line, and
-    indentation is often added or stripped on the way (the runner registers
-    each line trimmed). Lines holding only whitespace are skipped: every run
+    indentation is often added or stripped on the way (the Actions runner
+    registers each line trimmed). Lines holding only whitespace are skipped: every run
     of spaces in the log would be masked, protecting nothing.
     """
     for line in value.splitlines():
