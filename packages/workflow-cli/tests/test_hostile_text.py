@@ -98,15 +98,17 @@ def test_a_run_shows_plugin_and_workflow_text_literally_and_succeeds(run_cli, tm
     assert r"flow [bold]name[/bold] [/nope] \x1b]0;wf-title\x07: succeeded" in out  # the summary's title
     assert f"  speak | plain {NASTY_SHOWN}" in out  # a plain log line
     assert f"  speak | record {NASTY_SHOWN}" in out  # a JSON log record, ESC in its level too
-    assert r"cut0d=QXZ#to\x0dk3n&VVY!fragment~JJK" in out  # the secret cut by CR shows as two pieces
+    # The secret cut by CR shows as two pieces; the piece after its last "&" is masked on its own, as
+    # PowerShell prints it apart (a registered form, see docs/security.md).
+    assert r"cut0d=QXZ#to\x0dk3n&***" in out
     assert f"  text: out {NASTY_SHOWN}" in out  # an output value
     assert r'nested: {"[/key]\u001b[8m": "[/value] \x9b"}' in out  # an output's keys and values
-    assert "cut_markup: QXZ#[b]tok3n&VVY!fragment~JJK[/b]" in out  # tags Rich would remove stay
+    assert "cut_markup: QXZ#[b]tok3n&***[/b]" in out  # tags Rich would remove stay
     record_text, record = the_record(tmp_path)
     assert_no_secret(out, done.stderr, record_text)
     assert not RAW_CONTROL.search(record_text)
     assert record["outputs"]["text"] == f"out {NASTY_SENT}"  # the record keeps what the plugin sent
-    assert record["outputs"]["cut0d"] == "QXZ#to\rk3n&VVY!fragment~JJK"
+    assert record["outputs"]["cut0d"] == "QXZ#to\rk3n&***"
 
 
 def test_a_failed_run_with_json_shows_the_error_literally(run_cli, tmp_path, plugins):
@@ -152,10 +154,10 @@ def test_a_secret_cut_by_a_control_character_or_a_tag_is_never_rejoined(run_cli,
     assert not RAW_CONTROL.search(done.stdout + done.stderr + record_text)
     shown = done.stdout + done.stderr
     for cut in (r"QXZ#to\x0dk3n", r"QXZ#to\x08k3n", r"QXZ#to\x0bk3n", r"QXZ#to\x07k3n", r"QXZ#to\x9bk3n"):
-        assert f"{cut}&VVY!fragment~JJK" in shown  # in the log lines, the error and the outputs
-    assert "QXZ#[b]tok3n&VVY!fragment~JJK[/b]" in shown
-    assert record["outputs"]["cr"] == "QXZ#to\rk3n&VVY!fragment~JJK"  # the record keeps what the plugin sent
-    assert record["outputs"]["csi"] == "QXZ#to\x9bk3n&VVY!fragment~JJK"
+        assert f"{cut}&***" in shown  # in the log lines, the error and the outputs
+    assert "QXZ#[b]tok3n&***[/b]" in shown
+    assert record["outputs"]["cr"] == "QXZ#to\rk3n&***"  # the record keeps what the plugin sent
+    assert record["outputs"]["csi"] == "QXZ#to\x9bk3n&***"
 
 
 def run_in_terminal(*args: str, cwd: Path, timeout: float = 60) -> tuple[int, str]:
@@ -197,7 +199,7 @@ def test_the_live_view_on_a_terminal_obeys_no_plugin_control(tmp_path, plugins):
     assert "Traceback" not in screen
     assert r"\x1b]52;c;cHduZWQ=\x07" in screen
     assert "[/nope]" in screen
-    assert r"cut0d=QXZ#to\x0dk3n&VVY!fragment~JJK" in screen
+    assert r"cut0d=QXZ#to\x0dk3n&***" in screen
     assert_no_secret(screen)
 
 

@@ -1,10 +1,8 @@
 """The one masker every output path goes through: logs, errors, run records, printed outputs.
 
-A secret leaks in more shapes than its plain text: escaped inside JSON,
-URL-encoded in a query string, hex-dumped, base64-encoded on its own or in
-the middle of a longer base64 blob (an HTTP Basic header, a JSON document
-encoded whole), encoded twice, or one line at a time. ``secret_forms`` lists
-those shapes and the masker replaces every one of them with ``***``.
+A secret leaks in more shapes than its plain text (escaped in JSON or XML,
+URL-encoded, base64-encoded, one line at a time): ``forms.secret_forms``
+lists those shapes and the masker replaces every one of them with ``***``.
 
 Why ``***`` and not ``***KEY***``: the SDK masks with ``***`` inside plugins,
 so the two halves of one log read alike, and a single token says nothing
@@ -20,22 +18,21 @@ slower on long texts and much slower when a secret is short.
 
 Values shorter than ``MIN_SECRET_LENGTH`` are not masked: replacing every
 ``on`` or ``42`` in a log would ruin it and, by the holes it leaves, reveal
-the value anyway; they produce a warning naming the key instead.
+the value anyway; nor are values of whitespace only (every run of spaces
+would go). Both produce a warning naming the key, never the value.
 """
 
 from __future__ import annotations
 
-import base64
 import bisect
 import enum
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, final
-from urllib.parse import quote, quote_plus
 
-from .._util.control_chars import neutralise_controls
 from ..errors import Problem, Severity
+from .forms import MIN_SECRET_LENGTH, secret_forms
 from .matcher import FormMatcher
 from .regex_matcher import RegexMatcher
 
@@ -50,7 +47,6 @@ __all__ = [
 ]
 
 MASK = "***"
-MIN_SECRET_LENGTH = 4
 _PROBE = 16
 
 
@@ -63,72 +59,21 @@ class MatchBackend(enum.Enum):
 
 
 def short_secret_warning(key: str, value: str) -> Problem | None:
-    """The warning for a value too short to mask, naming the key only; None when it is masked."""
-    if len(value) >= MIN_SECRET_LENGTH:
+    """The warning for a value too short (or too blank) to mask, naming the key only; None when it is masked."""
+    if len(value) >= MIN_SECRET_LENGTH and value.strip():
         return None
-    size = "empty" if not value else f"shorter than {MIN_SECRET_LENGTH} characters"
+    hint = f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}"
+    if not value:
+        size = "empty"
+    elif len(value) < MIN_SECRET_LENGTH:
+        size = f"shorter than {MIN_SECRET_LENGTH} characters"
+    else:
+        size, hint = "only whitespace", f"use a value that is not only whitespace for {key}"
     return Problem(
         f"secret {key} is {size}, so it is not masked: anything that prints it will show it",
-        hint=f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}",
+        hint=hint,
         severity=Severity.WARNING,
     )
-
-
-def _base64_forms(data: bytes) -> set[str]:
-    """Standalone encodings, padded and not, and the stable middle at each byte alignment.
-
-    Inside a longer base64 string the secret starts 0, 1 or 2 bytes into a
-    3-byte group; the characters whose 6 bits all come from the secret are
-    the same whatever surrounds it, so they are what can be found.
-    """
-    forms: set[str] = set()
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        full = encode(data).decode("ascii")
-        forms.update((full, full.rstrip("=")))
-        for offset in range(3):
-            shifted = encode(bytes(offset) + data).decode("ascii").rstrip("=")
-            first = -(-8 * offset // 6)
-            last = 8 * (offset + len(data)) // 6
-            forms.add(shifted[first:last])
-    return forms
-
-
-def _secret_bytes(value: str) -> bytes:
-    """The bytes a secret stands for, even when it holds lone surrogates.
-
-    A value read from the environment or a file with undecodable bytes holds
-    them as surrogate escapes: those map back to the original bytes, which
-    is what an encoded form of it would show; any other lone surrogate is
-    kept as its own code point rather than making the masker fail.
-    """
-    try:
-        return value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogatepass")
-
-
-def secret_forms(value: str) -> frozenset[str]:
-    """Every string ``value`` may show up as in output; empty for values too short to mask."""
-    if len(value) < MIN_SECRET_LENGTH:
-        return frozenset()
-    data = _secret_bytes(value)
-    forms = {
-        value,
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        json.dumps(value, ensure_ascii=True)[1:-1],
-        repr(value)[1:-1],
-        quote(data, safe=""),
-        quote(data),
-        quote_plus(data),
-    }
-    forms.update((data.hex(), data.hex().upper()))
-    forms |= _base64_forms(data)
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        forms |= _base64_forms(encode(data))
-    for line in value.splitlines():
-        forms.update((line, json.dumps(line, ensure_ascii=False)[1:-1]))
-    forms |= {neutralise_controls(form) for form in forms}  # what plugin text holds after neutralising
-    return frozenset(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
 @final
@@ -137,7 +82,7 @@ class Masker:
 
     Build one per run from the secrets the run uses and hand it to every
     writer; it is safe to share between threads. ``warnings`` names the
-    secrets too short to mask (by key only). ``backend`` picks the matcher:
+    secrets too short or too blank to mask (by key only). ``backend`` picks the matcher:
     asking for hyperscan where it cannot run gives the regex matcher, never
     a masker that fails.
     """
