@@ -24,25 +24,6 @@ SECRET = 'p@ss "w/rd"+é=ok'
 HYPERSCAN_MISSING = importlib.util.find_spec("hyperscan") is None
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(MatchBackend.REGEX, id="regex"),
-        pytest.param(
-            MatchBackend.HYPERSCAN,
-            id="hyperscan",
-            marks=pytest.mark.skipif(
-                HYPERSCAN_MISSING, reason="hyperscan has no wheel for this platform; the regex matcher serves"
-            ),
-        ),
-    ],
-)
-def backend(request: pytest.FixtureRequest) -> MatchBackend:
-    """Every behaviour below holds for both matchers, byte for byte."""
-    chosen: MatchBackend = request.param
-    return chosen
-
-
 def make_masker(secrets: dict[str, str], backend: MatchBackend) -> Masker:
     masker = Masker(secrets, backend=backend)
     assert masker.backend is backend

@@ -10,25 +10,12 @@ form or not, and the stream is cut at random places.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workflow_plugin_runtime.masking.masker import MASK, MIN_SECRET_LENGTH, Masker, MatchBackend, secret_forms
-
-BACKENDS = [
-    pytest.param(MatchBackend.REGEX, id="regex"),
-    pytest.param(
-        MatchBackend.HYPERSCAN,
-        id="hyperscan",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec("hyperscan") is None, reason="hyperscan has no wheel for this platform"
-        ),
-    ),
-]
 
 SPECIAL = " \t\n\r\"'`\\&+;:,=/%?#@!$^()[]{}<>|.-_~\x00\x1b\u00a0\u2028é€𝄞"
 SECRET_CHARS = st.one_of(
@@ -55,7 +42,6 @@ def cut_points(rng: random.Random, size: int) -> list[int]:
     return [rng.randint(0, size) for _ in range(count)]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @PROPERTY
 @given(st.lists(SECRETS, min_size=1, max_size=3), st.lists(LOG_TEXT, min_size=1, max_size=4), st.randoms())
 def test_no_registered_form_survives_anywhere(
@@ -76,7 +62,6 @@ def test_no_registered_form_survives_anywhere(
     assert stream_through(masker, text, cut_points(rng, len(text))) == masked
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @PROPERTY
 @given(st.lists(SECRETS, min_size=1, max_size=3), st.lists(LOG_TEXT, max_size=8), st.randoms())
 def test_text_without_any_form_is_unchanged(

@@ -167,4 +167,3 @@ def _record_match(ident: int, _from: int, to: int, _flags: int, context: object)
             if ends.get(start, 0) < start + len(form):
                 ends[start] = start + len(form)
             return
-
