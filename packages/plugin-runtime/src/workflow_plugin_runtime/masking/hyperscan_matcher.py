@@ -145,6 +145,8 @@ class HyperscanMatcher:
         context: _MatchContext = (data, ends, self._patterns)
         # The stub types ``data`` for block mode only; vectored mode takes a list of buffers.
         self._database.scan([data], _record_match, 0, context, self._scratch())  # type: ignore[type-var]
+        if not ends:
+            return []
         spans: list[Span] = []
         for start in sorted(ends):
             add_occurrence(spans, start, ends[start])
