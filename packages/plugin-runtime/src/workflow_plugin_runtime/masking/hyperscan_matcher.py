@@ -5,9 +5,9 @@ Imported only when a masker has something to mask, and only where the
 else, or where the library refuses to compile or scan (a CPU without SSSE3),
 the masker uses ``masking_regex`` instead, with the same results.
 
-Hyperscan reports every occurrence of every pattern by its end offset; the
-masking rule (leftmost first, the longest form where several start at one
-place, no overlaps) is applied afterwards to that short list. Hyperscan
+Hyperscan reports every occurrence of every pattern by its end offset, the
+overlapping ones included; the masking rule (the union of all occurrences,
+see :mod:`.matcher`) is applied afterwards to that short list. Hyperscan
 limits a pattern's length, so a long form (a PEM key) is searched by its
 first ``_PATTERN_BYTES`` bytes and the whole form is then checked in place.
 Each byte is written as ``\\xHH``: the pure-literal compiler would stop at a
@@ -22,23 +22,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection
-from typing import AnyStr, cast, final
+from typing import cast, final
 
 import hyperscan
 
-from .matcher import FormMatcher, from_utf8, utf8
+from .matcher import FormMatcher, Span, StreamCut, add_occurrence, cut_masked, utf8
 
 __all__ = [
     "HyperscanMatcher",
     "Pattern",
-    "Span",
     "compile_matcher",
 ]
 
 _PATTERN_BYTES = 64
 _BLOCK_CHARS = 65536
 
-Span = tuple[int, int]
 Pattern = tuple[int, tuple[bytes, ...]]
 _MatchContext = tuple[bytes, dict[int, int], list[Pattern]]
 
@@ -97,33 +95,23 @@ class HyperscanMatcher:
             return self._fallback().mask(text)
         if not spans:
             return text
-        if len(data) == len(text):
-            return _splice(text, spans, replacement=self._replacement)
-        return from_utf8(_splice(data, spans, replacement=utf8(self._replacement)))
+        return cut_masked(text, spans, data=data, safe=len(text), masked_head=None, replacement=self._replacement)[0]
 
-    def mask_before(self, text: str, safe: int) -> tuple[str, str]:
-        """Masks the forms starting before ``safe``; returns the masked head and the unprocessed rest."""
-        head, rest, _ = self._mask_before(text, safe)
-        return head, rest
+    def mask_stream(self, text: str, *, safe: int, masked_head: int | None) -> StreamCut:
+        """Masks ``text`` up to ``safe`` (and through any mask reaching past it); see ``matcher.cut_masked``."""
+        return self._mask_stream(text, safe=safe, masked_head=masked_head)[0]
 
-    def _mask_before(self, text: str, safe: int) -> tuple[str, str, bool]:
-        """``mask_before`` and whether anything was masked."""
+    def _mask_stream(self, text: str, *, safe: int, masked_head: int | None) -> tuple[StreamCut, bool]:
+        """``mask_stream`` and whether anything was masked."""
         data = utf8(text)
         try:
             spans = self._spans(data)
         except hyperscan.error:
-            return (*self._fallback().mask_before(text, safe), True)
-        ascii_only = len(data) == len(text)
-        stop = safe if ascii_only else len(data) - len(utf8(text[safe:]))
-        while spans and spans[-1][0] >= stop:
-            spans.pop()
-        if not spans:
-            return text[:safe], text[safe:], False
-        keep_from = max(spans[-1][1], stop)
-        if ascii_only:
-            return _splice(text[:keep_from], spans, replacement=self._replacement), text[keep_from:], True
-        head = _splice(data[:keep_from], spans, replacement=utf8(self._replacement))
-        return from_utf8(head), from_utf8(data[keep_from:]), True
+            return self._fallback().mask_stream(text, safe=safe, masked_head=masked_head), True
+        if not spans and masked_head is None:
+            return (text[:safe], text[safe:], None), False
+        cut = cut_masked(text, spans, data=data, safe=safe, masked_head=masked_head, replacement=self._replacement)
+        return cut, True
 
     def _mask_blocks(self, text: str) -> str:
         """Masks a long text block by block, each block with the reach of the longest form beyond it.
@@ -131,25 +119,28 @@ class HyperscanMatcher:
         Blocks keep each copy small and in cache: one pass over a 10 MB text
         measured 3x slower, its three 10 MB copies faulting in fresh memory.
         A form starting in a block ends within its reach, so the blocks
-        decide exactly what one pass would.
+        decide exactly what one pass would; a mask reaching into the next
+        block is carried as that block's masked head, as a stream's is.
         """
         pieces: list[str] = []
         done = 0
+        masked_head: int | None = None
         masked_any = False
         while done + self._block + self._reach < len(text):
             window = text[done : done + self._block + self._reach]
-            head, rest, masked = self._mask_before(window, self._block)
+            (head, _, masked_head), masked = self._mask_stream(window, safe=self._block, masked_head=masked_head)
             pieces.append(head)
             masked_any |= masked
-            done += len(window) - len(rest)
+            done += self._block
         last = text[done:]
-        pieces.append(self.mask(last))
-        if not masked_any and pieces[-1] is last:
+        (tail, _, _), masked = self._mask_stream(last, safe=len(last), masked_head=masked_head)
+        if not (masked_any or masked):
             return text
+        pieces.append(tail)
         return "".join(pieces)
 
     def _spans(self, data: bytes) -> list[Span]:
-        """The byte spans to replace, in order: leftmost first, the longest form at each start."""
+        """The byte spans to mask, in order: the union of every occurrence of every form."""
         ends: dict[int, int] = {}
         context: _MatchContext = (data, ends, self._patterns)
         # The stub types ``data`` for block mode only; vectored mode takes a list of buffers.
@@ -157,11 +148,8 @@ class HyperscanMatcher:
         if not ends:
             return []
         spans: list[Span] = []
-        done = 0
         for start in sorted(ends):
-            if start >= done:
-                done = ends[start]
-                spans.append((start, done))
+            add_occurrence(spans, start, ends[start])
         return spans
 
     def _scratch(self) -> hyperscan.Scratch:
@@ -181,13 +169,3 @@ def _record_match(ident: int, _from: int, to: int, _flags: int, context: object)
             if ends.get(start, 0) < start + len(form):
                 ends[start] = start + len(form)
             return
-
-
-def _splice(text: AnyStr, spans: list[Span], *, replacement: AnyStr) -> AnyStr:
-    pieces: list[AnyStr] = []
-    done = 0
-    for start, end in spans:
-        pieces += (text[done:start], replacement)
-        done = end
-    pieces.append(text[done:])
-    return text[:0].join(pieces)

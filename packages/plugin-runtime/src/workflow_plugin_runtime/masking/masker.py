@@ -8,9 +8,10 @@ Why ``***`` and not ``***KEY***``: the SDK masks with ``***`` inside plugins,
 so the two halves of one log read alike, and a single token says nothing
 about which secret or which encoding was hit.
 
-The rule: scanning left to right, the first place where a form starts is
-replaced (the longest form, where several start there) and the scan goes on
-after it. Two matchers apply it with identical results: hyperscan
+The rule: every character inside some occurrence of some form is masked,
+and each run of masked characters (occurrences that overlap or touch) is
+one ``***`` (see :mod:`.matcher`). Two matchers apply it with identical
+results: hyperscan
 (``masking_hyperscan``; a text without secrets costs less than reading it
 from a file) where its wheel installs and runs, else a trie-shaped regular
 expression behind a C-speed word filter (``masking_regex``), several times
@@ -249,13 +250,21 @@ class StreamMasker:
     The tail of each chunk that could begin a form is held back until the
     next chunk (or ``flush``) says whether it does; the output is exactly
     what ``Masker.mask`` gives on the whole text.
+
+    A mask is emitted as soon as its first occurrence is complete, even when
+    a later occurrence may extend it: the held-back tail is kept together
+    with the part of it that mask already covers (``_masked_head``), so an
+    occurrence that starts under the mask and ends in a later chunk is
+    found whole, and joins the mask already emitted: nothing is emitted
+    for it, and no character of it is ever emitted in plain text.
     """
 
-    __slots__ = ("_buffer", "_masker")
+    __slots__ = ("_buffer", "_masked_head", "_masker")
 
     def __init__(self, masker: Masker) -> None:
         self._masker = masker
         self._buffer = ""
+        self._masked_head: int | None = None
 
     def feed(self, chunk: str) -> str:
         """The part of the stream so far that is safe to emit, masked."""
@@ -265,10 +274,14 @@ class StreamMasker:
             return chunk
         text = self._buffer + chunk
         safe = len(text) - masker._held_back(text)
-        out, self._buffer = matcher.mask_before(text, safe)
+        out, self._buffer, self._masked_head = matcher.mask_stream(text, safe=safe, masked_head=self._masked_head)
         return out
 
     def flush(self) -> str:
         """Whatever was held back, masked: call once at the end of the stream."""
         text, self._buffer = self._buffer, ""
-        return self._masker.mask(text)
+        masked_head, self._masked_head = self._masked_head, None
+        matcher = self._masker._matcher
+        if matcher is None:
+            return text
+        return matcher.mask_stream(text, safe=len(text), masked_head=masked_head)[0]

@@ -2,7 +2,11 @@
 
 All forms are merged into one regular expression shaped as a trie (shared
 prefixes factored out), so a text is scanned once whatever the number of
-secrets, and the longest form wins where several start at one place. Python's
+secrets, and a match is the longest form starting at its place. A regular
+expression finds non-overlapping matches only, so each search starts again
+one character after the last match's start: every place where a form
+starts is found, the overlapping ones included, at the cost of rescanning
+the inside of each match (matches are rare). Python's
 ``re`` still pays per character for that scan (about 10 MB/s), so long texts
 first go through a filter that runs at C speed: the text's UTF-8 bytes are
 read as aligned 8-byte words and looked up in the set of every 8-byte window
@@ -18,9 +22,9 @@ import re
 import sys
 from collections.abc import Collection
 from itertools import compress, count
-from typing import Any, final
+from typing import Any, AnyStr, final
 
-from .matcher import from_utf8, utf8
+from .matcher import Span, StreamCut, add_occurrence, cut_masked, utf8
 
 __all__ = [
     "RegexMatcher",
@@ -88,35 +92,25 @@ class RegexMatcher:
             )
 
     def mask(self, text: str) -> str:
+        data, spans = self._find(text)
+        if not spans:
+            return text
+        return cut_masked(text, spans, data=data, safe=len(text), masked_head=None, replacement=self._replacement)[0]
+
+    def mask_stream(self, text: str, *, safe: int, masked_head: int | None) -> StreamCut:
+        """Masks ``text`` up to ``safe`` (and through any mask reaching past it); see ``matcher.cut_masked``."""
+        data, spans = self._find(text)
+        if not spans and masked_head is None:
+            return text[:safe], text[safe:], None
+        return cut_masked(text, spans, data=data, safe=safe, masked_head=masked_head, replacement=self._replacement)
+
+    def _find(self, text: str) -> tuple[bytes | None, list[Span]]:
+        """The masked runs of ``text``: as offsets into its UTF-8 bytes (returned too) where the filter ran."""
         if self._words is None or len(text) < _FILTER_FROM:
-            return self._pattern.sub(self._replacement, text)
+            return None, _occurrences(self._pattern, text, [], start=0, end=len(text))
         data = utf8(text)
         hits = self._word_hits(data)
-        if not hits:
-            return text
-        masked, _ = self._mask_bytes(data, hits, stop=len(data))
-        return from_utf8(masked)
-
-    def mask_before(self, text: str, safe: int) -> tuple[str, str]:
-        """Masks the forms starting before ``safe``; returns the masked head and the unprocessed rest."""
-        if self._words is not None and len(text) >= _FILTER_FROM:
-            data = utf8(text)
-            hits = self._word_hits(data)
-            if not hits:
-                return text[:safe], text[safe:]
-            stop = len(data) - len(utf8(text[safe:]))
-            masked, keep_from = self._mask_bytes(data, hits, stop=stop)
-            return from_utf8(masked), from_utf8(data[keep_from:])
-        out: list[str] = []
-        pos = 0
-        for match in self._pattern.finditer(text):
-            if match.start() >= safe:
-                break
-            out += (text[pos : match.start()], self._replacement)
-            pos = match.end()
-        keep_from = max(pos, safe)
-        out.append(text[pos:keep_from])
-        return "".join(out), text[keep_from:]
+        return data, self._spans_near(data, hits) if hits else []
 
     def _word_hits(self, data: bytes) -> list[int]:
         """Indexes of the aligned 8-byte words of ``data`` that occur inside some form.
@@ -134,16 +128,14 @@ class RegexMatcher:
                 hits += compress(count(start), map(known.__contains__, block))
         return hits
 
-    def _mask_bytes(self, data: bytes, hits: list[int], *, stop: int) -> tuple[bytes, int]:
-        """Mask the forms starting before ``stop``, scanning only around the hits.
+    def _spans_near(self, data: bytes, hits: list[int]) -> list[Span]:
+        """The masked runs of ``data``, scanning only around the hits.
 
-        A form holding a hit lies inside the hit's window; overlapping
-        windows are merged, so every occurrence touching a window is wholly
-        inside it and the result equals scanning the whole text. Returns the
-        masked bytes and the offset where the unprocessed rest begins.
+        An occurrence holding a hit lies inside the hit's window; touching
+        or overlapping windows are merged, so every occurrence is wholly
+        inside one window and the result equals scanning the whole text.
         """
         reach = self._longest_bytes - 1
-        replacement = utf8(self._replacement)
         windows: list[list[int]] = []
         for index in hits:
             start, end = max(0, index * _WORD - reach), min(len(data), index * _WORD + _WORD + reach)
@@ -151,14 +143,17 @@ class RegexMatcher:
                 windows[-1][1] = end
             else:
                 windows.append([start, end])
-        out: list[bytes] = []
-        done = 0
+        spans: list[Span] = []
         for start, end in windows:
-            for match in self._byte_pattern.finditer(data, start, end):
-                if match.start() >= stop:
-                    break
-                out += (data[done : match.start()], replacement)
-                done = match.end()
-        keep_from = max(done, stop)
-        out.append(data[done:keep_from])
-        return b"".join(out), keep_from
+            _occurrences(self._byte_pattern, data, spans, start=start, end=end)
+        return spans
+
+
+def _occurrences(pattern: re.Pattern[AnyStr], text: AnyStr, spans: list[Span], *, start: int, end: int) -> list[Span]:
+    """``spans`` with every occurrence in ``text[start:end]`` added; the search restarts after each match's start."""
+    match = pattern.search(text, start, end)
+    while match is not None:
+        found = match.start()
+        add_occurrence(spans, found, match.end())
+        match = pattern.search(text, found + 1, end)
+    return spans
