@@ -119,6 +119,20 @@ def test_masker_hides_every_spelling(secret: object, text: str, masked: str) -> 
     assert Masker([secret])(text) == masked
 
 
+@pytest.mark.parametrize(
+    ("secrets", "text", "masked"),
+    [
+        (["bbccdd", "ddeeff"], "aabbccddeeffgg", "aa***gg"),  # two secrets sharing characters: one run
+        (["cdcd"], "abcdcdcdefg", "ab***efg"),  # a secret overlapping itself: nothing of its tail left
+        (["secret", "token"], "secrettoken!", "***!"),  # touching occurrences: one token, no boundary shown
+        (["abcd"], "abcd abcd", "*** ***"),
+        (["first line\n      \nlast line"], "a      b last line", "a      b ***"),  # blank lines are not secrets
+    ],
+)
+def test_masker_masks_the_union_of_occurrences(secrets: list[str], text: str, masked: str) -> None:
+    assert Masker(secrets)(text) == masked
+
+
 def test_masking_data_keeps_its_structure_whatever_the_secret() -> None:
     secret = '": "'
     log, records = _logger([secret])

@@ -57,14 +57,20 @@ def _spellings(text: str) -> Iterator[str]:
     yield ascii(text)[1:-1]
     yield json.dumps(text, ensure_ascii=False)[1:-1]
     yield json.dumps(text)[1:-1]
-    yield from (line for line in text.splitlines() if len(line) >= 4)
+    yield from (line for line in text.splitlines() if len(line) >= 4 and not line.isspace())
 
 
 class Masker:
     """Replaces each secret, in any of its spellings, with ``***``.
 
-    Replacing repeats until nothing matches, because a secret containing
-    ``*`` could otherwise be re-formed by the mask and the text around it.
+    Occurrences that overlap or touch (two secrets sharing characters, or
+    ``cdcd`` in ``cdcdcd``) are masked as their union, one ``***`` per run:
+    masking them one after the other would leave the part of the second
+    that the first does not cover in plain sight. Masking repeats until
+    nothing matches, because a secret containing ``*`` could otherwise be
+    re-formed by the mask and the text around it. A whitespace-only line of
+    a multi-line secret is not masked on its own: it would blank every run
+    of spaces in the log and hide nothing.
     """
 
     __slots__ = ("_pattern",)
@@ -76,17 +82,36 @@ class Masker:
                 if text:
                     variants.update(_spellings(text))
         ordered = sorted(variants, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        # A lookahead finds every start, the overlapping ones too; the longest spelling wins at each.
+        self._pattern = re.compile("(?=(" + "|".join(map(re.escape, ordered)) + "))") if ordered else None
 
     def __call__(self, text: str) -> str:
         if self._pattern is None:
             return text
         for _ in range(len(text) + 1):
-            masked = self._pattern.sub(MASK, text)
+            masked = self._mask_once(self._pattern, text)
             if masked == text:
                 break
             text = masked
         return text
+
+    @staticmethod
+    def _mask_once(pattern: re.Pattern[str], text: str) -> str:
+        pieces: list[str] = []
+        done = run_end = 0
+        for found in pattern.finditer(text):
+            start, end = found.start(), found.end(1)
+            if pieces and start <= run_end:  # overlaps or touches the current run: extend it
+                run_end = max(run_end, end)
+                continue
+            if pieces:
+                done = run_end
+            pieces += (text[done:start], MASK)
+            run_end = end
+        if not pieces:
+            return text
+        pieces.append(text[run_end:])
+        return "".join(pieces)
 
     @classmethod
     def for_inputs(cls, inputs: Mapping[str, Any], secret_inputs: Iterable[str]) -> Masker:
