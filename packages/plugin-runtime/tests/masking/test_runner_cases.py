@@ -199,64 +199,30 @@ CASES = [
     pytest.param({}, "some runner", "some runner", id=f"{COMMAND_SETTINGS}-GetsNameArgFromEnvVar"),
     # The runner's debugger masks each text it builds before sending it: which of its texts go through the
     # masker is the debugger's; what the masker makes of each text is the case.
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"Welcome! Token: {DEBUGGER_SECRET}",
-        f"Welcome! Token: {MASK}",
-        id=f"{DAP_DEBUGGER}-WelcomeMessageMasksSecrets",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"Job: build-{DEBUGGER_SECRET}",
-        f"Job: build-{MASK}",
-        id=f"{DAP_DEBUGGER}-ThreadsResponseMasksSecretsInJobName",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"Run deploy {DEBUGGER_SECRET}",
-        f"Run deploy {MASK}",
-        id=f"{DAP_DEBUGGER}-StoppedEventMasksSecretsInStepDescription",
+    *(
+        pytest.param(
+            {"TOKEN": DEBUGGER_SECRET},
+            text.format(DEBUGGER_SECRET),
+            text.format(MASK),
+            id=f"{suite}-{name}",
+        )
+        for suite, name, text in [
+            (DAP_DEBUGGER, "WelcomeMessageMasksSecrets", "Welcome! Token: {}"),
+            (DAP_DEBUGGER, "ThreadsResponseMasksSecretsInJobName", "Job: build-{}"),
+            (DAP_DEBUGGER, "StoppedEventMasksSecretsInStepDescription", "Run deploy {}"),
+            (DAP_REPL, "ExecuteRunCommand_MasksSecretsInStdout", "the token is {}\nsecond line\n"),
+            (DAP_REPL, "ExecuteRunCommand_MasksSecretsInStderr", "auth failed for {}"),
+            (DAP_REPL, "ExecuteRunCommand_MasksSecretsInFailureResult", "spawn failed using {}"),
+            (DAP_REPL, "ExpandExpressions_MasksSecretsInEvaluatedResult", "echo {} done"),
+            (DAP_VARIABLES, "GetVariables_NonSecretScopeValuesMaskedBySecretMasker/SAFE", "hello world"),
+            (DAP_VARIABLES, "GetVariables_NonSecretScopeValuesMaskedBySecretMasker/LEAKED", "prefix-{}-suffix"),
+        ]
     ),
     pytest.param(
         {"STEP": "secret-step"},
         'main:\n  - step: "Checkout"\n  - step: "secret-step"\n',
         f'main:\n  - step: "Checkout"\n  - step: "{MASK}"\n',
         id=f"{DAP_DEBUGGER}-HandleSourceReturnsJobStepsSource",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"the token is {DEBUGGER_SECRET}\nsecond line\n",
-        f"the token is {MASK}\nsecond line\n",
-        id=f"{DAP_REPL}-ExecuteRunCommand_MasksSecretsInStdout",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"auth failed for {DEBUGGER_SECRET}",
-        f"auth failed for {MASK}",
-        id=f"{DAP_REPL}-ExecuteRunCommand_MasksSecretsInStderr",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"spawn failed using {DEBUGGER_SECRET}",
-        f"spawn failed using {MASK}",
-        id=f"{DAP_REPL}-ExecuteRunCommand_MasksSecretsInFailureResult",
-    ),
-    pytest.param(
-        {"TOKEN": DEBUGGER_SECRET},
-        f"echo {DEBUGGER_SECRET} done",
-        f"echo {MASK} done",
-        id=f"{DAP_REPL}-ExpandExpressions_MasksSecretsInEvaluatedResult",
-    ),
-    *(
-        pytest.param({"TOKEN": DEBUGGER_SECRET}, printed, expected, id=f"{DAP_VARIABLES}-{name}")
-        for name, printed, expected in [
-            ("GetVariables_NonSecretScopeValuesMaskedBySecretMasker/SAFE", "hello world", "hello world"),
-            (
-                "GetVariables_NonSecretScopeValuesMaskedBySecretMasker/LEAKED",
-                f"prefix-{DEBUGGER_SECRET}-suffix",
-                f"prefix-{MASK}-suffix",
-            ),
-        ]
     ),
     pytest.param(
         {"TOKEN": "super-secret"}, "super-secret", MASK, id=f"{DAP_VARIABLES}-EvaluateExpression_MasksSecretInResult"
