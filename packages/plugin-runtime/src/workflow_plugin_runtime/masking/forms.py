@@ -49,6 +49,7 @@ def secret_forms(value: str) -> frozenset[str]:
     forms.update(_url_forms(data))
     forms.update((data.hex(), data.hex().upper()))
     forms.update(_base64_forms(data, tails=True))
+    forms.update(_chopped_base64(data))
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         forms.update(_base64_forms(encode(data), tails=False))
     forms.update(_wrapped_base64_lines(data))
@@ -207,6 +208,24 @@ def _base64_forms(data: bytes, *, tails: bool) -> set[str]:
             if tails:
                 forms.update((shifted[first:], shifted[first:].rstrip("=")))
     return forms
+
+
+def _chopped_base64(data: bytes) -> Iterator[str]:
+    """The base64 of the secret less its first one or two bytes, standing alone.
+
+    The Actions runner registers the same (``Base64StringEscapeShift1`` and
+    ``2``, standard base64 only). It decodes to all of the secret but those
+    bytes. Inside a blob the alignment forms above already cover it, from
+    one or two characters earlier; standing alone, without those
+    characters, only this form finds it. Registered only while at least ``MIN_SECRET_LENGTH`` bytes
+    remain, like a wrapped line: a shorter piece is as common in unrelated
+    base64 as a too-short secret is in text.
+    """
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for chopped in (1, 2):
+            if len(data) - chopped >= MIN_SECRET_LENGTH:
+                rest = encode(data[chopped:]).decode("ascii")
+                yield from (rest, rest.rstrip("="))
 
 
 def _wrapped_base64_lines(data: bytes) -> Iterator[str]:
