@@ -34,6 +34,7 @@ SHORT_TEXT = 300
 MASKER_TEST = "common/buildlogger/internal/masker/masker_test.go"
 STEP_RUNNER_TEST = "common/buildlogger/build_logger_step_runner_test.go"
 BUILD_MASKING = "common/buildtest/masking.go"
+CRED_SETUP_TEST = "executors/shell/shell_integration_test.go"
 FUZZ = "common/buildlogger/internal/build_logger_fuzz.go"
 
 BUILD_ERRORS = (
@@ -44,6 +45,8 @@ BUILD_ERRORS = (
     'Job failed: step "user_script": exec: executing script: exit status 1',
 )
 STEP_RUNNER_HEADER = "2026-05-05T12:00:00.000000Z 01O "
+JOB_TOKEN = "glcbt-64_Zx9FakeJobTokenForTests"
+"""The job's ``CI_JOB_TOKEN``, a masked variable, which git prints as a credential and inside a rewritten URL."""
 LARGE = "_" * 8000
 
 
@@ -166,6 +169,30 @@ CASES = [
         values=BUILD_ERRORS,
         written=WRITE_BREAK.join(f"ERROR: {error}\n" for error in BUILD_ERRORS),
         expected=f"ERROR: {MASK}\n" * len(BUILD_ERRORS),
+    ),
+    # `git credential fill` printed per hook: the stored password stays, the job token is masked for any username
+    GitLabCase(
+        source=f"{CRED_SETUP_TEST}-TestCredSetup",
+        name="FF_GIT_URLS_WITHOUT_TOKENS:true",
+        values=(JOB_TOKEN,),
+        written="#pre_get_source# username=gitlab-ci-token password=fake_password\n"
+        f"|#post_get_source# username=gitlab-ci-token password={JOB_TOKEN}\n"
+        f"|#build# username=my-personal-token-7 password={JOB_TOKEN}\n",
+        expected="#pre_get_source# username=gitlab-ci-token password=fake_password\n"
+        f"#post_get_source# username=gitlab-ci-token password={MASK}\n"
+        f"#build# username=my-personal-token-7 password={MASK}\n",
+    ),
+    # `git config --list --show-origin --show-scope`: the token inside the insteadOf URL, then as a credential
+    GitLabCase(
+        source=f"{CRED_SETUP_TEST}-TestCredSetup",
+        name="FF_GIT_URLS_WITHOUT_TOKENS:false",
+        values=(JOB_TOKEN,),
+        written=f"#helper# global\tfile:/builds/.gitlab-runner.ext.conf\turl.https://gitlab-ci-token:{JOB_TOKEN}"
+        "@gitlab.com/.insteadof=https://gitlab.com/\n"
+        f"|#build# username=gitlab-ci-token password={JOB_TOKEN}\n",
+        expected=f"#helper# global\tfile:/builds/.gitlab-runner.ext.conf\turl.https://gitlab-ci-token:{MASK}"
+        "@gitlab.com/.insteadof=https://gitlab.com/\n"
+        f"#build# username=gitlab-ci-token password={MASK}\n",
     ),
 ]
 
