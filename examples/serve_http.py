@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/json":
             self._answer_json(HTTPStatus.OK, {"message": "hello from serve_http", "items": [1, 2, 3]})
         elif url.path == "/text":
-            self._answer(HTTPStatus.OK, b"hello from serve_http\n", content_type="text/plain; charset=utf-8")
+            self._answer(HTTPStatus.OK, b"hello from serve_http", content_type="text/plain; charset=utf-8")
         elif url.path == "/echo":
             self._answer_json(int(query.get("status", "200")), self._echo())
         elif parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
