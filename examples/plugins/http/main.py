@@ -34,7 +34,7 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NETWORK_SCHEMES = frozenset({"http", "https"})
-EXCERPT_CHARS = 200  # of an error answer's body, in the error message
+EXCERPT_CHARS = 300  # of an error answer's body, in the error message
 
 
 class _EveryResponse(urllib.request.HTTPErrorProcessor):
@@ -132,8 +132,9 @@ def _body(raw: bytes, headers: Message, *, where: str) -> Any:
         raise _fail(f"{where}: the answer says it is {content_type}, but it is not JSON: {exc}", kind="InvalidJSON") from exc
 
 
-def _excerpt(raw: bytes, headers: Message) -> str:
-    text = " ".join(raw.decode(_charset(headers), errors="replace").split())
+def _excerpt(ctx: PluginContext, raw: bytes, headers: Message) -> str:
+    """The start of a body, masked before it is cut: a token cut in two would no longer be recognised."""
+    text = ctx.mask(" ".join(raw.decode(_charset(headers), errors="replace").split()))
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
@@ -174,7 +175,8 @@ def _request(ctx: PluginContext, method: str, *, data: bytes | None, content_typ
     ctx.log.info("%s: %d (%d bytes in %.3f s)", where, status, len(raw), time.monotonic() - started)
     if status >= 400:
         reason = f"{status} {response.reason}".rstrip()
-        message = f"{where} answered {reason}: {_excerpt(raw, response.headers)}".rstrip(": ")
+        excerpt = _excerpt(ctx, raw, response.headers)
+        message = f"{where} answered {reason}: {excerpt}" if excerpt else f"{where} answered {reason}"
         if status >= 500:
             raise _fail(message, kind="ServerError", retryable=True)
         raise _fail(message, kind="ClientError")
