@@ -57,6 +57,12 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def workflow_cli_env() -> Callable[..., dict[str, str]]:
+    """``workflow_cli_env(home, NAME=value)``: the environment ``run_cli`` gives the CLI, for session-wide fixtures."""
+    return cli_env
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("run", file, env={...})``: the real ``workflow`` command in a subprocess, in ``tmp_path``."""
