@@ -28,7 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["ExampleServer", "RecordedRequest", "make_server", "main"]
+__all__ = ["ExampleServer", "RecordedRequest", "main", "make_server"]
 
 HOST = "127.0.0.1"  # never another interface: the examples' server is for this machine only
 
@@ -109,7 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, status: int, body: bytes, *, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)

@@ -1,4 +1,4 @@
-"""For the tests of the examples: the examples' local HTTP service, served from a thread, and the CLI as a user runs it."""
+"""For the tests of the examples: the examples' HTTP service, served from a thread, and the CLI as a user runs it."""
 
 from __future__ import annotations
 

@@ -83,7 +83,11 @@ def test_a_token_and_an_authorization_header_together_are_refused(call, http_ser
 
 @pytest.mark.parametrize(
     ("path", "kind", "retryable"),
-    [("/status/404", "ClientError", False), ("/status/429", "ClientError", False), ("/status/503", "ServerError", True)],
+    [
+        ("/status/404", "ClientError", False),
+        ("/status/429", "ClientError", False),
+        ("/status/503", "ServerError", True),
+    ],
 )
 def test_4xx_fails_for_good_and_5xx_may_be_retried(call, http_server, path, kind, retryable):
     result = call("get", {"url": f"{http_server.url}{path}"})
@@ -134,7 +138,10 @@ def test_redirects_are_followed_up_to_the_limit(call, http_server):
     assert landed.outputs["body"]["items"] == [1, 2, 3]
     assert too_many.error["type"] == "TooManyRedirects"
     assert too_many.error["retryable"] is False
-    assert "more than 2 redirect(s)" in too_many.error["message"]
+    assert too_many.error["message"] == (
+        f"GET {http_server.url}/redirect/3: more than 2 redirect(s) (the `max_redirects` input); "
+        f"the last went to {http_server.url}/json"
+    )
     paths = [request.path for request in http_server.requests]
     assert paths == ["/redirect/3", "/redirect/2", "/redirect/1", "/json", "/redirect/3", "/redirect/2", "/redirect/1"]
 
@@ -165,6 +172,16 @@ def test_a_redirect_to_anything_but_http_is_refused(call, http_server):
 
     assert result.error["type"] == "BadRedirect"
     assert "file:///etc/passwd, which is not an http or https URL" in result.error["message"]
+
+
+def test_a_url_urllib_would_read_from_disk_is_refused(call):
+    result = call("get", {"url": "file:///etc/passwd"})
+
+    assert result.error == {
+        "type": "InvalidURL",
+        "message": "GET file:///etc/passwd: not an http, https or data URL",
+        "retryable": False,
+    }
 
 
 def test_an_answer_that_says_json_but_is_not_fails(call):

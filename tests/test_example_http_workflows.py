@@ -53,8 +53,9 @@ def example_plugins(tmp_path_factory: pytest.TempPathFactory) -> ExamplePlugins:
 def example_images(
     example_plugins: ExamplePlugins, tmp_path_factory: pytest.TempPathFactory, workflow_cli_env: Callable[..., Any]
 ) -> Iterator[ExamplePlugins]:
-    """Their images, built as a reader builds them: acme/http with its build.sh, acme/files with `workflow plugin build`."""
-    env = workflow_cli_env(tmp_path_factory.mktemp("build-home"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    """Their images, built as a reader would: acme/http with its build.sh, acme/files with `workflow plugin build`."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # build.sh runs `workflow`
+    env = workflow_cli_env(tmp_path_factory.mktemp("build-home"), PATH=path)
     builds = (
         ["sh", str(example_plugins.folder / "http" / "build.sh")],
         [sys.executable, "-m", "workflow_cli", "plugin", "build", str(example_plugins.folder / "files")],
@@ -135,7 +136,8 @@ def test_the_trusted_example_reaches_the_server_and_masks_its_token_everywhere(r
         "sent_authorization": "Bearer ***",
     }
     assert {task["metrics"]["runtime"] for task in run.record["tasks"].values()} == {"process"}
-    assert [request.headers.get("Authorization") for request in requests_to(http_server, "/echo")] == [f"Bearer {token}"]
+    [echoed] = requests_to(http_server, "/echo")
+    assert echoed.headers["Authorization"] == f"Bearer {token}"
     assert "'Authorization': 'Bearer ***'" in run.done.stderr  # the plugin's log line of the headers it sent
     assert token not in run.everything_written()
 

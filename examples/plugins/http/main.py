@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workflow_plugin_sdk import ActionError, PluginContext, define_action, run
@@ -34,6 +35,7 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NETWORK_SCHEMES = frozenset({"http", "https"})
+SCHEMES = NETWORK_SCHEMES | {"data"}  # urllib would also open file: and ftp: URLs; this plugin never does
 EXCERPT_CHARS = 300  # of an error answer's body, in the error message
 
 
@@ -77,7 +79,7 @@ def _request_headers(inputs: dict[str, Any]) -> dict[str, str]:
 def _send(method: str, url: str, *, headers: dict[str, str], data: bytes | None, timeout_s: float) -> tuple[Any, bytes]:
     """One request, no redirect followed: the response and its whole body."""
     try:
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 - schemes checked
         with _OPENER.open(request, timeout=timeout_s) as response:
             return response, response.read()
     except TimeoutError as exc:
@@ -91,7 +93,8 @@ def _send(method: str, url: str, *, headers: dict[str, str], data: bytes | None,
         if isinstance(exc, http.client.InvalidURL):
             raise _fail(f"{method} {url}: invalid URL: {exc}", kind="InvalidURL") from exc
         reason = str(exc) or type(exc).__name__
-        raise _fail(f"{method} {url}: the connection failed: {reason}", kind="ConnectionFailed", retryable=True) from exc
+        message = f"{method} {url}: the connection failed: {reason}"
+        raise _fail(message, kind="ConnectionFailed", retryable=True) from exc
     except ValueError as exc:
         raise _fail(f"{method} {url}: invalid URL: {exc}", kind="InvalidURL") from exc
 
@@ -129,7 +132,8 @@ def _body(raw: bytes, headers: Message, *, where: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise _fail(f"{where}: the answer says it is {content_type}, but it is not JSON: {exc}", kind="InvalidJSON") from exc
+        message = f"{where}: the answer says it is {content_type}, but it is not JSON: {exc}"
+        raise _fail(message, kind="InvalidJSON") from exc
 
 
 def _excerpt(ctx: PluginContext, raw: bytes, headers: Message) -> str:
@@ -138,30 +142,29 @@ def _excerpt(ctx: PluginContext, raw: bytes, headers: Message) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
-def _request(ctx: PluginContext, method: str, *, data: bytes | None, content_type: str | None) -> dict[str, Any]:
-    """Send the request, follow redirects within the limit, and judge the final answer."""
-    inputs = ctx.inputs
-    url = first_url = inputs["url"]
-    timeout_s = float(inputs.get("timeout", DEFAULT_TIMEOUT_S))
-    limit = int(inputs.get("max_redirects", DEFAULT_MAX_REDIRECTS))
-    headers = _request_headers(inputs)
-    if content_type is not None:
-        headers.setdefault("Content-type", content_type)
-    # The SDK masks the token in every log record, so the headers can be shown as they are sent.
-    ctx.log.debug("%s %s with headers %s", method, url, headers)
-    started = time.monotonic()
-    followed = 0
-    while True:
+@dataclass(frozen=True)
+class _Answer:
+    """The answer that ended a request, after its redirects."""
+
+    method: str
+    url: str
+    status: int
+    reason: str
+    headers: Message
+    raw: bytes
+
+
+def _follow(ctx: PluginContext, method: str, url: str, *, headers: dict[str, str], data: bytes | None) -> _Answer:
+    """Send the request and follow its redirects, at most ``max_redirects`` of them."""
+    first_request = f"{method} {url}"
+    timeout_s = float(ctx.inputs.get("timeout", DEFAULT_TIMEOUT_S))
+    limit = int(ctx.inputs.get("max_redirects", DEFAULT_MAX_REDIRECTS))
+    for _ in range(limit + 1):
         response, raw = _send(method, url, headers=headers, data=data, timeout_s=timeout_s)
         status = response.status if response.status is not None else 200  # a data: URL has no status
         location = response.headers.get("Location")
         if status not in REDIRECT_STATUSES or location is None:
-            break
-        if followed == limit:
-            raise _fail(
-                f"{method} {first_url}: more than {limit} redirect(s) (the `max_redirects` input); the last went to {location}",
-                kind="TooManyRedirects",
-            )
+            return _Answer(method, url, status, getattr(response, "reason", ""), response.headers, raw)
         target = _redirect_target(method, url, location)
         ctx.log.info("%s %s: %d, redirected to %s", method, url, status, target)
         if status == 303 or (status in (301, 302) and method == "POST"):  # as browsers do: the body is not sent again
@@ -170,21 +173,42 @@ def _request(ctx: PluginContext, method: str, *, data: bytes | None, content_typ
         if _origin(target) != _origin(url):
             headers.pop("Authorization", None)  # the token was given for the first origin only
         url = target
-        followed += 1
-    where = f"{method} {url}"
-    ctx.log.info("%s: %d (%d bytes in %.3f s)", where, status, len(raw), time.monotonic() - started)
-    if status >= 400:
-        reason = f"{status} {response.reason}".rstrip()
-        excerpt = _excerpt(ctx, raw, response.headers)
+    message = f"{first_request}: more than {limit} redirect(s) (the `max_redirects` input)"
+    raise _fail(f"{message}; the last went to {url}", kind="TooManyRedirects")
+
+
+def _outputs(ctx: PluginContext, answer: _Answer) -> dict[str, Any]:
+    """The action's outputs, or its failure for an error status."""
+    where = f"{answer.method} {answer.url}"
+    if answer.status >= 400:
+        reason = f"{answer.status} {answer.reason}".rstrip()
+        excerpt = _excerpt(ctx, answer.raw, answer.headers)
         message = f"{where} answered {reason}: {excerpt}" if excerpt else f"{where} answered {reason}"
-        if status >= 500:
+        if answer.status >= 500:
             raise _fail(message, kind="ServerError", retryable=True)
         raise _fail(message, kind="ClientError")
-    answer_headers: dict[str, str] = {}
-    for name, value in response.headers.items():
+    headers: dict[str, str] = {}
+    for name, value in answer.headers.items():
         key = name.lower()
-        answer_headers[key] = f"{answer_headers[key]}, {value}" if key in answer_headers else value
-    return {"status": status, "headers": answer_headers, "body": _body(raw, response.headers, where=where), "url": url}
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    body = _body(answer.raw, answer.headers, where=where)
+    return {"status": answer.status, "headers": headers, "body": body, "url": answer.url}
+
+
+def _request(ctx: PluginContext, method: str, *, data: bytes | None, content_type: str | None) -> dict[str, Any]:
+    url = ctx.inputs["url"]
+    if urllib.parse.urlsplit(url).scheme not in SCHEMES:  # the manifest's pattern, for callers that skip it
+        raise _fail(f"{method} {url}: not an http, https or data URL", kind="InvalidURL")
+    headers = _request_headers(ctx.inputs)
+    if content_type is not None:
+        headers.setdefault("Content-type", content_type)
+    # The SDK masks the token in every log record, so the headers can be shown as they are sent.
+    ctx.log.debug("%s %s with headers %s", method, url, headers)
+    started = time.monotonic()
+    answer = _follow(ctx, method, url, headers=headers, data=data)
+    elapsed = time.monotonic() - started
+    ctx.log.info("%s %s: %d (%d bytes in %.3f s)", answer.method, answer.url, answer.status, len(answer.raw), elapsed)
+    return _outputs(ctx, answer)
 
 
 @define_action("get")
