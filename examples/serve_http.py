@@ -11,6 +11,7 @@ Routes (any method unless said otherwise):
     /redirect/N           302 to /redirect/N-1, ..., then to /json: N redirects in all
     /redirect-to?url=U    302 to U
     /slow?seconds=S       answers after S seconds (at once when the server stops)
+    /                     this list
     anything else         404
 
 The integration tests serve the same handler from a thread (``make_server``)
@@ -69,29 +70,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
         self.server.requests.append(RecordedRequest(self.command, url.path, dict(self.headers.items())))
-        parts = url.path.strip("/").split("/")
-        if url.path == "/json":
+        try:
+            self._answer_route(url.path, dict(urllib.parse.parse_qsl(url.query)))
+        except ValueError as exc:  # a query value that is no number, a body that is no JSON
+            self._answer_json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+
+    do_GET = do_POST = do_PUT = do_DELETE = _route
+
+    def _answer_route(self, path: str, query: dict[str, str]) -> None:
+        parts = path.strip("/").split("/")
+        if path == "/":
+            self._answer(HTTPStatus.OK, (__doc__ or "").encode(), content_type="text/plain; charset=utf-8")
+        elif path == "/json":
             self._answer_json(HTTPStatus.OK, {"message": "hello from serve_http", "items": [1, 2, 3]})
-        elif url.path == "/text":
+        elif path == "/text":
             self._answer(HTTPStatus.OK, b"hello from serve_http", content_type="text/plain; charset=utf-8")
-        elif url.path == "/echo":
+        elif path == "/echo":
             self._answer_json(int(query.get("status", "200")), self._echo())
         elif parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
             self._answer_json(int(parts[1]), {"status": int(parts[1])})
         elif parts[0] == "redirect" and len(parts) == 2 and parts[1].isdigit():
             left = int(parts[1]) - 1
             self._redirect("/json" if left <= 0 else f"/redirect/{left}")
-        elif url.path == "/redirect-to" and "url" in query:
+        elif path == "/redirect-to" and "url" in query:
             self._redirect(query["url"])
-        elif url.path == "/slow":
+        elif path == "/slow":
             self.server.stopping.wait(float(query.get("seconds", "1")))
             self._answer(HTTPStatus.OK, b"slow, but here\n", content_type="text/plain; charset=utf-8")
         else:
-            self._answer_json(HTTPStatus.NOT_FOUND, {"error": f"no route {url.path}"})
-
-    do_GET = do_POST = do_PUT = do_DELETE = _route
+            self._answer_json(HTTPStatus.NOT_FOUND, {"error": f"no route {path}; GET / lists them"})
 
     def _echo(self) -> dict[str, Any]:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
