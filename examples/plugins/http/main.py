@@ -52,10 +52,6 @@ class _EveryResponse(urllib.request.HTTPErrorProcessor):
 _OPENER = urllib.request.build_opener(_EveryResponse)
 
 
-def _fail(message: str, *, kind: str, retryable: bool = False) -> ActionError:
-    return ActionError(message, type=kind, retryable=retryable)
-
-
 def _origin(url: str) -> tuple[str, str]:
     parts = urllib.parse.urlsplit(url)
     return parts.scheme, parts.netloc.lower()
@@ -67,10 +63,10 @@ def _request_headers(inputs: dict[str, Any]) -> dict[str, str]:
     token = inputs.get("token")
     if token is not None:
         if "Authorization" in headers:
-            raise _fail(
+            raise ActionError(
                 "both `token` and `headers.Authorization` are given; give the token in `token` only "
                 "(it is sent as `Authorization: Bearer <token>` and masked everywhere)",
-                kind="InvalidInputs",
+                type="InvalidInputs",
             )
         headers["Authorization"] = f"Bearer {token}"
     return headers
@@ -87,28 +83,32 @@ def _send(method: str, url: str, *, headers: dict[str, str], data: bytes | None,
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise _timed_out(method, url, timeout_s) from exc
-        raise _fail(f"{method} {url}: cannot connect: {exc.reason}", kind="ConnectionFailed", retryable=True) from exc
+        raise ActionError(
+            f"{method} {url}: cannot connect: {exc.reason}", type="ConnectionFailed", retryable=True
+        ) from exc
     except (http.client.HTTPException, ConnectionError) as exc:
         # Before ValueError: http.client.InvalidURL is one, but most HTTPExceptions are a dropped connection.
         if isinstance(exc, http.client.InvalidURL):
-            raise _fail(f"{method} {url}: invalid URL: {exc}", kind="InvalidURL") from exc
+            raise ActionError(f"{method} {url}: invalid URL: {exc}", type="InvalidURL") from exc
         reason = str(exc) or type(exc).__name__
         message = f"{method} {url}: the connection failed: {reason}"
-        raise _fail(message, kind="ConnectionFailed", retryable=True) from exc
+        raise ActionError(message, type="ConnectionFailed", retryable=True) from exc
     except ValueError as exc:
-        raise _fail(f"{method} {url}: invalid URL: {exc}", kind="InvalidURL") from exc
+        raise ActionError(f"{method} {url}: invalid URL: {exc}", type="InvalidURL") from exc
 
 
 def _timed_out(method: str, url: str, timeout_s: float) -> ActionError:
-    return _fail(
-        f"{method} {url}: no answer within {timeout_s:g} s (the `timeout` input)", kind="Timeout", retryable=True
+    return ActionError(
+        f"{method} {url}: no answer within {timeout_s:g} s (the `timeout` input)", type="Timeout", retryable=True
     )
 
 
 def _redirect_target(method: str, url: str, location: str) -> str:
     target = urllib.parse.urljoin(url, location)
     if urllib.parse.urlsplit(target).scheme not in NETWORK_SCHEMES:
-        raise _fail(f"{method} {url}: redirected to {target}, which is not an http or https URL", kind="BadRedirect")
+        raise ActionError(
+            f"{method} {url}: redirected to {target}, which is not an http or https URL", type="BadRedirect"
+        )
     return target
 
 
@@ -133,7 +133,7 @@ def _body(raw: bytes, headers: Message, *, where: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         message = f"{where}: the answer says it is {content_type}, but it is not JSON: {exc}"
-        raise _fail(message, kind="InvalidJSON") from exc
+        raise ActionError(message, type="InvalidJSON") from exc
 
 
 def _excerpt(ctx: PluginContext, raw: bytes, headers: Message) -> str:
@@ -174,7 +174,7 @@ def _follow(ctx: PluginContext, method: str, url: str, *, headers: dict[str, str
             headers.pop("Authorization", None)  # the token was given for the first origin only
         url = target
     message = f"{first_request}: more than {limit} redirect(s) (the `max_redirects` input)"
-    raise _fail(f"{message}; the last went to {url}", kind="TooManyRedirects")
+    raise ActionError(f"{message}; the last went to {url}", type="TooManyRedirects")
 
 
 def _outputs(ctx: PluginContext, answer: _Answer) -> dict[str, Any]:
@@ -185,8 +185,8 @@ def _outputs(ctx: PluginContext, answer: _Answer) -> dict[str, Any]:
         excerpt = _excerpt(ctx, answer.raw, answer.headers)
         message = f"{where} answered {reason}: {excerpt}" if excerpt else f"{where} answered {reason}"
         if answer.status >= 500:
-            raise _fail(message, kind="ServerError", retryable=True)
-        raise _fail(message, kind="ClientError")
+            raise ActionError(message, type="ServerError", retryable=True)
+        raise ActionError(message, type="ClientError")
     headers: dict[str, str] = {}
     for name, value in answer.headers.items():
         key = name.lower()
@@ -198,7 +198,7 @@ def _outputs(ctx: PluginContext, answer: _Answer) -> dict[str, Any]:
 def _request(ctx: PluginContext, method: str, *, data: bytes | None, content_type: str | None) -> dict[str, Any]:
     url = ctx.inputs["url"]
     if urllib.parse.urlsplit(url).scheme not in SCHEMES:  # the manifest's pattern, for callers that skip it
-        raise _fail(f"{method} {url}: not an http, https or data URL", kind="InvalidURL")
+        raise ActionError(f"{method} {url}: not an http, https or data URL", type="InvalidURL")
     headers = _request_headers(ctx.inputs)
     if content_type is not None:
         headers.setdefault("Content-type", content_type)
