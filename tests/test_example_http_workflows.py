@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -286,3 +288,40 @@ def test_the_restricted_example_without_the_network_grant_is_refused_before_anyt
     assert http_server.requests == []
     assert not saved.exists()
     assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+# --- The service, as the examples' comments start it ----------------------------------------------
+
+
+def test_serve_http_prints_the_port_it_chose_serves_and_stops_on_ctrl_c():
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "serve_http.py")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        first_line = server.stdout.readline()
+        assert first_line.startswith("serving on http://127.0.0.1:"), first_line
+        url = first_line.split()[2]
+        with urllib.request.urlopen(f"{url}/json", timeout=10) as answer:  # noqa: S310 - http://127.0.0.1:PORT
+            assert json.loads(answer.read()) == {"message": "hello from serve_http", "items": [1, 2, 3]}
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+        server.stderr.close()
+
+
+@pytest.mark.parametrize("argv", [["eighty"], ["80", "81"]])
+def test_serve_http_refuses_arguments_that_are_not_one_port(argv):
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "serve_http.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr == "usage: python examples/serve_http.py [PORT]   (default: a free port)\n"
