@@ -9,7 +9,7 @@ Routes (any method unless said otherwise):
     /echo?status=N        the request as JSON (method, path, headers, body), with status N (default 200)
     /status/N             status N (404, 500, ...) with a short JSON body
     /redirect/N           302 to /redirect/N-1, ..., then to /json: N redirects in all
-    /redirect-to?url=U    302 to U
+    /redirect-to?url=U    302 to U (&status=N: another redirect status, e.g. 307)
     /slow?seconds=S       answers after S seconds (at once when the server stops)
     /                     this list
     anything else         404
@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
             left = int(parts[1]) - 1
             self._redirect("/json" if left <= 0 else f"/redirect/{left}")
         elif path == "/redirect-to" and "url" in query:
-            self._redirect(query["url"])
+            self._redirect(query["url"], status=int(query.get("status", "302")))
         elif path == "/slow":
             self.server.stopping.wait(float(query.get("seconds", "1")))
             self._answer(HTTPStatus.OK, b"slow, but here\n", content_type="text/plain; charset=utf-8")
@@ -108,8 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         return {"method": self.command, "path": self.path, "headers": dict(self.headers.items()), "body": body}
 
-    def _redirect(self, location: str) -> None:
-        self._answer(HTTPStatus.FOUND, b"", content_type="text/plain", headers={"Location": location})
+    def _redirect(self, location: str, *, status: int = HTTPStatus.FOUND) -> None:
+        self._answer(status, b"", content_type="text/plain", headers={"Location": location})
 
     def _answer_json(self, status: int, document: object) -> None:
         self._answer(status, json.dumps(document).encode(), content_type="application/json")

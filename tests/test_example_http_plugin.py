@@ -154,6 +154,14 @@ def test_a_post_redirected_by_302_becomes_a_get_without_its_body(call, http_serv
     assert "Content-Type" not in result.outputs["body"]["headers"]
 
 
+def test_a_post_redirected_by_307_is_sent_again_as_it_was(call, http_server):
+    result = call("post", {"url": f"{http_server.url}/redirect-to?url=/echo&status=307", "body": {"a": 1}})
+
+    assert result.outputs["body"]["method"] == "POST"
+    assert result.outputs["body"]["body"] == {"a": 1}
+    assert [request.method for request in http_server.requests] == ["POST", "POST"]
+
+
 def test_the_token_follows_a_redirect_on_its_origin_only(call, http_server):
     token = unique_token()
     other_origin = http_server.url.replace("127.0.0.1", "localhost") + "/echo"
