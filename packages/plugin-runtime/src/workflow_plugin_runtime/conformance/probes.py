@@ -240,7 +240,7 @@ def sigterm_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
         reason = f"still running {KILL_GRACE_S:g} s after SIGTERM, so it was killed (SIGKILL)"
         hint = f"let SIGTERM end the plugin (the default), or clean up and exit within {KILL_GRACE_S:g} s"
         return _result(check, False, reason, hint=hint)
-    return _result(check, True, f"ended {took:.3f} s after SIGTERM (the grace is {KILL_GRACE_S:g} s)")
+    return _result(check, True, f"ended {took * 1000:.1f} ms after SIGTERM (the grace is {KILL_GRACE_S:g} s)")
 
 
 def secret_leak_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
