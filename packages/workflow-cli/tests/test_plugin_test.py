@@ -87,10 +87,12 @@ def test_the_protocol_docs_sh_plugin_passes_every_check(run_cli, runtime):
     assert statuses(document) == dict.fromkeys(CHECKS, "passed")
 
 
-def test_the_sh_fixture_is_the_script_docs_protocol_md_shows():
-    blocks = re.findall(r"```sh\n(#!/bin/sh\n.*?)```", PROTOCOL_DOC.read_text(encoding="utf-8"), re.DOTALL)
+def test_the_sh_fixture_is_the_plugin_docs_protocol_md_shows():
+    doc = PROTOCOL_DOC.read_text(encoding="utf-8")
+    section = doc[doc.index("## A complete plugin in POSIX sh") :]
 
-    assert blocks[0] == (SHELL_GREETER / "main.sh").read_text(encoding="utf-8")
+    assert re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0] == (SHELL_GREETER / "plugin.yaml").read_text()
+    assert re.findall(r"```sh\n(#!/bin/sh\n.*?)```", section, re.DOTALL)[0] == (SHELL_GREETER / "main.sh").read_text()
 
 
 BROKEN = [
