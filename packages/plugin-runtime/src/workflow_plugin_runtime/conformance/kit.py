@@ -24,7 +24,7 @@ from .probes import (
     stdin_checks,
     unknown_action_check,
 )
-from .results import CheckName, CheckResult, CheckStatus, ConformanceReport, ConformanceTimings
+from .results import CheckName, CheckResult, CheckStatus, ConformanceReport, ConformanceTimings, verdict
 
 __all__ = ["check_plugin", "probe_call"]
 
@@ -84,23 +84,14 @@ def _example_check(
     subject = f"{action.name} #{number}"
     outcome = calls.execute(action.name, inputs)
     if outcome.failure is not None:
-        failure = outcome.failure
-        return CheckResult(
-            check=CheckName.EXAMPLE,
-            status=CheckStatus.FAILED,
-            subject=subject,
-            reason=f"{failure.kind.value}: {failure.message}",
-            hint="the example must run as written in plugin.yaml: fix the plugin or the example",
-        )
+        reason = f"{outcome.failure.kind.value}: {outcome.failure.message}"
+        hint = "the example must run as written in plugin.yaml: fix the plugin or the example"
+        return verdict(CheckName.EXAMPLE, False, reason, hint=hint, subject=subject)
     if expected is not None and outcome.outputs != thaw_manifest_data(expected):
         shown = json.dumps(outcome.outputs, ensure_ascii=False, sort_keys=True)
         wanted = json.dumps(thaw_manifest_data(expected), ensure_ascii=False, sort_keys=True)
-        return CheckResult(
-            check=CheckName.EXAMPLE,
-            status=CheckStatus.FAILED,
-            subject=subject,
-            reason=f"outputs {shown} differ from the example's {wanted}",
-            hint="outputs are compared exactly: fix the plugin or the example's outputs",
-        )
+        reason = f"outputs {shown} differ from the example's {wanted}"
+        hint = "outputs are compared exactly: fix the plugin or the example's outputs"
+        return verdict(CheckName.EXAMPLE, False, reason, hint=hint, subject=subject)
     what = "match the example" if expected is not None else "fit the outputs schema (the example gives none to compare)"
-    return CheckResult(check=CheckName.EXAMPLE, status=CheckStatus.PASSED, subject=subject, reason=f"outputs {what}")
+    return verdict(CheckName.EXAMPLE, True, f"outputs {what}", subject=subject)

@@ -22,7 +22,7 @@ from ..plugins.manifest import ActionDef
 from ..runtimes.base import InvocationResult
 from ..runtimes.deadline import KILL_GRACE_S
 from .calls import PluginCalls
-from .results import CheckName, CheckResult, CheckStatus
+from .results import CheckName, CheckResult, CheckStatus, verdict
 from .session import OneShotSession, SessionEnd
 
 __all__ = [
@@ -57,11 +57,6 @@ class ProbeCall:
     action: ActionDef
     inputs: Mapping[str, Any]
     expected: Mapping[str, Any] | None
-
-
-def _result(check: CheckName, passed: bool, reason: str, *, hint: str | None = None, subject: str = "") -> CheckResult:
-    status = CheckStatus.PASSED if passed else CheckStatus.FAILED
-    return CheckResult(check=check, status=status, reason=reason, subject=subject, hint=None if passed else hint)
 
 
 def _tail(data: bytes) -> str:
@@ -116,41 +111,41 @@ def _decoded(line: bytes) -> Response | ProtocolError:
 def _one_response_check(lines: list[bytes], end: SessionEnd) -> CheckResult:
     hint = "write exactly one response line on stdout, and everything else (logs, prints) on stderr"
     if not lines:
-        return _result(CheckName.ONE_RESPONSE, False, f"nothing on stdout ({_said(end)})", hint=hint)
+        return verdict(CheckName.ONE_RESPONSE, False, f"nothing on stdout ({_said(end)})", hint=hint)
     if len(lines) > 1:
         first = _tail(lines[0])
-        return _result(CheckName.ONE_RESPONSE, False, f"{len(lines)} lines on stdout; the first: {first}", hint=hint)
-    return _result(CheckName.ONE_RESPONSE, True, "one line on stdout")
+        return verdict(CheckName.ONE_RESPONSE, False, f"{len(lines)} lines on stdout; the first: {first}", hint=hint)
+    return verdict(CheckName.ONE_RESPONSE, True, "one line on stdout")
 
 
 def _shape_check(lines: list[bytes], response: Response | ProtocolError | None, end: SessionEnd) -> CheckResult:
     check = CheckName.RESPONSE_SHAPE
     if response is None:
-        return _result(
+        return verdict(
             check, False, f"no single response to check ({len(lines)} lines on stdout)", hint="see one-response"
         )
     if isinstance(response, ProtocolError):
         hint = 'a response is {"ok": true, "outputs": {...}} or {"ok": false, "error": {"type": ..., "message": ...}}'
-        return _result(check, False, f"not a valid response: {response}", hint=hint)
+        return verdict(check, False, f"not a valid response: {response}", hint=hint)
     expected_zero = response["ok"]
     if end.exit_code is not None and (end.exit_code == 0) != expected_zero:
         reason = f"answered ok: {str(response['ok']).lower()} but exited with code {end.exit_code}"
-        return _result(check, False, reason, hint="exit 0 after ok: true, 1 (or 2 for a bad request) after ok: false")
-    return _result(check, True, f"a valid response (ok: {str(response['ok']).lower()}), exit code {end.exit_code}")
+        return verdict(check, False, reason, hint="exit 0 after ok: true, 1 (or 2 for a bad request) after ok: false")
+    return verdict(check, True, f"a valid response (ok: {str(response['ok']).lower()}), exit code {end.exit_code}")
 
 
 def _stdin_check(written: int, size: int, response: Response | ProtocolError | None, end: SessionEnd) -> CheckResult:
     check = CheckName.STDIN_TO_EOF
     if written < size:
         reason = f"stopped reading stdin after {written:,} of {size:,} bytes ({_said(end)})"
-        return _result(check, False, reason, hint=_STDIN_HINT)
+        return verdict(check, False, reason, hint=_STDIN_HINT)
     if isinstance(response, dict) and not response["ok"] and response["error"]["type"] == "ProtocolError":
         reason = (
             f"answered ProtocolError to a valid request of {size:,} bytes sent in two writes "
             f"({response['error']['message']}): it parsed before reading to EOF"
         )
-        return _result(check, False, reason, hint=_STDIN_HINT)
-    return _result(check, True, f"read all {size:,} bytes, sent in two writes, before answering")
+        return verdict(check, False, reason, hint=_STDIN_HINT)
+    return verdict(check, True, f"read all {size:,} bytes, sent in two writes, before answering")
 
 
 def malformed_request_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
@@ -164,19 +159,19 @@ def malformed_request_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult
         end = session.finish(deadline=deadline)
     lines = _response_lines(end.stdout)
     if len(lines) != 1:
-        return _result(
+        return verdict(
             check, False, f"{len(lines)} lines on stdout instead of one error response ({_said(end)})", hint=hint
         )
     response = _decoded(lines[0])
     if isinstance(response, ProtocolError):
-        return _result(check, False, f"answered with something that is not a response: {response}", hint=hint)
+        return verdict(check, False, f"answered with something that is not a response: {response}", hint=hint)
     if response["ok"]:
-        return _result(check, False, "answered ok: true to bytes that are not JSON", hint=hint)
+        return verdict(check, False, "answered ok: true to bytes that are not JSON", hint=hint)
     error = response["error"]
     if end.exit_code != EXIT_BAD_REQUEST:
         reason = f"answered {error['type']} but exited with code {end.exit_code}, not {EXIT_BAD_REQUEST}"
-        return _result(check, False, reason, hint=hint)
-    return _result(check, True, f"answered {error['type']}: {error['message']} (exit code {EXIT_BAD_REQUEST})")
+        return verdict(check, False, reason, hint=hint)
+    return verdict(check, True, f"answered {error['type']}: {error['message']} (exit code {EXIT_BAD_REQUEST})")
 
 
 def unknown_action_check(calls: PluginCalls) -> CheckResult:
@@ -187,11 +182,11 @@ def unknown_action_check(calls: PluginCalls) -> CheckResult:
     response = result.response
     if response is None:
         assert result.failure is not None  # no response is always a failure
-        return _result(check, False, f"{result.failure.kind.value}: {result.failure.message}", hint=hint)
+        return verdict(check, False, f"{result.failure.kind.value}: {result.failure.message}", hint=hint)
     if response["ok"]:
-        return _result(check, False, f"answered ok: true to action {UNKNOWN_ACTION!r}", hint=hint)
+        return verdict(check, False, f"answered ok: true to action {UNKNOWN_ACTION!r}", hint=hint)
     error = response["error"]
-    return _result(check, True, f"answered {error['type']}: {error['message']}")
+    return verdict(check, True, f"answered {error['type']}: {error['message']}")
 
 
 def serve_loop_check(calls: PluginCalls, probe: ProbeCall) -> tuple[CheckResult, float | None]:
@@ -210,18 +205,18 @@ def serve_loop_check(calls: PluginCalls, probe: ProbeCall) -> tuple[CheckResult,
         "request line, each with its request's id; or set runtime.serve: false"
     )
     if warnings:
-        return _result(check, False, f"it could not be kept warm: {warnings[0]}", hint=hint), None
+        return verdict(check, False, f"it could not be kept warm: {warnings[0]}", hint=hint), None
     for number, result in enumerate(results, 1):
         if result.failure is not None and result.response is None:
             reason = f"request {number}: {result.failure.kind.value}: {result.failure.message}"
-            return _result(check, False, reason, hint=hint), None
+            return verdict(check, False, reason, hint=hint), None
         if number > 1 and not result.metrics.warm:  # the first starts the worker, so it is never warm
-            return _result(check, False, f"request {number} was answered by a new worker", hint=hint), None
+            return verdict(check, False, f"request {number} was answered by a new worker", hint=hint), None
         if probe.expected is not None and result.outputs != dict(probe.expected):
             reason = f"request {number}: outputs {json.dumps(result.outputs)} differ from the example's"
-            return _result(check, False, reason, hint=hint), None
+            return verdict(check, False, reason, hint=hint), None
     warm_s = min(result.metrics.duration_s for result in results[1:])
-    return _result(check, True, f"{SERVE_CALLS} requests answered in order by one warm worker, ids echoed"), warm_s
+    return verdict(check, True, f"{SERVE_CALLS} requests answered in order by one warm worker, ids echoed"), warm_s
 
 
 def sigterm_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
@@ -234,13 +229,13 @@ def sigterm_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
         session.write(data[: len(data) // 2], deadline=deadline)
         if not session.wait_read(deadline=deadline):
             end = session.finish(deadline=deadline)
-            return _result(check, False, f"it ended before reading its request ({_said(end)})", hint=_STDIN_HINT)
+            return verdict(check, False, f"it ended before reading its request ({_said(end)})", hint=_STDIN_HINT)
         took = session.terminate(grace_s=KILL_GRACE_S)
     if took is None:
         reason = f"still running {KILL_GRACE_S:g} s after SIGTERM, so it was killed (SIGKILL)"
         hint = f"let SIGTERM end the plugin (the default), or clean up and exit within {KILL_GRACE_S:g} s"
-        return _result(check, False, reason, hint=hint)
-    return _result(check, True, f"ended {took * 1000:.1f} ms after SIGTERM (the grace is {KILL_GRACE_S:g} s)")
+        return verdict(check, False, reason, hint=hint)
+    return verdict(check, True, f"ended {took * 1000:.1f} ms after SIGTERM (the grace is {KILL_GRACE_S:g} s)")
 
 
 def secret_leak_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
@@ -255,9 +250,9 @@ def secret_leak_check(calls: PluginCalls, probe: ProbeCall) -> CheckResult:
     names = ", ".join(sorted(marked))
     if places:
         hint = "keep the values secret_inputs names out of outputs, errors and logs (the SDK masks them for you)"
-        return _result(check, False, f"the secret input ({names}) appears unmasked in {', '.join(places)}", hint=hint)
+        return verdict(check, False, f"the secret input ({names}) appears unmasked in {', '.join(places)}", hint=hint)
     lines = len(result.logs)
-    return _result(check, True, f"the secret input ({names}) stayed out of the response and {lines} log lines")
+    return verdict(check, True, f"the secret input ({names}) stayed out of the response and {lines} log lines")
 
 
 def _leaks(result: InvocationResult, masker: Masker) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import RuntimeKind
 
-__all__ = ["CheckName", "CheckResult", "CheckStatus", "ConformanceReport", "ConformanceTimings"]
+__all__ = ["CheckName", "CheckResult", "CheckStatus", "ConformanceReport", "ConformanceTimings", "verdict"]
 
 
 class CheckStatus(enum.Enum):
@@ -54,6 +54,12 @@ class CheckResult:
             "reason": self.reason,
             "hint": self.hint,
         }
+
+
+def verdict(check: CheckName, passed: bool, reason: str, *, hint: str | None = None, subject: str = "") -> CheckResult:
+    """A passed or failed result; the hint is kept for a failure only (a pass needs no fixing)."""
+    status = CheckStatus.PASSED if passed else CheckStatus.FAILED
+    return CheckResult(check=check, status=status, reason=reason, subject=subject, hint=None if passed else hint)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

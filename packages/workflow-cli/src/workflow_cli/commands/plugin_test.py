@@ -6,21 +6,14 @@ from typing import Annotated
 
 import typer
 
-from .plugin_common import JsonOption
+from .plugin_common import JsonOption, RefOrPathArgument
 from .workflow_common import PluginsPathOption
 
 RUNTIMES = ("process", "sandbox", "docker")
 
 
 def plugin_test(
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="REF_OR_PATH",
-            help="namespace/name (resolved on plugins.paths) or a plugin directory such as ./my-plugin.",
-            show_default=False,
-        ),
-    ],
+    target: RefOrPathArgument,
     *,
     runtime: Annotated[
         str,
