@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold res
 if TYPE_CHECKING:
     from ._util.control_chars import escape_controls_in_json, neutralise_controls
     from .config import Config, PluginsPath, RuntimeKind, find_project_root, load_config, restricted_backend
+    from .conformance import CheckName, CheckResult, CheckStatus, ConformanceReport, ConformanceTimings, check_plugin
     from .errors import (
         ConfigError,
         Failure,
@@ -85,8 +86,13 @@ _EXPORTS = {
     "ActionOutcome": "execution.executor",
     "ActionRef": "plugins.references",
     "Capabilities": "plugins.manifest",
+    "CheckName": "conformance",
+    "CheckResult": "conformance",
+    "CheckStatus": "conformance",
     "Config": "config",
     "ConfigError": "errors",
+    "ConformanceReport": "conformance",
+    "ConformanceTimings": "conformance",
     "DEFAULT_BASE_IMAGE": "runtimes.docker.images",
     "DeadRunCleanup": "runtimes.leftovers",
     "DockerRuntime": "runtimes",
@@ -148,6 +154,7 @@ _EXPORTS = {
     "WorkflowPluginError": "errors",
     "build_image": "runtimes.docker.images",
     "capability_warnings": "workflows.grant_warnings",
+    "check_plugin": "conformance",
     "check_workflow": "workflows.checks",
     "check_workflow_file": "workflows.checks",
     "clean_dead_runs": "runtimes.leftovers",
@@ -188,8 +195,13 @@ __all__ = [
     "ActionOutcome",
     "ActionRef",
     "Capabilities",
+    "CheckName",
+    "CheckResult",
+    "CheckStatus",
     "Config",
     "ConfigError",
+    "ConformanceReport",
+    "ConformanceTimings",
     "DeadRunCleanup",
     "DockerRuntime",
     "ExecutionPolicy",
@@ -251,6 +263,7 @@ __all__ = [
     "__version__",
     "build_image",
     "capability_warnings",
+    "check_plugin",
     "check_workflow",
     "check_workflow_file",
     "clean_dead_runs",

@@ -138,13 +138,17 @@ class _SparingLeader:
         self.tree.kill()
 
 
-def process_spawn(invocation: Invocation) -> Spawn:
-    """The plugin itself, with a scratch ``HOME`` of its own (removed with the worker)."""
+def process_spawn(invocation: Invocation, *, serve: bool = True) -> Spawn:
+    """The plugin itself, with a scratch ``HOME`` of its own (removed with the worker).
+
+    ``serve=False`` (and the same for the other spawns): started one-shot,
+    for a caller that drives its pipes itself (the conformance kit's probes).
+    """
     scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-", dir=scratch_parent()))
     return Spawn(
         runtime=RuntimeKind.PROCESS,
         argv=invocation.argv,
-        env=process_environment({**invocation.env, SERVE_ENV_VAR: "1"}, scratch=scratch),
+        env=process_environment({**invocation.env, **({SERVE_ENV_VAR: "1"} if serve else {})}, scratch=scratch),
         cwd=invocation.plugin_dir,
         cleanup=partial(shutil.rmtree, scratch, ignore_errors=True),
     )
@@ -157,13 +161,13 @@ def docker_cli_environment() -> dict[str, str]:
     return env
 
 
-def container_spawn(invocation: Invocation, docker: DockerRuntime) -> Spawn:
+def container_spawn(invocation: Invocation, docker: DockerRuntime, *, serve: bool = True) -> Spawn:
     """A serving container, created with the one-shot lockdown, started by the CLI attached to our pipes."""
     cli = shutil.which("docker")
     if cli is None:
         raise WorkerGone("the docker CLI is not on PATH (it comes with the docker.io package)")
     try:
-        container_id = docker.create_serving_container(invocation)
+        container_id = docker.create_serving_container(invocation, serve=serve)
     except (RuntimeUnavailableError, PermissionDeniedError) as exc:
         # The cold call that replaces it makes the same checks, and fails with the same kind and message.
         raise WorkerGone(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""The ``workflow plugin`` command group: list, inspect, build and create plugins.
+"""The ``workflow plugin`` command group: list, inspect, build, create and test plugins.
 
 Each command lives in its own module and imports the runtime (and Rich, and
 Docker) only when it runs, so ``workflow --help`` stays fast.
@@ -13,10 +13,11 @@ from .plugin_build import plugin_build
 from .plugin_inspect import plugin_inspect
 from .plugin_list import plugin_list
 from .plugin_new import plugin_new
+from .plugin_test import plugin_test
 
 plugin_app = typer.Typer(
     name="plugin",
-    help="""List, inspect, build and create plugins.
+    help="""List, inspect, build, create and test plugins.
 
     Examples:
 
@@ -27,6 +28,8 @@ plugin_app = typer.Typer(
       workflow plugin build acme/http
 
       workflow plugin new acme/hello
+
+      workflow plugin test ./hello --runtime sandbox
     """,
     short_help="List, inspect, build and create plugins.",
     no_args_is_help=True,
@@ -38,3 +41,4 @@ plugin_app.command("list", cls=WorkflowCommand)(plugin_list)
 plugin_app.command("inspect", cls=WorkflowCommand)(plugin_inspect)
 plugin_app.command("build", cls=WorkflowCommand)(plugin_build)
 plugin_app.command("new", cls=WorkflowCommand)(plugin_new)
+plugin_app.command("test", cls=WorkflowCommand)(plugin_test)

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
 ]
+RefOrPathArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF_OR_PATH",
+        help="namespace/name (resolved on plugins.paths) or a plugin directory such as ./my-plugin.",
+        show_default=False,
+    ),
+]
 GIVEN_PATH = "given path"
 
 

@@ -7,19 +7,12 @@ from typing import Annotated
 
 import typer
 
-from .plugin_common import JsonOption, emit_json, workflow_option
+from .plugin_common import JsonOption, RefOrPathArgument, emit_json, workflow_option
 from .workflow_common import PluginsPathOption
 
 
 def plugin_inspect(
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="REF_OR_PATH",
-            help="namespace/name (resolved on plugins.paths) or a plugin directory such as ./my-plugin.",
-            show_default=False,
-        ),
-    ],
+    target: RefOrPathArgument,
     *,
     workflow: Annotated[
         Path | None,

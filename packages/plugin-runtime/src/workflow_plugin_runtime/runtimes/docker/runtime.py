@@ -145,18 +145,20 @@ class DockerRuntime:
         metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER)
         return InvocationResult(response=None, failure=failure, metrics=metrics)
 
-    def create_serving_container(self, invocation: Invocation) -> str:
+    def create_serving_container(self, invocation: Invocation, *, serve: bool = True) -> str:
         """Create (not start) a container that runs the plugin as a pooled worker; its id.
 
         Everything but the serve-loop switch (``SERVE_ENV_VAR=1``) is what a
-        one-shot call's container gets. Raises :class:`RuntimeUnavailableError`
+        one-shot call's container gets; ``serve=False`` leaves it out, for a
+        caller that drives a one-shot container's pipes itself (the
+        conformance kit's probes). Raises :class:`RuntimeUnavailableError`
         when the daemon or the image cannot be used (within the invocation's
         timeout), :class:`PermissionDeniedError` when a mount source is refused.
         """
         refuse_other_kinds(invocation, RuntimeKind.DOCKER)
         try:
             with daemon_deadline(time.monotonic() + invocation.timeout_s):
-                return self._create(self._api(), invocation, serve=True)
+                return self._create(self._api(), invocation, serve=serve)
         except _DaemonUnavailable as exc:
             raise RuntimeUnavailableError(f"{invocation.plugin_ref}: {exc}") from exc
 

@@ -35,7 +35,7 @@ from .probe import sandbox_problem, sandbox_tools
 __all__ = ["sandbox_spawn"]
 
 
-def sandbox_spawn(invocation: Invocation) -> Spawn:
+def sandbox_spawn(invocation: Invocation, *, serve: bool = True) -> Spawn:
     """How to start a warm sandbox for ``invocation``: bwrap, waiting for its limits.
 
     Raises :class:`~..warm_worker.WorkerGone` when no sandbox can be made
@@ -47,7 +47,7 @@ def sandbox_spawn(invocation: Invocation) -> Spawn:
         problem = sandbox_problem()
         if problem is not None:
             raise problem
-        launch = SandboxLaunch(invocation, tools=sandbox_tools(), cpu_time_s=None, serve=True)
+        launch = SandboxLaunch(invocation, tools=sandbox_tools(), cpu_time_s=None, serve=serve)
     except (RuntimeUnavailableError, PermissionDeniedError) as exc:
         raise WorkerGone(str(exc)) from exc
     except OSError as exc:
