@@ -1,8 +1,9 @@
 """Where each task's time went, and what code ran it: the run record of `workflow run --json` on every runtime.
 
-The timing plugin (``fixtures/restricted/timing``) starts slowly at module
-level, naps in its action and can linger after its response; it measures
-its start and its nap itself and answers with both, so each assertion
+The timing plugin (``fixtures/restricted/timing``; conftest's
+``timing_plugin`` and ``timing_image``) starts slowly at module level,
+naps in its action and can linger after its response; it measures its
+start and its nap itself and answers with both, so each assertion
 relates the record's timings to what the plugin lived through (no figure
 is hard-coded): a nap is action, a lingering exit is teardown, a warm
 worker's slow start is the start-up of the call that spawned it and of no
@@ -14,49 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-TIMING = Path(__file__).parent / "fixtures" / "restricted" / "timing"
 PARTS = ("startup_s", "action_s", "teardown_s")
 SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class TimingPlugin:
-    """The timing plugin in a plugins folder of its own, with an image tag unique to this test session."""
-
-    plugins: Path
-    image: str
-
-
-@pytest.fixture(scope="session")
-def timing_plugin(tmp_path_factory: pytest.TempPathFactory) -> TimingPlugin:
-    plugins = tmp_path_factory.mktemp("timing-plugins")
-    image = f"workflow-plugins-test/timing:{uuid.uuid4().hex[:12]}"
-    shutil.copytree(TIMING, plugins / "timing", ignore=shutil.ignore_patterns("__pycache__"))
-    manifest = plugins / "timing" / "plugin.yaml"
-    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
-    return TimingPlugin(plugins, image)
-
-
-@pytest.fixture(scope="session")
-def timing_image(timing_plugin: TimingPlugin, workflow_cli, tmp_path_factory) -> Iterator[TimingPlugin]:
-    """The timing plugin built into its image (``workflow plugin build``); the image is removed afterwards."""
-    built = workflow_cli(
-        "plugin", "build", str(timing_plugin.plugins / "timing"), home=tmp_path_factory.mktemp("home"), timeout=300
-    )
-    assert built.returncode == 0, built.stderr
-    yield timing_plugin
-    subprocess.run(["docker", "image", "rm", "--force", timing_plugin.image], capture_output=True, check=False)
 
 
 @dataclass(frozen=True)
@@ -64,7 +31,7 @@ class Runner:
     """Runs workflows of the timing plugin on one runtime: trusted processes, or restricted on a backend."""
 
     runtime: str
-    plugin: TimingPlugin
+    plugin: Any  # conftest.FixturePlugin
     folder: Path
     run_cli: Any
 
