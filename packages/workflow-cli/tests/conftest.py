@@ -22,6 +22,7 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 INTRUDER = Path(__file__).parent / "fixtures" / "restricted" / "intruder"
+TIMING = Path(__file__).parent / "fixtures" / "restricted" / "timing"
 
 
 def cli_environment(home: Path, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
@@ -152,32 +153,57 @@ def created_since() -> Callable[[float, str], list[str]]:
 
 
 @dataclass(frozen=True)
-class Intruder:
-    """The intruder plugin in a plugins folder of its own, with an image tag unique to this test session."""
+class FixturePlugin:
+    """A fixture plugin in a plugins folder of its own, with an image tag unique to this test session."""
 
     plugins: Path
     image: str
 
 
+def copy_fixture_plugin(source: Path, tmp_path_factory: pytest.TempPathFactory) -> FixturePlugin:
+    """``source`` copied into a new plugins folder, its manifest naming an image tag of this session (not built)."""
+    plugins = tmp_path_factory.mktemp("plugins")
+    image = f"workflow-plugins-test/{source.name}:{uuid.uuid4().hex[:12]}"
+    shutil.copytree(source, plugins / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = plugins / source.name / "plugin.yaml"
+    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
+    return FixturePlugin(plugins, image)
+
+
+def built_fixture_plugin(plugin: FixturePlugin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixturePlugin]:
+    """For a session fixture: ``plugin`` built into its image (``workflow plugin build``), removed afterwards."""
+    folder = next(plugin.plugins.iterdir())
+    built = run_workflow_cli("plugin", "build", str(folder), home=tmp_path_factory.mktemp("build-home"), timeout=300)
+    assert built.returncode == 0, built.stderr
+    yield plugin
+    subprocess.run(["docker", "image", "rm", "--force", plugin.image], capture_output=True, check=False)
+
+
+Intruder = FixturePlugin
+
+
 @pytest.fixture(scope="session")
 def intruder_plugins(tmp_path_factory: pytest.TempPathFactory) -> Intruder:
     """The intruder plugin, ready for the sandbox (a plugin folder is all it needs); its image is not built."""
-    plugins = tmp_path_factory.mktemp("plugins")
-    image = f"workflow-plugins-test/intruder:{uuid.uuid4().hex[:12]}"
-    shutil.copytree(INTRUDER, plugins / "intruder", ignore=shutil.ignore_patterns("__pycache__"))
-    manifest = plugins / "intruder" / "plugin.yaml"
-    manifest.write_text(manifest.read_text().replace("runtime:\n", f"runtime:\n  image: {image}\n", 1))
-    return Intruder(plugins, image)
+    return copy_fixture_plugin(INTRUDER, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def intruder(intruder_plugins: Intruder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Intruder]:
     """The intruder plugin built into its image (with ``workflow plugin build``); the image is removed afterwards."""
-    home = tmp_path_factory.mktemp("build-home")
-    built = run_workflow_cli("plugin", "build", str(intruder_plugins.plugins / "intruder"), home=home, timeout=300)
-    assert built.returncode == 0, built.stderr
-    yield intruder_plugins
-    subprocess.run(["docker", "image", "rm", "--force", intruder_plugins.image], capture_output=True, check=False)
+    yield from built_fixture_plugin(intruder_plugins, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def timing_plugin(tmp_path_factory: pytest.TempPathFactory) -> FixturePlugin:
+    """The timing plugin (a slow start, a nap, a lingering exit), ready for processes and the sandbox."""
+    return copy_fixture_plugin(TIMING, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def timing_image(timing_plugin: FixturePlugin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixturePlugin]:
+    """The timing plugin built into its image; the image is removed afterwards."""
+    yield from built_fixture_plugin(timing_plugin, tmp_path_factory)
 
 
 @dataclass(frozen=True)

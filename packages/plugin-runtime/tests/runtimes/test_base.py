@@ -12,9 +12,11 @@ import pytest
 from workflow_plugin_runtime.runtimes.base import (
     PYTHON_FLAGS,
     Invocation,
+    Metrics,
     MiB,
     ResourceLimits,
     RuntimeKind,
+    Timings,
     plugin_argv,
 )
 from workflow_plugin_sdk.protocol import encode_message, make_request
@@ -89,3 +91,16 @@ def test_resource_limits_have_safe_defaults_and_refuse_nonsense() -> None:
         ResourceLimits(cpus=0)
     with pytest.raises(ValueError, match="pids"):
         ResourceLimits(pids=0)
+
+
+def test_the_record_splits_a_calls_time_and_counts_both_waits_as_its_queue() -> None:
+    metrics = Metrics(
+        duration_s=0.6,
+        runtime=RuntimeKind.PROCESS,
+        queued_s=0.25,
+        slot_wait_s=0.5,
+        timings=Timings.between(spawned=10.0, ready=10.1, answered=10.4, ended=10.6),
+    )
+    record = metrics.to_record()
+    assert record["queued_s"] == 0.25  # the warm pool's wait, as before
+    assert record["timings"] == pytest.approx({"queue_s": 0.75, "startup_s": 0.1, "action_s": 0.3, "teardown_s": 0.2})

@@ -11,6 +11,7 @@ import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
 from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.deadline import KILL_GRACE_S
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_sdk.protocol import make_request
 
@@ -168,6 +169,21 @@ def test_a_timed_out_worker_records_how_it_ended(pool):
     failed = pool.invoke(invocation(RAW, "sleep", {"seconds": 60}, timeout_s=0.5))
     # It ignores SIGTERM, so the SIGKILL after the grace period ended it, as it would a one-shot call.
     assert (failed.failure.exit_code, failed.metrics.exit_code, failed.metrics.signal) == (None, None, 9)
+    # Its action ran to the deadline; stopping it (the grace it ignored, then the kill) is its teardown.
+    timings = failed.metrics.timings
+    assert timings.action_s >= 0.5 and timings.teardown_s >= KILL_GRACE_S, timings
+
+
+def test_a_workers_start_up_is_its_first_calls_and_no_later_ones(pool):
+    first = pool.invoke(invocation(RAW, "pid"))
+    second = pool.invoke(invocation(RAW, "pid"))
+    assert first.outputs["pid"] == second.outputs["pid"]
+    assert first.metrics.timings.startup_s > 0  # the interpreter's start, up to the ready line
+    assert second.metrics.timings.startup_s == 0
+    for result in (first, second):
+        timings = result.metrics.timings
+        assert min(timings.startup_s, timings.action_s, timings.teardown_s) >= 0
+        assert timings.startup_s + timings.action_s + timings.teardown_s == pytest.approx(result.metrics.duration_s)
 
 
 def test_a_plugin_that_cannot_be_kept_warm_is_warned_about_once():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, RuntimeKind, Timings, plugin_argv
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
 from workflow_plugin_sdk.protocol import LogRecord
 
@@ -70,6 +70,9 @@ def test_success_returns_outputs_and_metrics(runtime: ProcessRuntime, probe: Mak
     assert metrics.runtime is RuntimeKind.PROCESS
     assert metrics.exit_code == 0 and metrics.signal is None
     assert 0 < metrics.duration_s < 10
+    timings = metrics.timings
+    assert min(timings.startup_s, timings.action_s, timings.teardown_s) > 0
+    assert timings.startup_s + timings.action_s + timings.teardown_s == pytest.approx(metrics.duration_s)
     assert metrics.cpu_time_s is not None and metrics.cpu_time_s > 0
     assert metrics.peak_memory_bytes is not None and metrics.peak_memory_bytes > 4 * MiB
 
@@ -194,6 +197,11 @@ def test_timeout_kills_the_plugin_and_grandchildren_that_ignore_sigterm(
     assert "1.5 s" in result.failure.message
     assert 1.5 <= elapsed < 1.5 + FAST_GRACE_S + 2
     assert result.metrics.signal == signal.SIGKILL  # it ignored SIGTERM
+    # Its action ran to the deadline; the stop from there (the grace it ignored, the kill, the reaping) is teardown.
+    timings = result.metrics.timings
+    assert timings.action_s >= 1.5 and timings.teardown_s >= FAST_GRACE_S, timings
+    assert timings.startup_s + timings.action_s + timings.teardown_s == pytest.approx(result.metrics.duration_s)
+    assert result.metrics.duration_s <= elapsed
     for name in ("in-group.pid", "own-session.pid"):
         pid = int((tmp_path / name).read_text())
         assert gone_within(pid, 3), f"grandchild {name} ({pid}) survived the timeout"
@@ -306,6 +314,7 @@ def test_a_missing_interpreter_is_reported_with_a_fix(runtime: ProcessRuntime, p
     assert result.failure.kind is FailureKind.RUNTIME_UNAVAILABLE
     assert "no-such-interpreter-here" in result.failure.message
     assert "entrypoint/command" in result.failure.message
+    assert result.metrics.timings == Timings(startup_s=result.metrics.duration_s)  # it never got ready
 
 
 def test_a_command_entrypoint_runs_in_the_plugin_directory(runtime: ProcessRuntime, probe: MakeInvocation) -> None:

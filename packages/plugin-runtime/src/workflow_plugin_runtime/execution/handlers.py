@@ -18,7 +18,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 from ..errors import Failure, FailureKind, TaskHandlerError
 from ..masking.masker import Masker
-from ..runtimes.base import Metrics, RuntimeKind
+from ..runtimes.base import Metrics, RuntimeKind, Timings
 from .executor import ActionOutcome
 
 __all__ = ["HandlerCall", "TaskHandler", "handler_log_record", "run_handler"]
@@ -67,6 +67,7 @@ def run_handler(handlers: Mapping[str, TaskHandler], call: HandlerCall, *, maske
         failure = Failure(FailureKind.ACTION, masker.mask(exc.message), retryable=exc.retryable)
     except Exception as exc:  # noqa: BLE001 - any handler failure is the task's failure
         failure = Failure(FailureKind.CRASHED, masker.mask(f"{type(exc).__name__}: {exc}"))
-    metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.ENGINE)
+    duration_s = time.monotonic() - started
+    metrics = Metrics(duration_s=duration_s, runtime=RuntimeKind.ENGINE, timings=Timings(action_s=duration_s))
     masked = None if outputs is None else masker.mask_data(outputs)
     return ActionOutcome(outputs=masked, failure=failure, metrics=metrics)

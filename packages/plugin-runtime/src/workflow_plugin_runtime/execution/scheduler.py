@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
@@ -64,10 +64,13 @@ class _Silent:
 
 @dataclass(slots=True)
 class _Dispatch:
+    """A task handed to a worker thread; ``ready_at`` is when its needs were done (monotonic clock)."""
+
     task: Task
     inputs: Mapping[str, Any]
     env: dict[str, str]
     secret_inputs: tuple[str, ...]
+    ready_at: float
     started_at: float = field(default_factory=time.time)
 
 
@@ -148,7 +151,8 @@ class _Run:
 
     def execute(self) -> RunResult:
         started = time.time()
-        ready = deque(task_id for task_id in self.workflow.order if self.waiting[task_id] == 0)
+        at_start = time.monotonic()
+        ready = deque((task_id, at_start) for task_id in self.workflow.order if self.waiting[task_id] == 0)
         workers = [
             threading.Thread(target=self._work, name=f"task-worker-{index}", daemon=True)
             for index in range(min(self.scheduler.concurrency, len(self.workflow.tasks)) or 1)
@@ -159,7 +163,7 @@ class _Run:
         try:
             while ready or running:
                 while ready and running < self.scheduler.concurrency and not self.cancel.is_set():
-                    dispatch = self._prepare(ready.popleft())
+                    dispatch = self._prepare(*ready.popleft())
                     if dispatch is None:
                         continue
                     running += 1
@@ -168,7 +172,8 @@ class _Run:
                     break
                 result = self._next_result()
                 running -= 1
-                ready.extend(self._record(result))
+                now = time.monotonic()
+                ready.extend((task_id, now) for task_id in self._record(result))
         finally:
             for _ in workers:
                 self.work.put(None)
@@ -196,8 +201,8 @@ class _Run:
             except queue.Empty:
                 continue
 
-    def _prepare(self, task_id: str) -> _Dispatch | None:
-        """Render the task's inputs and env now that its needs are done; a bad template fails the task."""
+    def _prepare(self, task_id: str, ready_at: float) -> _Dispatch | None:
+        """Render the task's inputs and env now that its needs are done (at ``ready_at``); a bad template fails it."""
         task = self.workflow.tasks[task_id]
         try:
             inputs = task.inputs.render(self.context)
@@ -219,7 +224,7 @@ class _Run:
                 }
             )
         )
-        return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs)
+        return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs, ready_at=ready_at)
 
     def _record(self, result: TaskResult) -> list[str]:
         """Store a finished task; return the dependents that became ready."""
@@ -308,6 +313,8 @@ class _Run:
 
     def _run_task(self, dispatch: _Dispatch) -> TaskResult:
         task = dispatch.task
+        # Its wait for a free slot (--concurrency) and its inputs' rendering; recorded on whichever attempt ends it.
+        slot_wait_s = time.monotonic() - dispatch.ready_at
         attempt = 0
         while True:
             attempt += 1
@@ -329,7 +336,7 @@ class _Run:
                 status,
                 outputs=outcome.outputs,
                 failure=failure,
-                metrics=outcome.metrics,
+                metrics=None if outcome.metrics is None else replace(outcome.metrics, slot_wait_s=slot_wait_s),
                 attempts=attempt,
                 reason="the run was cancelled while it ran" if status is TaskStatus.CANCELLED else None,
                 started_at=dispatch.started_at,

@@ -40,6 +40,7 @@ __all__ = [
     "PluginRuntime",
     "ResourceLimits",
     "RuntimeKind",
+    "Timings",
     "plugin_argv",
     "refuse_other_kinds",
 ]
@@ -64,12 +65,40 @@ LogCallback = Callable[[LogRecord], None]
 
 
 @dataclass(frozen=True, slots=True)
+class Timings:
+    """Where a call's own time went, so a slow start is never taken for a slow action.
+
+    ``startup_s`` runs from spawning the plugin's process, sandbox or
+    container to it being ready, ``action_s`` from then to its response,
+    ``teardown_s`` from the response to everything of the call reaped and
+    removed. What "ready" is differs per runtime (docs/runtimes.md,
+    "Timings"): the three always add up to the call's ``duration_s``.
+    """
+
+    startup_s: float = 0.0
+    action_s: float = 0.0
+    teardown_s: float = 0.0
+
+    @classmethod
+    def between(cls, *, spawned: float, ready: float, answered: float, ended: float) -> Timings:
+        """From the call's events on the monotonic clock (each at or after the one before)."""
+        return cls(startup_s=ready - spawned, action_s=answered - ready, teardown_s=ended - answered)
+
+    @classmethod
+    def not_started(cls, duration_s: float) -> Timings:
+        """A call that failed before its plugin was ready: all of it was start-up."""
+        return cls(startup_s=duration_s)
+
+
+@dataclass(frozen=True, slots=True)
 class Metrics:
     """One invocation's measurements; ``None`` where the platform cannot say.
 
-    ``duration_s`` is the call's own time; ``queued_s`` is the time it
-    waited before that for a free warm worker (a pool at its size), kept
-    apart so a busy pool does not make a plugin look slow.
+    ``duration_s`` is the call's own time, split in ``timings``;
+    ``queued_s`` is the time it waited before that for a free warm worker
+    (a pool at its size), kept apart so a busy pool does not make a plugin
+    look slow. ``slot_wait_s`` is the scheduler's to fill (a runtime leaves
+    it 0): how long the task waited for a free slot before it was called.
     """
 
     duration_s: float
@@ -80,6 +109,8 @@ class Metrics:
     peak_memory_bytes: int | None = None
     warm: bool = False
     queued_s: float = 0.0
+    timings: Timings = Timings()
+    slot_wait_s: float = 0.0
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -91,6 +122,12 @@ class Metrics:
             "runtime": self.runtime.value,
             "warm": self.warm,
             "queued_s": round(self.queued_s, 6),
+            "timings": {
+                "queue_s": round(self.slot_wait_s + self.queued_s, 6),
+                "startup_s": round(self.timings.startup_s, 6),
+                "action_s": round(self.timings.action_s, 6),
+                "teardown_s": round(self.timings.teardown_s, 6),
+            },
         }
 
 

@@ -172,3 +172,16 @@ class DeadlineWatch:
         if self.termination is Termination.COMPLETED:
             self.termination = termination
         self.sequence.begin(graceful=graceful)
+
+    def action_ended_at(self, *, answered: float | None, over: float) -> float:
+        """When the call's action ended, on the monotonic clock, where its teardown begins.
+
+        When this watch stopped the call, when the stop began; else when its
+        response came (``answered``, its last stdout bytes), else when its
+        end was seen (``over``).
+        """
+        sequence = self.sequence
+        stopped = sequence.terminated_at if sequence.terminated_at is not None else sequence.killed_at
+        if stopped is not None:
+            return stopped
+        return over if answered is None else answered

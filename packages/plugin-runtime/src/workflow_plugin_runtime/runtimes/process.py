@@ -20,7 +20,7 @@ from pathlib import Path
 from workflow_plugin_sdk.protocol import encode_message
 
 from ..errors import Failure, FailureKind
-from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from .deadline import KILL_GRACE_S
 from .run_state import scratch_parent
 from .supervise import run_supervised, supervised_result
@@ -85,6 +85,8 @@ class ProcessRuntime:
         return supervised_result(
             invocation,
             outcome,
+            spawned=started,
+            ended=time.monotonic(),  # the scratch folder removed
             runtime=RuntimeKind.PROCESS,
             killed="its process group",
             cpu_time_s=outcome.cpu_time_s,
@@ -104,5 +106,5 @@ def _not_started(invocation: Invocation, exc: OSError, duration_s: float) -> Inv
     return InvocationResult(
         response=None,
         failure=Failure(kind=FailureKind.RUNTIME_UNAVAILABLE, message=message),
-        metrics=Metrics(duration_s=duration_s, runtime=RuntimeKind.PROCESS),
+        metrics=Metrics(duration_s=duration_s, runtime=RuntimeKind.PROCESS, timings=Timings.not_started(duration_s)),
     )

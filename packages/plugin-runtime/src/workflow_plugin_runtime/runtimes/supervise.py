@@ -32,7 +32,7 @@ from pathlib import Path
 from workflow_plugin_sdk.protocol import LogRecord
 
 from . import reaper
-from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind
+from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings
 from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
 from .outcome import Ending, Termination, classify
 from .proctree import ProcessTree
@@ -56,13 +56,20 @@ _WRITE_CHUNK = 1 << 16
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutcome:
-    """How a supervised process ended, before any protocol interpretation."""
+    """How a supervised process ended, before any protocol interpretation.
+
+    ``ready_at`` (started, and released by ``on_start``) and ``answered_at``
+    (its last stdout bytes read; when it wrote none, its end seen; when the
+    engine stopped it, the stop's start) are on the monotonic clock: the runtime that started the process splits its
+    call's time there (:class:`~.base.Timings`).
+    """
 
     stdout: bytes
     termination: Termination
     exit_code: int | None
     signal: int | None
-    duration_s: float
+    ready_at: float
+    answered_at: float
     cpu_time_s: float
     peak_memory_bytes: int
     logs: tuple[LogRecord, ...]
@@ -111,6 +118,7 @@ class _Supervision:
         self.logs = logs
         self.watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
         self.exited = False
+        self.answered_at: float | None = None
         self.drain_until: float | None = None
         self.pending = memoryview(request)
         self.selector = selectors.DefaultSelector()
@@ -215,6 +223,8 @@ class _Supervision:
 
     def _on_stdout(self, fd: int) -> None:
         data = self._read(fd)
+        if data:
+            self.answered_at = time.monotonic()
         if data and not self.stdout.feed(data) and self.watch.termination is Termination.COMPLETED:
             self.watch.stop(Termination.STDOUT_TOO_LARGE, graceful=False)
 
@@ -304,7 +314,8 @@ def run_supervised(
 
     ``on_start`` is called with the process before anything is written to
     it, on the call's clock: a sandbox launcher limits and releases the
-    sandbox there (:mod:`.sandbox.launch`). Not ``terminate_leader``: a
+    sandbox there (:mod:`.sandbox.launch`), and the process is ready once it
+    returns. Not ``terminate_leader``: a
     timeout's SIGTERM goes to the process's descendants only (the plugin
     in a sandbox, not bwrap). Raises ``OSError`` only when the process
     cannot be started at all (also from ``on_start``: the process is then
@@ -329,9 +340,11 @@ def run_supervised(
     except BaseException:
         _abandon(process)
         raise
+    ready = time.monotonic()
     try:
         supervision.run()
     finally:
+        over = time.monotonic()
         status, usage = supervision.finish()
     if not logs.overflowed:
         logs.finish()
@@ -341,7 +354,8 @@ def run_supervised(
         termination=supervision.watch.termination,
         exit_code=None if signaled else os.WEXITSTATUS(status),
         signal=os.WTERMSIG(status) if signaled else None,
-        duration_s=time.monotonic() - started,
+        ready_at=ready,
+        answered_at=supervision.watch.action_ended_at(answered=supervision.answered_at, over=over),
         cpu_time_s=usage.ru_utime + usage.ru_stime,
         peak_memory_bytes=_peak_rss_bytes(usage),
         logs=logs.records,
@@ -353,6 +367,8 @@ def supervised_result(
     invocation: Invocation,
     outcome: ProcessOutcome,
     *,
+    spawned: float,
+    ended: float,
     runtime: RuntimeKind,
     killed: str,
     cpu_time_s: float | None,
@@ -363,6 +379,9 @@ def supervised_result(
 ) -> InvocationResult:
     """The result of a call that ran as a supervised host process (a trusted process, a sandbox).
 
+    ``spawned`` and ``ended`` are when the runtime began making the call's
+    process (its scratch folder, its sandbox) and when everything of it was
+    reaped and removed, on the monotonic clock: the call's ``duration_s``.
     ``killed`` names what a timeout killed, for the message; the usage is
     the runtime's to say (``wait4``'s for a process, the cgroup's for a
     sandbox), as are the limits it saw hit (:class:`~.outcome.Ending`).
@@ -385,12 +404,13 @@ def supervised_result(
         )
     )
     metrics = Metrics(
-        duration_s=outcome.duration_s,
+        duration_s=ended - spawned,
         runtime=runtime,
         exit_code=outcome.exit_code,
         signal=outcome.signal,
         cpu_time_s=cpu_time_s,
         peak_memory_bytes=peak_memory_bytes,
+        timings=Timings.between(spawned=spawned, ready=outcome.ready_at, answered=outcome.answered_at, ended=ended),
     )
     return InvocationResult(
         response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 
 from ..errors import Failure, FailureKind
-from .base import Invocation, InvocationResult, LogCallback, Metrics
+from .base import Invocation, InvocationResult, LogCallback, Metrics, Timings
 from .outcome import Ending, Termination, classify
 from .streams import LogStream
 from .warm_worker import WarmWorker
@@ -41,12 +41,17 @@ def call_worker(
     """One call on ``worker``; the result, and whether the worker may serve again.
 
     ``started`` is when the call's own time began (a new worker's start is
-    the first call's cost, as a process start is a cold call's);
-    ``queued_s`` is how long it waited for the worker before that.
+    the first call's cost, as a process start is a cold call's: its
+    start-up runs to the worker's ready line, and a warm call's is 0);
+    ``queued_s`` is how long it waited for the worker before that. The
+    call's teardown is stopping the worker when the call ends it (0 for a
+    call that leaves it to serve again, but the result's making).
     """
     warm = worker.calls > 0
+    ready = started if warm else worker.ready_at
     logs = LogStream(invocation.max_stderr_bytes, on_log)
     line, termination = worker.call(invocation, logs)
+    answered = time.monotonic()
     if len(line) > invocation.max_stdout_bytes:
         line, termination = b"", Termination.STDOUT_TOO_LARGE
     if logs.overflowed:
@@ -82,13 +87,15 @@ def call_worker(
         worker.stop(graceful=False)
         exit_code, signum = worker.exit_status()
         failure = None if failure is None else replace(failure, exit_code=exit_code)
+    ended = time.monotonic()
     metrics = Metrics(
-        duration_s=time.monotonic() - started,
+        duration_s=ended - started,
         runtime=worker.runtime,
         exit_code=exit_code,
         signal=signum,
         warm=warm,
         queued_s=queued_s,
+        timings=Timings.between(spawned=started, ready=ready, answered=answered, ended=ended),
     )
     result = InvocationResult(
         response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()

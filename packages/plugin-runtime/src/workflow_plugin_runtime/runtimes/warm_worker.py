@@ -183,7 +183,11 @@ def container_spawn(invocation: Invocation, docker: DockerRuntime, *, serve: boo
 
 
 class WarmWorker:
-    """One long-lived worker process in its own session, driven over its pipes and a pidfd."""
+    """One long-lived worker process in its own session, driven over its pipes and a pidfd.
+
+    ``ready_at`` is when its ready line was read, on the monotonic clock:
+    the end of the start-up its first call records.
+    """
 
     def __init__(self, spawn: Spawn, *, ready_timeout_s: float) -> None:
         self.runtime = spawn.runtime
@@ -212,6 +216,7 @@ class WarmWorker:
             if spawn.on_start is not None:
                 spawn.on_start(self.process)
             self._await_ready(ready_timeout_s)
+            self.ready_at = time.monotonic()
         except BaseException as exc:  # nothing of a worker that did not start may stay: processes, cgroups, fds
             self.kill()
             if isinstance(exc, OSError):

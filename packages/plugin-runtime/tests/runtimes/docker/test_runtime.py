@@ -214,6 +214,11 @@ def test_timeout_kills_and_removes_the_container(
     assert result.failure is not None and result.failure.kind is FailureKind.TIMEOUT
     assert "its container was killed" in result.failure.message
     assert time.monotonic() - started < 10
+    # Made and started before the deadline's clock ran out; the action ran to it; the kill and removal came after.
+    timings = result.metrics.timings
+    assert timings.startup_s > 0 and timings.teardown_s > 0, timings
+    assert timings.startup_s + timings.action_s >= 1.5, timings
+    assert timings.startup_s + timings.action_s + timings.teardown_s == pytest.approx(result.metrics.duration_s)
     assert containers_of(invocation.plugin_ref) == []
 
 

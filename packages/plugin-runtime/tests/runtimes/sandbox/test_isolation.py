@@ -40,7 +40,9 @@ def test_a_real_plugin_runs_in_the_sandbox_and_returns_its_outputs(
     assert result.outputs == {"greeting": "hello sandbox"}, (result.failure, result.stderr_tail)
     assert isinstance(sandbox, PluginRuntime) and sandbox.kind is RuntimeKind.SANDBOX
     assert result.metrics.runtime is RuntimeKind.SANDBOX and result.metrics.exit_code == 0
-    assert result.metrics.duration_s > 0
+    timings = result.metrics.timings  # made (cgroups, bwrap, limits), ran, then reaped and its cgroups removed
+    assert min(timings.startup_s, timings.action_s, timings.teardown_s) > 0, timings
+    assert timings.startup_s + timings.action_s + timings.teardown_s == pytest.approx(result.metrics.duration_s)
 
 
 def test_an_invocation_of_another_kind_or_without_argv_is_refused(

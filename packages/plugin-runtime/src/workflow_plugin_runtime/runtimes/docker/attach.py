@@ -87,6 +87,8 @@ class ContainerWatch:
 
     It is the :class:`..deadline.Stoppable` its deadline stops: the engine
     signals the container (``docker-init``, its PID 1, passes the signal on).
+    ``answered_at`` is when the container's last stdout bytes arrived (its
+    response), on the monotonic clock; None while it wrote none.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class ContainerWatch:
         self.container_id = container_id
         deadline = Deadline(at=started + invocation.timeout_s, cancel=invocation.cancel)
         self.deadline_watch = DeadlineWatch(self, deadline=deadline, kill_grace_s=kill_grace_s)
+        self.answered_at: float | None = None
 
     @property
     def termination(self) -> Termination:
@@ -124,6 +127,8 @@ class ContainerWatch:
                 if frame is None:
                     return
                 kind, chunk = frame
+                if kind == _STDOUT:
+                    self.answered_at = time.monotonic()
                 fits = stdout.feed(chunk) if kind == _STDOUT else logs.feed(chunk)
                 if not fits and self.deadline_watch.termination is Termination.COMPLETED:
                     too_large = Termination.STDOUT_TOO_LARGE if kind == _STDOUT else Termination.STDERR_TOO_LARGE

@@ -46,7 +46,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, encode_message
 
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
 from ...workflows.mount_sources import bind_sources
-from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
+from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from ..deadline import KILL_GRACE_S
 from ..outcome import Ending, Termination, classify
 from ..run_state import run_labels
@@ -142,7 +142,9 @@ class DockerRuntime:
         except PermissionDeniedError as exc:  # a mount source refused when the container was made
             message = f"{invocation.plugin_ref}: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else "")
             failure = Failure(kind=FailureKind.PERMISSION, message=message)
-        metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER)
+        # Most of these fail making or starting the container; one the daemon failed mid-call counts as start-up too.
+        duration_s = time.monotonic() - started
+        metrics = Metrics(duration_s=duration_s, runtime=RuntimeKind.DOCKER, timings=Timings.not_started(duration_s))
         return InvocationResult(response=None, failure=failure, metrics=metrics)
 
     def create_serving_container(self, invocation: Invocation, *, serve: bool = True) -> str:
@@ -297,12 +299,14 @@ class DockerRuntime:
                 api.start(container_id)
             except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
                 raise _daemon_failure(exc, "Docker could not start the container") from exc
+            ready = time.monotonic()  # created, attached and started: the request goes out now
             stdout = BoundedStdout(invocation.max_stdout_bytes)
             logs = LogStream(invocation.max_stderr_bytes, on_log)
             watch = ContainerWatch(
                 api, container_id, invocation=invocation, kill_grace_s=self.kill_grace_s, started=started
             )
             watch.follow(stream, request=encode_message(invocation.request), stdout=stdout, logs=logs)
+            answered = watch.deadline_watch.action_ended_at(answered=watch.answered_at, over=time.monotonic())
             exit_code = watch.wait_exit()
             oom = exit_code != 0 and watch.termination is Termination.COMPLETED and _oom_killed(api, container_id)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
@@ -313,6 +317,7 @@ class DockerRuntime:
                     stream.close()
             finally:
                 _remove(api, container_id)
+        ended = time.monotonic()
         if not logs.overflowed:
             logs.finish()
         response, failure = classify(
@@ -331,7 +336,12 @@ class DockerRuntime:
                 not_found_fix=_not_found_fix(invocation),
             )
         )
-        metrics = Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.DOCKER, exit_code=exit_code)
+        metrics = Metrics(
+            duration_s=ended - started,
+            runtime=RuntimeKind.DOCKER,
+            exit_code=exit_code,
+            timings=Timings.between(spawned=started, ready=ready, answered=answered, ended=ended),
+        )
         return InvocationResult(
             response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
         )

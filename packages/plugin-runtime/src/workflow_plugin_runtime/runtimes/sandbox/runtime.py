@@ -26,7 +26,7 @@ import math
 import time
 
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
-from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, refuse_other_kinds
+from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from ..deadline import KILL_GRACE_S
 from ..supervise import supervised_result
 from .launch import SandboxLaunch
@@ -66,6 +66,7 @@ class SandboxRuntime:
             problem = sandbox_problem()
             if problem is not None:
                 raise problem
+            spawned = time.monotonic()  # the sandbox's making starts here; the probe above runs once per engine
             launch = SandboxLaunch(invocation, tools=sandbox_tools(), cpu_time_s=cpu_time_limit(invocation))
         except RuntimeUnavailableError as exc:
             return _failed(invocation, _UNAVAILABLE, exc.message, exc.hint, started)
@@ -82,6 +83,8 @@ class SandboxRuntime:
         return supervised_result(
             invocation,
             outcome,
+            spawned=spawned,
+            ended=time.monotonic(),  # the sandbox's init ended and its cgroups removed
             runtime=RuntimeKind.SANDBOX,
             killed="its sandbox",
             cpu_time_s=usage.cpu_time_s,
@@ -99,8 +102,9 @@ def _failed(
     invocation: Invocation, kind: FailureKind, message: str, hint: str | None, started: float
 ) -> InvocationResult:
     text = f"{invocation.plugin_ref}: {message}" + (f" (hint: {hint})" if hint else "")
+    duration_s = time.monotonic() - started
     return InvocationResult(
         response=None,
         failure=Failure(kind=kind, message=text),
-        metrics=Metrics(duration_s=time.monotonic() - started, runtime=RuntimeKind.SANDBOX),
+        metrics=Metrics(duration_s=duration_s, runtime=RuntimeKind.SANDBOX, timings=Timings.not_started(duration_s)),
     )
