@@ -40,6 +40,17 @@ if TYPE_CHECKING:
     from .execution.containment import contained_run
     from .execution.executor import ActionOutcome, PluginExecutor
     from .execution.handlers import HandlerCall, TaskHandler
+    from .execution.locking import (
+        DriftKind,
+        LockCheck,
+        LockedPlugin,
+        PluginDrift,
+        check_lock,
+        lock_path_for,
+        locked_plugins,
+        read_lock,
+        write_lock,
+    )
     from .execution.manager import ExecutionPolicy, PluginManager, PreparedCall
     from .execution.records import record_json, run_record, write_run_record
     from .execution.results import RunResult, RunStatus, TaskResult, TaskStatus
@@ -81,6 +92,15 @@ if TYPE_CHECKING:
     from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
+    "DriftKind": "execution.locking",
+    "LockCheck": "execution.locking",
+    "LockedPlugin": "execution.locking",
+    "PluginDrift": "execution.locking",
+    "check_lock": "execution.locking",
+    "lock_path_for": "execution.locking",
+    "locked_plugins": "execution.locking",
+    "read_lock": "execution.locking",
+    "write_lock": "execution.locking",
     "ActionDef": "plugins.manifest",
     "ActionOutcome": "execution.executor",
     "ActionRef": "plugins.references",
@@ -192,6 +212,7 @@ __all__ = [
     "ConfigError",
     "DeadRunCleanup",
     "DockerRuntime",
+    "DriftKind",
     "ExecutionPolicy",
     "Failure",
     "FailureKind",
@@ -200,6 +221,8 @@ __all__ = [
     "Invocation",
     "InvocationResult",
     "ListedPlugin",
+    "LockCheck",
+    "LockedPlugin",
     "ManifestError",
     "Masker",
     "MatchBackend",
@@ -208,6 +231,7 @@ __all__ = [
     "PermissionDeniedError",
     "Permissions",
     "PluginCopy",
+    "PluginDrift",
     "PluginExecutor",
     "PluginListing",
     "PluginManager",
@@ -251,6 +275,7 @@ __all__ = [
     "__version__",
     "build_image",
     "capability_warnings",
+    "check_lock",
     "check_workflow",
     "check_workflow_file",
     "clean_dead_runs",
@@ -266,6 +291,8 @@ __all__ = [
     "load_manifest",
     "load_vars_file",
     "load_workflow",
+    "lock_path_for",
+    "locked_plugins",
     "manifest_problems",
     "merge_vars",
     "neutralise_controls",
@@ -276,12 +303,14 @@ __all__ = [
     "permissions_yaml",
     "plugin_argv",
     "plugin_grant_problems",
+    "read_lock",
     "recommended_permissions",
     "record_json",
     "restricted_backend",
     "run_record",
     "thaw_manifest_data",
     "usable_backend",
+    "write_lock",
     "write_run_record",
 ]
 

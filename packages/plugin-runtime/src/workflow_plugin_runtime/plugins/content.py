@@ -29,7 +29,7 @@ and the lock check import it on every run.
 """
 
 # os-level calls on path strings: thousands of files, no Path object per entry.
-# ruff: noqa: PTH118, PTH119, PTH123
+# ruff: noqa: PTH115, PTH118, PTH123
 
 from __future__ import annotations
 
@@ -214,6 +214,5 @@ def _write_cache(cache_file: str, root: str, files: dict[str, list[object]]) -> 
     text = json.dumps({"format": _CACHE_FORMAT, "root": root, "files": files}, separators=(",", ":"))
     try:
         write_file_atomically(cache_file, text.encode(), durable=False)
-    except OSError:
-        pass  # best-effort, like every cache: an unwritable cache directory costs only speed
-
+    except OSError:  # best-effort, like every cache: an unwritable cache directory costs only speed
+        return
