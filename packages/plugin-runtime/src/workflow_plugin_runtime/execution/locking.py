@@ -148,14 +148,19 @@ class LockCheck:
             Problem(
                 "\n  ".join([f"plugin {drift.ref} does not match the lock:", *drift.lines()]),
                 SourceLocation(self.path),
-                "review the change, then accept it with `workflow lock FILE`; `workflow run --no-lock` runs anyway",
+                f"review the change, then accept it with `workflow lock {_workflow_hint(self.path)}`;"
+                " `workflow run --no-lock` runs anyway",
             )
             for drift in self.drift
         ]
 
     def to_record(self, *, skipped: bool) -> dict[str, Any]:
-        """The run record's ``lock`` block; ``skipped`` when ``--no-lock`` let a drifted run go ahead."""
-        return {"path": str(self.path), "matched": self.matched, "skipped": skipped}
+        """The run record's ``lock`` block; ``skipped`` when ``--no-lock`` let the run go ahead unchecked.
+
+        ``plugins`` (each used plugin's ref: whether it matched) goes into
+        each task's provenance as ``lock_matched``, not into the block.
+        """
+        return {"path": str(self.path), "matched": self.matched, "skipped": skipped, "plugins": dict(self.plugins)}
 
 
 def locked_plugins(
