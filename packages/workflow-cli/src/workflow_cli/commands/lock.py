@@ -20,9 +20,9 @@ def lock(
     plugins_path: PluginsPathOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
 ) -> None:
-    """Write FILE's lock next to it (release.yaml -> release.lock.json), or check it.
+    """Write a workflow's lock file, or check its plugins against it.
 
-    The lock holds, for each plugin the workflow uses, its ref, version,
+    FILE's lock goes next to it (release.yaml -> release.lock.json). It holds, for each plugin the workflow uses, its ref, version,
     source, content hash and per-file digests; for an installed plugin the
     distribution and its version; and when the plugins run on Docker here,
     each image's id and the hash it was built from. While a lock exists,
