@@ -87,7 +87,7 @@ def test_caches_vcs_folders_editor_droppings_and_lock_files_do_not_count(plugin:
         (plugin / name).write_text("not the plugin's code")
 
     assert plugin_content(plugin) == before
-    assert ignored_in_plugin(plugin, sorted(os.listdir(plugin))) == {
+    assert ignored_in_plugin(plugin, sorted(path.name for path in plugin.iterdir())) == {
         "__pycache__",
         ".git",
         ".hg",

@@ -22,8 +22,9 @@ def lock(
 ) -> None:
     """Write a workflow's lock file, or check its plugins against it.
 
-    FILE's lock goes next to it (release.yaml -> release.lock.json). It holds, for each plugin the workflow uses, its ref, version,
-    source, content hash and per-file digests; for an installed plugin the
+    FILE's lock goes next to it (release.yaml -> release.lock.json). It
+    holds, for each plugin the workflow uses, its ref, version, source,
+    content hash and per-file digests; for an installed plugin the
     distribution and its version; and when the plugins run on Docker here,
     each image's id and the hash it was built from. While a lock exists,
     `workflow run` and `workflow validate` refuse a plugin that differs from
