@@ -332,3 +332,28 @@ def test_a_lock_names_the_image_and_a_different_image_is_drift(run_cli, stamped,
     refused = run_cli("run", str(flow))
     assert refused.returncode == 2
     assert f"image {first_id} -> {second_id}" in refused.stderr
+
+
+def test_a_plugin_edited_after_the_check_is_not_marked_as_matching_in_its_task(run_cli, locked: Path) -> None:
+    """The check passed before anything ran; the greeter's code then changed before its task ran."""
+    project = locked.parent.parent
+    shutil.copytree(FIXTURES / "plugins_lock" / "tamper", project / "vendor" / "tamper")
+    main = project / "vendor" / "greeter" / "main.py"
+    locked.write_text(
+        "name: hello\ntasks:\n"
+        f"  tamper:\n    uses: tests/tamper.append\n    inputs: {{path: {json.dumps(str(main))}}}\n"
+        "  hello:\n    needs: [tamper]\n    uses: acme/greeter.greet\n    inputs: {name: world}\n"
+    )
+    assert run_cli("lock", str(locked)).returncode == 0
+
+    done = run_cli("run", str(locked), "--json")
+
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["lock"]["matched"] is True
+    assert record["tasks"]["tamper"]["provenance"]["lock_matched"] is True
+    assert record["tasks"]["hello"]["provenance"]["lock_matched"] is False
+    assert run_cli("lock", str(locked), "--check").stdout.splitlines()[1:] == [
+        "  acme/greeter:",
+        "    changed: main.py",
+    ]

@@ -118,7 +118,11 @@ def test_no_lock_file_is_no_check(project: Path) -> None:
 def test_an_unchanged_plugin_matches(project: Path) -> None:
     path = _lock(project)
 
-    assert check_lock(_check(project), runtime=None, project_root=project) == LockCheck(path, (), {"acme/http": True})
+    locked_hash = json.loads(path.read_text())["plugins"]["acme/http"]["content_hash"]
+
+    assert check_lock(_check(project), runtime=None, project_root=project) == LockCheck(
+        path, (), {"acme/http": locked_hash}
+    )
 
 
 def test_changed_added_and_removed_files_are_named(project: Path) -> None:
@@ -140,7 +144,7 @@ def test_changed_added_and_removed_files_are_named(project: Path) -> None:
         ("main.py",),
     )
     assert drift.lines() == ["added: extra.py", "added: sub/deep.py", "changed: main.py"]
-    assert result.plugins == {"acme/http": False}
+    assert result.plugins == {"acme/http": None}
 
 
 def test_a_new_version_is_reported_with_the_manifest_change(project: Path) -> None:
@@ -176,7 +180,7 @@ def test_a_plugin_missing_from_the_lock_and_an_entry_no_longer_used_are_both_dri
     assert result == LockCheck(
         path,
         (PluginDrift("acme/text", DriftKind.MISSING), PluginDrift("acme/http", DriftKind.UNUSED)),
-        {"acme/text": False},
+        {"acme/text": None},
     )
     assert [problem.message.splitlines()[1].strip() for problem in result.problems()] == [
         "used by the workflow but not in the lock",

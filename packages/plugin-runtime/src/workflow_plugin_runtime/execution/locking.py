@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,11 +133,15 @@ class PluginDrift:
 
 @dataclass(frozen=True, slots=True)
 class LockCheck:
-    """A workflow's plugins against its lock: what drifted, and whether each used plugin matched."""
+    """A workflow's plugins against its lock: what drifted, and each used plugin's content hash if it matched.
+
+    ``plugins`` maps each used plugin's ref to the content hash it matched
+    its entry with, or None when it drifted.
+    """
 
     path: Path
     drift: tuple[PluginDrift, ...] = ()
-    plugins: Mapping[str, bool] = field(default_factory=dict)
+    plugins: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def matched(self) -> bool:
@@ -157,8 +162,8 @@ class LockCheck:
     def to_record(self, *, skipped: bool) -> dict[str, Any]:
         """The run record's ``lock`` block; ``skipped`` when ``--no-lock`` let the run go ahead unchecked.
 
-        ``plugins`` (each used plugin's ref: whether it matched) goes into
-        each task's provenance as ``lock_matched``, not into the block.
+        ``plugins`` is for each task's provenance (``lock_matched``: the task
+        ran the very content that matched), not shown in the block.
         """
         return {"path": str(self.path), "matched": self.matched, "skipped": skipped, "plugins": dict(self.plugins)}
 
@@ -249,7 +254,7 @@ def check_lock(
     drift += [PluginDrift(ref, DriftKind.UNUSED) for ref in sorted(locked.keys() - now.keys())]
     found = tuple(item for item in drift if item is not None)
     drifted = {item.ref for item in found}
-    return LockCheck(path, found, {ref: ref not in drifted for ref in now})
+    return LockCheck(path, found, {ref: None if ref in drifted else entry.content_hash for ref, entry in now.items()})
 
 
 class _Malformed(Exception):
@@ -327,13 +332,20 @@ def _source(plugin_dir: Path, workflow_dir: Path, project_root: Path | None) -> 
 
 
 def _distribution(plugin_dir: Path) -> tuple[str, str] | None:
-    """The installed distribution that exposes ``plugin_dir`` as an entry point, if any."""
+    """The installed distribution that exposes ``plugin_dir`` as an entry point, if any.
+
+    An entry point names an importable package, so only a folder directly
+    inside a ``sys.path`` entry can be one: any other is answered without
+    reading the installed distributions' metadata (a few milliseconds).
+    """
+    wanted = plugin_dir.resolve()
+    if not any(Path(entry or ".").resolve() == wanted.parent for entry in sys.path):
+        return None
     from importlib.metadata import entry_points
     from importlib.util import find_spec
 
     from ..plugins.discovery import ENTRY_POINT_GROUP
 
-    wanted = plugin_dir.resolve()
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(entry, "dist", None)
         try:

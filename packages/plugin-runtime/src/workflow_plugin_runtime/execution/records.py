@@ -37,8 +37,11 @@ _MAX_DEPTH = 200  # a record's own levels plus the protocol's limit on a respons
 
 def _task_record(result: TaskResult, lock: Mapping[str, Any] | None) -> dict[str, Any]:
     provenance = dict(result.provenance) if result.provenance is not None else None
-    if provenance is not None:  # whether this task's plugin matched its lock entry (None: no lock)
-        provenance["lock_matched"] = lock["plugins"].get(provenance["ref"]) if lock is not None else None
+    if provenance is not None:  # whether the code this task ran is the code its lock entry names (None: no lock)
+        matched = lock["plugins"].get(provenance.get("ref")) if lock is not None else None
+        provenance["lock_matched"] = (
+            None if lock is None else matched is not None and matched == provenance.get("content_hash")
+        )
     return {
         "status": result.status.value,
         "outputs": dict(result.outputs) if result.outputs is not None else None,
