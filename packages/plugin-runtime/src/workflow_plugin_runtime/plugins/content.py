@@ -134,7 +134,7 @@ def plugin_content(plugin_dir: str | os.PathLike[str]) -> PluginContent:
     before_ns = time.time_ns()  # before any stat: the settled rule needs it
     files: dict[str, str] = {}
     kept: dict[str, list[object]] = {}
-    for relative, path, info in sorted(_walk(root), key=lambda found: _sort_key(found[0])):
+    for relative, path, info in sorted(_walk(root)):  # code point order: the same on every machine and locale
         sig = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode]
         old = cached.get(relative)
         if old is not None and old[:-1] == sig:
@@ -152,10 +152,6 @@ def plugin_content(plugin_dir: str | os.PathLike[str]) -> PluginContent:
     if cache_file is not None and kept != cached:
         _write_cache(cache_file, root, kept)
     return PluginContent(f"sha256:{digest.hexdigest()}", files)
-
-
-def _sort_key(relative: str) -> bytes:
-    return os.fsencode(relative)  # byte order: the same on every machine and locale
 
 
 def _walk(root: str, prefix: str = "") -> list[tuple[str, str, os.stat_result]]:
