@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _shared import NOOP_PLUGIN
+
 from workflow_plugin_runtime.plugins.content import plugin_content
 
 TARGET_ADDED = 0.05
@@ -43,18 +45,6 @@ version: 1.0.0
 runtime: {entrypoint: main.py}
 actions:
   noop: {}
-"""
-MAIN = """\
-from workflow_plugin_sdk import define_action, run
-
-
-@define_action("noop")
-def noop(ctx, inputs):
-    return {}
-
-
-if __name__ == "__main__":
-    run()
 """
 FLOW = "name: bench\ntasks:\n  one: {uses: bench/locked.noop}\n"
 
@@ -100,7 +90,7 @@ def runs(root: Path, count: int) -> tuple[float, float]:
     plugin = root / "plugins" / "locked"
     plugin.mkdir(parents=True)
     (plugin / "plugin.yaml").write_text(MANIFEST)
-    (plugin / "main.py").write_text(MAIN)
+    (plugin / "main.py").write_text(NOOP_PLUGIN)
     for name in ("plain", "locked"):
         (root / name).mkdir()
         (root / name / "flow.yaml").write_text(FLOW)
