@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RuntimeKind
-from ..errors import Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
-from ..plugins.content import plugin_content
+from ..errors import ManifestError, Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
+from ..plugins.content import PluginContent, plugin_content
 from ..plugins.manifest import PluginManifest
 from ..runtimes.docker.image import ImageIdentity, image_refusal, local_images
 from ..runtimes.docker.image_checks import VALIDATE_DAEMON_WAIT_S
@@ -186,7 +186,7 @@ def locked_plugins(
     images = _images(manifests.values()) if runtime is RuntimeKind.DOCKER else {}
     entries = {}
     for ref, manifest in sorted(manifests.items()):
-        content = plugin_content(manifest.plugin_dir)
+        content = _content(manifest)
         entries[ref] = LockedPlugin(
             ref=ref,
             version=str(manifest.version),
@@ -356,6 +356,18 @@ def _distribution(plugin_dir: Path) -> tuple[str, str] | None:
         if dist is not None and any(Path(location).resolve() == wanted for location in locations):
             return (dist.name, dist.version)
     return None
+
+
+def _content(manifest: PluginManifest) -> PluginContent:
+    try:
+        return plugin_content(manifest.plugin_dir)
+    except OSError as exc:  # an unreadable file: the plugin's content cannot be known, so it cannot be locked
+        where = Path(exc.filename) if exc.filename else manifest.plugin_dir
+        raise ManifestError(
+            f"plugin {manifest.ref}: {where} cannot be read ({exc.strerror or exc}), so its content cannot be hashed",
+            location=SourceLocation(where),
+            hint="make every file of the plugin folder readable, or move what is not the plugin's out of it",
+        ) from None
 
 
 def _images(manifests: Iterable[PluginManifest]) -> dict[str, ImageIdentity]:
