@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +112,54 @@ def registered_process_runtimes() -> Iterator[list[Any]]:
         yield made
     finally:
         register_runtime(RuntimeKind.PROCESS, built_in)
+
+
+# --- An installed distribution exposing a plugin through the workflow.plugins entry point ---
+
+DIST_FILES = {
+    "pyproject.toml": """\
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "acme-echo-plugin"
+        version = "0.3.0"
+
+        [project.entry-points."workflow.plugins"]
+        acme-echo = "acme_echo_plugin"
+        ghost = "acme_ghost_not_installed"
+        callable = "acme_echo_plugin:path"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["acme_echo_plugin"]
+        """,
+    "acme_echo_plugin/__init__.py": "",
+    "acme_echo_plugin/main.py": "",
+    "acme_echo_plugin/plugin.yaml": """\
+        namespace: acme
+        name: echo
+        version: 0.3.0
+        runtime:
+          entrypoint: main.py
+        actions:
+          echo: {}
+        """,
+}
+
+
+@pytest.fixture(scope="session")
+def installed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real distribution built with hatchling and pip-installed into a target folder."""
+    root = tmp_path_factory.mktemp("dist")
+    source = root / "src"
+    for relative, text in DIST_FILES.items():
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        (source / relative).write_text(textwrap.dedent(text), encoding="utf-8")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", root / "wheels", source], check=True
+    )
+    (wheel,) = (root / "wheels").glob("*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", root / "site", wheel], check=True)
+    return root / "site"

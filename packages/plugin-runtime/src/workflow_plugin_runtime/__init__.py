@@ -41,6 +41,17 @@ if TYPE_CHECKING:
     from .execution.containment import contained_run
     from .execution.executor import ActionOutcome, PluginExecutor
     from .execution.handlers import HandlerCall, TaskHandler
+    from .execution.locking import (
+        DriftKind,
+        LockCheck,
+        LockedPlugin,
+        PluginDrift,
+        check_lock,
+        lock_path_for,
+        locked_plugins,
+        read_lock,
+        write_lock,
+    )
     from .execution.manager import ExecutionPolicy, PluginManager, PreparedCall
     from .execution.records import record_json, run_record, write_run_record
     from .execution.results import RunResult, RunStatus, TaskResult, TaskStatus
@@ -82,6 +93,15 @@ if TYPE_CHECKING:
     from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
+    "DriftKind": "execution.locking",
+    "LockCheck": "execution.locking",
+    "LockedPlugin": "execution.locking",
+    "PluginDrift": "execution.locking",
+    "check_lock": "execution.locking",
+    "lock_path_for": "execution.locking",
+    "locked_plugins": "execution.locking",
+    "read_lock": "execution.locking",
+    "write_lock": "execution.locking",
     "ActionDef": "plugins.manifest",
     "ActionOutcome": "execution.executor",
     "ActionRef": "plugins.references",
@@ -204,6 +224,7 @@ __all__ = [
     "ConformanceTimings",
     "DeadRunCleanup",
     "DockerRuntime",
+    "DriftKind",
     "ExecutionPolicy",
     "Failure",
     "FailureKind",
@@ -212,6 +233,8 @@ __all__ = [
     "Invocation",
     "InvocationResult",
     "ListedPlugin",
+    "LockCheck",
+    "LockedPlugin",
     "ManifestError",
     "Masker",
     "MatchBackend",
@@ -220,6 +243,7 @@ __all__ = [
     "PermissionDeniedError",
     "Permissions",
     "PluginCopy",
+    "PluginDrift",
     "PluginExecutor",
     "PluginListing",
     "PluginManager",
@@ -263,6 +287,7 @@ __all__ = [
     "__version__",
     "build_image",
     "capability_warnings",
+    "check_lock",
     "check_plugin",
     "check_workflow",
     "check_workflow_file",
@@ -279,6 +304,8 @@ __all__ = [
     "load_manifest",
     "load_vars_file",
     "load_workflow",
+    "lock_path_for",
+    "locked_plugins",
     "manifest_problems",
     "merge_vars",
     "neutralise_controls",
@@ -289,12 +316,14 @@ __all__ = [
     "permissions_yaml",
     "plugin_argv",
     "plugin_grant_problems",
+    "read_lock",
     "recommended_permissions",
     "record_json",
     "restricted_backend",
     "run_record",
     "thaw_manifest_data",
     "usable_backend",
+    "write_lock",
     "write_run_record",
 ]
 

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -55,55 +52,6 @@ def test_scan_path_finds_plugin_folders_at_depth_one(tmp_path: Path) -> None:
     location = PluginsPath(tmp_path, PathSource.DEFAULT, "default")
     assert [c.plugin_dir.name for c in scan_path(location)] == ["a", "b"]
     assert scan_path(PluginsPath(tmp_path / "missing", PathSource.DEFAULT, "default")) == []
-
-
-DIST_FILES = {
-    "pyproject.toml": """\
-        [build-system]
-        requires = ["hatchling"]
-        build-backend = "hatchling.build"
-
-        [project]
-        name = "acme-echo-plugin"
-        version = "0.3.0"
-
-        [project.entry-points."workflow.plugins"]
-        acme-echo = "acme_echo_plugin"
-        ghost = "acme_ghost_not_installed"
-        callable = "acme_echo_plugin:path"
-
-        [tool.hatch.build.targets.wheel]
-        packages = ["acme_echo_plugin"]
-        """,
-    "acme_echo_plugin/__init__.py": "",
-    "acme_echo_plugin/main.py": "",
-    "acme_echo_plugin/plugin.yaml": """\
-        namespace: acme
-        name: echo
-        version: 0.3.0
-        runtime:
-          entrypoint: main.py
-        actions:
-          echo: {}
-        """,
-}
-
-
-@pytest.fixture(scope="module")
-def installed_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real distribution built with hatchling and pip-installed into a target folder."""
-    root = tmp_path_factory.mktemp("dist")
-    source = root / "src"
-    for relative, text in DIST_FILES.items():
-        (source / relative).parent.mkdir(parents=True, exist_ok=True)
-        (source / relative).write_text(textwrap.dedent(text), encoding="utf-8")
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", root / "wheels", source], check=True
-    )
-    (wheel,) = (root / "wheels").glob("*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", root / "site", wheel], check=True)
-    return root / "site"
 
 
 def test_entry_points_lead_to_installed_plugin_directories(

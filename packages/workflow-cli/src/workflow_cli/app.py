@@ -14,6 +14,7 @@ import typer
 from .__about__ import __version__
 from .command import WorkflowCommand, json_requested, usage_error
 from .commands import clean as clean_command
+from .commands import lock as lock_command
 from .commands import run as run_command
 from .commands import schema as schema_command
 from .commands import validate as validate_command
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.command("run", cls=WorkflowCommand)(run_command.run)
 app.command("validate", cls=WorkflowCommand)(validate_command.validate)
+app.command("lock", cls=WorkflowCommand)(lock_command.lock)
 app.command("schema", cls=WorkflowCommand)(schema_command.schema)
 app.command("clean", cls=WorkflowCommand)(clean_command.clean)
 app.add_typer(plugin_app)

@@ -32,6 +32,7 @@ class ErrorKind(enum.StrEnum):
     USAGE = "usage"  # the command line: a missing argument, an unknown option, a bad option value
     WORKFLOW = "workflow"  # the workflow file failed its checks
     CONFIG = "config"  # a config.yaml
+    LOCK = "lock"  # a plugin differs from the workflow's lock file
     SECRET_OR_VAR = "secret_or_var"  # noqa: S105 -- a kind's name: a bad --var, --vars-file or --secrets-file
     INVALID = "invalid"  # any other input the runtime refused
 

@@ -32,6 +32,7 @@ Options:
 Commands:
   run       Run a workflow file.
   validate  Check a workflow without running anything.
+  lock      Write a workflow's lock file, or check its plugins against it.
   schema    Print the JSON Schema of plugin.yaml or of workflow files.
   clean     Remove what runs killed outright left behind.
   plugin    List, inspect, build and create plugins.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,13 @@ RECORD_VERSION = 1
 _MAX_DEPTH = 200  # a record's own levels plus the protocol's limit on a response's, with room to spare
 
 
-def _task_record(result: TaskResult) -> dict[str, Any]:
+def _task_record(result: TaskResult, lock: Mapping[str, Any] | None) -> dict[str, Any]:
+    provenance = dict(result.provenance) if result.provenance is not None else None
+    if provenance is not None:  # whether the code this task ran is the code its lock entry names (None: no lock)
+        matched = lock["plugins"].get(provenance.get("ref")) if lock is not None else None
+        provenance["lock_matched"] = (
+            None if lock is None else matched is not None and matched == provenance.get("content_hash")
+        )
     return {
         "status": result.status.value,
         "outputs": dict(result.outputs) if result.outputs is not None else None,
@@ -45,7 +51,7 @@ def _task_record(result: TaskResult) -> dict[str, Any]:
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "metrics": result.metrics.to_record() if result.metrics is not None else None,
-        "provenance": dict(result.provenance) if result.provenance is not None else None,
+        "provenance": provenance,
     }
 
 
@@ -54,8 +60,14 @@ def _warning_record(problem: Problem) -> dict[str, Any]:
     return {"message": problem.message, "location": location, "hint": problem.hint}
 
 
-def run_record(result: RunResult, *, masker: Masker, warnings: Iterable[Problem] = ()) -> dict[str, Any]:
-    """The run record for ``result``, masked; ``warnings`` are those the run was given (checks, runtimes)."""
+def run_record(
+    result: RunResult, *, masker: Masker, warnings: Iterable[Problem] = (), lock: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run record for ``result``, masked; ``warnings`` are those the run was given (checks, runtimes).
+
+    ``lock`` is the run's lock block (:meth:`.locking.LockCheck.to_record`),
+    None when the workflow has no lock file.
+    """
     workflow = result.workflow
     record = {
         "record_version": RECORD_VERSION,
@@ -70,7 +82,8 @@ def run_record(result: RunResult, *, masker: Masker, warnings: Iterable[Problem]
         "outputs": dict(result.outputs),
         "error": result.failure.to_record() if result.failure is not None else None,
         "warnings": [_warning_record(problem) for problem in warnings],
-        "tasks": {task_id: _task_record(task) for task_id, task in result.tasks.items()},
+        "lock": {key: value for key, value in lock.items() if key != "plugins"} if lock is not None else None,
+        "tasks": {task_id: _task_record(task, lock) for task_id, task in result.tasks.items()},
     }
     masked: dict[str, Any] = masker.mask_data(record)
     return masked

@@ -169,6 +169,8 @@ def test_the_content_hash_covers_exactly_the_files_copied_into_the_image(tmp_pat
         (plugin / folder).mkdir(parents=True)
         (plugin / folder / "junk.txt").write_text(folder)
     (plugin / "stale.pyc").write_bytes(b"\0")
+    for dropping in ("main.py~", ".main.py.swp", ".main.py.swo", ".DS_Store", "#main.py#", "release.lock.json"):
+        (plugin / dropping).write_text("not the plugin's code")
     assert plugin_content_hash(plugin) == before  # none of that is part of the plugin
     (plugin / "lib" / "helper.py").write_text("X = 1\n")
     (plugin / "shared").symlink_to(plugin / "lib", target_is_directory=True)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from .workflow_common import (
     VarOption,
     VarsFileOption,
     WorkflowFileArgument,
+    check_against_lock,
     check_backend,
     load_and_check,
     report_problems,
@@ -55,6 +56,12 @@ def run(
         bool, typer.Option("--json", help="Print the run record as JSON on stdout; progress goes to stderr.")
     ] = False,
     plugins_path: PluginsPathOption = None,
+    no_lock: Annotated[
+        bool,
+        typer.Option(
+            "--no-lock", help="Run even when a plugin differs from the workflow's lock; the run record says so."
+        ),
+    ] = False,
 ) -> None:
     """Run a workflow file.
 
@@ -65,7 +72,9 @@ def run(
     cancelled, and the record is still written. When the record cannot be
     written (a full disk, a runs path that is not a folder), that is reported
     as an error, the summary and --json still show the record, and the exit
-    code is still the run's own.
+    code is still the run's own. When the workflow has a lock file (see
+    `workflow lock`), a plugin that differs from it is refused before
+    anything runs, unless --no-lock is given.
 
     Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.
 
@@ -98,6 +107,7 @@ def run(
     used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)
+    lock = check_against_lock(loaded, runtime=used_backend, console=errors, enforce=not no_lock)
     progress_console = errors if json_output else make_console()
     code = _execute(
         loaded,
@@ -108,6 +118,7 @@ def run(
         backend=used_backend,
         json_output=json_output,
         warnings=[*loaded.check.warnings, *backend_warnings],
+        lock=lock,
     )
     raise typer.Exit(code)
 
@@ -122,8 +133,12 @@ def _execute(
     backend: RuntimeKind | None,
     json_output: bool,
     warnings: list[Problem],
+    lock: dict[str, Any] | None,
 ) -> int:
-    """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises."""
+    """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises.
+
+    ``lock`` is the record's lock block (None: the workflow has no lock).
+    """
     from workflow_plugin_runtime import (
         ExecutionPolicy,
         Masker,
@@ -178,7 +193,7 @@ def _execute(
         result = scheduler.run(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
         )
-    record = run_record(result, masker=masker, warnings=warnings)
+    record = run_record(result, masker=masker, warnings=warnings, lock=lock)
     path: Path | None = None
     write_error: RecordWriteError | None = None
     try:

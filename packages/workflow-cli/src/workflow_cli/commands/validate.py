@@ -42,8 +42,9 @@ def validate(
     restricted.backend; auto takes the sandbox where bubblewrap works, else
     Docker). Warnings (broad grants, short secrets, a restricted backend that
     cannot run here, and in restricted mode a plugin image that is missing
-    or stale, when a Docker daemon answers) are shown but do not fail. Exit
-    0 valid, 2 invalid.
+    or stale, when a Docker daemon answers) are shown but do not fail. When
+    the workflow has a lock file (see `workflow lock`), every plugin must
+    match it. Exit 0 valid, 2 invalid.
 
     Examples:
 
@@ -59,7 +60,7 @@ def validate(
 
     from ..ui.console import make_console, print_problem
     from ..ui.render import runs_in_text
-    from .workflow_common import place
+    from .workflow_common import check_against_lock, place
 
     loaded = load_and_check(
         file,
@@ -77,6 +78,7 @@ def validate(
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     placement = place(workflow, loaded.config.backend)
+    lock = check_against_lock(loaded, runtime=placement.runtime, console=errors)
     unavailable = placement.warning()
     if unavailable is not None:  # what run would refuse: said here too, in the same words
         print_problem(errors, unavailable)
@@ -89,6 +91,7 @@ def validate(
                     "file": str(file),
                     "tasks": list(workflow.tasks),
                     "runs_in": placement.view(),
+                    "lock": None if lock is None else lock["path"],
                     "warnings": [problem_view(problem) for problem in loaded.check.warnings],
                 }
             )
@@ -99,4 +102,5 @@ def validate(
     typer.echo(
         f"{shown}: valid ({count} task{'s' if count != 1 else ''}, {workflow.security.value} mode);"
         f" runs in: {runs_in_text(placement.view())}"
+        + ("" if lock is None else f"; plugins match {neutralise_controls(lock['path'])}")
     )

@@ -107,6 +107,42 @@ def load_and_check(
     return LoadedWorkflow(check, config, resolver, provider, variables)
 
 
+def check_against_lock(
+    loaded: LoadedWorkflow, *, runtime: RuntimeKind | None, console: Console, enforce: bool = True
+) -> dict[str, Any] | None:
+    """The workflow's plugins against its lock file, before anything runs; the run record's ``lock`` block.
+
+    None when there is no lock. A drifted plugin raises :class:`InvalidInput`
+    (exit 2) with the report, unless ``enforce`` is off (``--no-lock``): then
+    the report is a warning and the block says the lock was skipped. A
+    malformed lock is refused the same way. ``runtime`` is where the plugins
+    run here (images are compared only on Docker).
+    """
+    from workflow_plugin_runtime import Severity, WorkflowPluginError, check_lock, lock_path_for
+
+    from ..ui.console import print_problem
+
+    workflow = loaded.check.workflow
+    assert workflow is not None  # report_problems exited otherwise
+    try:
+        result = check_lock(loaded.check, runtime=runtime, project_root=loaded.config.project_root)
+    except WorkflowPluginError as exc:
+        if enforce:
+            raise
+        print_problem(console, replace(exc.problem, severity=Severity.WARNING))
+        return {"path": str(lock_path_for(workflow.path)), "matched": None, "skipped": True, "plugins": {}}
+    if result is None:
+        return None
+    problems = result.problems()
+    if problems and enforce:
+        count = len(problems)
+        summary = f"{count} plugin{'s' if count != 1 else ''} differ{'s' if count == 1 else ''} from the lock"
+        raise InvalidInput(ErrorKind.LOCK, problems, summary=f"{summary}: nothing was run")
+    for problem in problems:
+        print_problem(console, replace(problem, severity=Severity.WARNING))
+    return result.to_record(skipped=not enforce)
+
+
 def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
     """The warnings on ``console``; any error raises :class:`InvalidInput` with every problem (exit 2)."""
     from ..ui.console import print_problem

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from ...errors import ImageBuildError, SourceLocation
-from ...plugins.provenance import ignored_in_plugin
+from ...plugins.content import ignored_in_plugin
 
 __all__ = [
     "DEPS_DIRNAME",
@@ -51,7 +51,7 @@ OutputCallback = Callable[[str], None]
 def copy_plugin(plugin_dir: Path, context: Path) -> Path:
     """Copy the plugin into ``context/plugin``, readable by any user (the image runs as 65534).
 
-    Exactly the files :func:`.provenance.plugin_content_hash` covers are
+    Exactly the files :func:`.content.plugin_content` covers are
     copied, so the image's content-hash label describes what is inside it.
     """
     target = context / PLUGIN_DIRNAME
