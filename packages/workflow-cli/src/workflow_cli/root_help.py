@@ -35,5 +35,5 @@ Commands:
   lock      Write a workflow's lock file, or check its plugins against it.
   schema    Print the JSON Schema of plugin.yaml or of workflow files.
   clean     Remove what runs killed outright left behind.
-  plugin    List, inspect, build and create plugins.
+  plugin    List, inspect, build, create and test plugins.
 """

@@ -31,7 +31,7 @@ plugin_app = typer.Typer(
 
       workflow plugin test ./hello --runtime sandbox
     """,
-    short_help="List, inspect, build and create plugins.",
+    short_help="List, inspect, build, create and test plugins.",
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
