@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import os
 import select
-import signal
 import struct
 import termios
 import threading
@@ -177,16 +176,8 @@ class OneShotSession:
 
     def close(self) -> None:
         """Kill whatever is left (the container or sandbox too) and release every descriptor."""
-        self.tree.scan()
-        self.tree.signal_all(signal.SIGKILL)
-        self.process.wait()
-        reaper.ended(self.process)
+        reaper.kill_and_reap(self.process, self.tree)
         for thread in self._readers:
             thread.join()
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        reaper.close_process_files(self.process, pidfd=self.pidfd)
         self._spawn.cleanup()

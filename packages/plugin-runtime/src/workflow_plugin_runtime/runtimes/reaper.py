@@ -48,6 +48,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -55,10 +57,20 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
 from .prctl import set_child_subreaper
-from .proctree import ProcStat, all_stats, kill_tree, read_stat
+from .proctree import ProcessTree, ProcStat, all_stats, kill_tree, read_stat
 from .run_state import active_run
 
-__all__ = ["REAP_WAIT_S", "disable", "enable", "enabled", "ended", "reap_all", "spawn"]
+__all__ = [
+    "REAP_WAIT_S",
+    "close_process_files",
+    "disable",
+    "enable",
+    "enabled",
+    "ended",
+    "kill_and_reap",
+    "reap_all",
+    "spawn",
+]
 
 REAP_WAIT_S = 5.0
 """How long a pass waits for what it killed to become zombies it can reap."""
@@ -143,6 +155,24 @@ def ended(process: _HasPid) -> None:
             return
         killed = _sweep_until_settled(just_ended=process.pid, everything=False)
     _reap(killed)
+
+
+def kill_and_reap(process: subprocess.Popen[bytes], tree: ProcessTree) -> None:
+    """Kills what is left of a process nobody records the ending of (its group and known descendants), and reaps it."""
+    tree.scan()
+    tree.signal_all(signal.SIGKILL)
+    process.wait()
+    ended(process)
+
+
+def close_process_files(process: subprocess.Popen[bytes], *, pidfd: int) -> None:
+    """Closes the pidfd and pipes of a reaped process; a descriptor already closed is not an error."""
+    with contextlib.suppress(OSError):
+        os.close(pidfd)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def reap_all() -> None:

@@ -18,7 +18,6 @@ killed ``docker`` client leaves its container running.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import selectors
@@ -368,15 +367,7 @@ class WarmWorker:
         double-forked daemon) is killed here too (:mod:`.runtimes.reaper`).
         """
         self.alive = False
-        self.tree.scan()
-        self.tree.signal_all(signal.SIGKILL)
-        self.process.wait()
-        reaper.ended(self.process)
+        reaper.kill_and_reap(self.process, self.tree)
         self.selector.close()
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        reaper.close_process_files(self.process, pidfd=self.pidfd)
         self._spawn.cleanup()
