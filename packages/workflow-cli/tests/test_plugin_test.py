@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 CONFORMANCE = Path(__file__).parent / "fixtures" / "conformance"
-SHELL_GREETER = CONFORMANCE / "shell-greeter"
+SHELL_GREETER = Path(__file__).parents[3] / "examples" / "plugins" / "greeter-sh"  # the plugin docs/protocol.md shows
 PROTOCOL_DOC = Path(__file__).parents[3] / "docs" / "protocol.md"
 CHECKS = [
     "example",
