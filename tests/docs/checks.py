@@ -18,9 +18,11 @@
 | ``file`` | only saved (``file=NAME``) for later samples, after a syntax check by its language |
 
 Command rewrites: ``.venv/bin/`` (the Quickstart's virtualenv) is this test's
-environment, whose bin folder leads ``PATH``; ``pip install DIST[EXTRA]`` is
-checked instead of run (offline): DIST must be one of the repository's
-distributions, installed here, with that extra.
+environment, whose bin folder leads ``PATH``; ``pip install`` is checked
+instead of run (the tests run offline): each of our distributions it names
+must be installed here and have the extras named, each folder it names must
+be one of our packages; other distributions come from an index and are not
+checked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -44,20 +47,23 @@ __all__ = ["ROOT", "Project", "check_sample"]
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 PACKAGES = {"workflow-plugin-sdk": "plugin-sdk", "workflow-plugin-runtime": "plugin-runtime", "workflow-cli": "workflow-cli"}
+DOCKERFILE_INSTRUCTIONS = set(
+    "FROM RUN CMD LABEL EXPOSE ENV ADD COPY ENTRYPOINT VOLUME USER WORKDIR ARG ONBUILD STOPSIGNAL HEALTHCHECK SHELL".split()
+)
 SCHEMAS = ROOT / "packages/plugin-runtime/src/workflow_plugin_runtime/schemas"
 
 
 @dataclass(frozen=True)
 class Project:
-    """A page's temporary project: the examples' plugins and this folder's fixture plugins on its plugins path."""
+    """A page's temporary project: a copy of ``examples/``, whose plugins are on its plugins path."""
 
     root: Path
 
     @classmethod
     def create(cls, root: Path, samples: list[Sample]) -> Project:
-        (root / ".workflow").mkdir(parents=True)
-        paths = [str(ROOT / "examples/plugins"), str(ROOT / "tests/docs/plugins")]
-        (root / ".workflow/config.yaml").write_text(yaml.safe_dump({"plugins": {"paths": paths}}))
+        shutil.copytree(ROOT / "examples", root / "examples", ignore=shutil.ignore_patterns(".workflow", "__pycache__"))
+        (root / ".workflow").mkdir()
+        (root / ".workflow/config.yaml").write_text("plugins:\n  paths: [examples/plugins]\n")
         project = cls(root)
         for sample in samples:
             if "file" in sample.options:
@@ -141,8 +147,12 @@ def _is_pip_install(command: str) -> bool:
 def _check_pip(command: str) -> None:
     words = [word for word in shlex.split(command, comments=True) if not word.startswith("-")]
     for requirement in words[words.index("install") + 1 :]:
+        if "/" in requirement:
+            assert (ROOT / requirement / "pyproject.toml").exists(), f"{requirement} is no package of this repository"
+            continue
         name, _, extras = requirement.partition("[")
-        assert name in PACKAGES, f"{name} is not a distribution of this repository"
+        if name not in PACKAGES:
+            continue  # not ours: installed from an index, which these tests do not reach
         done = subprocess.run([sys.executable, "-m", "pip", "show", name], capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{name} is not installed here: {done.stderr}"
         pyproject = tomllib.loads((ROOT / "packages" / PACKAGES[name] / "pyproject.toml").read_text())
@@ -179,7 +189,8 @@ def _check_segment(words: list[str]) -> None:
         assert (ROOT / words[1]).exists(), f"{words[1]} does not exist in the repository"
 
 
-def _parse_cli(args: list[str]) -> None:
+def _parse_cli(args: list[str]) -> Any:
+    """The command ``workflow ARGS`` runs, its arguments parsed by the real CLI (a bad one raises)."""
     import typer.main
     from workflow_cli.app import app
 
@@ -190,7 +201,25 @@ def _parse_cli(args: list[str]) -> None:
         if not rest:
             break
         name, command, rest = command.resolve_command(context, rest)
-        context = command.make_context(name, rest, parent=context)
+        context = command.make_context(name, rest, parent=context, resilient_parsing=not rest)
+    return command
+
+
+def _check_synopsis(sample: Sample, project: Project) -> None:
+    """Each line names a real command, and every command is named."""
+    import typer.main
+    from workflow_cli.app import app
+
+    named = set()
+    for line in sample.text.splitlines():
+        words = line.split()
+        path = words[1 : next(i for i, word in enumerate(words) if i and not word.isalpha() or word.isupper())]
+        _parse_cli([*path, *(["x"] * 0)])
+        named.add(" ".join(path))
+    group: Any = typer.main.get_command(app)
+    every = {name for name in group.commands if not hasattr(group.commands[name], "commands")}
+    every |= {f"plugin {name}" for name in group.commands["plugin"].commands}
+    assert every <= named, f"commands missing from the synopsis: {sorted(every - named)}"
 
 
 def _check_python(sample: Sample, project: Project) -> None:
@@ -278,11 +307,23 @@ def _check_shown(sample: Sample, project: Project) -> None:
 def _check_diagram(sample: Sample, project: Project) -> None:
     for path in sample.options["paths"].split():
         assert (ROOT / path).exists(), f"{path} does not exist"
-        assert Path(path).stem.lstrip("_") in sample.text.replace("-", "_"), f"{Path(path).stem} is not in the picture"
+        name = Path(path).stem.lstrip("_").replace("-", "_")
+        assert name in sample.text.replace("-", "_"), f"{name} is not in the picture"
+
+
+def _check_excerpt(sample: Sample, project: Project) -> None:
+    source = ROOT / sample.options["of"]
+    assert sample.text in source.read_text(encoding="utf-8"), f"the sample is not a part of {source.name} as it is"
+    done = subprocess.run([sys.executable, str(source)], env=project.env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _check_file(sample: Sample, project: Project) -> None:
     path = project.root / sample.options["file"]
+    if path.name == "Dockerfile":
+        instructions = [line.split()[0] for line in _logical_lines(sample.text)]
+        assert instructions[0] == "FROM", "a Dockerfile starts with FROM"
+        assert set(instructions) <= DOCKERFILE_INSTRUCTIONS, f"unknown: {set(instructions) - DOCKERFILE_INSTRUCTIONS}"
     syntax = {".sh": ["sh", "-n", str(path)], ".py": [sys.executable, "-m", "py_compile", str(path)]}.get(path.suffix)
     if syntax:
         done = subprocess.run(syntax, capture_output=True, text=True, check=False)
@@ -307,4 +348,6 @@ CHECKS = {
     "shown": _check_shown,
     "diagram": _check_diagram,
     "file": _check_file,
+    "synopsis": _check_synopsis,
+    "excerpt": _check_excerpt,
 }
