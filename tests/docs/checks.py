@@ -2,11 +2,11 @@
 
 | kind | check |
 | --- | --- |
-| ``shell`` | run by bash in the project; after ``$ CMD`` lines, the lines up to the next ``$`` are CMD's expected output (stdout and stderr as one stream), compared with placeholders; exit 0 unless that output holds an ``error:`` line (``exit=N`` says otherwise) |
+| ``shell`` | run by bash in the project; after ``$ CMD`` lines, the lines up to the next ``$`` are CMD's expected output (stdout and stderr as one stream), compared with placeholders; exit 0 unless that output holds an ``error:`` line (``exit=N``, or ``# exit N`` on the command's line, says otherwise) |
 | ``output of=CMD`` | CMD is run and its output compared with the block, as above |
 | ``command`` | not run (it installs software, needs a state the page does not build, or runs for minutes): every ``workflow`` command in it is parsed by the real CLI (subcommands, options, option values), every script it names exists, and bash parses it |
 | ``python`` | run by this interpreter in the project; a ``test_*.py`` file is run by pytest |
-| ``workflow`` | ``workflow validate`` on it in the project (``exit=N``, default 0) |
+| ``workflow`` | ``workflow validate`` on it in the project (``exit=N``, default 0), after ``setup=COMMAND`` and with each ``secrets=KEY,KEY`` set |
 | ``manifest`` | saved as the ``plugin.yaml`` of a plugin directory (files it names created empty) and loaded by the runtime |
 | ``config`` | saved as a project's ``.workflow/config.yaml`` and loaded by the runtime |
 | ``fragment of=plugin|workflow|config`` | part of such a file: valid against that file's JSON Schema, the top level's required keys excepted |
@@ -127,7 +127,9 @@ def _check_shell(sample: Sample, project: Project) -> None:
         return
     for block in re.split(r"^\$ ", sample.text, flags=re.MULTILINE)[1:]:
         command, _, expected = block.partition("\n")
-        _check_pip(command) if _is_pip_install(command) else _compare(command, expected, project, exit_code=exit_code)
+        said = re.search(r"#\s*exit (\d+)", command)
+        code = int(said[1]) if said else exit_code
+        _check_pip(command) if _is_pip_install(command) else _compare(command, expected, project, exit_code=code)
 
 
 def _check_output(sample: Sample, project: Project) -> None:
@@ -212,9 +214,9 @@ def _check_synopsis(sample: Sample, project: Project) -> None:
 
     named = set()
     for line in sample.text.splitlines():
-        words = line.split()
-        path = words[1 : next(i for i, word in enumerate(words) if i and not word.isalpha() or word.isupper())]
-        _parse_cli([*path, *(["x"] * 0)])
+        words = re.split(r"\s{2,}", line.strip())[0].split()[1:]
+        path = words[: next((i for i, word in enumerate(words) if not word.isalpha() or word.isupper()), len(words))]
+        _parse_cli(path)
         named.add(" ".join(path))
     group: Any = typer.main.get_command(app)
     every = {name for name in group.commands if not hasattr(group.commands[name], "commands")}
@@ -235,7 +237,9 @@ def _check_python(sample: Sample, project: Project) -> None:
 def _check_workflow(sample: Sample, project: Project) -> None:
     name = sample.options.get("file", f"sample-{sample.line}.yaml")
     project.save(name, sample.text)
-    done = project.shell(f"workflow validate {shlex.quote(name)}")
+    keys = filter(None, sample.options.get("secrets", "").split(","))
+    secrets = "".join(f"WORKFLOW_SECRET_{key}=sample-secret " for key in keys)
+    done = project.shell(f"{sample.options.get('setup', 'true')} && {secrets}workflow validate {shlex.quote(name)}")
     assert done.returncode == int(sample.options.get("exit", 0)), done.stdout
 
 
@@ -330,6 +334,10 @@ def _check_file(sample: Sample, project: Project) -> None:
         assert done.returncode == 0, done.stderr
     elif path.suffix in (".yaml", ".yml"):
         yaml.safe_load(sample.text)
+    elif path.suffix == ".env":
+        from dotenv import dotenv_values
+
+        assert all(value is not None for value in dotenv_values(path).values()), "a line without a value"
 
 
 CHECKS = {
