@@ -1,28 +1,8 @@
-"""How each kind of sample is checked, in a page's temporary project (samples.py has the convention).
+"""How each kind of sample is checked, in a page's temporary project.
 
-| kind | check |
-| --- | --- |
-| ``shell`` | run by bash in the project; after ``$ CMD`` lines, the lines up to the next ``$`` are CMD's expected output (stdout and stderr as one stream), compared with placeholders; exit 0 unless that output holds an ``error:`` line (``exit=N``, or ``# exit N`` on the command's line, says otherwise) |
-| ``output of=CMD`` | CMD is run and its output compared with the block, as above |
-| ``command`` | not run (it installs software, needs a state the page does not build, or runs for minutes): every ``workflow`` command in it is parsed by the real CLI (subcommands, options, option values), every script it names exists, and bash parses it |
-| ``python`` | run by this interpreter in the project; a ``test_*.py`` file is run by pytest |
-| ``workflow`` | ``workflow validate`` on it in the project (``exit=N``, default 0), after ``setup=COMMAND`` and with each ``secrets=KEY,KEY`` set |
-| ``manifest`` | saved as the ``plugin.yaml`` of a plugin directory (files it names created empty) and loaded by the runtime |
-| ``config`` | saved as a project's ``.workflow/config.yaml`` and loaded by the runtime |
-| ``fragment of=plugin|workflow|config`` | part of such a file: valid against that file's JSON Schema, the top level's required keys excepted |
-| ``yaml`` | parsed, then checked as a workflow (it has ``tasks``), a manifest (``actions``), a config or a fragment, by its keys |
-| ``json`` / ``toml`` | parsed (``wrap=object`` puts a JSON member list in braces) |
-| ``record`` | parsed, and every key it shows, top level and per task, is one a real run record has |
-| ``shown from=PHRASE`` | a message printed in a situation the page does not build: PHRASE is in the block and verbatim in the packages' sources |
-| ``diagram paths=...`` | every path exists in the repository, and its last part is named in the block |
-| ``file`` | only saved (``file=NAME``) for later samples, after a syntax check by its language |
-
-Command rewrites: ``.venv/bin/`` (the Quickstart's virtualenv) is this test's
-environment, whose bin folder leads ``PATH``; ``pip install`` is checked
-instead of run (the tests run offline): each of our distributions it names
-must be installed here and have the extras named, each folder it names must
-be one of our packages; other distributions come from an index and are not
-checked.
+The kinds, the directive that names them and the command rewrites are
+described for writers in docs/README.md, "For contributors"; samples.py
+reads the blocks and their directives.
 """
 
 from __future__ import annotations
@@ -40,16 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from .samples import Sample, expected_output_pattern
 
 __all__ = ["ROOT", "Project", "check_sample"]
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-PACKAGES = {"workflow-plugin-sdk": "plugin-sdk", "workflow-plugin-runtime": "plugin-runtime", "workflow-cli": "workflow-cli"}
-DOCKERFILE_INSTRUCTIONS = set(
-    "FROM RUN CMD LABEL EXPOSE ENV ADD COPY ENTRYPOINT VOLUME USER WORKDIR ARG ONBUILD STOPSIGNAL HEALTHCHECK SHELL".split()
-)
+PACKAGES = {
+    "workflow-plugin-sdk": "plugin-sdk",
+    "workflow-plugin-runtime": "plugin-runtime",
+    "workflow-cli": "workflow-cli",
+}
+DOCKERFILE_INSTRUCTIONS = {
+    *("FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME"),
+    *("USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"),
+}
 SCHEMAS = ROOT / "packages/plugin-runtime/src/workflow_plugin_runtime/schemas"
 
 
@@ -89,6 +75,15 @@ class Project:
             "WORKFLOW_STATE_DIR": str(self.root.parent / f"{self.root.name}-state"),
         }
 
+    def remove_plugin_images(self) -> None:
+        """The images of the plugins the page's samples created under ``plugins/`` (examples' images are CI's)."""
+        if shutil.which("docker") is None:
+            return
+        for manifest in (self.root / "plugins").glob("*/plugin.yaml"):
+            plugin = yaml.safe_load(manifest.read_text())
+            tag = f"{plugin['namespace']}/{plugin['name']}:{plugin['version']}"
+            subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, check=False)
+
     def shell(self, script: str, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """``script`` run by bash in the project, stderr merged into stdout as a terminal shows them."""
         return subprocess.run(
@@ -116,7 +111,9 @@ def _compare(command: str, expected: str, project: Project, *, exit_code: int | 
         exit_code = 0 if not re.search(r"^error:", expected, re.MULTILINE) else done.returncode or -1
     assert done.returncode == exit_code, f"$ {command}\nexit {done.returncode}, expected {exit_code}:\n{shown}"
     if expected.strip():
-        assert expected_output_pattern(expected).fullmatch(shown), f"$ {command}\nprinted:\n{shown}\nexpected:\n{expected}"
+        assert expected_output_pattern(expected).fullmatch(shown), (
+            f"$ {command}\nprinted:\n{shown}\nexpected:\n{expected}"
+        )
 
 
 def _check_shell(sample: Sample, project: Project) -> None:
@@ -194,6 +191,7 @@ def _check_segment(words: list[str]) -> None:
 def _parse_cli(args: list[str]) -> Any:
     """The command ``workflow ARGS`` runs, its arguments parsed by the real CLI (a bad one raises)."""
     import typer.main
+
     from workflow_cli.app import app
 
     command: Any = typer.main.get_command(app)
@@ -210,6 +208,7 @@ def _parse_cli(args: list[str]) -> Any:
 def _check_synopsis(sample: Sample, project: Project) -> None:
     """Each line names a real command, and every command is named."""
     import typer.main
+
     from workflow_cli.app import app
 
     named = set()
@@ -229,7 +228,13 @@ def _check_python(sample: Sample, project: Project) -> None:
     path = project.save(name, sample.text)
     runner = ["-m", "pytest", "-q", "-p", "no:cacheprovider", name] if path.name.startswith("test_") else [name]
     done = subprocess.run(
-        [sys.executable, *runner], cwd=path.parent, env=project.env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, *runner],
+        cwd=path.parent,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -280,7 +285,9 @@ def _check_yaml(sample: Sample, project: Project) -> None:
     for of in ("config", "plugin", "workflow"):
         properties = json.loads((SCHEMAS / f"{of}.schema.json").read_text())["properties"]
         if set(data) <= set(properties):
-            return _check_fragment(Sample(sample.page, sample.line, sample.lang, sample.text, "fragment", {"of": of}), project)
+            return _check_fragment(
+                Sample(sample.page, sample.line, sample.lang, sample.text, "fragment", {"of": of}), project
+            )
     raise AssertionError(f"keys {sorted(data)} belong to no file of ours")
 
 
@@ -292,7 +299,12 @@ def _check_record(sample: Sample, project: Project) -> None:
     shown = json.loads(sample.text)
     project.save("record/hello.yaml", (ROOT / "examples/workflows/hello.yaml").read_text())
     done = subprocess.run(
-        ["workflow", "run", "record/hello.yaml", "--json"], cwd=project.root, env=project.env, capture_output=True, text=True, check=False
+        ["workflow", "run", "record/hello.yaml", "--json"],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     real = json.loads(done.stdout)
     assert set(shown) <= set(real), f"not in a run record: {sorted(set(shown) - set(real))}"

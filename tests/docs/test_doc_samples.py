@@ -6,15 +6,26 @@ page, so a file a sample saves is there for the samples after it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from .checks import ROOT, Project, check_sample
 from .samples import Sample, page_samples
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = Path(os.environ.get("DOCS_SAMPLES_ROOT", ROOT))  # another copy of the pages: tests of this harness
+PAGES = [DOCS / "README.md", *sorted((DOCS / "docs").glob("*.md"))]
 SAMPLES = [sample for page in PAGES for sample in page_samples(page)]
 _projects: dict[Path, Project] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_plugin_images() -> Iterator[None]:
+    yield
+    for project in _projects.values():
+        project.remove_plugin_images()
 
 
 @pytest.fixture
