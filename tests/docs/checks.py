@@ -226,7 +226,9 @@ def _check_synopsis(sample: Sample, project: Project) -> None:
 def _check_python(sample: Sample, project: Project) -> None:
     name = sample.options.get("file", f"sample_{sample.line}.py")
     path = project.save(name, sample.text)
-    runner = ["-m", "pytest", "-q", "-p", "no:cacheprovider", name] if path.name.startswith("test_") else [name]
+    runner = (
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", path.name] if path.name.startswith("test_") else [path.name]
+    )
     done = subprocess.run(
         [sys.executable, *runner],
         cwd=path.parent,

@@ -68,6 +68,7 @@ def page_samples(page: Path) -> list[Sample]:
         index += 1
         body: list[str] = []
         while not re.match(r"^\s*```\s*$", lines[index]):
+            assert index + 1 < len(lines), f"{page.name}:{start + 1}: the block is never closed"
             body.append(lines[index][indent:] if lines[index][:indent].strip() == "" else lines[index].lstrip())
             index += 1
         index += 1
