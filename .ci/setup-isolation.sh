@@ -38,6 +38,7 @@ install_packages() {
   command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
   command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
   has_libseccomp || missing+=(libseccomp2)
+  command -v jq >/dev/null 2>&1 || missing+=(jq)  # not isolation: the docs' samples pipe --json into it (tests/docs)
   if [ "${#missing[@]}" -eq 0 ]; then
     log "packages already installed"
     return
@@ -51,7 +52,7 @@ install_packages() {
 # nothing usable fails here, by name, not as skipped or failing tests later.
 require_tools() {
   local tool missing=()
-  for tool in dockerd docker debootstrap bwrap setpriv; do
+  for tool in dockerd docker debootstrap bwrap setpriv jq; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   has_libseccomp || missing+=(libseccomp.so.2)

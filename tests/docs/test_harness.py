@@ -1,0 +1,111 @@
+"""The docs-sample harness itself: a broken sample fails, a block that says nothing of itself fails, placeholders."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .checks import ROOT
+from .samples import expected_output_pattern
+
+BROKEN_PAGE = """# A page with broken samples
+
+```console
+$ workflow validate examples/workflows/hello.yaml
+examples/workflows/hello.yaml: valid (5 tasks, trusted mode); runs in: process (trusted mode)
+```
+
+```python
+from workflow_plugin_runtime import Resolver
+
+Resolver(["examples/plugins"]).resolve_action("examples/text.shout")
+```
+
+```text
+a block that does not say what it is
+```
+
+```console
+$ workflow validate examples/workflows/hello.yaml
+examples/workflows/hello.yaml: valid (… tasks, trusted mode); runs in: process (trusted mode)
+```
+"""
+
+
+def run_harness(docs_root: Path, *select: str) -> subprocess.CompletedProcess[str]:
+    """The real harness, as nox runs it, over the pages under ``docs_root``."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(Path(__file__).with_name("test_doc_samples.py")),
+            *select,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DOCS_SAMPLES_ROOT": str(docs_root)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_sample_broken_in_a_copy_of_a_real_page_fails_the_run(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    shown = "examples/workflows/hello.yaml: valid (4 tasks, trusted mode)"
+    assert shown in page
+    (tmp_path / "docs" / "cli.md").write_text(
+        page.replace(shown, shown.replace("4 tasks", "3 tasks")), encoding="utf-8"
+    )
+    before = page[: page.index(shown)]
+    fence_line = before[: before.rindex("```")].count("\n") + 1
+
+    done = run_harness(tmp_path, "-k", "cli.md")
+
+    assert done.returncode == 1, done.stdout
+    failed = re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
+    assert failed == [f"cli.md:{fence_line}"], done.stdout
+    assert "valid (4 tasks, trusted mode)" in done.stdout  # what the command really printed
+
+
+def test_each_kind_of_broken_block_fails_by_its_own_id(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# nothing to run\n", encoding="utf-8")
+    (tmp_path / "docs" / "broken.md").write_text(BROKEN_PAGE, encoding="utf-8")
+
+    done = run_harness(tmp_path)
+
+    assert done.returncode == 1, done.stdout
+    failed = re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
+    assert failed == ["broken.md:3", "broken.md:8", "broken.md:14"], done.stdout
+    assert "1 passed" in done.stdout
+    assert "examples/text.shout" in done.stdout
+    assert "no check for kind 'unspecified'" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("expected", "printed", "matches"),
+    [
+        ("wrote …/a.lock.json (1 plugin)\n", "wrote /tmp/x/a.lock.json (1 plugin)\n", True),
+        ("wrote …/a.lock.json (1 plugin)\n", "wrote /tmp/x/a.lock.json (2 plugins)\n", False),
+        ("first\n...\nlast\n", "first\none\ntwo\nlast\n", True),
+        ("first\n...\nlast\n", "first\nlast\n", True),
+        ("first\nlast\n", "first\nmiddle\nlast\n", False),
+        ("a ... b\n", "a anything b\n", True),
+        ("a.b\n", "aXb\n", False),
+    ],
+)
+def test_placeholders_stand_for_variable_text_only(expected: str, printed: str, matches: bool) -> None:
+    assert (expected_output_pattern(expected).fullmatch(printed) is not None) is matches
