@@ -30,7 +30,7 @@ from workflow_plugin_sdk.protocol import (
 )
 from workflow_plugin_sdk.testing import run_plugin, serve_plugin
 
-SHELL_PLUGIN = Path(__file__).parents[3] / "examples" / "plugins" / "greeter-sh"  # the plugin docs/protocol.md shows
+SHELL_PLUGIN = Path(__file__).parents[3] / "examples" / "protocol" / "greeter-sh"  # the plugin docs/protocol.md shows
 PROTOCOL_DOC = Path(__file__).parents[3] / "docs" / "protocol.md"
 
 json_values = st.recursive(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 CONFORMANCE = Path(__file__).parent / "fixtures" / "conformance"
-SHELL_GREETER = Path(__file__).parents[3] / "examples" / "plugins" / "greeter-sh"  # the plugin docs/protocol.md shows
+SHELL_GREETER = Path(__file__).parents[3] / "examples" / "protocol" / "greeter-sh"  # the plugin docs/protocol.md shows
 PROTOCOL_DOC = Path(__file__).parents[3] / "docs" / "protocol.md"
 CHECKS = [
     "example",
@@ -157,7 +157,7 @@ def test_json_is_one_document_of_the_documented_shape(run_cli):
 
 
 def test_a_ref_is_resolved_on_the_plugins_path(run_cli):
-    done, document = kit_json(run_cli, "acme/greeter", "--plugins-path", str(CONFORMANCE))
+    done, document = kit_json(run_cli, "acme/greeter", "--plugins-path", str(SHELL_GREETER.parent))
 
     assert done.returncode == 0
     assert document["plugin_dir"] == str(SHELL_GREETER)
