@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
-SHELL_PLUGIN = Path(__file__).parents[2] / "plugin-sdk" / "tests" / "fixtures" / "shell"
+SHELL_PLUGIN = Path(__file__).parents[3] / "examples" / "protocol" / "greeter-sh"  # docs/protocol.md's plugin in POSIX sh
 TOKEN = "Zq9-secret-value-7731"
 
 
@@ -85,12 +85,12 @@ tasks:
 
 
 def test_a_command_plugin_that_says_it_serves_is_kept_warm(run_workflow, tmp_path):
-    shutil.copytree(SHELL_PLUGIN, tmp_path / "plugins" / "shell")  # docs/protocol.md's plugin in POSIX sh
+    shutil.copytree(SHELL_PLUGIN, tmp_path / "plugins" / "greeter-sh")
     flow = """
 name: shell
 tasks:
-  first: {uses: sdk-tests/shell.greet, inputs: {name: one}}
-  second: {needs: [first], uses: sdk-tests/shell.greet, inputs: {name: two}}
+  first: {uses: acme/greeter.greet, inputs: {name: one}}
+  second: {needs: [first], uses: acme/greeter.greet, inputs: {name: two}}
 """
     done, record = run_workflow(flow, "--pool", plugins=tmp_path / "plugins")
     assert done.returncode == 0, done.stderr
