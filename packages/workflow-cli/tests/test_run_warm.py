@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
-SHELL_PLUGIN = Path(__file__).parents[3] / "examples" / "protocol" / "greeter-sh"  # docs/protocol.md's plugin in POSIX sh
+SHELL_PLUGIN = Path(__file__).parents[3] / "examples" / "protocol" / "greeter-sh"  # docs/protocol.md's sh plugin
 TOKEN = "Zq9-secret-value-7731"
 
 
