@@ -23,7 +23,8 @@ from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from .deadline import KILL_GRACE_S
 from .run_state import scratch_parent
-from .supervise import run_supervised, supervised_result
+from .supervise import run_supervised
+from .supervised_result import supervised_result
 
 __all__ = [
     "SYSTEM_PATH",

@@ -41,7 +41,8 @@ from workflow_plugin_sdk.protocol import encode_message
 from ...workflows.mount_sources import bind_sources
 from ..base import Invocation, LogCallback
 from ..deadline import KILL_GRACE_S
-from ..supervise import ProcessOutcome, run_supervised
+from ..supervise import run_supervised
+from ..supervised_result import ProcessOutcome
 from .command import Identity, SandboxCommand, SandboxFds, sandbox_command
 from .limits import REMOVE_WAIT_S, SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
 from .seccomp import seccomp_program_fd

@@ -28,7 +28,7 @@ import time
 from ...errors import Failure, FailureKind, PermissionDeniedError, RuntimeUnavailableError
 from ..base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from ..deadline import KILL_GRACE_S
-from ..supervise import supervised_result
+from ..supervised_result import supervised_result
 from .launch import SandboxLaunch
 from .probe import sandbox_problem, sandbox_tools
 

@@ -1,0 +1,101 @@
+"""What a supervised host process (a trusted process, a sandbox) ended as, and the call's result from it.
+
+:mod:`.supervise` runs the process and hands back a :class:`ProcessOutcome`;
+the runtime that started it adds what only it knows (its usage figures,
+the limits it saw hit, when its scratch folder was made and removed) and
+:func:`supervised_result` turns the lot into the call's
+:class:`~.base.InvocationResult`, the protocol interpreted by
+:func:`~.outcome.classify`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workflow_plugin_sdk.protocol import LogRecord
+
+from .base import Invocation, InvocationResult, Metrics, RuntimeKind, Timings
+from .outcome import Ending, Termination, classify
+
+__all__ = ["ProcessOutcome", "supervised_result"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """How a supervised process ended, before any protocol interpretation.
+
+    ``ready_at`` (started, and released by ``on_start``) and ``answered_at``
+    (its last stdout bytes read; when it wrote none, its end seen; when the
+    engine stopped it, the stop's start) are on the monotonic clock: the runtime that started the process splits its
+    call's time there (:class:`~.base.Timings`).
+    """
+
+    stdout: bytes
+    termination: Termination
+    exit_code: int | None
+    signal: int | None
+    ready_at: float
+    answered_at: float
+    cpu_time_s: float
+    peak_memory_bytes: int
+    logs: tuple[LogRecord, ...]
+    stderr_tail: str
+
+    @property
+    def failed(self) -> bool:
+        """Whether it ended by itself, but not well: a non-zero exit or a signal (what a limit's kill looks like)."""
+        return self.termination is Termination.COMPLETED and (self.exit_code != 0 or self.signal is not None)
+
+
+def supervised_result(
+    invocation: Invocation,
+    outcome: ProcessOutcome,
+    *,
+    spawned: float,
+    ended: float,
+    runtime: RuntimeKind,
+    killed: str,
+    cpu_time_s: float | None,
+    peak_memory_bytes: int | None,
+    oom_limit_bytes: int | None = None,
+    pids_limit: int | None = None,
+    not_found_fix: str | None = None,
+) -> InvocationResult:
+    """The result of a call that ran as a supervised host process (a trusted process, a sandbox).
+
+    ``spawned`` and ``ended`` are when the runtime began making the call's
+    process (its scratch folder, its sandbox) and when everything of it was
+    reaped and removed, on the monotonic clock: the call's ``duration_s``.
+    ``killed`` names what a timeout killed, for the message; the usage is
+    the runtime's to say (``wait4``'s for a process, the cgroup's for a
+    sandbox), as are the limits it saw hit (:class:`~.outcome.Ending`).
+    """
+    response, failure = classify(
+        Ending(
+            plugin_ref=invocation.plugin_ref,
+            stdout=outcome.stdout,
+            termination=outcome.termination,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            stderr_tail=outcome.stderr_tail,
+            timeout_s=invocation.timeout_s,
+            killed=killed,
+            stdout_limit=invocation.max_stdout_bytes,
+            stderr_limit=invocation.max_stderr_bytes,
+            oom_limit_bytes=oom_limit_bytes,
+            pids_limit=pids_limit,
+            not_found_fix=not_found_fix,
+        )
+    )
+    metrics = Metrics(
+        duration_s=ended - spawned,
+        runtime=runtime,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        cpu_time_s=cpu_time_s,
+        peak_memory_bytes=peak_memory_bytes,
+        timings=Timings.between(spawned=spawned, ready=outcome.ready_at, answered=outcome.answered_at, ended=ended),
+    )
+    return InvocationResult(
+        response=response, failure=failure, metrics=metrics, logs=outcome.logs, stderr_tail=outcome.stderr_tail
+    )
