@@ -98,15 +98,13 @@ class Masker:
     @staticmethod
     def _mask_once(pattern: re.Pattern[str], text: str) -> str:
         pieces: list[str] = []
-        done = run_end = 0
+        run_end = 0  # where the current masked run ends (the text before the first match: 0)
         for found in pattern.finditer(text):
             start, end = found.start(), found.end(1)
             if pieces and start <= run_end:  # overlaps or touches the current run: extend it
                 run_end = max(run_end, end)
                 continue
-            if pieces:
-                done = run_end
-            pieces += (text[done:start], MASK)
+            pieces += (text[run_end:start], MASK)
             run_end = end
         if not pieces:
             return text
