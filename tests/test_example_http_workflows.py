@@ -113,6 +113,23 @@ def run_example(run_cli, tmp_path, http_server, example_plugins) -> Callable[...
     return run
 
 
+@pytest.fixture
+def lock_example(run_cli, tmp_path, example_plugins) -> Callable[[str], Path]:
+    """``lock_example(text)``: write the lock of the workflow ``run_example`` runs, as its author would."""
+
+    def lock(text: str) -> Path:
+        (tmp_path / "flow.yaml").write_text(text, encoding="utf-8")
+        (tmp_path / ".workflow").mkdir(exist_ok=True)  # `lock` finds the plugins through the project's config
+        (tmp_path / ".workflow" / "config.yaml").write_text(
+            f"plugins: {{paths: [{json.dumps(str(example_plugins.folder))}]}}\n"
+        )
+        done = run_cli("lock", "flow.yaml")
+        assert done.returncode == 0, done.stderr
+        return tmp_path / "flow.lock.json"
+
+    return lock
+
+
 def example(name: str) -> str:
     return (EXAMPLES / "workflows" / name).read_text(encoding="utf-8")
 
@@ -233,7 +250,7 @@ def leftover_containers(images: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
 def test_the_restricted_example_reaches_the_loopback_server_with_the_grant(
-    run_example, http_server, backend, example_plugins, tmp_path, warm
+    run_example, lock_example, http_server, backend, example_plugins, tmp_path, warm
 ):
     saved = saved_into(tmp_path)
     text = example("http-restricted.yaml")
@@ -243,9 +260,13 @@ def test_the_restricted_example_reaches_the_loopback_server_with_the_grant(
         text = text.replace("outputs:\n", f"{again}outputs:\n", 1)
         args += ("--pool", "--concurrency", "1")
 
+    locked = lock_example(text)
+
     run = run_example(text, *args)
 
     assert run.done.returncode == 0, run.done.stderr
+    assert run.record["lock"]["path"] == str(locked), "the run was checked against the workflow's lock"
+    assert {task["provenance"]["lock_matched"] for task in run.record["tasks"].values()} == {True}
     assert run.record["outputs"] == {"status": 200, "saved": "/out/items.json", "bytes": saved.stat().st_size}
     assert json.loads(saved.read_text()) == {"message": "hello from serve_http", "items": [1, 2, 3]}
     assert {task["metrics"]["runtime"] for task in run.record["tasks"].values()} == {backend}
@@ -288,6 +309,37 @@ def test_the_restricted_example_without_the_network_grant_is_refused_before_anyt
     assert http_server.requests == []
     assert not saved.exists()
     assert not (tmp_path / ".workflow" / "runs").exists()
+
+
+def test_the_restricted_examples_committed_lock_matches_the_plugins_as_committed(run_cli, tmp_path):
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__", "runs", "out"))
+    (copy / "workflows" / "out").mkdir()  # the mount's source, which a reader creates before the run
+
+    done = run_cli("lock", str(copy / "workflows" / "http-restricted.yaml"), "--check", "--json")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {
+        "lock": str(copy / "workflows" / "http-restricted.lock.json"),
+        "matched": True,
+        "drift": [],
+    }
+    locked = json.loads((copy / "workflows" / "http-restricted.lock.json").read_text())
+    assert sorted(locked["plugins"]) == ["acme/files", "acme/http"]
+
+
+def test_the_restricted_example_refuses_a_plugin_changed_after_its_lock(run_cli, tmp_path):
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("__pycache__", "runs", "out"))
+    (copy / "workflows" / "out").mkdir()
+    with (copy / "plugins" / "http" / "main.py").open("a", encoding="utf-8") as main:
+        main.write("# changed after the lock\n")
+
+    done = run_cli("validate", str(copy / "workflows" / "http-restricted.yaml"))
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "plugin acme/http does not match the lock:\n  changed: main.py\n" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 # --- The service, as the examples' comments start it ----------------------------------------------
