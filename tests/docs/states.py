@@ -1,0 +1,266 @@
+"""Situations a sample's message is printed in, built for real in a page's project (``state=NAME``).
+
+Each state is a context manager taking the page's project: it builds the
+situation before the sample runs and undoes what would disturb the page's
+later samples, or leave anything behind, when the sample is done. What is
+printed is then the sample's own command's, compared with the block.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .checks import Project
+
+__all__ = ["STATES"]
+
+RELEASE_WORKFLOW = """\
+name: release
+vars:
+  version: 0.0.0
+tasks:
+  notes:
+    uses: examples/text.render
+    inputs:
+      template: "release {version}"
+      values: {version: "{{ vars.version }}"}
+  sign:
+    uses: examples/text.words
+    inputs: {text: "{{ secrets.API_TOKEN }}"}
+"""
+
+WAITING_PLUGIN = {
+    "plugin.yaml": """\
+namespace: acme
+name: waiting
+version: 0.1.0
+runtime: {entrypoint: main.py, timeout: 600}
+actions:
+  wait: {description: Say so and wait until killed}
+""",
+    "main.py": """\
+import signal
+
+from workflow_plugin_sdk import define_action, run
+
+
+@define_action("wait")
+def wait(ctx, inputs):
+    ctx.log.info("waiting")
+    signal.pause()
+    return {}
+
+
+if __name__ == "__main__":
+    run()
+""",
+}
+WAITING_WORKFLOW = "name: waiting\ntasks:\n  wait: {uses: acme/waiting.wait}\n"
+
+RELINKING_PLUGIN = {
+    "plugin.yaml": """\
+namespace: acme
+name: relink
+version: 0.1.0
+runtime: {entrypoint: main.py}
+capabilities:
+  filesystem:
+    - {path: /out, access: read-write}
+    - {path: /data, access: read}
+actions:
+  relink: {description: Point /out/link at the host's root}
+  list: {description: List /data}
+""",
+    "main.py": """\
+import os
+
+from workflow_plugin_sdk import define_action, run
+
+
+@define_action("relink")
+def relink(ctx, inputs):
+    os.remove("/out/link")
+    os.symlink("/", "/out/link")
+    return {}
+
+
+@define_action("list")
+def list_data(ctx, inputs):
+    return {"names": sorted(os.listdir("/data"))}
+
+
+if __name__ == "__main__":
+    run()
+""",
+}
+# ./data -> ./out/link -> ./shared: as written and as resolved, ./data is outside ./out (rule 1 cannot see it).
+RELINKING_WORKFLOW = """\
+name: steal
+security: restricted
+permissions:
+  mounts:
+    - {source: ./out, target: /out, access: read-write}
+    - {source: ./data, target: /data}
+tasks:
+  relink: {uses: acme/relink.relink}
+  steal: {needs: [relink], uses: acme/relink.list}
+"""
+
+FAILING_DOCKERFILE = """\
+FROM python:3.11-slim
+COPY . /plugin/
+WORKDIR /plugin
+RUN ["python3", "-c", "import requests"]
+USER 65534:65534
+CMD ["python3", "-E", "-s", "/plugin/main.py"]
+"""
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def _workflow(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow_cli", *args],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, f"workflow {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done
+
+
+@contextmanager
+def release_workflow(project: Project) -> Iterator[None]:
+    """``release.yaml`` with a var and a secret, and ``.env`` holding the secret (only its owner may read it)."""
+    project.save("release.yaml", RELEASE_WORKFLOW)
+    project.save(".env", "API_TOKEN=release-token-1234\n").chmod(0o600)
+    yield
+
+
+@contextmanager
+def stale_image(project: Project) -> Iterator[None]:
+    """The project's ``examples/plugins/http`` built, then edited: its image now holds old code.
+
+    Built from the copy as it came, the image is the examples' own (the same
+    content); the edit is undone afterwards, so later samples and other
+    tests find that image current.
+    """
+    main = project.root / "examples/plugins/http/main.py"
+    original = main.read_text(encoding="utf-8")
+    _workflow(project, "plugin", "build", "examples/plugins/http")
+    main.write_text(original + "# edited after the build\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        main.write_text(original, encoding="utf-8")
+
+
+@contextmanager
+def failing_build(project: Project) -> Iterator[None]:
+    """``plugins/http``: the HTTP example with its own Dockerfile, whose ``RUN`` fails (no ``requests`` there)."""
+    plugin = project.root / "plugins/http"
+    shutil.copytree(project.root / "examples/plugins/http", plugin, dirs_exist_ok=True)
+    (plugin / "Dockerfile").write_text(FAILING_DOCKERFILE, encoding="utf-8")
+    try:
+        yield
+    finally:
+        (plugin / "Dockerfile").unlink()
+
+
+@contextmanager
+def dead_run(project: Project) -> Iterator[None]:
+    """A run of a waiting plugin killed outright (SIGKILL) while its task runs, and another one still running."""
+    _write(project.root / "plugins/waiting", WAITING_PLUGIN)
+    project.save("waiting.yaml", WAITING_WORKFLOW)
+    runs = [_waiting_run(project), _waiting_run(project)]
+    runs[0].kill()
+    runs[0].wait()
+    try:
+        yield
+    finally:
+        runs[1].send_signal(signal.SIGTERM)  # cancelled as Ctrl-C cancels it: its plugin killed, its record written
+        runs[1].wait(timeout=60)
+        for run in runs:
+            assert run.stdout is not None
+            run.stdout.close()
+        subprocess.run(  # whatever the sample's `workflow clean` did not remove
+            [sys.executable, "-m", "workflow_cli", "clean"], cwd=project.root, env=project.env, capture_output=True
+        )
+
+
+def _waiting_run(project: Project) -> subprocess.Popen[str]:
+    """``workflow run waiting.yaml``, returned once its plugin has said it is waiting (its log line is shown)."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "workflow_cli", "run", "waiting.yaml"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert run.stdout is not None
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if line.strip() == "wait | waiting":
+            return run
+    run.wait()
+    raise AssertionError(f"the waiting plugin never said so:\n{''.join(seen)}")
+
+
+@contextmanager
+def relinked_mount(project: Project) -> Iterator[None]:
+    """``steal/steal.yaml``: its first task, granted ``./out`` read-write, re-points ``./out/link`` (``./data``'s target)."""
+    _write(project.root / "plugins/relink", RELINKING_PLUGIN)
+    folder = project.save("steal/steal.yaml", RELINKING_WORKFLOW).parent
+    (folder / "shared").mkdir()
+    (folder / "out").mkdir(mode=0o777)
+    (folder / "out").chmod(0o777)  # whatever the umask: the plugin runs as uid 65534
+    (folder / "out/link").symlink_to(folder / "shared")
+    (folder / "data").symlink_to("out/link")
+    yield
+
+
+@contextmanager
+def no_bwrap(project: Project) -> Iterator[None]:
+    """``PATH`` as it is, less ``bwrap``: its folders' other programs are reached through links."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    links = project.root.parent / f"{project.root.name}-path-without-bwrap"
+    links.mkdir(exist_ok=True)
+    for folder in filter(None, folders):
+        if (Path(folder) / "bwrap").exists():
+            for program in Path(folder).iterdir():
+                if program.name != "bwrap" and not (links / program.name).exists():
+                    (links / program.name).symlink_to(program)
+    kept = [str(links) if (Path(folder) / "bwrap").exists() else folder for folder in folders]
+    project.extra_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *kept])
+    try:
+        yield
+    finally:
+        del project.extra_env["PATH"]
+
+
+STATES: dict[str, Callable[[Project], AbstractContextManager[None]]] = {
+    "release-workflow": release_workflow,
+    "stale-image": stale_image,
+    "failing-build": failing_build,
+    "dead-run": dead_run,
+    "relinked-mount": relinked_mount,
+    "no-bwrap": no_bwrap,
+}
