@@ -202,6 +202,7 @@ def dead_run(project: Project) -> Iterator[None]:
         subprocess.run(  # whatever the sample's `workflow clean` did not remove
             [sys.executable, "-m", "workflow_cli", "clean"], cwd=project.root, env=project.env, capture_output=True
         )
+        shutil.rmtree(project.root / "plugins/waiting")  # the page's later samples list the project's plugins
 
 
 def _waiting_run(project: Project) -> subprocess.Popen[str]:
@@ -234,7 +235,10 @@ def relinked_mount(project: Project) -> Iterator[None]:
     (folder / "out").chmod(0o777)  # whatever the umask: the plugin runs as uid 65534
     (folder / "out/link").symlink_to(folder / "shared")
     (folder / "data").symlink_to("out/link")
-    yield
+    try:
+        yield
+    finally:  # the page's later samples list the project's plugins
+        shutil.rmtree(project.root / "plugins/relink")
 
 
 @contextmanager
