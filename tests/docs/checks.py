@@ -177,14 +177,14 @@ def _check_bench(sample: Sample, project: Project) -> None:
         assert quick != command, f"{command!r} runs no benchmarks/bench_*.py"
         done = project.shell(quick, options={**sample.options, "in": "repository"}, timeout=600)
         assert done.returncode == 0, f"$ {quick}\nexit {done.returncode}:\n{done.stdout}"
-        assert sample.options["table"] in done.stdout, f"$ {quick}\nprinted no {sample.options['table']!r}:\n{done.stdout}"
+        assert sample.options["table"] in done.stdout, f"$ {quick}\nprinted no table:\n{done.stdout}"
 
 
 def _check_ci(sample: Sample, project: Project) -> None:
     """Each command, less a leading ``sudo``, is in .ci/run or .ci/setup-isolation.sh as written (spacing aside)."""
     scripts = " ".join(_normalised(path.read_text(encoding="utf-8")) for path in CI_SCRIPTS)
-    for command in _logical_lines(sample.text):
-        command = _normalised(command).removeprefix("sudo ")
+    for line in _logical_lines(sample.text):
+        command = _normalised(line).removeprefix("sudo ")
         assert command in scripts, f"{command!r} is not what .ci/run or .ci/setup-isolation.sh runs"
 
 
@@ -217,7 +217,7 @@ def _check_clone(sample: Sample, project: Project) -> None:
     )
     assert done.returncode == 0, done.stdout
     assert sample.options["prints"] in done.stdout, done.stdout
-    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=clone, capture_output=True)
+    status = subprocess.run([*git, "status", "--porcelain", "-uall"], cwd=clone, capture_output=True, check=True)
     assert status.stdout == b"", status.stdout.decode()
 
 

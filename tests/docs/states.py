@@ -199,9 +199,8 @@ def dead_run(project: Project) -> Iterator[None]:
         for run in runs:
             assert run.stdout is not None
             run.stdout.close()
-        subprocess.run(  # whatever the sample's `workflow clean` did not remove
-            [sys.executable, "-m", "workflow_cli", "clean"], cwd=project.root, env=project.env, capture_output=True
-        )
+        clean = [sys.executable, "-m", "workflow_cli", "clean"]  # whatever the sample's `workflow clean` left
+        subprocess.run(clean, cwd=project.root, env=project.env, capture_output=True, check=False)
         shutil.rmtree(project.root / "plugins/waiting")  # the page's later samples list the project's plugins
 
 
@@ -227,7 +226,7 @@ def _waiting_run(project: Project) -> subprocess.Popen[str]:
 
 @contextmanager
 def relinked_mount(project: Project) -> Iterator[None]:
-    """``steal/steal.yaml``: its first task, granted ``./out`` read-write, re-points ``./out/link`` (``./data``'s target)."""
+    """``steal/steal.yaml``: its first task, granted ``./out`` read-write, re-points ``./data``'s target."""
     _write(project.root / "plugins/relink", RELINKING_PLUGIN)
     folder = project.save("steal/steal.yaml", RELINKING_WORKFLOW).parent
     (folder / "shared").mkdir()
