@@ -23,132 +23,14 @@ if TYPE_CHECKING:
 
 __all__ = ["STATES"]
 
-RELEASE_WORKFLOW = """\
-name: release
-vars:
-  version: 0.0.0
-tasks:
-  notes:
-    uses: examples/text.render
-    inputs:
-      template: "release {version}"
-      values: {version: "{{ vars.version }}"}
-  sign:
-    uses: examples/text.words
-    inputs: {text: "{{ secrets.API_TOKEN }}"}
-"""
-
-WAITING_PLUGIN = {
-    "plugin.yaml": """\
-namespace: acme
-name: waiting
-version: 0.1.0
-runtime: {entrypoint: main.py, timeout: 600}
-actions:
-  wait: {description: Say so and wait until killed}
-""",
-    "main.py": """\
-import signal
-
-from workflow_plugin_sdk import define_action, run
-
-
-@define_action("wait")
-def wait(ctx, inputs):
-    ctx.log.info("waiting")
-    signal.pause()
-    return {}
-
-
-if __name__ == "__main__":
-    run()
-""",
-}
-WAITING_WORKFLOW = "name: waiting\ntasks:\n  wait: {uses: acme/waiting.wait}\n"
-
-RELINKING_PLUGIN = {
-    "plugin.yaml": """\
-namespace: acme
-name: relink
-version: 0.1.0
-runtime: {entrypoint: main.py}
-capabilities:
-  filesystem:
-    - {path: /out, access: read-write}
-    - {path: /data, access: read}
-actions:
-  relink: {description: Point /out/link at the host's root}
-  list: {description: List /data}
-""",
-    "main.py": """\
-import os
-
-from workflow_plugin_sdk import define_action, run
-
-
-@define_action("relink")
-def relink(ctx, inputs):
-    os.remove("/out/link")
-    os.symlink("/", "/out/link")
-    return {}
-
-
-@define_action("list")
-def list_data(ctx, inputs):
-    return {"names": sorted(os.listdir("/data"))}
-
-
-if __name__ == "__main__":
-    run()
-""",
-}
-# ./data -> ./out/link -> ./shared: as written and as resolved, ./data is outside ./out (rule 1 cannot see it).
-RELINKING_WORKFLOW = """\
-name: steal
-security: restricted
-permissions:
-  mounts:
-    - {source: ./out, target: /out, access: read-write}
-    - {source: ./data, target: /data}
-tasks:
-  relink: {uses: acme/relink.relink}
-  steal: {needs: [relink], uses: acme/relink.list}
-"""
-
-FAILING_DOCKERFILE = """\
-FROM python:3.11-slim
-COPY . /plugin/
-WORKDIR /plugin
-RUN ["python3", "-c", "import requests"]
-USER 65534:65534
-CMD ["python3", "-E", "-s", "/plugin/main.py"]
-"""
-
-
-def _write(folder: Path, files: dict[str, str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-
-
-def _workflow(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "workflow_cli", *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, f"workflow {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
+FIXTURES = Path(__file__).with_name("fixtures")
+"""Small real plugin directories, workflows and files the states copy into a project."""
 
 
 @contextmanager
 def release_workflow(project: Project) -> Iterator[None]:
     """``release.yaml`` with a var and a secret, and ``.env`` holding the secret (only its owner may read it)."""
-    project.save("release.yaml", RELEASE_WORKFLOW)
+    shutil.copy(FIXTURES / "release.yaml", project.root)
     project.save(".env", "API_TOKEN=release-token-1234\n").chmod(0o600)
     yield
 
@@ -163,7 +45,8 @@ def stale_image(project: Project) -> Iterator[None]:
     """
     main = project.root / "examples/plugins/http/main.py"
     original = main.read_text(encoding="utf-8")
-    _workflow(project, "plugin", "build", "examples/plugins/http")
+    built = project.shell("workflow plugin build examples/plugins/http")
+    assert built.returncode == 0, built.stdout
     main.write_text(original + "# edited after the build\n", encoding="utf-8")
     try:
         yield
@@ -176,7 +59,7 @@ def failing_build(project: Project) -> Iterator[None]:
     """``plugins/http``: the HTTP example with its own Dockerfile, whose ``RUN`` fails (no ``requests`` there)."""
     plugin = project.root / "plugins/http"
     shutil.copytree(project.root / "examples/plugins/http", plugin, dirs_exist_ok=True)
-    (plugin / "Dockerfile").write_text(FAILING_DOCKERFILE, encoding="utf-8")
+    shutil.copy(FIXTURES / "failing-build.Dockerfile", plugin / "Dockerfile")
     try:
         yield
     finally:
@@ -186,8 +69,8 @@ def failing_build(project: Project) -> Iterator[None]:
 @contextmanager
 def dead_run(project: Project) -> Iterator[None]:
     """A run of a waiting plugin killed outright (SIGKILL) while its task runs, and another one still running."""
-    _write(project.root / "plugins/waiting", WAITING_PLUGIN)
-    project.save("waiting.yaml", WAITING_WORKFLOW)
+    shutil.copytree(FIXTURES / "plugins/waiting", project.root / "plugins/waiting")
+    shutil.copy(FIXTURES / "waiting.yaml", project.root)
     runs = [_waiting_run(project), _waiting_run(project)]
     runs[0].kill()
     runs[0].wait()
@@ -199,8 +82,7 @@ def dead_run(project: Project) -> Iterator[None]:
         for run in runs:
             assert run.stdout is not None
             run.stdout.close()
-        clean = [sys.executable, "-m", "workflow_cli", "clean"]  # whatever the sample's `workflow clean` left
-        subprocess.run(clean, cwd=project.root, env=project.env, capture_output=True, check=False)
+        project.shell("workflow clean")  # whatever the sample's `workflow clean` left behind
         shutil.rmtree(project.root / "plugins/waiting")  # the page's later samples list the project's plugins
 
 
@@ -227,9 +109,10 @@ def _waiting_run(project: Project) -> subprocess.Popen[str]:
 @contextmanager
 def relinked_mount(project: Project) -> Iterator[None]:
     """``steal/steal.yaml``: its first task, granted ``./out`` read-write, re-points ``./data``'s target."""
-    _write(project.root / "plugins/relink", RELINKING_PLUGIN)
-    folder = project.save("steal/steal.yaml", RELINKING_WORKFLOW).parent
-    (folder / "shared").mkdir()
+    shutil.copytree(FIXTURES / "plugins/relink", project.root / "plugins/relink")
+    folder = project.root / "steal"
+    (folder / "shared").mkdir(parents=True)
+    shutil.copy(FIXTURES / "steal.yaml", folder)
     (folder / "out").mkdir(mode=0o777)
     (folder / "out").chmod(0o777)  # whatever the umask: the plugin runs as uid 65534
     (folder / "out/link").symlink_to(folder / "shared")
