@@ -14,13 +14,13 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .documents import check_document, check_json, check_message, check_pyproject
 from .samples import Sample, expected_output_pattern
 from .states import STATES
 
@@ -43,13 +43,15 @@ class Project:
     root: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     """Set by a state (states.py) for the samples it is built for."""
+    samples: tuple[Sample, ...] = ()
+    """The page's samples, in page order."""
 
     @classmethod
     def create(cls, root: Path, samples: list[Sample]) -> Project:
         shutil.copytree(ROOT / "examples", root / "examples", ignore=shutil.ignore_patterns(".workflow", "__pycache__"))
         (root / ".workflow").mkdir()
         (root / ".workflow/config.yaml").write_text("plugins:\n  paths: [examples/plugins]\n")
-        project = cls(root)
+        project = cls(root, samples=tuple(samples))
         for sample in samples:
             if "file" in sample.options:
                 project.save(sample.options["file"], sample.text)
@@ -331,28 +333,6 @@ def _check_yaml(sample: Sample, project: Project) -> None:
     raise AssertionError(f"keys {sorted(data)} belong to no file of ours")
 
 
-def _check_json(sample: Sample, project: Project) -> None:
-    json.loads("{" + sample.text + "}" if sample.options.get("wrap") == "object" else sample.text)
-
-
-def _check_record(sample: Sample, project: Project) -> None:
-    shown = json.loads(sample.text)
-    project.save("record/hello.yaml", (ROOT / "examples/workflows/hello.yaml").read_text())
-    done = subprocess.run(
-        ["workflow", "run", "record/hello.yaml", "--json"],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    real = json.loads(done.stdout)
-    assert set(shown) <= set(real), f"not in a run record: {sorted(set(shown) - set(real))}"
-    real_task = next(iter(real["tasks"].values()))
-    for task in shown.get("tasks", {}).values():
-        assert set(task) <= set(real_task), f"not in a task's record: {sorted(set(task) - set(real_task))}"
-
-
 def _check_diagram(sample: Sample, project: Project) -> None:
     for path in sample.options["paths"].split():
         assert (ROOT / path).exists(), f"{path} does not exist"
@@ -368,7 +348,11 @@ def _check_excerpt(sample: Sample, project: Project) -> None:
 
 
 def _check_file(sample: Sample, project: Project) -> None:
+    """Saved for the page's later samples, which must use it, after a check of its syntax."""
     path = project.root / sample.options["file"]
+    used_as = Path(sample.options["file"]).parts[0]
+    users = [later for later in project.samples if later.line > sample.line and used_as in later.text + str(later.options)]
+    assert users, f"no later sample of the page uses {used_as}"
     if path.name == "Dockerfile":
         instructions = [line.split()[0] for line in _logical_lines(sample.text)]
         assert instructions[0] == "FROM", "a Dockerfile starts with FROM"
@@ -397,9 +381,10 @@ CHECKS = {
     "config": _check_config,
     "fragment": _check_fragment,
     "yaml": _check_yaml,
-    "json": _check_json,
-    "toml": lambda sample, project: tomllib.loads(sample.text),
-    "record": _check_record,
+    "json": check_json,
+    "pyproject": check_pyproject,
+    "document": check_document,
+    "message": check_message,
     "diagram": _check_diagram,
     "file": _check_file,
     "synopsis": _check_synopsis,

@@ -55,6 +55,25 @@ def stale_image(project: Project) -> Iterator[None]:
 
 
 @contextmanager
+def docker_project(project: Project) -> Iterator[None]:
+    """``docker/``: a project whose restricted workflows run on Docker, and the image of the HTTP example built."""
+    shutil.copytree(FIXTURES / "docker-project", project.root / "docker")
+    built = project.shell("workflow plugin build examples/plugins/http")  # the examples' own image: the same content
+    assert built.returncode == 0, built.stdout
+    yield
+
+
+@contextmanager
+def inspected_plugin(project: Project) -> Iterator[None]:
+    """``plugins/acme-http``: a plugin with a warm pool and mount and env needs, while the sample inspects it."""
+    shutil.copytree(FIXTURES / "plugins/acme-http", project.root / "plugins/acme-http")
+    try:
+        yield
+    finally:  # the page's later samples list the project's plugins
+        shutil.rmtree(project.root / "plugins/acme-http")
+
+
+@contextmanager
 def failing_build(project: Project) -> Iterator[None]:
     """``plugins/http``: the HTTP example with its own Dockerfile, whose ``RUN`` fails (no ``requests`` there)."""
     plugin = project.root / "plugins/http"
@@ -145,6 +164,8 @@ def no_bwrap(project: Project) -> Iterator[None]:
 STATES: dict[str, Callable[[Project], AbstractContextManager[None]]] = {
     "release-workflow": release_workflow,
     "stale-image": stale_image,
+    "docker-project": docker_project,
+    "inspected-plugin": inspected_plugin,
     "failing-build": failing_build,
     "dead-run": dead_run,
     "relinked-mount": relinked_mount,
