@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from .documents import check_document, check_json, check_message, check_pyproject
@@ -29,6 +30,8 @@ __all__ = ["ROOT", "Project", "check_sample"]
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 CI_SCRIPTS = (ROOT / ".ci/run", ROOT / ".ci/setup-isolation.sh")
+NO_INDEX = r"No matching distribution found for \S+|Failed to establish a new connection"
+"""pip's words when no index it is set up with answers: the README's install line needs one."""
 DOCKERFILE_INSTRUCTIONS = {
     *("FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME"),
     *("USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL"),
@@ -217,6 +220,8 @@ def _check_clone(sample: Sample, project: Project) -> None:
         timeout=600,
         check=False,
     )
+    if done.returncode != 0 and not os.environ.get("CI") and re.search(NO_INDEX, done.stdout):
+        pytest.skip(f"pip reaches no package index here (CI runs it): {re.search(NO_INDEX, done.stdout)[0]}")
     assert done.returncode == 0, done.stdout
     assert sample.options["prints"] in done.stdout, done.stdout
     status = subprocess.run([*git, "status", "--porcelain", "-uall"], cwd=clone, capture_output=True, check=True)
@@ -351,8 +356,8 @@ def _check_file(sample: Sample, project: Project) -> None:
     """Saved for the page's later samples, which must use it, after a check of its syntax."""
     path = project.root / sample.options["file"]
     used_as = Path(sample.options["file"]).parts[0]
-    users = [later for later in project.samples if later.line > sample.line and used_as in later.text + str(later.options)]
-    assert users, f"no later sample of the page uses {used_as}"
+    later = [other for other in project.samples if other.line > sample.line]
+    assert any(used_as in other.text + str(other.options) for other in later), f"no later sample uses {used_as}"
     if path.name == "Dockerfile":
         instructions = [line.split()[0] for line in _logical_lines(sample.text)]
         assert instructions[0] == "FROM", "a Dockerfile starts with FROM"
