@@ -6,6 +6,7 @@ this folder is on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import statistics
 import subprocess
@@ -45,6 +46,20 @@ for line in sys.stdin:
     sys.stdout.flush()
 """
 """The floor of any warm pool: a bare Python loop answering JSON lines, no validation, no protocol checks."""
+
+
+def parse_args_with_quick(parser: argparse.ArgumentParser, **quick: object) -> argparse.Namespace:
+    """``parser``'s arguments and ``--quick``, which gives the options named in ``quick`` those small values.
+
+    With ``--quick`` a benchmark does one small round and prints the same
+    table in seconds: the docs' sample test runs every documented benchmark
+    command that way, to know each still runs. Its figures mean nothing.
+    An option given on the command line still wins.
+    """
+    parser.add_argument("--quick", action="store_true", help="one small round, same table, in seconds (no figures)")
+    if parser.parse_known_args()[0].quick:
+        parser.set_defaults(**quick)
+    return parser.parse_args()
 
 
 def docker_problem() -> str | None:

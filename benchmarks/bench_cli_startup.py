@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _shared import parse_args_with_quick
+
 TARGET_RATIO = 4.0
 PLUGINS = 20
 MANIFEST = """\
@@ -109,7 +111,7 @@ def _plugins(root: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, runs=2)
     installed = Path(sys.executable).parent / "workflow"
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         root = Path(scratch)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _shared import NOOP_PLUGIN
+from _shared import NOOP_PLUGIN, parse_args_with_quick
 
 from workflow_plugin_runtime.plugins.content import plugin_content
 
@@ -134,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="hashing rounds (cold and cached each)")
     parser.add_argument("--runs", type=int, default=20, help="workflow runs of each kind")
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, rounds=1, runs=1)
     root = Path(tempfile.mkdtemp(prefix="bench-lock-"))
     try:
         cold, cached = hashing(root, args.rounds)

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
+from _shared import parse_args_with_quick
+
 from workflow_plugin_runtime import Masker, MatchBackend
 
 SIZE = 10 * 1024 * 1024
@@ -157,7 +159,7 @@ def measure_backend(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, repeat=1)
     rng = random.Random(20240501)
     secrets = make_secrets(rng)
     text = make_log(rng, secrets)

@@ -16,6 +16,7 @@ the floor.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -23,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from _shared import FLOOR_WORKER
+from _shared import FLOOR_WORKER, parse_args_with_quick
 
 from workflow_plugin_runtime import ExecutionPolicy, PluginExecutor, PluginManager, Resolver
 
@@ -79,16 +80,21 @@ def warm_figures(calls: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    cold = cold_seconds(60)
-    warm, _ = warm_figures(900)  # under the default recycle_after of 1000: every call warm
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=60, help="cold calls")
+    parser.add_argument("--warm", type=int, default=900, help="warm calls per burst (under recycle_after: all warm)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating floor runs and warm bursts")
+    args = parse_args_with_quick(parser, cold=2, warm=20, rounds=1)
+    cold = cold_seconds(args.cold)
+    warm, _ = warm_figures(args.warm)  # under the default recycle_after of 1000: every call warm
     # Floor and pool alternate, so a busy moment of the machine weighs on both alike.
-    rounds = [(floor_rate(3000), warm_figures(900)[1]) for _ in range(5)]
+    rounds = [(floor_rate(3000), warm_figures(args.warm)[1]) for _ in range(args.rounds)]
     floor = statistics.median(f for f, _ in rounds)
     pooled = statistics.median(p for _, p in rounds)
     share = statistics.median(p / f for f, p in rounds)
     print(f"cold call through the executor : {cold * 1e3:8.2f} ms")
     print(f"warm call through the executor : {warm * 1e3:8.3f} ms  ({cold / warm:.0f}x faster; target >= 50x)")
-    print(f"raw pipe floor                 : {floor:8.0f} calls/s (median of 5 rounds)")
+    print(f"raw pipe floor                 : {floor:8.0f} calls/s (median of {args.rounds} rounds)")
     print(f"pooled through the executor    : {pooled:8.0f} calls/s  ({share:.2f} of the floor; target >= 0.33)")
 
 

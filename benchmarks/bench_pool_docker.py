@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _shared import FLOOR_WORKER, build_noop_image, warm_figures
+from _shared import FLOOR_WORKER, build_noop_image, parse_args_with_quick, warm_figures
 
 from workflow_plugin_runtime import DockerRuntime, Invocation, RuntimeKind
 from workflow_plugin_sdk.protocol import make_request
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=30, help="cold calls (one container each)")
     parser.add_argument("--warm", type=int, default=3000, help="warm calls per burst")
     parser.add_argument("--bursts", type=int, default=3, help="warm bursts and floor runs (medians)")
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, cold=2, warm=20, bursts=1)
     with tempfile.TemporaryDirectory() as scratch:
         build_noop_image(Path(scratch), BENCH_IMAGE)
     cold = cold_seconds(args.cold)

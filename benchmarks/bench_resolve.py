@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _shared import parse_args_with_quick
+
 MANIFEST = """\
 namespace: bench
 name: plugin-{index:03d}
@@ -85,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plugins", type=int, default=500)
     parser.add_argument("--runs", type=int, default=21)
-    options = parser.parse_args()
+    options = parse_args_with_quick(parser, plugins=20, runs=3)
 
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp) / "plugins"

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _shared import NOOP_PLUGIN, build_noop_image, docker_problem, invoke_once, measure
+from _shared import NOOP_PLUGIN, build_noop_image, docker_problem, invoke_once, measure, parse_args_with_quick
 
 from workflow_plugin_runtime import DockerRuntime, Invocation, ProcessRuntime, RuntimeKind, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
@@ -106,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--docker-rounds", type=int, default=20)
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, rounds=2, docker_rounds=2)
     with tempfile.TemporaryDirectory() as scratch:
         plugin_dir = Path(scratch) / "noop"
         plugin_dir.mkdir()

@@ -44,6 +44,7 @@ from _shared import (
     docker_problem,
     invoke_once,
     measure,
+    parse_args_with_quick,
     warm_figures,
 )
 
@@ -145,7 +146,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds of cold calls")
     parser.add_argument("--warm", type=int, default=3000, help="warm calls per burst (and floor run)")
     parser.add_argument("--bursts", type=int, default=5, help="alternating floor runs and warm bursts")
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, rounds=2, warm=20, bursts=1)
     problem = sandbox_problem()
     if problem is not None:
         print(f"bench_sandbox: skipped: {problem}")

@@ -29,6 +29,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _shared import parse_args_with_quick
+
 from workflow_cli.ui.console import make_console
 from workflow_cli.ui.progress import RunProgress
 from workflow_plugin_runtime import (
@@ -105,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-process run (slowest part)")
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, tasks=20)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         resolver = Resolver([PLUGINS], entry_points=False)
@@ -146,7 +148,7 @@ def main() -> None:
                 f"(its {args.tasks // 2}-task chain runs one call at a time)"
             )
             print("curve (warm workers, progress observer and run record included):")
-            for size in (100, 1000, 10000):
+            for size in (20,) if args.quick else (100, 1000, 10000):
                 flow = write_workflow(folder, size, ACTION)
                 elapsed = min(full_run(executor, flow, folder) for _ in range(2 if size < 10000 else 1))
                 print(f"  {size:>6} tasks: {elapsed:7.3f} s  {elapsed / size * 1e3:.3f} ms/task")

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from _shared import parse_args_with_quick
+
 TARGET_MS = 10.0
 BARE = [sys.executable, "-I", "-c", "pass"]
 SDK = [sys.executable, "-I", "-c", "import workflow_plugin_sdk"]
@@ -85,7 +87,8 @@ def _importtime(runs: int) -> list[tuple[str, int, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="interleaved runs of each command (default 200)")
-    args = parser.parse_args()
+    args = parse_args_with_quick(parser, runs=3)
+    importtime_runs = 3 if args.quick else 30
 
     medians = _interleaved({"bare": BARE, "sdk": SDK, "json": STDLIB_FLOOR}, args.runs)
     added = medians["sdk"] - medians["bare"]
@@ -103,9 +106,9 @@ def main() -> None:
     verdict = "meets" if added < TARGET_MS else "MISSES"
     print(f"target: under {TARGET_MS:.0f} ms over the bare interpreter -> {verdict} ({added:.2f} ms)")
 
-    print("\n-X importtime, modules loaded by `import workflow_plugin_sdk` (median µs over 30 runs):")
+    print(f"\n-X importtime, modules loaded by `import workflow_plugin_sdk` (median µs over {importtime_runs} runs):")
     print(f"{'module':44} {'self':>8} {'cumulative':>11}")
-    for name, depth, own, cumulative in _importtime(30):
+    for name, depth, own, cumulative in _importtime(importtime_runs):
         print(f"{'  ' * depth + name:44} {own:8.0f} {cumulative:11.0f}")
 
 

@@ -31,8 +31,6 @@ DEFAULT_KINDS = {
     "bash": "shell",
     "sh": "shell",
     "console": "shell",
-    "json": "json",
-    "toml": "toml",
     "yaml": "yaml",
 }
 """The kind a block gets from its language when no directive names one (``yaml`` is then told by its keys)."""

@@ -63,36 +63,70 @@ def run_harness(docs_root: Path, *select: str) -> subprocess.CompletedProcess[st
 def test_a_sample_broken_in_a_copy_of_a_real_page_fails_the_run(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
-    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    shown = "examples/workflows/hello.yaml: valid (4 tasks, trusted mode)"
+    page = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")  # a short page: the harness runs it whole
+    shown = "wf.yaml: valid (1 task, trusted mode)"
     assert shown in page
-    (tmp_path / "docs" / "cli.md").write_text(
-        page.replace(shown, shown.replace("4 tasks", "3 tasks")), encoding="utf-8"
+    (tmp_path / "docs" / "security.md").write_text(
+        page.replace(shown, shown.replace("1 task", "2 tasks")), encoding="utf-8"
     )
     before = page[: page.index(shown)]
     fence_line = before[: before.rindex("```")].count("\n") + 1
 
-    done = run_harness(tmp_path, "-k", "cli.md")
+    done = run_harness(tmp_path, "-k", "security.md")
 
     assert done.returncode == 1, done.stdout
     failed = re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
-    assert failed == [f"cli.md:{fence_line}"], done.stdout
-    assert "valid (4 tasks, trusted mode)" in done.stdout  # what the command really printed
+    assert failed == [f"security.md:{fence_line}"], done.stdout
+    assert "valid (1 task, trusted mode)" in done.stdout  # what the command really printed
+
+
+def run_page(tmp_path: Path, name: str, text: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The harness over ``docs/NAME`` holding ``text`` (and a README with nothing to run): its run, the failed ids."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# nothing to run\n", encoding="utf-8")
+    (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    done = run_harness(tmp_path)
+    return done, re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
 
 
 def test_each_kind_of_broken_block_fails_by_its_own_id(tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "README.md").write_text("# nothing to run\n", encoding="utf-8")
-    (tmp_path / "docs" / "broken.md").write_text(BROKEN_PAGE, encoding="utf-8")
-
-    done = run_harness(tmp_path)
+    done, failed = run_page(tmp_path, "broken.md", BROKEN_PAGE)
 
     assert done.returncode == 1, done.stdout
-    failed = re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
     assert failed == ["broken.md:3", "broken.md:8", "broken.md:14"], done.stdout
     assert "1 passed" in done.stdout
     assert "examples/text.shout" in done.stdout
     assert "no check for kind 'unspecified'" in done.stdout
+
+
+SETUP_PAGE = """# Setting up a machine
+
+<!-- sample: ci -->
+```bash
+sudo bash .ci/setup-isolation.sh
+```
+
+<!-- sample: ci -->
+```bash
+curl -fsSL https://get.docker.com | sh
+```
+
+```text
+$ printf '%s\\n' one \\
+    two
+one
+two
+```
+"""
+
+
+def test_a_set_up_command_ci_does_not_run_fails_and_a_transcript_command_may_continue(tmp_path: Path) -> None:
+    done, failed = run_page(tmp_path, "setup.md", SETUP_PAGE)
+
+    assert done.returncode == 1, done.stdout
+    assert failed == ["setup.md:9"], done.stdout
+    assert "is not what .ci/run or .ci/setup-isolation.sh runs" in done.stdout
+    assert "2 passed" in done.stdout
 
 
 @pytest.mark.parametrize(
