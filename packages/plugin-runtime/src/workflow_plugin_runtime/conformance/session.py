@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import select
+import signal
 import struct
 import termios
 import threading
@@ -164,15 +165,29 @@ class OneShotSession:
         )
 
     def terminate(self, *, grace_s: float = KILL_GRACE_S) -> float | None:
-        """SIGTERM as the runtime sends it at a timeout; seconds until the plugin ended, None if it had to be killed."""
+        """SIGTERM as the runtime sends it at a timeout; seconds until the plugin ended, None if it had to be killed.
+
+        A plugin killed at the end of the grace counts as killed only when
+        SIGKILL is what ended it: on a busy machine the end of a plugin that
+        SIGTERM ended in time can be reported after the grace (a container's
+        end comes through its engine), and the verdict is about the plugin.
+        """
         self.tree.scan()
         sequence = StopSequence(_Stop(self._spawn, self.tree), kill_grace_s=grace_s)
         sequence.begin(graceful=True)
         sequence.wait_for_end(self.ended, after_kill_s=grace_s)
         assert sequence.terminated_at is not None
-        if sequence.killed_at is not None:
+        took = time.monotonic() - sequence.terminated_at
+        if sequence.killed_at is not None and self._ended_by_sigkill():
             return None
-        return time.monotonic() - sequence.terminated_at
+        return took
+
+    def _ended_by_sigkill(self) -> bool:
+        self.process.wait()
+        code = self._spawn.exit_code()  # a container's, from its engine
+        if code is None:
+            code = self.process.returncode
+        return code in (-signal.SIGKILL, 128 + signal.SIGKILL)
 
     def close(self) -> None:
         """Kill whatever is left (the container or sandbox too) and release every descriptor."""
