@@ -29,6 +29,7 @@ Standard library only, and imported only by a template.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -50,6 +51,7 @@ from ._protocol import (
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
 _PR_SET_PDEATHSIG = 1
 
@@ -196,3 +198,18 @@ class _Template:
 def serve_forks() -> None:
     """Be a template until the control channel closes; returns only in a child, to answer its one call."""
     _Template().serve()
+
+
+def end_call(code: int) -> NoReturn:
+    """End a forked child: ``atexit`` handlers, the standard streams flushed, then ``os._exit``.
+
+    Not the interpreter's whole finalization, which tears down every module
+    and object the child inherited and cost a no-op call two thirds of its
+    time (docs/performance.md, "Fork server"); ``multiprocessing`` ends its
+    forked children the same way.
+    """
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

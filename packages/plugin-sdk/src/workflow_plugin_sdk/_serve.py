@@ -148,12 +148,15 @@ def run(registry: ActionRegistry | None = None) -> NoReturn:
     process does; otherwise it answers exactly one request.
     """
     actions = registry if registry is not None else default_registry
-    if os.environ.get(SERVE_ENV_VAR) == FORK_SERVE_VALUE:
-        from ._fork_server import serve_forks  # only a template pays for sockets and selectors
+    forked = os.environ.get(SERVE_ENV_VAR) == FORK_SERVE_VALUE
+    if forked:
+        from ._fork_server import end_call, serve_forks  # only a template pays for sockets and selectors
 
         serve_forks()
     channel, redirect = _claim_stdout()
     loop = serve if os.environ.get(SERVE_ENV_VAR) == "1" else run_once
     code = loop(sys.stdin.buffer, channel, actions, redirect)
     sys.stderr.flush()
+    if forked:
+        end_call(code)
     sys.exit(code)
