@@ -30,7 +30,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
-from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest
+from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode
 from ..plugins.provenance import plugin_content_hash
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
@@ -42,6 +42,7 @@ from ..workflows.permissions import Permissions, SecurityMode, capability_proble
 if TYPE_CHECKING:
     from ..runtimes.docker.image import ImageIdentity
     from ..runtimes.docker.runtime import DockerRuntime
+    from ..runtimes.fork_server import ForkServerRuntime
     from ..runtimes.sandbox.runtime import SandboxRuntime
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
@@ -117,6 +118,7 @@ class PluginManager:
         self.on_warning = on_warning
         self._runtimes = RuntimeSet(runtimes)
         self._pool: PluginRuntime | None = None
+        self._forks: ForkServerRuntime | None = None
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
@@ -258,6 +260,8 @@ class PluginManager:
         if warm and kind is RuntimeKind.PROCESS:
             return self._warm_pool()
         runtime = self._runtimes.get(kind)
+        if kind is RuntimeKind.PROCESS and manifest.runtime.start is StartMode.FORK:
+            return self._fork_server(runtime)
         if warm and kind is RuntimeKind.DOCKER:
             from ..runtimes.docker.runtime import DockerRuntime
 
@@ -300,6 +304,18 @@ class PluginManager:
                 self._pool = WarmPool(**options)
             return self._pool
 
+    def _fork_server(self, process: PluginRuntime) -> PluginRuntime:
+        """The fork server of this manager (``runtime.start: fork``), unless an engine gave its own process runtime."""
+        from ..runtimes.fork_server import ForkServerRuntime
+        from ..runtimes.process import ProcessRuntime
+
+        if type(process) is not ProcessRuntime:
+            return process
+        with self._lock:
+            if self._forks is None:
+                self._forks = ForkServerRuntime(kill_grace_s=process.kill_grace_s)
+            return self._forks
+
     def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
         """Apply the manifest's ``runtime.pool`` sizing to this plugin's warm workers."""
         from ..runtimes.pool import WarmPool
@@ -317,8 +333,11 @@ class PluginManager:
         """Stop warm workers and release runtime clients; safe to call twice."""
         with self._lock:
             pool, self._pool = self._pool, None
+            forks, self._forks = self._forks, None
         if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
             pool.close()
+        if forks is not None:
+            forks.close()
         self._runtimes.close()
 
 

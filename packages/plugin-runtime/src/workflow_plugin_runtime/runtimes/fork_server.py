@@ -173,7 +173,7 @@ class _Template:
                 theirs.append(read if child_reads else write)
             environment = os.memfd_create("workflow-call-env", os.MFD_CLOEXEC)
             theirs.append(environment)
-            with open(environment, "wb", closefd=False) as file:  # noqa: PTH123 - a descriptor, not a path
+            with open(environment, "wb", closefd=False) as file:
                 file.write(json.dumps(dict(env)).encode())
             os.lseek(environment, 0, os.SEEK_SET)
             reply, their_reply = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
