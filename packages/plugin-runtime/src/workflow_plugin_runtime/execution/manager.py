@@ -118,7 +118,7 @@ class PluginManager:
         self.on_warning = on_warning
         self._runtimes = RuntimeSet(runtimes)
         self._pool: PluginRuntime | None = None
-        self._forks: ForkServerRuntime | None = None
+        self._forks: dict[RuntimeKind, ForkServerRuntime] = {}
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
@@ -260,8 +260,6 @@ class PluginManager:
         if warm and kind is RuntimeKind.PROCESS:
             return self._warm_pool()
         runtime = self._runtimes.get(kind)
-        if kind is RuntimeKind.PROCESS and manifest.runtime.start is StartMode.FORK:
-            return self._fork_server(runtime)
         if warm and kind is RuntimeKind.DOCKER:
             from ..runtimes.docker.runtime import DockerRuntime
 
@@ -272,7 +270,7 @@ class PluginManager:
 
             if isinstance(runtime, SandboxRuntime):
                 return self._warm_pool(sandbox=runtime)
-        return runtime
+        return self._fork_server(runtime) if manifest.runtime.start is StartMode.FORK else runtime
 
     def _warm_pool(
         self, *, docker: DockerRuntime | None = None, sandbox: SandboxRuntime | None = None
@@ -304,17 +302,19 @@ class PluginManager:
                 self._pool = WarmPool(**options)
             return self._pool
 
-    def _fork_server(self, process: PluginRuntime) -> PluginRuntime:
-        """The fork server of this manager (``runtime.start: fork``), unless an engine gave its own process runtime."""
+    def _fork_server(self, cold: PluginRuntime) -> PluginRuntime:
+        """The fork server of ``cold``'s kind; ``cold`` itself for Docker or an engine's own runtime (not bypassed)."""
         from ..runtimes.fork_server import ForkServerRuntime
         from ..runtimes.process import ProcessRuntime
+        from ..runtimes.sandbox.runtime import SandboxRuntime
 
-        if type(process) is not ProcessRuntime:
-            return process
+        if not isinstance(cold, (ProcessRuntime, SandboxRuntime)) or type(cold) not in (ProcessRuntime, SandboxRuntime):
+            return cold
         with self._lock:
-            if self._forks is None:
-                self._forks = ForkServerRuntime(kill_grace_s=process.kill_grace_s)
-            return self._forks
+            forks = self._forks.get(cold.kind)
+            if forks is None:
+                forks = self._forks[cold.kind] = ForkServerRuntime(cold.kind, kill_grace_s=cold.kill_grace_s)
+            return forks
 
     def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
         """Apply the manifest's ``runtime.pool`` sizing to this plugin's warm workers."""
@@ -333,11 +333,11 @@ class PluginManager:
         """Stop warm workers and release runtime clients; safe to call twice."""
         with self._lock:
             pool, self._pool = self._pool, None
-            forks, self._forks = self._forks, None
+            forks, self._forks = list(self._forks.values()), {}
         if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
             pool.close()
-        if forks is not None:
-            forks.close()
+        for fork_server in forks:
+            fork_server.close()
         self._runtimes.close()
 
 
