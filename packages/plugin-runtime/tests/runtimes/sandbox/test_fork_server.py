@@ -164,7 +164,8 @@ def test_killing_the_sandboxed_template_fails_its_call_and_removes_its_sandbox(
 
     def kill_template(record: LogRecord) -> None:
         if record["message"].startswith("pids "):
-            [plugin] = [pid for pid in before if b"main.py" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            interpreter = plugin_argv(FORKABLE_DIR, entrypoint="main.py")[0].encode()
+            [plugin] = [pid for pid in before if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(interpreter)]
             os.kill(plugin, signal.SIGKILL)  # the template itself, not bwrap around it
 
     result = forks.invoke(forkable("hang"), on_log=kill_template)
