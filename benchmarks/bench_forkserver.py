@@ -10,7 +10,10 @@ Cases, interleaved one call of each per round (medians):
 * ``ForkServerRuntime.invoke``: the same call forked from the plugin's
   template (its start paid once, before the rounds);
 * ``WarmPool.invoke``: the same call answered by a warm worker (no new
-  process at all).
+  process at all);
+* the same three on the bubblewrap sandbox (restricted mode): a new
+  sandbox per call, a child forked in the template's sandbox, a warm
+  sandbox. Skipped, saying why, where the sandbox cannot run.
 
 Usage: ``python benchmarks/bench_forkserver.py [--rounds N] [--quick]``;
 ``--quick`` runs one small round and prints the same table.
@@ -24,16 +27,21 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from _shared import NOOP_PLUGIN, invoke_once, measure
+from bench_sandbox import sandbox_problem
 
 from workflow_plugin_runtime import Invocation, ProcessRuntime, RuntimeKind, WarmPool, plugin_argv
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
+from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
 REQUEST = make_request("noop", {})
 QUICK_ROUNDS = 3
+COLD_PROCESS = "ProcessRuntime.invoke (cold)"
+COLD_SANDBOX = "SandboxRuntime.invoke (cold sandbox)"
 
 
 def _interpreter_floor() -> Callable[[], None]:
@@ -62,35 +70,45 @@ def main() -> None:
         plugin_dir = Path(scratch) / "noop"
         plugin_dir.mkdir()
         (plugin_dir / "main.py").write_text(NOOP_PLUGIN)
-        invocation = Invocation(
+        process = Invocation(
             kind=RuntimeKind.PROCESS,
             plugin_ref="bench/noop",
             request=REQUEST,
             plugin_dir=plugin_dir,
             argv=plugin_argv(plugin_dir, entrypoint="main.py"),
         )
-        cold = ProcessRuntime()
-        forks = ForkServerRuntime()
-        pool = WarmPool(size=1, recycle_after=rounds + 10)
+        sandboxed = replace(process, kind=RuntimeKind.SANDBOX)
+        forks = {kind: ForkServerRuntime(kind) for kind in (RuntimeKind.PROCESS, RuntimeKind.SANDBOX)}
+        pool = WarmPool(size=1, recycle_after=2 * rounds + 10)
         floor = "python -I -c 'import json,sys'"
         cases = {
             floor: _interpreter_floor(),
             "os.fork() + exit + wait": _fork_floor,
-            "ProcessRuntime.invoke (cold)": invoke_once(cold, invocation),
-            "ForkServerRuntime.invoke (fork)": invoke_once(forks, invocation),
-            "WarmPool.invoke (warm)": invoke_once(pool, invocation),
+            COLD_PROCESS: invoke_once(ProcessRuntime(), process),
+            "ForkServerRuntime.invoke (fork)": invoke_once(forks[RuntimeKind.PROCESS], process),
+            "WarmPool.invoke (warm)": invoke_once(pool, process),
         }
+        problem = sandbox_problem()
+        if problem is None:
+            cases |= {
+                COLD_SANDBOX: invoke_once(SandboxRuntime(), sandboxed),
+                "ForkServerRuntime.invoke (fork in a sandbox)": invoke_once(forks[RuntimeKind.SANDBOX], sandboxed),
+                "WarmPool.invoke (warm sandbox)": invoke_once(pool, sandboxed),
+            }
         try:
             medians = measure(cases, rounds)
         finally:
             pool.close()
-            forks.close()
-    cold_s = medians["ProcessRuntime.invoke (cold)"]
+            for fork_server in forks.values():
+                fork_server.close()
     print(f"\nFork server against cold and warm, no-op call ({rounds} rounds, {sys.executable})\n")
-    print(f"| case | median (ms) | ratio to `{floor}` | ratio to cold |")
+    print(f"| case | median (ms) | ratio to `{floor}` | ratio to its kind's cold call |")
     print("| --- | ---: | ---: | ---: |")
     for name, seconds in medians.items():
-        print(f"| {name} | {seconds * 1000:.2f} | {seconds / medians[floor]:.2f}x | {seconds / cold_s:.2f}x |")
+        cold = COLD_SANDBOX if "sandbox" in name else COLD_PROCESS
+        print(f"| {name} | {seconds * 1000:.2f} | {seconds / medians[floor]:.2f}x | {seconds / medians[cold]:.2f}x |")
+    if problem is not None:
+        print(f"\nsandbox cases skipped: {problem}")
 
 
 if __name__ == "__main__":
