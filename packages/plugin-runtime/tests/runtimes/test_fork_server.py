@@ -130,7 +130,7 @@ def test_the_request_and_environment_go_straight_to_the_child(
     runtime: ForkServerRuntime, forkable: MakeInvocation
 ) -> None:
     """The template reads none of a call's bytes and never holds its secrets in its argv or environment."""
-    secret = f"input-secret-{uuid.uuid4().hex}" * 20_000  # about 1 MiB: reading it would show
+    secret = f"input-secret-{uuid.uuid4().hex}" * 1_500  # about 66 KiB: reading it would show
     token = f"env-secret-{uuid.uuid4().hex}"
     runtime.invoke(forkable("where"))  # the template is up; what it read at start-up is not counted
     invocation = forkable("echo", {"secret": secret}, secret_inputs=["secret"], env={"TOKEN": token})
@@ -264,3 +264,13 @@ def test_a_plugin_that_cannot_be_imported_runs_cold_and_fails_as_cold(
     assert forked.failure is not None and forked.failure.kind is FailureKind.CRASHED
     assert _comparable(forked) == _comparable(cold)
     assert "broken at import" in forked.stderr_tail
+
+
+def test_a_python_plugin_that_never_calls_run_is_run_cold_once_its_template_is_not_ready(
+    runtime: ForkServerRuntime, raw: MakeInvocation
+) -> None:
+    """The hand-written protocol plugin reads its stdin (the control socket) instead of forking: no template."""
+    invocation = raw("echo", {"text": "cold after all"}, timeout_s=1.0)
+    result = runtime.invoke(invocation)
+    assert runtime.template_pid(invocation) is None
+    assert _comparable(result) == _comparable(ProcessRuntime().invoke(invocation))

@@ -63,10 +63,17 @@ from .supervise import supervise
 from .supervised_result import ProcessOutcome, supervised_result
 from .warm_worker import Spawn, WorkerGone, process_spawn
 
-__all__ = ["FORK_KINDS", "ForkServerRuntime"]
+__all__ = ["FORK_KINDS", "TEMPLATE_READY_S", "ForkServerRuntime"]
 
 FORK_KINDS = (RuntimeKind.PROCESS, RuntimeKind.SANDBOX)
 """Where a call can be forked from a template: a trusted process, a sandbox (Docker starts containers)."""
+TEMPLATE_READY_S = 10.0
+"""How long a template may take to import the plugin and say it is ready (at most the call's timeout).
+
+Longer than a warm worker's wait: a plugin that is not ready by then runs
+cold for the rest of the run, and a busy machine must not cause that. A
+``.py`` entrypoint that never calls the SDK's ``run()`` costs its first
+call this wait, once per run."""
 
 _Key = tuple[object, ...]
 
@@ -172,7 +179,8 @@ class ForkServerRuntime:
                 del self._templates[key]
                 template.close()
             try:  # under the lock: two calls at once start one template, not two
-                template = Template(self._spawn(invocation), ready_timeout_s=invocation.timeout_s)
+                ready_s = min(TEMPLATE_READY_S, invocation.timeout_s)
+                template = Template(self._spawn(invocation), ready_timeout_s=ready_s)
             except (TemplateFailed, WorkerGone):
                 self._cannot_fork.add(key)
                 return None
