@@ -117,7 +117,7 @@ class ForkServerRuntime:
                 self._forget(invocation, template)
                 return _lost(invocation, f"its fork server's template cannot fork a call ({exc.reason})", started)
             outcome = self._supervise(invocation, call, started=started, on_log=on_log)
-        failed = outcome.failed
+        hit_limit = outcome.failed and (template.spawn.oom_killed() or template.spawn.pids_exhausted())
         result = supervised_result(
             invocation,
             outcome,
@@ -127,9 +127,11 @@ class ForkServerRuntime:
             killed="its process group" if self._kind is RuntimeKind.PROCESS else "its process group in its sandbox",
             cpu_time_s=outcome.cpu_time_s,
             peak_memory_bytes=outcome.peak_memory_bytes,
-            oom_limit_bytes=invocation.limits.memory_bytes if failed and template.spawn.oom_killed() else None,
-            pids_limit=invocation.limits.pids if failed and template.spawn.pids_exhausted() else None,
+            oom_limit_bytes=invocation.limits.memory_bytes if hit_limit and template.spawn.oom_killed() else None,
+            pids_limit=invocation.limits.pids if hit_limit and template.spawn.pids_exhausted() else None,
         )
+        if hit_limit:  # a sandbox's limit counters never go back: the next call gets a new sandbox
+            self._forget(invocation, template)
         if not call.template_lost:
             return result
         self._forget(invocation, template)

@@ -189,6 +189,8 @@ class Template:
         try:
             reply.settimeout(max(deadline - time.monotonic(), 0.001))
             message, fds, _, _ = socket.recv_fds(reply, FORK_MAX_MESSAGE_BYTES, 1)
+        except TimeoutError:
+            message, fds = FORK_FAILED_PREFIX + b"it did not fork within the call's timeout", []
         except OSError:
             message, fds = b"", []
         if not message.startswith(FORK_FORKED_PREFIX) or len(fds) != 1:

@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import Invocation, InvocationResult, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import (
+    Invocation,
+    InvocationResult,
+    MiB,
+    ResourceLimits,
+    RuntimeKind,
+    plugin_argv,
+)
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
 from workflow_plugin_runtime.runtimes.proctree import all_stats
 from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
@@ -172,6 +179,24 @@ def test_killing_the_sandboxed_template_fails_its_call_and_removes_its_sandbox(
     assert result.failure is not None and result.failure.kind is FailureKind.WORKER_LOST
     assert not _descendants(template) and cgroups_left() == []
     assert forks.invoke(forkable("where")).ok and forks.template_pid(forkable("where")) not in (None, template)
+
+
+def test_a_call_killed_at_the_memory_limit_is_told_so_and_the_next_call_gets_a_new_sandbox(
+    forks: ForkServerRuntime, forkable: MakeInvocation, cgroups_required: None, cgroups_left: Callable[[], list[Path]]
+) -> None:
+    """The sandbox's limit counters never go back: a template whose sandbox hit one is replaced."""
+    limits = ResourceLimits(memory_bytes=96 * MiB)
+    forks.invoke(forkable("where", limits=limits))
+    template = forks.template_pid(forkable("where", limits=limits))
+    result = forks.invoke(forkable("allocate", {"mib": 256}, limits=limits))
+    assert result.failure is not None and result.failure.kind is FailureKind.CRASHED, result.failure
+    assert (
+        "killed at its memory limit of 96 MiB (grant more with permissions.resources.memory)" in result.failure.message
+    )
+    after = forks.invoke(forkable("where", limits=limits))
+    assert after.ok and forks.template_pid(forkable("where", limits=limits)) not in (None, template)
+    forks.close()
+    assert cgroups_left() == []
 
 
 def test_closing_the_runtime_leaves_no_process_and_no_cgroup(
