@@ -126,6 +126,27 @@ def test_each_call_is_a_fresh_child_of_one_template_that_imported_the_plugin(
     assert first["pgid"] == first["sid"] == first["pid"]  # its own session, as a cold process
 
 
+def test_calls_at_once_start_one_template_and_run_side_by_side(
+    runtime: ForkServerRuntime, forkable: MakeInvocation
+) -> None:
+    barrier = threading.Barrier(3)
+    results: list[InvocationResult] = []
+
+    def call() -> None:
+        barrier.wait()
+        results.append(runtime.invoke(forkable("where")))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outputs = [result.outputs for result in results]
+    assert all(output is not None for output in outputs), [result.failure for result in results]
+    assert {output["ppid"] for output in outputs if output} == {runtime.template_pid(forkable("where"))}
+    assert len({output["pid"] for output in outputs if output}) == 3
+
+
 def test_the_request_and_environment_go_straight_to_the_child(
     runtime: ForkServerRuntime, forkable: MakeInvocation
 ) -> None:

@@ -89,6 +89,7 @@ class ForkServerRuntime:
         self._cold = _cold_runtime(kind, kill_grace_s=kill_grace_s)
         self._templates: dict[_Key, Template] = {}
         self._cannot_fork: set[_Key] = set()
+        self._starting: dict[_Key, threading.Lock] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -169,25 +170,38 @@ class ForkServerRuntime:
             yield Path(scratch)
 
     def _template(self, invocation: Invocation) -> Template | None:
-        """The running template of ``invocation``'s plugin, started now if needed; None: run it cold."""
+        """The running template of ``invocation``'s plugin, started now if needed; None: run it cold.
+
+        One plugin's template starts under that plugin's own lock (two calls
+        at once start one template, not two); other plugins' calls go on.
+        """
         key = _key_of(invocation)
         with self._lock:
-            if self._closed or key in self._cannot_fork:
-                return None
-            template = self._templates.get(key)
-            if template is not None and template.running():
-                return template
-            if template is not None:
-                del self._templates[key]
+            starting = self._starting.setdefault(key, threading.Lock())
+        with starting:
+            with self._lock:
+                if self._closed or key in self._cannot_fork:
+                    return None
+                template = self._templates.pop(key, None)
+                if template is not None and template.running():
+                    self._templates[key] = template
+                    return template
+            if template is not None:  # it ended between calls: replaced
                 template.close()
-            try:  # under the lock: two calls at once start one template, not two
-                ready_s = min(TEMPLATE_READY_S, invocation.timeout_s)
-                template = Template(self._spawn(invocation), ready_timeout_s=ready_s)
+            try:
+                template = Template(
+                    self._spawn(invocation), ready_timeout_s=min(TEMPLATE_READY_S, invocation.timeout_s)
+                )
             except (TemplateFailed, WorkerGone):
-                self._cannot_fork.add(key)
+                with self._lock:
+                    self._cannot_fork.add(key)
                 return None
-            self._templates[key] = template
-            return template
+            with self._lock:
+                if not self._closed:
+                    self._templates[key] = template
+                    return template
+            template.close()  # the runtime closed while it started
+            return None
 
     def _spawn(self, invocation: Invocation) -> Spawn:
         """How to start a template: a warm worker's start, with the fork switch as its only configured variable."""
