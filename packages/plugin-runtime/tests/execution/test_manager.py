@@ -13,6 +13,9 @@ from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginMan
 from workflow_plugin_runtime.plugins.resolve import Resolver
 from workflow_plugin_runtime.runtimes.base import PluginRuntime, plugin_argv
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
+from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
+from workflow_plugin_runtime.runtimes.pool import WarmPool
+from workflow_plugin_runtime.runtimes.proctree import read_stat
 from workflow_plugin_runtime.runtimes.registry import register_runtime
 from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 from workflow_plugin_runtime.workflows.permissions import Permissions, SecurityMode
@@ -33,6 +36,29 @@ def test_a_trusted_call_runs_on_the_runtime_registered_for_processes(registered_
     assert outcome.call is not None and outcome.call.runtime is made
     assert outcome.call.invocation.kind is RuntimeKind.PROCESS
     assert outcome.outputs == {"count": 2} and outcome.metrics.runtime is RuntimeKind.PROCESS
+
+
+RUNTIME_PLUGINS = Path(__file__).parents[1] / "fixtures" / "runtime_plugins"
+
+
+def test_a_trusted_call_of_a_start_fork_plugin_runs_forked_from_its_template():
+    """``runtime.start: fork``: the manager's one fork server, whose template the child's parent is."""
+    with PluginManager(Resolver([RUNTIME_PLUGINS], entry_points=False)) as trusted:
+        executor = PluginExecutor(trusted)
+        first, second = executor.run("test/forkable.where", {}), executor.run("test/forkable.where", {})
+        assert first.call is not None and second.call is not None
+        assert isinstance(first.call.runtime, ForkServerRuntime) and second.call.runtime is first.call.runtime
+        template = first.call.runtime.template_pid(first.call.invocation)
+    assert first.outputs is not None and second.outputs is not None
+    assert first.outputs["ppid"] == second.outputs["ppid"] == template
+    assert first.outputs["pid"] != second.outputs["pid"]
+    assert template is not None and read_stat(template) is None  # stopped and reaped as the manager closed
+
+
+def test_warm_workers_asked_for_serve_a_start_fork_plugin_warm():
+    with PluginManager(Resolver([RUNTIME_PLUGINS], entry_points=False), policy=ExecutionPolicy(pool=True)) as warm:
+        call = warm.prepare("test/forkable.where", {})
+        assert isinstance(call.runtime, WarmPool)
 
 
 def test_a_restricted_call_is_a_docker_invocation_for_the_docker_runtime():

@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from workflow_plugin_runtime.config import PoolSettings
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError
-from workflow_plugin_runtime.plugins.manifest import Access, thaw_manifest_data
+from workflow_plugin_runtime.plugins.manifest import Access, StartMode, thaw_manifest_data
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest, manifest_problems
 from workflow_plugin_runtime.schemas.violations import schema_violations
 
@@ -103,6 +103,7 @@ def test_defaults_of_a_minimal_manifest() -> None:
     manifest = load_manifest(FIXTURES / "minimal")
     assert manifest.runtime.timeout == 30.0
     assert manifest.runtime.pool is None
+    assert manifest.runtime.start is StartMode.COLD
     assert manifest.runtime.image == "tools/minimal:0.1"
     assert manifest.description == ""
     assert manifest.capabilities.network is False
@@ -246,6 +247,27 @@ def test_entrypoint_must_be_a_python_file_inside_the_plugin(
     error = error_for(tmp_path, VALID.replace("main.py", entrypoint), files=files)
     assert message in error.message
     assert where(error) == (5, 15, "runtime.entrypoint")
+
+
+def test_start_fork_is_read_into_the_model(tmp_path: Path) -> None:
+    manifest = load_manifest(
+        plugin(tmp_path, VALID.replace("  entrypoint: main.py", "  entrypoint: main.py\n  start: fork"))
+    )
+    assert manifest.runtime.start is StartMode.FORK
+
+
+def test_start_fork_needs_a_python_entrypoint(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("  entrypoint: main.py", "  command: [node, index.js]\n  start: fork"))
+    assert error.message.startswith("start: fork needs a Python entrypoint")
+    assert error.hint is not None and "runtime.entrypoint" in error.hint
+    assert where(error) == (6, 10, "runtime.start")
+
+
+def test_an_unknown_start_mode_lists_the_choices(tmp_path: Path) -> None:
+    error = error_for(tmp_path, VALID.replace("  entrypoint: main.py", "  entrypoint: main.py\n  start: forked"))
+    assert error.message == 'expected one of cold, fork; got string "forked"'
+    assert error.hint == "did you mean 'fork'?"
+    assert where(error)[2] == "runtime.start"
 
 
 def test_entrypoint_symlink_out_of_the_plugin_is_refused(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from workflow_plugin_sdk.protocol import make_request
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins"
 PROBE_DIR = FIXTURES / "probe"
 RAW_DIR = FIXTURES / "raw"
+FORKABLE_DIR = FIXTURES / "forkable"
 
 MakeInvocation = Callable[..., Invocation]
 
@@ -55,5 +56,15 @@ def raw() -> MakeInvocation:
 
     def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
         return _make(RAW_DIR, "raw.py", action, inputs, **fields)
+
+    return make
+
+
+@pytest.fixture
+def forkable() -> MakeInvocation:
+    """A process invocation of the fork server's fixture plugin (``runtime.start: fork``)."""
+
+    def make(action: str, inputs: dict[str, Any] | None = None, **fields: Any) -> Invocation:
+        return _make(FORKABLE_DIR, "main.py", action, inputs, **fields)
 
     return make

@@ -48,7 +48,18 @@ PROTOCOL_VERSION = 1
 """The protocol version this SDK speaks; separate from the package version."""
 
 SERVE_ENV_VAR = "WORKFLOW_PLUGIN_SERVE"
-"""Set to ``"1"`` by the runtime to start a plugin as a pooled worker."""
+"""Set to ``"1"`` by the runtime to start a plugin as a pooled worker, to ``"fork"`` as a fork server's template."""
+
+FORK_SERVE_VALUE = "fork"
+"""``WORKFLOW_PLUGIN_SERVE=fork``: a template that forks one process per call (see ``_fork_server``)."""
+FORK_CALL_MESSAGE = b"call"
+FORK_READY_MESSAGE = b"ready"
+FORK_FORKED_PREFIX = b"forked "
+FORK_EXITED_PREFIX = b"exited "
+FORK_FAILED_PREFIX = b"failed "
+FORK_CALL_FDS = 5
+"""A fork server's call message carries these descriptors: stdin, stdout, stderr, environment, reply socket."""
+FORK_MAX_MESSAGE_BYTES = 4096
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

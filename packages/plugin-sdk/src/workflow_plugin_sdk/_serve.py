@@ -19,6 +19,7 @@ from ._errors import ProtocolError
 from ._protocol import (
     EXIT_BAD_REQUEST,
     EXIT_OK,
+    FORK_SERVE_VALUE,
     SERVE_ENV_VAR,
     decode_request,
     encode_message,
@@ -142,11 +143,20 @@ def run(registry: ActionRegistry | None = None) -> NoReturn:
     """The plugin's entry point: answer in protocol on stdin/stdout, then exit.
 
     Started with ``WORKFLOW_PLUGIN_SERVE=1`` it becomes a pooled worker;
-    otherwise it answers exactly one request.
+    with ``fork``, a fork server's template, which comes back here only in
+    each forked child, to answer that child's one request as a one-shot
+    process does; otherwise it answers exactly one request.
     """
     actions = registry if registry is not None else default_registry
+    forked = os.environ.get(SERVE_ENV_VAR) == FORK_SERVE_VALUE
+    if forked:
+        from ._fork_server import end_call, serve_forks  # only a template pays for sockets and selectors
+
+        serve_forks()
     channel, redirect = _claim_stdout()
     loop = serve if os.environ.get(SERVE_ENV_VAR) == "1" else run_once
     code = loop(sys.stdin.buffer, channel, actions, redirect)
     sys.stderr.flush()
+    if forked:
+        end_call(code)
     sys.exit(code)

@@ -30,7 +30,7 @@ from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
-from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest
+from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode
 from ..plugins.provenance import plugin_content_hash
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
@@ -42,6 +42,7 @@ from ..workflows.permissions import Permissions, SecurityMode, capability_proble
 if TYPE_CHECKING:
     from ..runtimes.docker.image import ImageIdentity
     from ..runtimes.docker.runtime import DockerRuntime
+    from ..runtimes.fork_server import ForkServerRuntime
     from ..runtimes.sandbox.runtime import SandboxRuntime
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
@@ -117,6 +118,7 @@ class PluginManager:
         self.on_warning = on_warning
         self._runtimes = RuntimeSet(runtimes)
         self._pool: PluginRuntime | None = None
+        self._forks: dict[RuntimeKind, ForkServerRuntime] = {}
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
@@ -268,7 +270,7 @@ class PluginManager:
 
             if isinstance(runtime, SandboxRuntime):
                 return self._warm_pool(sandbox=runtime)
-        return runtime
+        return self._fork_server(runtime) if manifest.runtime.start is StartMode.FORK else runtime
 
     def _warm_pool(
         self, *, docker: DockerRuntime | None = None, sandbox: SandboxRuntime | None = None
@@ -300,6 +302,20 @@ class PluginManager:
                 self._pool = WarmPool(**options)
             return self._pool
 
+    def _fork_server(self, cold: PluginRuntime) -> PluginRuntime:
+        """The fork server of ``cold``'s kind; ``cold`` itself for Docker or an engine's own runtime (not bypassed)."""
+        from ..runtimes.fork_server import ForkServerRuntime
+        from ..runtimes.process import ProcessRuntime
+        from ..runtimes.sandbox.runtime import SandboxRuntime
+
+        if not isinstance(cold, (ProcessRuntime, SandboxRuntime)) or type(cold) not in (ProcessRuntime, SandboxRuntime):
+            return cold
+        with self._lock:
+            forks = self._forks.get(cold.kind)
+            if forks is None:
+                forks = self._forks[cold.kind] = ForkServerRuntime(cold.kind, kill_grace_s=cold.kill_grace_s)
+            return forks
+
     def _size_pool(self, manifest: PluginManifest, invocation: Invocation) -> None:
         """Apply the manifest's ``runtime.pool`` sizing to this plugin's warm workers."""
         from ..runtimes.pool import WarmPool
@@ -317,8 +333,11 @@ class PluginManager:
         """Stop warm workers and release runtime clients; safe to call twice."""
         with self._lock:
             pool, self._pool = self._pool, None
+            forks, self._forks = list(self._forks.values()), {}
         if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
             pool.close()
+        for fork_server in forks:
+            fork_server.close()
         self._runtimes.close()
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "FilesystemNeed",
     "PluginManifest",
     "RuntimeSettings",
+    "StartMode",
     "serves_by_default",
     "thaw_manifest_data",
     "to_model",
@@ -76,19 +77,28 @@ class Capabilities(FrozenRecord):
         _set(self, "env", env)
 
 
+class StartMode(enum.StrEnum):
+    """How a trusted call's process starts: a new interpreter, or forked from the plugin's template."""
+
+    COLD = "cold"
+    FORK = "fork"
+
+
 class RuntimeSettings(FrozenRecord):
     """How to start the plugin: exactly one of ``entrypoint`` (relative POSIX path) or ``command``.
 
     ``serve``: whether it speaks the serve loop (warm workers are tried only then).
+    ``start``: how each trusted cold call's process starts (``runtime.start``).
     """
 
-    __slots__ = ("command", "entrypoint", "image", "pool", "serve", "timeout")
+    __slots__ = ("command", "entrypoint", "image", "pool", "serve", "start", "timeout")
     entrypoint: str | None
     command: tuple[str, ...] | None
     image: str
     timeout: float
     pool: PoolSettings | None
     serve: bool
+    start: StartMode
 
     def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
@@ -98,6 +108,7 @@ class RuntimeSettings(FrozenRecord):
         timeout: float = DEFAULT_TIMEOUT_S,
         pool: PoolSettings | None = None,
         serve: bool | None = None,
+        start: StartMode = StartMode.COLD,
     ) -> None:
         _set(self, "entrypoint", entrypoint)
         _set(self, "command", command)
@@ -105,6 +116,7 @@ class RuntimeSettings(FrozenRecord):
         _set(self, "timeout", timeout)
         _set(self, "pool", pool)
         _set(self, "serve", serves_by_default(entrypoint=entrypoint, pool=pool) if serve is None else serve)
+        _set(self, "start", start)
 
 
 def serves_by_default(*, entrypoint: str | None, pool: PoolSettings | None) -> bool:
@@ -300,6 +312,7 @@ def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> 
             timeout=float(runtime.get("timeout", DEFAULT_TIMEOUT_S)),
             pool=None if pool is None else _pool_settings(pool),
             serve=runtime.get("serve"),
+            start=StartMode(runtime.get("start", StartMode.COLD)),
         ),
         capabilities=Capabilities(
             network=bool(capabilities.get("network", False)),

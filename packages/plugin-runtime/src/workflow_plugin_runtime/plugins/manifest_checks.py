@@ -150,6 +150,12 @@ class _SemanticChecks:
         command = runtime.get("command")
         if command and command[0] in checked:
             yield from self._inside_plugin(("runtime", "command", 0), command[0])
+        if runtime.get("start") == "fork" and entrypoint is None:
+            yield self._problem(
+                ("runtime", "start"),
+                "start: fork needs a Python entrypoint (the SDK's run() is the fork server's template), not a command",
+                hint="use start: fork only with runtime.entrypoint and an SDK plugin, or remove it (cold starts)",
+            )
         if runtime.get("serve") is False and "pool" in runtime:
             yield self._problem(
                 ("runtime", "serve"),

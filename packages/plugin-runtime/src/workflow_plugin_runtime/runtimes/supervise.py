@@ -34,12 +34,13 @@ from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
 from .outcome import Termination
 from .proctree import ProcessTree
 from .streams import BoundedStdout, LogStream
-from .supervised_result import ProcessOutcome
+from .supervised_result import ProcessOutcome, Reaped, SupervisedProcess
 
 __all__ = [
     "EXIT_DRAIN_S",
     "run_supervised",
     "start_plugin_process",
+    "supervise",
 ]
 
 EXIT_DRAIN_S = 0.5
@@ -70,8 +71,10 @@ class _Supervision:
 
     def __init__(
         self,
-        process: subprocess.Popen[bytes],
+        process: SupervisedProcess,
         *,
+        reap: Callable[[], Reaped],
+        pidfd: int | None,
         request: bytes,
         deadline: Deadline,
         stdout: BoundedStdout,
@@ -81,6 +84,7 @@ class _Supervision:
     ) -> None:
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
         self.process = process
+        self.reap = reap
         self.tree = ProcessTree(process.pid)
         self.terminate_leader = terminate_leader
         self.stdout = stdout
@@ -91,7 +95,7 @@ class _Supervision:
         self.drain_until: float | None = None
         self.pending = memoryview(request)
         self.selector = selectors.DefaultSelector()
-        self.pidfd = _open_pidfd(process.pid)
+        self.pidfd = pidfd
         for stream in (process.stdin, process.stdout, process.stderr):
             os.set_blocking(stream.fileno(), False)
         self.stdin_fd: int | None = process.stdin.fileno()
@@ -202,16 +206,13 @@ class _Supervision:
         if data and not self.logs.feed(data) and self.watch.termination is Termination.COMPLETED:
             self.watch.stop(Termination.STDERR_TOO_LARGE, graceful=False)
 
-    def finish(self) -> tuple[int, resource.struct_rusage]:
+    def finish(self) -> Reaped:
         """Kill what is left, reap the plugin and release every descriptor."""
         try:
             if not self.exited:
                 self.tree.scan()
             self.tree.signal_all(signal.SIGKILL)
-            _, status, usage = os.wait4(self.process.pid, 0)
-            self.process.returncode = os.waitstatus_to_exitcode(status)
-            reaper.ended(self.process)
-            return status, usage
+            return self.reap()
         finally:
             self._close_stdin()
             self.selector.close()
@@ -222,12 +223,11 @@ class _Supervision:
                     stream.close()
 
 
-def _abandon(process: subprocess.Popen[bytes]) -> None:
+def _abandon(process: SupervisedProcess, reap: Callable[[], Reaped]) -> None:
     """Kill and reap a process whose supervision could not even begin."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    reaper.ended(process)
+    reap()
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
@@ -236,6 +236,20 @@ def _abandon(process: subprocess.Popen[bytes]) -> None:
 def _peak_rss_bytes(usage: resource.struct_rusage) -> int:
     maxrss = int(usage.ru_maxrss)
     return maxrss if sys.platform == "darwin" else maxrss * 1024
+
+
+def _reaper_of(process: subprocess.Popen[bytes]) -> Callable[[], Reaped]:
+    """How a process of ours is reaped: ``wait4``, then :func:`.reaper.ended`."""
+
+    def reap() -> Reaped:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        reaper.ended(process)
+        return Reaped(
+            status=status, cpu_time_s=usage.ru_utime + usage.ru_stime, peak_memory_bytes=_peak_rss_bytes(usage)
+        )
+
+    return reap
 
 
 def start_plugin_process(
@@ -292,13 +306,58 @@ def run_supervised(
     """
     started = time.monotonic()
     process = start_plugin_process(argv, cwd=cwd, env=env, pass_fds=pass_fds)
-    stdout = BoundedStdout(max_stdout_bytes)
-    logs = LogStream(max_stderr_bytes, on_log)
     try:
         if on_start is not None:
             on_start(process)
+        pidfd = _open_pidfd(process.pid)
+    except BaseException:
+        _abandon(process, _reaper_of(process))
+        raise
+    return supervise(
+        process,
+        reap=_reaper_of(process),
+        pidfd=pidfd,
+        started=started,
+        request=request,
+        timeout_s=timeout_s,
+        max_stdout_bytes=max_stdout_bytes,
+        max_stderr_bytes=max_stderr_bytes,
+        cancel=cancel,
+        on_log=on_log,
+        kill_grace_s=kill_grace_s,
+        terminate_leader=terminate_leader,
+    )
+
+
+def supervise(
+    process: SupervisedProcess,
+    *,
+    reap: Callable[[], Reaped],
+    pidfd: int | None,
+    started: float,
+    request: bytes,
+    timeout_s: float,
+    max_stdout_bytes: int,
+    max_stderr_bytes: int,
+    cancel: threading.Event | None = None,
+    on_log: LogCallback | None = None,
+    kill_grace_s: float = KILL_GRACE_S,
+    terminate_leader: bool = True,
+) -> ProcessOutcome:
+    """Supervise a started process to its end: :func:`run_supervised` after the start, for any process.
+
+    A process that is not our child (a fork server's call, :mod:`.fork_server`)
+    comes with a ``pidfd`` (its end seen through it; this takes it over and
+    closes it) and a ``reap`` that asks its parent how it ended. The
+    deadline runs from ``started``.
+    """
+    stdout = BoundedStdout(max_stdout_bytes)
+    logs = LogStream(max_stderr_bytes, on_log)
+    try:
         supervision = _Supervision(
             process,
+            reap=reap,
+            pidfd=pidfd,
             request=request,
             deadline=Deadline(at=started + timeout_s, cancel=cancel),
             stdout=stdout,
@@ -307,16 +366,19 @@ def run_supervised(
             terminate_leader=terminate_leader,
         )
     except BaseException:
-        _abandon(process)
+        if pidfd is not None:
+            os.close(pidfd)
+        _abandon(process, reap)
         raise
     ready = time.monotonic()
     try:
         supervision.run()
     finally:
         over = time.monotonic()
-        status, usage = supervision.finish()
+        reaped = supervision.finish()
     if not logs.overflowed:
         logs.finish()
+    status = reaped.status
     signaled = os.WIFSIGNALED(status)
     return ProcessOutcome(
         stdout=stdout.value(),
@@ -325,8 +387,8 @@ def run_supervised(
         signal=os.WTERMSIG(status) if signaled else None,
         ready_at=ready,
         answered_at=supervision.watch.action_ended_at(answered=supervision.answered_at, over=over),
-        cpu_time_s=usage.ru_utime + usage.ru_stime,
-        peak_memory_bytes=_peak_rss_bytes(usage),
+        cpu_time_s=reaped.cpu_time_s,
+        peak_memory_bytes=reaped.peak_memory_bytes,
         logs=logs.records,
         stderr_tail=logs.tail(),
     )

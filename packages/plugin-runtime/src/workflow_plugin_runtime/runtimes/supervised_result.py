@@ -11,13 +11,39 @@ the limits it saw hit, when its scratch folder was made and removed) and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO, Protocol
 
 from workflow_plugin_sdk.protocol import LogRecord
 
 from .base import Invocation, InvocationResult, Metrics, RuntimeKind, Timings
 from .outcome import Ending, Termination, classify
 
-__all__ = ["ProcessOutcome", "supervised_result"]
+__all__ = ["ProcessOutcome", "Reaped", "SupervisedProcess", "supervised_result"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """How a supervised process ended (its wait status) and what it used, once it is reaped."""
+
+    status: int
+    cpu_time_s: float
+    peak_memory_bytes: int
+
+
+class SupervisedProcess(Protocol):
+    """What the loop drives: a session leader's pid and its three pipes (a ``Popen``, or a fork server's call)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdin(self) -> IO[bytes] | None: ...
+
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+
+    @property
+    def stderr(self) -> IO[bytes] | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
 from workflow_plugin_runtime.runtimes.base import Invocation, MiB, ResourceLimits
-from workflow_plugin_runtime.runtimes.sandbox.limits import FILE_SIZE_LIMIT, OPEN_FILES_LIMIT, cgroup_parents
+from workflow_plugin_runtime.runtimes.sandbox.limits import FILE_SIZE_LIMIT, OPEN_FILES_LIMIT
 from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime, cpu_time_limit
 from workflow_plugin_runtime.workflows.mount_sources import Mount
 
@@ -43,13 +43,6 @@ def _zombie_children() -> list[int]:
             if fields[0] == "Z" and int(fields[1]) == os.getpid():
                 zombies.append(int(entry.name))
     return zombies
-
-
-@pytest.fixture
-def cgroups_required() -> None:
-    """The limit messages come from the cgroups' counters: a root engine with cgroup v1 has them."""
-    if cgroup_parents() is None:
-        pytest.skip("no cgroup v1 controllers this process may use (the engine is not root, or cgroup v2 only)")
 
 
 def test_a_fork_bomb_is_bounded_by_the_pids_limit_and_told_so(
