@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from _shared import NOOP_PLUGIN, invoke_once, measure
+from _shared import NOOP_PLUGIN, invoke_once, measure, parse_args_with_quick
 from bench_sandbox import sandbox_problem
 
 from workflow_plugin_runtime import Invocation, ProcessRuntime, RuntimeKind, WarmPool, plugin_argv
@@ -63,9 +63,7 @@ def _fork_floor() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROUNDS} rounds: the same table in seconds")
-    args = parser.parse_args()
-    rounds = QUICK_ROUNDS if args.quick else args.rounds
+    rounds = parse_args_with_quick(parser, rounds=QUICK_ROUNDS).rounds
     with tempfile.TemporaryDirectory() as scratch:
         plugin_dir = Path(scratch) / "noop"
         plugin_dir.mkdir()
