@@ -295,15 +295,6 @@ def hanging_docker_daemon() -> Iterator[str]:
 
 
 @dataclass(frozen=True)
-class DaskWorkerSpec:
-    """One ``dask worker`` process (with its nanny): its name, working directory (its project) and resources."""
-
-    name: str
-    cwd: Path
-    resources: str | None = None
-
-
-@dataclass(frozen=True)
 class DaskProcesses:
     """A running scheduler and its workers; ``logs`` are every process's captured output files."""
 
@@ -329,21 +320,22 @@ def _wait_for_file(path: Path, process: subprocess.Popen[bytes], *, seconds: flo
 
 @pytest.fixture
 def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
-    """``dask_processes(workers=[DaskWorkerSpec(...)], env={...})``: a scheduler and workers, stopped afterwards.
+    """``dask_processes(workers={name: folder}, resources={name: "sandbox=1"})``: a scheduler and workers.
 
-    Every process listens on 127.0.0.1 only, in a session of its own, its
-    output in a file under the test's folder; the fixture waits until every
-    worker has joined the scheduler.
+    Each worker (``dask worker``, with its nanny) runs in its folder (its
+    project), with the resources given for its name. Every process listens
+    on 127.0.0.1 only, in a session of its own, its output in a file under
+    the test's folder; the fixture waits until every worker has joined.
     """
     started: list[subprocess.Popen[bytes]] = []
     opened: list[Any] = []
 
-    def start(*, workers: list[DaskWorkerSpec], env: dict[str, str] | None = None) -> DaskProcesses:
+    def start(*, workers: dict[str, Path], resources: dict[str, str] | None = None) -> DaskProcesses:
         from distributed import Client
 
         folder = tmp_path / f"dask-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
-        environment = {**os.environ, "WORKFLOW_STATE_DIR": str(folder / "state"), **(env or {})}
+        environment = {**os.environ, "WORKFLOW_STATE_DIR": str(folder / "state")}
         environment.pop("WORKFLOW_PLUGINS_PATH", None)
         scheduler_file = folder / "scheduler.json"
         logs = []
@@ -368,14 +360,14 @@ def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
             folder,
         )  # fmt: skip
         _wait_for_file(scheduler_file, scheduler)
-        for spec in workers:
+        for name, cwd in workers.items():
             command = _dask_command(
                 "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1", "--no-dashboard",
-                "--nthreads", "2", "--name", spec.name,
+                "--nthreads", "2", "--name", name,
             )  # fmt: skip
-            if spec.resources:
-                command += ["--resources", spec.resources]
-            launch(f"worker-{spec.name}", command, spec.cwd)
+            if name in (resources or {}):
+                command += ["--resources", (resources or {})[name]]
+            launch(f"worker-{name}", command, cwd)
         with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
             client.wait_for_workers(len(workers), timeout=120)
             address = client.scheduler.address
