@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode, InvalidInput
+from ..errors import ErrorKind, ExitCode, InvalidInput
 from .workflow_common import (
     PluginsPathOption,
     SecretsFileOption,
@@ -284,11 +284,21 @@ def _task_executor(
     A worker missing a plugin, or holding another copy, stops the run before
     it starts: one report of them all (exit 2).
     """
-    from workflow_plugin_runtime import ExecutorKind, FailureKind, PluginExecutor, dask_executor
+    from workflow_plugin_runtime import ExecutorKind, FailureKind, PluginExecutor, Problem
 
     if settings.kind is not ExecutorKind.DASK:
         yield PluginExecutor(manager)
         return
+    try:
+        from workflow_plugin_runtime import dask_executor
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("distributed", "dask"):
+            raise
+        problem = Problem(
+            "the dask executor needs Dask's distributed, which is not installed here",
+            hint="pip install 'workflow-plugin-runtime[dask]' (or run with --executor local)",
+        )
+        raise InvalidInput(ErrorKind.INVALID, [problem]) from None
     with dask_executor(settings, manager=manager, concurrency=concurrency, secrets=secrets) as executor:
         problems = executor.preflight(workflow)
         if problems:
