@@ -282,7 +282,7 @@ def load_config(
     for default in (project_root / CONFIG_DIRNAME / "plugins", project_root / "plugins", user_data_dir / "plugins"):
         paths.append(PluginsPath(default, PathSource.DEFAULT, "default"))
 
-    settings, executor_base = _merged_settings(project, user, bases=(user_config_dir, project_root))
+    settings = _merged_settings(project, user, bases=(user_config_dir, project_root))
     return Config(
         project_root=project_root,
         plugins_paths=_unique(paths),
@@ -291,7 +291,7 @@ def load_config(
         backend=restricted_backend(settings.get("restricted", {}).get("backend", _AUTO)),
         pool=pool_settings(settings.get("pool")),
         pool_enabled=bool(settings.get("pool", {}).get("enabled", False)),
-        executor=_executor_settings(settings.get("executor"), base=executor_base),
+        executor=_executor_settings(settings.get("executor")),
     )
 
 
@@ -332,42 +332,38 @@ def _unique(paths: list[PluginsPath]) -> tuple[PluginsPath, ...]:
 
 def _merged_settings(
     project: YamlDocument | None, user: YamlDocument | None, *, bases: tuple[Path, Path]
-) -> tuple[dict[str, Any], Path]:
-    """Each section, the project's keys over the user's; and the folder the ``executor`` section's paths start from.
+) -> dict[str, Any]:
+    """Each section, the project's keys over the user's.
 
     ``bases`` are the user config's folder and the project root, in that
-    order: the TLS paths of the file that set the ``executor`` section last.
+    order: the ``executor.tls`` paths are made absolute from the folder of
+    the file that set them.
     """
     merged: dict[str, Any] = {}
-    executor_base = bases[1]
     for document, base in zip((user, project), bases, strict=True):
         if document is None:
             continue
         for section in ("restricted", "pool", "executor"):
             if section in document.data:
                 merged[section] = {**merged.get(section, {}), **document.data[section]}
-        if "executor" in document.data:
-            executor_base = base
-    return merged, executor_base
+        tls = document.data.get("executor", {}).get("tls")
+        if tls is not None:
+            merged["executor"]["tls"] = {key: _absolute(raw, base) for key, raw in tls.items()}
+    return merged
 
 
-def _executor_settings(section: Mapping[str, Any] | None, *, base: Path) -> ExecutorSettings:
-    """The checked ``executor`` section; TLS paths relative to ``base`` (the folder of the config that set them)."""
+def _executor_settings(section: Mapping[str, Any] | None) -> ExecutorSettings:
+    """The checked ``executor`` section, its TLS paths already absolute."""
     if section is None:
         return ExecutorSettings()
     tls = section.get("tls", {})
-
-    def path(key: str) -> Path | None:
-        raw = tls.get(key)
-        return None if raw is None else _absolute(raw, base)
-
     return ExecutorSettings(
         ExecutorKind(section.get("kind", ExecutorKind.LOCAL.value)),
         section.get("address"),
         project_dir=section.get("project_dir"),
-        tls_ca=path("ca_file"),
-        tls_cert=path("cert_file"),
-        tls_key=path("key_file"),
+        tls_ca=tls.get("ca_file"),
+        tls_cert=tls.get("cert_file"),
+        tls_key=tls.get("key_file"),
     )
 
 
