@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     )
     from .execution.containment import contained_run
     from .execution.dask.executor import DaskExecutor, dask_executor
+    from .execution.dask.remote import WorkerSite
     from .execution.executor import ActionOutcome, PluginExecutor
     from .execution.handlers import HandlerCall, TaskHandler
     from .execution.locking import (
@@ -106,6 +107,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "DaskExecutor": "execution.dask.executor",
     "dask_executor": "execution.dask.executor",
+    "WorkerSite": "execution.dask.remote",
     "ExecutorKind": "config",
     "ExecutorSettings": "config",
     "LocalExecutor": "execution.task_executor",
@@ -306,6 +308,7 @@ __all__ = [
     "TemplateError",
     "ValidationFailed",
     "WarmPool",
+    "WorkerSite",
     "Workflow",
     "WorkflowCheck",
     "WorkflowFileError",
