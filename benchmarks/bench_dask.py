@@ -107,7 +107,7 @@ def main() -> None:
             for warm in (False, True):
                 with PluginManager(resolver, policy=ExecutionPolicy(pool=warm)) as manager:
                     local = PluginExecutor(manager)
-                    remote = DaskExecutor(client, manager=manager, site=site)
+                    remote = DaskExecutor(client, manager=manager, site=site, guard_reruns=False)  # as workflow run
                     if warm:  # start the warm workers of both paths first
                         timed_run(local, workflow)
                         timed_run(remote, workflow)

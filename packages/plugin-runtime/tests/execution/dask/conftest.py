@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -85,6 +86,34 @@ class Held:
 
     def starts(self) -> int:
         return len(self.journal.read_text().splitlines()) if self.journal.exists() else 0
+
+    def kill_its_worker(self) -> tuple[int, int]:
+        """SIGKILL the worker process running the held plugin (the plugin's parent); its and the worker's pids."""
+        plugin = self.wait_started()
+        stat = Path(f"/proc/{plugin}/stat").read_text()
+        worker = int(stat[stat.rfind(")") + 2 :].split()[1])
+        os.kill(worker, signal.SIGKILL)
+        return plugin, worker
+
+
+class Running:
+    """A run going on in a thread of its own, so the test can act on it meanwhile."""
+
+    def __init__(self, run: Callable[[], RunResult]) -> None:
+        self._results: list[RunResult] = []
+        self._thread = threading.Thread(target=lambda: self._results.append(run()), name="test-run", daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float = 120) -> RunResult:
+        self._thread.join(timeout)
+        assert self._results, f"the run did not end within {timeout} s"
+        return self._results[0]
+
+
+@pytest.fixture
+def in_background() -> Callable[[Callable[[], RunResult]], Running]:
+    """``in_background(lambda: run_workflow(...))``: start a run in a thread; ``.result()`` waits for its end."""
+    return Running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -164,23 +163,19 @@ def test_cancel_stops_the_plugin_running_on_a_worker(
     held: Any,
     workflow_file: Callable[[str], Any],
     run_workflow: Callable[..., Any],
+    in_background: Callable[..., Any],
     gone_within: Callable[[int, float], bool],
 ) -> None:
     workflow = workflow_file(HOLD.format(inputs=held.inputs(), extra=""))
     cancel = threading.Event()
-    results: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: results.append(
-            run_workflow(workflow, on_cluster(local_cluster, cluster_plugins), plugins=cluster_plugins, cancel=cancel)
-        )
-    )
-    runner.start()
+    executor = on_cluster(local_cluster, cluster_plugins)
+    running = in_background(lambda: run_workflow(workflow, executor, plugins=cluster_plugins, cancel=cancel))
     plugin = held.wait_started()
     cancel.set()
-    runner.join(timeout=60)
+    result = running.result()
 
-    assert results and results[0].status is RunStatus.CANCELLED
-    assert results[0].tasks["held"].status is TaskStatus.CANCELLED
+    assert result.status is RunStatus.CANCELLED
+    assert result.tasks["held"].status is TaskStatus.CANCELLED
     assert gone_within(plugin, 10)  # killed on the worker, not left holding
 
 
@@ -191,6 +186,7 @@ def test_a_worker_killed_mid_task_is_one_worker_lost_attempt_under_the_retries_p
     held: Any,
     workflow_file: Callable[[str], Any],
     run_workflow: Callable[..., Any],
+    in_background: Callable[..., Any],
     gone_within: Callable[[int, float], bool],
     retries: int,
     status: TaskStatus,
@@ -198,20 +194,14 @@ def test_a_worker_killed_mid_task_is_one_worker_lost_attempt_under_the_retries_p
 ) -> None:
     workflow = workflow_file(HOLD.format(inputs=held.inputs(), extra=f", retries: {{count: {retries}, backoff: 0}}"))
     local_cluster.wait_for_workers(2, timeout=120)  # the worker killed by the previous case is back
-    results: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: results.append(
-            run_workflow(workflow, on_cluster(local_cluster, cluster_plugins), plugins=cluster_plugins)
-        )
+    workers = set(local_cluster.run(os.getpid).values())
+    running = in_background(
+        lambda: run_workflow(workflow, on_cluster(local_cluster, cluster_plugins), plugins=cluster_plugins)
     )
-    runner.start()
-    plugin = held.wait_started()
-    worker = _parent_of(plugin)
-    assert worker in local_cluster.run(os.getpid).values()
-    os.kill(worker, signal.SIGKILL)
-    runner.join(timeout=120)
+    plugin, worker = held.kill_its_worker()
+    task = running.result().tasks["held"]
 
-    task = results[0].tasks["held"]
+    assert worker in workers
     assert task.status is status, task
     assert held.starts() == starts  # the lost attempt once, the retry once: nothing run twice silently
     if retries == 0:
@@ -220,8 +210,3 @@ def test_a_worker_killed_mid_task_is_one_worker_lost_attempt_under_the_retries_p
     else:
         assert task.attempts == 2 and task.outputs == {"attempt": 2}
     assert gone_within(plugin, 60)  # the replacement worker killed what the dead one left running
-
-
-def _parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2 :].split()[1])

@@ -3,10 +3,7 @@ kept out of every log, restricted tasks on the worker with the resource, a resch
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,25 +74,20 @@ def test_an_attempt_rescheduled_after_its_worker_died_is_reported_lost_and_not_r
     held: Any,
     workflow_file: Callable[[str], Any],
     run_workflow: Callable[..., Any],
+    in_background: Callable[..., Any],
 ) -> None:
     cluster = dask_processes(  # a scheduler of Dask's defaults: it hands a lost worker's task to another
         workers={name: project_with_plugin(tmp_path / name, cluster_plugins) for name in ("w1", "w2")}
     )
     workflow = workflow_file(f"name: once\ntasks:\n  held: {{uses: tests/cluster.hold, inputs: {held.inputs()}}}\n")
-    results: list[Any] = []
     from distributed import Client
 
     with Client(cluster.address) as client:
-        runner = threading.Thread(
-            target=lambda: results.append(run_workflow(workflow, on(client), plugins=cluster_plugins))
-        )
-        runner.start()
-        plugin = held.wait_started()
-        stat = Path(f"/proc/{plugin}/stat").read_text()
-        os.kill(int(stat[stat.rfind(")") + 2 :].split()[1]), signal.SIGKILL)  # the worker running it
-        runner.join(timeout=120)
+        running = in_background(lambda: run_workflow(workflow, on(client), plugins=cluster_plugins))
+        held.kill_its_worker()
+        result = running.result()
 
-    task = results[0].tasks["held"]
+    task = result.tasks["held"]
     assert task.status is TaskStatus.FAILED
     assert task.failure.kind is FailureKind.WORKER_LOST
     assert "not run twice" in task.failure.message

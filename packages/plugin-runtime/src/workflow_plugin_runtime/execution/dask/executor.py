@@ -11,10 +11,13 @@ What the client decides and the workers cannot change:
   resource (``--resources sandbox=1``); when no worker holds it, the task
   fails as ``runtime_unavailable`` naming the resource, instead of waiting
   for a worker that never comes;
-- how a lost worker ends: one ``worker_lost`` attempt (``KilledWorker``
-  from a scheduler with ``allowed-failures: 0``; a second start of the same
-  attempt on any other scheduler is caught by its token), then the task's
-  ``retries`` policy, as for any failure;
+- how a lost worker ends: one ``worker_lost`` attempt, then the task's
+  ``retries`` policy, as for any failure. The executor's own local cluster
+  has ``allowed-failures: 0``, so Dask fails the task (``KilledWorker``);
+  a scheduler of the operator's may hand it to another worker, so there
+  (``guard_reruns``) each attempt carries a token, a Dask event the first
+  worker to start it sets, and a second start reports it lost instead of
+  running it again;
 - cancelling: the run's Dask event tells running attempts to stop their
   plugin; attempts no worker started yet are cancelled in Dask.
 
@@ -61,6 +64,8 @@ class DaskExecutor:
     workers must hold that content) and carries the run's policy to the
     workers. ``secrets`` are the run's secrets by name: each attempt carries
     those its inputs or environment hold, for the worker's masker.
+    ``guard_reruns`` is off only for a scheduler known to never run a task
+    twice (``allowed-failures: 0``): it saves three scheduler calls a task.
     """
 
     def __init__(
@@ -70,10 +75,12 @@ class DaskExecutor:
         manager: PluginManager,
         site: WorkerSite,
         secrets: Mapping[str, str] | None = None,
+        guard_reruns: bool = True,
     ) -> None:
         self.client = client
         self.manager = manager
         self.site = site
+        self.guard_reruns = guard_reruns
         self._secrets = dict(secrets or {})
         self._local = LocalExecutor(PluginExecutor(manager))
         run = uuid.uuid4().hex
@@ -159,7 +166,8 @@ class DaskExecutor:
             policy=policy,
             policy_key=f"{self._policy_key}-{policy.backend}",
             site=self.site,
-            token=token,
+            attempt=token,
+            guard_reruns=self.guard_reruns,
             cancel=self._cancel_name,
             topic=self._topic,
             secrets=self._secrets_in(task),
@@ -186,7 +194,8 @@ class DaskExecutor:
             with self._lock:
                 self._listeners.pop(token, None)
                 self._started.discard(token)
-            Event(token, client=self.client).clear()  # the scheduler forgets the attempt's token
+            if self.guard_reruns:
+                Event(token, client=self.client).clear()  # the scheduler forgets the attempt's token
 
     def _content_hash(self, ref: str, specifier: str | None) -> str:
         key = (ref, specifier)
@@ -287,7 +296,10 @@ def dask_executor(
     else:
         site = WorkerSite(project_dir=settings.project_dir)
     with connected_client(settings, concurrency=concurrency) as client:
-        executor = DaskExecutor(client, manager=manager, site=site, secrets=secrets)
+        # Our local cluster never hands a lost worker's task on (allowed-failures: 0): no token needed.
+        executor = DaskExecutor(
+            client, manager=manager, site=site, secrets=secrets, guard_reruns=bool(settings.address)
+        )
         try:
             yield executor
         finally:

@@ -84,11 +84,13 @@ class RemoteAttempt:
     """One attempt as the worker gets it: the task, the plugin's expected content hash, and the run's channels.
 
     ``secrets`` are the run's secrets whose values this task's inputs or
-    environment hold, for the worker's masker. ``token`` names the attempt's
-    Dask event, set when a worker starts it: a second start (Dask
-    rescheduling the task of a lost worker) is reported as ``worker_lost``,
-    never run again. ``cancel`` names the run's event, ``topic`` its log
-    topic, ``policy_key`` the run's policy among a worker's executors.
+    environment hold, for the worker's masker. ``attempt`` identifies the
+    attempt (its log events, its Dask key); with ``guard_reruns`` it also
+    names the attempt's Dask event, set when a worker starts it, so a second
+    start (a scheduler handing a lost worker's task to another) is reported
+    as ``worker_lost``, never run again. ``cancel`` names the run's event,
+    ``topic`` its log topic, ``policy_key`` the run's policy among a
+    worker's executors.
     """
 
     task: PluginTask
@@ -96,7 +98,8 @@ class RemoteAttempt:
     policy: ExecutionPolicy
     policy_key: str
     site: WorkerSite
-    token: str
+    attempt: str
+    guard_reruns: bool
     cancel: str
     topic: str
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -160,23 +163,22 @@ def run_attempt(attempt: RemoteAttempt) -> TaskOutcome:
         worker = get_worker()
         address = worker.address
         client = get_client()
-        token = Event(attempt.token, client=client)
-        if token.is_set():
-            return failed_outcome(
-                FailureKind.WORKER_LOST,
-                "the worker that started this attempt was lost; Dask handed it on, and it is not run twice",
-                worker=address,
-            )
-        token.set()
-        run_cancel = Event(attempt.cancel, client=client)
-        if run_cancel.is_set():
-            return failed_outcome(FailureKind.CANCELLED, "the run was cancelled before it started", worker=address)
-        worker.log_event(attempt.topic, {"attempt": attempt.token, "started": address})
+        if attempt.guard_reruns:
+            token = Event(attempt.attempt, client=client)
+            if token.is_set():
+                return failed_outcome(
+                    FailureKind.WORKER_LOST,
+                    "the worker that started this attempt was lost; Dask handed it on, and it is not run twice",
+                    worker=address,
+                )
+            token.set()
+        run_cancel = Event(attempt.cancel, client=client)  # watched while the plugin runs (not asked first: an RPC)
+        worker.log_event(attempt.topic, {"attempt": attempt.attempt, "started": address})
         runtimes = worker.plugins[WORKER_PLUGIN_NAME]
         executor = runtimes.executor(attempt.site, policy=attempt.policy, policy_key=attempt.policy_key)
 
         def forward(record: LogRecord) -> None:
-            worker.log_event(attempt.topic, {"attempt": attempt.token, "record": dict(record)})
+            worker.log_event(attempt.topic, {"attempt": attempt.attempt, "record": dict(record)})
 
         cancel = threading.Event()
         with _cancel_when_set(run_cancel, cancel):
