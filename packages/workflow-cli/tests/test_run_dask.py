@@ -61,6 +61,25 @@ def test_the_config_selects_dask_and_the_run_ends_as_the_local_run_does(run_cli:
 
 
 @pytest.mark.dask
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_a_restricted_workflow_on_the_local_cluster_runs_sandboxed_on_its_workers(run_cli: Any, tmp_path: Path) -> None:
+    hello_project(tmp_path / "project")
+    flow = tmp_path / "project" / "restricted.yaml"
+    flow.write_text(
+        "name: boxed\nsecurity: restricted\ntasks:\n"
+        "  count: {uses: examples/text.words, inputs: {text: one two three}}\n",
+        encoding="utf-8",
+    )
+    record = record_of(run_cli("run", str(flow), "--json", "--executor", "dask", "--backend", "sandbox"))
+    task = record["tasks"]["count"]
+    assert record["status"] == "succeeded", task
+    assert task["outputs"]["count"] == 3
+    assert (task["metrics"]["runtime"], task["provenance"]["runtime"]) == ("sandbox", "sandbox")
+    assert task["metrics"]["worker"].startswith("tcp://127.0.0.1:")
+
+
+@pytest.mark.dask
 @pytest.mark.slow
 def test_workers_holding_another_copy_stop_the_run_before_it_starts_with_one_report(
     run_cli: Any, tmp_path: Path, dask_processes: Callable[..., Any]

@@ -135,9 +135,10 @@ def run(
     if backend is None:
         chosen_backend = loaded.config.backend
     backend_warnings: list[Problem] = []
-    used_backend = chosen_backend  # with Dask, the workers' resources decide auto, task by task (docs/scaling.md)
-    if settings.kind is not ExecutorKind.DASK:
-        # The backend probed now is the one the run uses: auto is decided once, not again by the manager.
+    used_backend = chosen_backend  # on a remote cluster, the workers' resources decide auto (docs/scaling.md)
+    if settings.kind is not ExecutorKind.DASK or settings.address is None:
+        # The backend probed now (here, where a local cluster's workers run too) is the one the run uses:
+        # auto is decided once, not again by the manager.
         used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import dask.config
 from distributed import Client, LocalCluster, Security
 
-from ...config import ExecutorSettings
+from ...config import RESTRICTED_RUNTIMES, ExecutorSettings
 from ...errors import ConfigError, RuntimeUnavailableError
 
 __all__ = ["CONNECT_TIMEOUT_S", "connected_client", "refuse_insecure"]
@@ -73,14 +73,18 @@ def connected_client(settings: ExecutorSettings, *, concurrency: int) -> Iterato
     """A client of the configured scheduler, or of a local cluster made for the run (and closed after it).
 
     A local cluster has one worker process per core, at most ``concurrency``,
-    and enough threads for ``concurrency`` tasks at once.
+    and enough threads for ``concurrency`` tasks at once. Its workers are
+    this machine, so each holds every restricted backend as a resource: the
+    backend the run chose here is the one they use.
     """
     if settings.address is None:
         workers = max(1, min(os.cpu_count() or 1, concurrency))
+        threads = -(-concurrency // workers)
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
             cluster = LocalCluster(
                 n_workers=workers,
-                threads_per_worker=-(-concurrency // workers),
+                threads_per_worker=threads,
+                resources={kind.value: threads for kind in RESTRICTED_RUNTIMES},
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
