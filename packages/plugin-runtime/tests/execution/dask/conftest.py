@@ -22,7 +22,7 @@ from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.plugins.resolve import Resolver
 from workflow_plugin_runtime.workflows.loading import load_workflow
 
-CLUSTER_PLUGIN = Path(__file__).resolve().parents[2] / "fixtures" / "plugins" / "cluster"
+CLUSTER_PLUGIN = Path(__file__).resolve().parents[2] / "fixtures" / "dask_plugins" / "cluster"
 
 
 @pytest.fixture(scope="module")
