@@ -1,6 +1,7 @@
-"""Shared by every test tree: the ``docker`` and ``sandbox`` markers' gatekeeping, and services plugins try to reach.
+"""Shared by every test tree: the ``docker``, ``sandbox`` and ``dask`` markers' gatekeeping, services plugins try
+to reach, and a Dask cluster of separate processes.
 
-Outside CI a test needing Docker or bubblewrap is skipped with the reason;
+Outside CI a test needing Docker, bubblewrap or Dask is skipped with the reason;
 with ``CI`` set the same test fails instead, so CI can never pass by skipping.
 """
 
@@ -57,8 +58,18 @@ def sandbox_problem() -> str | None:
     return None
 
 
+@functools.cache
+def dask_problem() -> str | None:
+    """Why the Dask executor cannot be tested here, or None when ``distributed`` imports."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return "Dask's distributed is not installed (pip install 'workflow-plugin-runtime[dask]')"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker, problem in (("docker", docker_problem), ("sandbox", sandbox_problem)):
+    for marker, problem in (("docker", docker_problem), ("sandbox", sandbox_problem), ("dask", dask_problem)):
         if item.get_closest_marker(marker) is None:
             continue
         reason = problem()
@@ -278,3 +289,98 @@ def hanging_docker_daemon() -> Iterator[str]:
     """``DOCKER_HOST`` of a daemon that answers its ping and version, then hangs on every call a task makes."""
     with _hung_docker_daemon(answers_probe=True) as address:
         yield address
+
+
+# --- Dask: a scheduler and workers as separate processes on 127.0.0.1 (the Dask executor's tests, runtime and CLI) ---
+
+
+@dataclass(frozen=True)
+class DaskProcesses:
+    """A running scheduler and its workers; ``logs`` are every process's captured output files."""
+
+    address: str
+    logs: tuple[Path, ...]
+
+    def log_text(self) -> str:
+        return "".join(path.read_text(encoding="utf-8", errors="replace") for path in self.logs)
+
+
+def _dask_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dask", *args]
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen[bytes], *, seconds: float = 60) -> None:
+    """Until the scheduler wrote its file (it writes it once it listens), or fail when it ended first."""
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.stat().st_size > 0):
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the Dask scheduler did not start (exit {process.poll()})")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
+    """``dask_processes(workers={name: folder}, resources={name: "sandbox=1"})``: a scheduler and workers.
+
+    Each worker (``dask worker``, with its nanny) runs in its folder (its
+    project), with the resources given for its name. Every process listens
+    on 127.0.0.1 only, in a session of its own, its output in a file under
+    the test's folder; the fixture waits until every worker has joined.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+    opened: list[Any] = []
+
+    def start(*, workers: dict[str, Path], resources: dict[str, str] | None = None) -> DaskProcesses:
+        from distributed import Client
+
+        folder = tmp_path / f"dask-{uuid.uuid4().hex[:8]}"
+        folder.mkdir()
+        environment = {**os.environ, "WORKFLOW_STATE_DIR": str(folder / "state")}
+        environment.pop("WORKFLOW_PLUGINS_PATH", None)
+        scheduler_file = folder / "scheduler.json"
+        logs = []
+
+        def launch(name: str, command: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+            log = folder / f"{name}.log"
+            logs.append(log)
+            output = log.open("wb")
+            opened.append(output)
+            process = subprocess.Popen(
+                command, cwd=cwd, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            started.append(process)
+            return process
+
+        scheduler = launch(
+            "scheduler",
+            _dask_command(
+                "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                "--scheduler-file", str(scheduler_file),
+            ),
+            folder,
+        )  # fmt: skip
+        _wait_for_file(scheduler_file, scheduler)
+        for name, cwd in workers.items():
+            command = _dask_command(
+                "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1", "--no-dashboard",
+                "--nthreads", "2", "--name", name,
+            )  # fmt: skip
+            if name in (resources or {}):
+                command += ["--resources", (resources or {})[name]]
+            launch(f"worker-{name}", command, cwd)
+        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+            client.wait_for_workers(len(workers), timeout=120)
+            address = client.scheduler.address
+        return DaskProcesses(address=address, logs=tuple(logs))
+
+    yield start
+    for process in reversed(started):  # workers first, then the scheduler: each with its session (nanny, plugins)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+    for output in opened:
+        output.close()

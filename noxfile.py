@@ -19,6 +19,7 @@ ROOT = Path(__file__).parent
 SDK = "packages/plugin-sdk"
 RUNTIME = "packages/plugin-runtime"
 CLI = "packages/workflow-cli"
+RUNTIME_DASK = f"{RUNTIME}[dask]"  # the runtime with Dask's distributed: the Dask executor's tests run, never skip
 # pip: tests build and install real plugin distributions with it (uv-made virtualenvs have no pip).
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pip"]
 
@@ -45,21 +46,21 @@ def tests_sdk(session: nox.Session) -> None:
 def tests_runtime(session: nox.Session) -> None:
     """The runtime, with real processes, Docker and bubblewrap where present."""
     # hatchling: the entry-point tests build a real plugin distribution without build isolation (offline).
-    _install(session, SDK, RUNTIME, extra=(*TEST_DEPS, "hatchling>=1.24"))
+    _install(session, SDK, RUNTIME_DASK, extra=(*TEST_DEPS, "hatchling>=1.24"))
     _pytest(session, f"{RUNTIME}/tests")
 
 
 @nox.session
 def tests_cli(session: nox.Session) -> None:
-    """The CLI, driven as a user would: through subprocesses and Typer's runner."""
-    _install(session, SDK, RUNTIME, CLI, extra=tuple(TEST_DEPS))
+    """The CLI, driven as a user would: through subprocesses and Typer's runner (one test blocks distributed)."""
+    _install(session, SDK, RUNTIME_DASK, CLI, extra=tuple(TEST_DEPS))
     _pytest(session, f"{CLI}/tests")
 
 
 @nox.session
 def tests_cross(session: nox.Session) -> None:
-    """Tests across packages: examples, docs snippets, the Quickstart's main job."""
-    _install(session, SDK, RUNTIME, CLI, extra=tuple(TEST_DEPS))
+    """Tests across packages: examples, docs snippets (the Dask executor's among them), the Quickstart's main job."""
+    _install(session, SDK, RUNTIME_DASK, CLI, extra=tuple(TEST_DEPS))
     _pytest(session, "tests")
 
 
@@ -77,14 +78,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over all three packages; strict on the SDK."""
-    _install(session, SDK, RUNTIME, CLI, extra=("mypy==2.4.1", "types-PyYAML", "pytest>=8", "hypothesis>=6.100"))
+    _install(session, SDK, RUNTIME_DASK, CLI, extra=("mypy==2.4.1", "types-PyYAML", "pytest>=8", "hypothesis>=6.100"))
     session.run("mypy", f"{SDK}/src", f"{RUNTIME}/src", f"{CLI}/src")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: each prints ratios against a floor measured in the same run."""
-    _install(session, SDK, RUNTIME, CLI)
+    _install(session, SDK, RUNTIME_DASK, CLI)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 

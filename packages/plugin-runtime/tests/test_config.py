@@ -7,6 +7,8 @@ import pytest
 
 from workflow_plugin_runtime.config import (
     Config,
+    ExecutorKind,
+    ExecutorSettings,
     PathSource,
     PoolSettings,
     RuntimeKind,
@@ -113,6 +115,37 @@ def test_the_pool_can_be_enabled_for_every_run(tmp_path: Path, user_dirs: tuple[
     config = load(project(tmp_path, "pool: {enabled: true, size: 3}\n"), user_dirs)
     assert config.pool_enabled is True
     assert config.pool == PoolSettings(size=3, idle_timeout=60.0, recycle_after=1000)
+
+
+def test_the_executor_section_with_tls_paths_from_the_folder_of_the_config_that_set_them(
+    tmp_path: Path, user_dirs: tuple[Path, Path]
+) -> None:
+    (user_dirs[0] / "config.yaml").write_text(
+        "executor: {kind: dask, tls: {ca_file: ca.pem, cert_file: me.pem, key_file: me.key}}\n", encoding="utf-8"
+    )
+    root = project(tmp_path, "executor: {address: 'tls://10.0.0.5:8786', project_dir: /srv/flows}\n")
+    executor = load(root, user_dirs).executor
+    assert (executor.kind, executor.address, executor.project_dir) == (
+        ExecutorKind.DASK,
+        "tls://10.0.0.5:8786",
+        "/srv/flows",
+    )
+    assert (executor.tls_ca, executor.tls_key) == (user_dirs[0] / "ca.pem", user_dirs[0] / "me.key")
+    assert executor.tls
+    assert load(project(tmp_path / "bare", ""), user_dirs).executor.kind is ExecutorKind.DASK  # the user's
+    assert Config(tmp_path, ()).executor == ExecutorSettings()
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [("executor: {kind: spark}", "executor.kind"), ("executor: {address: '10.0.0.5:8786'}", "executor.address")],
+)
+def test_a_bad_executor_section_is_refused_with_its_field(
+    tmp_path: Path, user_dirs: tuple[Path, Path], section: str, field: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(project(tmp_path, section + "\n"), user_dirs)
+    assert caught.value.location is not None and caught.value.location.field == field
 
 
 def test_empty_config_is_fine(tmp_path: Path, user_dirs: tuple[Path, Path]) -> None:

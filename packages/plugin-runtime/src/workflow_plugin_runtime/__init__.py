@@ -15,7 +15,16 @@ TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold res
 
 if TYPE_CHECKING:
     from ._util.control_chars import escape_controls_in_json, neutralise_controls
-    from .config import Config, PluginsPath, RuntimeKind, find_project_root, load_config, restricted_backend
+    from .config import (
+        Config,
+        ExecutorKind,
+        ExecutorSettings,
+        PluginsPath,
+        RuntimeKind,
+        find_project_root,
+        load_config,
+        restricted_backend,
+    )
     from .conformance import CheckName, CheckResult, CheckStatus, ConformanceReport, ConformanceTimings, check_plugin
     from .errors import (
         ConfigError,
@@ -39,6 +48,8 @@ if TYPE_CHECKING:
         WorkflowPluginError,
     )
     from .execution.containment import contained_run
+    from .execution.dask.executor import DaskExecutor, dask_executor
+    from .execution.dask.remote import WorkerSite
     from .execution.executor import ActionOutcome, PluginExecutor
     from .execution.handlers import HandlerCall, TaskHandler
     from .execution.locking import (
@@ -56,6 +67,7 @@ if TYPE_CHECKING:
     from .execution.records import record_json, run_record, write_run_record
     from .execution.results import RunResult, RunStatus, TaskResult, TaskStatus
     from .execution.scheduler import RunObserver, Scheduler, new_run_id
+    from .execution.task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
     from .masking.masker import Masker, MatchBackend
     from .plugins.manifest import ActionDef, Capabilities, PluginManifest, thaw_manifest_data
     from .plugins.manifest_loading import load_manifest, manifest_problems
@@ -93,6 +105,15 @@ if TYPE_CHECKING:
     from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
+    "DaskExecutor": "execution.dask.executor",
+    "dask_executor": "execution.dask.executor",
+    "WorkerSite": "execution.dask.remote",
+    "ExecutorKind": "config",
+    "ExecutorSettings": "config",
+    "LocalExecutor": "execution.task_executor",
+    "PluginTask": "execution.task_executor",
+    "TaskExecutor": "execution.task_executor",
+    "TaskOutcome": "execution.task_executor",
     "DriftKind": "execution.locking",
     "LockCheck": "execution.locking",
     "LockedPlugin": "execution.locking",
@@ -222,10 +243,13 @@ __all__ = [
     "ConfigError",
     "ConformanceReport",
     "ConformanceTimings",
+    "DaskExecutor",
     "DeadRunCleanup",
     "DockerRuntime",
     "DriftKind",
     "ExecutionPolicy",
+    "ExecutorKind",
+    "ExecutorSettings",
     "Failure",
     "FailureKind",
     "HandlerCall",
@@ -233,6 +257,7 @@ __all__ = [
     "Invocation",
     "InvocationResult",
     "ListedPlugin",
+    "LocalExecutor",
     "LockCheck",
     "LockedPlugin",
     "ManifestError",
@@ -251,6 +276,7 @@ __all__ = [
     "PluginNotFoundError",
     "PluginRef",
     "PluginRuntime",
+    "PluginTask",
     "PluginsPath",
     "PreparedCall",
     "Problem",
@@ -273,13 +299,16 @@ __all__ = [
     "Severity",
     "SourceLocation",
     "Task",
+    "TaskExecutor",
     "TaskHandler",
     "TaskHandlerError",
+    "TaskOutcome",
     "TaskResult",
     "TaskStatus",
     "TemplateError",
     "ValidationFailed",
     "WarmPool",
+    "WorkerSite",
     "Workflow",
     "WorkflowCheck",
     "WorkflowFileError",
@@ -294,6 +323,7 @@ __all__ = [
     "clean_dead_runs",
     "collect_secrets",
     "contained_run",
+    "dask_executor",
     "default_secret_provider",
     "escape_controls_in_json",
     "every_secret",

@@ -36,6 +36,8 @@ __all__ = [
     "PLUGINS_PATH_ENV",
     "RESTRICTED_RUNTIMES",
     "Config",
+    "ExecutorKind",
+    "ExecutorSettings",
     "PathSource",
     "PluginsPath",
     "PoolSettings",
@@ -100,6 +102,53 @@ def restricted_backend(text: str) -> RuntimeKind | None:
 _set = object.__setattr__
 
 
+class ExecutorKind(enum.StrEnum):
+    """Where a run's plugin tasks execute: here (``local``, the default) or on a Dask cluster's workers."""
+
+    LOCAL = "local"
+    DASK = "dask"
+
+
+class ExecutorSettings(FrozenRecord):
+    """The config's ``executor`` section (docs/configuration.md); ``address`` None with Dask: a local cluster.
+
+    The TLS paths are absolute (resolved from the config file's folder);
+    ``project_dir`` is a folder on the workers, left as written: each worker
+    loads its own ``.workflow/config.yaml`` and ``plugins.paths`` from it
+    (None: the worker's working directory).
+    """
+
+    __slots__ = ("address", "kind", "project_dir", "tls_ca", "tls_cert", "tls_key")
+    kind: ExecutorKind
+    address: str | None
+    project_dir: str | None
+    tls_ca: Path | None
+    tls_cert: Path | None
+    tls_key: Path | None
+
+    def __init__(
+        self,
+        kind: ExecutorKind = ExecutorKind.LOCAL,
+        address: str | None = None,
+        *,
+        project_dir: str | None = None,
+        tls_ca: Path | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> None:
+        _set(self, "kind", kind)
+        _set(self, "address", address)
+        _set(self, "project_dir", project_dir)
+        _set(self, "tls_ca", tls_ca)
+        _set(self, "tls_cert", tls_cert)
+        _set(self, "tls_key", tls_key)
+
+    @property
+    def tls(self) -> bool:
+        """Whether any TLS file is configured (the Dask executor checks the three are complete)."""
+        return any(path is not None for path in (self.tls_ca, self.tls_cert, self.tls_key))
+
+
 class PoolSettings(FrozenRecord):
     """Warm-worker sizing; ``size`` ``None`` (the default) caps nothing: one worker per call running at once."""
 
@@ -139,6 +188,7 @@ class Config(FrozenRecord):
 
     __slots__ = (
         "backend",
+        "executor",
         "plugins_paths",
         "pool",
         "pool_enabled",
@@ -153,6 +203,7 @@ class Config(FrozenRecord):
     backend: RuntimeKind | None
     pool: PoolSettings | None
     pool_enabled: bool
+    executor: ExecutorSettings
 
     def __init__(
         self,
@@ -164,6 +215,7 @@ class Config(FrozenRecord):
         backend: RuntimeKind | None = None,
         pool: PoolSettings | None = None,
         pool_enabled: bool = False,
+        executor: ExecutorSettings | None = None,
     ) -> None:
         _set(self, "project_root", project_root)
         _set(self, "plugins_paths", plugins_paths)
@@ -172,6 +224,7 @@ class Config(FrozenRecord):
         _set(self, "backend", backend)
         _set(self, "pool", pool)
         _set(self, "pool_enabled", pool_enabled)
+        _set(self, "executor", executor if executor is not None else ExecutorSettings())
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -229,7 +282,7 @@ def load_config(
     for default in (project_root / CONFIG_DIRNAME / "plugins", project_root / "plugins", user_data_dir / "plugins"):
         paths.append(PluginsPath(default, PathSource.DEFAULT, "default"))
 
-    settings = _merged_settings(project, user)
+    settings = _merged_settings(project, user, bases=(user_config_dir, project_root))
     return Config(
         project_root=project_root,
         plugins_paths=_unique(paths),
@@ -238,6 +291,7 @@ def load_config(
         backend=restricted_backend(settings.get("restricted", {}).get("backend", _AUTO)),
         pool=pool_settings(settings.get("pool")),
         pool_enabled=bool(settings.get("pool", {}).get("enabled", False)),
+        executor=_executor_settings(settings.get("executor")),
     )
 
 
@@ -276,15 +330,41 @@ def _unique(paths: list[PluginsPath]) -> tuple[PluginsPath, ...]:
     return tuple(kept)
 
 
-def _merged_settings(project: YamlDocument | None, user: YamlDocument | None) -> dict[str, Any]:
+def _merged_settings(
+    project: YamlDocument | None, user: YamlDocument | None, *, bases: tuple[Path, Path]
+) -> dict[str, Any]:
+    """Each section, the project's keys over the user's.
+
+    ``bases`` are the user config's folder and the project root, in that
+    order: the ``executor.tls`` paths are made absolute from the folder of
+    the file that set them.
+    """
     merged: dict[str, Any] = {}
-    for document in (user, project):
+    for document, base in zip((user, project), bases, strict=True):
         if document is None:
             continue
-        for section in ("restricted", "pool"):
+        for section in ("restricted", "pool", "executor"):
             if section in document.data:
                 merged[section] = {**merged.get(section, {}), **document.data[section]}
+        tls = document.data.get("executor", {}).get("tls")
+        if tls is not None:
+            merged["executor"]["tls"] = {key: _absolute(raw, base) for key, raw in tls.items()}
     return merged
+
+
+def _executor_settings(section: Mapping[str, Any] | None) -> ExecutorSettings:
+    """The checked ``executor`` section, its TLS paths already absolute."""
+    if section is None:
+        return ExecutorSettings()
+    tls = section.get("tls", {})
+    return ExecutorSettings(
+        ExecutorKind(section.get("kind", ExecutorKind.LOCAL.value)),
+        section.get("address"),
+        project_dir=section.get("project_dir"),
+        tls_ca=tls.get("ca_file"),
+        tls_cert=tls.get("cert_file"),
+        tls_key=tls.get("key_file"),
+    )
 
 
 def pool_settings(section: Mapping[str, Any] | None) -> PoolSettings | None:

@@ -8,8 +8,10 @@ dependents are skipped with the reason; independent branches go on. Setting
 the cancel event (Ctrl-C, SIGTERM) kills running calls and marks everything
 unfinished ``cancelled``.
 
-Tasks whose ``uses`` is a plugin action go to the :class:`PluginExecutor`;
-any other task type goes to a :class:`TaskHandler` an engine registers
+Tasks whose ``uses`` is a plugin action go to the executor, a
+:class:`~.task_executor.TaskExecutor`: a :class:`PluginExecutor` given here
+runs them locally (:class:`~.task_executor.LocalExecutor`), the Dask
+executor on a cluster's workers; any other task type goes to a :class:`TaskHandler` an engine registers
 under that name — the extension point for engine-native steps. This module
 owns when tasks run, their retries and how they end; what a result records
 about the code that ran is :mod:`.task_provenance`'s.
@@ -33,10 +35,10 @@ from ..masking.masker import Masker
 from ..workflows.template_values import CompiledValue
 from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
-from .executor import ActionOutcome, PluginExecutor
+from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
 from .results import RunResult, RunStatus, TaskResult, TaskStatus
-from .task_provenance import task_provenance
+from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
 
@@ -79,7 +81,7 @@ class Scheduler:
 
     def __init__(
         self,
-        executor: PluginExecutor,
+        executor: PluginExecutor | TaskExecutor,
         *,
         concurrency: int = 4,
         handlers: Mapping[str, TaskHandler] | None = None,
@@ -87,7 +89,7 @@ class Scheduler:
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        self.executor = executor
+        self.executor: TaskExecutor = LocalExecutor(executor) if isinstance(executor, PluginExecutor) else executor
         self.concurrency = concurrency
         self.handlers = dict(handlers or {})
         self.observer: RunObserver = observer if observer is not None else _Silent()
@@ -319,7 +321,8 @@ class _Run:
         while True:
             attempt += 1
             self.scheduler.observer.task_started(task.id, attempt)
-            outcome, provenance = self._attempt(dispatch)
+            ended = self._attempt(dispatch)
+            outcome, provenance = ended.outcome, ended.provenance
             failure = outcome.failure
             if failure is None:
                 status = TaskStatus.SUCCEEDED
@@ -352,7 +355,7 @@ class _Run:
             "workflow_dir": str(self.workflow.directory),
         }
 
-    def _attempt(self, dispatch: _Dispatch) -> tuple[ActionOutcome, Mapping[str, Any] | None]:
+    def _attempt(self, dispatch: _Dispatch) -> TaskOutcome:
         task = dispatch.task
         if task.action is None:
             call = HandlerCall(
@@ -363,20 +366,23 @@ class _Run:
                 cancel=self.cancel,
                 log=lambda message: self.scheduler.observer.task_log(task.id, handler_log_record(message, self.masker)),
             )
-            return run_handler(self.scheduler.handlers, call, masker=self.masker), {"handler": str(task.uses)}
-        outcome = self.scheduler.executor.run(
-            str(task.uses),
-            dispatch.inputs,
-            masker=self.masker,
-            on_log=lambda record: self.scheduler.observer.task_log(task.id, record),
-            task=task.id,
+            return TaskOutcome(
+                run_handler(self.scheduler.handlers, call, masker=self.masker), {"handler": str(task.uses)}
+            )
+        plugin_task = PluginTask(
+            ref=str(task.uses),
+            inputs=dispatch.inputs,
+            task_id=task.id,
             context=self._context(task.id),
+            security=self.workflow.security,
             env=dispatch.env,
             secret_inputs=dispatch.secret_inputs,
             timeout=task.timeout_s,
             specifier=self.workflow.requires.get(task.action.plugin),
-            cancel=self.cancel,
         )
-        return outcome, task_provenance(
-            outcome, manager=self.scheduler.executor.manager, security=self.workflow.security
+        return self.scheduler.executor.run_task(
+            plugin_task,
+            masker=self.masker,
+            on_log=lambda record: self.scheduler.observer.task_log(task.id, record),
+            cancel=self.cancel,
         )

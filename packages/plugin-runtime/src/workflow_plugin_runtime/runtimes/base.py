@@ -99,6 +99,8 @@ class Metrics:
     (a pool at its size), kept apart so a busy pool does not make a plugin
     look slow. ``slot_wait_s`` is the scheduler's to fill (a runtime leaves
     it 0): how long the task waited for a free slot before it was called.
+    ``worker`` is the address of the Dask worker that ran the call (None:
+    it ran in this process's runtimes).
     """
 
     duration_s: float
@@ -111,6 +113,7 @@ class Metrics:
     queued_s: float = 0.0
     timings: Timings = Timings()
     slot_wait_s: float = 0.0
+    worker: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -128,6 +131,7 @@ class Metrics:
                 "action_s": round(self.timings.action_s, 6),
                 "teardown_s": round(self.timings.teardown_s, 6),
             },
+            "worker": self.worker,
         }
 
 

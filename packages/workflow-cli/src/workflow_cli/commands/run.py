@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode
+from ..errors import ErrorKind, ExitCode, InvalidInput
 from .workflow_common import (
     PluginsPathOption,
     SecretsFileOption,
@@ -27,7 +27,15 @@ from .workflow_common import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from workflow_plugin_runtime import Problem, RuntimeKind
+    from workflow_plugin_runtime import (
+        DaskExecutor,
+        ExecutorSettings,
+        PluginExecutor,
+        PluginManager,
+        Problem,
+        RuntimeKind,
+        Workflow,
+    )
 
     from ..ui.console import Console
     from .workflow_common import LoadedWorkflow
@@ -56,6 +64,24 @@ def run(
         bool, typer.Option("--json", help="Print the run record as JSON on stdout; progress goes to stderr.")
     ] = False,
     plugins_path: PluginsPathOption = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            metavar="local|dask",
+            help="Where plugin tasks run: here, or on a Dask cluster's workers (default: config, else local).",
+            show_default=False,
+        ),
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            metavar="ADDRESS",
+            help="The Dask scheduler, e.g. tls://HOST:8786 (default: config, else a local cluster).",
+            show_default=False,
+        ),
+    ] = None,
     no_lock: Annotated[
         bool,
         typer.Option(
@@ -74,7 +100,9 @@ def run(
     as an error, the summary and --json still show the record, and the exit
     code is still the run's own. When the workflow has a lock file (see
     `workflow lock`), a plugin that differs from it is refused before
-    anything runs, unless --no-lock is given.
+    anything runs, unless --no-lock is given. With --executor dask, each
+    plugin task runs on a worker of a Dask cluster (a local one without
+    --dask-address); every worker is first asked for the plugins it holds.
 
     Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.
 
@@ -85,8 +113,10 @@ def run(
       workflow run release.yaml --var version=1.2.0 --secrets-file .env
 
       workflow run release.yaml --pool --concurrency 8 --json > record.json
+
+      workflow run release.yaml --executor dask --dask-address tls://scheduler:8786
     """
-    from workflow_plugin_runtime import restricted_backend
+    from workflow_plugin_runtime import ExecutorKind, restricted_backend
 
     from ..ui.console import make_console, print_problem
 
@@ -101,10 +131,15 @@ def run(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
     )
     report_problems(errors, loaded)
+    settings = _executor_settings(loaded.config.executor, kind=executor, address=dask_address)
     if backend is None:
         chosen_backend = loaded.config.backend
-    # The backend probed now is the one the run uses: auto is decided once, not again by the manager.
-    used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
+    backend_warnings: list[Problem] = []
+    used_backend = chosen_backend  # on a remote cluster, the workers' resources decide auto (docs/scaling.md)
+    if settings.kind is not ExecutorKind.DASK or settings.address is None:
+        # The backend probed now (here, where a local cluster's workers run too) is the one the run uses:
+        # auto is decided once, not again by the manager.
+        used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)
     lock = check_against_lock(loaded, runtime=used_backend, console=errors, enforce=not no_lock)
@@ -119,8 +154,32 @@ def run(
         json_output=json_output,
         warnings=[*loaded.check.warnings, *backend_warnings],
         lock=lock,
+        executor=settings,
     )
     raise typer.Exit(code)
+
+
+def _executor_settings(configured: ExecutorSettings, *, kind: str | None, address: str | None) -> ExecutorSettings:
+    """The config's ``executor`` section with ``--executor`` and ``--dask-address`` over it."""
+    from workflow_plugin_runtime import ExecutorKind, ExecutorSettings
+
+    chosen = configured.kind
+    if kind is not None:
+        try:
+            chosen = ExecutorKind(kind)
+        except ValueError:
+            choices = ", ".join(member.value for member in ExecutorKind)
+            raise typer.BadParameter(f"{kind!r} is not one of {choices}", param_hint="--executor") from None
+    if address is not None and chosen is not ExecutorKind.DASK:
+        raise typer.BadParameter("only the dask executor has a scheduler address", param_hint="--dask-address")
+    return ExecutorSettings(
+        chosen,
+        address if address is not None else configured.address,
+        project_dir=configured.project_dir,
+        tls_ca=configured.tls_ca,
+        tls_cert=configured.tls_cert,
+        tls_key=configured.tls_key,
+    )
 
 
 def _execute(
@@ -134,6 +193,7 @@ def _execute(
     json_output: bool,
     warnings: list[Problem],
     lock: dict[str, Any] | None,
+    executor: ExecutorSettings,
 ) -> int:
     """Run and record; ``warnings`` (already shown) go into the record with those the run itself raises.
 
@@ -142,7 +202,6 @@ def _execute(
     from workflow_plugin_runtime import (
         ExecutionPolicy,
         Masker,
-        PluginExecutor,
         PluginManager,
         RecordWriteError,
         RunStatus,
@@ -165,7 +224,8 @@ def _execute(
     secrets = collect_secrets(workflow.template_uses(), loaded.secrets)
     # Every secret the CLI can see, used or not, so one a plugin finds elsewhere is masked too. Short
     # secrets the workflow uses were already warned about, with their place, by the checks.
-    masker = Masker({**every_secret(loaded.secrets), **secrets})
+    known_secrets = {**every_secret(loaded.secrets), **secrets}
+    masker = Masker(known_secrets)
     policy = ExecutionPolicy(
         security=workflow.security,
         permissions=workflow.permissions,
@@ -187,9 +247,12 @@ def _execute(
             run_id, workflow=workflow.path, report=lambda line: typer.echo(neutralise_controls(line), err=True)
         ),
         PluginManager(loaded.resolver, policy=policy, on_warning=warn) as manager,
+        _task_executor(
+            executor, manager=manager, workflow=workflow, concurrency=concurrency, secrets=known_secrets
+        ) as task_executor,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
-        scheduler = Scheduler(PluginExecutor(manager), concurrency=concurrency, observer=progress)
+        scheduler = Scheduler(task_executor, concurrency=concurrency, observer=progress)
         result = scheduler.run(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
         )
@@ -206,6 +269,44 @@ def _execute(
     if write_error is not None:
         print_problem(errors, write_error.problem)
     return ExitCode.OK if result.status is RunStatus.SUCCEEDED else ExitCode.FAILED
+
+
+@contextmanager
+def _task_executor(
+    settings: ExecutorSettings,
+    *,
+    manager: PluginManager,
+    workflow: Workflow,
+    concurrency: int,
+    secrets: Mapping[str, str],
+) -> Iterator[PluginExecutor | DaskExecutor]:
+    """Where the run's plugin tasks go; a Dask cluster is first asked whether every worker holds their plugins.
+
+    A worker missing a plugin, or holding another copy, stops the run before
+    it starts: one report of them all (exit 2).
+    """
+    from workflow_plugin_runtime import ExecutorKind, FailureKind, PluginExecutor, Problem
+
+    if settings.kind is not ExecutorKind.DASK:
+        yield PluginExecutor(manager)
+        return
+    try:
+        from workflow_plugin_runtime import dask_executor
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("distributed", "dask"):
+            raise
+        problem = Problem(
+            "the dask executor needs Dask's distributed, which is not installed here",
+            hint="pip install 'workflow-plugin-runtime[dask]' (or run with --executor local)",
+        )
+        raise InvalidInput(ErrorKind.INVALID, [problem]) from None
+    with dask_executor(settings, manager=manager, concurrency=concurrency, secrets=secrets) as executor:
+        problems = executor.preflight(workflow)
+        if problems:
+            count = len(problems)
+            summary = f"{count} problem{'s' if count != 1 else ''} with the Dask workers' plugins: nothing was run"
+            raise InvalidInput(FailureKind.NOT_FOUND.value, problems, summary=summary)
+        yield executor
 
 
 @contextmanager

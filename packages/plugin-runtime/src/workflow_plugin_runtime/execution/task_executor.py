@@ -1,0 +1,103 @@
+"""Where the scheduler's plugin tasks run: the one interface between "when" and "where".
+
+The scheduler (:mod:`.scheduler`) decides when a task runs, how often it is
+tried and how it ends; a :class:`TaskExecutor` runs one attempt of it and
+says what came of it. :class:`LocalExecutor`, today's and the default,
+runs the attempt here through a :class:`PluginExecutor`; the Dask executor
+(:mod:`.dask`) ships the same :class:`PluginTask` to a worker of a cluster,
+which is why a task is plain, picklable data and the answer carries its own
+provenance: on a worker, the prepared call it was read from stays there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from packaging.specifiers import SpecifierSet
+
+from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
+
+from ..masking.masker import Masker
+from ..workflows.permissions import SecurityMode
+from .executor import ActionOutcome, PluginExecutor
+from .task_provenance import task_provenance
+
+__all__ = ["LocalExecutor", "PluginTask", "TaskExecutor", "TaskOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginTask:
+    """One attempt's call of a plugin action, with its inputs rendered: data only, so it can travel.
+
+    ``secret_inputs`` names the inputs filled from secrets; secrets reach a
+    plugin only inside ``inputs`` (and ``env``), nowhere else, and neither
+    is in the repr (a log line that shows a task shows no secret).
+    """
+
+    ref: str
+    inputs: Mapping[str, Any] = field(repr=False)
+    task_id: str
+    context: InvocationContext
+    security: SecurityMode
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secret_inputs: tuple[str, ...] = ()
+    timeout: float | None = None
+    specifier: SpecifierSet | None = None
+
+    def prepare_options(self, cancel: threading.Event) -> dict[str, Any]:
+        """The options :meth:`.manager.PluginManager.prepare` (and :meth:`PluginExecutor.run`) take for this task."""
+        return {
+            "task": self.task_id,
+            "context": self.context,
+            "env": self.env,
+            "secret_inputs": self.secret_inputs,
+            "timeout": self.timeout,
+            "specifier": self.specifier,
+            "cancel": cancel,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """How an attempt ended (masked) and the provenance of the code that ran it (None: nothing was prepared)."""
+
+    outcome: ActionOutcome
+    provenance: Mapping[str, Any] | None
+
+
+class TaskExecutor(Protocol):
+    """Runs one attempt of a plugin task; never raises for a failed call, and stops it when ``cancel`` is set.
+
+    ``on_log`` hears the call's log records as they come, already masked;
+    it may be called from any thread.
+    """
+
+    def run_task(
+        self,
+        task: PluginTask,
+        *,
+        masker: Masker,
+        on_log: Callable[[LogRecord], None] | None,
+        cancel: threading.Event,
+    ) -> TaskOutcome: ...
+
+
+class LocalExecutor:
+    """Runs each attempt in this process's runtimes: the default executor."""
+
+    def __init__(self, executor: PluginExecutor) -> None:
+        self.executor = executor
+
+    def run_task(
+        self,
+        task: PluginTask,
+        *,
+        masker: Masker,
+        on_log: Callable[[LogRecord], None] | None,
+        cancel: threading.Event,
+    ) -> TaskOutcome:
+        outcome = self.executor.run(task.ref, task.inputs, masker=masker, on_log=on_log, **task.prepare_options(cancel))
+        return TaskOutcome(outcome, task_provenance(outcome, manager=self.executor.manager, security=task.security))
