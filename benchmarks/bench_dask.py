@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import dask.config
+from _shared import parse_args_with_quick
 from distributed import Client, LocalCluster, wait
 
 from workflow_plugin_runtime import (
@@ -86,9 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one round of 100 tasks: the same table in seconds")
-    args = parser.parse_args()
-    tasks, rounds = (100, 1) if args.quick else (args.tasks, args.rounds)
+    args = parse_args_with_quick(parser, tasks=100, rounds=1)
+    tasks, rounds = args.tasks, args.rounds
     resolver = Resolver([PLUGINS], entry_points=False)
     site = WorkerSite(plugins_paths=(str(PLUGINS),))
     with tempfile.TemporaryDirectory() as scratch:
