@@ -37,21 +37,27 @@ def release_workflow(project: Project) -> Iterator[None]:
 
 @contextmanager
 def stale_image(project: Project) -> Iterator[None]:
-    """The project's ``examples/plugins/http`` built, then edited: its image now holds old code.
+    """The project's ``examples/plugins/http`` built, then edited and the edit accepted into the example's lock.
 
     Built from the copy as it came, the image is the examples' own (the same
-    content); the edit is undone afterwards, so later samples and other
-    tests find that image current.
+    content), and it now holds old code. The edit and the lock are undone
+    afterwards, so later samples and other tests find that image current.
     """
     main = project.root / "examples/plugins/http/main.py"
-    original = main.read_text(encoding="utf-8")
+    lock = project.root / "examples/workflows/http-restricted.lock.json"
+    original, locked = main.read_text(encoding="utf-8"), lock.read_text(encoding="utf-8")
     built = project.shell("workflow plugin build examples/plugins/http")
     assert built.returncode == 0, built.stdout
     main.write_text(original + "# edited after the build\n", encoding="utf-8")
     try:
+        accepted = project.shell(
+            "mkdir -p examples/workflows/out && workflow lock examples/workflows/http-restricted.yaml"
+        )
+        assert accepted.returncode == 0, accepted.stdout
         yield
     finally:
         main.write_text(original, encoding="utf-8")
+        lock.write_text(locked, encoding="utf-8")
 
 
 @contextmanager
