@@ -7,7 +7,7 @@ command, ``python -m workflow_cli run FLOW -c C``; per task is
 the record's folder) cancels out. The floor is what any engine must pay per
 task: the same interpreter with the same flags the engine starts plugins with
 (``python -E -s main.py``, the plugin's folder as working directory, the
-environment the engine gives a plugin), started by a bare loop that writes
+environment the engine gives a plugin, a session of its own), started by a bare loop that writes
 the request on stdin and reads the response: the plugin's own start, SDK
 import, request read and answer included. With ``-c 2`` the bare loop runs
 on two threads.
@@ -148,7 +148,11 @@ def floor_cost(plugin: Path, scratch: Path, *, calls: int, threads: int) -> Cost
     request = encode_message(make_request("noop", {}, secret_inputs=[], context={}))
 
     def call(_: int) -> None:
-        done = subprocess.run(argv, input=request, capture_output=True, cwd=plugin, env=env, check=False)
+        # In a session of its own, as the engine starts a plugin (where the kernel groups processes by session
+        # for scheduling, autogroup, that decides its share of a busy machine's CPU).
+        done = subprocess.run(
+            argv, input=request, capture_output=True, cwd=plugin, env=env, check=False, start_new_session=True
+        )
         if done.returncode != 0 or not json.loads(done.stdout)["ok"]:
             raise SystemExit(f"the floor's plugin failed: {done.stderr.decode()[-2000:]}")
 
