@@ -57,6 +57,31 @@ def test_plain_progress_prints_one_line_per_event():
     ]
 
 
+def feed_events(progress: RunProgress) -> None:
+    """Events whose lines hold what plain text may not show as is: controls, a tab, wide characters, a long line."""
+    progress.task_started("fetch\x1b[2J", 1)
+    progress.task_log("fetch\x1b[2J", {"level": "warning", "message": "col1\tcol2 \u202eevil\r 漢字 " + "x" * 300})
+    progress.task_log("fetch\x1b[2J", {"level": "info", "message": "two\nlines  "})
+    for result in results():
+        progress.task_finished(result)
+    progress.task_started("render", 3)
+
+
+def test_progress_into_a_pipe_is_written_as_rich_would_print_it():
+    """Into a stream that is not a terminal the lines bypass Rich's rendering; the text is the same."""
+    rich_buffer = io.StringIO()
+    reference = make_console(file=rich_buffer, width=10_000)  # Rich renders it, wide enough that nothing folds
+    piped, piped_buffer = console_and_buffer()
+    piped.soft_wrap = True  # as make_console sets it for stdout or stderr when they are not a terminal
+    for console in (reference, piped):
+        with RunProgress(console, total=3) as progress:
+            feed_events(progress)
+    written = piped_buffer.getvalue()
+    assert written == rich_buffer.getvalue()
+    assert "fetch\\x1b[2J" in written and "\\u202eevil\\x0d" in written and "\t" not in written
+    assert written.splitlines()[-1] == "▶ render (attempt 3)"
+
+
 def test_the_summary_puts_failures_first_and_shows_outputs(tmp_path: Path):
     path = tmp_path / "flow.yaml"
     path.write_text("name: demo\ntasks:\n  fetch: {uses: a/b.c}\n", encoding="utf-8")

@@ -183,3 +183,34 @@ def test_an_output_reading_a_key_a_succeeded_task_lacks_fails_the_run(executor, 
     )
     record = run_record(result, masker=Masker({}))
     assert record["error"] == {"kind": "template", "message": result.failure.message}
+
+
+def stop_the_run(call: HandlerCall) -> dict[str, int]:
+    """An engine task that cancels its own run, as Ctrl-C would while it runs."""
+    call.cancel.set()
+    return {}
+
+
+def test_tasks_queued_behind_a_running_one_never_start_once_the_run_is_cancelled(executor, tmp_path):
+    workflow = workflow_file(
+        tmp_path, "name: q\ntasks:\n  first: {uses: stop}\n  second: {uses: count}\n  third: {uses: count}\n"
+    )
+    counted: list[str] = []
+    recorder = Recorder()
+    handlers = {"stop": stop_the_run, "count": lambda call: counted.append(call.task_id) or {}}
+    result = Scheduler(executor, concurrency=1, handlers=handlers, observer=recorder).run(workflow)
+    assert counted == []
+    assert result.status is RunStatus.CANCELLED
+    assert result.tasks["first"].status is TaskStatus.SUCCEEDED
+    for task_id in ("second", "third"):
+        assert result.tasks[task_id].status is TaskStatus.CANCELLED
+        assert result.tasks[task_id].reason == "the run was cancelled before it started"
+    assert [event for event in recorder.events if event[0] == "started"] == [("started", "first")]
+
+
+def test_a_task_starts_when_a_worker_takes_it_not_when_it_is_queued(executor, tmp_path):
+    workflow = workflow_file(tmp_path, "name: s\ntasks:\n  a: {uses: give}\n  b: {uses: give}\n  c: {uses: give}\n")
+    result = Scheduler(executor, concurrency=1, handlers={"give": lambda call: {"n": 1}}).run(workflow)
+    a, b, c = (result.tasks[task_id] for task_id in ("a", "b", "c"))
+    assert a.finished_at is not None and b.started_at is not None and b.finished_at is not None
+    assert a.finished_at <= b.started_at <= b.finished_at <= c.started_at

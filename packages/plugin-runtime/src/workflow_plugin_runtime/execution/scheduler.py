@@ -2,8 +2,12 @@
 
 One coordinating thread owns all state (what is ready, running, done) and
 hands tasks to ``concurrency`` worker threads through a queue; workers only
-run calls and report back. Templates are rendered on the coordinator right
-before dispatch, from the outputs of finished tasks. A failed task's
+run calls and report back. Up to one ready task per worker waits in the
+queue beyond those running, so a worker that finishes starts its next task
+at once instead of waiting for the coordinator to take in its result (a
+hand-over between two threads costs about 0.1 ms, as much as a warm call).
+Templates are rendered on the coordinator right before dispatch, from the
+outputs of finished tasks. A failed task's
 dependents are skipped with the reason; independent branches go on. Setting
 the cancel event (Ctrl-C, SIGTERM) kills running calls and marks everything
 unfinished ``cancelled``.
@@ -25,7 +29,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
@@ -41,6 +45,8 @@ from .results import RunResult, RunStatus, TaskResult, TaskStatus
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
+
+_NOT_STARTED = "the run was cancelled before it started"
 
 
 class RunObserver(Protocol):
@@ -64,7 +70,7 @@ class _Silent:
         pass
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Dispatch:
     """A task handed to a worker thread; ``ready_at`` is when its needs were done (monotonic clock)."""
 
@@ -73,7 +79,6 @@ class _Dispatch:
     env: dict[str, str]
     secret_inputs: tuple[str, ...]
     ready_at: float
-    started_at: float = field(default_factory=time.time)
 
 
 class Scheduler:
@@ -161,10 +166,11 @@ class _Run:
         ]
         for worker in workers:
             worker.start()
+        in_flight = 2 * len(workers)  # the workers bound what runs at once; one more each waits in the queue
         running = 0
         try:
             while ready or running:
-                while ready and running < self.scheduler.concurrency and not self.cancel.is_set():
+                while ready and running < in_flight and not self.cancel.is_set():
                     dispatch = self._prepare(*ready.popleft())
                     if dispatch is None:
                         continue
@@ -177,6 +183,7 @@ class _Run:
                 now = time.monotonic()
                 ready.extend((task_id, now) for task_id in self._record(result))
         finally:
+            self._drop_queued()  # none left after a normal end; after an error in this thread, none may start
             for _ in workers:
                 self.work.put(None)
         for worker in workers:
@@ -194,6 +201,13 @@ class _Run:
             finished_at=time.time(),
             failure=failure,
         )
+
+    def _drop_queued(self) -> None:
+        while True:
+            try:
+                self.work.get_nowait()
+            except queue.Empty:
+                return
 
     def _next_result(self) -> TaskResult:
         """The next finished task; waking regularly keeps Ctrl-C responsive on the main thread."""
@@ -260,7 +274,7 @@ class _Run:
     def _cancel_unfinished(self) -> None:
         for task_id in self.workflow.order:
             if task_id not in self.results:
-                result = TaskResult(task_id, TaskStatus.CANCELLED, reason="the run was cancelled before it started")
+                result = TaskResult(task_id, TaskStatus.CANCELLED, reason=_NOT_STARTED)
                 self.results[task_id] = result
                 self.scheduler.observer.task_finished(result)
 
@@ -306,6 +320,9 @@ class _Run:
             dispatch = self.work.get()
             if dispatch is None:
                 return
+            if self.cancel.is_set():  # queued, never started
+                self.done.put(TaskResult(dispatch.task.id, TaskStatus.CANCELLED, reason=_NOT_STARTED))
+                continue
             try:
                 result = self._run_task(dispatch)
             except BaseException as exc:  # noqa: BLE001 - a worker must always report back
@@ -315,6 +332,7 @@ class _Run:
 
     def _run_task(self, dispatch: _Dispatch) -> TaskResult:
         task = dispatch.task
+        started_at = time.time()
         # Its wait for a free slot (--concurrency) and its inputs' rendering; recorded on whichever attempt ends it.
         slot_wait_s = time.monotonic() - dispatch.ready_at
         attempt = 0
@@ -342,7 +360,7 @@ class _Run:
                 metrics=None if outcome.metrics is None else replace(outcome.metrics, slot_wait_s=slot_wait_s),
                 attempts=attempt,
                 reason="the run was cancelled while it ran" if status is TaskStatus.CANCELLED else None,
-                started_at=dispatch.started_at,
+                started_at=started_at,
                 finished_at=time.time(),
                 provenance=provenance,
             )

@@ -87,7 +87,11 @@ _Spawned = TypeVar("_Spawned", bound=_HasPid)
 
 
 class _Running(NamedTuple):
-    """One of the engine's own plugin processes, as :func:`spawn` registered it."""
+    """One of the engine's own plugin processes, as :func:`spawn` registered it.
+
+    ``start_time`` is 0 until :func:`spawn` has read it: an orphan seen
+    meanwhile may be this process's (rule 3 keeps it).
+    """
 
     start_time: int
     process: object
@@ -132,13 +136,19 @@ def spawn(start: Callable[[], _Spawned]) -> _Spawned:
     """Start a plugin's process with ``start`` (it must begin a new session) and register it, atomically.
 
     The active run (:mod:`..run_state`) records it too, so a cleaner finds it
-    if this engine dies.
+    if this engine dies. Its start time is read after the lock is released:
+    reading ``/proc/<pid>/stat`` waits for the child's ``exec`` to finish
+    (about 2 ms for an interpreter), which no other call should wait for.
     """
     with _registry.lock:
         process = start()
-        stat = read_stat(process.pid)
-        start_time = stat.start_time if stat is not None else 0
-        _registry.running[process.pid] = _Running(start_time, process)
+        _registry.running[process.pid] = _Running(0, process)
+    stat = read_stat(process.pid)
+    start_time = stat.start_time if stat is not None else 0
+    with _registry.lock:
+        registered = _registry.running.get(process.pid)
+        if registered is not None and registered.process is process:
+            _registry.running[process.pid] = _Running(start_time, process)
     entry = active_run()
     if entry is not None:
         entry.record_process(process.pid, start_time)

@@ -59,6 +59,7 @@ def call_worker(
     if termination is not Termination.COMPLETED:
         worker.stop(graceful=termination in (Termination.TIMED_OUT, Termination.CANCELLED))
     exit_code, signum = worker.exit_status()
+    stderr_tail = logs.tail()  # the stream is complete: the call read all it will
     still_running = worker.alive and exit_code is None and signum is None
     oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
     ending = Ending(
@@ -67,7 +68,7 @@ def call_worker(
         termination=termination,
         exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
         signal=signum,
-        stderr_tail=logs.tail(),
+        stderr_tail=stderr_tail,
         timeout_s=invocation.timeout_s,
         killed=worker.what,
         stdout_limit=invocation.max_stdout_bytes,
@@ -81,7 +82,7 @@ def call_worker(
         response, failure = classify(replace(ending, pids_limit=invocation.limits.pids))
     answered_id = None if response is None else response.get("id")
     if response is not None and answered_id != worker.calls:
-        response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, logs.tail())
+        response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, stderr_tail)
     healthy = failure is None or (failure.kind is FailureKind.ACTION and worker.alive)
     if not healthy and still_running:
         worker.stop(graceful=False)
@@ -98,7 +99,7 @@ def call_worker(
         timings=Timings.between(spawned=started, ready=ready, answered=answered, ended=ended),
     )
     result = InvocationResult(
-        response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=logs.tail()
+        response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=stderr_tail
     )
     return result, healthy
 

@@ -239,13 +239,18 @@ def _resolve(workflow: Workflow, *, resolver: Resolver, problems: list[Problem])
     """
     actions: dict[str, ResolvedAction] = {}
     failed: dict[str, list[Problem]] = {}
+    resolved: dict[str, ResolvedAction] = {}  # a 2,000-task workflow of one action resolves it once
     for task in workflow.tasks.values():
         ref = str(task.uses)
         if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
             continue
+        if ref in resolved:
+            actions[task.id] = resolved[ref]
+            continue
         where = workflow.locate(("tasks", task.id, "uses"))
         try:
-            actions[task.id] = resolver.resolve_action(task.action, specifier=workflow.requires.get(task.action.plugin))
+            specifier = workflow.requires.get(task.action.plugin)
+            actions[task.id] = resolved[ref] = resolver.resolve_action(task.action, specifier=specifier)
         except ManifestError as exc:
             used_by = f"used by task '{task.id}' at {where}"
             failed[ref] = [

@@ -6,7 +6,8 @@ elsewhere (CI logs, pipes) each event is one plain line. Either way the
 cost per event is constant, so a 10,000-task run is not slowed by its own
 display. Everything shown is already masked by the runtime; the view never
 sees a secret. Task ids, messages, log lines, names and outputs are shown
-with :func:`~workflow_cli.ui.console.plain`: never markup, controls visible.
+with their control characters neutralised (:func:`~workflow_cli.ui.console.plain`
+for Rich's text), never as markup.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from workflow_plugin_runtime import TaskStatus
+from workflow_plugin_runtime import TaskStatus, neutralise_controls
 
 from .console import plain, print_unfolded
 
@@ -60,6 +61,9 @@ class RunProgress:
         self._live: Live | None = None
         if console.is_terminal:
             self._live = Live(console=console, refresh_per_second=8, transient=True, get_renderable=self._render)
+        # Not a terminal and never wrapping (a pipe, a CI log): Rich would write each line's plain text as it is
+        # (no styles, no folding) but take ~0.1 ms to render it, more than a warm task's own cost.
+        self._plain_file = console.file if not console.is_terminal and console.soft_wrap else None
 
     def __enter__(self) -> RunProgress:
         if self._live is not None:
@@ -75,16 +79,16 @@ class RunProgress:
             self._running[task_id] = time.monotonic()
         if self._live is None:
             again = f" (attempt {attempt})" if attempt > 1 else ""
-            self.console.print(Text.assemble(("▶ ", "cyan"), plain(task_id), again))
+            self._print(("▶ ", "cyan"), (neutralise_controls(task_id), ""), (again, ""))
 
     def task_log(self, task_id: str, record: LogRecord) -> None:
         if not self.show_logs:
             return
         level = record.get("level", "info")
-        line = Text.assemble(
-            plain(f"  {task_id} | ", "dim"), plain(record.get("message", ""), _LEVEL_STYLE.get(level, ""))
+        self._print(
+            (neutralise_controls(f"  {task_id} | "), "dim"),
+            (neutralise_controls(record.get("message", "")), _LEVEL_STYLE.get(level, "")),
         )
-        self._print(line)
 
     def task_finished(self, result: TaskResult) -> None:
         status = result.status
@@ -98,13 +102,26 @@ class RunProgress:
             detail = f"  {result.failure.kind.value}: {result.failure.message}"
         elif result.reason:
             detail = f"  {result.reason}"
-        line = Text.assemble(
-            (f"{label:>9} ", style), plain(result.task_id), (f"  {_duration(duration)}", "dim"), plain(detail)
+        self._print(
+            (f"{label:>9} ", style),
+            (neutralise_controls(result.task_id), ""),
+            (f"  {_duration(duration)}", "dim"),
+            (neutralise_controls(detail), ""),
         )
-        self._print(line)
 
-    def _print(self, line: Text) -> None:
-        """A line that stays: above the live view on a terminal, as it comes elsewhere."""
+    def _print(self, *parts: tuple[str, str]) -> None:
+        """A line that stays, from (text, style) parts whose outside text is neutralised already.
+
+        Above the live view on a terminal; elsewhere as it comes, written
+        straight to a plain stream unless it holds a tab, which Rich expands.
+        """
+        if self._plain_file is not None:
+            text = "".join(part for part, _ in parts)
+            if "\t" not in text:
+                self._plain_file.write(text + "\n")  # one write: lines from several threads never interleave
+                self._plain_file.flush()
+                return
+        line = Text.assemble(*parts)  # styles from our own code only; never markup
         (self._live.console if self._live is not None else self.console).print(line)
 
     def _render(self) -> Group:
