@@ -14,20 +14,28 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
+from .coercion import convert_plainly
 from .errors import ErrorKind, ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from typer._click import Context  # the context Typer's command classes are written against
 
-__all__ = ["WorkflowCommand", "json_requested", "usage_error"]
+__all__ = ["WorkflowCommand", "WorkflowGroup", "json_requested", "usage_error"]
 
 JSON_FLAG = "--json"
 
 
 class WorkflowCommand(TyperCommand):
-    """A ``workflow`` command: plain usage pieces; its invalid input reported once, as JSON too with --json."""
+    """A ``workflow`` command: plain usage pieces; its invalid input reported once, as JSON too with --json.
+
+    Its values are converted without pydantic where that is plainly the same (:mod:`.coercion`).
+    """
+
+    def __init__(self, name: str | None, **settings: Any) -> None:
+        super().__init__(name, **settings)
+        convert_plainly(self.params)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [_without_braces(piece) for piece in super().collect_usage_pieces(ctx)]
@@ -46,6 +54,14 @@ class WorkflowCommand(TyperCommand):
                 raise
             report_invalid_input(exc, as_json=json_requested(ctx, ()))
             raise typer.Exit(ExitCode.INVALID) from exc
+
+
+class WorkflowGroup(TyperGroup):
+    """The ``workflow`` group: its own options (``--version``) converted as a command's are (:mod:`.coercion`)."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        convert_plainly(self.params)
 
 
 def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:
