@@ -58,12 +58,14 @@ def convert_plainly(params: Iterable[Parameter]) -> None:
     """Give each of Typer's parameters in ``params`` its conversion before Typer builds a pydantic one.
 
     Typer builds a parameter's conversion lazily into ``_runtime_param``;
-    one set here is used instead. File parameters and custom parsers keep
-    Typer's.
+    one set here is used instead. File parameters, custom parsers and
+    conversions already made keep theirs.
     """
     for param in params:
         descriptor: TypeDescriptor | None = getattr(param, "type_descriptor", None)
         if descriptor is None or descriptor.file_annotation is not None or descriptor.parameter_info.parser:
+            continue
+        if getattr(param, "_runtime_param", None) is not None:
             continue
         param._runtime_param = PlainRuntimeParam(  # type: ignore[attr-defined]  # Typer's lazily built slot
             parameter_info=descriptor.parameter_info, annotation=descriptor.annotation, descriptor=descriptor

@@ -33,9 +33,9 @@ class WorkflowCommand(TyperCommand):
     Its values are converted without pydantic where that is plainly the same (:mod:`.coercion`).
     """
 
-    def __init__(self, name: str | None, **settings: Any) -> None:
-        super().__init__(name, **settings)
-        convert_plainly(self.params)
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        convert_plainly(self.get_params(ctx))  # with the help option, made per context
+        return super().parse_args(ctx, args)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [_without_braces(piece) for piece in super().collect_usage_pieces(ctx)]
@@ -57,11 +57,14 @@ class WorkflowCommand(TyperCommand):
 
 
 class WorkflowGroup(TyperGroup):
-    """The ``workflow`` group: its own options (``--version``) converted as a command's are (:mod:`.coercion`)."""
+    """The ``workflow`` group: its own options (``--version``, Typer's completion ones) converted as a command's are.
 
-    def __init__(self, **settings: Any) -> None:
-        super().__init__(**settings)
-        convert_plainly(self.params)
+    See :mod:`.coercion`.
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        convert_plainly(self.get_params(ctx))  # with the help option, made per context
+        return super().parse_args(ctx, args)
 
 
 def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:
