@@ -20,6 +20,7 @@ values that reach this path.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from typer._click import Context, Parameter
     from typer.core import _TyperParameter
+    from typer.models import ParameterInfo
 
 __all__ = ["PlainRuntimeParam", "convert_plainly"]
 
@@ -80,22 +82,28 @@ def _convert(value: Any, annotation: Any, descriptor: TypeDescriptor, param: _Ty
         items = [_convert(item, item_type, descriptor, param, ctx) for item in value]
         return _TYPERS if any(item is _TYPERS for item in items) else items
     info = descriptor.parameter_info
-    if annotation is str:
-        return value if isinstance(value, str) else _TYPERS
-    if annotation is Path and isinstance(value, str | Path):
+    converted: Any = _TYPERS
+    if annotation is str and isinstance(value, str):
+        converted = value
+    elif annotation is Path and isinstance(value, str | Path):
         # Typer's own checks (exists, file_okay, ...) and their messages; a Path needs no adapter.
-        return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
-    if annotation is int and not info.clamp:
-        number = value if type(value) is int else int(value) if _ascii_digits(value) else None
-        in_range = number is not None and (info.min is None or number >= info.min)
-        return number if in_range and (info.max is None or number <= info.max) else _TYPERS
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        try:
-            return coerce_cli_choice(value, choices=tuple(annotation), case_sensitive=info.case_sensitive, ctx=ctx)
-        except ValueError:
-            return _TYPERS
-    return _TYPERS
+        converted = coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+    elif annotation is int and not info.clamp:
+        converted = _whole_number(value, info)
+    elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        with contextlib.suppress(ValueError):  # not one of them: Typer's conversion words the error
+            converted = coerce_cli_choice(value, choices=tuple(annotation), case_sensitive=info.case_sensitive, ctx=ctx)
+    return converted
 
 
-def _ascii_digits(value: Any) -> bool:
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+def _whole_number(value: Any, info: ParameterInfo) -> Any:
+    """An int default, or ASCII digits, within the option's range; anything else (``+3``, ``3.0``) is Typer's."""
+    if type(value) is int:
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    else:
+        return _TYPERS
+    if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):
+        return _TYPERS
+    return number
