@@ -9,6 +9,8 @@ for, which a busy machine inflates far less than wall time):
     python -c pass                                   the floor
     python -c "import typer"                         what Typer alone costs
     python -c "import workflow_plugin_sdk"           the plugin interpreter's start (its own floor)
+    python -c "import workflow_cli.app"              Typer and the commands' definitions
+    python -c VALIDATE_IMPORTS                       the runtime's modules validate needs (see below)
     workflow --help                                  answered without Typer (a console script as pip writes it)
     python -m workflow_cli --help
     workflow validate FLOW                           a one-task trusted workflow: every static check
@@ -84,6 +86,10 @@ ONE_TASK = "name: bench\ntasks:\n  one: {uses: bench/plugin-0.run, inputs: {text
 TWO_TASKS = ONE_TASK.replace("name: bench", "name: bench-two") + (
     "  two: {uses: bench/plugin-0.run, needs: [one], inputs: {text: hello}}\n"
 )
+VALIDATE_IMPORTS = (
+    "import platformdirs, workflow_plugin_runtime.workflows.checks, workflow_plugin_runtime.execution.locking"
+)
+"""The runtime's modules that ``validate`` of a trusted workflow imports (its checks, the lock check, the config)."""
 CONSOLE_SCRIPT = """\
 import re
 import sys
@@ -146,6 +152,8 @@ def _commands(root: Path, plugins: Path) -> dict[str, list[str]]:
         "python -c pass": [python, "-c", "pass"],
         'python -c "import typer"': [python, "-c", "import typer"],
         'python -c "import workflow_plugin_sdk"': [python, "-c", "import workflow_plugin_sdk"],
+        'python -c "import workflow_cli.app"': [python, "-c", "import workflow_cli.app"],
+        "python -c VALIDATE_IMPORTS": [python, "-c", VALIDATE_IMPORTS],
         "workflow --help": [*workflow, "--help"],
         "python -m workflow_cli --help": [python, "-m", "workflow_cli", "--help"],
         "workflow validate": [*workflow, "validate", str(one), "-p", str(plugins)],

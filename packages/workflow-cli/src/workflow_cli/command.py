@@ -46,12 +46,12 @@ class WorkflowCommand(TyperCommand):
         except Exception as exc:
             from workflow_plugin_runtime import WorkflowPluginError
 
+            if not isinstance(exc, WorkflowPluginError | InvalidInput):
+                raise  # typer.Exit with the command's exit code among them: no reporting to import
             from .reporting import invalid_input_from, report_invalid_input
 
             if isinstance(exc, WorkflowPluginError):
                 exc = invalid_input_from(exc)
-            elif not isinstance(exc, InvalidInput):
-                raise
             report_invalid_input(exc, as_json=json_requested(ctx, ()))
             raise typer.Exit(ExitCode.INVALID) from exc
 
