@@ -23,7 +23,9 @@ for, which a busy machine inflates far less than wall time):
     workflow run FLOW2                               two tasks, the second needing the first
 
 The fixed cost of ``run`` is the one-task run minus its task, where a
-task's cost is what a second, sequential task adds: ``t(1) - (t(2) - t(1))``.
+task's cost is what a second, sequential task adds: ``t(1) - (t(2) - t(1))``,
+the difference taken within each round (the median of the rounds'
+differences), so that both runs of a pair share the machine's moment.
 That marginal task includes everything a task costs (the plugin's
 interpreter start, the SDK, the protocol, the scheduler's work), so the
 remainder is what every run pays once: start-up, checks, registering and
@@ -117,17 +119,18 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> Timing:
     return Timing(wall_ms, (usage.ru_utime + usage.ru_stime) * 1000)
 
 
-def _interleaved(commands: dict[str, list[str]], env: dict[str, str], cwd: Path, runs: int) -> dict[str, Timing]:
+def _interleaved(commands: dict[str, list[str]], env: dict[str, str], cwd: Path, runs: int) -> dict[str, list[Timing]]:
     timings: dict[str, list[Timing]] = {name: [] for name in commands}
     for argv in commands.values():  # warm page cache, .pyc files and the validator cache; not counted
         _timed(argv, env, cwd)
     for _ in range(runs):
         for name, argv in commands.items():
             timings[name].append(_timed(argv, env, cwd))
-    return {
-        name: Timing(statistics.median(t.wall_ms for t in values), statistics.median(t.cpu_ms for t in values))
-        for name, values in timings.items()
-    }
+    return timings
+
+
+def _median(values: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.wall_ms for t in values), statistics.median(t.cpu_ms for t in values))
 
 
 def _plugins(root: Path) -> Path:
@@ -190,9 +193,12 @@ def main() -> None:
         lock = [*commands["workflow lock --check"]]
         lock.remove("--check")
         subprocess.run(lock, check=True, stdout=subprocess.DEVNULL, env=env, cwd=root)
-        medians = _interleaved(commands, env, root, runs)
-    one_task, two_tasks = medians["workflow run (1 task)"], medians["workflow run (2 tasks)"]
-    task = Timing(two_tasks.wall_ms - one_task.wall_ms, two_tasks.cpu_ms - one_task.cpu_ms)
+        timings = _interleaved(commands, env, root, runs)
+    medians = {name: _median(values) for name, values in timings.items()}
+    # A task's cost: the median of each round's difference (the two runs of a round share the machine's moment).
+    pairs = zip(timings["workflow run (1 task)"], timings["workflow run (2 tasks)"], strict=True)
+    task = _median([Timing(two.wall_ms - one.wall_ms, two.cpu_ms - one.cpu_ms) for one, two in pairs])
+    one_task = medians["workflow run (1 task)"]
     medians["a task (2 tasks - 1 task)"] = task
     medians["workflow run (fixed cost)"] = Timing(one_task.wall_ms - task.wall_ms, one_task.cpu_ms - task.cpu_ms)
     floor = medians["python -c pass"]
