@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .__about__ import __version__
-from .command import WorkflowCommand, json_requested, usage_error
+from .command import WorkflowCommand, WorkflowGroup, json_requested, usage_error
 from .commands import clean as clean_command
 from .commands import lock as lock_command
 from .commands import run as run_command
@@ -23,6 +23,7 @@ from .errors import ExitCode
 
 app = typer.Typer(
     name="workflow",
+    cls=WorkflowGroup,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,

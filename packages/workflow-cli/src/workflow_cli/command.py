@@ -14,20 +14,28 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
+from .coercion import convert_plainly
 from .errors import ErrorKind, ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from typer._click import Context  # the context Typer's command classes are written against
 
-__all__ = ["WorkflowCommand", "json_requested", "usage_error"]
+__all__ = ["WorkflowCommand", "WorkflowGroup", "json_requested", "usage_error"]
 
 JSON_FLAG = "--json"
 
 
 class WorkflowCommand(TyperCommand):
-    """A ``workflow`` command: plain usage pieces; its invalid input reported once, as JSON too with --json."""
+    """A ``workflow`` command: plain usage pieces; its invalid input reported once, as JSON too with --json.
+
+    Its values are converted without pydantic where that is plainly the same (:mod:`.coercion`).
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        convert_plainly(self.get_params(ctx))  # with the help option, made per context
+        return super().parse_args(ctx, args)
 
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         return [_without_braces(piece) for piece in super().collect_usage_pieces(ctx)]
@@ -38,14 +46,25 @@ class WorkflowCommand(TyperCommand):
         except Exception as exc:
             from workflow_plugin_runtime import WorkflowPluginError
 
+            if not isinstance(exc, WorkflowPluginError | InvalidInput):
+                raise  # typer.Exit with the command's exit code among them: no reporting to import
             from .reporting import invalid_input_from, report_invalid_input
 
             if isinstance(exc, WorkflowPluginError):
                 exc = invalid_input_from(exc)
-            elif not isinstance(exc, InvalidInput):
-                raise
             report_invalid_input(exc, as_json=json_requested(ctx, ()))
             raise typer.Exit(ExitCode.INVALID) from exc
+
+
+class WorkflowGroup(TyperGroup):
+    """The ``workflow`` group: its own options (``--version``, Typer's completion ones) converted as a command's are.
+
+    See :mod:`.coercion`.
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        convert_plainly(self.get_params(ctx))  # with the help option, made per context
+        return super().parse_args(ctx, args)
 
 
 def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:

@@ -24,15 +24,16 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import RuntimeKind
 from ..errors import ManifestError, Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
 from ..plugins.content import PluginContent, plugin_content
 from ..plugins.manifest import PluginManifest
-from ..runtimes.docker.image import ImageIdentity, image_refusal, local_images
-from ..runtimes.docker.image_checks import VALIDATE_DAEMON_WAIT_S
 from ..workflows.checks import WorkflowCheck
+
+if TYPE_CHECKING:  # the runtimes are imported where images are locked: checking a trusted workflow needs none
+    from ..runtimes.docker.image import ImageIdentity
 
 __all__ = [
     "LOCK_FORMAT",
@@ -261,6 +262,12 @@ class _Malformed(Exception):
     pass
 
 
+def _locked_image(image: Any) -> ImageIdentity:
+    from ..runtimes.docker.image import ImageIdentity
+
+    return ImageIdentity(str(image["tag"]), str(image["id"]), image.get("built_from"))
+
+
 def _workflow_hint(lock: Path) -> str:
     stem = lock.name.removesuffix(_SUFFIX)
     candidates = [lock.with_name(stem + suffix) for suffix in (".yaml", ".yml")]
@@ -283,7 +290,7 @@ def _entry(ref: str, data: object) -> LockedPlugin:
             ref=ref,
             files=files,
             distribution=(str(distribution["name"]), str(distribution["version"])) if distribution else None,
-            image=ImageIdentity(str(image["tag"]), str(image["id"]), image.get("built_from")) if image else None,
+            image=_locked_image(image) if image else None,
             **strings,  # type: ignore[arg-type]  # checked to be strings above
         )
     except (KeyError, TypeError, AttributeError):
@@ -371,6 +378,9 @@ def _content(manifest: PluginManifest) -> PluginContent:
 
 
 def _images(manifests: Iterable[PluginManifest]) -> dict[str, ImageIdentity]:
+    from ..runtimes.docker.image import local_images
+    from ..runtimes.docker.image_checks import VALIDATE_DAEMON_WAIT_S
+
     tags = [manifest.runtime.image for manifest in manifests]
     if not tags:
         return {}
@@ -384,6 +394,8 @@ def _images(manifests: Iterable[PluginManifest]) -> dict[str, ImageIdentity]:
 
 
 def _refuse_unusable_image(entry: LockedPlugin, manifest: PluginManifest) -> None:
+    from ..runtimes.docker.image import image_refusal
+
     tag = manifest.runtime.image
     refusal = image_refusal(
         entry.image, tag=tag, content_hash=entry.content_hash, plugin_ref=entry.ref, plugin_dir=manifest.plugin_dir

@@ -30,7 +30,6 @@ from ..errors import (
     WorkflowFileError,
     file_position,
 )
-from ..masking.masker import short_secret_warning
 from ..plugins.resolve import ResolvedAction, Resolver
 from ..schemas import Validator
 from ..schemas.violations import schema_violations
@@ -217,6 +216,10 @@ def _short_secret_warnings(workflow: Workflow, secrets: SecretProvider) -> list[
     for use in workflow.template_uses():
         if use.placeholder.scope is Scope.SECRETS:
             first_use.setdefault(use.placeholder.name, use.location)
+    if not first_use:
+        return []
+    from ..masking.masker import short_secret_warning  # the masker's modules: only for a workflow that uses secrets
+
     warnings = []
     for key, location in first_use.items():
         value = secrets.get(key)

@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING, Any
 
 from .._util.suggestions import closest
 from .._util.yaml_document import FieldPath, YamlDocument
@@ -43,6 +41,9 @@ from .permissions import SecurityMode, parse_permissions
 from .template_values import CompiledValue, TemplateUse, compile_value
 from .templates import Scope
 from .workflow import TASK_TYPE_PATTERN, UNPARSED_ACTION, RetryPolicy, Task, Workflow
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["load_workflow", "read_workflow"]
 
@@ -299,8 +300,12 @@ class _WorkflowBuilder:
             )
 
     def _requires(self, raw: Mapping[str, str], tasks: Mapping[str, Task]) -> dict[PluginRef, SpecifierSet]:
-        used = {task.action.plugin for task in tasks.values() if task.action is not None}
         requires: dict[PluginRef, SpecifierSet] = {}
+        if not raw:
+            return requires
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only a workflow with requires needs it
+
+        used = {task.action.plugin for task in tasks.values() if task.action is not None}
         for text, spec in raw.items():
             where: FieldPath = ("requires", text)
             try:

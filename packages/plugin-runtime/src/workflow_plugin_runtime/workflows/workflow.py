@@ -11,9 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from packaging.specifiers import SpecifierSet
+from typing import TYPE_CHECKING, Any
 
 from .._util.yaml_document import FieldPath, YamlDocument
 from ..errors import Failure, FailureKind, Problem, SourceLocation
@@ -22,6 +20,9 @@ from .permissions import Permissions, SecurityMode
 from .secrets import merge_vars
 from .template_values import CompiledValue, TemplateUse
 from .templates import TemplateContext, interpolate
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = [
     "TASK_TYPE_PATTERN",

@@ -55,17 +55,15 @@ def lock(
     from .plugin_views import json_ready
     from .workflow_common import load_and_check, place, report_problems
 
-    errors = make_console(stderr=True)
     loaded = load_and_check(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=None, check_secrets=False
     )
-    report_problems(errors, loaded)
+    report_problems(loaded)
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     runtime = place(workflow, loaded.config.backend).runtime
     path = lock_path_for(workflow.path)
     shown = neutralise_controls(str(path))
-    console = make_console()
     if check:
         result = check_lock(loaded.check, runtime=runtime, project_root=loaded.config.project_root)
         if result is None:
@@ -79,7 +77,7 @@ def lock(
                 )
             )
         else:
-            print_lock_check(console, shown, result.drift, plugins=len(result.plugins))
+            print_lock_check(make_console(), shown, result.drift, plugins=len(result.plugins))
         raise typer.Exit(ExitCode.OK if result.matched else ExitCode.FAILED)
     plugins = locked_plugins(loaded.check, runtime=runtime, project_root=loaded.config.project_root)
     try:
@@ -95,4 +93,4 @@ def lock(
             json_ready({"lock": str(path), "plugins": {ref: entry.to_record() for ref, entry in plugins.items()}})
         )
     else:
-        print_lock_written(console, shown, plugins)
+        print_lock_written(make_console(), shown, plugins)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from ..command import WorkflowCommand
+from ..command import WorkflowCommand, WorkflowGroup
 from .plugin_build import plugin_build
 from .plugin_inspect import plugin_inspect
 from .plugin_list import plugin_list
@@ -17,6 +17,7 @@ from .plugin_test import plugin_test
 
 plugin_app = typer.Typer(
     name="plugin",
+    cls=WorkflowGroup,
     help="""List, inspect, build, create and test plugins.
 
     Examples:

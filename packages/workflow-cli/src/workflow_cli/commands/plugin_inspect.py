@@ -53,7 +53,6 @@ def plugin_inspect(
 
     from ..errors import ErrorKind, ExitCode, InvalidInput
     from ..ui.console import make_console
-    from ..ui.render import print_inspection, print_problem_view
     from .plugin_common import find_plugin, project_config
     from .plugin_views import inspection, json_ready
 
@@ -82,10 +81,15 @@ def plugin_inspect(
     )
     if as_json:
         emit_json(json_ready(report))
-        errors = make_console(stderr=True)
-        for view in report["warnings"]:
-            print_problem_view(errors, view)
+        if report["warnings"]:  # Rich only when there is something for it to show
+            from ..ui.render import print_problem_view
+
+            errors = make_console(stderr=True)
+            for view in report["warnings"]:
+                print_problem_view(errors, view)
     else:
+        from ..ui.render import print_inspection
+
         print_inspection(make_console(), report)
     if any(problem.severity is Severity.ERROR for problem in warnings):
         raise typer.Exit(ExitCode.FAILED)

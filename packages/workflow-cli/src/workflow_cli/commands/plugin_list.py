@@ -43,26 +43,33 @@ def plugin_list(
     """
     from workflow_plugin_runtime import Problem, Severity
 
-    from ..ui.console import make_console, print_problem
-    from ..ui.render import print_nothing_found, print_plugin_list
+    from ..ui.console import make_console, print_problems
     from .plugin_common import make_resolver
     from .plugin_views import json_ready, list_entry
 
     resolver = make_resolver(plugins_path, workflow=workflow)
     listing = resolver.list_plugins()
-    errors = make_console(stderr=True)
-    for copy in listing.broken:
-        for problem in copy.problems:
-            print_problem(errors, problem)
-    for entry_point in listing.entry_point_problems:
-        print_problem(errors, Problem(entry_point.message, hint=entry_point.origin, severity=Severity.WARNING))
+    print_problems(
+        [
+            *(problem for copy in listing.broken for problem in copy.problems),
+            *(
+                Problem(entry_point.message, hint=entry_point.origin, severity=Severity.WARNING)
+                for entry_point in listing.entry_point_problems
+            ),
+        ]
+    )
     if listing.broken:
         count = len(listing.broken)
-        errors.print(f"skipped {count} broken plugin{'s' if count != 1 else ''} (fix the plugin.yaml above)")
+        make_console(stderr=True).print(
+            f"skipped {count} broken plugin{'s' if count != 1 else ''} (fix the plugin.yaml above)"
+        )
     entries = [list_entry(listed) for listed in listing.plugins]
     if as_json:
         emit_json(json_ready(entries))
     if not entries:
+        from ..ui.render import print_nothing_found
+
+        errors = make_console(stderr=True)
         print_nothing_found(errors, resolver.where_looked())
         if workflow is None:
             errors.print(
@@ -70,4 +77,6 @@ def plugin_list(
                 " workflow plugin list --workflow FILE lists what it finds"
             )
     elif not as_json:
+        from ..ui.render import print_plugin_list  # Rich's tables: only when the list is shown as one
+
         print_plugin_list(make_console(), entries)

@@ -191,3 +191,12 @@ def json_ready(document: Mapping[str, Any] | list[Any]) -> str:
     from workflow_plugin_runtime import escape_controls_in_json
 
     return escape_controls_in_json(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def runs_in_text(view: RunsInView) -> str:
+    """``sandbox (backend auto)``: where a workflow's plugins run, in words, from the view ``--json`` prints."""
+    if view["backend"] is None:
+        return f"{view['runtime']} ({view['security']} mode)"
+    if view["runtime"] is None:
+        return f"nothing here (backend {view['backend']} cannot run on this machine)"
+    return f"{view['runtime']} (backend {view['backend']})"

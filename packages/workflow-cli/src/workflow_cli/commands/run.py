@@ -130,7 +130,7 @@ def run(
     loaded = load_and_check(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
     )
-    report_problems(errors, loaded)
+    report_problems(loaded)
     settings = _executor_settings(loaded.config.executor, kind=executor, address=dask_address)
     if backend is None:
         chosen_backend = loaded.config.backend
@@ -142,7 +142,7 @@ def run(
         used_backend, backend_warnings = check_backend(loaded, chosen_backend, flag=backend)
     for warning in backend_warnings:
         print_problem(errors, warning)
-    lock = check_against_lock(loaded, runtime=used_backend, console=errors, enforce=not no_lock)
+    lock = check_against_lock(loaded, runtime=used_backend, enforce=not no_lock)
     progress_console = errors if json_output else make_console()
     code = _execute(
         loaded,

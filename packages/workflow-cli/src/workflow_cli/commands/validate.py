@@ -56,10 +56,10 @@ def validate(
     """
     from dataclasses import replace
 
-    from workflow_plugin_runtime import image_problems, neutralise_controls
+    from workflow_plugin_runtime import SecurityMode, neutralise_controls
 
-    from ..ui.console import make_console, print_problem
-    from ..ui.render import runs_in_text
+    from ..ui.console import print_problems
+    from .plugin_views import runs_in_text
     from .workflow_common import check_against_lock, place
 
     loaded = load_and_check(
@@ -70,18 +70,20 @@ def validate(
         secrets_file=secrets_file,
         check_secrets=not skip_secrets,
     )
-    images = image_problems(loaded.check, backend=loaded.config.backend)
-    if images:
+    checked = loaded.check.workflow
+    if checked is not None and checked.security is SecurityMode.RESTRICTED:  # a trusted one loads no runtime code
+        from workflow_plugin_runtime import image_problems
+
+        images = image_problems(loaded.check, backend=loaded.config.backend)
         loaded = replace(loaded, check=replace(loaded.check, problems=(*loaded.check.problems, *images)))
-    errors = make_console(stderr=True)
-    report_problems(errors, loaded)
+    report_problems(loaded)
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     placement = place(workflow, loaded.config.backend)
-    lock = check_against_lock(loaded, runtime=placement.runtime, console=errors)
+    lock = check_against_lock(loaded, runtime=placement.runtime)
     unavailable = placement.warning()
     if unavailable is not None:  # what run would refuse: said here too, in the same words
-        print_problem(errors, unavailable)
+        print_problems([unavailable])
     if json_output:
         from .plugin_views import json_ready, problem_view
 

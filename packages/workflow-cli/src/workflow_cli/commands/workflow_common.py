@@ -27,7 +27,6 @@ if TYPE_CHECKING:
         WorkflowCheck,
     )
 
-    from ..ui.console import Console
     from .plugin_views import RunsInView
 
 AUTO = "auto"
@@ -108,19 +107,19 @@ def load_and_check(
 
 
 def check_against_lock(
-    loaded: LoadedWorkflow, *, runtime: RuntimeKind | None, console: Console, enforce: bool = True
+    loaded: LoadedWorkflow, *, runtime: RuntimeKind | None, enforce: bool = True
 ) -> dict[str, Any] | None:
     """The workflow's plugins against its lock file, before anything runs; the run record's ``lock`` block.
 
     None when there is no lock. A drifted plugin raises :class:`InvalidInput`
     (exit 2) with the report, unless ``enforce`` is off (``--no-lock``): then
-    the report is a warning and the block says the lock was skipped. A
-    malformed lock is refused the same way. ``runtime`` is where the plugins
-    run here (images are compared only on Docker).
+    the report is a warning (on stderr) and the block says the lock was
+    skipped. A malformed lock is refused the same way. ``runtime`` is where
+    the plugins run here (images are compared only on Docker).
     """
     from workflow_plugin_runtime import Severity, WorkflowPluginError, check_lock, lock_path_for
 
-    from ..ui.console import print_problem
+    from ..ui.console import print_problems
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
@@ -129,7 +128,7 @@ def check_against_lock(
     except WorkflowPluginError as exc:
         if enforce:
             raise
-        print_problem(console, replace(exc.problem, severity=Severity.WARNING))
+        print_problems([replace(exc.problem, severity=Severity.WARNING)])
         return {"path": str(lock_path_for(workflow.path)), "matched": None, "skipped": True, "plugins": {}}
     if result is None:
         return None
@@ -138,22 +137,20 @@ def check_against_lock(
         count = len(problems)
         summary = f"{count} plugin{'s' if count != 1 else ''} differ{'s' if count == 1 else ''} from the lock"
         raise InvalidInput(ErrorKind.LOCK, problems, summary=f"{summary}: nothing was run")
-    for problem in problems:
-        print_problem(console, replace(problem, severity=Severity.WARNING))
+    print_problems([replace(problem, severity=Severity.WARNING) for problem in problems])
     return result.to_record(skipped=not enforce)
 
 
-def report_problems(console: Console, loaded: LoadedWorkflow) -> None:
-    """The warnings on ``console``; any error raises :class:`InvalidInput` with every problem (exit 2)."""
-    from ..ui.console import print_problem
+def report_problems(loaded: LoadedWorkflow) -> None:
+    """The warnings on stderr; any error raises :class:`InvalidInput` with every problem (exit 2)."""
+    from ..ui.console import print_problems
 
     errors = loaded.check.errors
     if errors:
         count = len(errors)
         summary = f"{count} error{'s' if count != 1 else ''}: nothing was run"
         raise InvalidInput(ErrorKind.WORKFLOW, loaded.check.problems, summary=summary)
-    for problem in loaded.check.problems:
-        print_problem(console, problem)
+    print_problems(loaded.check.problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +200,12 @@ def place(workflow: Workflow, backend: RuntimeKind | None) -> Placement:
     A restricted backend's probe decides (the sandbox's once per process);
     nothing is started for a trusted workflow.
     """
-    from workflow_plugin_runtime import RuntimeKind, RuntimeUnavailableError, SecurityMode, usable_backend
+    from workflow_plugin_runtime import RuntimeKind, SecurityMode
 
     if workflow.security is not SecurityMode.RESTRICTED:
         return Placement(workflow, runtime=RuntimeKind.PROCESS)
+    from workflow_plugin_runtime import RuntimeUnavailableError, usable_backend  # the runtimes: only when restricted
+
     try:
         return Placement(workflow, backend, runtime=usable_backend(backend))
     except RuntimeUnavailableError as exc:

@@ -10,6 +10,10 @@ secret) and its control characters must not reach the terminal. So the
 consoles made here never read markup from strings, and text from outside
 goes through :func:`plain`, which also neutralises control characters;
 styles come only from our own code, as ``Text`` styles.
+
+Rich is imported when a console is made, not with this module: a command
+with nothing to say on stderr (``validate --json`` of a valid workflow,
+say) never pays for it (docs/performance.md, "CLI start-up").
 """
 
 from __future__ import annotations
@@ -18,15 +22,24 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console, RenderableType
-from rich.text import Text
-
-from workflow_plugin_runtime import Severity, neutralise_controls
-
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.console import Console, RenderableType
+    from rich.text import Text
+
     from workflow_plugin_runtime import Problem
 
-__all__ = ["Console", "make_console", "plain", "print_error_text", "print_problem", "print_text", "print_unfolded"]
+__all__ = [
+    "Console",
+    "make_console",
+    "plain",
+    "print_error_text",
+    "print_problem",
+    "print_problems",
+    "print_text",
+    "print_unfolded",
+]
 
 _UNFOLDED_MAX_WIDTH = 10_000
 """Widest a piped table may grow: far beyond any real row, short of a runaway one."""
@@ -39,6 +52,8 @@ def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int
     environment (often set in CI) as a terminal, and then write styles,
     spinners and cursor movements into a log file or a pipe.
     """
+    from rich.console import Console
+
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
     terminal = stream.isatty()
     return Console(
@@ -67,6 +82,10 @@ def print_unfolded(console: Console, renderable: RenderableType) -> None:
 
 def plain(text: str, style: str = "") -> Text:
     """``text`` shown exactly as written: no markup, control characters visible as ``\\x1b``."""
+    from rich.text import Text
+
+    from workflow_plugin_runtime import neutralise_controls
+
     return Text(neutralise_controls(text), style=style)
 
 
@@ -77,9 +96,23 @@ def print_text(console: Console, text: str, *, style: str = "") -> None:
 
 def print_problem(console: Console, problem: Problem) -> None:
     """One problem as ``error: file:line:col: field: message`` plus its hint."""
+    from rich.text import Text
+
+    from workflow_plugin_runtime import Severity
+
     label, style = ("warning", "yellow") if problem.severity is Severity.WARNING else ("error", "red")
     console.print(Text.assemble((f"{label}: ", f"bold {style}"), plain(str(problem))))
 
 
+def print_problems(problems: Sequence[Problem]) -> None:
+    """Each problem on stderr; the console (and Rich) is made only when there is one."""
+    if problems:
+        console = make_console(stderr=True)
+        for problem in problems:
+            print_problem(console, problem)
+
+
 def print_error_text(console: Console, message: str) -> None:
+    from rich.text import Text
+
     console.print(Text.assemble(("error: ", "bold red"), plain(message)))

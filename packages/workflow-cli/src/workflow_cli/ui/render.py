@@ -23,6 +23,7 @@ from rich.text import Text
 
 from workflow_plugin_runtime import Severity
 
+from ..commands.plugin_views import runs_in_text
 from .console import plain, print_unfolded
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
         Inspection,
         ListEntry,
         ProblemView,
-        RunsInView,
     )
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "print_nothing_found",
     "print_plugin_list",
     "print_problem_view",
-    "runs_in_text",
     "schema_fields",
     "schema_renderable",
     "type_text",
@@ -331,15 +330,6 @@ def inspection_renderable(report: Inspection) -> Group:
     else:
         parts.append(Padding(Text("none: it needs no grants to run restricted"), (0, 0, 0, 2), expand=False))
     return Group(*parts)
-
-
-def runs_in_text(view: RunsInView) -> str:
-    """``sandbox (backend auto)``: where a workflow's plugins run, in words, from the view ``--json`` prints."""
-    if view["backend"] is None:
-        return f"{view['runtime']} ({view['security']} mode)"
-    if view["runtime"] is None:
-        return f"nothing here (backend {view['backend']} cannot run on this machine)"
-    return f"{view['runtime']} (backend {view['backend']})"
 
 
 def print_inspection(console: Console, report: Inspection) -> None:

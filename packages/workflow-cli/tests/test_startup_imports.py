@@ -1,0 +1,118 @@
+"""What each command imports: the start-up budget guarded by module sets, not by timings.
+
+The CLI runs as a user runs it (a subprocess) with ``PYTHONPROFILEIMPORTTIME``,
+which makes the interpreter name on stderr every module it imports; the
+tests assert which heavy ones a command never loads (docs/performance.md,
+"CLI start-up"): pydantic (Typer 0.29 would convert every option with it),
+Rich where nothing is rendered, the runtimes and the Docker SDK for a
+trusted workflow, packaging where no version is compared.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", re.MULTILINE)
+HEAVY = ("pydantic", "rich", "docker", "requests", "packaging", "workflow_plugin_runtime.runtimes")
+
+
+def imported(done: subprocess.CompletedProcess[str]) -> set[str]:
+    """The modules the command imported, read from the interpreter's import-time report on stderr."""
+    modules = set(IMPORT_LINE.findall(done.stderr))
+    assert "workflow_cli.entry" in modules, "the import-time report is missing: nothing would be checked"
+    return modules
+
+
+def heavy(modules: set[str]) -> set[str]:
+    """Which of :data:`HEAVY` (packages, or a package's subpackage) are among ``modules``."""
+    return {name for name in HEAVY if any(module == name or module.startswith(name + ".") for module in modules)}
+
+
+@pytest.fixture
+def run_profiled(run_cli):
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+
+    return run
+
+
+@pytest.fixture
+def trusted_flow(tmp_path: Path) -> Path:
+    flow = tmp_path / "trusted-flow.yaml"
+    flow.write_text("name: trusted\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 3}}\n", encoding="utf-8")
+    return flow
+
+
+def test_validate_json_of_a_trusted_workflow_imports_nothing_heavy(run_profiled, trusted_flow):
+    done = run_profiled("validate", str(trusted_flow), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["runs_in"]["runtime"] == "process"
+    assert heavy(imported(done)) == set()
+
+
+def test_validate_of_a_trusted_workflow_renders_nothing_with_rich(run_profiled, trusted_flow):
+    done = run_profiled("validate", str(trusted_flow), "-p", str(PLUGINS))
+
+    assert done.returncode == 0, done.stderr
+    assert "valid (1 task, trusted mode)" in done.stdout
+    assert heavy(imported(done)) == set()
+
+
+def test_a_warning_is_still_printed_with_rich(run_profiled, tmp_path):
+    """The other side of the budget: a command with something to show imports Rich and shows it."""
+    flow = tmp_path / "warned-flow.yaml"
+    flow.write_text(
+        "name: warned\nsecurity: restricted\npermissions: {network: true}\n"
+        "tasks:\n  a: {uses: tests/e2e.number, inputs: {value: 3}}\n",
+        encoding="utf-8",
+    )
+    done = run_profiled("validate", str(flow), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert "warning:" in done.stderr
+    assert "rich" in heavy(imported(done))
+    assert "pydantic" not in heavy(imported(done))
+
+
+def test_run_of_a_trusted_workflow_needs_neither_pydantic_nor_docker(run_profiled, trusted_flow):
+    done = run_profiled("run", str(trusted_flow), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 3}
+    # Rich shows the progress, the runtimes start the plugin's process, the plugin manager names version specifiers.
+    assert heavy(imported(done)) <= {"rich", "workflow_plugin_runtime.runtimes", "packaging"}
+
+
+def test_plugin_list_json_imports_neither_pydantic_nor_rich(run_profiled):
+    done = run_profiled("plugin", "list", "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert "tests/e2e" in {entry["ref"] for entry in json.loads(done.stdout)}
+    assert heavy(imported(done)) <= {"packaging"}  # manifests' versions are parsed as they load
+
+
+def test_lock_check_json_of_a_trusted_workflow_imports_nothing_heavy(run_cli, run_profiled, trusted_flow):
+    written = run_cli("lock", str(trusted_flow), "-p", str(PLUGINS))
+    assert written.returncode == 0, written.stderr
+
+    done = run_profiled("lock", str(trusted_flow), "--check", "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["matched"] is True
+    assert heavy(imported(done)) <= {"packaging"}
+
+
+def test_a_value_only_typer_can_judge_still_gets_typers_words(run_profiled, trusted_flow):
+    """``-c 3.5`` is beyond the plain conversion: Typer's (pydantic) conversion refuses it, as before."""
+    done = run_profiled("run", str(trusted_flow), "-p", str(PLUGINS), "-c", "3.5")
+
+    assert done.returncode == 2
+    assert "error: invalid value for --concurrency: '3.5' is not a valid integer" in done.stderr
+    assert "pydantic" in heavy(imported(done))
