@@ -2,7 +2,7 @@
 
 docs/scaling.md shows a cluster on one machine as the operator types it. Each
 such command is run by bash in the page's project, in a session of its own,
-its output in a file next to the project. Before the transcript's next
+its output in a file next to the project (``project-background-*/``). Before the transcript's next
 command, the cluster is waited for by event: a client connects (Dask retries
 until the scheduler listens) and waits until every worker started has joined.
 When the sample is done, the scheduler shuts the cluster down (each worker
@@ -22,6 +22,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ class BackgroundCluster:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._scheduler: str | None = None
         self._workers = 0
+        self._logs = project.root.parent / f"{project.root.name}-background-{uuid.uuid4().hex[:8]}"
 
     def start(self, command: str) -> None:
         """``command`` (a ``dask scheduler`` or ``dask worker`` line, less its ``&``) started in its own session."""
@@ -60,8 +62,8 @@ class BackgroundCluster:
             self._scheduler = f"tcp://{host}:{_option(words, '--port')}"
         else:
             self._workers += 1
-        log = self._project.root.parent / f"{self._project.root.name}-background-{len(self._processes)}.log"
-        with log.open("wb") as output:
+        self._logs.mkdir(exist_ok=True)
+        with (self._logs / f"{len(self._processes)}.log").open("wb") as output:
             self._processes.append(
                 subprocess.Popen(
                     ["bash", "-c", command],
