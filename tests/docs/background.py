@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BackgroundCluster", "background_cluster", "with_free_port"]
 
-STOP_TIMEOUT_S = 60
+_STOP_TIMEOUT_S = 60
 
 
 def with_free_port(text: str, port: str) -> str:
@@ -93,7 +93,7 @@ class BackgroundCluster:
                 client.shutdown()
         for process in self._processes:
             try:
-                process.wait(timeout=STOP_TIMEOUT_S)
+                process.wait(timeout=_STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()

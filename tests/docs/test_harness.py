@@ -178,12 +178,12 @@ def test_a_failed_cluster_sample_leaves_no_process_and_only_dask_runs_in_the_bac
     logs = sorted(inner.glob("docs-cluster0/project-background-*/*.log"))
     assert len(logs) == 2, logs  # the scheduler and the worker ran, each logging next to the project
     assert "tcp://127.0.0.1:8786" not in logs[0].read_text()  # on a free port of its own
-    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cwd_within(pid, inner)]
+    left = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and _cwd_within(entry, inner)]
     assert left == [], left
 
 
-def _cwd_within(pid: str, folder: Path) -> bool:
+def _cwd_within(process: Path, folder: Path) -> bool:
     try:
-        return Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(folder)
+        return (process / "cwd").readlink().is_relative_to(folder)
     except OSError:  # ended meanwhile, or not ours to see
         return False
