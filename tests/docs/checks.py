@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from .background import background_cluster, with_free_port
 from .documents import check_document, check_json, check_message, check_pyproject
 from .samples import Sample, expected_output_pattern
 from .states import STATES
@@ -154,11 +155,17 @@ def _check_shell(sample: Sample, project: Project) -> None:
         for command in _logical_lines(sample.text):
             _compare(command, "", project, exit_code=exit_code, sample=sample)
         return
-    for block in re.split(r"^\$ ", sample.text, flags=re.MULTILINE)[1:]:
-        command, expected = _transcript_command(block)
-        said = re.search(r"#\s*exit (\d+)", command)
-        code = int(said[1]) if said else exit_code
-        _compare(command, expected, project, exit_code=code, sample=sample)
+    text = with_free_port(sample.text, sample.options["port"]) if "port" in sample.options else sample.text
+    with background_cluster(project) as cluster:
+        for block in re.split(r"^\$ ", text, flags=re.MULTILINE)[1:]:
+            command, expected = _transcript_command(block)
+            if command.endswith("&"):
+                assert not expected.strip(), f"{command!r} runs in the background: it shows no output"
+                cluster.start(command.removesuffix("&"))
+                continue
+            cluster.wait()
+            said = re.search(r"#\s*exit (\d+)", command)
+            _compare(command, expected, project, exit_code=int(said[1]) if said else exit_code, sample=sample)
 
 
 def _transcript_command(block: str) -> tuple[str, str]:

@@ -167,6 +167,21 @@ def no_bwrap(project: Project) -> Iterator[None]:
         del project.extra_env["PATH"]
 
 
+@contextmanager
+def worker_copy(project: Project) -> Iterator[None]:
+    """``other/``: a second project, as another machine's, whose copy of the examples' text plugin is edited."""
+    other = project.root / "other"
+    (other / ".workflow").mkdir(parents=True)
+    shutil.copy(project.root / ".workflow/config.yaml", other / ".workflow")
+    shutil.copytree(project.root / "examples/plugins/text", other / "examples/plugins/text")
+    with (other / "examples/plugins/text/main.py").open("a", encoding="utf-8") as main:
+        main.write("# edited on this worker only\n")
+    try:
+        yield
+    finally:  # the page's later samples run against the project's own copy
+        shutil.rmtree(other)
+
+
 STATES: dict[str, Callable[[Project], AbstractContextManager[None]]] = {
     "release-workflow": release_workflow,
     "stale-image": stale_image,
@@ -176,4 +191,5 @@ STATES: dict[str, Callable[[Project], AbstractContextManager[None]]] = {
     "dead-run": dead_run,
     "relinked-mount": relinked_mount,
     "no-bwrap": no_bwrap,
+    "worker-copy": worker_copy,
 }

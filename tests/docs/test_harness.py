@@ -143,3 +143,47 @@ def test_a_set_up_command_ci_does_not_run_fails_and_a_transcript_command_may_con
 )
 def test_placeholders_stand_for_variable_text_only(expected: str, printed: str, matches: bool) -> None:
     assert (expected_output_pattern(expected).fullmatch(printed) is not None) is matches
+
+
+CLUSTER_PAGE = """# A cluster on one machine
+
+<!-- sample: shell port=8786 -->
+```text
+$ dask scheduler --host 127.0.0.1 --port 8786 --no-dashboard &
+$ dask worker tcp://127.0.0.1:8786 --host 127.0.0.1 --no-dashboard &
+$ workflow run examples/workflows/hello.yaml --executor dask --dask-address tcp://127.0.0.1:8786
+hello: failed
+```
+
+```text
+$ sleep 600 &
+```
+"""
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_a_failed_cluster_sample_leaves_no_process_and_only_dask_runs_in_the_background(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# nothing to run\n", encoding="utf-8")
+    (tmp_path / "docs" / "cluster.md").write_text(CLUSTER_PAGE, encoding="utf-8")
+    inner = tmp_path / "inner"
+
+    done = run_harness(tmp_path, "--basetemp", str(inner))
+
+    failed = re.findall(r"^FAILED \S+\[(\S+)\]", done.stdout, re.MULTILINE)
+    assert failed == ["cluster.md:4", "cluster.md:11"], done.stdout
+    assert "hello: succeeded" in done.stdout  # the cluster ran the workflow: only the expected text was wrong
+    assert "only a Dask scheduler or worker runs in the background" in done.stdout
+    logs = sorted(inner.glob("docs-cluster0/project-background-*/*.log"))
+    assert len(logs) == 2, logs  # the scheduler and the worker ran, each logging next to the project
+    assert "tcp://127.0.0.1:8786" not in logs[0].read_text()  # on a free port of its own
+    left = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and _cwd_within(entry, inner)]
+    assert left == [], left
+
+
+def _cwd_within(process: Path, folder: Path) -> bool:
+    try:
+        return (process / "cwd").readlink().is_relative_to(folder)
+    except OSError:  # ended meanwhile, or not ours to see
+        return False
