@@ -329,12 +329,14 @@ def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
     """
     started: list[subprocess.Popen[bytes]] = []
     opened: list[Any] = []
+    folders: list[Path] = []
 
     def start(*, workers: dict[str, Path], resources: dict[str, str] | None = None) -> DaskProcesses:
         from distributed import Client
 
         folder = tmp_path / f"dask-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
+        folders.append(folder)
         environment = {**os.environ, "WORKFLOW_STATE_DIR": str(folder / "state")}
         environment.pop("WORKFLOW_PLUGINS_PATH", None)
         scheduler_file = folder / "scheduler.json"
@@ -374,6 +376,13 @@ def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
         return DaskProcesses(address=address, logs=tuple(logs))
 
     yield start
+    from distributed import Client
+
+    from workflow_plugin_runtime.runtimes.leftovers import clean_dead_runs
+
+    for folder in folders:  # a clean stop first: each worker leaves its contained run, whose scratch folder goes
+        with Client(scheduler_file=str(folder / "scheduler.json"), timeout=30) as client:
+            client.shutdown()
     for process in reversed(started):  # workers first, then the scheduler: each with its session (nanny, plugins)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, 15)
@@ -384,3 +393,5 @@ def dask_processes(tmp_path: Path) -> Iterator[Callable[..., DaskProcesses]]:
             process.wait()
     for output in opened:
         output.close()
+    for folder in folders:  # what a killed worker left (its scratch folder), as `workflow clean` there would
+        clean_dead_runs(folder / "state")
