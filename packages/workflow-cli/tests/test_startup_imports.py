@@ -86,7 +86,7 @@ def test_run_of_a_trusted_workflow_needs_neither_pydantic_nor_docker(run_profile
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 3}
-    # Rich shows the progress, the runtimes start the plugin's process, the plugin manager names version specifiers.
+    # Rich shows the progress, the runtimes start the plugin's process, a manifest read cold checks its version.
     assert heavy(imported(done)) <= {"rich", "workflow_plugin_runtime.runtimes", "packaging"}
 
 

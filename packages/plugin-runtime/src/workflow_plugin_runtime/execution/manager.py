@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.specifiers import SpecifierSet
-
 from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
@@ -40,6 +38,8 @@ from ..workflows.mount_sources import Mount
 from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
 
 if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
     from ..runtimes.docker.image import ImageIdentity
     from ..runtimes.docker.runtime import DockerRuntime
     from ..runtimes.fork_server import ForkServerRuntime
