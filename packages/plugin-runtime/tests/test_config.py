@@ -138,7 +138,12 @@ def test_the_executor_section_with_tls_paths_from_the_folder_of_the_config_that_
 
 @pytest.mark.parametrize(
     ("section", "field"),
-    [("executor: {kind: spark}", "executor.kind"), ("executor: {address: '10.0.0.5:8786'}", "executor.address")],
+    [
+        ("executor: {kind: spark}", "executor.kind"),
+        ("executor: {address: '10.0.0.5:8786'}", "executor.address"),
+        ("executor: {address: 'inproc://127.0.0.1/1/1'}", "executor.address"),  # no scheme the executor takes
+        ("executor: {address: 'ws://127.0.0.1:8786'}", "executor.address"),
+    ],
 )
 def test_a_bad_executor_section_is_refused_with_its_field(
     tmp_path: Path, user_dirs: tuple[Path, Path], section: str, field: str

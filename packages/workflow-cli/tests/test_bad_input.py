@@ -59,6 +59,13 @@ def test_an_integer_too_long_in_the_project_config_is_located(run_cli, tmp_path)
     one_clear_error(done, f"{config}:1:14: pool.size: the integer is longer than 4300 digits")
 
 
+def test_an_option_number_too_long_for_python_is_refused_in_words(run_cli, tmp_path):
+    """More digits than ``int()`` converts, on the command line: Typer's words, not a ValueError's traceback."""
+    done = run_cli("run", str(flow(tmp_path)), "-p", str(PLUGINS), "--concurrency", HUGE)
+    one_clear_error(done, "--concurrency", "exceeded maximum size")
+    assert not (tmp_path / ".workflow").exists()
+
+
 @pytest.mark.parametrize(
     ("timeout", "words"),
     [

@@ -38,8 +38,14 @@ def outcome(convert: Any, value: Any, param: Any, ctx: Context) -> tuple[str, An
         return "error", exc.format_message()
 
 
-NUMBERS = ["1", "4", "007", "12345678901234567890", 4, "0", "-1", "+3", " 3 ", "3.0", "3.5", "1_0", "abc", "", "٣"]
-PATHS = ["flow.yaml", "", ".", "~/flow.yaml", "a b/c", "./x\x1b[31m.yaml"]
+NUMBERS = [
+    *("1", "4", "007", "12345678901234567890", 4, "0", "-1", "+3", " 3 ", "3.0", "3.5", "1_0", "abc", "", "٣"),
+    *("+5", " 5", "5\n", "5_000", "\uff15", "²", "-0", "0x10", "1e3"),
+    "9" * 4300,
+    "9" * 4301,  # more digits than int() converts: Typer refuses it in words, never a ValueError
+]
+FULLWIDTH_PLUGIN = "\uff30\uff2c\uff35\uff27\uff29\uff2e"  # not "PLUGIN" to Typer's choice matching
+PATHS = ["flow.yaml", "", ".", "~/flow.yaml", "a b/c", "./x\x1b[31m.yaml", "a\x00b"]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +56,7 @@ PATHS = ["flow.yaml", "", ".", "~/flow.yaml", "a b/c", "./x\x1b[31m.yaml"]
         ("run", "backend", ["auto", "", "sandbox docker", None]),
         ("run", "var", [["a=1", "b=2"], [], ("x=y",), None]),
         ("run", "plugins_path", [["./plugins", ""], [], None]),
-        ("schema", "name", ["plugin", "workflow", "PLUGIN", "bogus", ""]),
+        ("schema", "name", ["plugin", "workflow", "PLUGIN", "Plugin", "plugin ", FULLWIDTH_PLUGIN, "bogus", ""]),
         ("plugin list", "workflow", ["missing.yaml", None]),
     ],
 )

@@ -117,6 +117,32 @@ def test_a_scheduler_off_this_machine_without_tls_is_refused_before_connecting(r
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.dask
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("garbage", "'garbage' is not a Dask scheduler address: missing port number"),
+        ("tcp://[::1]:x", "'tcp://[::1]:x' is not a Dask scheduler address: invalid literal for int()"),
+        ("tcp://127.0.0.1:99999", "the port 99999 is not between 1 and 65535"),
+        ("inproc://127.0.0.1/1/1", "'inproc://127.0.0.1/1/1' is not a Dask scheduler address"),
+        ("ws://127.0.0.1:8786", "ws:// is not one of tcp://, tls://"),
+        ("tls://127.0.0.1:8786", "is tls:// but no TLS files are configured"),
+        ("tcp://x@127.0.0.1:8786", "refusing to connect to the Dask scheduler at tcp://x@127.0.0.1:8786 without TLS"),
+    ],
+)
+def test_a_dask_address_dask_could_not_use_is_one_clear_message_before_connecting(
+    run_cli: Any, tmp_path: Path, address: str, message: str
+) -> None:
+    flow = hello_project(tmp_path / "project")
+    done = run_cli("run", str(flow), "--executor", "dask", "--dask-address", address)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert message in errors[0]
+    assert not (flow.parent / ".workflow" / "runs").exists()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import workflow_plugin_sdk
 from workflow_plugin_runtime.errors import FailureKind
 from workflow_plugin_runtime.runtimes.base import (
     Invocation,
@@ -268,23 +269,49 @@ def test_an_engine_that_dies_takes_its_templates_and_their_calls_with_it(tmp_pat
     assert all(_gone(int(pid)) for pid in (template, child, grandchild))
 
 
+def _written_plugin(folder: Path, source: str, *, action: str) -> Invocation:
+    """A call of ``action`` of a one-file plugin whose ``main.py`` is ``source``, written into ``folder``."""
+    (folder / "main.py").write_text(source)
+    return Invocation(
+        kind=RuntimeKind.PROCESS,
+        plugin_ref=f"test/written-{uuid.uuid4().hex[:12]}",
+        request=make_request(action, {}),
+        plugin_dir=folder,
+        argv=plugin_argv(folder, entrypoint="main.py"),
+    )
+
+
 def test_a_plugin_that_cannot_be_imported_runs_cold_and_fails_as_cold(
     runtime: ForkServerRuntime, tmp_path: Path
 ) -> None:
-    (tmp_path / "main.py").write_text("raise RuntimeError('broken at import')\n")
-    invocation = Invocation(
-        kind=RuntimeKind.PROCESS,
-        plugin_ref=f"test/broken-{uuid.uuid4().hex[:12]}",
-        request=make_request("where", {}),
-        plugin_dir=tmp_path,
-        argv=plugin_argv(tmp_path, entrypoint="main.py"),
-    )
+    invocation = _written_plugin(tmp_path, "raise RuntimeError('broken at import')\n", action="where")
     forked = runtime.invoke(invocation)
     cold = ProcessRuntime().invoke(invocation)
     assert runtime.template_pid(invocation) is None
     assert forked.failure is not None and forked.failure.kind is FailureKind.CRASHED
     assert _comparable(forked) == _comparable(cold)
     assert "broken at import" in forked.stderr_tail
+
+
+def test_a_plugin_that_ignores_sigchld_at_import_keeps_it_in_its_calls_and_its_template_still_reaps(
+    runtime: ForkServerRuntime, tmp_path: Path
+) -> None:
+    """The kernel would reap the template's children before it could report them; every call was "lost"."""
+    sdk = Path(workflow_plugin_sdk.__file__).parent.parent  # the SDK under test, in the template too
+    source = (
+        f"import signal, sys\nsys.path.insert(0, {str(sdk)!r})\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "from workflow_plugin_sdk import define_action, run\n"
+        "@define_action('disposition')\n"
+        "def disposition(ctx, inputs):\n"
+        "    return {'sigchld_ignored': signal.getsignal(signal.SIGCHLD) is signal.SIG_IGN}\n"
+        "run()\n"
+    )
+    invocation = _written_plugin(tmp_path, source, action="disposition")
+    first, second = runtime.invoke(invocation), runtime.invoke(invocation)
+    assert first.failure is None and second.failure is None, (first.failure, second.failure)
+    assert first.outputs == second.outputs == {"sigchld_ignored": True}
+    assert runtime.template_pid(invocation) is not None
 
 
 def test_a_python_plugin_that_never_calls_run_is_run_cold_once_its_template_is_not_ready(

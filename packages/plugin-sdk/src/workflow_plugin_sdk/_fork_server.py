@@ -101,6 +101,9 @@ class _Template:
         self.children: dict[int, _Child] = {}
         self.die_with_template = _death_signal()
         self.pid = os.getpid()
+        # The template reaps its children itself: a plugin that ignores SIGCHLD at import (the kernel would
+        # reap them first) or handles it (its handler might) keeps that for its calls, not for the template.
+        self.child_signal = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
     def serve(self) -> None:
         sys.stdout.flush()
@@ -171,6 +174,8 @@ class _Template:
         if os.getppid() != self.pid:  # the template died before the line above took effect
             os._exit(70)
         os.setsid()
+        if self.child_signal is not None:  # None: set outside Python, and so never changed by the plugin
+            signal.signal(signal.SIGCHLD, self.child_signal)
         self.selector.close()
         self.control.close()
         for child in self.children.values():

@@ -87,7 +87,8 @@ def _convert(value: Any, annotation: Any, descriptor: TypeDescriptor, param: _Ty
         converted = value
     elif annotation is Path and isinstance(value, str | Path):
         # Typer's own checks (exists, file_okay, ...) and their messages; a Path needs no adapter.
-        converted = coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
+        with contextlib.suppress(ValueError):  # a NUL byte: Typer's conversion words the error
+            converted = coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
     elif annotation is int and not info.clamp:
         converted = _whole_number(value, info)
     elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
@@ -101,7 +102,10 @@ def _whole_number(value: Any, info: ParameterInfo) -> Any:
     if type(value) is int:
         number = value
     elif isinstance(value, str) and value.isascii() and value.isdigit():
-        number = int(value)
+        try:
+            number = int(value)
+        except ValueError:  # more digits than Python converts: Typer's conversion words the error
+            return _TYPERS
     else:
         return _TYPERS
     if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):

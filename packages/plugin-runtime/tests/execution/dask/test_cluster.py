@@ -34,6 +34,36 @@ def test_a_scheduler_on_this_machine_needs_no_tls(address: str) -> None:
     assert refuse_insecure(ExecutorSettings(ExecutorKind.DASK, address)) is None
 
 
+def test_the_host_checked_is_the_host_dask_would_connect_to() -> None:
+    address = "tcp://evil@127.0.0.1:8786"  # urlsplit's host is 127.0.0.1; Dask's is evil@127.0.0.1
+    with pytest.raises(ConfigError) as refused:
+        refuse_insecure(ExecutorSettings(ExecutorKind.DASK, address))
+    assert refused.value.message.startswith(f"refusing to connect to the Dask scheduler at {address} without TLS")
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("garbage", "missing port number"),
+        ("tcp://[::1", "invalid address"),
+        ("tcp://127.0.0.1:8786/x", "invalid literal for int()"),
+        ("tcp://:8786", "it names no host"),
+        ("tcp://127.0.0.1:0", "the port 0 is not between 1 and 65535"),
+        ("foo://127.0.0.1:8786", "foo:// is not one of tcp://, tls://"),
+    ],
+)
+def test_an_address_dask_could_not_connect_to_is_refused_in_words(address: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        refuse_insecure(ExecutorSettings(ExecutorKind.DASK, address))
+    assert refused.value.message.startswith(f"{address!r} is not a Dask scheduler address: {problem}")
+    assert "tcp://HOST:PORT" in (refused.value.hint or "")
+
+
+def test_a_tls_address_without_tls_files_is_refused_in_words() -> None:
+    with pytest.raises(ConfigError, match="is tls:// but no TLS files are configured"):
+        refuse_insecure(ExecutorSettings(ExecutorKind.DASK, "tls://127.0.0.1:8786"))
+
+
 def test_tls_needs_its_three_files_and_a_tls_address(tmp_path: Path) -> None:
     ca, cert, key = (tmp_path / name for name in ("ca.pem", "client.pem", "client.key"))
     half = ExecutorSettings(ExecutorKind.DASK, "tls://10.0.0.5:8786", tls_ca=ca, tls_cert=cert, tls_key=key)

@@ -3,7 +3,11 @@
 Secrets travel to workers inside task inputs, so a scheduler that is not on
 a loopback address is refused before any connection is made unless the
 connection is TLS (``tls://`` and the three files of the config's
-``executor.tls``, which become a :class:`distributed.Security`).
+``executor.tls``, which become a :class:`distributed.Security`). The
+address is read with Dask's own parser, so the host checked is the host
+Dask would connect to (``urlsplit`` reads ``tcp://a@127.0.0.1:1`` as
+127.0.0.1, Dask as ``a@127.0.0.1``), and anything Dask could not connect
+to (no port, another scheme) is refused in words before it tries.
 
 Without an address the run gets a :class:`distributed.LocalCluster` of
 worker processes on 127.0.0.1 only (no dashboard), closed when the run ends.
@@ -19,10 +23,10 @@ import ipaddress
 import logging
 import os
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import dask.config
 from distributed import Client, LocalCluster, Security
+from distributed.comm.addressing import parse_address, parse_host_port
 
 from ...config import RESTRICTED_RUNTIMES, ExecutorSettings
 from ...errors import ConfigError, RuntimeUnavailableError
@@ -31,6 +35,7 @@ __all__ = ["CONNECT_TIMEOUT_S", "connected_client", "refuse_insecure"]
 
 CONNECT_TIMEOUT_S = 10
 _TLS_KEYS = "executor.tls.ca_file, executor.tls.cert_file and executor.tls.key_file"
+_SCHEMES = ("tcp", "tls")
 
 
 def refuse_insecure(settings: ExecutorSettings) -> Security | None:
@@ -56,6 +61,11 @@ def refuse_insecure(settings: ExecutorSettings) -> Security | None:
             tls_client_cert=str(settings.tls_cert),
             tls_client_key=str(settings.tls_key),
             require_encryption=True,
+        )
+    if scheme == "tls":
+        raise ConfigError(
+            f"the Dask scheduler address {address} is tls:// but no TLS files are configured",
+            hint=f"set {_TLS_KEYS} in .workflow/config.yaml to PEM files that exist",
         )
     if not _loopback(host):
         raise ConfigError(
@@ -110,8 +120,25 @@ def connected_client(settings: ExecutorSettings, *, concurrency: int) -> Iterato
 
 
 def _scheme_and_host(address: str) -> tuple[str, str]:
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    return parts.scheme, parts.hostname or ""
+    """The scheme and host Dask would connect to; ConfigError for an address it could not connect to at all."""
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if scheme not in _SCHEMES:
+            problem = f"{scheme}:// is not one of {', '.join(f'{known}://' for known in _SCHEMES)}"
+        elif not host:
+            problem = "it names no host"
+        elif not 0 < port < 2**16:
+            problem = f"the port {port} is not between 1 and 65535"
+        else:
+            return scheme, host
+    raise ConfigError(
+        f"{address!r} is not a Dask scheduler address: {problem}",
+        hint="give tcp://HOST:PORT (HOST on this machine) or tls://HOST:PORT (`--dask-address` or executor.address)",
+    )
 
 
 def _loopback(host: str) -> bool:
