@@ -14,10 +14,8 @@ import typer
 from .__about__ import __version__
 from .command import WorkflowCommand, WorkflowGroup, json_requested, usage_error
 from .commands import clean as clean_command
-from .commands import lock as lock_command
-from .commands import run as run_command
 from .commands import schema as schema_command
-from .commands import validate as validate_command
+from .commands import signatures
 from .commands.plugin import plugin_app
 from .errors import ExitCode
 
@@ -29,9 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("run", cls=WorkflowCommand)(run_command.run)
-app.command("validate", cls=WorkflowCommand)(validate_command.validate)
-app.command("lock", cls=WorkflowCommand)(lock_command.lock)
+app.command("run", cls=WorkflowCommand)(signatures.run)
+app.command("validate", cls=WorkflowCommand)(signatures.validate)
+app.command("lock", cls=WorkflowCommand)(signatures.lock)
 app.command("schema", cls=WorkflowCommand)(schema_command.schema)
 app.command("clean", cls=WorkflowCommand)(clean_command.clean)
 app.add_typer(plugin_app)

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .coercion import convert_plainly
-from .errors import ErrorKind, ExitCode, InvalidInput
+from .errors import BadOptionValue, ExitCode, InvalidInput, bad_value_message, sentence, usage_hint, usage_problem
 
 if TYPE_CHECKING:
     from typer._click import Context  # the context Typer's command classes are written against
@@ -41,19 +41,16 @@ class WorkflowCommand(TyperCommand):
         return [_without_braces(piece) for piece in super().collect_usage_pieces(ctx)]
 
     def invoke(self, ctx: Context) -> Any:
+        """The body, and its outcome handled as without Typer (:func:`~workflow_cli.reporting.exit_code_of`)."""
+        from .reporting import exit_code_of
+
+        invoke_body = super().invoke
         try:
-            return super().invoke(ctx)
-        except Exception as exc:
-            from workflow_plugin_runtime import WorkflowPluginError
-
-            if not isinstance(exc, WorkflowPluginError | InvalidInput):
-                raise  # typer.Exit with the command's exit code among them: no reporting to import
-            from .reporting import invalid_input_from, report_invalid_input
-
-            if isinstance(exc, WorkflowPluginError):
-                exc = invalid_input_from(exc)
-            report_invalid_input(exc, as_json=json_requested(ctx, ()))
-            raise typer.Exit(ExitCode.INVALID) from exc
+            code = exit_code_of(lambda: invoke_body(ctx), as_json=json_requested(ctx, ()))
+        except BadOptionValue as exc:  # Typer's own error, with this context's usage line: as before
+            raise typer.BadParameter(exc.reason, ctx=ctx, param_hint=exc.option) from None
+        if code != ExitCode.OK:
+            raise typer.Exit(code)
 
 
 class WorkflowGroup(TyperGroup):
@@ -79,13 +76,9 @@ def json_requested(ctx: Context | None, args: Sequence[str]) -> bool:
 
 def usage_error(exc: typer.TyperException) -> InvalidInput:
     """One of Typer's usage errors (missing argument, unknown option, bad value) as the CLI reports errors."""
-    from workflow_plugin_runtime import Problem
-
     ctx: Context | None = getattr(exc, "ctx", None)
-    hint = None
-    if ctx is not None:
-        hint = f"usage: {ctx.get_usage().removeprefix('Usage: ')} (see {ctx.command_path} --help)"
-    return InvalidInput(ErrorKind.USAGE, [Problem(_usage_message(exc), hint=hint)])
+    hint = None if ctx is None else usage_hint(ctx.get_usage(), ctx.command_path)
+    return usage_problem(_usage_message(exc), hint=hint)
 
 
 def _usage_message(exc: typer.TyperException) -> str:
@@ -98,8 +91,8 @@ def _usage_message(exc: typer.TyperException) -> str:
     is_missing = hasattr(exc, "param_type")  # a missing parameter is a bad parameter that names its type
     if isinstance(exc, typer.BadParameter) and not is_missing and (param is not None or param_hint is not None):
         name = param_hint if isinstance(param_hint, str) else _param_name(param)
-        return f"invalid value for {name}: {_bad_value_reason(exc)}"
-    return _sentence(exc.format_message())
+        return bad_value_message(name, _bad_value_reason(exc))
+    return sentence(exc.format_message())
 
 
 def _param_name(param: Any) -> str:
@@ -114,20 +107,12 @@ def _bad_value_reason(exc: typer.BadParameter) -> str:
     errors = getattr(exc.__cause__, "errors", None)  # Typer validates values with pydantic
     details = errors() if callable(errors) else []
     if not details:
-        return _sentence(exc.message.removeprefix("Value error, "))
+        return sentence(exc.message.removeprefix("Value error, "))
     text = str(details[0].get("msg", ""))
     if text.startswith("Input should be "):
         expected = text.removeprefix("Input should be ").split(", ")[0]
         return f"{details[0].get('input')!r} is not {expected}"
-    return _sentence(text.removeprefix("Value error, "))
-
-
-def _sentence(text: str) -> str:
-    """Click's "Missing argument 'FILE'." as our messages read: one line, lower case first, no final period."""
-    text = " ".join(text.split()).removesuffix(".")
-    if len(text) > 1 and not text[1].isupper():
-        text = text[0].lower() + text[1:]
-    return text
+    return sentence(text.removeprefix("Value error, "))
 
 
 def _without_braces(piece: str) -> str:

@@ -14,12 +14,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ErrorKind, InvalidInput
+from .errors import CommandExit, ErrorKind, ExitCode, InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from workflow_plugin_runtime import WorkflowPluginError
 
-__all__ = ["error_document", "invalid_input_from", "report_invalid_input"]
+__all__ = ["error_document", "exit_code_of", "invalid_input_from", "report_invalid_input"]
+
+
+def exit_code_of(body: Callable[[], object], *, as_json: bool) -> int:
+    """Run a command's body: its exit code, and its invalid input reported once (exit 2).
+
+    The one handling of a command's outcome, with Typer (``WorkflowCommand.invoke``)
+    and without (:mod:`workflow_cli.fast_path`): a runtime error or
+    :class:`InvalidInput` goes to :func:`report_invalid_input` (an error
+    document on stdout too when ``as_json``); any other exception is not ours
+    to report and propagates.
+    """
+    try:
+        body()
+    except CommandExit as exc:
+        return exc.code
+    except Exception as exc:
+        from workflow_plugin_runtime import WorkflowPluginError
+
+        if not isinstance(exc, WorkflowPluginError | InvalidInput):
+            raise
+        report_invalid_input(exc if isinstance(exc, InvalidInput) else invalid_input_from(exc), as_json=as_json)
+        return ExitCode.INVALID
+    return ExitCode.OK
 
 
 def invalid_input_from(error: WorkflowPluginError) -> InvalidInput:
@@ -64,9 +89,8 @@ def error_document(error: InvalidInput) -> dict[str, object]:
 
 def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
     """Every problem on stderr (then the summary), and the error document on stdout when ``as_json``."""
-    import typer
-
     from .commands.plugin_views import json_ready
+    from .output import echo
     from .ui.console import make_console, print_problem
 
     console = make_console(stderr=True)
@@ -75,4 +99,4 @@ def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
     if error.summary:
         console.print(error.summary, markup=False, highlight=False)
     if as_json:
-        typer.echo(json_ready(error_document(error)))
+        echo(json_ready(error_document(error)))

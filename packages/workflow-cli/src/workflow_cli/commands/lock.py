@@ -1,44 +1,31 @@
-"""``workflow lock``: write a workflow's lock file, or check its plugins against it."""
+"""``workflow lock``: write a workflow's lock file, or check its plugins against it.
+
+The command's body: Typer's signature and help are in :mod:`.signatures`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+from ..errors import CommandExit, ExitCode
+from ..output import echo
 
-from .workflow_common import PluginsPathOption, VarOption, VarsFileOption, WorkflowFileArgument
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["lock"]
 
 
 def lock(
-    file: WorkflowFileArgument,
+    file: Path,
     *,
-    check: Annotated[
-        bool, typer.Option("--check", help="Compare the plugins with the lock and write nothing; exit 1 on drift.")
-    ] = False,
-    var: VarOption = None,
-    vars_file: VarsFileOption = None,
-    plugins_path: PluginsPathOption = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")] = False,
+    check: bool,
+    var: list[str] | None,
+    vars_file: Path | None,
+    plugins_path: list[Path] | None,
+    json_output: bool,
 ) -> None:
-    """Write a workflow's lock file, or check its plugins against it.
-
-    FILE's lock goes next to it (release.yaml -> release.lock.json). It
-    holds, for each plugin the workflow uses, its ref, version, source,
-    content hash and per-file digests; for an installed plugin the
-    distribution and its version; and when the plugins run on Docker here,
-    each image's id and the hash it was built from. While a lock exists,
-    `workflow run` and `workflow validate` refuse a plugin that differs from
-    it (`workflow run --no-lock` runs anyway).
-
-    Exit codes: 0 written, or --check found no drift; 1 --check found drift;
-    2 invalid input (a workflow that fails its checks, a malformed lock).
-
-    Examples:
-
-      workflow lock release.yaml
-
-      workflow lock release.yaml --check
-    """
+    """Write ``file``'s lock, or with ``check`` compare its plugins with it (exit 1 on drift)."""
     from workflow_plugin_runtime import (
         SourceLocation,
         WorkflowFileError,
@@ -49,7 +36,6 @@ def lock(
         write_lock,
     )
 
-    from ..errors import ExitCode
     from ..ui.console import make_console
     from ..ui.lock_report import print_lock_check, print_lock_written
     from .plugin_views import json_ready
@@ -71,14 +57,14 @@ def lock(
                 f"{path} does not exist: there is no lock to check", hint=f"write it with `workflow lock {file}`"
             )
         if json_output:
-            typer.echo(
+            echo(
                 json_ready(
                     {"lock": str(path), "matched": result.matched, "drift": [item.to_record() for item in result.drift]}
                 )
             )
         else:
             print_lock_check(make_console(), shown, result.drift, plugins=len(result.plugins))
-        raise typer.Exit(ExitCode.OK if result.matched else ExitCode.FAILED)
+        raise CommandExit(ExitCode.OK if result.matched else ExitCode.FAILED)
     plugins = locked_plugins(loaded.check, runtime=runtime, project_root=loaded.config.project_root)
     try:
         write_lock(path, plugins)
@@ -89,8 +75,6 @@ def lock(
             hint=f"make {path.parent} a writable folder",
         ) from None
     if json_output:
-        typer.echo(
-            json_ready({"lock": str(path), "plugins": {ref: entry.to_record() for ref, entry in plugins.items()}})
-        )
+        echo(json_ready({"lock": str(path), "plugins": {ref: entry.to_record() for ref, entry in plugins.items()}}))
     else:
         print_lock_written(make_console(), shown, plugins)

@@ -10,10 +10,9 @@ import typer
 
 from ..command import WorkflowCommand, WorkflowGroup
 from .plugin_build import plugin_build
-from .plugin_inspect import plugin_inspect
-from .plugin_list import plugin_list
 from .plugin_new import plugin_new
 from .plugin_test import plugin_test
+from .signatures import plugin_inspect, plugin_list
 
 plugin_app = typer.Typer(
     name="plugin",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .workflow_common import PluginsPathOption
+from .options import PluginsPathOption
 
 DEFAULT_BASE_IMAGE_TEXT = "python:3.11-slim"
 """Shown in --help without importing the runtime; a test keeps it equal to images.DEFAULT_BASE_IMAGE."""

@@ -1,40 +1,21 @@
-"""Shared by the ``workflow plugin`` commands: their options and finding a plugin by ref or path.
+"""Shared by the ``workflow plugin`` commands: finding a plugin by ref or path, the project's configuration.
 
-Only Typer is imported at module level (the option types must be real at
-run time); the runtime is imported inside the functions.
+Typer is not imported here (the entry point runs ``plugin list`` and
+``plugin inspect`` without it); the runtime is imported inside the functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workflow_plugin_runtime import Config, PluginManifest, Resolver
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout; messages and warnings go to stderr.")
-]
-RefOrPathArgument = Annotated[
-    str,
-    typer.Argument(
-        metavar="REF_OR_PATH",
-        help="namespace/name (resolved on plugins.paths) or a plugin directory such as ./my-plugin.",
-        show_default=False,
-    ),
-]
 GIVEN_PATH = "given path"
-
-
-def workflow_option(help_text: str) -> Any:  # typer.Option is typed Any, so Annotated takes it
-    """``-w, --workflow FILE``, an existing workflow file; ``help_text`` says what the command does with it."""
-    return typer.Option(
-        "--workflow", "-w", metavar="FILE", exists=True, dir_okay=False, show_default=False, help=help_text
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,4 +81,6 @@ def find_plugin(target: str, plugins_paths: Sequence[Path] | None, *, workflow: 
 
 def emit_json(text: str) -> None:
     """Write the one JSON document of a ``--json`` run to stdout."""
-    typer.echo(text)
+    from ..output import echo
+
+    echo(text)

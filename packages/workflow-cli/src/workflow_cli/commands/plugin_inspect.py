@@ -1,57 +1,25 @@
-"""``workflow plugin inspect``: what a plugin offers, what it needs, and what a workflow grants it."""
+"""``workflow plugin inspect``: what a plugin offers, what it needs, and what a workflow grants it.
+
+The command's body: Typer's signature and help are in :mod:`.signatures`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+from ..errors import CommandExit, ErrorKind, ExitCode, InvalidInput
+from .plugin_common import emit_json
 
-from .plugin_common import JsonOption, RefOrPathArgument, emit_json, workflow_option
-from .workflow_common import PluginsPathOption
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["plugin_inspect"]
 
 
-def plugin_inspect(
-    target: RefOrPathArgument,
-    *,
-    workflow: Annotated[
-        Path | None,
-        workflow_option(
-            "Compare FILE's permissions with what this plugin needs: missing, unneeded and dangerous grants."
-            " Plugins are then found as FILE's runs find them (the project is looked up from FILE's folder)."
-        ),
-    ] = None,
-    plugins_path: PluginsPathOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Show a plugin's actions, their inputs and outputs, and the permissions it needs.
-
-    Each action's inputs and outputs are shown field by field: type, whether
-    it is required, its default, and secret inputs marked. The recommended
-    permissions block is ready to paste into a workflow that runs with
-    security: restricted. Requests for dangerous host paths are warned about.
-
-    With --workflow FILE the workflow's grants are compared with the plugin's
-    needs: grants it lacks, grants nothing needs, and broad ones (the host's
-    /, a home directory, /etc, /proc, /sys, the Docker socket, a read-write
-    mount of the workflow's own folder, network: true, env: '*'). The exit
-    code is 1 when the workflow could not run this plugin as written (a
-    missing grant, the Docker socket in restricted mode); warnings alone
-    leave it 0. It also says where the workflow's plugins would run on this
-    machine: local processes when trusted, else its restricted backend (or
-    why none can run here).
-
-    Examples:
-
-      workflow plugin inspect acme/http
-
-      workflow plugin inspect ./plugins/http --workflow release.yaml
-
-      workflow plugin inspect acme/http --json | jq .recommended_permissions
-    """
+def plugin_inspect(target: str, *, workflow: Path | None, plugins_path: list[Path] | None, as_json: bool) -> None:
+    """``target``'s report (with ``workflow``: its grants compared); exit 1 when the workflow could not run it."""
     from workflow_plugin_runtime import Severity, ValidationFailed, capability_warnings
 
-    from ..errors import ErrorKind, ExitCode, InvalidInput
     from ..ui.console import make_console
     from .plugin_common import find_plugin, project_config
     from .plugin_views import inspection, json_ready
@@ -92,4 +60,4 @@ def plugin_inspect(
 
         print_inspection(make_console(), report)
     if any(problem.severity is Severity.ERROR for problem in warnings):
-        raise typer.Exit(ExitCode.FAILED)
+        raise CommandExit(ExitCode.FAILED)

@@ -1,46 +1,22 @@
-"""``workflow plugin list``: the plugins on plugins.paths, the copies they shadow, the broken ones."""
+"""``workflow plugin list``: the plugins on plugins.paths, the copies they shadow, the broken ones.
+
+The command's body: Typer's signature and help are in :mod:`.signatures`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-from .plugin_common import JsonOption, emit_json, workflow_option
-from .workflow_common import PluginsPathOption
+from .plugin_common import emit_json
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["plugin_list"]
 
 
-def plugin_list(
-    *,
-    plugins_path: PluginsPathOption = None,
-    workflow: Annotated[
-        Path | None,
-        workflow_option("List what FILE's runs find: the project is looked up from FILE's folder, as run FILE does."),
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """List the plugins found on plugins.paths, in resolution order.
-
-    The first copy of a namespace/name along the search path wins; the copies
-    it hides are listed under it as shadowed. A broken plugin.yaml is reported
-    on stderr and skipped: it never stops the listing. With nothing found, the
-    command says each place it looked and where that place came from.
-
-    Search order: --plugins-path, WORKFLOW_PLUGINS_PATH, the project's
-    .workflow/config.yaml, the user's config.yaml, then .workflow/plugins,
-    plugins and the user data dir's plugins. The project is the one of the
-    working directory, or with --workflow FILE the one of FILE's folder (as
-    workflow run FILE finds its plugins).
-
-    Examples:
-
-      workflow plugin list
-
-      workflow plugin list --workflow examples/workflows/hello.yaml
-
-      workflow plugin list --plugins-path ./vendor/plugins
-
-      workflow plugin list --json | jq -r '.[].ref'
-    """
+def plugin_list(*, plugins_path: list[Path] | None, workflow: Path | None, as_json: bool) -> None:
+    """The plugins ``plugins_path`` and the configs (of ``workflow``'s project, if given) find; the broken on stderr."""
     from workflow_plugin_runtime import Problem, Severity
 
     from ..ui.console import make_console, print_problems

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .plugin_common import JsonOption, RefOrPathArgument
-from .workflow_common import PluginsPathOption
+from .options import JsonOption, PluginsPathOption, RefOrPathArgument
 
 RUNTIMES = ("process", "sandbox", "docker")
 

@@ -1,4 +1,7 @@
-"""``workflow run``: check, run with live progress, record, summarise; exit 0, 1 or 2."""
+"""``workflow run``: check, run with live progress, record, summarise; exit 0, 1 or 2.
+
+The command's body: Typer's signature and help are in :mod:`.signatures`.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from ..errors import ErrorKind, ExitCode, InvalidInput
-from .workflow_common import (
-    PluginsPathOption,
-    SecretsFileOption,
-    VarOption,
-    VarsFileOption,
-    WorkflowFileArgument,
-    check_against_lock,
-    check_backend,
-    load_and_check,
-    report_problems,
-)
+from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
+from ..output import echo
+from .workflow_common import check_against_lock, check_backend, load_and_check, report_problems
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,82 +32,25 @@ if TYPE_CHECKING:
     from ..ui.console import Console
     from .workflow_common import LoadedWorkflow
 
+__all__ = ["run"]
+
 
 def run(
-    file: WorkflowFileArgument,
+    file: Path,
     *,
-    var: VarOption = None,
-    vars_file: VarsFileOption = None,
-    secrets_file: SecretsFileOption = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Tasks run at once.")] = 4,
-    pool: Annotated[
-        bool, typer.Option("--pool", help="Keep warm workers for every plugin that speaks the serve loop.")
-    ] = False,
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            "--backend",
-            metavar="auto|sandbox|docker",
-            help="Where restricted workflows run (default: config, else auto).",
-            show_default=False,
-        ),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the run record as JSON on stdout; progress goes to stderr.")
-    ] = False,
-    plugins_path: PluginsPathOption = None,
-    executor: Annotated[
-        str | None,
-        typer.Option(
-            "--executor",
-            metavar="local|dask",
-            help="Where plugin tasks run: here, or on a Dask cluster's workers (default: config, else local).",
-            show_default=False,
-        ),
-    ] = None,
-    dask_address: Annotated[
-        str | None,
-        typer.Option(
-            "--dask-address",
-            metavar="ADDRESS",
-            help="The Dask scheduler, e.g. tls://HOST:8786 (default: config, else a local cluster).",
-            show_default=False,
-        ),
-    ] = None,
-    no_lock: Annotated[
-        bool,
-        typer.Option(
-            "--no-lock", help="Run even when a plugin differs from the workflow's lock; the run record says so."
-        ),
-    ] = False,
+    var: list[str] | None,
+    vars_file: Path | None,
+    secrets_file: Path | None,
+    concurrency: int,
+    pool: bool,
+    backend: str | None,
+    json_output: bool,
+    plugins_path: list[Path] | None,
+    executor: str | None,
+    dask_address: str | None,
+    no_lock: bool,
 ) -> None:
-    """Run a workflow file.
-
-    Every static check runs first (as `workflow validate`); then tasks start
-    as soon as what they need has succeeded, up to --concurrency at once. The
-    run record is written to .workflow/runs/ next to the file. Ctrl-C stops
-    the run cleanly: running plugins are killed, unfinished tasks are marked
-    cancelled, and the record is still written. When the record cannot be
-    written (a full disk, a runs path that is not a folder), that is reported
-    as an error, the summary and --json still show the record, and the exit
-    code is still the run's own. When the workflow has a lock file (see
-    `workflow lock`), a plugin that differs from it is refused before
-    anything runs, unless --no-lock is given. With --executor dask, each
-    plugin task runs on a worker of a Dask cluster (a local one without
-    --dask-address); every worker is first asked for the plugins it holds.
-
-    Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.
-
-    Examples:
-
-      workflow run release.yaml
-
-      workflow run release.yaml --var version=1.2.0 --secrets-file .env
-
-      workflow run release.yaml --pool --concurrency 8 --json > record.json
-
-      workflow run release.yaml --executor dask --dask-address tls://scheduler:8786
-    """
+    """Check ``file``, run it with live progress, write its record; exit 0 succeeded, 1 failed or cancelled."""
     from workflow_plugin_runtime import ExecutorKind, restricted_backend
 
     from ..ui.console import make_console, print_problem
@@ -125,7 +60,7 @@ def run(
         try:
             chosen_backend = restricted_backend(backend)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--backend") from None
+            raise BadOptionValue("--backend", str(exc)) from None
     errors = make_console(stderr=True)
     loaded = load_and_check(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
@@ -156,7 +91,7 @@ def run(
         lock=lock,
         executor=settings,
     )
-    raise typer.Exit(code)
+    raise CommandExit(code)
 
 
 def _executor_settings(configured: ExecutorSettings, *, kind: str | None, address: str | None) -> ExecutorSettings:
@@ -169,9 +104,9 @@ def _executor_settings(configured: ExecutorSettings, *, kind: str | None, addres
             chosen = ExecutorKind(kind)
         except ValueError:
             choices = ", ".join(member.value for member in ExecutorKind)
-            raise typer.BadParameter(f"{kind!r} is not one of {choices}", param_hint="--executor") from None
+            raise BadOptionValue("--executor", f"{kind!r} is not one of {choices}") from None
     if address is not None and chosen is not ExecutorKind.DASK:
-        raise typer.BadParameter("only the dask executor has a scheduler address", param_hint="--dask-address")
+        raise BadOptionValue("--dask-address", "only the dask executor has a scheduler address")
     return ExecutorSettings(
         chosen,
         address if address is not None else configured.address,
@@ -243,9 +178,7 @@ def _execute(
     run_id = new_run_id()
     with (
         _cancel_on_signals(cancel, errors),
-        contained_run(
-            run_id, workflow=workflow.path, report=lambda line: typer.echo(neutralise_controls(line), err=True)
-        ),
+        contained_run(run_id, workflow=workflow.path, report=lambda line: echo(neutralise_controls(line), err=True)),
         PluginManager(loaded.resolver, policy=policy, on_warning=warn) as manager,
         _task_executor(
             executor, manager=manager, workflow=workflow, concurrency=concurrency, secrets=known_secrets
@@ -265,7 +198,7 @@ def _execute(
         write_error = exc
     print_run_summary(progress_console, result, record_path=str(path) if path is not None else None)
     if json_output:
-        typer.echo(record_json(record))
+        echo(record_json(record))
     if write_error is not None:
         print_problem(errors, write_error.problem)
     return ExitCode.OK if result.status is RunStatus.SUCCEEDED else ExitCode.FAILED

@@ -1,59 +1,32 @@
-"""``workflow validate``: every check that needs no execution, every problem at once, and where plugins would run."""
+"""``workflow validate``: every check that needs no execution, every problem at once, and where plugins would run.
+
+The command's body: Typer's signature and help are in :mod:`.signatures`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+from ..output import echo
+from .workflow_common import load_and_check, report_problems
 
-from .workflow_common import (
-    PluginsPathOption,
-    SecretsFileOption,
-    VarOption,
-    VarsFileOption,
-    WorkflowFileArgument,
-    load_and_check,
-    report_problems,
-)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["validate"]
 
 
 def validate(
-    file: WorkflowFileArgument,
+    file: Path,
     *,
-    var: VarOption = None,
-    vars_file: VarsFileOption = None,
-    secrets_file: SecretsFileOption = None,
-    plugins_path: PluginsPathOption = None,
-    skip_secrets: Annotated[
-        bool, typer.Option("--skip-secrets", help="Do not require the secrets the workflow uses to be set.")
-    ] = False,
-    json_output: Annotated[
-        bool,
-        typer.Option("--json", help="Print the result as one JSON document on stdout; warnings go to stderr too."),
-    ] = False,
+    var: list[str] | None,
+    vars_file: Path | None,
+    secrets_file: Path | None,
+    plugins_path: list[Path] | None,
+    skip_secrets: bool,
+    json_output: bool,
 ) -> None:
-    """Check a workflow without running anything.
-
-    Schema, task graph (unknown needs, cycles), templates, plugins resolving
-    (with requires), typed wiring between tasks, vars and secrets being set,
-    and in restricted mode every capability granted and every mount source
-    present. It says where the plugins would run on this machine: local
-    processes (trusted), or the restricted backend (config's
-    restricted.backend; auto takes the sandbox where bubblewrap works, else
-    Docker). Warnings (broad grants, short secrets, a restricted backend that
-    cannot run here, and in restricted mode a plugin image that is missing
-    or stale, when a Docker daemon answers) are shown but do not fail. When
-    the workflow has a lock file (see `workflow lock`), every plugin must
-    match it. Exit 0 valid, 2 invalid.
-
-    Examples:
-
-      workflow validate release.yaml
-
-      workflow validate release.yaml --var version=1.2.0 --skip-secrets
-
-      workflow validate release.yaml --json | jq -r .runs_in.runtime
-    """
+    """Every static check of ``file``, its warnings on stderr; valid: one line (or document) on stdout, exit 0."""
     from dataclasses import replace
 
     from workflow_plugin_runtime import SecurityMode, neutralise_controls
@@ -87,7 +60,7 @@ def validate(
     if json_output:
         from .plugin_views import json_ready, problem_view
 
-        typer.echo(
+        echo(
             json_ready(
                 {
                     "file": str(file),
@@ -101,7 +74,7 @@ def validate(
         return
     count = len(workflow.tasks)
     shown = neutralise_controls(str(file))  # a file name is text like any other: no control reaches the terminal
-    typer.echo(
+    echo(
         f"{shown}: valid ({count} task{'s' if count != 1 else ''}, {workflow.security.value} mode);"
         f" runs in: {runs_in_text(placement.view())}"
         + ("" if lock is None else f"; plugins match {neutralise_controls(lock['path'])}")

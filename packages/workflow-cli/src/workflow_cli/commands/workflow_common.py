@@ -1,20 +1,20 @@
-"""What ``run`` and ``validate`` share: their options and the checked, loaded workflow.
+"""What ``run``, ``validate`` and ``lock`` share: the checked, loaded workflow, the lock, where plugins run.
 
-Only Typer is imported at module level; the runtime loads inside functions
-so ``workflow --help`` stays fast.
+Neither Typer nor the runtime is imported at module level: the entry point
+runs these commands without Typer (:mod:`workflow_cli.fast_path`), and the
+runtime loads inside the functions that need it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorKind, InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from workflow_plugin_runtime import (
         Config,
         Problem,
@@ -31,38 +31,6 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 """The ``restricted.backend`` setting (and ``--backend``) that lets each machine choose: no place of its own."""
-
-WorkflowFileArgument = Annotated[
-    Path, typer.Argument(metavar="FILE", help="The workflow file (YAML).", show_default=False)
-]
-VarOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--var", metavar="NAME=VALUE", help="Set a var (repeatable); wins over --vars-file and the file's vars."
-    ),
-]
-VarsFileOption = Annotated[
-    Path | None, typer.Option("--vars-file", metavar="FILE", help="A YAML mapping of vars.", show_default=False)
-]
-SecretsFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--secrets-file",
-        metavar="FILE",
-        help="A dotenv file of secrets (KEY=value); WORKFLOW_SECRET_<KEY> variables are read too.",
-        show_default=False,
-    ),
-]
-PluginsPathOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--plugins-path",
-        "-p",
-        metavar="DIR",
-        show_default=False,
-        help="Search DIR for plugins before the configured paths (repeatable; also WORKFLOW_PLUGINS_PATH).",
-    ),
-]
 
 
 @dataclass(frozen=True, slots=True)
