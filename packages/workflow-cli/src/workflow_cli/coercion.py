@@ -30,12 +30,13 @@ from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer._typing import get_args, get_origin
 
+from .fast_path import plain_whole_number
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from typer._click import Context, Parameter
     from typer.core import _TyperParameter
-    from typer.models import ParameterInfo
 
 __all__ = ["PlainRuntimeParam", "convert_plainly"]
 
@@ -90,24 +91,9 @@ def _convert(value: Any, annotation: Any, descriptor: TypeDescriptor, param: _Ty
         with contextlib.suppress(ValueError):  # a NUL byte: Typer's conversion words the error
             converted = coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
     elif annotation is int and not info.clamp:
-        converted = _whole_number(value, info)
+        number = plain_whole_number(value, minimum=info.min, maximum=info.max)
+        converted = _TYPERS if number is None else number
     elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         with contextlib.suppress(ValueError):  # not one of them: Typer's conversion words the error
             converted = coerce_cli_choice(value, choices=tuple(annotation), case_sensitive=info.case_sensitive, ctx=ctx)
     return converted
-
-
-def _whole_number(value: Any, info: ParameterInfo) -> Any:
-    """An int default, or ASCII digits, within the option's range; anything else (``+3``, ``3.0``) is Typer's."""
-    if type(value) is int:
-        number = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        try:
-            number = int(value)
-        except ValueError:  # more digits than Python converts: Typer's conversion words the error
-            return _TYPERS
-    else:
-        return _TYPERS
-    if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):
-        return _TYPERS
-    return number

@@ -90,7 +90,7 @@ def error_document(error: InvalidInput) -> dict[str, object]:
 def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
     """Every problem on stderr (then the summary), and the error document on stdout when ``as_json``."""
     from .commands.plugin_views import json_ready
-    from .output import echo
+    from .terminal import echo
     from .ui.console import make_console, print_problem
 
     console = make_console(stderr=True)

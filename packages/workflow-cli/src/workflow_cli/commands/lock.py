@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CommandExit, ExitCode
-from ..output import echo
+from ..terminal import echo
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
-from ..output import echo
+from ..terminal import echo
 from .workflow_common import check_against_lock, check_backend, load_and_check, report_problems
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..output import echo
+from ..terminal import echo
 from .workflow_common import load_and_check, report_problems
 
 if TYPE_CHECKING:

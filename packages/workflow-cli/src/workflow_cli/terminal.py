@@ -1,0 +1,124 @@
+"""What Click reads from the process and does to its streams, done without importing Typer (or Click).
+
+The entry point answers ``--help`` and runs the everyday commands without
+Typer (:mod:`.fast_path`), and must then print what Click would print: the
+program name in usage lines (:func:`program_name`), lines wrapped to the
+width Click takes from the terminal (:func:`help_width`), and text written
+as Click's ``echo`` writes a string (:func:`echo`). The commands print
+through :func:`echo` under Typer too, so their output is one
+implementation.
+
+What Click's ``echo`` does for a ``str`` that our output relies on, kept
+here: a newline added, the stream flushed after every line, ANSI escape
+sequences stripped when the stream is not a terminal. What it does beyond
+that is left to Click itself: a stream whose encoding is ASCII, which
+Click re-opens as UTF-8 (:func:`writes_plainly` is false: the fast path
+declines such a process, and :func:`echo` hands the line to Click), bytes
+(never printed here), and Windows consoles.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import TextIO
+
+__all__ = [
+    "MAX_HELP_WIDTH",
+    "echo",
+    "help_width",
+    "in_shell_completion",
+    "program_name",
+    "terminal_columns",
+    "writes_plainly",
+]
+
+ESCAPE = "\x1b"
+MAX_HELP_WIDTH = 78
+"""Click's help width on terminals of 80 columns and more (it caps at 80, minus 2)."""
+MIN_HELP_WIDTH = 50
+"""Click's narrowest help width, whatever the terminal."""
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """``text`` and a newline on stdout (stderr with ``err``), flushed: what ``click.echo(text, err=err)`` writes."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:  # no stream attached (pythonw): Click writes nothing either
+        return
+    if not writes_plainly(stream):
+        from typer import echo as click_echo  # Click re-opens the stream as UTF-8; only Typer's path gets here
+
+        click_echo(text, err=err)
+        return
+    line = f"{text}\n"
+    if ESCAPE in line and not _is_terminal(stream) and not type(stream).__module__.startswith("ipykernel."):
+        line = _without_ansi_codes(line)
+    stream.write(line)
+    stream.flush()
+
+
+def writes_plainly(stream: TextIO) -> bool:
+    """Whether Click writes to ``stream`` as it is: a text stream with an encoding that is not ASCII."""
+    encoding = getattr(stream, "encoding", None)
+    if encoding is None:
+        return False
+    try:
+        return codecs.lookup(encoding).name != "ascii"
+    except LookupError:
+        return True  # an encoding Python does not know is not ASCII, to Click either
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except Exception:  # noqa: BLE001 - Click's isatty: a stream that cannot say is no terminal
+        return False
+
+
+def _without_ansi_codes(text: str) -> str:
+    """What Click strips from output that is not a terminal: colour and style codes (``ESC [ ... letter``)."""
+    import re
+
+    return re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", text)
+
+
+def program_name() -> str:
+    """The program name in usage lines, detected as Click does: ``workflow``, or ``python -m workflow_cli``."""
+    main_module = sys.modules.get("__main__")
+    path = sys.argv[0]
+    package = getattr(main_module, "__package__", None)
+    if not package:
+        return os.path.basename(path)  # noqa: PTH119 - pathlib costs an import here, where every millisecond shows
+    name = os.path.splitext(os.path.basename(path))[0]  # noqa: PTH119, PTH122 - as above
+    module = package if name == "__main__" else f"{package}.{name}"
+    return f"python -m {module.lstrip('.')}"
+
+
+def in_shell_completion(environ: Mapping[str, str]) -> bool:
+    """Whether the shell asks for completions (``_WORKFLOW_COMPLETE`` and the like): Typer answers those."""
+    return any(key.startswith("_") and key.endswith("_COMPLETE") for key in environ)
+
+
+def help_width() -> int:
+    """The width Click wraps help and usage lines to: the terminal's columns, at most 80 and at least 52, minus 2."""
+    return max(min(terminal_columns(), MAX_HELP_WIDTH + 2) - 2, MIN_HELP_WIDTH)
+
+
+def terminal_columns() -> int:
+    """What ``shutil.get_terminal_size().columns`` says (COLUMNS, else the terminal), without importing shutil."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ is not None else 0
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
