@@ -71,6 +71,40 @@ def run_workflow_cli(
     )
 
 
+def run_entry_point(
+    module: str, *args: str, home: Path, columns: int = 100, argv0: str = "workflow", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``module.main()`` with ``args`` as a console script named ``argv0`` sees them, in ``home``.
+
+    Its stderr ends with ``typer loaded`` or ``typer not loaded``: whether the command imported Typer.
+    """
+    code = (
+        "import atexit, sys; "
+        "atexit.register(lambda: print('typer ' + ('loaded' if 'typer' in sys.modules else 'not loaded'), "
+        "file=sys.stderr)); "
+        f"sys.argv = [{argv0!r}, *sys.argv[1:]]; from {module} import main; main()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=home,
+        env=cli_environment(
+            home,
+            env={"COLUMNS": str(columns), **(env or {})},
+            unset=() if env and "_WORKFLOW_COMPLETE" in env else ("_WORKFLOW_COMPLETE",),  # not the one running us
+        ),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def run_main(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_main("workflow_cli.entry", "--help")``: :func:`run_entry_point` in tmp_path."""
+    return functools.partial(run_entry_point, home=tmp_path)
+
+
 @pytest.fixture(scope="session")
 def workflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``workflow_cli(*args, home=folder)``: the CLI for module- and session-wide fixtures (``run_cli`` is per test)."""

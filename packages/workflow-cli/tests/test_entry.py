@@ -12,23 +12,8 @@ from workflow_cli import entry
 from workflow_cli.root_help import ROOT_HELP
 
 
-def run_main(module: str, *args: str, columns: int = 100, argv0: str = "workflow") -> subprocess.CompletedProcess[str]:
-    """``module.main()`` with ``argv`` as a console script named ``argv0`` would see it."""
-    code = (
-        "import atexit, sys; "
-        "atexit.register(lambda: print('typer ' + ('loaded' if 'typer' in sys.modules else 'not loaded'), "
-        "file=sys.stderr)); "
-        f"sys.argv = [{argv0!r}, *sys.argv[1:]]; from {module} import main; main()"
-    )
-    env = {**os.environ, "COLUMNS": str(columns)}
-    env.pop("_WORKFLOW_COMPLETE", None)
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
-
-
 @pytest.mark.parametrize("columns", [80, 120, 300])
-def test_root_help_is_what_typer_renders_and_skips_typer(columns):
+def test_root_help_is_what_typer_renders_and_skips_typer(columns, run_main):
     fast = run_main("workflow_cli.entry", "--help", columns=columns)
     typer = run_main("workflow_cli.app", "--help", columns=columns)
 
@@ -40,13 +25,13 @@ def test_root_help_is_what_typer_renders_and_skips_typer(columns):
     assert fast.stderr.strip() == "typer not loaded"
 
 
-def test_short_help_option_and_a_long_program_name_work_too():
+def test_short_help_option_and_a_long_program_name_work_too(run_main):
     fast = run_main("workflow_cli.entry", "-h", argv0="wf")
 
     assert fast.stdout == ROOT_HELP.replace("{prog}", "wf")
 
 
-def test_narrow_terminals_get_typers_own_wrapping():
+def test_narrow_terminals_get_typers_own_wrapping(run_main):
     fast = run_main("workflow_cli.entry", "--help", columns=60)
     typer = run_main("workflow_cli.app", "--help", columns=60)
 
@@ -55,7 +40,7 @@ def test_narrow_terminals_get_typers_own_wrapping():
     assert fast.stderr.strip() == "typer loaded"
 
 
-def test_version_is_what_typer_prints():
+def test_version_is_what_typer_prints(run_main):
     fast = run_main("workflow_cli.entry", "--version")
     typer = run_main("workflow_cli.app", "--version")
 
@@ -64,7 +49,7 @@ def test_version_is_what_typer_prints():
     assert fast.stderr.strip() == "typer not loaded"
 
 
-def test_everything_else_goes_to_typer():
+def test_everything_else_goes_to_typer(run_main):
     done = run_main("workflow_cli.entry", "schema", "plugin")
 
     assert done.returncode == 0

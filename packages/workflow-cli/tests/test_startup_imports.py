@@ -3,9 +3,11 @@
 The CLI runs as a user runs it (a subprocess) with ``PYTHONPROFILEIMPORTTIME``,
 which makes the interpreter name on stderr every module it imports; the
 tests assert which heavy ones a command never loads (docs/performance.md,
-"CLI start-up"): pydantic (Typer 0.29 would convert every option with it),
-Rich where nothing is rendered, the runtimes and the Docker SDK for a
-trusted workflow, packaging where no version is compared.
+"CLI start-up"): Typer and Click on a well-formed command line of the
+everyday commands (the entry point runs those without them), pydantic
+(Typer 0.29 would convert every option with it), Rich where nothing is
+rendered, the runtimes and the Docker SDK for a trusted workflow,
+packaging where no version is compared.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 
 PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", re.MULTILINE)
-HEAVY = ("pydantic", "rich", "docker", "requests", "packaging", "workflow_plugin_runtime.runtimes")
+HEAVY = ("typer", "click", "pydantic", "rich", "docker", "requests", "packaging", "workflow_plugin_runtime.runtimes")
 
 
 def imported(done: subprocess.CompletedProcess[str]) -> set[str]:
@@ -81,7 +83,7 @@ def test_a_warning_is_still_printed_with_rich(run_profiled, tmp_path):
     assert "pydantic" not in heavy(imported(done))
 
 
-def test_run_of_a_trusted_workflow_needs_neither_pydantic_nor_docker(run_profiled, trusted_flow):
+def test_run_of_a_trusted_workflow_needs_neither_typer_nor_pydantic_nor_docker(run_profiled, trusted_flow):
     done = run_profiled("run", str(trusted_flow), "-p", str(PLUGINS), "--json")
 
     assert done.returncode == 0, done.stderr
@@ -90,12 +92,29 @@ def test_run_of_a_trusted_workflow_needs_neither_pydantic_nor_docker(run_profile
     assert heavy(imported(done)) <= {"rich", "workflow_plugin_runtime.runtimes", "packaging"}
 
 
-def test_plugin_list_json_imports_neither_pydantic_nor_rich(run_profiled):
+def test_plugin_list_json_imports_neither_typer_nor_pydantic_nor_rich(run_profiled):
     done = run_profiled("plugin", "list", "-p", str(PLUGINS), "--json")
 
     assert done.returncode == 0, done.stderr
     assert "tests/e2e" in {entry["ref"] for entry in json.loads(done.stdout)}
     assert heavy(imported(done)) <= {"packaging"}  # manifests' versions are parsed as they load
+
+
+def test_plugin_list_as_a_table_imports_rich_and_no_typer(run_profiled):
+    done = run_profiled("plugin", "list", "-p", str(PLUGINS))
+
+    assert done.returncode == 0, done.stderr
+    assert "tests/e2e" in done.stdout
+    assert heavy(imported(done)) <= {"rich", "packaging"}
+
+
+@pytest.mark.parametrize(("json_output", "allowed"), [(True, {"packaging"}), (False, {"rich", "packaging"})])
+def test_plugin_inspect_imports_no_typer_and_rich_only_to_render(run_profiled, json_output, allowed):
+    done = run_profiled("plugin", "inspect", "tests/e2e", "-p", str(PLUGINS), *(["--json"] if json_output else []))
+
+    assert done.returncode == 0, done.stderr
+    assert "tests/e2e" in done.stdout
+    assert heavy(imported(done)) <= allowed
 
 
 def test_lock_check_json_of_a_trusted_workflow_imports_nothing_heavy(run_cli, run_profiled, trusted_flow):
@@ -115,4 +134,4 @@ def test_a_value_only_typer_can_judge_still_gets_typers_words(run_profiled, trus
 
     assert done.returncode == 2
     assert "error: invalid value for --concurrency: '3.5' is not a valid integer" in done.stderr
-    assert "pydantic" in heavy(imported(done))
+    assert {"typer", "pydantic"} <= heavy(imported(done))
