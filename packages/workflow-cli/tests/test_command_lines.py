@@ -16,6 +16,7 @@ function.
 
 from __future__ import annotations
 
+import inspect
 import pprint
 import typing
 from pathlib import Path
@@ -233,3 +234,15 @@ def test_everyday_command_lines_are_recognised(argv, expected, paths):
 )
 def test_anything_else_is_left_to_typer(argv, paths):
     assert fast_path.recognise([token.format(**paths) for token in argv]) is None
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
+def test_the_body_the_fast_path_calls_takes_what_typers_signature_takes(path):
+    command, _ = click_commands()[path]
+    signature = inspect.signature(command.callback.__wrapped__)  # Typer's wrapper around commands/signatures.py
+    body = inspect.signature(fast_path._body(path))
+
+    assert list(body.parameters) == list(signature.parameters)
+    assert [parameter.kind for parameter in body.parameters.values()] == [
+        parameter.kind for parameter in signature.parameters.values()
+    ]

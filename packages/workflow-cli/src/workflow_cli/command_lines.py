@@ -23,33 +23,56 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS"]
 
+# Parameters several commands share (the same declaration in commands/options.py).
+_FILE = {
+    "name": "file",
+    "opts": (),
+    "kind": "path",
+    "default": None,
+    "required": True,
+    "path_checks": ("file_okay", "dir_okay", "readable"),
+}
+_VAR = {"name": "var", "opts": ("--var",), "kind": "str", "default": None, "multiple": True}
+_VARS_FILE = {
+    "name": "vars_file",
+    "opts": ("--vars-file",),
+    "kind": "path",
+    "default": None,
+    "path_checks": ("file_okay", "dir_okay", "readable"),
+}
+_SECRETS_FILE = {
+    "name": "secrets_file",
+    "opts": ("--secrets-file",),
+    "kind": "path",
+    "default": None,
+    "path_checks": ("file_okay", "dir_okay", "readable"),
+}
+_PLUGINS_PATH = {
+    "name": "plugins_path",
+    "opts": ("--plugins-path", "-p"),
+    "kind": "path",
+    "default": None,
+    "multiple": True,
+    "path_checks": ("file_okay", "dir_okay", "readable"),
+}
+_WORKFLOW = {
+    "name": "workflow",
+    "opts": ("--workflow", "-w"),
+    "kind": "path",
+    "default": None,
+    "path_checks": ("exists", "file_okay", "readable"),
+}
+_JSON_OUTPUT = {"name": "json_output", "opts": ("--json",), "kind": "flag", "default": False}
+_AS_JSON = {"name": "as_json", "opts": ("--json",), "kind": "flag", "default": False}
+
 COMMANDS: dict[tuple[str, ...], dict[str, Any]] = {
     ("run",): {
         "usage": "[OPTIONS] FILE",
         "params": (
-            {
-                "name": "file",
-                "opts": (),
-                "kind": "path",
-                "default": None,
-                "required": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {"name": "var", "opts": ("--var",), "kind": "str", "default": None, "multiple": True},
-            {
-                "name": "vars_file",
-                "opts": ("--vars-file",),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {
-                "name": "secrets_file",
-                "opts": ("--secrets-file",),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
+            _FILE,
+            _VAR,
+            _VARS_FILE,
+            _SECRETS_FILE,
             {
                 "name": "concurrency",
                 "opts": ("--concurrency", "-c"),
@@ -60,15 +83,8 @@ COMMANDS: dict[tuple[str, ...], dict[str, Any]] = {
             },
             {"name": "pool", "opts": ("--pool",), "kind": "flag", "default": False},
             {"name": "backend", "opts": ("--backend",), "kind": "str", "default": None},
-            {"name": "json_output", "opts": ("--json",), "kind": "flag", "default": False},
-            {
-                "name": "plugins_path",
-                "opts": ("--plugins-path", "-p"),
-                "kind": "path",
-                "default": None,
-                "multiple": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
+            _JSON_OUTPUT,
+            _PLUGINS_PATH,
             {"name": "executor", "opts": ("--executor",), "kind": "str", "default": None},
             {"name": "dask_address", "opts": ("--dask-address",), "kind": "str", "default": None},
             {"name": "no_lock", "opts": ("--no-lock",), "kind": "flag", "default": False},
@@ -77,113 +93,41 @@ COMMANDS: dict[tuple[str, ...], dict[str, Any]] = {
     ("validate",): {
         "usage": "[OPTIONS] FILE",
         "params": (
-            {
-                "name": "file",
-                "opts": (),
-                "kind": "path",
-                "default": None,
-                "required": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {"name": "var", "opts": ("--var",), "kind": "str", "default": None, "multiple": True},
-            {
-                "name": "vars_file",
-                "opts": ("--vars-file",),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {
-                "name": "secrets_file",
-                "opts": ("--secrets-file",),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {
-                "name": "plugins_path",
-                "opts": ("--plugins-path", "-p"),
-                "kind": "path",
-                "default": None,
-                "multiple": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
+            _FILE,
+            _VAR,
+            _VARS_FILE,
+            _SECRETS_FILE,
+            _PLUGINS_PATH,
             {"name": "skip_secrets", "opts": ("--skip-secrets",), "kind": "flag", "default": False},
-            {"name": "json_output", "opts": ("--json",), "kind": "flag", "default": False},
+            _JSON_OUTPUT,
         ),
     },
     ("lock",): {
         "usage": "[OPTIONS] FILE",
         "params": (
-            {
-                "name": "file",
-                "opts": (),
-                "kind": "path",
-                "default": None,
-                "required": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
+            _FILE,
             {"name": "check", "opts": ("--check",), "kind": "flag", "default": False},
-            {"name": "var", "opts": ("--var",), "kind": "str", "default": None, "multiple": True},
-            {
-                "name": "vars_file",
-                "opts": ("--vars-file",),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {
-                "name": "plugins_path",
-                "opts": ("--plugins-path", "-p"),
-                "kind": "path",
-                "default": None,
-                "multiple": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {"name": "json_output", "opts": ("--json",), "kind": "flag", "default": False},
+            _VAR,
+            _VARS_FILE,
+            _PLUGINS_PATH,
+            _JSON_OUTPUT,
         ),
     },
     ("plugin", "list"): {
         "usage": "[OPTIONS]",
         "params": (
-            {
-                "name": "plugins_path",
-                "opts": ("--plugins-path", "-p"),
-                "kind": "path",
-                "default": None,
-                "multiple": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {
-                "name": "workflow",
-                "opts": ("--workflow", "-w"),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("exists", "file_okay", "readable"),
-            },
-            {"name": "as_json", "opts": ("--json",), "kind": "flag", "default": False},
+            _PLUGINS_PATH,
+            _WORKFLOW,
+            _AS_JSON,
         ),
     },
     ("plugin", "inspect"): {
         "usage": "[OPTIONS] REF_OR_PATH",
         "params": (
             {"name": "target", "opts": (), "kind": "str", "default": None, "required": True},
-            {
-                "name": "workflow",
-                "opts": ("--workflow", "-w"),
-                "kind": "path",
-                "default": None,
-                "path_checks": ("exists", "file_okay", "readable"),
-            },
-            {
-                "name": "plugins_path",
-                "opts": ("--plugins-path", "-p"),
-                "kind": "path",
-                "default": None,
-                "multiple": True,
-                "path_checks": ("file_okay", "dir_okay", "readable"),
-            },
-            {"name": "as_json", "opts": ("--json",), "kind": "flag", "default": False},
+            _WORKFLOW,
+            _PLUGINS_PATH,
+            _AS_JSON,
         ),
     },
 }
