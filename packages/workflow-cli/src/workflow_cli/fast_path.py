@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .command_lines import COMMANDS
 from .terminal import help_width, in_shell_completion, program_name, writes_plainly
@@ -39,7 +39,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
-    from typing import Any
 
     from .errors import BadOptionValue, InvalidInput
 
@@ -60,9 +59,12 @@ INTERRUPTED = 130
 """Click's exit code for Ctrl-C outside a command's own handling (128 + SIGINT)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FastCommandLine:
-    """A command line understood without Typer: the command, and the values its function gets."""
+class FastCommandLine(NamedTuple):
+    """A command line understood without Typer: the command, and the values its function gets.
+
+    A named tuple, not a dataclass: ``dataclasses`` (with ``inspect``) would
+    be this path's own import for ``plugin list``, whose runtime needs neither.
+    """
 
     command: tuple[str, ...]
     params: dict[str, Any]

@@ -6,9 +6,8 @@ Typer is not imported here (the entry point runs ``plugin list`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,9 +17,12 @@ if TYPE_CHECKING:
 GIVEN_PATH = "given path"
 
 
-@dataclass(frozen=True, slots=True)
-class FoundPlugin:
-    """A plugin named on the command line, and where it was found (a plugins path's origin, or the path given)."""
+class FoundPlugin(NamedTuple):
+    """A plugin named on the command line, and where it was found (a plugins path's origin, or the path given).
+
+    A named tuple, not a dataclass: ``plugin list`` and ``plugin inspect``
+    import this module, and their runtime code needs no ``dataclasses``.
+    """
 
     manifest: PluginManifest
     source: str
