@@ -468,3 +468,13 @@ def test_a_pool_without_a_size_caps_nothing(tmp_path: Path) -> None:
     text = "namespace: acme\nname: demo\nversion: 1.0.0\nruntime:\n  entrypoint: main.py\n  pool: {idle_timeout: 5}\n"
     pool = load_manifest(plugin(tmp_path, text + "actions:\n  go: {}\n")).runtime.pool
     assert pool == PoolSettings(size=None, idle_timeout=5.0, recycle_after=1000)
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["1.0.0", "0.0", "10.20.30", "01.0", "1.00", "2.0.0-rc1", "1.0.0.post1", "1!2.0", "1.0+local.1", "1.0.0a"],
+)
+def test_version_text_is_what_packaging_writes(tmp_path: Path, version: str) -> None:
+    folder = plugin(tmp_path, VALID.replace("version: 1.0.0", f"version: '{version}'"))
+    manifest = load_manifest(folder)
+    assert manifest.version_text == str(Version(version))

@@ -190,7 +190,7 @@ def locked_plugins(
         content = _content(manifest)
         entries[ref] = LockedPlugin(
             ref=ref,
-            version=str(manifest.version),
+            version=manifest.version_text,
             source=_source(manifest.plugin_dir, workflow.directory, project_root),
             content_hash=content.digest,
             files=content.files,

@@ -33,8 +33,9 @@ from .._util.files import write_file_atomically
 
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 
-_FORMAT = "1"
+_FORMAT = "2"
 _FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
+_DECIMAL_IMPORT = "from decimal import Decimal"  # in every generated module; _instantiate binds a lazy one
 _ROOT_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
 _REMOTE_SCHEMES = ("http", "https", "ftp", "file", "data")
 
@@ -63,6 +64,29 @@ class SchemaValueError(ValueError):
         if not self.rule or not isinstance(self.definition, dict):
             return None
         return self.definition.get(self.rule)
+
+
+class _LazyDecimal(type):
+    """``decimal.Decimal`` to the generated code, importing :mod:`decimal` (2 ms) only when a value needs it.
+
+    Number checks read ``isinstance(value, (int, float, Decimal))``: an int
+    or a float matches before Decimal is asked, and a Decimal value exists
+    only once :mod:`decimal` is imported, so the test below is exact.
+    ``multipleOf`` builds Decimals: the call imports it.
+    """
+
+    def __instancecheck__(cls, value: object) -> bool:
+        module = sys.modules.get("decimal")
+        return module is not None and isinstance(value, module.Decimal)
+
+    def __call__(cls, *args: Any) -> Any:
+        from decimal import Decimal
+
+        return Decimal(*args)
+
+
+class _Decimal(metaclass=_LazyDecimal):
+    """What the generated code calls ``Decimal`` (see :class:`_LazyDecimal`)."""
 
 
 class SchemaValuesError(ValueError):
@@ -144,15 +168,14 @@ def _compile(canonical: str, refuse_remote: Callable[[str], Any]) -> tuple[str, 
     match = _ROOT_FUNCTION.search(source)
     if match is None:  # pragma: no cover - guards against a change in fastjsonschema's output
         raise fastjsonschema.JsonSchemaDefinitionException("generated code has no validate function")
-    return match.group(1), compile(source.replace(_FJS_IMPORT, ""), "<generated schema validator>", "exec")
+    source = source.replace(_FJS_IMPORT, "").replace(_DECIMAL_IMPORT, "", 1)
+    return match.group(1), compile(source, "<generated schema validator>", "exec")
 
 
 def _instantiate(name: str, code: CodeType) -> Callable[[Any], Any]:
-    from decimal import Decimal
-
     namespace: dict[str, Any] = {
         "__name__": "workflow_plugin_runtime.schemas.generated",
-        "Decimal": Decimal,
+        "Decimal": _Decimal,
         "re": re,
         "JsonSchemaValueException": SchemaValueError,
         "JsonSchemaValuesException": SchemaValuesError,
