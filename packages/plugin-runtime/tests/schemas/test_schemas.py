@@ -33,7 +33,7 @@ print(json.dumps({
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n", "m"]}
 
 
-def probe(cache: str, schema: object = SCHEMA, data: object = {"n": "x"}) -> dict[str, object]:  # noqa: B006
+def probe(cache: str, schema: object = SCHEMA, data: object = {"n": "x"}) -> dict[str, object]:
     env = {**os.environ, "WORKFLOW_CACHE_DIR": cache}
     argv = [sys.executable, "-c", PROBE, json.dumps(schema), json.dumps(data)]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
