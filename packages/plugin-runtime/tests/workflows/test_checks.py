@@ -368,7 +368,7 @@ file, plugins = Path(sys.argv[1]), Path(sys.argv[2])
 config = load_config(start=file.parent, plugins_paths=(plugins,))
 check = check_workflow_file(
     file,
-    resolver=Resolver.from_config(config, entry_points=False),
+    resolver=Resolver.from_config(config),
     vars_overrides=merge_vars(None, parse_var_options(())),
     secrets=default_secret_provider(secrets_file=None),
 )
