@@ -254,13 +254,15 @@ class PluginManifest(FrozenRecord):
 
     @property
     def version_text(self) -> str:
-        """The version as ``packaging`` writes it (``str(self.version)``), what a lock file records.
+        """``str(self.version)``, the normalised version; a listing asks for hundreds, so ``packaging`` only if needed.
 
-        A plain release such as ``1.2.0`` is already written that way, so it
-        is returned without importing ``packaging`` (3 ms of ``validate``).
+        A version written as dot-separated numbers without leading zeros
+        (``1.10.0``) is already normalised: only others are parsed.
         """
         value = self._version
-        if isinstance(value, str) and all(_plain_number(part) for part in value.split(".")):
+        if isinstance(value, str) and all(
+            part.isdigit() and part.isascii() and (part == "0" or part[0] != "0") for part in value.split(".")
+        ):
             return value
         return str(self.version)
 
@@ -374,8 +376,3 @@ def _pool_settings(section: Mapping[str, Any]) -> PoolSettings | None:
     from ..config import pool_settings
 
     return pool_settings(section)
-
-
-def _plain_number(part: str) -> bool:
-    """A release segment that ``packaging`` writes back unchanged: ASCII digits, no leading zero."""
-    return part.isascii() and part.isdigit() and (part == "0" or not part.startswith("0"))
