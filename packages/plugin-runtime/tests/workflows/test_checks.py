@@ -373,7 +373,9 @@ check = check_workflow_file(
     secrets=default_secret_provider(secrets_file=None),
 )
 lock = check_lock(check, runtime=RuntimeKind.PROCESS, project_root=config.project_root)
-notable = ("yaml", "fastjsonschema", "platformdirs", "packaging", "decimal", "tempfile", "shutil", "importlib.metadata")
+notable = (
+    "yaml", "fastjsonschema", "platformdirs", "packaging", "decimal", "tempfile", "shutil", "importlib.metadata", "hashlib"
+)
 print(json.dumps({
     "ok": check.ok and lock is not None and lock.matched,
     "runtime": sorted(name for name in sys.modules if name.startswith("workflow_plugin_runtime")),
