@@ -373,9 +373,8 @@ check = check_workflow_file(
     secrets=default_secret_provider(secrets_file=None),
 )
 lock = check_lock(check, runtime=RuntimeKind.PROCESS, project_root=config.project_root)
-notable = (
-    "yaml", "fastjsonschema", "platformdirs", "packaging", "decimal", "tempfile", "shutil", "importlib.metadata", "hashlib"
-)
+notable = ("yaml", "fastjsonschema", "platformdirs", "packaging", "decimal", "tempfile", "shutil", "hashlib")
+notable += ("importlib.metadata",)
 print(json.dumps({
     "ok": check.ok and lock is not None and lock.matched,
     "runtime": sorted(name for name in sys.modules if name.startswith("workflow_plugin_runtime")),
