@@ -8,14 +8,16 @@ and each frozen slotted dataclass another ~0.5 ms (it generates and compiles
 its methods, then rebuilds the class for ``__slots__``). The resolve path
 defines about fifteen such classes; as dataclasses they cost more than the
 whole budget. So the classes on that path (references, manifests, resolution
-results, discovery) subclass :class:`FrozenRecord` instead.
+results, discovery) subclass :class:`FrozenRecord` instead, and so do those
+``validate`` builds (the workflow model, its grants, positions, lock entries).
 
 A subclass declares ``__slots__``, annotates its fields in constructor order
 (the annotations, kept as strings, give the field order) and writes its
 ``__init__`` with :func:`object.__setattr__`. The base
 gives it what the decorator would: assignment and deletion raise
 ``dataclasses.FrozenInstanceError`` (imported only when raised), ``__eq__`` and
-``__hash__`` over the fields when the classes match, a dataclass-style
+``__hash__`` over the fields when the classes match (less those named in
+``uncompared=(...)``, as ``field(compare=False)`` would), a dataclass-style
 ``__repr__``, ``__match_args__``, ordering with ``order=True``, and pickling.
 Type checkers see a dataclass transform, so mypy checks constructors and
 refuses assignment as it does for frozen dataclasses.
