@@ -10,7 +10,7 @@ for, which a busy machine inflates far less than wall time):
     python -c "import typer"                         what Typer alone costs
     python -c "import workflow_plugin_sdk"           the plugin interpreter's start (its own floor)
     python -c "import workflow_cli.app"              Typer and the commands' definitions
-    python -c VALIDATE_IMPORTS                       the runtime's modules validate needs (see below)
+    python -c VALIDATE_RUNTIME FLOW DIR              the runtime's share of validate: its imports and work (see below)
     workflow --help                                  answered without Typer (a console script as pip writes it)
     python -m workflow_cli --help
     workflow validate FLOW                           a one-task trusted workflow: every static check
@@ -90,10 +90,24 @@ ONE_TASK = "name: bench\ntasks:\n  one: {uses: bench/plugin-0.run, inputs: {text
 TWO_TASKS = ONE_TASK.replace("name: bench", "name: bench-two") + (
     "  two: {uses: bench/plugin-0.run, needs: [one], inputs: {text: hello}}\n"
 )
-VALIDATE_IMPORTS = (
-    "import platformdirs, workflow_plugin_runtime.workflows.checks, workflow_plugin_runtime.execution.locking"
+VALIDATE_RUNTIME = """\
+import sys
+from pathlib import Path
+from workflow_plugin_runtime import (
+    Resolver, RuntimeKind, check_lock, check_workflow_file, default_secret_provider, load_config, merge_vars,
+    neutralise_controls, parse_var_options,
 )
-"""The runtime's modules that ``validate`` of a trusted workflow imports (its checks, the lock check, the config)."""
+file, plugins = Path(sys.argv[1]), Path(sys.argv[2])
+config = load_config(start=file.absolute().parent, plugins_paths=(plugins,))
+check = check_workflow_file(
+    file, resolver=Resolver.from_config(config), vars_overrides=merge_vars(None, parse_var_options(())),
+    secrets=default_secret_provider(secrets_file=None),
+)
+lock = check_lock(check, runtime=RuntimeKind.PROCESS, project_root=config.project_root)
+assert check.ok and lock is not None and lock.matched, check.problems
+print(neutralise_controls(str(file)), len(check.workflow.tasks), check.workflow.security.value)
+"""
+"""What ``validate`` of a trusted workflow asks of the runtime (the config, every check, the lock), without the CLI."""
 CONSOLE_SCRIPT = """\
 import re
 import sys
@@ -158,7 +172,7 @@ def _commands(root: Path, plugins: Path) -> dict[str, list[str]]:
         'python -c "import typer"': [python, "-c", "import typer"],
         'python -c "import workflow_plugin_sdk"': [python, "-c", "import workflow_plugin_sdk"],
         'python -c "import workflow_cli.app"': [python, "-c", "import workflow_cli.app"],
-        "python -c VALIDATE_IMPORTS": [python, "-c", VALIDATE_IMPORTS],
+        "python -c VALIDATE_RUNTIME": [python, "-c", VALIDATE_RUNTIME, str(one), str(plugins)],
         "workflow --help": [*workflow, "--help"],
         "python -m workflow_cli --help": [python, "-m", "workflow_cli", "--help"],
         "workflow validate": [*workflow, "validate", str(one), "-p", str(plugins)],

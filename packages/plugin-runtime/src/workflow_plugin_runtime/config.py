@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ._util.cachedir import APP_NAME
+from ._util.cachedir import platform_dir
 from ._util.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
@@ -259,11 +259,14 @@ def load_config(
     origin = (start or cwd).absolute()
     environ = os.environ if env is None else env
     project_root = find_project_root(origin) or origin
-    if user_config_dir is None or user_data_dir is None:
-        import platformdirs
-
-        user_config_dir = user_config_dir or Path(platformdirs.user_config_dir(APP_NAME))
-        user_data_dir = user_data_dir or Path(platformdirs.user_data_dir(APP_NAME))
+    if user_config_dir is None:
+        user_config_dir = Path(
+            platform_dir(xdg="XDG_CONFIG_HOME", under_home=".config", platformdirs_name="user_config_dir")
+        )
+    if user_data_dir is None:
+        user_data_dir = Path(
+            platform_dir(xdg="XDG_DATA_HOME", under_home=".local/share", platformdirs_name="user_data_dir")
+        )
 
     project_file = project_root / CONFIG_DIRNAME / CONFIG_FILENAME
     user_file = user_config_dir / CONFIG_FILENAME

@@ -1,4 +1,4 @@
-"""The cache and state directories: the Linux shortcut must give platformdirs' answer, and each can be turned off."""
+"""The per-user directories: the Linux shortcut must give platformdirs' answer; cache and state can be turned off."""
 
 from __future__ import annotations
 
@@ -12,12 +12,20 @@ import pytest
 
 PROBE = """
 import json, platformdirs
-from workflow_plugin_runtime._util.cachedir import cache_root
+from workflow_plugin_runtime._util.cachedir import cache_root, platform_dir
+from workflow_plugin_runtime.config import load_config
 from workflow_plugin_runtime.runtimes.run_state import state_root
 state = state_root()
+config = load_config(plugins_paths=())
+data = str(config.plugins_paths[-1].path.parent)  # the last default: <user data dir>/plugins
 print(json.dumps({
     "cache": [cache_root(), platformdirs.user_cache_dir("workflow")],
     "state": [None if state is None else str(state), platformdirs.user_state_dir("workflow")],
+    "config": [
+        platform_dir(xdg="XDG_CONFIG_HOME", under_home=".config", platformdirs_name="user_config_dir"),
+        platformdirs.user_config_dir("workflow"),
+    ],
+    "data": [data, platformdirs.user_data_dir("workflow")],
 }))
 """
 OVERRIDES = {"cache": "WORKFLOW_CACHE_DIR", "state": "WORKFLOW_STATE_DIR"}
@@ -30,14 +38,14 @@ def answers(env: dict[str, str]) -> dict[str, list[str | None]]:
 
 
 def base_env() -> dict[str, str]:
-    unset = {"XDG_CACHE_HOME", "XDG_STATE_HOME", *OVERRIDES.values()}
+    unset = {"XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", *OVERRIDES.values()}
     env = {key: value for key, value in os.environ.items() if key not in unset}
     env["HOME"] = "/home/someone"
     return env
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the shortcut is Linux-only; elsewhere platformdirs answers")
-@pytest.mark.parametrize("kind", ["cache", "state"])
+@pytest.mark.parametrize("kind", ["cache", "state", "config", "data"])
 @pytest.mark.parametrize(
     "change",
     [

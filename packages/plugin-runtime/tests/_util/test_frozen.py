@@ -13,6 +13,7 @@ from workflow_plugin_runtime.config import PoolSettings
 from workflow_plugin_runtime.plugins.manifest import Access, Capabilities, FilesystemNeed
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
 from workflow_plugin_runtime.plugins.references import ActionRef, PluginRef
+from workflow_plugin_runtime.workflows.templates import Placeholder, Scope
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plugins"
 
@@ -73,3 +74,12 @@ def test_manifest_version_is_parsed_when_first_read_and_counts_in_equality() -> 
     assert manifest.version is manifest.version
     assert "version=<Version('1.2.0')>" in repr(manifest)
     assert manifest.__match_args__[:3] == ("namespace", "name", "version")
+
+
+def test_uncompared_fields_are_left_out_of_equality_and_hash_but_kept_everywhere_else() -> None:
+    first, moved = Placeholder(Scope.VARS, "name", (), 3), Placeholder(Scope.VARS, "name", (), 9)
+    assert first == moved and hash(first) == hash(moved)
+    assert first != Placeholder(Scope.VARS, "other", (), 3)
+    assert "column=9" in repr(moved)
+    assert pickle.loads(pickle.dumps(moved)).column == 9  # noqa: S301 - our own bytes
+    assert copy.copy(moved).column == 9

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from workflow_plugin_runtime.plugins.content import content_cache_file, ignored_
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "plugins"
 HTTP = FIXTURES / "acme-http"  # checked out long ago: its files are settled, so they are cached
+SETTLE_S = 0.15  # just over the 100 ms racy-entry margin (plugins.index.settled): files this old get recorded
 
 
 @pytest.fixture
@@ -116,13 +120,19 @@ def test_names_that_only_look_ignored_count(plugin: Path) -> None:
 PLANTED = "file sha256:" + "0" * 64
 
 
-def _plant(plugin: Path, relative: str) -> None:
-    """Put a false digest for ``relative`` in the cache, under the file's current stat signature."""
+def _plant(plugin: Path, relative: str, *, others: dict[str, str] | None = None, digest: str | None = None) -> None:
+    """Put a false digest for ``relative`` in the cache, under the file's current stat signature.
+
+    ``others``: entries of other files to record as they are (under their
+    signatures too); ``digest``: a content hash to record with them.
+    """
     cache_file = content_cache_file(plugin)
     assert cache_file is not None
-    info = (plugin / relative).lstat()
-    signature = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode]
-    document = {"format": 1, "root": os.path.realpath(plugin), "files": {relative: [*signature, PLANTED]}}
+    files = {}
+    for name, entry in {**(others or {}), relative: PLANTED}.items():
+        info = (plugin / name).lstat()
+        files[name] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode, entry]
+    document = {"format": 2, "root": os.path.realpath(plugin), "files": files, "digest": digest}
     Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
     Path(cache_file).write_text(json.dumps(document))
 
@@ -145,6 +155,31 @@ def test_digests_of_unchanged_files_come_from_the_cache_file(plugin: Path) -> No
     assert cached.files["main.py"] == PLANTED
     assert cached.files["plugin.yaml"] == truth.files["plugin.yaml"]
     assert cached.digest != truth.digest
+
+
+def test_the_hash_of_a_plugin_whose_every_file_matches_the_cache_comes_from_it(plugin: Path) -> None:
+    """Proved by effect, as above: a planted hash comes back while every file and no other is as recorded."""
+    truth = plugin_content(plugin)
+    others = {name: entry for name, entry in truth.files.items() if name != "main.py"}
+    _plant(plugin, "main.py", others=others, digest="sha256:planted")
+
+    assert plugin_content(plugin).digest == "sha256:planted"
+    (plugin / "lib" / "new.py").write_text("Y = 2\n")  # a file the cache does not know: the hash is computed
+    assert plugin_content(plugin).digest not in ("sha256:planted", truth.digest)
+
+
+def test_an_unchanged_plugin_is_hashed_again_without_importing_hashlib(tmp_path: Path) -> None:
+    shutil.copytree(HTTP, tmp_path / "plugin")
+    time.sleep(SETTLE_S)
+    probe = (
+        "import json, sys\nfrom workflow_plugin_runtime.plugins.content import plugin_content\n"
+        "print(json.dumps([plugin_content(sys.argv[1]).digest, 'hashlib' in sys.modules]))"
+    )
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-c", probe, str(tmp_path / "plugin")]
+    first, again = (json.loads(subprocess.run(argv, env=env, capture_output=True, check=True).stdout) for _ in "12")
+    assert first == [plugin_content(HTTP).digest, True]
+    assert again == [first[0], False]
 
 
 def test_a_file_whose_stat_signature_changed_is_read_again(plugin: Path) -> None:

@@ -25,18 +25,18 @@ from workflow_plugin_runtime.schemas import compile_schema
 from workflow_plugin_runtime.schemas.violations import schema_violations
 validator = compile_schema(json.loads(sys.argv[1]))
 print(json.dumps({
-    "violations": [v.message for v in schema_violations(validator, {"n": "x"})],
+    "violations": [v.message for v in schema_violations(validator, json.loads(sys.argv[2]))],
     "fastjsonschema_imported": "fastjsonschema" in sys.modules,
+    "decimal_imported": "decimal" in sys.modules,
 }))
 """
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n", "m"]}
 
 
-def probe(cache: str, schema: object = SCHEMA) -> dict[str, object]:
+def probe(cache: str, schema: object = SCHEMA, data: object = {"n": "x"}) -> dict[str, object]:
     env = {**os.environ, "WORKFLOW_CACHE_DIR": cache}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(schema)], env=env, capture_output=True, text=True, check=True
-    )
+    argv = [sys.executable, "-c", PROBE, json.dumps(schema), json.dumps(data)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     result: dict[str, object] = json.loads(done.stdout)
     return result
 
@@ -90,7 +90,24 @@ def test_generated_code_is_cached_across_processes(tmp_path: Path) -> None:
     files = list((tmp_path / "validators").glob("*.bin"))
     assert len(files) == 1
     second = probe(str(tmp_path))
-    assert second == {**first, "fastjsonschema_imported": False}
+    assert second == {**first, "fastjsonschema_imported": False, "decimal_imported": False}
+
+
+def test_a_cached_validator_checks_numbers_importing_decimal_only_for_multiple_of(tmp_path: Path) -> None:
+    bounded = {"type": "object", "properties": {"n": {"type": "number", "minimum": 1}}}
+    fresh = probe(str(tmp_path), bounded, {"n": 0.5})
+    assert fresh["violations"] and fresh["decimal_imported"] is True  # fastjsonschema imports it to generate
+    assert probe(str(tmp_path), bounded, {"n": 0.5}) == {
+        **fresh,
+        "fastjsonschema_imported": False,
+        "decimal_imported": False,
+    }
+    assert probe(str(tmp_path), bounded, {"n": "x"})["violations"] == ['expected number, got string "x"']
+    multiple = {"type": "object", "properties": {"n": {"type": "number", "multipleOf": 0.5}}}
+    probe(str(tmp_path), multiple, {"n": 1})
+    cached = probe(str(tmp_path), multiple, {"n": 0.7})
+    assert cached["violations"] and cached["decimal_imported"] is True
+    assert probe(str(tmp_path), multiple, {"n": 1.5})["violations"] == []
 
 
 def test_corrupt_cache_entries_are_regenerated(tmp_path: Path) -> None:

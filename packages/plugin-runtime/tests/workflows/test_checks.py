@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,7 @@ from workflow_plugin_runtime.workflows.secrets import EnvSecretProvider
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "workflows"
 PLUGINS = FIXTURES / "plugins"
+SETTLE_S = 0.15  # just over the caches' 100 ms racy-entry margin (plugins.index.settled): files this old get recorded
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +354,88 @@ class TestLiteralInputs:
             'got string "two hundred" (input of acme/text.render)',
         ]
         assert "gives integer, but input title of acme/text.render expects string" in found[0]  # typed wiring
+
+
+# What ``workflow validate`` of a trusted workflow asks of the runtime, in a new interpreter (as the command runs).
+VALIDATE = """
+import json, sys
+from pathlib import Path
+from workflow_plugin_runtime import (
+    Resolver, RuntimeKind, check_lock, check_workflow_file, default_secret_provider, load_config, merge_vars,
+    parse_var_options,
+)
+file, plugins = Path(sys.argv[1]), Path(sys.argv[2])
+config = load_config(start=file.parent, plugins_paths=(plugins,))
+check = check_workflow_file(
+    file,
+    resolver=Resolver.from_config(config),
+    vars_overrides=merge_vars(None, parse_var_options(())),
+    secrets=default_secret_provider(secrets_file=None),
+)
+lock = check_lock(check, runtime=RuntimeKind.PROCESS, project_root=config.project_root)
+notable = ("yaml", "fastjsonschema", "platformdirs", "packaging", "decimal", "tempfile", "shutil", "hashlib")
+notable += ("importlib.metadata",)
+print(json.dumps({
+    "ok": check.ok and lock is not None and lock.matched,
+    "runtime": sorted(name for name in sys.modules if name.startswith("workflow_plugin_runtime")),
+    "notable": sorted(name for name in notable if name in sys.modules),
+}))
+"""
+VALIDATE_PATH = [  # a guard: what a validate of a workflow seen before imports (docs/performance.md explains each)
+    "workflow_plugin_runtime",
+    "workflow_plugin_runtime.__about__",
+    "workflow_plugin_runtime._util",
+    "workflow_plugin_runtime._util.cachedir",
+    "workflow_plugin_runtime._util.files",
+    "workflow_plugin_runtime._util.frozen",
+    "workflow_plugin_runtime._util.suggestions",
+    "workflow_plugin_runtime._util.yaml_document",
+    "workflow_plugin_runtime.config",
+    "workflow_plugin_runtime.errors",
+    "workflow_plugin_runtime.execution",
+    "workflow_plugin_runtime.execution.locking",
+    "workflow_plugin_runtime.plugins",
+    "workflow_plugin_runtime.plugins.content",
+    "workflow_plugin_runtime.plugins.discovery",
+    "workflow_plugin_runtime.plugins.entry_files",
+    "workflow_plugin_runtime.plugins.index",
+    "workflow_plugin_runtime.plugins.manifest",
+    "workflow_plugin_runtime.plugins.manifest_loading",
+    "workflow_plugin_runtime.plugins.references",
+    "workflow_plugin_runtime.plugins.resolve",
+    "workflow_plugin_runtime.schemas",
+    "workflow_plugin_runtime.schemas._codecache",
+    "workflow_plugin_runtime.schemas.explanations",
+    "workflow_plugin_runtime.schemas.local_refs",
+    "workflow_plugin_runtime.schemas.violations",
+    "workflow_plugin_runtime.workflows",
+    "workflow_plugin_runtime.workflows.checks",
+    "workflow_plugin_runtime.workflows.document_cache",
+    "workflow_plugin_runtime.workflows.grant_warnings",
+    "workflow_plugin_runtime.workflows.graph",
+    "workflow_plugin_runtime.workflows.loading",
+    "workflow_plugin_runtime.workflows.mount_sources",
+    "workflow_plugin_runtime.workflows.permissions",
+    "workflow_plugin_runtime.workflows.secrets",
+    "workflow_plugin_runtime.workflows.template_values",
+    "workflow_plugin_runtime.workflows.templates",
+    "workflow_plugin_runtime.workflows.wiring",
+    "workflow_plugin_runtime.workflows.workflow",
+]
+
+
+def test_validate_of_a_workflow_seen_before_imports_no_parser_and_only_its_modules(tmp_path: Path) -> None:
+    from workflow_plugin_runtime.config import RuntimeKind
+    from workflow_plugin_runtime.execution.locking import lock_path_for, locked_plugins, write_lock
+
+    shutil.copytree(PLUGINS / "acme-http", tmp_path / "plugins" / "acme-http")
+    flow = tmp_path / "flow.yaml"
+    flow.write_text("name: guard\ntasks:\n  get: {uses: acme/http.get, inputs: {url: 'https://example.com'}}\n")
+    check = check_workflow_file(flow, resolver=Resolver([tmp_path / "plugins"], entry_points=False))
+    write_lock(lock_path_for(flow), locked_plugins(check, runtime=RuntimeKind.PROCESS, project_root=tmp_path))
+    time.sleep(SETTLE_S)  # the workflow file and manifest old enough for the caches to record them
+    env = {**os.environ, "WORKFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-c", VALIDATE, str(flow), str(tmp_path / "plugins")]
+    first, again = (json.loads(subprocess.run(argv, env=env, capture_output=True, check=True).stdout) for _ in "12")
+    assert first["ok"] and "yaml" in first["notable"]  # nothing cached yet: every file parsed
+    assert again == {"ok": True, "runtime": VALIDATE_PATH, "notable": []}

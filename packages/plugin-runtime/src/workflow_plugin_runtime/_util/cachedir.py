@@ -10,7 +10,8 @@ cold ``resolve`` may cost. On Linux its rule for the common case is short:
 an absolute ``$XDG_CACHE_HOME``, else an absolute ``$HOME`` + ``/.cache``, then
 the app name. That case is answered here; anything else (another platform,
 Android, no usable variable) asks platformdirs. A test checks that both agree.
-The run-state directory (:mod:`..runtimes.run_state`) follows the same rule.
+The run-state directory (:mod:`..runtimes.run_state`) and the user config and
+data directories (:mod:`..config`) follow the same rule.
 """
 
 # Plain strings joined as platformdirs joins them (it uses os.path too), so both give the same answer.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root", "user_dir"]
+__all__ = ["APP_NAME", "CACHE_DIR_ENV", "cache_root", "platform_dir", "user_dir"]
 
 CACHE_DIR_ENV = "WORKFLOW_CACHE_DIR"
 APP_NAME = "workflow"
@@ -44,6 +45,14 @@ def user_dir(override: str, *, xdg: str, under_home: str, platformdirs_name: str
     configured = os.environ.get(override)
     if configured is not None:
         return configured or None
+    try:
+        return platform_dir(xdg=xdg, under_home=under_home, platformdirs_name=platformdirs_name)
+    except (ImportError, OSError, RuntimeError, KeyError):  # e.g. no usable home directory: run without it
+        return None
+
+
+def platform_dir(*, xdg: str, under_home: str, platformdirs_name: str) -> str:
+    """platformdirs' per-user directory for ``workflow`` (see :func:`user_dir`); raises as platformdirs raises."""
     if sys.platform == "linux" and "ANDROID_DATA" not in os.environ:
         base = os.environ.get(xdg, "")
         if os.path.isabs(base):
@@ -51,10 +60,7 @@ def user_dir(override: str, *, xdg: str, under_home: str, platformdirs_name: str
         home = os.environ.get("HOME", "")
         if os.path.isabs(home):
             return os.path.join(home, under_home, APP_NAME)
-    try:
-        import platformdirs
+    import platformdirs
 
-        found: str = getattr(platformdirs, platformdirs_name)(APP_NAME)
-    except (ImportError, OSError, RuntimeError, KeyError):  # e.g. no usable home directory: run without it
-        return None
+    found: str = getattr(platformdirs, platformdirs_name)(APP_NAME)
     return found

@@ -8,14 +8,16 @@ and each frozen slotted dataclass another ~0.5 ms (it generates and compiles
 its methods, then rebuilds the class for ``__slots__``). The resolve path
 defines about fifteen such classes; as dataclasses they cost more than the
 whole budget. So the classes on that path (references, manifests, resolution
-results, discovery) subclass :class:`FrozenRecord` instead.
+results, discovery) subclass :class:`FrozenRecord` instead, and so do those
+``validate`` builds (the workflow model, its grants, positions, lock entries).
 
 A subclass declares ``__slots__``, annotates its fields in constructor order
 (the annotations, kept as strings, give the field order) and writes its
 ``__init__`` with :func:`object.__setattr__`. The base
 gives it what the decorator would: assignment and deletion raise
 ``dataclasses.FrozenInstanceError`` (imported only when raised), ``__eq__`` and
-``__hash__`` over the fields when the classes match, a dataclass-style
+``__hash__`` over the fields when the classes match (less those named in
+``uncompared=(...)``, as ``field(compare=False)`` would), a dataclass-style
 ``__repr__``, ``__match_args__``, ordering with ``order=True``, and pickling.
 Type checkers see a dataclass transform, so mypy checks constructors and
 refuses assignment as it does for frozen dataclasses.
@@ -41,13 +43,16 @@ class FrozenRecord:
 
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _compared: tuple[str, ...] = ()
     __match_args__: tuple[str, ...] = ()
 
-    def __init_subclass__(cls, *, order: bool = False, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, order: bool = False, uncompared: tuple[str, ...] = (), **kwargs: Any) -> None:
+        """``uncompared``: fields left out of equality, hashing and ordering (``field(compare=False)``)."""
         super().__init_subclass__(**kwargs)
         if "_fields" not in cls.__dict__:
             # Not inspect.get_annotations: importing inspect is what this module avoids.
             cls._fields = tuple(cls.__dict__.get("__annotations__", ()))  # noqa: RUF063
+        type.__setattr__(cls, "_compared", tuple(name for name in cls._fields if name not in uncompared))
         type.__setattr__(cls, "__match_args__", cls._fields)
         if order:
             type.__setattr__(cls, "__lt__", _compare(lambda a, b: a < b))
@@ -57,6 +62,9 @@ class FrozenRecord:
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
+
+    def _compared_values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._compared)
 
     def __setattr__(self, name: str, value: object) -> None:
         from dataclasses import FrozenInstanceError
@@ -70,11 +78,11 @@ class FrozenRecord:
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
-            return self._values() == other._values()
+            return self._compared_values() == other._compared_values()
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        return hash(self._compared_values())
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
@@ -87,7 +95,7 @@ class FrozenRecord:
 def _compare(test: Any) -> Any:
     def compare(self: FrozenRecord, other: object) -> Any:
         if other.__class__ is self.__class__:
-            return bool(test(self._values(), other._values()))
+            return bool(test(self._compared_values(), other._compared_values()))
         return NotImplemented
 
     return compare

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from ..errors import Problem, SourceLocation
+from .frozen import FrozenRecord
 
 __all__ = [
     "FieldPath",
@@ -32,6 +32,7 @@ FieldPath: TypeAlias = tuple[str | int, ...]
 Locate: TypeAlias = Callable[[FieldPath], SourceLocation]
 """Where a field path is in its file (a :meth:`YamlDocument.location`), for checks that report as they build."""
 
+_set = object.__setattr__
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (type(None), "null"),
@@ -44,12 +45,20 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """1-based line and column, as editors count them."""
+class Position(FrozenRecord):
+    """1-based line and column, as editors count them.
 
+    A :class:`~.frozen.FrozenRecord`, as :class:`YamlDocument`, not a dataclass:
+    each dataclass costs ``validate`` 0.7 ms to make (docs/performance.md).
+    """
+
+    __slots__ = ("column", "line")
     line: int
     column: int
+
+    def __init__(self, line: int, column: int) -> None:
+        _set(self, "line", line)
+        _set(self, "column", column)
 
 
 def format_field_path(path: Sequence[str | int]) -> str:
@@ -73,8 +82,7 @@ def json_type_name(value: object) -> str:
     return type(value).__name__
 
 
-@dataclass(frozen=True, slots=True)
-class YamlDocument:
+class YamlDocument(FrozenRecord):
     """A loaded YAML mapping plus the positions of its values and keys.
 
     ``data`` is plain JSON-like data (dict, list, str, int, float, bool,
@@ -83,11 +91,26 @@ class YamlDocument:
     ``keep_going`` (the first value of each is in ``data``).
     """
 
+    __slots__ = ("data", "file", "keys", "problems", "values")
     data: dict[str, Any]
-    file: Path | None = None
-    values: Mapping[FieldPath, Position] = field(default_factory=dict)
-    keys: Mapping[FieldPath, Position] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
+    file: Path | None
+    values: Mapping[FieldPath, Position]
+    keys: Mapping[FieldPath, Position]
+    problems: tuple[Problem, ...]
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        file: Path | None = None,
+        values: Mapping[FieldPath, Position] | None = None,
+        keys: Mapping[FieldPath, Position] | None = None,
+        problems: tuple[Problem, ...] = (),
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "file", file)
+        _set(self, "values", {} if values is None else values)
+        _set(self, "keys", {} if keys is None else keys)
+        _set(self, "problems", problems)
 
     def position(self, path: Sequence[str | int] = (), *, key: bool = False) -> Position:
         """Where ``path`` is, or its nearest ancestor that exists (e.g. for a missing key)."""

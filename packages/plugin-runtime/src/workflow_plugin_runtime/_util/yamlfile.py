@@ -23,7 +23,6 @@ from __future__ import annotations
 import codecs
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import Problem, SourceLocation, WorkflowPluginError
 from .files import read_capped_file
+from .frozen import FrozenRecord
 from .yaml_document import FieldPath, Position, YamlDocument, format_field_path, json_type_name
 
 try:
@@ -56,17 +56,22 @@ _CONSTRUCTOR = SafeConstructor()
 _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-@dataclass(frozen=True, slots=True)
-class YamlLimits:
+class YamlLimits(FrozenRecord):
     """Bounds that keep a hostile or mistaken file from exhausting the machine.
 
     ``max_alias_nodes`` counts the values materialised by expanding aliases,
     which is where exponential blow-up hides; ordinary files use few or none.
     """
 
-    max_bytes: int = 1024 * 1024
-    max_alias_nodes: int = 10_000
-    max_depth: int = 100
+    __slots__ = ("max_alias_nodes", "max_bytes", "max_depth")
+    max_bytes: int
+    max_alias_nodes: int
+    max_depth: int
+
+    def __init__(self, max_bytes: int = 1024 * 1024, max_alias_nodes: int = 10_000, max_depth: int = 100) -> None:
+        object.__setattr__(self, "max_bytes", max_bytes)
+        object.__setattr__(self, "max_alias_nodes", max_alias_nodes)
+        object.__setattr__(self, "max_depth", max_depth)
 
 
 DEFAULT_LIMITS = YamlLimits()

@@ -22,10 +22,10 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._util.frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..errors import ManifestError, Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
 from ..plugins.content import PluginContent, plugin_content
@@ -52,6 +52,7 @@ __all__ = [
 LOCK_FORMAT = 1
 _SUFFIX = ".lock.json"
 _MAX_LOCK_BYTES = 64 * 1024 * 1024
+_set = object.__setattr__
 
 
 def lock_path_for(workflow_file: Path) -> Path:
@@ -59,17 +60,39 @@ def lock_path_for(workflow_file: Path) -> Path:
     return workflow_file.with_name(workflow_file.stem + _SUFFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class LockedPlugin:
-    """One plugin's lock entry; ``distribution`` is ``(name, version)`` for an installed plugin."""
+class LockedPlugin(FrozenRecord):
+    """One plugin's lock entry; ``distribution`` is ``(name, version)`` for an installed plugin.
 
+    This module's classes are :class:`~.._util.frozen.FrozenRecord`
+    subclasses, not dataclasses: each dataclass costs ``validate`` 0.7 ms to make.
+    """
+
+    __slots__ = ("content_hash", "distribution", "files", "image", "ref", "source", "version")
     ref: str
     version: str
     source: str
     content_hash: str
     files: Mapping[str, str]
-    distribution: tuple[str, str] | None = None
-    image: ImageIdentity | None = None
+    distribution: tuple[str, str] | None
+    image: ImageIdentity | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        ref: str,
+        version: str,
+        source: str,
+        content_hash: str,
+        files: Mapping[str, str],
+        distribution: tuple[str, str] | None = None,
+        image: ImageIdentity | None = None,
+    ) -> None:
+        _set(self, "ref", ref)
+        _set(self, "version", version)
+        _set(self, "source", source)
+        _set(self, "content_hash", content_hash)
+        _set(self, "files", files)
+        _set(self, "distribution", distribution)
+        _set(self, "image", image)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -91,18 +114,38 @@ class DriftKind(enum.StrEnum):
     UNUSED = "unused"  # the lock has an entry; the workflow no longer uses the plugin
 
 
-@dataclass(frozen=True, slots=True)
-class PluginDrift:
+class PluginDrift(FrozenRecord):
     """How one plugin differs from its lock entry; each pair is ``(locked, now)``."""
 
+    __slots__ = ("added", "changed", "distribution", "image", "kind", "ref", "removed", "version")
     ref: str
     kind: DriftKind
-    version: tuple[str, str] | None = None
-    distribution: tuple[str, str] | None = None
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    image: tuple[str | None, str | None] | None = None
+    version: tuple[str, str] | None
+    distribution: tuple[str, str] | None
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+    image: tuple[str | None, str | None] | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        ref: str,
+        kind: DriftKind,
+        version: tuple[str, str] | None = None,
+        distribution: tuple[str, str] | None = None,
+        added: tuple[str, ...] = (),
+        removed: tuple[str, ...] = (),
+        changed: tuple[str, ...] = (),
+        image: tuple[str | None, str | None] | None = None,
+    ) -> None:
+        _set(self, "ref", ref)
+        _set(self, "kind", kind)
+        _set(self, "version", version)
+        _set(self, "distribution", distribution)
+        _set(self, "added", added)
+        _set(self, "removed", removed)
+        _set(self, "changed", changed)
+        _set(self, "image", image)
 
     def lines(self) -> list[str]:
         """The report, one change a line."""
@@ -132,17 +175,24 @@ class PluginDrift:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class LockCheck:
+class LockCheck(FrozenRecord):
     """A workflow's plugins against its lock: what drifted, and each used plugin's content hash if it matched.
 
     ``plugins`` maps each used plugin's ref to the content hash it matched
     its entry with, or None when it drifted.
     """
 
+    __slots__ = ("drift", "path", "plugins")
     path: Path
-    drift: tuple[PluginDrift, ...] = ()
-    plugins: Mapping[str, str | None] = field(default_factory=dict)
+    drift: tuple[PluginDrift, ...]
+    plugins: Mapping[str, str | None]
+
+    def __init__(
+        self, path: Path, drift: tuple[PluginDrift, ...] = (), plugins: Mapping[str, str | None] | None = None
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "drift", drift)
+        _set(self, "plugins", {} if plugins is None else plugins)
 
     @property
     def matched(self) -> bool:
@@ -190,7 +240,7 @@ def locked_plugins(
         content = _content(manifest)
         entries[ref] = LockedPlugin(
             ref=ref,
-            version=str(manifest.version),
+            version=manifest.version_text,
             source=_source(manifest.plugin_dir, workflow.directory, project_root),
             content_hash=content.digest,
             files=content.files,

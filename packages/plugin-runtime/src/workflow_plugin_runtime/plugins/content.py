@@ -33,11 +33,11 @@ and the lock check import it on every run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 import time
+from binascii import crc32
 
 from .._util.cachedir import cache_root
 from .._util.files import write_file_atomically
@@ -76,7 +76,7 @@ IGNORED_SUFFIXES = (".pyc", ".pyo", "~", ".lock.json")
 IGNORED_NAMES = frozenset({".DS_Store"})
 """Files that are never part of a plugin, by whole name."""
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _CHUNK = 1 << 20
 
 
@@ -122,15 +122,15 @@ def content_cache_file(plugin_dir: str | os.PathLike[str]) -> str | None:
     root = cache_root()
     if root is None:
         return None
-    key = hashlib.sha256(os.fsencode(os.path.realpath(plugin_dir))).hexdigest()[:32]
-    return os.path.join(root, "plugin-content", f"{key}.json")
+    encoded = os.fsencode(os.path.realpath(plugin_dir))  # the file names its folder: a shared name never mixes two
+    return os.path.join(root, "plugin-content", f"{crc32(encoded):08x}{len(encoded):04x}.json")
 
 
 def plugin_content(plugin_dir: str | os.PathLike[str]) -> PluginContent:
     """The content of ``plugin_dir`` (see the module docstring), reusing cached digests of unchanged files."""
     root = os.path.realpath(plugin_dir)
     cache_file = content_cache_file(root)
-    cached = _read_cache(cache_file, root)
+    cached, cached_digest = _read_cache(cache_file, root)
     before_ns = time.time_ns()  # before any stat: the settled rule needs it
     files: dict[str, str] = {}
     kept: dict[str, list[object]] = {}
@@ -145,13 +145,23 @@ def plugin_content(plugin_dir: str | os.PathLike[str]) -> PluginContent:
         files[relative] = entry
         if stable and settled(info, before_ns):
             kept[relative] = [*sig, entry]
+    if kept == cached and len(kept) == len(files) and cached_digest is not None:
+        return PluginContent(cached_digest, files)  # every entry as cached: so is the hash of them all
+    digest = _content_digest(files)
+    complete = len(kept) == len(files)  # the hash is kept only with every entry it was computed from
+    if cache_file is not None and (kept != cached or (complete and digest != cached_digest)):
+        _write_cache(cache_file, root, kept, digest=digest if complete else None)
+    return PluginContent(digest, files)
+
+
+def _content_digest(files: dict[str, str]) -> str:
+    import hashlib  # OpenSSL: 4 ms of a command whose plugins are unchanged and cached, which never needs it
+
     digest = hashlib.sha256()
     for relative, entry in files.items():
         for part in (os.fsencode(relative), entry.encode()):
             digest.update(len(part).to_bytes(4, "big") + part)
-    if cache_file is not None and kept != cached:
-        _write_cache(cache_file, root, kept)
-    return PluginContent(f"sha256:{digest.hexdigest()}", files)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _walk(root: str, prefix: str = "") -> list[tuple[str, str, os.stat_result]]:
@@ -175,6 +185,8 @@ def _entry(path: str, info: os.stat_result) -> tuple[str, bool]:
         return f"link {os.readlink(path)}", True
     if not stat.S_ISREG(info.st_mode):
         return "special", True  # a FIFO or socket: its kind is all there is to say, and reading it may block
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
@@ -190,24 +202,28 @@ def _entry(path: str, info: os.stat_result) -> tuple[str, bool]:
     return f"{kind} sha256:{digest.hexdigest()}", unchanged
 
 
-def _read_cache(cache_file: str | None, root: str) -> dict[str, list[object]]:
+def _read_cache(cache_file: str | None, root: str) -> tuple[dict[str, list[object]], str | None]:
+    """The cached entries of ``root``'s files, and the content hash when it was computed from exactly those."""
     if cache_file is None:
-        return {}
+        return {}, None
     try:
         with open(cache_file, "rb") as stream:
             data = json.loads(stream.read())
     except (OSError, ValueError):
-        return {}
+        return {}, None
     if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or data.get("root") != root:
-        return {}
+        return {}, None
     files = data.get("files")
     if not isinstance(files, dict):
-        return {}
-    return {name: entry for name, entry in files.items() if isinstance(entry, list) and len(entry) == 7}
+        return {}, None
+    entries = {name: entry for name, entry in files.items() if isinstance(entry, list) and len(entry) == 7}
+    digest = data.get("digest")
+    return entries, digest if isinstance(digest, str) and len(entries) == len(files) else None
 
 
-def _write_cache(cache_file: str, root: str, files: dict[str, list[object]]) -> None:
-    text = json.dumps({"format": _CACHE_FORMAT, "root": root, "files": files}, separators=(",", ":"))
+def _write_cache(cache_file: str, root: str, files: dict[str, list[object]], *, digest: str | None) -> None:
+    record = {"format": _CACHE_FORMAT, "root": root, "files": files, "digest": digest}
+    text = json.dumps(record, separators=(",", ":"))
     try:
         write_file_atomically(cache_file, text.encode(), durable=False)
     except OSError:  # best-effort, like every cache: an unwritable cache directory costs only speed

@@ -33,8 +33,9 @@ from .._util.files import write_file_atomically
 
 __all__ = ["CACHE_DIR_ENV", "SchemaValueError", "SchemaValuesError", "generate_validator"]
 
-_FORMAT = "1"
+_FORMAT = "3"
 _FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
+_DECIMAL_IMPORT = "from decimal import Decimal"  # in every generated module; _instantiate binds a lazy one
 _ROOT_FUNCTION = re.compile(r"^def (validate\w*)\(", re.MULTILINE)
 _REMOTE_SCHEMES = ("http", "https", "ftp", "file", "data")
 
@@ -65,6 +66,29 @@ class SchemaValueError(ValueError):
         return self.definition.get(self.rule)
 
 
+class _LazyDecimal(type):
+    """``decimal.Decimal`` to the generated code, importing :mod:`decimal` (2 ms) only when a value needs it.
+
+    Number checks read ``isinstance(value, (int, float, Decimal))``: an int
+    or a float matches before Decimal is asked, and a Decimal value exists
+    only once :mod:`decimal` is imported, so the test below is exact.
+    ``multipleOf`` builds Decimals: the call imports it.
+    """
+
+    def __instancecheck__(cls, value: object) -> bool:
+        module = sys.modules.get("decimal")
+        return module is not None and isinstance(value, module.Decimal)
+
+    def __call__(cls, *args: Any) -> Any:
+        from decimal import Decimal
+
+        return Decimal(*args)
+
+
+class _Decimal(metaclass=_LazyDecimal):
+    """What the generated code calls ``Decimal`` (see :class:`_LazyDecimal`)."""
+
+
 class SchemaValuesError(ValueError):
     """Every violation found in one run (validators never stop at the first)."""
 
@@ -77,14 +101,15 @@ class SchemaValuesError(ValueError):
 def generate_validator(canonical: str, *, refuse_remote: Callable[[str], Any]) -> Callable[[Any], Any]:
     """The validator of the schema whose canonical JSON is ``canonical``, from the cache when possible."""
     directory = _cache_dir()
-    path = directory / f"{_key(canonical)}.bin" if directory is not None else None
+    material = _material(canonical)
+    path = directory / _entry_name(material) if directory is not None else None
     if path is not None:
-        cached = _read(path)
+        cached = _read(path, material)
         if cached is not None:
             return cached
     name, code = _compile(canonical, refuse_remote)
     if path is not None:
-        _write(path, marshal.dumps((_FORMAT, name, code)))
+        _write(path, marshal.dumps((_FORMAT, material, name, code)))
     return _instantiate(name, code)
 
 
@@ -93,11 +118,22 @@ def _cache_dir() -> Path | None:
     return None if root is None else Path(root) / "validators"
 
 
-def _key(canonical: str) -> str:
-    import hashlib
+def _material(canonical: str) -> str:
+    """What an entry is valid for: the format, the Python version, fastjsonschema's installation, the schema."""
+    return "\0".join((_FORMAT, sys.implementation.cache_tag or "", _installation(), canonical))
 
-    material = "\0".join((_FORMAT, sys.implementation.cache_tag or "", _installation(), canonical))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:40]
+
+def _entry_name(material: str) -> str:
+    """The entry's file name; the entry holds ``material`` too, so two schemas that share a name never mix.
+
+    A CRC, not a cryptographic hash: importing hashlib (OpenSSL) costs a
+    ``validate`` about 4 ms, which nothing else it does needs when the lock
+    check's hashes come from its own cache.
+    """
+    from binascii import crc32
+
+    encoded = material.encode("utf-8")
+    return f"{crc32(encoded):08x}{len(encoded):08x}.bin"
 
 
 @functools.cache
@@ -112,14 +148,14 @@ def _installation() -> str:
     return f"{spec.origin}:{info.st_mtime_ns}:{info.st_size}"
 
 
-def _read(path: Path) -> Callable[[Any], Any] | None:
+def _read(path: Path, material: str) -> Callable[[Any], Any] | None:
     try:
         loaded = marshal.loads(path.read_bytes())  # noqa: S302 - our own cache, as trusted as a __pycache__
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if not (isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == _FORMAT):
+    if not (isinstance(loaded, tuple) and len(loaded) == 4 and loaded[0] == _FORMAT and loaded[1] == material):
         return None
-    _, name, code = loaded
+    _, _, name, code = loaded
     if not (isinstance(name, str) and isinstance(code, CodeType)):
         return None
     return _instantiate(name, code)
@@ -144,15 +180,14 @@ def _compile(canonical: str, refuse_remote: Callable[[str], Any]) -> tuple[str, 
     match = _ROOT_FUNCTION.search(source)
     if match is None:  # pragma: no cover - guards against a change in fastjsonschema's output
         raise fastjsonschema.JsonSchemaDefinitionException("generated code has no validate function")
-    return match.group(1), compile(source.replace(_FJS_IMPORT, ""), "<generated schema validator>", "exec")
+    source = source.replace(_FJS_IMPORT, "").replace(_DECIMAL_IMPORT, "", 1)
+    return match.group(1), compile(source, "<generated schema validator>", "exec")
 
 
 def _instantiate(name: str, code: CodeType) -> Callable[[Any], Any]:
-    from decimal import Decimal
-
     namespace: dict[str, Any] = {
         "__name__": "workflow_plugin_runtime.schemas.generated",
-        "Decimal": Decimal,
+        "Decimal": _Decimal,
         "re": re,
         "JsonSchemaValueException": SchemaValueError,
         "JsonSchemaValuesException": SchemaValuesError,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .._util.frozen import FrozenRecord
 from .._util.suggestions import closest
 from .._util.yaml_document import FieldPath, json_type_name
 
@@ -33,19 +33,28 @@ class FoundError(Protocol):
     rule: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaViolation:
+class SchemaViolation(FrozenRecord):
     """One schema finding, relative to the validated data.
 
     ``at_key`` points the location at the key itself (unknown or badly named
     keys) rather than at its value.
     """
 
+    __slots__ = ("at_key", "hint", "message", "path", "rule")
     path: FieldPath
     message: str
-    hint: str | None = None
-    at_key: bool = False
-    rule: str | None = None
+    hint: str | None
+    at_key: bool
+    rule: str | None
+
+    def __init__(
+        self, path: FieldPath, message: str, hint: str | None = None, at_key: bool = False, rule: str | None = None
+    ) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "hint", hint)
+        object.__setattr__(self, "at_key", at_key)
+        object.__setattr__(self, "rule", rule)
 
 
 def describe_value(value: object) -> str:

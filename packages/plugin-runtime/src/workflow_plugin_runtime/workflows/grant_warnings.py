@@ -42,7 +42,10 @@ from .permissions import (
     permissions_yaml,
     recommended_permissions,
 )
-from .workflow import Workflow
+
+TYPE_CHECKING = False  # the workflow model (and through it PyYAML) only for type checkers: inspect needs neither
+if TYPE_CHECKING:
+    from .workflow import Workflow
 
 __all__ = [
     "broad_grant_problems",

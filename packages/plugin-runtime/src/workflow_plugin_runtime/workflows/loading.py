@@ -22,20 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 from .._util.suggestions import closest
 from .._util.yaml_document import FieldPath, YamlDocument
-from .._util.yamlfile import load_yaml_file
 from ..errors import (
     Problem,
     ReferenceSyntaxError,
     Severity,
     TemplateError,
     ValidationFailed,
-    WorkflowFileError,
     file_position,
 )
 from ..plugins.references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from ..schemas import shipped_validator
 from ..schemas.explanations import SchemaViolation
 from ..schemas.violations import schema_violations, violation_problems
+from .document_cache import load_workflow_document
 from .graph import Upstream, find_cycles, format_cycle, run_order
 from .permissions import SecurityMode, parse_permissions
 from .template_values import CompiledValue, TemplateUse, compile_value
@@ -74,7 +73,7 @@ def read_workflow(path: Path | str) -> tuple[Workflow, list[Problem]]:
     Raises :class:`WorkflowFileError` when the file cannot be read or is not YAML.
     """
     path = Path(path).absolute()
-    document = load_yaml_file(path, error=WorkflowFileError, keep_going=True)
+    document = load_workflow_document(path)
     violations = schema_violations(shipped_validator("workflow"), document.data)
     problems = [*document.problems, *violation_problems(violations, document)]
     builder = _WorkflowBuilder(document, path, data=_schema_valid_parts(document.data, violations))

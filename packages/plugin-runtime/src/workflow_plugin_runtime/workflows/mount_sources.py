@@ -31,9 +31,9 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .._util.frozen import FrozenRecord
 from ..errors import PermissionDeniedError
 
 __all__ = [
@@ -60,10 +60,10 @@ ISOLATED_GID = 65534
 
 _MISSING = (errno.ENOENT, errno.ENOTDIR)
 _ACL_XATTR = "system.posix_acl_access"
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(FrozenRecord):
     """A host path made visible to an isolated plugin at ``target``.
 
     ``source`` is the path as granted; a runtime binds what
@@ -74,11 +74,26 @@ class Mount:
     other grants let plugins write, which ``source`` must not lie inside.
     """
 
+    __slots__ = ("pinned", "read_only", "source", "target", "writable_roots")
     source: Path
     target: str
-    read_only: bool = True
-    pinned: Path | None = None
-    writable_roots: tuple[Path, ...] = ()
+    read_only: bool
+    pinned: Path | None
+    writable_roots: tuple[Path, ...]
+
+    def __init__(
+        self,
+        source: Path,
+        target: str,
+        read_only: bool = True,
+        pinned: Path | None = None,
+        writable_roots: tuple[Path, ...] = (),
+    ) -> None:
+        _set(self, "source", source)
+        _set(self, "target", target)
+        _set(self, "read_only", read_only)
+        _set(self, "pinned", pinned)
+        _set(self, "writable_roots", writable_roots)
 
 
 def resolve_source(source: Path, *, shown: str) -> Path | None:
@@ -249,4 +264,4 @@ def _bind_source(mount: Mount) -> Mount:
             " loaded",
             hint="grant only the folder plugins need, and make sure it exists before the run",
         )
-    return replace(mount, source=resolved)
+    return Mount(resolved, mount.target, mount.read_only, mount.pinned, mount.writable_roots)

@@ -29,7 +29,6 @@ from typing import Any, Protocol, final, runtime_checkable
 
 from .._util.files import read_capped_file
 from .._util.suggestions import closest
-from .._util.yamlfile import load_yaml_file
 from ..errors import Problem, SecretError, Severity, SourceLocation
 from .template_values import TemplateUse
 from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, Scope
@@ -307,6 +306,8 @@ def parse_var_options(options: Iterable[str]) -> dict[str, str]:
 
 def load_vars_file(path: Path | str) -> dict[str, Any]:
     """A YAML mapping of vars; values keep their YAML types."""
+    from .._util.yamlfile import load_yaml_file  # PyYAML: only with a vars file (``plugin inspect`` needs none)
+
     document = load_yaml_file(Path(path), error=SecretError, allow_empty=True)
     for name in document.data:
         if not NAME_PATTERN.match(name):

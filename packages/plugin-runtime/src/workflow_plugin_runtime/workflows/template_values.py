@@ -10,9 +10,9 @@ look at before anything runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from .._util.frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, Locate, format_field_path
 from ..errors import SourceLocation, TemplateError
 from .templates import OPEN, Placeholder, Template, TemplateContext, compile_template
@@ -25,27 +25,43 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateUse:
+_set = object.__setattr__
+
+
+class TemplateUse(FrozenRecord):
     """A placeholder found in a workflow value, with the field it sits in."""
 
+    __slots__ = ("location", "path", "placeholder", "whole")
     path: FieldPath
     placeholder: Placeholder
     whole: bool
-    location: SourceLocation | None = None
+    location: SourceLocation | None
+
+    def __init__(
+        self, path: FieldPath, placeholder: Placeholder, whole: bool, location: SourceLocation | None = None
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "placeholder", placeholder)
+        _set(self, "whole", whole)
+        _set(self, "location", location)
 
     @property
     def field(self) -> str:
         return format_field_path(self.path)
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledValue:
+class CompiledValue(FrozenRecord):
     """A value (any JSON-like tree) with its template strings compiled; render it per invocation."""
 
+    __slots__ = ("has_templates", "tree", "uses")
     tree: Any
     uses: tuple[TemplateUse, ...]
     has_templates: bool
+
+    def __init__(self, tree: Any, uses: tuple[TemplateUse, ...], has_templates: bool) -> None:
+        _set(self, "tree", tree)
+        _set(self, "uses", uses)
+        _set(self, "has_templates", has_templates)
 
     def render(self, context: TemplateContext) -> Any:
         """The value with every template rendered; read-only: it may share untouched parts."""

@@ -28,9 +28,9 @@ import enum
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from .._util.frozen import FrozenRecord
 from .._util.yaml_document import json_type_name
 from ..errors import SourceLocation, TemplateError
 
@@ -56,6 +56,7 @@ CLOSE = "}}"
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 SECRET_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INDEX = re.compile(r"[0-9]+\Z")
+_set = object.__setattr__
 _SYNTAX_HINT = (
     "write {{ secrets.KEY }}, {{ vars.KEY }} or {{ tasks.ID.outputs.KEY }}; " + r'write \{{ for a literal "{{"'
 )
@@ -69,19 +70,27 @@ class Scope(enum.StrEnum):
     TASKS = "tasks"
 
 
-@dataclass(frozen=True, slots=True)
-class Placeholder:
+class Placeholder(FrozenRecord, uncompared=("column",)):
     """One ``{{ ... }}``: ``name`` is the secret's or var's key, or the task id.
 
     ``keys`` are those under ``tasks.ID.outputs`` (empty: the whole outputs
     object); ``column`` is where the ``{{`` starts in the value, 1-based, for
-    messages.
+    messages (not compared). The workflow model's classes are
+    :class:`~.._util.frozen.FrozenRecord` subclasses, not dataclasses: each
+    dataclass costs ``validate`` 0.7 ms to make (docs/performance.md).
     """
 
+    __slots__ = ("column", "keys", "name", "scope")
     scope: Scope
     name: str
-    keys: tuple[str, ...] = ()
-    column: int = field(default=1, compare=False)
+    keys: tuple[str, ...]
+    column: int
+
+    def __init__(self, scope: Scope, name: str, keys: tuple[str, ...] = (), column: int = 1) -> None:
+        _set(self, "scope", scope)
+        _set(self, "name", name)
+        _set(self, "keys", keys)
+        _set(self, "column", column)
 
     def __str__(self) -> str:
         if self.scope is Scope.TASKS:
@@ -96,13 +105,23 @@ class Placeholder:
 TemplatePart: TypeAlias = str | Placeholder
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateContext:
+class TemplateContext(FrozenRecord):
     """What templates render from: secrets, merged vars, and finished tasks' outputs."""
 
-    secrets: Mapping[str, str] = field(default_factory=dict)
-    vars: Mapping[str, Any] = field(default_factory=dict)
-    task_outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    __slots__ = ("secrets", "task_outputs", "vars")
+    secrets: Mapping[str, str]
+    vars: Mapping[str, Any]
+    task_outputs: Mapping[str, Mapping[str, Any]]
+
+    def __init__(
+        self,
+        secrets: Mapping[str, str] | None = None,
+        vars: Mapping[str, Any] | None = None,  # noqa: A002 - the field is named as the file's key
+        task_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        _set(self, "secrets", {} if secrets is None else secrets)
+        _set(self, "vars", {} if vars is None else vars)
+        _set(self, "task_outputs", {} if task_outputs is None else task_outputs)
 
 
 def interpolate(value: object) -> str:
@@ -112,13 +131,18 @@ def interpolate(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
-    """A compiled string: literal text and placeholders, in order."""
+class Template(FrozenRecord, uncompared=("location",)):
+    """A compiled string: literal text and placeholders, in order (``location`` is not compared)."""
 
+    __slots__ = ("location", "parts", "source")
     source: str
     parts: tuple[TemplatePart, ...]
-    location: SourceLocation | None = field(default=None, compare=False)
+    location: SourceLocation | None
+
+    def __init__(self, source: str, parts: tuple[TemplatePart, ...], location: SourceLocation | None = None) -> None:
+        _set(self, "source", source)
+        _set(self, "parts", parts)
+        _set(self, "location", location)
 
     @property
     def whole(self) -> Placeholder | None:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from .._util.frozen import FrozenRecord
 from .._util.suggestions import closest
 from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
@@ -37,13 +37,18 @@ __all__ = ["SchemaWalk", "schema_types", "types_fit", "walk_schema", "wiring_pro
 _MAX_REF_HOPS = 32
 
 
-@dataclass(frozen=True, slots=True)
-class SchemaWalk:
+class SchemaWalk(FrozenRecord):
     """Where a walk down a schema ended: the sub-schema (None: anything), or why it cannot go on."""
 
-    schema: Any = None
-    error: str | None = None
-    hint: str | None = None
+    __slots__ = ("error", "hint", "schema")
+    schema: Any
+    error: str | None
+    hint: str | None
+
+    def __init__(self, schema: Any = None, error: str | None = None, hint: str | None = None) -> None:
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "hint", hint)
 
 
 def _deref(node: Any, schema: Any) -> Any:
