@@ -195,11 +195,11 @@ class PluginManager:
 
     def image_of(self, call: PreparedCall) -> ImageIdentity | None:
         """The image a container call was checked against and run from; None when it ran no checked image."""
-        from ..runtimes.docker.runtime import DockerRuntime
-
         invocation = call.invocation
         if invocation.kind is not RuntimeKind.DOCKER or invocation.content_hash is None:
             return None
+        from ..runtimes.docker.runtime import DockerRuntime  # here: a run that starts no container never loads it
+
         assert invocation.image is not None  # a docker invocation is refused without one
         docker = self._runtimes.existing(RuntimeKind.DOCKER)
         return docker.checked_image(invocation.image) if isinstance(docker, DockerRuntime) else None
