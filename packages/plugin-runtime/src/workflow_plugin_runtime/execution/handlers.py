@@ -27,9 +27,7 @@ __all__ = ["HandlerCall", "TaskHandler", "handler_log_record", "run_handler"]
 class HandlerCall(FrozenRecord):
     """What an engine-native task handler gets: rendered inputs, where it runs, how to log.
 
-    A :class:`~.._util.frozen.FrozenRecord`, not a dataclass: every run
-    imports it before its first task (docs/performance.md, "What `workflow
-    run` pays once").
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
     """
 
     __slots__ = ("cancel", "context", "inputs", "log", "task_id", "task_type")

@@ -47,10 +47,7 @@ _set = object.__setattr__
 class TaskResult(FrozenRecord):
     """How one task ended; ``reason`` says why a task was skipped or cancelled.
 
-    A :class:`~.._util.frozen.FrozenRecord`, not a dataclass, as is
-    :class:`RunResult`: every run imports both before its first task, and a
-    dataclass costs its exec at import (docs/performance.md, "What
-    `workflow run` pays once").
+    This and :class:`RunResult`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
     """
 
     __slots__ = (

@@ -76,10 +76,7 @@ class Timings(FrozenRecord):
     removed. What "ready" is differs per runtime (docs/runtimes.md,
     "Timings"): the three always add up to the call's ``duration_s``.
 
-    This and :class:`ResourceLimits` are :class:`~.._util.frozen.FrozenRecord`
-    values, not dataclasses: every run imports them before its first task,
-    and a dataclass costs its exec at import (docs/performance.md, "What
-    `workflow run` pays once").
+    This and :class:`ResourceLimits`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
     """
 
     __slots__ = ("action_s", "startup_s", "teardown_s")

@@ -64,9 +64,7 @@ class Stoppable(Protocol):
 class Deadline(FrozenRecord):
     """When a call must end: at the monotonic time ``at``, or as soon as ``cancel`` is set.
 
-    A :class:`~.._util.frozen.FrozenRecord`, not a dataclass: every run
-    imports it before its first task (docs/performance.md, "What `workflow
-    run` pays once").
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
     """
 
     __slots__ = ("at", "cancel")

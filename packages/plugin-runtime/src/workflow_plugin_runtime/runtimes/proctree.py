@@ -39,9 +39,7 @@ _set = object.__setattr__
 class ProcStat(FrozenRecord):
     """What ``/proc/<pid>/stat`` says about a process; ``start_time`` (clock ticks since boot) tells pids apart.
 
-    A :class:`~.._util.frozen.FrozenRecord`, not a dataclass: every run
-    imports it before its first task (docs/performance.md, "What `workflow
-    run` pays once").
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
     """
 
     __slots__ = ("pgid", "pid", "ppid", "sid", "start_time", "zombie")

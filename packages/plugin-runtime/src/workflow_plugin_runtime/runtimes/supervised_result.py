@@ -27,10 +27,7 @@ _set = object.__setattr__
 class Reaped(FrozenRecord):
     """How a supervised process ended (its wait status) and what it used, once it is reaped.
 
-    This and :class:`ProcessOutcome` are :class:`~.._util.frozen.FrozenRecord`
-    values, not dataclasses: every run imports them before its first task,
-    and a dataclass costs its exec at import (docs/performance.md, "What
-    `workflow run` pays once").
+    This and :class:`ProcessOutcome`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
     """
 
     __slots__ = ("cpu_time_s", "peak_memory_bytes", "status")
