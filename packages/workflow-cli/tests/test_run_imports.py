@@ -76,6 +76,7 @@ def loaded_by(cli_env: dict[str, str], tmp_path: Path):
             timeout=120,
             check=False,
         )
+        assert modules.is_file(), f"the command wrote no module list (exit {done.returncode}):\n{done.stderr}"
         return done, set(json.loads(modules.read_text(encoding="utf-8")))
 
     return run
