@@ -21,6 +21,7 @@ from typing import Any
 from workflow_plugin_sdk.protocol import LogRecord
 
 from .._util.control_chars import neutralise_controls
+from .._util.frozen import FrozenRecord
 from .._util.yaml_document import format_field_path
 from ..errors import Failure, FailureKind, WorkflowPluginError
 from ..masking.masker import Masker
@@ -47,12 +48,16 @@ class _Schema(enum.Enum):
     OUTPUTS = "outputs"
 
 
-@dataclass(frozen=True, slots=True)
-class _CachedValidator:
+class _CachedValidator(FrozenRecord):
     """A compiled validator, with the action it belongs to kept alive so the action's id (its key) stays unique."""
 
+    __slots__ = ("action", "validator")
     action: ActionDef
     validator: Validator | None
+
+    def __init__(self, action: ActionDef, validator: Validator | None) -> None:
+        object.__setattr__(self, "action", action)
+        object.__setattr__(self, "validator", validator)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
+from .._util.frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TaskHandlerError
 from ..masking.masker import Masker
 from ..runtimes.base import Metrics, RuntimeKind, Timings
@@ -24,16 +24,35 @@ from .executor import ActionOutcome
 __all__ = ["HandlerCall", "TaskHandler", "handler_log_record", "run_handler"]
 
 
-@dataclass(frozen=True, slots=True)
-class HandlerCall:
-    """What an engine-native task handler gets: rendered inputs, where it runs, how to log."""
+class HandlerCall(FrozenRecord):
+    """What an engine-native task handler gets: rendered inputs, where it runs, how to log.
 
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
+    """
+
+    __slots__ = ("cancel", "context", "inputs", "log", "task_id", "task_type")
     task_id: str
     task_type: str
     inputs: Mapping[str, Any]
     context: InvocationContext
     cancel: threading.Event
     log: Callable[[str], None]
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        task_id: str,
+        task_type: str,
+        inputs: Mapping[str, Any],
+        context: InvocationContext,
+        cancel: threading.Event,
+        log: Callable[[str], None],
+    ) -> None:
+        object.__setattr__(self, "task_id", task_id)
+        object.__setattr__(self, "task_type", task_type)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "context", context)
+        object.__setattr__(self, "cancel", cancel)
+        object.__setattr__(self, "log", log)
 
 
 class TaskHandler(Protocol):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
+from .._util.frozen import FrozenRecord
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
 from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode
@@ -72,14 +73,22 @@ class ExecutionPolicy:
             raise ValueError(f"{self.backend.value} is not a restricted backend")
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedCall:
-    """Everything needed to run one action call, decided before anything starts."""
+class PreparedCall(FrozenRecord):
+    """Everything needed to run one action call, decided before anything starts (a FrozenRecord: start-up cost)."""
 
+    __slots__ = ("action", "invocation", "manifest", "runtime")
     manifest: PluginManifest
     action: ActionDef
     invocation: Invocation
     runtime: PluginRuntime
+
+    def __init__(
+        self, manifest: PluginManifest, action: ActionDef, invocation: Invocation, runtime: PluginRuntime
+    ) -> None:
+        object.__setattr__(self, "manifest", manifest)
+        object.__setattr__(self, "action", action)
+        object.__setattr__(self, "invocation", invocation)
+        object.__setattr__(self, "runtime", runtime)
 
     @property
     def secret_inputs(self) -> tuple[str, ...]:
@@ -195,11 +204,11 @@ class PluginManager:
 
     def image_of(self, call: PreparedCall) -> ImageIdentity | None:
         """The image a container call was checked against and run from; None when it ran no checked image."""
-        from ..runtimes.docker.runtime import DockerRuntime
-
         invocation = call.invocation
         if invocation.kind is not RuntimeKind.DOCKER or invocation.content_hash is None:
             return None
+        from ..runtimes.docker.runtime import DockerRuntime  # here: a run that starts no container never loads it
+
         assert invocation.image is not None  # a docker invocation is refused without one
         docker = self._runtimes.existing(RuntimeKind.DOCKER)
         return docker.checked_image(invocation.image) if isinstance(docker, DockerRuntime) else None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Failure
+from .._util.frozen import FrozenRecord
 
 if TYPE_CHECKING:
+    from ..errors import Failure
     from ..runtimes.base import Metrics
     from ..workflows.workflow import Workflow
 
@@ -41,26 +41,67 @@ class RunStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class TaskResult:
-    """How one task ended; ``reason`` says why a task was skipped or cancelled."""
+_set = object.__setattr__
 
+
+class TaskResult(FrozenRecord):
+    """How one task ended; ``reason`` says why a task was skipped or cancelled.
+
+    This and :class:`RunResult`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
+    """
+
+    __slots__ = (
+        "attempts",
+        "failure",
+        "finished_at",
+        "metrics",
+        "outputs",
+        "provenance",
+        "reason",
+        "started_at",
+        "status",
+        "task_id",
+    )
     task_id: str
     status: TaskStatus
-    outputs: Mapping[str, Any] | None = None
-    failure: Failure | None = None
-    metrics: Metrics | None = None
-    attempts: int = 0
-    reason: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    provenance: Mapping[str, Any] | None = None
+    outputs: Mapping[str, Any] | None
+    failure: Failure | None
+    metrics: Metrics | None
+    attempts: int
+    reason: str | None
+    started_at: float | None
+    finished_at: float | None
+    provenance: Mapping[str, Any] | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        task_id: str,
+        status: TaskStatus,
+        outputs: Mapping[str, Any] | None = None,
+        failure: Failure | None = None,
+        metrics: Metrics | None = None,
+        attempts: int = 0,
+        reason: str | None = None,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> None:
+        _set(self, "task_id", task_id)
+        _set(self, "status", status)
+        _set(self, "outputs", outputs)
+        _set(self, "failure", failure)
+        _set(self, "metrics", metrics)
+        _set(self, "attempts", attempts)
+        _set(self, "reason", reason)
+        _set(self, "started_at", started_at)
+        _set(self, "finished_at", finished_at)
+        _set(self, "provenance", provenance)
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
+class RunResult(FrozenRecord):
     """How a run ended; ``failure`` is a run-level error (a workflow output that cannot be resolved)."""
 
+    __slots__ = ("failure", "finished_at", "outputs", "run_id", "started_at", "status", "tasks", "workflow")
     run_id: str
     workflow: Workflow
     status: RunStatus
@@ -68,4 +109,24 @@ class RunResult:
     tasks: Mapping[str, TaskResult]
     started_at: float
     finished_at: float
-    failure: Failure | None = None
+    failure: Failure | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        run_id: str,
+        workflow: Workflow,
+        status: RunStatus,
+        outputs: Mapping[str, Any],
+        tasks: Mapping[str, TaskResult],
+        started_at: float,
+        finished_at: float,
+        failure: Failure | None = None,
+    ) -> None:
+        _set(self, "run_id", run_id)
+        _set(self, "workflow", workflow)
+        _set(self, "status", status)
+        _set(self, "outputs", outputs)
+        _set(self, "tasks", tasks)
+        _set(self, "started_at", started_at)
+        _set(self, "finished_at", finished_at)
+        _set(self, "failure", failure)

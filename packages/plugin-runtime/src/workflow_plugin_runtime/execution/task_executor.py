@@ -14,9 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from packaging.specifiers import SpecifierSet
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
@@ -24,6 +22,9 @@ from ..masking.masker import Masker
 from ..workflows.permissions import SecurityMode
 from .executor import ActionOutcome, PluginExecutor
 from .task_provenance import task_provenance
+
+if TYPE_CHECKING:  # a task's specifier comes parsed from its workflow: a run without ``requires`` never loads packaging
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["LocalExecutor", "PluginTask", "TaskExecutor", "TaskOutcome"]
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from workflow_plugin_sdk.protocol import LogRecord, Request, Response
 
+from .._util.frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..errors import Failure
 from ..plugins.manifest import DEFAULT_TIMEOUT_S
@@ -63,9 +64,10 @@ site-packages (docs/runtimes.md has the measurements)."""
 
 LogCallback = Callable[[LogRecord], None]
 
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
-class Timings:
+
+class Timings(FrozenRecord):
     """Where a call's own time went, so a slow start is never taken for a slow action.
 
     ``startup_s`` runs from spawning the plugin's process, sandbox or
@@ -73,11 +75,19 @@ class Timings:
     ``teardown_s`` from the response to everything of the call reaped and
     removed. What "ready" is differs per runtime (docs/runtimes.md,
     "Timings"): the three always add up to the call's ``duration_s``.
+
+    This and :class:`ResourceLimits`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
     """
 
-    startup_s: float = 0.0
-    action_s: float = 0.0
-    teardown_s: float = 0.0
+    __slots__ = ("action_s", "startup_s", "teardown_s")
+    startup_s: float
+    action_s: float
+    teardown_s: float
+
+    def __init__(self, startup_s: float = 0.0, action_s: float = 0.0, teardown_s: float = 0.0) -> None:
+        _set(self, "startup_s", startup_s)
+        _set(self, "action_s", action_s)
+        _set(self, "teardown_s", teardown_s)
 
     @classmethod
     def between(cls, *, spawned: float, ready: float, answered: float, ended: float) -> Timings:
@@ -88,6 +98,10 @@ class Timings:
     def not_started(cls, duration_s: float) -> Timings:
         """A call that failed before its plugin was ready: all of it was start-up."""
         return cls(startup_s=duration_s)
+
+
+_NO_TIMINGS = Timings()
+"""Every call's timings until measured: one shared value, as a frozen default may be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +125,7 @@ class Metrics:
     peak_memory_bytes: int | None = None
     warm: bool = False
     queued_s: float = 0.0
-    timings: Timings = Timings()
+    timings: Timings = _NO_TIMINGS
     slot_wait_s: float = 0.0
     worker: str | None = None
 
@@ -135,8 +149,7 @@ class Metrics:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceLimits:
+class ResourceLimits(FrozenRecord):
     """The ceilings an isolated call runs under; trusted processes are not limited.
 
     Always complete, unlike a workflow's
@@ -145,17 +158,23 @@ class ResourceLimits:
     out with these defaults.
     """
 
-    memory_bytes: int = DEFAULT_MEMORY_BYTES
-    cpus: float = DEFAULT_CPUS
-    pids: int = DEFAULT_PIDS
+    __slots__ = ("cpus", "memory_bytes", "pids")
+    memory_bytes: int
+    cpus: float
+    pids: int
 
-    def __post_init__(self) -> None:
-        if self.memory_bytes < 6 * MiB:
-            raise ValueError(f"memory limit {self.memory_bytes} bytes is too small to start a process (minimum 6 MiB)")
-        if self.cpus <= 0:
-            raise ValueError(f"cpus must be positive, got {self.cpus}")
-        if self.pids < 1:
-            raise ValueError(f"pids must be at least 1, got {self.pids}")
+    def __init__(
+        self, memory_bytes: int = DEFAULT_MEMORY_BYTES, cpus: float = DEFAULT_CPUS, pids: int = DEFAULT_PIDS
+    ) -> None:
+        if memory_bytes < 6 * MiB:
+            raise ValueError(f"memory limit {memory_bytes} bytes is too small to start a process (minimum 6 MiB)")
+        if cpus <= 0:
+            raise ValueError(f"cpus must be positive, got {cpus}")
+        if pids < 1:
+            raise ValueError(f"pids must be at least 1, got {pids}")
+        _set(self, "memory_bytes", memory_bytes)
+        _set(self, "cpus", cpus)
+        _set(self, "pids", pids)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,9 +30,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+from .._util.frozen import FrozenRecord
 from .outcome import Termination
 
 __all__ = [
@@ -61,12 +61,19 @@ class Stoppable(Protocol):
         """Stop it now (SIGKILL)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """When a call must end: at the monotonic time ``at``, or as soon as ``cancel`` is set."""
+class Deadline(FrozenRecord):
+    """When a call must end: at the monotonic time ``at``, or as soon as ``cancel`` is set.
 
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
+    """
+
+    __slots__ = ("at", "cancel")
     at: float
-    cancel: threading.Event | None = None
+    cancel: threading.Event | None
+
+    def __init__(self, at: float, cancel: threading.Event | None = None) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "cancel", cancel)
 
     def reached(self, now: float) -> Termination | None:
         """Why the call must end now (cancelled, else timed out); None while it may go on."""

@@ -18,8 +18,9 @@ import contextlib
 import os
 import signal
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
+
+from .._util.frozen import FrozenRecord
 
 __all__ = [
     "ProcStat",
@@ -32,16 +33,32 @@ __all__ = [
 _PROC = "/proc"
 
 
-@dataclass(frozen=True, slots=True)
-class ProcStat:
-    """What ``/proc/<pid>/stat`` says about a process; ``start_time`` (clock ticks since boot) tells pids apart."""
+_set = object.__setattr__
 
+
+class ProcStat(FrozenRecord):
+    """What ``/proc/<pid>/stat`` says about a process; ``start_time`` (clock ticks since boot) tells pids apart.
+
+    A FrozenRecord, not a dataclass, for run start-up (docs/performance.md).
+    """
+
+    __slots__ = ("pgid", "pid", "ppid", "sid", "start_time", "zombie")
     pid: int
     ppid: int
     pgid: int
     sid: int
     start_time: int
-    zombie: bool = False
+    zombie: bool
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self, pid: int, ppid: int, pgid: int, sid: int, start_time: int, zombie: bool = False
+    ) -> None:
+        _set(self, "pid", pid)
+        _set(self, "ppid", ppid)
+        _set(self, "pgid", pgid)
+        _set(self, "sid", sid)
+        _set(self, "start_time", start_time)
+        _set(self, "zombie", zombie)
 
 
 def read_stat(pid: int) -> ProcStat | None:

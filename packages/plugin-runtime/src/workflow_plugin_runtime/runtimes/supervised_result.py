@@ -10,24 +10,35 @@ the limits it saw hit, when its scratch folder was made and removed) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import IO, Protocol
 
 from workflow_plugin_sdk.protocol import LogRecord
 
+from .._util.frozen import FrozenRecord
 from .base import Invocation, InvocationResult, Metrics, RuntimeKind, Timings
 from .outcome import Ending, Termination, classify
 
 __all__ = ["ProcessOutcome", "Reaped", "SupervisedProcess", "supervised_result"]
 
 
-@dataclass(frozen=True, slots=True)
-class Reaped:
-    """How a supervised process ended (its wait status) and what it used, once it is reaped."""
+_set = object.__setattr__
 
+
+class Reaped(FrozenRecord):
+    """How a supervised process ended (its wait status) and what it used, once it is reaped.
+
+    This and :class:`ProcessOutcome`: FrozenRecords, not dataclasses, for run start-up (docs/performance.md).
+    """
+
+    __slots__ = ("cpu_time_s", "peak_memory_bytes", "status")
     status: int
     cpu_time_s: float
     peak_memory_bytes: int
+
+    def __init__(self, status: int, cpu_time_s: float, peak_memory_bytes: int) -> None:
+        _set(self, "status", status)
+        _set(self, "cpu_time_s", cpu_time_s)
+        _set(self, "peak_memory_bytes", peak_memory_bytes)
 
 
 class SupervisedProcess(Protocol):
@@ -46,8 +57,7 @@ class SupervisedProcess(Protocol):
     def stderr(self) -> IO[bytes] | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessOutcome:
+class ProcessOutcome(FrozenRecord):
     """How a supervised process ended, before any protocol interpretation.
 
     ``ready_at`` (started, and released by ``on_start``) and ``answered_at``
@@ -56,6 +66,18 @@ class ProcessOutcome:
     call's time there (:class:`~.base.Timings`).
     """
 
+    __slots__ = (
+        "answered_at",
+        "cpu_time_s",
+        "exit_code",
+        "logs",
+        "peak_memory_bytes",
+        "ready_at",
+        "signal",
+        "stderr_tail",
+        "stdout",
+        "termination",
+    )
     stdout: bytes
     termination: Termination
     exit_code: int | None
@@ -66,6 +88,30 @@ class ProcessOutcome:
     peak_memory_bytes: int
     logs: tuple[LogRecord, ...]
     stderr_tail: str
+
+    def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
+        self,
+        stdout: bytes,
+        termination: Termination,
+        exit_code: int | None,
+        signal: int | None,
+        ready_at: float,
+        answered_at: float,
+        cpu_time_s: float,
+        peak_memory_bytes: int,
+        logs: tuple[LogRecord, ...],
+        stderr_tail: str,
+    ) -> None:
+        _set(self, "stdout", stdout)
+        _set(self, "termination", termination)
+        _set(self, "exit_code", exit_code)
+        _set(self, "signal", signal)
+        _set(self, "ready_at", ready_at)
+        _set(self, "answered_at", answered_at)
+        _set(self, "cpu_time_s", cpu_time_s)
+        _set(self, "peak_memory_bytes", peak_memory_bytes)
+        _set(self, "logs", logs)
+        _set(self, "stderr_tail", stderr_tail)
 
     @property
     def failed(self) -> bool:

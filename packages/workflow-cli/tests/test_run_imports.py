@@ -1,0 +1,132 @@
+"""What `workflow run` of a trusted workflow loads of the runtime: only what runs a local process.
+
+Run's fixed cost is mostly imports (docs/performance.md, "What `workflow
+run` pays once"), so the modules a trusted one-task run imports are guarded
+by name, not by timings: the run goes as a user runs it (a subprocess) and
+writes, as its interpreter exits, every module it loaded, the worker
+threads' imports included. The Docker runtime and the Docker SDK, the
+sandbox, Dask, the warm pool, the fork server and the dead-run cleaner are
+for other runs; the counterpart tests show the guard sees them when a run
+does need them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
+RUNTIME = "workflow_plugin_runtime"
+RECORDING = """\
+import atexit, json, runpy, sys
+
+out, sys.argv = sys.argv[1], ["workflow", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+runpy.run_module("workflow_cli", run_name="__main__", alter_sys=True)
+"""
+"""The CLI as ``python -m workflow_cli`` runs it, writing ``sys.modules`` to the file named first when it exits."""
+
+TRUSTED_RUN_MODULES = {
+    "execution",
+    "execution.containment",
+    "execution.executor",
+    "execution.handlers",
+    "execution.manager",
+    "execution.records",
+    "execution.results",
+    "execution.scheduler",
+    "execution.task_executor",
+    "execution.task_provenance",
+    "runtimes",
+    "runtimes.backends",
+    "runtimes.base",
+    "runtimes.deadline",
+    "runtimes.outcome",
+    "runtimes.prctl",
+    "runtimes.process",
+    "runtimes.proctree",
+    "runtimes.reaper",
+    "runtimes.registry",
+    "runtimes.run_state",
+    "runtimes.streams",
+    "runtimes.supervise",
+    "runtimes.supervised_result",
+}
+"""Every module of ``execution/`` and ``runtimes/`` a trusted one-task run needs; locking is validate's too."""
+OTHER_RUNS = ("docker", "requests", "dask", "distributed", "packaging.specifiers")
+"""Packages only a restricted, Dask or version-constrained run uses."""
+
+
+@pytest.fixture
+def loaded_by(cli_env: dict[str, str], tmp_path: Path):
+    """``loaded_by("run", FLOW, ...)``: the finished command, and every module it imported."""
+
+    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+        modules = tmp_path / "modules.json"
+        done = subprocess.run(
+            [sys.executable, "-c", RECORDING, str(modules), *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env,
+            timeout=120,
+            check=False,
+        )
+        assert modules.is_file(), f"the command wrote no module list (exit {done.returncode}):\n{done.stderr}"
+        return done, set(json.loads(modules.read_text(encoding="utf-8")))
+
+    return run
+
+
+def _runtime_modules(modules: set[str], *subpackages: str) -> set[str]:
+    """The runtime's modules under ``subpackages``, named relative to the runtime package."""
+    relative = {module.removeprefix(f"{RUNTIME}.") for module in modules if module.startswith(f"{RUNTIME}.")}
+    return {module for module in relative if module.split(".")[0] in subpackages}
+
+
+def _packages(modules: set[str], names: tuple[str, ...]) -> set[str]:
+    return {name for name in names if any(module == name or module.startswith(f"{name}.") for module in modules)}
+
+
+@pytest.fixture
+def one_task(tmp_path: Path) -> Path:
+    flow = tmp_path / f"one-task-{tmp_path.name}.yaml"
+    flow.write_text("name: one\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 7}}\n", encoding="utf-8")
+    return flow
+
+
+@pytest.mark.parametrize("output", [(), ("--json",)], ids=["summary", "json"])
+def test_a_trusted_one_task_run_loads_only_the_process_runtime(loaded_by, one_task, output):
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), *output)
+
+    assert done.returncode == 0, done.stderr
+    if output:
+        assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
+    assert _runtime_modules(modules, "execution", "runtimes") - {"execution.locking"} == TRUSTED_RUN_MODULES
+    assert _packages(modules, OTHER_RUNS) == set()
+
+
+def test_a_pooled_run_loads_the_pool_and_the_guard_sees_it(loaded_by, one_task):
+    """The other side: what a trusted run leaves out is loaded by the run that needs it, and noticed."""
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--pool", "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
+    assert "runtimes.pool" in _runtime_modules(modules, "runtimes") - TRUSTED_RUN_MODULES
+
+
+def test_a_run_with_a_dead_run_registered_loads_the_cleaner(loaded_by, one_task, cli_env):
+    """The cleaner of dead runs loads only when the state directory holds a registration (here: a dead one)."""
+    dead = Path(cli_env["WORKFLOW_STATE_DIR"]) / "runs" / f"20260101T000000Z-{one_task.stem[-8:]}"
+    dead.mkdir(parents=True)
+    (dead / "owner.json").write_text("{}\n", encoding="utf-8")
+
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert "runtimes.leftovers" in _runtime_modules(modules, "runtimes") - TRUSTED_RUN_MODULES
+    assert not dead.exists()
