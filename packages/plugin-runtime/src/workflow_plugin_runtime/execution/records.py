@@ -119,7 +119,7 @@ def _laid_out(record: dict[str, Any]) -> str:
     for key, value in record.items():
         if key == "tasks" and isinstance(value, dict) and value:
             tasks = ",\n    ".join(f"{_LINE(task_id)}: {_LINE(task)}" for task_id, task in value.items())
-            fields.append(f'{_LINE(key)}: {{\n    {tasks}\n  }}')
+            fields.append(f"{_LINE(key)}: {{\n    {tasks}\n  }}")
         else:
             fields.append(f"{_LINE(key)}: {_LINE(value)}")
     return "{\n  " + ",\n  ".join(fields) + "\n}"
