@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import select
 import time
 from pathlib import Path
 
@@ -80,6 +82,27 @@ def test_progress_into_a_pipe_is_written_as_rich_would_print_it():
     assert written == rich_buffer.getvalue()
     assert "fetch\\x1b[2J" in written and "\\u202eevil\\x0d" in written and "\t" not in written
     assert written.splitlines()[-1] == "▶ render (attempt 3)"
+
+
+def test_lines_into_a_pipe_arrive_while_the_run_goes_on_and_all_are_there_at_its_end():
+    """Flushed in batches by the view's own thread: a line never waits for the next one, nor for the run's end."""
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as reader, os.fdopen(write_end, "w", encoding="utf-8") as writer:
+        console = make_console(file=writer, width=100)
+        console.soft_wrap = True  # as make_console sets it for stdout or stderr when they are not a terminal
+        with RunProgress(console, total=3) as progress:
+            progress.task_started("fetch", 1)
+            assert select.select([reader], [], [], 10)[0], "the started line did not reach the pipe"
+            assert os.read(read_end, 4096) == "▶ fetch\n".encode()
+            for result in results():
+                progress.task_finished(result)
+        writer.close()
+        rest = reader.read().decode()
+    assert rest.splitlines() == [
+        "       ok fetch  81 ms",
+        "   FAILED render  1.50 s  action: the template is broken",
+        "  skipped publish  -  skipped because 'render' failed",
+    ]
 
 
 def test_the_summary_puts_failures_first_and_shows_outputs(tmp_path: Path):

@@ -45,6 +45,34 @@ def test_data_nested_too_deep_to_walk_is_cut_not_a_crash() -> None:
     assert "nested more than" in json.dumps(written)
 
 
+def test_each_field_and_each_task_is_one_line_and_the_text_reads_back_as_the_record() -> None:
+    """The layout a person scans and ``grep`` finds a task in; long values stay on their field's or task's line."""
+    tasks = {
+        "fetch": {"status": "succeeded", "outputs": {"pages": ["a\nb", {"deep": [1, 2.5, None]}]}, "error": None},
+        "t\u00e9l\u00e9charger": {"status": "failed", "outputs": None, "error": {"kind": "action", "message": "x"}},
+    }
+    record = {"record_version": 1, "run_id": "r", "outputs": {"n": [1, {"m": True}]}, "warnings": [], "tasks": tasks}
+    lines = record_json(record).splitlines()
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert lines[1:5] == [
+        '  "record_version": 1,',
+        '  "run_id": "r",',
+        '  "outputs": {"n": [1, {"m": true}]},',
+        '  "warnings": [],',
+    ]
+    assert lines[5] == '  "tasks": {' and lines[-2] == "  }"
+    task_lines = lines[6:-2]
+    assert [line.split(":", 1)[0].strip() for line in task_lines] == ['"fetch"', '"t\u00e9l\u00e9charger"']
+    for line, (task_id, task) in zip(task_lines, tasks.items(), strict=True):
+        assert json.loads("{" + line.rstrip(",") + "}") == {task_id: task}
+    assert json.loads("\n".join(lines)) == record
+
+
+def test_a_run_without_tasks_still_has_its_tasks_field() -> None:
+    record = {"run_id": "r", "tasks": {}}
+    assert record_json(record) == '{\n  "run_id": "r",\n  "tasks": {}\n}'
+
+
 def test_the_file_is_the_same_text(tmp_path: Path) -> None:
     record = {"run_id": "r1", "outputs": {"name": "x\udcff"}}
     path = write_run_record(record, tmp_path)

@@ -214,3 +214,64 @@ def test_a_task_starts_when_a_worker_takes_it_not_when_it_is_queued(executor, tm
     a, b, c = (result.tasks[task_id] for task_id in ("a", "b", "c"))
     assert a.finished_at is not None and b.started_at is not None and b.finished_at is not None
     assert a.finished_at <= b.started_at <= b.finished_at <= c.started_at
+
+
+class FailingObserver(Recorder):
+    """Fails when told of its first finished task, as a progress view writing to a closed pipe would."""
+
+    def task_finished(self, result) -> None:
+        super().task_finished(result)
+        raise OSError(f"cannot show {result.task_id}")
+
+
+def test_an_observer_error_on_a_worker_reaches_the_caller_and_no_task_starts_after_it(executor, tmp_path):
+    workflow = workflow_file(tmp_path, "name: e\ntasks:\n  a: {uses: count}\n  b: {uses: count}\n  c: {uses: count}\n")
+    counted: list[str] = []
+    handlers = {"count": lambda call: counted.append(call.task_id) or {}}
+    observer = FailingObserver()
+    with pytest.raises(OSError, match="cannot show a"):
+        Scheduler(executor, concurrency=1, handlers=handlers, observer=observer).run(workflow)
+    assert counted == ["a"]
+    assert observer.events == [("started", "a"), ("succeeded", "a")]
+
+
+class OneAtATime(Recorder):
+    """Notes any ``task_finished`` call that began while another was still in progress."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = threading.Lock()
+        self.overlaps = 0
+
+    def task_finished(self, result) -> None:
+        if not self.inside.acquire(blocking=False):
+            self.overlaps += 1
+            return
+        try:
+            super().task_finished(result)
+        finally:
+            self.inside.release()
+
+
+def test_two_workers_run_independent_tasks_at_once_and_take_a_dependent_when_both_are_done(executor, tmp_path):
+    text = (
+        "name: d\ntasks:\n  left: {uses: meet}\n  right: {uses: meet}\n"
+        "  join: {uses: give, needs: [left, right], inputs: {seen: '{{ tasks.left.outputs.met }}'}}\n"
+    )
+    both = threading.Barrier(2, timeout=10)  # broken (and the task failed) unless left and right run at once
+
+    def meet(call: HandlerCall) -> dict[str, bool]:
+        both.wait()
+        return {"met": True}
+
+    observer = OneAtATime()
+    handlers = {"meet": meet, "give": lambda call: {"seen": call.inputs["seen"]}}
+    result = Scheduler(executor, concurrency=2, handlers=handlers, observer=observer).run(workflow_file(tmp_path, text))
+    assert result.status is RunStatus.SUCCEEDED, result.tasks
+    assert result.tasks["join"].outputs == {"seen": True}
+    assert observer.overlaps == 0
+    finished = [task_id for status, task_id in observer.events if status == "succeeded"]
+    assert sorted(finished[:2]) == ["left", "right"] and finished[2] == "join"
+    join, left, right = (result.tasks[task_id] for task_id in ("join", "left", "right"))
+    assert join.started_at is not None and left.finished_at is not None and right.finished_at is not None
+    assert join.started_at >= max(left.finished_at, right.finished_at)

@@ -196,6 +196,23 @@ class TestMaskData:
             "e": [1, f"x{MASK}"],
         }
 
+    def test_a_number_is_masked_when_a_form_spells_part_of_its_json_and_kept_when_none_can(
+        self, backend: MatchBackend
+    ) -> None:
+        """Only a form made of the characters JSON writes numbers with can occur in one; others skip numbers."""
+        exponent = make_masker({"KEY": "1.5e+300"}, backend)
+        assert exponent.mask_data({"x": 1.5e300, "y": 2.5}) == {"x": MASK, "y": 2.5}
+        lettered = make_masker({"KEY": "123456x"}, backend)
+        data = {"n": 123456, "f": 123456.5, "s": "123456x"}
+        assert lettered.mask_data(data) == {"n": 123456, "f": 123456.5, "s": MASK}
+
+    def test_texts_masked_again_and_again_give_the_same_answer_past_what_is_remembered(self, masker: Masker) -> None:
+        texts = [f"{index}:{SECRET}" if index % 2 else f"{index}:plain" for index in range(10_000)]
+        expected = [f"{index}:{MASK}" if index % 2 else f"{index}:plain" for index in range(10_000)]
+        assert [masker.mask(text) for text in texts] == expected
+        assert [masker.mask(text) for text in reversed(texts)] == expected[::-1]
+        assert masker.mask_data({text: text for text in texts[:4]}) == {e: e for e in expected[:4]}
+
     def test_call_is_mask(self, masker: Masker) -> None:
         assert masker(SECRET) == MASK
 

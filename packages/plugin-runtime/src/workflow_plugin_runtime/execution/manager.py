@@ -30,7 +30,7 @@ from .._util.frozen import FrozenRecord
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
 from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode
-from ..plugins.provenance import plugin_content_hash
+from ..plugins.provenance import plugin_content_hash, provenance_of
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
 from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, plugin_argv
@@ -132,6 +132,7 @@ class PluginManager:
         self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
         self._hashes: dict[Path, str] = {}
+        self._provenances: dict[Path, dict[str, object]] = {}
         self._hash_lock = threading.Lock()
 
     def __enter__(self) -> PluginManager:
@@ -201,6 +202,14 @@ class PluginManager:
             with self._hash_lock:
                 digest = self._hashes.setdefault(manifest.plugin_dir, digest)
         return digest
+
+    def provenance(self, manifest: PluginManifest) -> Mapping[str, object]:
+        """The run record's provenance of the plugin (:func:`.provenance_of`), built once per manager: read only."""
+        found = self._provenances.get(manifest.plugin_dir)
+        if found is None:
+            found = provenance_of(manifest, content_hash=self.content_hash(manifest))
+            found = self._provenances.setdefault(manifest.plugin_dir, found)
+        return found
 
     def image_of(self, call: PreparedCall) -> ImageIdentity | None:
         """The image a container call was checked against and run from; None when it ran no checked image."""

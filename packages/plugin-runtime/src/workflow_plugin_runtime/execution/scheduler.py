@@ -1,13 +1,13 @@
 """Running a workflow's task graph: as soon as a task's needs succeed, it starts.
 
-One coordinating thread owns all state (what is ready, running, done) and
-hands tasks to ``concurrency`` worker threads through a queue; workers only
-run calls and report back. Up to one ready task per worker waits in the
-queue beyond those running, so a worker that finishes starts its next task
-at once instead of waiting for the coordinator to take in its result (a
-hand-over between two threads costs about 0.1 ms, as much as a warm call).
-Templates are rendered on the coordinator right before dispatch, from the
-outputs of finished tasks. A failed task's
+``concurrency`` worker threads run the tasks, and each coordinates for
+itself: under the run's one lock, a worker that finishes a task records it,
+takes in the dependents that became ready, and takes the next ready task,
+then runs it outside the lock. No thread hands a task or a result to
+another (each hand-over between two threads is a wake-up and a turn of the
+GIL, tens of microseconds on two cores, a third of a warm call); the
+caller's thread only waits for the end. Templates are rendered under the
+lock right before a task starts, from the outputs of finished tasks. A failed task's
 dependents are skipped with the reason; independent branches go on. Setting
 the cancel event (Ctrl-C, SIGTERM) kills running calls and marks everything
 unfinished ``cancelled``.
@@ -23,7 +23,6 @@ about the code that ran is :mod:`.task_provenance`'s.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import uuid
@@ -50,7 +49,7 @@ _NOT_STARTED = "the run was cancelled before it started"
 
 
 class RunObserver(Protocol):
-    """Progress callbacks, called from worker threads (started, log) and the coordinator (finished)."""
+    """Progress callbacks, called from worker threads; ``task_finished`` calls come one at a time, in order."""
 
     def task_started(self, task_id: str, attempt: int) -> None: ...
 
@@ -127,7 +126,7 @@ def new_run_id() -> str:
 
 
 class _Run:
-    """The state of one run; only the coordinating thread touches it."""
+    """The state of one run; workers change it under ``lock`` only."""
 
     def __init__(
         self,
@@ -153,39 +152,32 @@ class _Run:
         for task_id, task in workflow.tasks.items():
             for need in set(task.needs):
                 self.dependents[need].append(task_id)
-        self.work: queue.SimpleQueue[_Dispatch | None] = queue.SimpleQueue()
-        self.done: queue.SimpleQueue[TaskResult] = queue.SimpleQueue()
+        self.lock = threading.Condition()  # idle workers wait on it for a task to become ready
+        self.ready: deque[tuple[str, float]] = deque()  # with when its needs were done (monotonic clock)
+        self.running = 0
+        self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
+        self.ended = threading.Event()
+        self.error: BaseException | None = None
 
     def execute(self) -> RunResult:
         started = time.time()
         at_start = time.monotonic()
-        ready = deque((task_id, at_start) for task_id in self.workflow.order if self.waiting[task_id] == 0)
+        self.ready.extend((task_id, at_start) for task_id in self.workflow.order if self.waiting[task_id] == 0)
         workers = [
             threading.Thread(target=self._work, name=f"task-worker-{index}", daemon=True)
             for index in range(min(self.scheduler.concurrency, len(self.workflow.tasks)) or 1)
         ]
         for worker in workers:
             worker.start()
-        in_flight = 2 * len(workers)  # the workers bound what runs at once; one more each waits in the queue
-        running = 0
         try:
-            while ready or running:
-                while ready and running < in_flight and not self.cancel.is_set():
-                    dispatch = self._prepare(*ready.popleft())
-                    if dispatch is None:
-                        continue
-                    running += 1
-                    self.work.put(dispatch)
-                if running == 0:
-                    break
-                result = self._next_result()
-                running -= 1
-                now = time.monotonic()
-                ready.extend((task_id, now) for task_id in self._record(result))
+            while not self.ended.wait(0.2):  # waking regularly keeps Ctrl-C responsive on the main thread
+                pass
+            if self.error is not None:
+                raise self.error
         finally:
-            self._drop_queued()  # none left after a normal end; after an error in this thread, none may start
-            for _ in workers:
-                self.work.put(None)
+            with self.lock:  # after an error or Ctrl-C here, no task may start
+                self.stopped = True
+                self.lock.notify_all()
         for worker in workers:
             worker.join()
         self._cancel_unfinished()
@@ -202,20 +194,36 @@ class _Run:
             failure=failure,
         )
 
-    def _drop_queued(self) -> None:
-        while True:
-            try:
-                self.work.get_nowait()
-            except queue.Empty:
-                return
+    def _next(self, finished: TaskResult | None) -> _Dispatch | None:
+        """Under the lock: take in the task this worker ``finished``, then its next task (None: the worker ends).
 
-    def _next_result(self) -> TaskResult:
-        """The next finished task; waking regularly keeps Ctrl-C responsive on the main thread."""
-        while True:
-            try:
-                return self.done.get(timeout=0.2)
-            except queue.Empty:
+        Waits while nothing is ready but tasks still run (their ends may make
+        some ready). The run is over when nothing is ready or nothing may
+        start (cancelled) and nothing runs.
+        """
+        if self.stopped:
+            return None
+        if finished is not None:
+            self.running -= 1
+            now = time.monotonic()
+            became_ready = self._record(finished)
+            self.ready.extend((task_id, now) for task_id in became_ready)
+            if became_ready or self.running == 0:
+                self.lock.notify_all()
+        while not self.stopped:
+            if self.ready and not self.cancel.is_set():
+                dispatch = self._prepare(*self.ready.popleft())
+                if dispatch is not None:
+                    self.running += 1
+                    return dispatch
                 continue
+            if self.running == 0:
+                self.stopped = True
+                self.ended.set()
+                self.lock.notify_all()
+                return None
+            self.lock.wait()
+        return None
 
     def _prepare(self, task_id: str, ready_at: float) -> _Dispatch | None:
         """Render the task's inputs and env now that its needs are done (at ``ready_at``); a bad template fails it."""
@@ -316,19 +324,23 @@ class _Run:
     # -- worker threads --------------------------------------------------------
 
     def _work(self) -> None:
+        finished: TaskResult | None = None
         while True:
-            dispatch = self.work.get()
+            with self.lock:
+                try:
+                    dispatch = self._next(finished)
+                except BaseException as exc:  # noqa: BLE001 - the caller's thread raises it
+                    self.error, self.stopped = exc, True
+                    self.ended.set()
+                    self.lock.notify_all()
+                    return
             if dispatch is None:
                 return
-            if self.cancel.is_set():  # queued, never started
-                self.done.put(TaskResult(dispatch.task.id, TaskStatus.CANCELLED, reason=_NOT_STARTED))
-                continue
             try:
-                result = self._run_task(dispatch)
+                finished = self._run_task(dispatch)
             except BaseException as exc:  # noqa: BLE001 - a worker must always report back
                 failure = Failure(kind=FailureKind.CRASHED, message=self.masker.mask(f"internal error: {exc!r}"))
-                result = TaskResult(dispatch.task.id, TaskStatus.FAILED, failure=failure, finished_at=time.time())
-            self.done.put(result)
+                finished = TaskResult(dispatch.task.id, TaskStatus.FAILED, failure=failure, finished_at=time.time())
 
     def _run_task(self, dispatch: _Dispatch) -> TaskResult:
         task = dispatch.task

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..plugins.manifest import Access
-from ..plugins.provenance import provenance_of
 from ..workflows.mount_sources import Mount
 from ..workflows.permissions import SecurityMode
 from .executor import ActionOutcome
@@ -30,7 +29,6 @@ def task_provenance(
     call = outcome.call
     if call is None:
         return None
-    digest = manager.content_hash(call.manifest)  # the hash the Docker runtime checked the image against
     image = manager.image_of(call)
     invocation = call.invocation
     grants: dict[str, Any] = {"security": security.value}
@@ -41,7 +39,7 @@ def task_provenance(
             "env": sorted(invocation.env),
         }
     return {
-        **provenance_of(call.manifest, content_hash=digest),
+        **manager.provenance(call.manifest),  # its content hash: the one the Docker runtime checked the image against
         "runtime": call.runtime.kind.value,
         **({"image": image.to_record()} if image is not None else {}),
         "grants": grants,

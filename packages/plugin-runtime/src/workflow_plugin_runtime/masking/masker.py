@@ -49,6 +49,11 @@ __all__ = [
 
 MASK = "***"
 _PROBE = 16
+_REMEMBERED_CHARS = 64
+"""Texts up to this long are masked once and remembered: a record repeats its keys, statuses and names per task."""
+_REMEMBERED_TEXTS = 4096
+_NUMBER_CHARS = frozenset("0123456789+-.eE") | frozenset("NaNInfinity")
+"""Every character ``json.dumps`` may write for a number: a form made of others never occurs in one."""
 
 
 class MatchBackend(enum.Enum):
@@ -94,7 +99,9 @@ class Masker:
         "_form_run",
         "_forms",
         "_longest",
+        "_masked",
         "_matcher",
+        "_numbers_may_match",
         "_regex",
         "_replacement",
         "_reversed_forms",
@@ -118,6 +125,8 @@ class Masker:
         self._form_chars = frozenset("".join(forms))
         chars = "".join(re.escape(char) for char in sorted(self._form_chars))
         self._form_run = re.compile(f"[{chars}]*" if chars else "")
+        self._masked: dict[str, str] = {}
+        self._numbers_may_match = any(_NUMBER_CHARS.issuperset(form) for form in forms)
         self._regex: RegexMatcher | None = None
         self._reversed_forms: list[str] | None = None
         self._matcher: FormMatcher | None = None
@@ -145,7 +154,15 @@ class Masker:
     def mask(self, text: str) -> str:
         if self._matcher is None:
             return text
-        return self._matcher.mask(text)
+        if len(text) > _REMEMBERED_CHARS:
+            return self._matcher.mask(text)
+        masked = self._masked.get(text)
+        if masked is None:
+            masked = self._matcher.mask(text)
+            if len(self._masked) >= _REMEMBERED_TEXTS:
+                self._masked.clear()  # a bound, not an eviction policy: what repeats is remembered again at once
+            self._masked[text] = masked
+        return masked
 
     __call__ = mask
 
@@ -163,7 +180,7 @@ class Masker:
             return {self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()}
         if isinstance(data, (list, tuple)):
             return [self.mask_data(item) for item in data]
-        if isinstance(data, (int, float)) and not isinstance(data, bool):
+        if isinstance(data, (int, float)) and not isinstance(data, bool) and self._numbers_may_match:
             text = json.dumps(data)
             masked = self.mask(text)
             return data if masked == text else masked

@@ -153,7 +153,7 @@ def _common_checks(text: object, *, location: SourceLocation | None, form: str, 
         raise _error(f"a reference must be a string, not {type(text).__name__}", location=location, hint=form)
     if not text:
         raise _error("the reference is empty", location=location, hint=form)
-    if any(ch.isspace() for ch in text):
+    if text.split() != [text]:  # whitespace anywhere (split() cuts at exactly what str.isspace() calls whitespace)
         suggestion = _suggestion("".join(text.split()), action=action)
         hint = f"remove the spaces: {suggestion!r}" if suggestion else form
         raise _error(f"{text!r} contains whitespace", location=location, hint=hint)

@@ -149,7 +149,7 @@ def tail_text(data: bytes, *, cut_start: bool, cut_end: bool = False) -> str:
             skip += 1
         data = data[skip:]
     # Not final at a cut end: an incomplete last character is left out, not replaced.
-    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=not cut_end)
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=not cut_end) if data else ""
     return (TAIL_CUT_MARK if cut_start else "") + text + (TAIL_CUT_MARK if cut_end else "")
 
 

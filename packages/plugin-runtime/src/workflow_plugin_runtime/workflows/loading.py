@@ -180,10 +180,13 @@ class _WorkflowBuilder:
             uses = text  # an engine task type, checked against the registered handlers
         else:
             try:
-                uses = parse_action_ref(text, location=self.document.location((*where, "uses")))
-            except ReferenceSyntaxError as exc:
-                self.report(exc.problem)
+                uses = parse_action_ref(text)
+            except ReferenceSyntaxError:  # parsed again with its place, which only a message needs
                 uses = UNPARSED_ACTION
+                try:
+                    parse_action_ref(text, location=self.document.location((*where, "uses")))
+                except ReferenceSyntaxError as exc:
+                    self.report(exc.problem)
         needs = raw.get("needs", ())
         retries = raw.get("retries", 0)
         if isinstance(retries, int):

@@ -40,6 +40,8 @@ _STATUS_STYLE = {
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
 _SHOWN_RUNNING = 10
 _SUMMARY_ROWS = 50
+_FLUSH_EVERY_S = 0.05
+"""Plain lines reach their pipe or file at most this long after they are written (one write for all of them)."""
 
 
 def _duration(seconds: float | None) -> str:
@@ -64,15 +66,40 @@ class RunProgress:
         # Not a terminal and never wrapping (a pipe, a CI log): Rich would write each line's plain text as it is
         # (no styles, no folding) but take ~0.1 ms to render it, more than a warm task's own cost.
         self._plain_file = console.file if not console.is_terminal and console.soft_wrap else None
+        # Flushed by a thread of their own, in batches: a flush per line is a system call, and a wake-up of
+        # whatever reads the pipe, per line (two lines a task, as much as a warm task's own cost).
+        self._unflushed = threading.Event()
+        self._ended = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     def __enter__(self) -> RunProgress:
         if self._live is not None:
             self._live.start()
+        if self._plain_file is not None:
+            self._flusher = threading.Thread(target=self._flush_regularly, name="progress-flush", daemon=True)
+            self._flusher.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._live is not None:
             self._live.stop()
+        if self._flusher is not None:
+            self._ended.set()
+            self._unflushed.set()
+            self._flusher.join()
+            self._flusher = None
+            self._flush()
+
+    def _flush_regularly(self) -> None:
+        while not self._ended.is_set():
+            self._unflushed.wait()
+            self._ended.wait(_FLUSH_EVERY_S)  # what else comes meanwhile goes in the same write
+            self._unflushed.clear()
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._plain_file is not None:
+            self._plain_file.flush()
 
     def task_started(self, task_id: str, attempt: int) -> None:
         with self._lock:
@@ -113,13 +140,17 @@ class RunProgress:
         """A line that stays, from (text, style) parts whose outside text is neutralised already.
 
         Above the live view on a terminal; elsewhere as it comes, written
-        straight to a plain stream unless it holds a tab, which Rich expands.
+        straight to a plain stream unless it holds a tab, which Rich expands
+        (and flushed within :data:`_FLUSH_EVERY_S`).
         """
         if self._plain_file is not None:
             text = "".join(part for part, _ in parts)
             if "\t" not in text:
                 self._plain_file.write(text + "\n")  # one write: lines from several threads never interleave
-                self._plain_file.flush()
+                if self._flusher is None:
+                    self._plain_file.flush()
+                elif not self._unflushed.is_set():
+                    self._unflushed.set()
                 return
         line = Text.assemble(*parts)  # styles from our own code only; never markup
         (self._live.console if self._live is not None else self.console).print(line)
