@@ -98,6 +98,14 @@ def test_plugin_list_json_imports_neither_pydantic_nor_rich(run_profiled):
     assert heavy(imported(done)) <= {"packaging"}  # manifests' versions are parsed as they load
 
 
+def test_a_piped_plugin_list_table_is_written_without_rich(run_profiled):
+    done = run_profiled("plugin", "list", "-p", str(PLUGINS))
+
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith("tests/e2e ") for line in done.stdout.splitlines())
+    assert "rich" not in heavy(imported(done))  # plain text, byte for byte Rich's (tests/test_plugin_list_text.py)
+
+
 def test_lock_check_json_of_a_trusted_workflow_imports_nothing_heavy(run_cli, run_profiled, trusted_flow):
     written = run_cli("lock", str(trusted_flow), "-p", str(PLUGINS))
     assert written.returncode == 0, written.stderr
