@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from workflow_plugin_runtime.config import PoolSettings
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError
-from workflow_plugin_runtime.plugins.manifest import Access, StartMode, thaw_manifest_data
+from workflow_plugin_runtime.plugins.manifest import Access, StartMode, thaw_manifest_data, to_model
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest, manifest_problems
 from workflow_plugin_runtime.schemas.violations import schema_violations
 
@@ -468,3 +468,23 @@ def test_a_pool_without_a_size_caps_nothing(tmp_path: Path) -> None:
     text = "namespace: acme\nname: demo\nversion: 1.0.0\nruntime:\n  entrypoint: main.py\n  pool: {idle_timeout: 5}\n"
     pool = load_manifest(plugin(tmp_path, text + "actions:\n  go: {}\n")).runtime.pool
     assert pool == PoolSettings(size=None, idle_timeout=5.0, recycle_after=1000)
+
+
+VERSION_PARTS = st.sampled_from(
+    ["0", "1", "10", "007", "2", "99", "01", "\u0661", "1a1", "1rc2", "1.post3", "1-dev", "V1", "1+Local"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(VERSION_PARTS, min_size=1, max_size=4))
+def test_version_text_is_the_normalised_version_parsed_only_when_not_plainly_normal(parts: list[str]) -> None:
+    raw = ".".join(parts)
+    try:
+        expected = str(Version(raw))
+    except ValueError:
+        return  # the checks refuse such a manifest: never modelled
+    data = {"namespace": "acme", "name": "v", "version": raw, "runtime": {"entrypoint": "main.py"}, "actions": {}}
+    manifest = to_model(data, plugin_dir=Path("/p"), manifest_path=Path("/p/plugin.yaml"))
+
+    assert manifest.version_text == expected
+    assert str(manifest.version) == expected

@@ -253,6 +253,20 @@ class PluginManifest(FrozenRecord):
         return value
 
     @property
+    def version_text(self) -> str:
+        """``str(self.version)``, the normalised version; a listing asks for hundreds, so ``packaging`` only if needed.
+
+        A version written as dot-separated numbers without leading zeros
+        (``1.10.0``) is already normalised: only others are parsed.
+        """
+        value = self._version
+        if isinstance(value, str) and all(
+            part.isdigit() and part.isascii() and (part == "0" or part[0] != "0") for part in value.split(".")
+        ):
+            return value
+        return str(self.version)
+
+    @property
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 

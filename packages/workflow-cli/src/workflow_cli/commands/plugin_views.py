@@ -104,7 +104,7 @@ class Inspection(TypedDict):
 def copy_view(copy: PluginCopy) -> CopyView:
     return {
         "path": str(copy.plugin_dir),
-        "version": None if copy.version is None else str(copy.version),
+        "version": None if copy.manifest is None else copy.manifest.version_text,
         "source": copy.location.origin,
     }
 
@@ -113,7 +113,7 @@ def list_entry(listed: ListedPlugin) -> ListEntry:
     manifest = listed.manifest
     return {
         "ref": manifest.ref,
-        "version": str(manifest.version),
+        "version": manifest.version_text,
         "description": manifest.description,
         "path": str(manifest.plugin_dir),
         "source": listed.location.origin,
