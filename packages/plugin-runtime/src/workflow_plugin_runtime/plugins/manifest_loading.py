@@ -99,12 +99,13 @@ def _from_index(path: Path, sig: tuple[int, int, int, int, int]) -> _Cached | No
     data = shared_index().checked_data(os.fspath(path), sig)
     if data is None:
         return None
+    plugin_dir = path.parent
     try:
         files = entry_files(data["runtime"])
-        manifest = to_model(data, plugin_dir=path.parent, manifest_path=path)
+        manifest = to_model(data, plugin_dir=plugin_dir, manifest_path=path)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    files_state = entry_files_state(path.parent, files)
+    files_state = entry_files_state(plugin_dir, files)
     if any(files_state):
         return None
     return _Cached(sig, manifest, None, files, files_state)
