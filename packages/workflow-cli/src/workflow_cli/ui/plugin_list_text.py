@@ -96,18 +96,25 @@ def plugin_list_text(entries: Sequence[ListEntry]) -> str | None:
 
     rows = [HEADERS]
     for _, cells in list_rows(entries):
-        shown = tuple(neutralise_controls(cell) for cell in cells)
-        if not all(cell.isascii() and cell.isprintable() for cell in shown):
-            return None
-        rows.append(shown)  # type: ignore[arg-type]  # five cells, as HEADERS
+        shown = cells
+        if not _plain_ascii("".join(cells)):  # the usual row needs no neutralising: one test for its five cells
+            shown = tuple(neutralise_controls(cell) for cell in cells)  # type: ignore[assignment]  # five, still
+            if not _plain_ascii("".join(shown)):
+                return None
+        rows.append(shown)
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     table_width = sum(widths) + 3 * (len(widths) - 1)  # a space of padding, the divider, a space of padding
     if table_width > _WIDEST:
         return None
     lines = ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "─" * table_width)
-    lines.append(neutralise_controls(list_summary(entries)))
+    lines.append(list_summary(entries))
     return "\n".join(lines) + "\n"
+
+
+def _plain_ascii(text: str) -> bool:
+    """Printable ASCII only: one cell per character, and nothing :func:`neutralise_controls` would change."""
+    return text.isascii() and text.isprintable()
 
 
 def show_plugin_list(entries: Sequence[ListEntry]) -> None:
