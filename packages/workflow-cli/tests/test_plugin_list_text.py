@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from workflow_cli.ui.console import make_console
 from workflow_cli.ui.plugin_list_text import display_path, plugin_list_text, show_plugin_list
 from workflow_cli.ui.render import print_plugin_list
 
+FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 HOSTILE = st.one_of(
     ASCII,
@@ -128,3 +132,22 @@ def test_display_path_is_relative_below_the_working_folder_and_home(tmp_path, mo
     assert display_path(f"{home}-sibling/p") == f"{home}-sibling/p"
     monkeypatch.chdir("/")
     assert display_path(str(home / "p")) == str(home / "p").lstrip("/")  # everything is below /
+
+
+def test_a_reader_that_left_ends_the_listing_with_exit_1_and_nothing_on_stderr(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head -1` has, once it read its line: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "workflow_cli", "plugin", "list", "-p", str(FIXTURE_PLUGINS)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "NO_COLOR": "1"},
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+    assert (done.returncode, done.stderr) == (1, b"")

@@ -123,8 +123,14 @@ def show_plugin_list(entries: Sequence[ListEntry]) -> None:
     if not stream.isatty() and (stream.encoding or "utf-8").lower().startswith("utf"):
         text = plugin_list_text(entries)
         if text is not None:
-            stream.write(text)
-            stream.flush()
+            summary_at = text.rindex("\n", 0, -1) + 1
+            try:
+                for part in (text[:summary_at], text[summary_at:]):  # as Rich writes them: table, then summary
+                    stream.write(part)
+                    stream.flush()
+            except BrokenPipeError:  # the reader left (| head): exit 1 with nothing more to say, as Rich does
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+                raise SystemExit(1) from None
             return
     from .console import make_console
     from .render import print_plugin_list
