@@ -198,15 +198,9 @@ def plugin_table(entries: Sequence[ListEntry]) -> Table:
     table.add_column(source)
     for shadowed, cells in list_rows(entries):
         if shadowed:
-            marker, version_text, nothing, path_text, origin = cells
-            dim = "dim"
-            table.add_row(
-                Text(marker, style="yellow"),
-                plain(version_text, dim),
-                nothing,
-                plain(path_text, dim),
-                plain(origin, dim),
-            )
+            marker, copy_version, no_actions, copy_path, copy_source = cells
+            dimmed = (plain(copy_version, "dim"), no_actions, plain(copy_path, "dim"), plain(copy_source, "dim"))
+            table.add_row(Text(marker, style="yellow"), *dimmed)
         else:
             first, *rest = cells
             table.add_row(plain(first, "bold cyan"), *(plain(cell) for cell in rest))
