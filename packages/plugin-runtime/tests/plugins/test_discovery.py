@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import importlib.machinery
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from workflow_plugin_runtime.config import PathSource, PluginsPath
-from workflow_plugin_runtime.plugins.discovery import entry_point_locations, scan_identity, scan_path
+from workflow_plugin_runtime.plugins.discovery import (
+    _group_may_be_declared,
+    entry_point_locations,
+    scan_identity,
+    scan_path,
+)
 from workflow_plugin_runtime.plugins.resolve import Resolver
 
 
@@ -96,3 +105,66 @@ def test_entry_points_can_be_turned_off(installed_dist: Path, tmp_path: Path, mo
     monkeypatch.syspath_prepend(str(installed_dist))
     resolver = Resolver([tmp_path], entry_points=False)
     assert resolver.list_plugins().plugins == ()
+
+
+def test_without_a_declaration_the_entry_point_scan_never_imports_importlib_metadata(tmp_path: Path) -> None:
+    other = tmp_path / "site" / "other_tool-1.0.dist-info"
+    other.mkdir(parents=True)
+    (other / "entry_points.txt").write_text("[console_scripts]\nother = other_tool:main\n", encoding="utf-8")
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from workflow_plugin_runtime.plugins.discovery import entry_point_locations\n"
+        "print(entry_point_locations(), 'importlib.metadata' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "site")], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["([],", "[])", "False"]
+
+
+@pytest.fixture
+def only_path_finder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter's own finders only: another test's finder that finds distributions would answer for it."""
+    monkeypatch.setattr(sys, "meta_path", [importlib.machinery.BuiltinImporter, importlib.machinery.PathFinder])
+
+
+@pytest.mark.usefixtures("only_path_finder")
+@pytest.mark.parametrize("folder", ["acme_echo-0.3.0.dist-info", "acme_echo.egg-info", "ACME_ECHO-0.3.0.DIST-INFO"])
+def test_a_declaration_in_any_metadata_folder_leaves_the_scan_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    other = tmp_path / "other" / "other_tool-1.0.dist-info"
+    other.mkdir(parents=True)
+    (other / "entry_points.txt").write_text("[console_scripts]\nother = other_tool:main\n", encoding="utf-8")
+    info = tmp_path / "site" / folder
+    info.mkdir(parents=True)
+    (info / "entry_points.txt").write_text("[workflow.plugins]\nacme-echo = acme_echo\n", encoding="utf-8")
+
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "other"), str(tmp_path / "missing")])
+    assert not _group_may_be_declared()
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "other"), str(tmp_path / "site")])
+    assert _group_may_be_declared()
+
+
+@pytest.mark.usefixtures("only_path_finder")
+def test_a_zip_on_sys_path_leaves_the_scan_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("acme_echo-0.3.0.dist-info/entry_points.txt", "[workflow.plugins]\nacme-echo = acme_echo\n")
+    monkeypatch.setattr(sys, "path", [str(archive)])
+    assert _group_may_be_declared()
+
+
+def test_another_finder_of_distributions_leaves_the_scan_to_importlib_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Finder:
+        @staticmethod
+        def find_distributions(*_: object) -> list[object]:
+            return []
+
+    monkeypatch.setattr(sys, "path", [])
+    monkeypatch.setattr(sys, "meta_path", [importlib.machinery.PathFinder])
+    assert not _group_may_be_declared()
+    monkeypatch.setattr(sys, "meta_path", [importlib.machinery.PathFinder, Finder()])
+    assert _group_may_be_declared()

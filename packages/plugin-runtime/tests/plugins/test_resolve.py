@@ -415,3 +415,17 @@ def test_a_manifest_added_to_an_existing_folder_is_found_though_the_listing_is_c
         encoding="utf-8",
     )  # the plugins folder itself did not change: only "later" did
     assert cold([tmp_path / "p"], "acme/http", tmp_path / "cache")["version"] == "3.0"
+
+
+def test_a_listing_reuses_only_its_own_stats_so_the_next_listing_sees_an_edit(tmp_path: Path) -> None:
+    plugin = make(tmp_path / "plugins", "acme", "edited", "1.0.0")
+    time.sleep(SETTLE_S)  # settled: the process keeps the manifest without its bytes, trusting its signature
+    same = resolver(tmp_path / "plugins")
+    assert [p.manifest.version_text for p in same.list_plugins().plugins] == ["1.0.0"]
+
+    manifest = plugin / "plugin.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("1.0.0", "1.10.0"), encoding="utf-8")
+
+    # the folder's listing is this resolver's from the first call: its stat is stale, the manifest is stat'ed again
+    assert [p.manifest.version_text for p in same.list_plugins().plugins] == ["1.10.0"]
+    assert [p.manifest.version_text for p in resolver(tmp_path / "plugins").list_plugins().plugins] == ["1.10.0"]

@@ -152,7 +152,7 @@ class ManifestIndex:
 
     def identity(self, manifest: str, sig: Signature) -> tuple[str, ...] | None:
         """``(namespace, name)``; ``()`` when the file has none; None when unknown for this signature."""
-        entry = self._entry(manifest, sig)
+        entry = self._entry(manifest, sig, _group_of(manifest))
         return None if entry is None else entry[1]
 
     def identities(self, found: list[tuple[str, str, os.stat_result]]) -> list[tuple[str, ...] | None]:
@@ -187,8 +187,9 @@ class ManifestIndex:
 
     def checked_data(self, manifest: str, sig: Signature) -> dict[str, Any] | None:
         """The plain data of a manifest that passed every check at this signature, else None."""
-        entry = self._entry(manifest, sig)
-        blob = None if entry is None else self._blob(_group_of(manifest), entry[2])
+        group = _group_of(manifest)
+        entry = self._entry(manifest, sig, group)
+        blob = None if entry is None else self._blob(group, entry[2])
         if not blob:
             return None
         try:
@@ -203,8 +204,9 @@ class ManifestIndex:
         """Record what was learnt from the file at ``sig``; call it only when :func:`settled` says so."""
         if self._file is None:
             return
-        known = self._entry(manifest, sig)
-        blob = None if known is None else self._blob(_group_of(manifest), known[2])
+        group = _group_of(manifest)
+        known = self._entry(manifest, sig, group)
+        blob = None if known is None else self._blob(group, known[2])
         if data is not None:
             try:
                 blob = marshal.dumps(data)
@@ -212,7 +214,7 @@ class ManifestIndex:
                 blob = None
         entry: _Entry = (sig, identity or (), blob)
         if entry != known:
-            self._store(_group_of(manifest), key=manifest, entry=entry)
+            self._store(group, key=manifest, entry=entry)
 
     def listing(self, folder: str, info: os.stat_result) -> tuple[str, ...] | None:
         """The sorted entry names recorded for ``folder`` (ending with a separator) at its stat ``info``, or None."""
@@ -259,8 +261,8 @@ class ManifestIndex:
             for group, (entries, packed) in merged.items():
                 self._decoded[group] = ({**entries, **self._pending.get(group, {})}, packed)
 
-    def _entry(self, manifest: str, sig: Signature) -> _Entry | None:
-        entry = self._entries_of(_group_of(manifest)).get(manifest)
+    def _entry(self, manifest: str, sig: Signature, group: str) -> _Entry | None:
+        entry = self._entries_of(group).get(manifest)
         if type(entry) is not tuple or len(entry) != 3 or entry[0] != sig:
             return None
         return entry

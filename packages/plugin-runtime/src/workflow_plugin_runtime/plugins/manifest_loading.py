@@ -38,13 +38,17 @@ if TYPE_CHECKING:
 __all__ = ["clear", "load_cached", "load_manifest", "manifest_file", "manifest_problems"]
 
 
-def load_cached(path: Path) -> PluginManifest | list[Problem]:
-    """The manifest at ``path`` (an absolute ``plugin.yaml`` path) or its problems, from the caches when valid."""
+def load_cached(path: Path, *, info: os.stat_result | None = None) -> PluginManifest | list[Problem]:
+    """The manifest at ``path`` (an absolute ``plugin.yaml`` path) or its problems, from the caches when valid.
+
+    ``info``: the file's stat, when the caller has just made one (a listing).
+    """
     before = time.time_ns()
-    try:
-        info = os.stat(path)  # noqa: PTH116 - a stat_result, for the signature
-    except (OSError, ValueError):
-        info = None
+    if info is None:
+        try:
+            info = os.stat(path)  # noqa: PTH116 - a stat_result, for the signature
+        except (OSError, ValueError):
+            info = None
     if info is not None:
         sig = signature(info)
         cached = _CACHE.get(path)
@@ -99,12 +103,13 @@ def _from_index(path: Path, sig: tuple[int, int, int, int, int]) -> _Cached | No
     data = shared_index().checked_data(os.fspath(path), sig)
     if data is None:
         return None
+    plugin_dir = path.parent
     try:
         files = entry_files(data["runtime"])
-        manifest = to_model(data, plugin_dir=path.parent, manifest_path=path)
+        manifest = to_model(data, plugin_dir=plugin_dir, manifest_path=path)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
-    files_state = entry_files_state(path.parent, files)
+    files_state = entry_files_state(plugin_dir, files)
     if any(files_state):
         return None
     return _Cached(sig, manifest, None, files, files_state)

@@ -238,9 +238,10 @@ class Resolver:
         """Every plugin, its shadowed copies, and broken ones (manifests come from the caches when unchanged)."""
         copies: dict[PluginRef, list[PluginCopy]] = {}  # per ref in search order: the first wins, the rest are shadowed
         broken: list[PluginCopy] = []
+        listed_before = set(self._listings)  # a folder first listed by this call: its stats are this call's too
         try:
             for found in self._candidates():
-                loaded = self._load(found)
+                loaded = self._load(found, just_listed=found.position not in listed_before)
                 ref = PluginRef(loaded.namespace, loaded.name) if isinstance(loaded, PluginManifest) else None
                 copy = self._copy(found, loaded, ref=ref or self._identity(found))
                 if copy.manifest is None or copy.ref is None:
@@ -306,8 +307,15 @@ class Resolver:
         pair = self._listings[found.position].identities()[found.place]
         return None if pair is None else PluginRef(*pair)
 
-    def _load(self, found: _Found) -> _Loaded:
-        return load_cached(Path(found.manifest))
+    def _load(self, found: _Found, *, just_listed: bool = False) -> _Loaded:
+        """The copy loaded; ``just_listed``: its listing (and stat of its manifest) was made by this very call.
+
+        A listing stats every manifest, and loading one stats it again: a
+        listing of 500 reuses the first stat. A listing this resolver made in
+        an earlier call is older, so its copies are stat'ed again.
+        """
+        info = self._listings[found.position].found[found.place][2] if just_listed else None
+        return load_cached(Path(found.manifest), info=info)
 
     def _copy(self, found: _Found, loaded: _Loaded, *, ref: PluginRef | None) -> PluginCopy:
         location = self._location(found.position)

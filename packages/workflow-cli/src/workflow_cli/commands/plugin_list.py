@@ -53,6 +53,6 @@ def plugin_list(*, plugins_path: list[Path] | None, workflow: Path | None, as_js
                 " workflow plugin list --workflow FILE lists what it finds"
             )
     elif not as_json:
-        from ..ui.render import print_plugin_list  # Rich's tables: only when the list is shown as one
+        from ..ui.plugin_list_text import show_plugin_list  # plain text when piped, Rich's table on a terminal
 
-        print_plugin_list(make_console(), entries)
+        show_plugin_list(entries)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -25,6 +24,7 @@ from workflow_plugin_runtime import Severity
 
 from ..commands.plugin_views import runs_in_text
 from .console import plain, print_unfolded
+from .plugin_list_text import HEADERS, display_path, list_rows, list_summary
 
 if TYPE_CHECKING:
     from workflow_cli.commands.plugin_views import (
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULTS_NOTE",
     "SchemaField",
-    "display_path",
     "inspection_renderable",
     "plugin_table",
     "print_inspection",
@@ -188,51 +187,30 @@ def _schema_notes(schema: Any, *, defaults: bool) -> list[Text]:
     return notes
 
 
-def display_path(path: str) -> str:
-    """A path as short as it stays unambiguous: relative below the current folder, ``~`` for home."""
-    absolute = Path(path)
-    for base, shown in ((Path.cwd(), "."), (Path.home(), "~")):
-        if absolute.is_relative_to(base):
-            relative = absolute.relative_to(base)
-            return shown if relative == Path() else f"{shown}/{relative}" if shown == "~" else str(relative)
-    return path
-
-
 def plugin_table(entries: Sequence[ListEntry]) -> Table:
     """Resolved plugins, each followed by the copies it shadows (marked, dimmed)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column("ref", no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("actions")
-    table.add_column("path", overflow="fold")
-    table.add_column("from")
-    for entry in entries:
-        table.add_row(
-            plain(entry["ref"], "bold cyan"),
-            plain(entry["version"]),
-            plain(", ".join(entry["actions"])),
-            plain(display_path(entry["path"])),
-            plain(entry["source"]),
-        )
-        for copy in entry["shadowed_copies"]:
-            table.add_row(
-                Text("  shadowed", style="yellow"),
-                plain(copy["version"] or "broken", "dim"),
-                "",
-                plain(display_path(copy["path"]), "dim"),
-                plain(copy["source"], "dim"),
-            )
+    ref, version, actions, path, source = HEADERS
+    table.add_column(ref, no_wrap=True)
+    table.add_column(version, no_wrap=True)
+    table.add_column(actions)
+    table.add_column(path, overflow="fold")
+    table.add_column(source)
+    for shadowed, cells in list_rows(entries):
+        if shadowed:
+            marker, copy_version, no_actions, copy_path, copy_source = cells
+            dimmed = (plain(copy_version, "dim"), no_actions, plain(copy_path, "dim"), plain(copy_source, "dim"))
+            table.add_row(Text(marker, style="yellow"), *dimmed)
+        else:
+            first, *rest = cells
+            table.add_row(plain(first, "bold cyan"), *(plain(cell) for cell in rest))
     return table
 
 
 def print_plugin_list(console: Console, entries: Sequence[ListEntry]) -> None:
     """The table; piped into a file or another program its rows are never folded, so grep and awk see whole paths."""
     print_unfolded(console, plugin_table(entries))
-    shadowing = sum(1 for entry in entries if entry["shadowed"])
-    summary = f"{len(entries)} plugin{'s' if len(entries) != 1 else ''}"
-    if shadowing:
-        summary += f"; {shadowing} shadow{'s' if shadowing == 1 else ''} other copies (the first on plugins.paths wins)"
-    console.print(Text(summary, style="dim"))
+    console.print(Text(list_summary(entries), style="dim"))
 
 
 def print_nothing_found(console: Console, looked: Sequence[str]) -> None:
