@@ -26,12 +26,15 @@ def _sort_key(name: str) -> tuple[int, str]:
 
 
 def _public_members(module: types.ModuleType) -> list[str]:
-    return [
+    """Its public globals, and the names it loads on first use (the package root's ``_EXPORTS``, PEP 562)."""
+    defined = [
         name
         for name, value in vars(module).items()
         if (not name.startswith("_") or name in INCLUDED_PRIVATE_MEMBERS)
         and not isinstance(value, (types.ModuleType, __future__._Feature))  # submodules; `from __future__` names
+        and name != "TYPE_CHECKING"
     ]
+    return sorted({*defined, *getattr(module, "_EXPORTS", {})})
 
 
 MODULES = [workflow_plugin_sdk, workflow_plugin_sdk.protocol, workflow_plugin_sdk.testing]
@@ -60,3 +63,22 @@ def test_importing_the_sdk_loads_no_heavy_stdlib_modules() -> None:
     code = f"import sys, workflow_plugin_sdk; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_protocol_loads_none_of_the_plugin_author_api() -> None:
+    """The engine imports only the protocol; the decorators, context and serve loop load when a plugin names them.
+
+    Not ``-I``: the child must import the SDK this test imports (``PYTHONPATH`` may point at a source tree).
+    """
+    author_api = ["workflow_plugin_sdk._action", "workflow_plugin_sdk._context", "workflow_plugin_sdk._serve"]
+    code = f"import sys, workflow_plugin_sdk.protocol; print([m for m in {author_api!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    code = "from workflow_plugin_sdk import define_action, run; print(define_action.__module__, run.__module__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["workflow_plugin_sdk._action", "workflow_plugin_sdk._serve"]
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'define_actions'"):
+        workflow_plugin_sdk.define_actions  # noqa: B018 - the lookup is the test

@@ -59,6 +59,17 @@ TRUSTED_RUN_MODULES = {
 """Every module of ``execution/`` and ``runtimes/`` a trusted one-task run needs; locking is validate's too."""
 OTHER_RUNS = ("docker", "requests", "dask", "distributed", "packaging.specifiers")
 """Packages only a restricted, Dask or version-constrained run uses."""
+NO_RUN = (
+    "packaging",
+    "uuid",
+    "workflow_plugin_sdk._action",
+    "workflow_plugin_sdk._context",
+    "workflow_plugin_sdk._serve",
+)
+"""What a run of plugins seen before, with plain ``X.Y.Z`` versions, never needs: ``packaging`` (the record keeps
+such a version as written; only a manifest read for the first time has its version checked by ``packaging``),
+``uuid`` (a run id's random part is ``os.urandom``'s) and the SDK's plugin-author API (the engine speaks only
+the protocol)."""
 
 
 @pytest.fixture
@@ -108,6 +119,17 @@ def test_a_trusted_one_task_run_loads_only_the_process_runtime(loaded_by, one_ta
         assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
     assert _runtime_modules(modules, "execution", "runtimes") - {"execution.locking"} == TRUSTED_RUN_MODULES
     assert _packages(modules, OTHER_RUNS) == set()
+
+
+def test_a_second_run_loads_neither_packaging_nor_uuid_nor_the_sdk_author_api(loaded_by, one_task):
+    first, _ = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--json")  # the plugin index and caches filled
+    assert first.returncode == 0, first.stderr
+
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
+    assert _packages(modules, NO_RUN) == set()
 
 
 def test_a_pooled_run_loads_the_pool_and_the_guard_sees_it(loaded_by, one_task):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from workflow_plugin_runtime.execution.handlers import HandlerCall
 from workflow_plugin_runtime.execution.manager import PluginManager
 from workflow_plugin_runtime.execution.records import run_record, write_run_record
 from workflow_plugin_runtime.execution.results import RunStatus, TaskStatus
-from workflow_plugin_runtime.execution.scheduler import Scheduler
+from workflow_plugin_runtime.execution.scheduler import Scheduler, new_run_id
 from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.plugins.resolve import Resolver
 from workflow_plugin_runtime.workflows.checks import check_workflow
@@ -275,3 +277,13 @@ def test_two_workers_run_independent_tasks_at_once_and_take_a_dependent_when_bot
     join, left, right = (result.tasks[task_id] for task_id in ("join", "left", "right"))
     assert join.started_at is not None and left.finished_at is not None and right.finished_at is not None
     assert join.started_at >= max(left.finished_at, right.finished_at)
+
+
+def test_a_run_id_is_its_start_time_and_eight_random_hex_digits():
+    before = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    ids = [new_run_id() for _ in range(200)]
+    after = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+    assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) for run_id in ids), ids[:3]
+    assert all(before <= run_id.split("-")[0] <= after for run_id in ids)
+    assert len({run_id.split("-")[1] for run_id in ids}) == len(ids)  # 32 random bits: a clash here: about 1 in 200,000

@@ -34,7 +34,7 @@ def provenance_of(manifest: PluginManifest, *, content_hash: str | None = None) 
     """The run record's ``provenance`` block for a plugin task."""
     return {
         "ref": manifest.ref,
-        "version": str(manifest.version),
+        "version": manifest.version_text,
         "source": str(manifest.plugin_dir),
         "content_hash": content_hash if content_hash is not None else plugin_content_hash(manifest.plugin_dir),
     }
