@@ -5,14 +5,18 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import threading
 from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime.config import PoolSettings
+from workflow_plugin_runtime.config import PoolSettings, RuntimeKind
+from workflow_plugin_runtime.execution.task_executor import PluginTask
 from workflow_plugin_runtime.plugins.manifest import Access, Capabilities, FilesystemNeed
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
 from workflow_plugin_runtime.plugins.references import ActionRef, PluginRef
+from workflow_plugin_runtime.runtimes.base import Invocation, Metrics, ResourceLimits
+from workflow_plugin_runtime.workflows.permissions import SecurityMode
 from workflow_plugin_runtime.workflows.templates import Placeholder, Scope
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plugins"
@@ -83,3 +87,54 @@ def test_uncompared_fields_are_left_out_of_equality_and_hash_but_kept_everywhere
     assert "column=9" in repr(moved)
     assert pickle.loads(pickle.dumps(moved)).column == 9  # noqa: S301 - our own bytes
     assert copy.copy(moved).column == 9
+
+
+def test_replace_makes_a_changed_copy_as_dataclasses_replace_does() -> None:
+    record = PoolSettings(size=2)
+    reference = PoolSettingsAsDataclass(size=2)
+
+    changed = record.replace(recycle_after=5)
+
+    assert changed == PoolSettings(2, 60.0, 5) and record == PoolSettings(size=2)
+    assert repr(changed).split("(")[1] == repr(dataclasses.replace(reference, recycle_after=5)).split("(")[1]
+    with pytest.raises(TypeError, match="sizes"):
+        record.replace(sizes=3)
+
+
+def test_replace_runs_the_constructor_s_checks() -> None:
+    call = Invocation(kind=RuntimeKind.DOCKER, plugin_ref="acme/http", request={}, image="acme/http:1")
+    with pytest.raises(ValueError, match="needs an image"):
+        call.replace(image=None)
+    assert call.replace(timeout_s=2.0).timeout_s == 2.0
+    assert call.replace(timeout_s=2.0).limits == ResourceLimits()
+
+
+def test_a_keyword_only_record_pickles_and_copies_by_name() -> None:
+    cancel = threading.Event()
+    call = Invocation(kind=RuntimeKind.DOCKER, plugin_ref="acme/http", request={}, image="acme/http:1", env={"A": "1"})
+
+    assert pickle.loads(pickle.dumps(call)) == call  # noqa: S301 - our own bytes
+    assert copy.copy(call.replace(cancel=cancel)).cancel is cancel
+    assert call.replace(cancel=cancel) == call  # the cancel event is not compared, as field(compare=False) did
+
+
+def test_unshown_fields_are_left_out_of_the_repr_only() -> None:
+    task = PluginTask(
+        ref="acme/http.get",
+        inputs={"token": "s3cret-value"},
+        task_id="t",
+        context={},
+        security=SecurityMode.TRUSTED,
+        env={"TOKEN": "s3cret-env"},
+    )
+
+    assert "s3cret" not in repr(task)
+    assert repr(task).startswith("PluginTask(ref='acme/http.get', task_id='t', context={}, ")
+    assert task.inputs == {"token": "s3cret-value"} and task.env == {"TOKEN": "s3cret-env"}
+    assert pickle.loads(pickle.dumps(task)) == task  # noqa: S301 - our own bytes
+
+
+def test_a_positional_record_keeps_its_positional_constructor() -> None:
+    metrics = Metrics(1.5, RuntimeKind.PROCESS, exit_code=0)
+    assert pickle.loads(pickle.dumps(metrics)) == metrics  # noqa: S301 - our own bytes
+    assert metrics.replace(worker="tcp://127.0.0.1:1").worker == "tcp://127.0.0.1:1"

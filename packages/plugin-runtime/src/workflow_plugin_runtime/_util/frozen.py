@@ -18,7 +18,12 @@ gives it what the decorator would: assignment and deletion raise
 ``dataclasses.FrozenInstanceError`` (imported only when raised), ``__eq__`` and
 ``__hash__`` over the fields when the classes match (less those named in
 ``uncompared=(...)``, as ``field(compare=False)`` would), a dataclass-style
-``__repr__``, ``__match_args__``, ordering with ``order=True``, and pickling.
+``__repr__`` (less those named in ``unshown=(...)``, as ``field(repr=False)``
+would), ``__match_args__``, ordering with ``order=True``, pickling, and
+:meth:`FrozenRecord.replace` (``dataclasses.replace``) for a class whose
+constructor takes each field by its name. A class whose constructor is
+keyword-only (``kw_only=True``) says ``keyword_only=True``, so that pickling
+passes the fields by name.
 Type checkers see a dataclass transform, so mypy checks constructors and
 refuses assignment as it does for frozen dataclasses.
 """
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, dataclass_transform
+    from typing import Any, Self, dataclass_transform
 else:
 
     def dataclass_transform(**_: object) -> Any:
@@ -44,15 +49,28 @@ class FrozenRecord:
     __slots__ = ()
     _fields: tuple[str, ...] = ()
     _compared: tuple[str, ...] = ()
+    _shown: tuple[str, ...] = ()
+    _keyword_only: bool = False
     __match_args__: tuple[str, ...] = ()
 
-    def __init_subclass__(cls, *, order: bool = False, uncompared: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls,
+        *,
+        order: bool = False,
+        uncompared: tuple[str, ...] = (),
+        unshown: tuple[str, ...] = (),
+        keyword_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
         """``uncompared``: fields left out of equality, hashing and ordering (``field(compare=False)``)."""
         super().__init_subclass__(**kwargs)
+        if keyword_only:
+            type.__setattr__(cls, "_keyword_only", True)
         if "_fields" not in cls.__dict__:
             # Not inspect.get_annotations: importing inspect is what this module avoids.
             cls._fields = tuple(cls.__dict__.get("__annotations__", ()))  # noqa: RUF063
         type.__setattr__(cls, "_compared", tuple(name for name in cls._fields if name not in uncompared))
+        type.__setattr__(cls, "_shown", tuple(name for name in cls._fields if name not in unshown))
         type.__setattr__(cls, "__match_args__", cls._fields)
         if order:
             type.__setattr__(cls, "__lt__", _compare(lambda a, b: a < b))
@@ -85,11 +103,22 @@ class FrozenRecord:
         return hash(self._compared_values())
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
         return f"{type(self).__qualname__}({fields})"
 
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes``, made by the constructor (so its checks run), as ``dataclasses.replace`` does."""
+        return type(self)(**{**dict(zip(self._fields, self._values(), strict=True)), **changes})
+
     def __reduce__(self) -> tuple[Any, ...]:
+        if self._keyword_only:
+            return _by_keywords, (type(self), dict(zip(self._fields, self._values(), strict=True)))
         return type(self), self._values()
+
+
+def _by_keywords(cls: type[FrozenRecord], fields: dict[str, Any]) -> FrozenRecord:
+    """Unpickles a record whose constructor takes keywords only."""
+    return cls(**fields)
 
 
 def _compare(test: Any) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from workflow_plugin_sdk.protocol import LogRecord
@@ -60,19 +60,35 @@ class _CachedValidator(FrozenRecord):
         object.__setattr__(self, "validator", validator)
 
 
-@dataclass(frozen=True, slots=True)
-class ActionOutcome:
+class ActionOutcome(FrozenRecord, keyword_only=True):
     """A finished call: outputs or a failure (both masked), its logs and metrics.
 
     ``call`` is what was prepared (plugin, action, invocation with its
-    grants), ``None`` when the call could not be prepared.
+    grants), ``None`` when the call could not be prepared. A FrozenRecord,
+    not a dataclass, for run start-up (docs/performance.md).
     """
 
+    __slots__ = ("call", "failure", "logs", "metrics", "outputs")
     outputs: dict[str, Any] | None
     failure: Failure | None
-    metrics: Metrics | None = None
-    logs: tuple[LogRecord, ...] = ()
-    call: PreparedCall | None = None
+    metrics: Metrics | None
+    logs: tuple[LogRecord, ...]
+    call: PreparedCall | None
+
+    def __init__(
+        self,
+        *,
+        outputs: dict[str, Any] | None,
+        failure: Failure | None,
+        metrics: Metrics | None = None,
+        logs: tuple[LogRecord, ...] = (),
+        call: PreparedCall | None = None,
+    ) -> None:
+        object.__setattr__(self, "outputs", outputs)
+        object.__setattr__(self, "failure", failure)
+        object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "logs", logs)
+        object.__setattr__(self, "call", call)
 
     @property
     def ok(self) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutionPolicy:
+class ExecutionPolicy(FrozenRecord, keyword_only=True):
     """How a workflow wants its plugins run: the security mode, its grants, warm workers or not.
 
     ``backend`` is where a restricted workflow runs, one of
@@ -58,19 +56,34 @@ class ExecutionPolicy:
     (auto) is a sandbox runtime when one was given, or when the registered
     one's probe says it can run here, else Docker. ``pool_defaults`` sizes
     warm pools of plugins whose manifest has no ``runtime.pool`` (the
-    config file's ``pool`` section).
+    config file's ``pool`` section). A FrozenRecord, not a dataclass, for
+    run start-up (docs/performance.md).
     """
 
-    security: SecurityMode = SecurityMode.TRUSTED
-    permissions: Permissions = field(default_factory=Permissions)
-    backend: RuntimeKind | None = None
-    pool: bool = False
-    pool_defaults: PoolSettings | None = None
+    __slots__ = ("backend", "permissions", "pool", "pool_defaults", "security")
+    security: SecurityMode
+    permissions: Permissions
+    backend: RuntimeKind | None
+    pool: bool
+    pool_defaults: PoolSettings | None
 
-    def __post_init__(self) -> None:
-        if self.backend is not None and self.backend not in RESTRICTED_RUNTIMES:
+    def __init__(
+        self,
+        *,
+        security: SecurityMode = SecurityMode.TRUSTED,
+        permissions: Permissions | None = None,
+        backend: RuntimeKind | None = None,
+        pool: bool = False,
+        pool_defaults: PoolSettings | None = None,
+    ) -> None:
+        if backend is not None and backend not in RESTRICTED_RUNTIMES:
             # A restricted workflow run "on" a process would silently lose its isolation.
-            raise ValueError(f"{self.backend.value} is not a restricted backend")
+            raise ValueError(f"{backend.value} is not a restricted backend")
+        object.__setattr__(self, "security", security)
+        object.__setattr__(self, "permissions", Permissions() if permissions is None else permissions)
+        object.__setattr__(self, "backend", backend)
+        object.__setattr__(self, "pool", pool)
+        object.__setattr__(self, "pool_defaults", pool_defaults)
 
 
 class PreparedCall(FrozenRecord):

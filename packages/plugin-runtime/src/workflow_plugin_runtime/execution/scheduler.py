@@ -28,11 +28,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
+from .._util.frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
 from ..workflows.template_values import CompiledValue
@@ -69,15 +69,30 @@ class _Silent:
         pass
 
 
-@dataclass(frozen=True, slots=True)
-class _Dispatch:
+class _Dispatch(FrozenRecord, keyword_only=True):
     """A task handed to a worker thread; ``ready_at`` is when its needs were done (monotonic clock)."""
 
+    __slots__ = ("env", "inputs", "ready_at", "secret_inputs", "task")
     task: Task
     inputs: Mapping[str, Any]
     env: dict[str, str]
     secret_inputs: tuple[str, ...]
     ready_at: float
+
+    def __init__(
+        self,
+        *,
+        task: Task,
+        inputs: Mapping[str, Any],
+        env: dict[str, str],
+        secret_inputs: tuple[str, ...],
+        ready_at: float,
+    ) -> None:
+        object.__setattr__(self, "task", task)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "secret_inputs", secret_inputs)
+        object.__setattr__(self, "ready_at", ready_at)
 
 
 class Scheduler:
@@ -372,7 +387,7 @@ class _Run:
                 status,
                 outputs=outcome.outputs,
                 failure=failure,
-                metrics=None if outcome.metrics is None else replace(outcome.metrics, slot_wait_s=slot_wait_s),
+                metrics=None if outcome.metrics is None else outcome.metrics.replace(slot_wait_s=slot_wait_s),
                 attempts=attempt,
                 reason="the run was cancelled while it ran" if status is TaskStatus.CANCELLED else None,
                 started_at=started_at,

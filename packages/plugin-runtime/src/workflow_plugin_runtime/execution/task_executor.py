@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
+from .._util.frozen import FrozenRecord
 from ..masking.masker import Masker
 from ..workflows.permissions import SecurityMode
 from .executor import ActionOutcome, PluginExecutor
@@ -28,25 +28,51 @@ if TYPE_CHECKING:  # a task's specifier comes parsed from its workflow: a run wi
 
 __all__ = ["LocalExecutor", "PluginTask", "TaskExecutor", "TaskOutcome"]
 
+_set = object.__setattr__
 
-@dataclass(frozen=True, slots=True)
-class PluginTask:
+
+class PluginTask(FrozenRecord, keyword_only=True, unshown=("env", "inputs")):
     """One attempt's call of a plugin action, with its inputs rendered: data only, so it can travel.
 
     ``secret_inputs`` names the inputs filled from secrets; secrets reach a
     plugin only inside ``inputs`` (and ``env``), nowhere else, and neither
-    is in the repr (a log line that shows a task shows no secret).
+    is in the repr (a log line that shows a task shows no secret). This and
+    :class:`TaskOutcome`: FrozenRecords for run start-up (docs/performance.md).
     """
 
+    __slots__ = ("context", "env", "inputs", "ref", "secret_inputs", "security", "specifier", "task_id", "timeout")
     ref: str
-    inputs: Mapping[str, Any] = field(repr=False)
+    inputs: Mapping[str, Any]
     task_id: str
     context: InvocationContext
     security: SecurityMode
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    secret_inputs: tuple[str, ...] = ()
-    timeout: float | None = None
-    specifier: SpecifierSet | None = None
+    env: Mapping[str, str]
+    secret_inputs: tuple[str, ...]
+    timeout: float | None
+    specifier: SpecifierSet | None
+
+    def __init__(
+        self,
+        *,
+        ref: str,
+        inputs: Mapping[str, Any],
+        task_id: str,
+        context: InvocationContext,
+        security: SecurityMode,
+        env: Mapping[str, str] | None = None,
+        secret_inputs: tuple[str, ...] = (),
+        timeout: float | None = None,
+        specifier: SpecifierSet | None = None,
+    ) -> None:
+        _set(self, "ref", ref)
+        _set(self, "inputs", inputs)
+        _set(self, "task_id", task_id)
+        _set(self, "context", context)
+        _set(self, "security", security)
+        _set(self, "env", {} if env is None else env)
+        _set(self, "secret_inputs", secret_inputs)
+        _set(self, "timeout", timeout)
+        _set(self, "specifier", specifier)
 
     def prepare_options(self, cancel: threading.Event) -> dict[str, Any]:
         """The options :meth:`.manager.PluginManager.prepare` (and :meth:`PluginExecutor.run`) take for this task."""
@@ -61,12 +87,16 @@ class PluginTask:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TaskOutcome:
+class TaskOutcome(FrozenRecord):
     """How an attempt ended (masked) and the provenance of the code that ran it (None: nothing was prepared)."""
 
+    __slots__ = ("outcome", "provenance")
     outcome: ActionOutcome
     provenance: Mapping[str, Any] | None
+
+    def __init__(self, outcome: ActionOutcome, provenance: Mapping[str, Any] | None) -> None:
+        _set(self, "outcome", outcome)
+        _set(self, "provenance", provenance)
 
 
 class TaskExecutor(Protocol):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,8 +103,7 @@ _NO_TIMINGS = Timings()
 """Every call's timings until measured: one shared value, as a frozen default may be."""
 
 
-@dataclass(frozen=True, slots=True)
-class Metrics:
+class Metrics(FrozenRecord):
     """One invocation's measurements; ``None`` where the platform cannot say.
 
     ``duration_s`` is the call's own time, split in ``timings``;
@@ -115,19 +113,60 @@ class Metrics:
     it 0): how long the task waited for a free slot before it was called.
     ``worker`` is the address of the Dask worker that ran the call (None:
     it ran in this process's runtimes).
+
+    This, :class:`Invocation` and :class:`InvocationResult`: FrozenRecords for run start-up (docs/performance.md).
     """
 
+    __slots__ = (
+        "cpu_time_s",
+        "duration_s",
+        "exit_code",
+        "peak_memory_bytes",
+        "queued_s",
+        "runtime",
+        "signal",
+        "slot_wait_s",
+        "timings",
+        "warm",
+        "worker",
+    )
     duration_s: float
     runtime: RuntimeKind
-    exit_code: int | None = None
-    signal: int | None = None
-    cpu_time_s: float | None = None
-    peak_memory_bytes: int | None = None
-    warm: bool = False
-    queued_s: float = 0.0
-    timings: Timings = _NO_TIMINGS
-    slot_wait_s: float = 0.0
-    worker: str | None = None
+    exit_code: int | None
+    signal: int | None
+    cpu_time_s: float | None
+    peak_memory_bytes: int | None
+    warm: bool
+    queued_s: float
+    timings: Timings
+    slot_wait_s: float
+    worker: str | None
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass's were (and as unpickling passes them)
+        self,
+        duration_s: float,
+        runtime: RuntimeKind,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        cpu_time_s: float | None = None,
+        peak_memory_bytes: int | None = None,
+        warm: bool = False,
+        queued_s: float = 0.0,
+        timings: Timings = _NO_TIMINGS,
+        slot_wait_s: float = 0.0,
+        worker: str | None = None,
+    ) -> None:
+        _set(self, "duration_s", duration_s)
+        _set(self, "runtime", runtime)
+        _set(self, "exit_code", exit_code)
+        _set(self, "signal", signal)
+        _set(self, "cpu_time_s", cpu_time_s)
+        _set(self, "peak_memory_bytes", peak_memory_bytes)
+        _set(self, "warm", warm)
+        _set(self, "queued_s", queued_s)
+        _set(self, "timings", timings)
+        _set(self, "slot_wait_s", slot_wait_s)
+        _set(self, "worker", worker)
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -177,8 +216,7 @@ class ResourceLimits(FrozenRecord):
         _set(self, "pids", pids)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Invocation:
+class Invocation(FrozenRecord, keyword_only=True, uncompared=("cancel",)):
     """One prepared plugin call; a runtime uses the fields that apply to it.
 
     ``kind`` says where it runs, and only it decides which runtime takes the
@@ -198,35 +236,89 @@ class Invocation:
     runs ``image`` unchecked.
     """
 
+    __slots__ = (
+        "argv",
+        "cancel",
+        "container_command",
+        "content_hash",
+        "env",
+        "image",
+        "kind",
+        "limits",
+        "max_stderr_bytes",
+        "max_stdout_bytes",
+        "mounts",
+        "network",
+        "plugin_dir",
+        "plugin_ref",
+        "request",
+        "timeout_s",
+    )
     kind: RuntimeKind
     plugin_ref: str
     request: Request
-    plugin_dir: Path | None = None
-    argv: tuple[str, ...] = ()
-    image: str | None = None
-    container_command: tuple[str, ...] | None = None
-    content_hash: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    mounts: tuple[Mount, ...] = ()
-    limits: ResourceLimits = field(default_factory=ResourceLimits)
-    network: bool = False
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES
-    max_stderr_bytes: int = DEFAULT_MAX_STDERR_BYTES
-    cancel: threading.Event | None = field(default=None, compare=False)
+    plugin_dir: Path | None
+    argv: tuple[str, ...]
+    image: str | None
+    container_command: tuple[str, ...] | None
+    content_hash: str | None
+    env: Mapping[str, str]
+    mounts: tuple[Mount, ...]
+    limits: ResourceLimits
+    network: bool
+    timeout_s: float
+    max_stdout_bytes: int
+    max_stderr_bytes: int
+    cancel: threading.Event | None
 
-    def __post_init__(self) -> None:
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
-        if self.max_stdout_bytes < 1 or self.max_stderr_bytes < 1:
+    def __init__(
+        self,
+        *,
+        kind: RuntimeKind,
+        plugin_ref: str,
+        request: Request,
+        plugin_dir: Path | None = None,
+        argv: tuple[str, ...] = (),
+        image: str | None = None,
+        container_command: tuple[str, ...] | None = None,
+        content_hash: str | None = None,
+        env: Mapping[str, str] | None = None,
+        mounts: tuple[Mount, ...] = (),
+        limits: ResourceLimits | None = None,
+        network: bool = False,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_stdout_bytes: int = DEFAULT_MAX_STDOUT_BYTES,
+        max_stderr_bytes: int = DEFAULT_MAX_STDERR_BYTES,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        env = {} if env is None else env
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if max_stdout_bytes < 1 or max_stderr_bytes < 1:
             raise ValueError("output limits must be positive")
-        for name, value in self.env.items():
+        for name, value in env.items():
             if not name or "=" in name or "\0" in name or "\0" in value:
                 raise ValueError(f"invalid environment variable name or value for {name!r}")
-        if self.kind is RuntimeKind.PROCESS and (not self.argv or self.plugin_dir is None):
-            raise ValueError(f"{self.plugin_ref}: a process invocation needs argv and plugin_dir (see plugin_argv)")
-        if self.kind is RuntimeKind.DOCKER and self.image is None:
-            raise ValueError(f"{self.plugin_ref}: a docker invocation needs an image")
+        if kind is RuntimeKind.PROCESS and (not argv or plugin_dir is None):
+            raise ValueError(f"{plugin_ref}: a process invocation needs argv and plugin_dir (see plugin_argv)")
+        if kind is RuntimeKind.DOCKER and image is None:
+            raise ValueError(f"{plugin_ref}: a docker invocation needs an image")
+        _set(self, "kind", kind)
+        _set(self, "plugin_ref", plugin_ref)
+        _set(self, "request", request)
+        _set(self, "plugin_dir", plugin_dir)
+        _set(self, "argv", argv)
+        _set(self, "image", image)
+        _set(self, "container_command", container_command)
+        _set(self, "content_hash", content_hash)
+        _set(self, "env", env)
+        _set(self, "mounts", mounts)
+        _set(self, "limits", ResourceLimits() if limits is None else limits)
+        _set(self, "network", network)
+        _set(self, "timeout_s", timeout_s)
+        _set(self, "max_stdout_bytes", max_stdout_bytes)
+        _set(self, "max_stderr_bytes", max_stderr_bytes)
+        _set(self, "cancel", cancel)
 
 
 def refuse_other_kinds(invocation: Invocation, *kinds: RuntimeKind) -> None:
@@ -243,8 +335,7 @@ def refuse_other_kinds(invocation: Invocation, *kinds: RuntimeKind) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class InvocationResult:
+class InvocationResult(FrozenRecord):
     """What came back: a response, or a typed failure, and always metrics.
 
     ``response`` is kept even on failure when the plugin sent a valid error
@@ -252,11 +343,26 @@ class InvocationResult:
     is printed or recorded.
     """
 
+    __slots__ = ("failure", "logs", "metrics", "response", "stderr_tail")
     response: Response | None
     failure: Failure | None
     metrics: Metrics
-    logs: tuple[LogRecord, ...] = ()
-    stderr_tail: str = ""
+    logs: tuple[LogRecord, ...]
+    stderr_tail: str
+
+    def __init__(
+        self,
+        response: Response | None,
+        failure: Failure | None,
+        metrics: Metrics,
+        logs: tuple[LogRecord, ...] = (),
+        stderr_tail: str = "",
+    ) -> None:
+        _set(self, "response", response)
+        _set(self, "failure", failure)
+        _set(self, "metrics", metrics)
+        _set(self, "logs", logs)
+        _set(self, "stderr_tail", stderr_tail)
 
     @property
     def ok(self) -> bool:

@@ -39,7 +39,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from workflow_plugin_sdk.protocol import FORK_SERVE_VALUE, SERVE_ENV_VAR, encode_message
@@ -137,7 +136,7 @@ class ForkServerRuntime:
             return result
         self._forget(invocation, template)
         message = f"{invocation.plugin_ref}: its fork server's template ended during the call, and the call with it"
-        return replace(result, response=None, failure=Failure(kind=FailureKind.WORKER_LOST, message=message))
+        return result.replace(response=None, failure=Failure(kind=FailureKind.WORKER_LOST, message=message))
 
     def _supervise(
         self, invocation: Invocation, call: ForkedCall, *, started: float, on_log: LogCallback | None
@@ -205,7 +204,7 @@ class ForkServerRuntime:
 
     def _spawn(self, invocation: Invocation) -> Spawn:
         """How to start a template: a warm worker's start, with the fork switch as its only configured variable."""
-        template = replace(invocation, env={SERVE_ENV_VAR: FORK_SERVE_VALUE})
+        template = invocation.replace(env={SERVE_ENV_VAR: FORK_SERVE_VALUE})
         if self._kind is RuntimeKind.SANDBOX:
             from .sandbox.worker import sandbox_spawn
 

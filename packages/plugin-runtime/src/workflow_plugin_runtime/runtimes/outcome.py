@@ -30,11 +30,11 @@ import enum
 import json
 import re
 import signal
-from dataclasses import dataclass
 
 from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
 
 from .._util.control_chars import neutralise_controls
+from .._util.frozen import FrozenRecord
 from ..errors import Failure, FailureKind
 from ..masking.masker import Masker
 
@@ -73,6 +73,9 @@ _NOT_FOUND_LINE = re.compile(
 )
 
 
+_set = object.__setattr__
+
+
 class Termination(enum.Enum):
     """Why the runtime stopped waiting: the plugin finished, or we stopped it."""
 
@@ -83,16 +86,34 @@ class Termination(enum.Enum):
     STDERR_TOO_LARGE = "stderr_too_large"
 
 
-@dataclass(frozen=True, slots=True)
-class Ending:
+class Ending(FrozenRecord, keyword_only=True):
     """Everything about how one invocation ended that decides its outcome.
 
     ``killed`` names what a timeout or cancel killed, for the message ("its
     process group", "its container"); ``oom_limit_bytes`` is set when the
     engine reports an out-of-memory kill, ``pids_limit`` when it reports
     that a call that failed had been refused a process at that limit.
+    ``not_found_fix`` is set by a runtime whose exit 127 means its program
+    could not be started (a container's init says so): how to fix that, for
+    the ``runtime_unavailable`` failure it then is. A FrozenRecord, not a
+    dataclass, for run start-up (docs/performance.md).
     """
 
+    __slots__ = (
+        "exit_code",
+        "killed",
+        "not_found_fix",
+        "oom_limit_bytes",
+        "pids_limit",
+        "plugin_ref",
+        "signal",
+        "stderr_limit",
+        "stderr_tail",
+        "stdout",
+        "stdout_limit",
+        "termination",
+        "timeout_s",
+    )
     plugin_ref: str
     stdout: bytes
     termination: Termination
@@ -103,11 +124,40 @@ class Ending:
     killed: str
     stdout_limit: int
     stderr_limit: int
-    oom_limit_bytes: int | None = None
-    pids_limit: int | None = None
-    not_found_fix: str | None = None
-    """Set by a runtime whose exit 127 means its program could not be started (a container's init says
-    so): how to fix that, for the ``runtime_unavailable`` failure it then is."""
+    oom_limit_bytes: int | None
+    pids_limit: int | None
+    not_found_fix: str | None
+
+    def __init__(
+        self,
+        *,
+        plugin_ref: str,
+        stdout: bytes,
+        termination: Termination,
+        exit_code: int | None,
+        signal: int | None,
+        stderr_tail: str,
+        timeout_s: float,
+        killed: str,
+        stdout_limit: int,
+        stderr_limit: int,
+        oom_limit_bytes: int | None = None,
+        pids_limit: int | None = None,
+        not_found_fix: str | None = None,
+    ) -> None:
+        _set(self, "plugin_ref", plugin_ref)
+        _set(self, "stdout", stdout)
+        _set(self, "termination", termination)
+        _set(self, "exit_code", exit_code)
+        _set(self, "signal", signal)
+        _set(self, "stderr_tail", stderr_tail)
+        _set(self, "timeout_s", timeout_s)
+        _set(self, "killed", killed)
+        _set(self, "stdout_limit", stdout_limit)
+        _set(self, "stderr_limit", stderr_limit)
+        _set(self, "oom_limit_bytes", oom_limit_bytes)
+        _set(self, "pids_limit", pids_limit)
+        _set(self, "not_found_fix", not_found_fix)
 
 
 def format_bytes(count: int) -> str:

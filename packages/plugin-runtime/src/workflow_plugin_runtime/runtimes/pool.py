@@ -33,7 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import Problem, Severity
@@ -177,7 +177,7 @@ class WarmPool:
         worker, queued_s = self._acquire(workers, invocation)
         if worker is None:
             result = self._runtimes.get(invocation.kind).invoke(invocation, on_log=on_log)
-            return replace(result, metrics=replace(result.metrics, queued_s=queued_s)) if queued_s else result
+            return result.replace(metrics=result.metrics.replace(queued_s=queued_s)) if queued_s else result
         try:
             # A new worker's start is this call's own cost, as a cold call's process start is; waiting is not.
             result, healthy = call_worker(

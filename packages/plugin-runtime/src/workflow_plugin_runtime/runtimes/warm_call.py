@@ -79,7 +79,7 @@ def call_worker(
     if failure is not None and failure.kind in _MAY_BE_REFUSED and worker.pids_exhausted():
         # Told as a one-shot call is; and a worker that answers a refused fork with an error and lives
         # on still holds what it forked, so it goes (CRASHED is not healthy).
-        response, failure = classify(replace(ending, pids_limit=invocation.limits.pids))
+        response, failure = classify(ending.replace(pids_limit=invocation.limits.pids))
     answered_id = None if response is None else response.get("id")
     if response is not None and answered_id != worker.calls:
         response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, stderr_tail)

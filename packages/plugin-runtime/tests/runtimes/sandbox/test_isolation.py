@@ -202,7 +202,7 @@ def test_the_sandbox_gives_the_plugin_no_descriptor_a_process_would_not_have(
 ) -> None:
     """bwrap's info, release and seccomp descriptors are all closed before the plugin starts."""
     bare = ProcessRuntime().invoke(
-        Invocation(**{**_fields(intruder("inspect")), "kind": RuntimeKind.PROCESS})  # the same call, unsandboxed
+        intruder("inspect").replace(kind=RuntimeKind.PROCESS)  # the same call, unsandboxed
     )
     inside = outputs_of(sandbox, intruder("inspect"))
 
@@ -237,7 +237,3 @@ def test_a_program_the_sandbox_does_not_have_is_reported_with_why(
     assert result.failure is not None and result.failure.kind is FailureKind.RUNTIME_UNAVAILABLE, result.failure
     assert f"could not start: {missing} was not found (exit code 127)" in result.failure.message
     assert "the sandbox shows plugins only /usr" in result.failure.message
-
-
-def _fields(invocation: Invocation) -> dict:
-    return {name: getattr(invocation, name) for name in Invocation.__dataclass_fields__}

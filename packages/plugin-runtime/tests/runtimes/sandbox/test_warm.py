@@ -8,7 +8,6 @@ error, recycle, idle, close, an interrupted call.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import time
@@ -326,7 +325,7 @@ def test_two_different_grants_never_share_a_worker(pool: WarmPool, intruder: Mak
     ]
 
     first = pool.invoke(base)
-    served = [pool.invoke(dataclasses.replace(base, **grant)) for grant in grants]
+    served = [pool.invoke(base.replace(**grant)) for grant in grants]
     again = pool.invoke(base)
 
     assert all(result.ok for result in (first, *served, again)), [r.failure for r in (first, *served, again)]

@@ -158,7 +158,7 @@ class DaskExecutor:
             if resource is None:
                 return failed_outcome(FailureKind.RUNTIME_UNAVAILABLE, self._no_resource_message())
             resources = {resource.value: 1}
-            policy = replace(policy, backend=resource)  # the backend the worker was chosen for, never its own auto
+            policy = policy.replace(backend=resource)  # the backend the worker was chosen for, never its own auto
         token = f"workflow-attempt-{uuid.uuid4().hex}"
         attempt = RemoteAttempt(
             task=task,
@@ -320,7 +320,7 @@ def _masked(ended: TaskOutcome, masker: Masker) -> TaskOutcome:
         )
     outputs = None if outcome.outputs is None else masker.mask_data(outcome.outputs)
     logs = tuple(masker.mask_data(dict(record)) for record in outcome.logs)
-    return replace(ended, outcome=replace(outcome, outputs=outputs, failure=failure, logs=logs))
+    return ended.replace(outcome=outcome.replace(outputs=outputs, failure=failure, logs=logs))
 
 
 _START_WORKER = "start workers with `dask worker ADDRESS` on machines holding the workflow's plugins"

@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -219,8 +219,8 @@ def _run(
 
 def _portable(outcome: ActionOutcome, address: str) -> ActionOutcome:
     """The outcome as it can travel: without the prepared call (runtimes, locks), with the worker in its metrics."""
-    metrics = None if outcome.metrics is None else replace(outcome.metrics, worker=address)
-    return replace(outcome, metrics=metrics, call=None)
+    metrics = None if outcome.metrics is None else outcome.metrics.replace(worker=address)
+    return outcome.replace(metrics=metrics, call=None)
 
 
 @contextlib.contextmanager
