@@ -8,7 +8,7 @@ for, which a busy machine inflates far less than wall time):
 
     python -c pass                                   the floor
     python -c "import typer"                         what Typer alone costs
-    python -c "import workflow_plugin_sdk"           the plugin interpreter's start (its own floor)
+    python -c "from workflow_plugin_sdk import ..."  the plugin interpreter's start (its own floor)
     python -c "import workflow_cli.app"              Typer and the commands' definitions
     python -c VALIDATE_RUNTIME FLOW DIR              the runtime's share of validate: its imports and work (see below)
     workflow --help                                  answered without Typer (a console script as pip writes it)
@@ -170,7 +170,11 @@ def _commands(root: Path, plugins: Path) -> dict[str, list[str]]:
     return {
         "python -c pass": [python, "-c", "pass"],
         'python -c "import typer"': [python, "-c", "import typer"],
-        'python -c "import workflow_plugin_sdk"': [python, "-c", "import workflow_plugin_sdk"],
+        'python -c "from workflow_plugin_sdk import ..."': [
+            python,
+            "-c",
+            "from workflow_plugin_sdk import define_action, run",
+        ],
         'python -c "import workflow_cli.app"': [python, "-c", "import workflow_cli.app"],
         "python -c VALIDATE_RUNTIME": [python, "-c", VALIDATE_RUNTIME, str(one), str(plugins)],
         "workflow --help": [*workflow, "--help"],
