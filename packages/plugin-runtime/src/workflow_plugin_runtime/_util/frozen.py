@@ -62,7 +62,11 @@ class FrozenRecord:
         keyword_only: bool = False,
         **kwargs: Any,
     ) -> None:
-        """``uncompared``: fields left out of equality, hashing and ordering (``field(compare=False)``)."""
+        """``uncompared``: fields left out of equality, hashing and ordering (``field(compare=False)``).
+
+        ``unshown``: fields left out of the repr (``field(repr=False)``); ``keyword_only``: the class's
+        constructor takes keywords only (``kw_only=True``), so unpickling passes the fields by name.
+        """
         super().__init_subclass__(**kwargs)
         if keyword_only:
             type.__setattr__(cls, "_keyword_only", True)
