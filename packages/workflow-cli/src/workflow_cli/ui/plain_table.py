@@ -1,0 +1,99 @@
+"""A Rich table as plain text, written without Rich where that is provably what Rich would print.
+
+Rich lays a table out by measuring and wrapping every cell (for 500 rows
+about 380 ms), after importing itself (another 30 to 45 ms), for output
+that is usually piped into a file, ``grep`` or ``less``. Piped (not a
+terminal), our tables are printed at their natural width
+(:func:`.console.print_unfolded`) and without styles, so when every cell is
+printable ASCII, a cell's width is its length and the table is only the
+cells padded to their column's width between the box's lines:
+:func:`table_text` writes that text itself. It declines (None) whatever it
+cannot be sure of: a character that is not printable ASCII (whose width
+depends on Rich's Unicode tables), a table wider than a piped table may
+grow. A terminal, colour, and a stream that cannot encode the box are left
+to Rich by the callers (:func:`.console.make_screen`). The tests compare
+both renderers on hostile rows for each box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["HEAVY_HEAD", "SIMPLE_HEAD", "TableBox", "is_plain_ascii", "table_text"]
+
+_WIDEST = 10_000
+"""The widest table written here: :func:`.console.print_unfolded` caps a piped table there (and folds it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableBox:
+    """The lines of one of Rich's boxes, as ``rich.box`` spells them: each left, fill, divider, right.
+
+    ``edge``: the table shows its outer edge and pads its outer cells
+    (Rich's ``show_edge`` and ``pad_edge``, which our tables set alike).
+    """
+
+    top: str
+    header: str
+    head_rule: str
+    row: str
+    bottom: str
+    edge: bool
+
+
+HEAVY_HEAD = TableBox(top="┏━┳┓", header="┃ ┃┃", head_rule="┡━╇┩", row="│ ││", bottom="└─┴┘", edge=True)
+"""``rich.box.HEAVY_HEAD``, Rich's default: the run summary's."""
+SIMPLE_HEAD = TableBox(top="    ", header="    ", head_rule=" ── ", row="    ", bottom="    ", edge=False)
+"""``rich.box.SIMPLE_HEAD`` without its edge: the plugin list's."""
+
+
+def table_text(rows: Sequence[Sequence[str]], *, box: TableBox, title: str | None = None) -> str | None:
+    """What Rich prints for a table of ``rows`` (the header first) on a piped console, or None if not certain.
+
+    Each cell left-justified to its column's widest cell, trailing spaces
+    kept, padded with a space on either side (not at the outer edges of a
+    table without ``edge``), the columns joined by the box's divider; the
+    header ruled off; a title above, as it is (Rich neither pads nor folds
+    it on a soft-wrapping console). The cells and the title are shown text
+    already (controls neutralised).
+    """
+    if not all(is_plain_ascii("".join(row)) for row in rows) or (title is not None and not is_plain_ascii(title)):
+        return None
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    pads = [2] * len(widths)  # a space either side of each cell
+    if not box.edge:
+        pads[0] -= 1
+        pads[-1] -= 1
+    spans = [width + pad for width, pad in zip(widths, pads, strict=True)]
+    edges = 2 if box.edge else 0
+    if sum(spans) + len(spans) - 1 + edges > _WIDEST:
+        return None
+    outer = " " if box.edge else ""
+
+    def line(chars: str, cells: Sequence[str]) -> str:
+        left, _, divider, right = tuple(chars)
+        inner = f"{outer}{f' {divider} '.join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))}"
+        return f"{left}{inner}{outer}{right}" if box.edge else inner
+
+    def rule(chars: str) -> str:
+        left, fill, cross, right = tuple(chars)
+        inner = cross.join(fill * span for span in spans)
+        return f"{left}{inner}{right}" if box.edge else inner
+
+    lines = [] if title is None else [title]
+    if box.edge:
+        lines.append(rule(box.top))
+    lines += [line(box.header, rows[0]), rule(box.head_rule)]
+    lines += [line(box.row, row) for row in rows[1:]]
+    if box.edge:
+        lines.append(rule(box.bottom))
+    return "\n".join(lines) + "\n"
+
+
+def is_plain_ascii(text: str) -> bool:
+    """Printable ASCII only: one cell per character, and nothing ``neutralise_controls`` would change."""
+    return text.isascii() and text.isprintable()
