@@ -9,8 +9,8 @@ printable ASCII, a cell's width is its length and the table is only the
 cells padded to their column's width between the box's lines:
 :func:`table_text` writes that text itself. It declines (None) whatever it
 cannot be sure of: a character that is not printable ASCII (whose width
-depends on Rich's Unicode tables), a table wider than a piped table may
-grow. A terminal, colour, and a stream that cannot encode the box are left
+depends on Rich's Unicode tables), a column empty even in its header, a
+table wider than a piped table may grow. A terminal, colour, and a stream that cannot encode the box are left
 to Rich by the callers (:func:`.console.make_screen`). The tests compare
 both renderers on hostile rows for each box.
 """
@@ -70,8 +70,8 @@ def table_text(rows: Sequence[Sequence[str]], *, box: TableBox, title: str | Non
         pads[-1] -= 1
     spans = [width + pad for width, pad in zip(widths, pads, strict=True)]
     edges = 2 if box.edge else 0
-    if sum(spans) + len(spans) - 1 + edges > _WIDEST:
-        return None
+    if 0 in widths or sum(spans) + len(spans) - 1 + edges > _WIDEST:
+        return None  # Rich gives an empty column a width of its own
     outer = " " if box.edge else ""
 
     def line(chars: str, cells: Sequence[str]) -> str:
@@ -84,7 +84,7 @@ def table_text(rows: Sequence[Sequence[str]], *, box: TableBox, title: str | Non
         inner = cross.join(fill * span for span in spans)
         return f"{left}{inner}{right}" if box.edge else inner
 
-    lines = [] if title is None else [title]
+    lines = [title] if title else []  # as Rich, which shows no empty title
     if box.edge:
         lines.append(rule(box.top))
     lines += [line(box.header, rows[0]), rule(box.head_rule)]

@@ -1,0 +1,95 @@
+"""ui/plain_table.py: a table written as plain text is byte for byte what Rich prints, for each box, or declined."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich import box as rich_box
+from rich.table import Table
+from rich.text import Text
+
+from workflow_cli.ui.console import make_console, print_unfolded
+from workflow_cli.ui.plain_table import HEAVY_HEAD, SIMPLE_HEAD, TableBox, table_text
+from workflow_plugin_runtime import neutralise_controls
+
+ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+HOSTILE = st.one_of(
+    ASCII,
+    st.sampled_from(
+        ["[bold]", "[/x]", "\x1b", "\x07", "\x7f", "\x9b", "\u202e", "\t", "\n", "\r", "\u2028", "\xa0", "[b]x[/b]"]
+    ),
+    st.sampled_from(["界", "é", "e\u0301", "\u200d", "\U0001f600", "\ufe0f", "\u3000"]),  # wide, combining, joiners
+    st.characters(),
+)
+BOXES = {"heavy head (run summary)": (HEAVY_HEAD, rich_box.HEAVY_HEAD), "simple head": (SIMPLE_HEAD, rich_box.SIMPLE_HEAD)}
+
+
+def rich_table_output(rows: list[list[str]], *, box: TableBox, title: str | None) -> str:
+    """What Rich prints for the table, as our commands make it, on a stdout that is not a terminal."""
+    rich_style = next(theirs for ours, theirs in BOXES.values() if ours is box)
+    table = Table(
+        title=None if title is None else Text(title, style="table.title"),
+        title_justify="left",
+        box=rich_style,
+        show_edge=box.edge,
+        pad_edge=box.edge,
+        header_style="bold",
+    )
+    for header in rows[0]:
+        table.add_column(header, overflow="fold")
+    for row in rows[1:]:
+        table.add_row(*(Text(cell, style="dim") for cell in row))
+    with redirect_stdout(io.StringIO()) as out:
+        print_unfolded(make_console(), table)
+    return out.getvalue()
+
+
+@st.composite
+def tables(draw: st.DrawFn, pieces: st.SearchStrategy[str]) -> tuple[list[list[str]], str | None]:
+    text = st.lists(pieces, max_size=10).map("".join).map(neutralise_controls)  # cells are shown text
+    header = st.lists(pieces, min_size=1, max_size=10).map("".join).map(neutralise_controls)  # ours have words
+    headers = draw(st.lists(header, min_size=1, max_size=5))
+    rows = draw(st.lists(st.lists(text, min_size=len(headers), max_size=len(headers)), max_size=6))
+    return [headers, *rows], draw(st.one_of(st.none(), text))
+
+
+@pytest.mark.parametrize("box", [ours for ours, _ in BOXES.values()], ids=list(BOXES))
+@settings(max_examples=150, deadline=None)
+@given(table=tables(HOSTILE))
+def test_hostile_cells_are_printed_as_rich_prints_them_or_declined(box, table):
+    rows, title = table
+
+    text = table_text(rows, box=box, title=title)
+
+    if text is not None:
+        assert text == rich_table_output(rows, box=box, title=title)
+
+
+@pytest.mark.parametrize("box", [ours for ours, _ in BOXES.values()], ids=list(BOXES))
+@settings(max_examples=100, deadline=None)
+@given(table=tables(st.one_of(ASCII, st.sampled_from(["\x1b", "\x00", "\x9b", "\u202e", "[b]", "[/x]"]))))
+def test_printable_ascii_and_neutralised_controls_are_written_plainly_and_match_rich(box, table):
+    rows, title = table
+
+    text = table_text(rows, box=box, title=title)
+
+    assert text is not None
+    assert text == rich_table_output(rows, box=box, title=title)
+
+
+@pytest.mark.parametrize("box", [ours for ours, _ in BOXES.values()], ids=list(BOXES))
+def test_a_cell_rich_measures_by_its_unicode_tables_or_expands_is_left_to_rich(box):
+    for cell in ("界", "e\u0301", "a\tb", "two\nlines", "\u200d"):
+        assert table_text([["head"], [cell]], box=box) is None
+    assert table_text([["head"], ["x"]], box=box, title="wide 界") is None
+    assert table_text([["head", ""], ["x", ""]], box=box) is None  # Rich gives an empty column a width
+
+
+def test_a_table_wider_than_a_piped_table_may_grow_is_left_to_rich():
+    assert table_text([["a", "b"], ["x" * 9_993, "y"]], box=HEAVY_HEAD) is None  # 10,001 wide
+    narrow = [["a", "b"], ["x" * 9_992, "y"]]  # 10,000 wide: the widest Rich leaves unfolded
+    assert table_text(narrow, box=HEAVY_HEAD) == rich_table_output(narrow, box=HEAVY_HEAD, title=None)
