@@ -145,7 +145,7 @@ def test_the_summary_puts_failures_first_and_shows_outputs(tmp_path: Path):
 
 
 def printed_piped_and_by_rich(show) -> tuple[str, str, bool]:
-    """What ``show(screen)`` writes on a piped stdout through :func:`make_screen`, what it writes through Rich's console.
+    """What ``show(screen)`` writes on a piped stdout through :func:`make_screen`, and through Rich's console.
 
     The third value: whether the piped screen went without Rich (it made no console of its own).
     """
@@ -197,7 +197,9 @@ def test_the_piped_summary_is_what_rich_prints(summary_workflow, task_ids, messa
         None if run_failure is None else Failure(FailureKind.TEMPLATE, run_failure),
     )
 
-    piped, by_rich, _ = printed_piped_and_by_rich(lambda screen: print_run_summary(screen, result, record_path=record_path))
+    piped, by_rich, _ = printed_piped_and_by_rich(
+        lambda screen: print_run_summary(screen, result, record_path=record_path)
+    )
 
     assert piped == by_rich
 

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["HEAVY_HEAD", "SIMPLE_HEAD", "TableBox", "is_plain_ascii", "table_text"]
+    from rich.table import Table
+
+__all__ = ["HEAVY_HEAD", "SIMPLE_HEAD", "TableBox", "is_plain_ascii", "rich_table", "table_text"]
 
 _WIDEST = 10_000
 """The widest table written here: :func:`.console.print_unfolded` caps a piped table there (and folds it)."""
@@ -31,12 +33,13 @@ _WIDEST = 10_000
 
 @dataclass(frozen=True, slots=True)
 class TableBox:
-    """The lines of one of Rich's boxes, as ``rich.box`` spells them: each left, fill, divider, right.
+    """The lines of one of Rich's boxes (``rich_name`` in ``rich.box``), as it spells them: left, fill, divider, right.
 
     ``edge``: the table shows its outer edge and pads its outer cells
     (Rich's ``show_edge`` and ``pad_edge``, which our tables set alike).
     """
 
+    rich_name: str
     top: str
     header: str
     head_rule: str
@@ -45,10 +48,31 @@ class TableBox:
     edge: bool
 
 
-HEAVY_HEAD = TableBox(top="┏━┳┓", header="┃ ┃┃", head_rule="┡━╇┩", row="│ ││", bottom="└─┴┘", edge=True)
+HEAVY_HEAD = TableBox(
+    rich_name="HEAVY_HEAD", top="┏━┳┓", header="┃ ┃┃", head_rule="┡━╇┩", row="│ ││", bottom="└─┴┘", edge=True
+)
 """``rich.box.HEAVY_HEAD``, Rich's default: the run summary's."""
-SIMPLE_HEAD = TableBox(top="    ", header="    ", head_rule=" ── ", row="    ", bottom="    ", edge=False)
+SIMPLE_HEAD = TableBox(
+    rich_name="SIMPLE_HEAD", top="    ", header="    ", head_rule=" ── ", row="    ", bottom="    ", edge=False
+)
 """``rich.box.SIMPLE_HEAD`` without its edge: the plugin list's."""
+
+
+def rich_table(box: TableBox, *, title: str | None = None, header_style: str = "table.header") -> Table:
+    """The Rich table (no columns yet) whose text :func:`table_text` writes for the same box and title."""
+    from rich import box as rich_box
+    from rich.table import Table
+    from rich.text import Text
+
+    return Table(
+        title=None if title is None else Text(title, style="table.title"),
+        title_justify="left",
+        box=getattr(rich_box, box.rich_name),
+        show_edge=box.edge,
+        pad_edge=box.edge,
+        header_style=header_style,
+        expand=False,
+    )
 
 
 def table_text(rows: Sequence[Sequence[str]], *, box: TableBox, title: str | None = None) -> str | None:

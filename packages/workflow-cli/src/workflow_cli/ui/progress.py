@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from workflow_plugin_runtime import TaskStatus, neutralise_controls
 
 from .console import PipedConsole, plain, print_parts, print_unfolded, rich_console, write_plainly
-from .plain_table import HEAVY_HEAD, table_text
+from .plain_table import HEAVY_HEAD, rich_table, table_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -220,10 +220,9 @@ def print_run_summary(console: Screen, result: RunResult, *, record_path: str | 
 
 
 def _print_summary_table(console: Console, title: str, rows: Sequence[tuple[str, ...]]) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title, style="table.title"), title_justify="left", expand=False)
+    table = rich_table(HEAVY_HEAD, title=title)
     for column in _SUMMARY_HEADERS:
         table.add_column(column, overflow="fold")
     for row in rows:
