@@ -13,15 +13,8 @@ from workflow_cli.ui.console import make_console, print_unfolded
 from workflow_cli.ui.plain_table import HEAVY_HEAD, SIMPLE_HEAD, TableBox, rich_table, table_text
 from workflow_plugin_runtime import neutralise_controls
 
-ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
-HOSTILE = st.one_of(
-    ASCII,
-    st.sampled_from(
-        ["[bold]", "[/x]", "\x1b", "\x07", "\x7f", "\x9b", "\u202e", "\t", "\n", "\r", "\u2028", "\xa0", "[b]x[/b]"]
-    ),
-    st.sampled_from(["界", "é", "e\u0301", "\u200d", "\U0001f600", "\ufe0f", "\u3000"]),  # wide, combining, joiners
-    st.characters(),
-)
+from .conftest import HOSTILE_CHARACTERS, PRINTABLE_ASCII
+
 BOXES = {"heavy head (run summary)": HEAVY_HEAD, "simple head (plugin list)": SIMPLE_HEAD}
 
 
@@ -48,7 +41,7 @@ def tables(draw: st.DrawFn, pieces: st.SearchStrategy[str]) -> tuple[list[list[s
 
 @pytest.mark.parametrize("box", list(BOXES.values()), ids=list(BOXES))
 @settings(max_examples=150, deadline=None)
-@given(table=tables(HOSTILE))
+@given(table=tables(HOSTILE_CHARACTERS))
 def test_hostile_cells_are_printed_as_rich_prints_them_or_declined(box, table):
     rows, title = table
 
@@ -60,7 +53,7 @@ def test_hostile_cells_are_printed_as_rich_prints_them_or_declined(box, table):
 
 @pytest.mark.parametrize("box", list(BOXES.values()), ids=list(BOXES))
 @settings(max_examples=100, deadline=None)
-@given(table=tables(st.one_of(ASCII, st.sampled_from(["\x1b", "\x00", "\x9b", "\u202e", "[b]", "[/x]"]))))
+@given(table=tables(st.one_of(PRINTABLE_ASCII, st.sampled_from(["\x1b", "\x00", "\x9b", "\u202e", "[b]", "[/x]"]))))
 def test_printable_ascii_and_neutralised_controls_are_written_plainly_and_match_rich(box, table):
     rows, title = table
 

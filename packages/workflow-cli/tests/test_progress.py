@@ -29,12 +29,9 @@ from workflow_plugin_runtime import (
     load_workflow,
 )
 
-HOSTILE = st.one_of(
-    st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-    st.sampled_from(["[bold]", "[/x]", "\x1b", "\x9b", "\u202e", "\t", "\n", "\r", "\xa0", "界", "e\u0301", "\u200d"]),
-    st.characters(),
-)
-HOSTILE_TEXT = st.lists(HOSTILE, max_size=12).map("".join)
+from .conftest import HOSTILE_CHARACTERS
+
+HOSTILE_TEXT = st.lists(HOSTILE_CHARACTERS, max_size=12).map("".join)
 
 
 def console_and_buffer() -> tuple[object, io.StringIO]:
