@@ -17,8 +17,7 @@ both renderers on hostile rows for each box.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,12 +30,13 @@ _WIDEST = 10_000
 """The widest table written here: :func:`.console.print_unfolded` caps a piped table there (and folds it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TableBox:
+class TableBox(NamedTuple):
     """The lines of one of Rich's boxes (``rich_name`` in ``rich.box``), as it spells them: left, fill, divider, right.
 
     ``edge``: the table shows its outer edge and pads its outer cells
     (Rich's ``show_edge`` and ``pad_edge``, which our tables set alike).
+    A named tuple, not a dataclass: making the class costs a tenth (0.15
+    against 1 ms), on the path of a piped ``plugin list`` and ``run``.
     """
 
     rich_name: str
