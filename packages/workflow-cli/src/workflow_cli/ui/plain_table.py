@@ -99,14 +99,12 @@ def table_text(rows: Sequence[Sequence[str]], *, box: TableBox, title: str | Non
     outer = " " if box.edge else ""
 
     def line(chars: str, cells: Sequence[str]) -> str:
-        left, _, divider, right = tuple(chars)
-        inner = f"{outer}{f' {divider} '.join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))}"
-        return f"{left}{inner}{outer}{right}" if box.edge else inner
+        left, _, divider, right = tuple(chars) if box.edge else ("", "", chars[2], "")
+        return f"{left}{outer}{f' {divider} '.join(map(str.ljust, cells, widths))}{outer}{right}"
 
     def rule(chars: str) -> str:
-        left, fill, cross, right = tuple(chars)
-        inner = cross.join(fill * span for span in spans)
-        return f"{left}{inner}{right}" if box.edge else inner
+        left, fill, cross, right = tuple(chars) if box.edge else ("", chars[1], chars[2], "")
+        return f"{left}{cross.join(fill * span for span in spans)}{right}"
 
     lines = [title] if title else []  # as Rich, which shows no empty title
     if box.edge:
