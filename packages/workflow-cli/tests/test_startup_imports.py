@@ -67,8 +67,8 @@ def test_validate_of_a_trusted_workflow_renders_nothing_with_rich(run_profiled, 
     assert heavy(imported(done)) == set()
 
 
-def test_a_warning_is_still_printed_with_rich(run_profiled, tmp_path):
-    """The other side of the budget: a command with something to show imports Rich and shows it."""
+def test_a_piped_warning_is_printed_without_rich(run_profiled, tmp_path):
+    """A command with something to show shows it; piped, as the plain text Rich would write (tests/test_progress.py)."""
     flow = tmp_path / "warned-flow.yaml"
     flow.write_text(
         "name: warned\nsecurity: restricted\npermissions: {network: true}\n"
@@ -78,9 +78,9 @@ def test_a_warning_is_still_printed_with_rich(run_profiled, tmp_path):
     done = run_profiled("validate", str(flow), "-p", str(PLUGINS), "--json")
 
     assert done.returncode == 0, done.stderr
-    assert "warning:" in done.stderr
-    assert "rich" in heavy(imported(done))
-    assert "pydantic" not in heavy(imported(done))
+    assert re.search(r"^warning: .*network", done.stderr, re.MULTILINE), done.stderr
+    # A restricted workflow's backend probe imports the runtimes and the Docker SDK; nothing renders with Rich.
+    assert heavy(imported(done)) & {"rich", "typer", "click", "pydantic"} == set()
 
 
 @pytest.mark.parametrize("json_output", [False, True], ids=["table", "json"])

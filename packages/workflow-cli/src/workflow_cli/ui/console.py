@@ -193,9 +193,9 @@ def print_problem(console: Screen, problem: Problem) -> None:
 
 
 def print_problems(problems: Sequence[Problem]) -> None:
-    """Each problem on stderr; the console (and Rich) is made only when there is one."""
+    """Each problem on stderr; the console is made only when there is one (and Rich only where it must render)."""
     if problems:
-        console = make_console(stderr=True)
+        console = make_screen(stderr=True)
         for problem in problems:
             print_problem(console, problem)
 
