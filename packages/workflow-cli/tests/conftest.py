@@ -17,12 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 RunWorkflow = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 INTRUDER = Path(__file__).parent / "fixtures" / "restricted" / "intruder"
 TIMING = Path(__file__).parent / "fixtures" / "restricted" / "timing"
+PRINTABLE_ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+HOSTILE_CHARACTERS = st.one_of(
+    PRINTABLE_ASCII,
+    st.sampled_from(
+        ["[bold]", "[/x]", "\x1b", "\x07", "\x7f", "\x9b", "\u202e", "\t", "\n", "\r", "\u2028", "\xa0", "[b]x[/b]"]
+    ),
+    st.sampled_from(["界", "é", "e\u0301", "\u200d", "\U0001f600", "\ufe0f", "\u3000"]),  # wide, combining, joiners
+    st.characters(),
+)
+"""Text from outside at its worst, a piece at a time: markup, controls, bidi, wide and combining characters."""
 
 
 def cli_environment(home: Path, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:

@@ -17,16 +17,10 @@ from workflow_cli.ui.console import make_console
 from workflow_cli.ui.plugin_list_text import display_path, plugin_list_text, show_plugin_list
 from workflow_cli.ui.render import print_plugin_list
 
+from .conftest import HOSTILE_CHARACTERS, PRINTABLE_ASCII
+
 FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
-ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
-HOSTILE = st.one_of(
-    ASCII,
-    st.sampled_from(
-        ["[bold]", "[/x]", "\x1b", "\x07", "\x7f", "\x9b", "\u202e", "\t", "\n", "\r", "\u2028", "\xa0", "[b]x[/b]"]
-    ),
-    st.sampled_from(["界", "é", "e\u0301", "\u200d", "\U0001f600", "\ufe0f", "\u3000"]),  # wide, combining, joiners
-    st.characters(),
-)
+CONTROLS = st.sampled_from(["\x1b", "\x00", "\x7f", "\x9b", "\u202e", "\u2066"])
 
 
 def rich_output(entries: list[Any]) -> str:
@@ -60,7 +54,7 @@ def listings(draw: st.DrawFn, pieces: st.SearchStrategy[str]) -> list[Any]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(entries=listings(HOSTILE))
+@given(entries=listings(HOSTILE_CHARACTERS))
 def test_hostile_rows_are_printed_as_rich_prints_them_or_declined(entries):
     text = plugin_list_text(entries)
 
@@ -69,7 +63,7 @@ def test_hostile_rows_are_printed_as_rich_prints_them_or_declined(entries):
 
 
 @settings(max_examples=150, deadline=None)
-@given(entries=listings(st.one_of(ASCII, st.sampled_from(["\x1b", "\x00", "\x7f", "\x9b", "\u202e", "\u2066"]))))
+@given(entries=listings(st.one_of(PRINTABLE_ASCII, CONTROLS)))
 def test_ascii_rows_and_neutralised_controls_take_the_plain_path_and_match_rich(entries):
     text = plugin_list_text(entries)
 

@@ -6,21 +6,32 @@ import io
 import os
 import select
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
-from workflow_cli.ui.console import make_console
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflow_cli.ui.console import PipedConsole, make_console, make_screen, print_problem
 from workflow_cli.ui.progress import RunProgress, print_run_summary
 from workflow_plugin_runtime import (
     Failure,
     FailureKind,
     Metrics,
+    Problem,
     RunResult,
     RunStatus,
     RuntimeKind,
+    Severity,
     TaskResult,
     TaskStatus,
     load_workflow,
 )
+
+from .conftest import HOSTILE_CHARACTERS
+
+HOSTILE_TEXT = st.lists(HOSTILE_CHARACTERS, max_size=12).map("".join)
 
 
 def console_and_buffer() -> tuple[object, io.StringIO]:
@@ -128,3 +139,92 @@ def test_the_summary_puts_failures_first_and_shows_outputs(tmp_path: Path):
     assert text.splitlines()[0].rstrip() == "demo: failed"
     assert "  count: 3" in text
     assert text.rstrip().endswith("run record: /runs/r1.json")
+
+
+def printed_piped_and_by_rich(show) -> tuple[str, str, bool]:
+    """What ``show(screen)`` writes on a piped stdout through :func:`make_screen`, and through Rich's console.
+
+    The third value: whether the piped screen went without Rich (it made no console of its own).
+    """
+    with redirect_stdout(io.StringIO()) as piped:
+        screen = make_screen()
+        assert isinstance(screen, PipedConsole)
+        show(screen)
+    with redirect_stdout(io.StringIO()) as by_rich:
+        show(make_console())  # the console make_screen gave before: Rich renders everything
+    return piped.getvalue(), by_rich.getvalue(), screen._console is None
+
+
+@pytest.fixture(scope="module")
+def summary_workflow(tmp_path_factory):
+    path = tmp_path_factory.mktemp("summary") / "flow.yaml"
+    path.write_text("name: summary-demo\ntasks:\n  fetch: {uses: a/b.c}\n", encoding="utf-8")
+    return load_workflow(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    task_ids=st.lists(HOSTILE_TEXT.filter(bool), min_size=1, max_size=4, unique=True),
+    message=HOSTILE_TEXT,
+    output=HOSTILE_TEXT,
+    run_failure=st.one_of(st.none(), HOSTILE_TEXT),
+    record_path=st.one_of(st.none(), HOSTILE_TEXT),
+)
+def test_the_piped_summary_is_what_rich_prints(summary_workflow, task_ids, message, output, run_failure, record_path):
+    """Table, run-level error, outputs and record path: plain text where it can be, Rich's bytes either way."""
+    tasks = {
+        task_id: TaskResult(
+            task_id,
+            TaskStatus.FAILED if index % 2 else TaskStatus.SUCCEEDED,
+            failure=Failure(FailureKind.ACTION, message) if index % 2 else None,
+            metrics=Metrics(0.004 * index, RuntimeKind.PROCESS, 0, warm=index == 2),
+            attempts=index + 1,
+        )
+        for index, task_id in enumerate(task_ids)
+    }
+    now = time.time()
+    result = RunResult(
+        "r1",
+        summary_workflow,
+        RunStatus.FAILED,
+        {"out": output, "n": [1, output]},
+        tasks,
+        now,
+        now + 1,
+        None if run_failure is None else Failure(FailureKind.TEMPLATE, run_failure),
+    )
+
+    piped, by_rich, _ = printed_piped_and_by_rich(
+        lambda screen: print_run_summary(screen, result, record_path=record_path)
+    )
+
+    assert piped == by_rich
+
+
+def test_a_plain_summary_and_its_lines_are_written_without_rich(summary_workflow):
+    now = time.time()
+    tasks = {task.task_id: task for task in results()}
+    result = RunResult("r1", summary_workflow, RunStatus.FAILED, {"count": 3}, tasks, now, now + 2, None)
+
+    piped, by_rich, without_rich = printed_piped_and_by_rich(
+        lambda screen: print_run_summary(screen, result, record_path="/runs/r1.json")
+    )
+
+    assert piped == by_rich
+    assert without_rich
+    assert piped.splitlines()[:3] == [
+        "summary-demo: failed",
+        "┏━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┓",
+        "┃ task    ┃ status  ┃ duration ┃ runtime        ┃ details                         ┃",
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=HOSTILE_TEXT, hint=st.one_of(st.none(), HOSTILE_TEXT), warning=st.booleans())
+def test_a_piped_problem_is_what_rich_prints(message, hint, warning):
+    problem = Problem(message, hint=hint, severity=Severity.WARNING if warning else Severity.ERROR)
+
+    piped, by_rich, without_rich = printed_piped_and_by_rich(lambda screen: print_problem(screen, problem))
+
+    assert piped == by_rich
+    assert without_rich is ("\t" not in str(problem))  # only a tab, which Rich expands, needs Rich

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         Workflow,
     )
 
-    from ..ui.console import Console
+    from ..ui.console import Screen
     from .workflow_common import LoadedWorkflow
 
 __all__ = ["run"]
@@ -53,7 +53,7 @@ def run(
     """Check ``file``, run it with live progress, write its record; exit 0 succeeded, 1 failed or cancelled."""
     from workflow_plugin_runtime import ExecutorKind, restricted_backend
 
-    from ..ui.console import make_console, print_problem
+    from ..ui.console import make_screen, print_problem
 
     chosen_backend = None
     if backend is not None:
@@ -61,7 +61,7 @@ def run(
             chosen_backend = restricted_backend(backend)
         except ValueError as exc:
             raise BadOptionValue("--backend", str(exc)) from None
-    errors = make_console(stderr=True)
+    errors = make_screen(stderr=True)
     loaded = load_and_check(
         file, plugins_paths=plugins_path, var_options=var, vars_file=vars_file, secrets_file=secrets_file
     )
@@ -78,7 +78,7 @@ def run(
     for warning in backend_warnings:
         print_problem(errors, warning)
     lock = check_against_lock(loaded, runtime=used_backend, enforce=not no_lock)
-    progress_console = errors if json_output else make_console()
+    progress_console = errors if json_output else make_screen()
     code = _execute(
         loaded,
         progress_console=progress_console,
@@ -120,8 +120,8 @@ def _executor_settings(configured: ExecutorSettings, *, kind: str | None, addres
 def _execute(
     loaded: LoadedWorkflow,
     *,
-    progress_console: Console,
-    errors: Console,
+    progress_console: Screen,
+    errors: Screen,
     concurrency: int,
     pool: bool,
     backend: RuntimeKind | None,
@@ -243,7 +243,7 @@ def _task_executor(
 
 
 @contextmanager
-def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[None]:
+def _cancel_on_signals(cancel: threading.Event, console: Screen) -> Iterator[None]:
     """SIGINT and SIGTERM cancel the run (running plugins are killed) instead of killing us mid-way."""
 
     def stop(signum: int, _frame: object) -> None:

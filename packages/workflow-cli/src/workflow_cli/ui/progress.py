@@ -7,7 +7,9 @@ cost per event is constant, so a 10,000-task run is not slowed by its own
 display. Everything shown is already masked by the runtime; the view never
 sees a secret. Task ids, messages, log lines, names and outputs are shown
 with their control characters neutralised (:func:`~workflow_cli.ui.console.plain`
-for Rich's text), never as markup.
+for Rich's text), never as markup. Rich is imported only where it draws: a
+run whose output is piped (:class:`.console.PipedConsole`) writes its lines
+and its summary table as plain text (:mod:`.plain_table`) and never loads it.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
 from workflow_plugin_runtime import TaskStatus, neutralise_controls
 
-from .console import plain, print_unfolded
+from .console import PipedConsole, plain, print_parts, print_unfolded, rich_console, write_plainly
+from .plain_table import HEAVY_HEAD, rich_table, table_text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.console import Console, Group
+    from rich.live import Live
+
     from workflow_plugin_runtime import RunResult, TaskResult
     from workflow_plugin_sdk.protocol import LogRecord
+
+    from .console import Screen
+
+__all__ = ["RunProgress", "print_run_summary"]
 
 _STATUS_STYLE = {
     TaskStatus.SUCCEEDED: ("ok", "green"),
@@ -37,6 +44,8 @@ _STATUS_STYLE = {
     TaskStatus.CANCELLED: ("cancelled", "magenta"),
     TaskStatus.RUNNING: ("running", "cyan"),
 }
+_LABEL_STYLE = dict(_STATUS_STYLE.values())
+_SUMMARY_HEADERS = ("task", "status", "duration", "runtime", "details")
 _LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red"}
 _SHOWN_RUNNING = 10
 _SUMMARY_ROWS = 50
@@ -53,7 +62,7 @@ def _duration(seconds: float | None) -> str:
 class RunProgress:
     """A :class:`~workflow_plugin_runtime.RunObserver` that draws on ``console``."""
 
-    def __init__(self, console: Console, *, total: int, show_logs: bool = True) -> None:
+    def __init__(self, console: Screen, *, total: int, show_logs: bool = True) -> None:
         self.console = console
         self.total = total
         self.show_logs = show_logs
@@ -61,7 +70,9 @@ class RunProgress:
         self._running: dict[str, float] = {}
         self._counts: Counter[TaskStatus] = Counter()
         self._live: Live | None = None
-        if console.is_terminal:
+        if not isinstance(console, PipedConsole) and console.is_terminal:
+            from rich.live import Live
+
             self._live = Live(console=console, refresh_per_second=8, transient=True, get_renderable=self._render)
         # Not a terminal and never wrapping (a pipe, a CI log): Rich would write each line's plain text as it is
         # (no styles, no folding) but take ~0.1 ms to render it, more than a warm task's own cost.
@@ -152,10 +163,15 @@ class RunProgress:
                 elif not self._unflushed.is_set():
                     self._unflushed.set()
                 return
+        from rich.text import Text
+
         line = Text.assemble(*parts)  # styles from our own code only; never markup
         (self._live.console if self._live is not None else self.console).print(line)
 
     def _render(self) -> Group:
+        from rich.console import Group
+        from rich.text import Text
+
         with self._lock:
             now = time.monotonic()
             running = sorted(self._running.items(), key=lambda item: item[1])[:_SHOWN_RUNNING]
@@ -172,37 +188,52 @@ class RunProgress:
         return Group(header, *rows)
 
 
-def print_run_summary(console: Console, result: RunResult, *, record_path: str | None = None) -> None:
+def print_run_summary(console: Screen, result: RunResult, *, record_path: str | None = None) -> None:
     """The table every run ends with; long runs show failures first and fold the successes.
 
     On a terminal a long cell wraps inside its column; piped, the table
-    takes its natural width and no cell is folded (:func:`.console.print_unfolded`).
+    takes its natural width and no cell is folded (:func:`.console.print_unfolded`),
+    and is written as plain text where :func:`.plain_table.table_text` can.
     """
     tasks = list(result.tasks.values())
     tasks.sort(key=lambda task: task.status is TaskStatus.SUCCEEDED)
-    title = plain(f"{result.workflow.name}: {result.status.value}", "table.title")
-    table = Table(title=title, title_justify="left", expand=False)
-    for column in ("task", "status", "duration", "runtime", "details"):
-        table.add_column(column, overflow="fold")
-    for task in tasks[:_SUMMARY_ROWS]:
-        table.add_row(*_summary_row(task))
+    title = neutralise_controls(f"{result.workflow.name}: {result.status.value}")
+    rows = [_summary_row(task) for task in tasks[:_SUMMARY_ROWS]]
     if len(tasks) > _SUMMARY_ROWS:
-        table.add_row(Text(f"... {len(tasks) - _SUMMARY_ROWS} more"), "", "", "", "")
-    print_unfolded(console, table)
+        rows.append((f"... {len(tasks) - _SUMMARY_ROWS} more", "", "", "", ""))
+    table = None
+    if isinstance(console, PipedConsole):
+        table = table_text([_SUMMARY_HEADERS, *rows], box=HEAVY_HEAD, title=title)
+    if table is not None:
+        write_plainly(console.file, table)
+    else:
+        _print_summary_table(rich_console(console), title, rows)
     if result.failure is not None:  # a run-level error: every task may have succeeded
-        console.print(
-            Text.assemble(("error: ", "bold red"), plain(f"{result.failure.kind.value}: {result.failure.message}"))
-        )
+        failure = neutralise_controls(f"{result.failure.kind.value}: {result.failure.message}")
+        print_parts(console, ("error: ", "bold red"), (failure, ""))
     if result.outputs:
-        console.print(Text("outputs:", style="bold"))
+        print_parts(console, ("outputs:", "bold"))
         for name, value in result.outputs.items():
-            console.print(plain(f"  {name}: {_short(value)}"))
+            print_parts(console, (neutralise_controls(f"  {name}: {_short(value)}"), ""))
     if record_path is not None:
-        console.print(plain(f"run record: {record_path}", "dim"))
+        print_parts(console, (neutralise_controls(f"run record: {record_path}"), "dim"))
 
 
-def _summary_row(task: TaskResult) -> tuple[Text, ...]:
-    label, style = _STATUS_STYLE.get(task.status, (task.status.value, ""))
+def _print_summary_table(console: Console, title: str, rows: Sequence[tuple[str, ...]]) -> None:
+    from rich.text import Text
+
+    table = rich_table(HEAVY_HEAD, title=title)
+    for column in _SUMMARY_HEADERS:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        task_id, label, *rest = row
+        table.add_row(Text(task_id), Text(label, style=_LABEL_STYLE.get(label, "")), *map(Text, rest))
+    print_unfolded(console, table)
+
+
+def _summary_row(task: TaskResult) -> tuple[str, str, str, str, str]:
+    """The task's cells as shown (neutralised)."""
+    label, _ = _STATUS_STYLE.get(task.status, (task.status.value, ""))
     metrics = task.metrics
     detail = ""
     if task.failure is not None:
@@ -214,7 +245,7 @@ def _summary_row(task: TaskResult) -> tuple[Text, ...]:
     warm = " (warm)" if metrics is not None and metrics.warm else ""
     runtime = f"{metrics.runtime.value}{warm}" if metrics is not None else "-"
     duration = _duration(metrics.duration_s if metrics is not None else None)
-    return plain(task.task_id), Text(label, style=style), Text(duration), Text(runtime), plain(detail)
+    return neutralise_controls(task.task_id), label, duration, runtime, neutralise_controls(detail)
 
 
 def _short(value: object, limit: int = 200) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
@@ -24,6 +23,7 @@ from workflow_plugin_runtime import Severity
 
 from ..commands.plugin_views import runs_in_text
 from .console import plain, print_unfolded
+from .plain_table import SIMPLE_HEAD, rich_table
 from .plugin_list_text import HEADERS, display_path, list_rows, list_summary
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def schema_renderable(schema: Any, *, absent: str) -> RenderableType:
     show_default = any(field.default is not None for field in fields)
     show_notes = any(field.secret or field.notes for field in fields)
     show_description = any(field.description for field in fields)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table = rich_table(SIMPLE_HEAD, header_style="bold")
     table.add_column("field", no_wrap=True)
     table.add_column("type")
     table.add_column("required", no_wrap=True)
@@ -189,7 +189,7 @@ def _schema_notes(schema: Any, *, defaults: bool) -> list[Text]:
 
 def plugin_table(entries: Sequence[ListEntry]) -> Table:
     """Resolved plugins, each followed by the copies it shadows (marked, dimmed)."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table = rich_table(SIMPLE_HEAD, header_style="bold")
     ref, version, actions, path, source = HEADERS
     table.add_column(ref, no_wrap=True)
     table.add_column(version, no_wrap=True)
