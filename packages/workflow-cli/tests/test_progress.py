@@ -228,3 +228,30 @@ def test_a_piped_problem_is_what_rich_prints(message, hint, warning):
 
     assert piped == by_rich
     assert without_rich is ("\t" not in str(problem))  # only a tab, which Rich expands, needs Rich
+
+
+class _CountedWrites(io.FileIO):
+    """A real file descriptor that counts the writes reaching it: each one is a system call."""
+
+    writes = 0
+
+    def write(self, data: object) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)  # type: ignore[arg-type]
+
+
+def test_lines_into_a_written_through_stream_go_out_in_batches_and_its_buffering_comes_back(tmp_path: Path):
+    """``sys.stderr`` writes each line as it comes (line-buffered, or written through): the view batches them."""
+    raw = _CountedWrites(tmp_path / "progress.txt", "w")
+    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True, write_through=True)  # as under -u
+    console = make_console(file=stream, width=100)
+    console.soft_wrap = True
+    events = 300
+    with RunProgress(console, total=events) as progress:
+        for index in range(events):
+            progress.task_finished(TaskResult(f"t{index}", TaskStatus.SUCCEEDED, outputs={}))
+    assert (stream.line_buffering, stream.write_through) == (True, True)
+    stream.close()
+    lines = (tmp_path / "progress.txt").read_text(encoding="utf-8").splitlines()
+    assert lines == [f"       ok t{index}  -" for index in range(events)]
+    assert raw.writes < events / 10, f"{raw.writes} writes for {events} lines"

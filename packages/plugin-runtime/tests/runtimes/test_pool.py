@@ -140,6 +140,15 @@ def test_logs_of_an_sdk_worker_reach_the_call_that_wrote_them(pool):
     assert seen == ["counted 1 words", "counted 2 words"]
 
 
+def test_every_warm_call_gets_the_logs_written_before_its_response(pool):
+    # The response's wait reads the logs that came before it: none is left for the next call to pick up.
+    for count in range(1, 201):
+        call = invocation(EXAMPLES / "text", "words", {"text": "w " * count})
+        result = pool.invoke(call)
+        assert result.failure is None and result.metrics.warm == (count > 1)
+        assert [r["message"] for r in result.logs] == [f"counted {count} words"]
+
+
 def test_an_action_error_keeps_the_worker(pool):
     first = pool.invoke(invocation(EXAMPLES / "text", "render", {"template": "{missing}"}))
     second = pool.invoke(invocation(EXAMPLES / "text", "words", {"text": "still here"}))

@@ -85,7 +85,7 @@ def parse_log_line(line: str) -> LogRecord | None:
         return None
     if text.lstrip().startswith("{"):
         try:
-            value = json.loads(text, parse_float=finite_float)
+            value = _DECODE_LOG(text)
         except (ValueError, RecursionError, ProtocolError):
             value = None
         if isinstance(value, dict) and isinstance(value.get("message"), str):
@@ -190,11 +190,18 @@ def _text(data: bytes | str, what: str) -> str:
     return escape_surrogates(data)  # a str may hold raw ones: as JSON escapes they are found like any other
 
 
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant, parse_float=finite_float).decode
+"""Made once: ``json.loads`` with options builds a decoder (and its scanner) for every message."""
+_DECODE_LOG = json.JSONDecoder(parse_float=finite_float).decode
+
+
 def _load_object(text: str, what: str) -> dict[str, Any]:
     if not text.strip():
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=finite_float)
+        if text.startswith("\ufeff"):  # as json.loads says it (the decoder alone does not look)
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODE(text)
     except ProtocolError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:

@@ -313,6 +313,8 @@ class PluginManager:
         different grants. A runtime of the backend's kind that is not ours
         (an engine's own) is never bypassed: its calls run on it, cold.
         """
+        if self._pool is not None:  # every warm call asks: once made, it stays (no lock to read it)
+            return self._pool
         with self._lock:
             if self._pool is None:
                 from ..runtimes.pool import WarmPool

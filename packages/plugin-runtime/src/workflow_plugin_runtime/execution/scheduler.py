@@ -160,6 +160,7 @@ class _Run:
         self.scheduler = scheduler
         self.workflow = workflow
         self.run_id = run_id
+        self.workflow_dir = str(workflow.directory)  # in every task's context: a Path made and written out once
         self.cancel = cancel
         self.masker = masker
         self.outputs: dict[str, Mapping[str, Any]] = {}
@@ -400,7 +401,7 @@ class _Run:
             "run_id": self.run_id,
             "workflow": self.workflow.name,
             "task": task_id,
-            "workflow_dir": str(self.workflow.directory),
+            "workflow_dir": self.workflow_dir,
         }
 
     def _attempt(self, dispatch: _Dispatch) -> TaskOutcome:
@@ -426,7 +427,8 @@ class _Run:
             env=dispatch.env,
             secret_inputs=dispatch.secret_inputs,
             timeout=task.timeout_s,
-            specifier=self.workflow.requires.get(task.action.plugin),
+            # Most workflows require nothing: no plugin reference made and hashed per task to learn it.
+            specifier=self.workflow.requires.get(task.action.plugin) if self.workflow.requires else None,
         )
         return self.scheduler.executor.run_task(
             plugin_task,

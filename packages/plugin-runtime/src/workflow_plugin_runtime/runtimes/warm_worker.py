@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import select
-import selectors
 import shutil
 import signal
 import subprocess
@@ -204,9 +203,10 @@ class WarmWorker:
         for fd in (self.stdin_fd, self.stdout_fd, self.stderr_fd):
             os.set_blocking(fd, False)
         self.pidfd = os.pidfd_open(self.process.pid)
-        self.selector = selectors.DefaultSelector()
+        # epoll itself, not a selectors wrapper: it is waited on every call, and the wrapper's keys cost.
+        self._poller = select.epoll()
         for fd in (self.stdout_fd, self.stderr_fd, self.pidfd):
-            self.selector.register(fd, selectors.EVENT_READ)
+            self._poller.register(fd, select.EPOLLIN)
         self.calls = 0
         self.idle_since = time.monotonic()
         self.alive = True
@@ -240,23 +240,23 @@ class WarmWorker:
 
     def _read_line(self, deadline: Deadline, logs: LogStream) -> bytes | None:
         """The next stdout line; None when the worker exits or the deadline is reached (cancel included)."""
-        while b"\n" not in self._buffer:
+        buffer = self._buffer
+        while (end := buffer.find(b"\n")) < 0:
             now = time.monotonic()
             if deadline.reached(now) is not None:
                 return None
-            for key, _ in self.selector.select(deadline.wait_s(now)):
-                if key.fd == self.pidfd:
-                    self._drain(self.stdout_fd, self._buffer.extend)
+            for fd, _ in self._poller.poll(deadline.wait_s(now)):  # every ready pipe, in one wait (level-triggered)
+                if fd == self.pidfd:
+                    self._drain(self.stdout_fd, buffer.extend)
                     self._drain(self.stderr_fd, logs.feed)
                     self.alive = False
                     return None
-                if key.fd == self.stdout_fd:
-                    self._drain(self.stdout_fd, self._buffer.extend)
+                if fd == self.stdout_fd:
+                    self._drain(self.stdout_fd, buffer.extend)
                 else:
                     self._drain(self.stderr_fd, logs.feed)
-        index = self._buffer.index(b"\n")
-        line = bytes(self._buffer[: index + 1])
-        del self._buffer[: index + 1]
+        line = bytes(buffer[: end + 1])
+        del buffer[: end + 1]
         return line
 
     @staticmethod
@@ -273,6 +273,13 @@ class WarmWorker:
                 return
 
     def _send(self, data: bytes, deadline: float) -> bool:
+        try:
+            if os.write(self.stdin_fd, data) == len(data):  # a request line fits the pipe: one write, as a rule
+                return True
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
         view = memoryview(data)
         while view:
             try:
@@ -291,11 +298,15 @@ class WarmWorker:
         self.calls += 1
         request = {**invocation.request, "id": self.calls}
         line: bytes | None = None
+        waited = True
         if self._send(encode_message(request), deadline.at):  # type: ignore[arg-type]  # a Request with its id
+            waited = b"\n" not in self._buffer
             line = self._read_line(deadline, logs)
-        self._drain(self.stderr_fd, logs.feed)
+        if line is None or not waited:
+            self._drain(self.stderr_fd, logs.feed)
         if line is not None:
-            # A process worker's logs, written before its response, are in the pipe by now. A
+            # A process worker's logs, written before its response, were in the pipe when the wait
+            # that found the response returned, and so read by it (epoll says every ready pipe). A
             # container's come through the engine, which relays stdout and stderr separately: a
             # line written just before the response may arrive after it, and is then read with
             # the next call (docs/runtimes.md, "Warm workers").
@@ -368,6 +379,6 @@ class WarmWorker:
         """
         self.alive = False
         reaper.kill_and_reap(self.process, self.tree)
-        self.selector.close()
+        self._poller.close()
         reaper.close_process_files(self.process, pidfd=self.pidfd)
         self._spawn.cleanup()

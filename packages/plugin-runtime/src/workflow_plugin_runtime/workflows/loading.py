@@ -125,6 +125,8 @@ class _WorkflowBuilder:
         self.data = data
         self.path = path
         self.problems: list[Problem] = []
+        self._refs: dict[str, ActionRef] = {}
+        """Parsed ``uses`` by text: a large workflow repeats a few actions (a reference is immutable)."""
 
     def report(self, problem: Problem) -> None:
         self.problems.append(problem)
@@ -178,9 +180,11 @@ class _WorkflowBuilder:
             uses = UNPARSED_ACTION
         elif "/" not in text and TASK_TYPE_PATTERN.match(text):
             uses = text  # an engine task type, checked against the registered handlers
+        elif text in self._refs:
+            uses = self._refs[text]
         else:
             try:
-                uses = parse_action_ref(text)
+                uses = self._refs[text] = parse_action_ref(text)
             except ReferenceSyntaxError:  # parsed again with its place, which only a message needs
                 uses = UNPARSED_ACTION
                 try:

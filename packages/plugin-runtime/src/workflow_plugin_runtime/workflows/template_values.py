@@ -92,6 +92,8 @@ def compile_value(
     is raised; with it, each error is reported and its string kept as
     literal text, so a loader can collect every problem of a file at once.
     """
+    if not value:  # no inputs, no env (most tasks): nothing to walk, and walking it would change nothing
+        return CompiledValue(value, (), False)
     uses: list[TemplateUse] = []
     found = False
 

@@ -14,6 +14,7 @@ and its summary table as plain text (:mod:`.plain_table`) and never loads it.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections import Counter
@@ -82,14 +83,28 @@ class RunProgress:
         self._unflushed = threading.Event()
         self._ended = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._buffering: tuple[bool, bool] | None = None  # the stream's own (line_buffering, write_through)
 
     def __enter__(self) -> RunProgress:
         if self._live is not None:
             self._live.start()
         if self._plain_file is not None:
+            self._hold_lines(self._plain_file)
             self._flusher = threading.Thread(target=self._flush_regularly, name="progress-flush", daemon=True)
             self._flusher.start()
         return self
+
+    def _hold_lines(self, stream: object) -> None:
+        """Let written lines wait for the next flush: ``sys.stderr`` writes each line at once otherwise.
+
+        It is line-buffered, or with ``PYTHONUNBUFFERED`` written through, so
+        a write per line would still be a system call per line. Everything
+        else written to the same stream (warnings, Rich's output) shares its
+        buffer and keeps its order; Rich and ``echo`` flush after they write.
+        """
+        if isinstance(stream, io.TextIOWrapper) and (stream.line_buffering or stream.write_through):
+            self._buffering = (stream.line_buffering, stream.write_through)
+            stream.reconfigure(line_buffering=False, write_through=False)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._live is not None:
@@ -100,6 +115,10 @@ class RunProgress:
             self._flusher.join()
             self._flusher = None
             self._flush()
+        if self._buffering is not None and isinstance(self._plain_file, io.TextIOWrapper):
+            line_buffering, write_through = self._buffering
+            self._plain_file.reconfigure(line_buffering=line_buffering, write_through=write_through)  # flushes first
+            self._buffering = None
 
     def _flush_regularly(self) -> None:
         while not self._ended.is_set():
