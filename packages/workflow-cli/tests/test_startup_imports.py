@@ -100,6 +100,17 @@ def test_a_piped_run_of_a_trusted_workflow_imports_neither_typer_nor_pydantic_no
     assert heavy(imported(done)) <= {"workflow_plugin_runtime.runtimes", "packaging"}
 
 
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_validate_and_a_piped_run_of_a_trusted_workflow_import_neither_dataclasses_nor_inspect(
+    run_profiled, trusted_flow, command
+):
+    """``import dataclasses`` (with ``inspect``, ``dis``, ``ast``, ``tokenize``) costs ~13 ms (docs/performance.md)."""
+    done = run_profiled(command, str(trusted_flow), "-p", str(PLUGINS))
+
+    assert done.returncode == 0, done.stderr
+    assert {"dataclasses", "inspect"} & imported(done) == set()
+
+
 def test_plugin_list_json_imports_neither_typer_nor_pydantic_nor_rich(run_profiled):
     done = run_profiled("plugin", "list", "-p", str(PLUGINS), "--json")
 

@@ -21,8 +21,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ._frozen import FrozenRecord
 from ._util.cachedir import platform_dir
-from ._util.frozen import FrozenRecord
 
 TYPE_CHECKING = False  # typing, YAML and the schemas load only when a config file is read: resolve stays cheap
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class PoolSettings(FrozenRecord):
 class PluginsPath(FrozenRecord):
     """One directory searched for plugins, with where it was configured (e.g. ``config.yaml:4``).
 
-    A :class:`~.frozen.FrozenRecord`, not a dataclass: it is on the cold resolve path.
+    A :class:`~._frozen.FrozenRecord`, not a dataclass: it is on the cold resolve path.
     """
 
     __slots__ = ("origin", "path", "source")

@@ -24,10 +24,14 @@ Each error renders as ``file:line:column: field: message`` followed by a
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar
+
+from ._frozen import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any, ClassVar
 
 __all__ = [
     "ConfigError",
@@ -72,24 +76,44 @@ class FailureKind(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(FrozenRecord):
     """A failed invocation, already masked: safe to print and to record.
 
     ``retryable`` is the plugin's own word (from its error response); the
     scheduler decides whether to retry. ``stdout_head`` is the start of a
     stdout that was not a response, as a runtime read it: the executor
     quotes it in ``message`` (masked, then cut short) and empties it, so it
-    is never printed or recorded as is.
+    is never printed or recorded as is. A FrozenRecord, not a dataclass, so
+    that ``validate`` and ``run`` never import ``dataclasses`` (docs/performance.md);
+    ``failure.replace(...)`` derives a changed copy.
     """
 
+    __slots__ = ("error_type", "exit_code", "kind", "message", "retryable", "stderr_tail", "stdout_head")
     kind: FailureKind
     message: str
-    exit_code: int | None = None
-    stderr_tail: str = ""
-    retryable: bool = False
-    error_type: str | None = None
-    stdout_head: str = ""
+    exit_code: int | None
+    stderr_tail: str
+    retryable: bool
+    error_type: str | None
+    stdout_head: str
+
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass's were (and as unpickling passes them)
+        self,
+        kind: FailureKind,
+        message: str,
+        exit_code: int | None = None,
+        stderr_tail: str = "",
+        retryable: bool = False,
+        error_type: str | None = None,
+        stdout_head: str = "",
+    ) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "exit_code", exit_code)
+        object.__setattr__(self, "stderr_tail", stderr_tail)
+        object.__setattr__(self, "retryable", retryable)
+        object.__setattr__(self, "error_type", error_type)
+        object.__setattr__(self, "stdout_head", stdout_head)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"kind": self.kind.value, "message": self.message}
@@ -104,14 +128,22 @@ class Failure:
         return record
 
 
-@dataclass(frozen=True, slots=True)
-class SourceLocation:
+class SourceLocation(FrozenRecord):
     """Where in which file a problem is; every part is optional."""
 
-    file: Path | None = None
-    line: int | None = None
-    column: int | None = None
-    field: str | None = None
+    __slots__ = ("column", "field", "file", "line")
+    file: Path | None
+    line: int | None
+    column: int | None
+    field: str | None
+
+    def __init__(
+        self, file: Path | None = None, line: int | None = None, column: int | None = None, field: str | None = None
+    ) -> None:
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "column", column)
+        object.__setattr__(self, "field", field)
 
     def __str__(self) -> str:
         parts = [str(self.file)] if self.file is not None else []
@@ -130,14 +162,26 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding of a check: an error stops the run, a warning does not."""
+class Problem(FrozenRecord):
+    """One finding of a check: an error stops the run, a warning does not; ``problem.replace(...)`` derives a copy."""
 
+    __slots__ = ("hint", "location", "message", "severity")
     message: str
-    location: SourceLocation | None = None
-    hint: str | None = None
-    severity: Severity = Severity.ERROR
+    location: SourceLocation | None
+    hint: str | None
+    severity: Severity
+
+    def __init__(
+        self,
+        message: str,
+        location: SourceLocation | None = None,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "location", location)
+        object.__setattr__(self, "hint", hint)
+        object.__setattr__(self, "severity", severity)
 
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}" if self.location and str(self.location) else self.message

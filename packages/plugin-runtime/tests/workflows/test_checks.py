@@ -384,10 +384,10 @@ print(json.dumps({
 VALIDATE_PATH = [  # a guard: what a validate of a workflow seen before imports (docs/performance.md explains each)
     "workflow_plugin_runtime",
     "workflow_plugin_runtime.__about__",
+    "workflow_plugin_runtime._frozen",
     "workflow_plugin_runtime._util",
     "workflow_plugin_runtime._util.cachedir",
     "workflow_plugin_runtime._util.files",
-    "workflow_plugin_runtime._util.frozen",
     "workflow_plugin_runtime._util.suggestions",
     "workflow_plugin_runtime._util.yaml_document",
     "workflow_plugin_runtime.config",

@@ -1,8 +1,7 @@
-"""Helpers with no knowledge of plugins or workflows: the bottom layer, above only :mod:`..errors`.
+"""Helpers with no knowledge of plugins or workflows: the layer above :mod:`..errors` and :mod:`.._frozen`.
 
 YAML loading (:mod:`.yamlfile`) into a document that keeps every value's
-position by field path (:mod:`.yaml_document`), frozen records for the cold
-resolve path (:mod:`.frozen`), files read with a size cap and written
+position by field path (:mod:`.yaml_document`), files read with a size cap and written
 atomically (:mod:`.files`), the cache directory (:mod:`.cachedir`), control
 characters made visible (:mod:`.control_chars`) and "did you mean"
 suggestions (:mod:`.suggestions`).

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from .._frozen import FrozenRecord
 from ..errors import Problem, SourceLocation
-from .frozen import FrozenRecord
 
 __all__ = [
     "FieldPath",
@@ -48,7 +48,7 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
 class Position(FrozenRecord):
     """1-based line and column, as editors count them.
 
-    A :class:`~.frozen.FrozenRecord`, as :class:`YamlDocument`, not a dataclass:
+    A :class:`~.._frozen.FrozenRecord`, as :class:`YamlDocument`, not a dataclass:
     each dataclass costs ``validate`` 0.7 ms to make (docs/performance.md).
     """
 

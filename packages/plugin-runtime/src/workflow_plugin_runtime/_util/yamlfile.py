@@ -30,9 +30,9 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .._frozen import FrozenRecord
 from ..errors import Problem, SourceLocation, WorkflowPluginError
 from .files import read_capped_file
-from .frozen import FrozenRecord
 from .yaml_document import FieldPath, Position, YamlDocument, format_field_path, json_type_name
 
 try:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from workflow_plugin_sdk.protocol import LogRecord
 
+from .._frozen import FrozenRecord
 from .._util.control_chars import neutralise_controls
-from .._util.frozen import FrozenRecord
 from .._util.yaml_document import format_field_path
 from ..errors import Failure, FailureKind, WorkflowPluginError
 from ..masking.masker import Masker
@@ -223,13 +222,12 @@ def _explain_denied_writes(failure: Failure, call: PreparedCall) -> Failure:
     if not any(word in failure.message or word in failure.stderr_tail for word in _WRITE_DENIED):
         return failure
     hint = unwritable_mounts_hint(call.invocation.mounts)
-    return failure if hint is None else replace(failure, message=f"{failure.message} (hint: {hint})")
+    return failure if hint is None else failure.replace(message=f"{failure.message} (hint: {hint})")
 
 
 def _shown_failure(failure: Failure, mask: Masker) -> Failure:
     error_type = None if failure.error_type is None else _shown(failure.error_type, mask)
-    return replace(
-        failure,
+    return failure.replace(
         message=_shown(failure.message, mask),
         stderr_tail=masked_tail(failure.stderr_tail, mask),
         error_type=error_type,
@@ -249,4 +247,4 @@ def _quote_stdout(failure: Failure, *, head: str, mask: Masker) -> Failure:
     whole = safe + stream.flush()
     shown = safe[:_STDOUT_QUOTE_CHARS]
     cut = "..." if len(shown) < len(whole) else ""
-    return replace(failure, message=f"{failure.message}; it wrote: {shown!r}{cut}", stdout_head="")
+    return failure.replace(message=f"{failure.message}; it wrote: {shown!r}{cut}", stdout_head="")

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TaskHandlerError
 from ..masking.masker import Masker
 from ..runtimes.base import Metrics, RuntimeKind, Timings

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..errors import ManifestError, Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
 from ..plugins.content import PluginContent, plugin_content
@@ -63,7 +63,7 @@ def lock_path_for(workflow_file: Path) -> Path:
 class LockedPlugin(FrozenRecord):
     """One plugin's lock entry; ``distribution`` is ``(name, version)`` for an installed plugin.
 
-    This module's classes are :class:`~.._util.frozen.FrozenRecord`
+    This module's classes are :class:`~.._frozen.FrozenRecord`
     subclasses, not dataclasses: each dataclass costs ``validate`` 0.7 ms to make.
     """
 

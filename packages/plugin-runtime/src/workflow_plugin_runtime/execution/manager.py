@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_plugin_sdk.protocol import InvocationContext, make_request
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
 from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 
 if TYPE_CHECKING:
     from ..errors import Failure

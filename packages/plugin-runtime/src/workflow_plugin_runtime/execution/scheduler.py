@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
 from ..workflows.template_values import CompiledValue

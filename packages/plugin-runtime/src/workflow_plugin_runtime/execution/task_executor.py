@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..masking.masker import Masker
 from ..workflows.permissions import SecurityMode
 from .executor import ActionOutcome, PluginExecutor

@@ -39,9 +39,9 @@ import stat
 import time
 from binascii import crc32
 
+from .._frozen import FrozenRecord
 from .._util.cachedir import cache_root
 from .._util.files import write_file_atomically
-from .._util.frozen import FrozenRecord
 from .index import settled
 
 __all__ = [

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .index import settled, shared_index, signature
 from .manifest import MANIFEST_FILENAME
 

@@ -75,7 +75,7 @@ _WATCHED = (  # relative to the runtime package: the code that decides what a va
     "errors.py",
     "_util/cachedir.py",
     "_util/files.py",
-    "_util/frozen.py",
+    "_frozen.py",
     "_util/suggestions.py",
     "_util/yaml_document.py",
     "_util/yamlfile.py",

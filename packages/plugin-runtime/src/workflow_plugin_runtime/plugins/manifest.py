@@ -3,7 +3,7 @@
 Loading and checking live apart (:mod:`.manifest_loading`,
 :mod:`.manifest_checks`). This module is on the cold resolve path, so it
 imports no YAML, validators or ``packaging`` (the version is parsed when
-first read), and its classes are :class:`~workflow_plugin_runtime._util.frozen.FrozenRecord`
+first read), and its classes are :class:`~workflow_plugin_runtime._frozen.FrozenRecord`
 subclasses, not dataclasses (the measurements are in that module's docstring).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from .._frozen import FrozenRecord
 from .._util.files import read_capped_file_with_stat
-from .._util.frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, YamlDocument
 from .._util.yamlfile import DEFAULT_LIMITS, load_yaml_bytes
 from ..errors import ManifestError, Problem, SourceLocation, file_position

@@ -16,7 +16,7 @@ first use, which a cold resolve never makes (compiling both costs ~0.2 ms).
 
 from __future__ import annotations
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

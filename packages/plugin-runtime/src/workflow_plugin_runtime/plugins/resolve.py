@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, read_identities
 from .index import shared_index
 from .manifest import ActionDef, PluginManifest

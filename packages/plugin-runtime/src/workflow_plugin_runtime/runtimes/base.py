@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from workflow_plugin_sdk.protocol import LogRecord, Request, Response
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..errors import Failure
 from ..plugins.manifest import DEFAULT_TIMEOUT_S

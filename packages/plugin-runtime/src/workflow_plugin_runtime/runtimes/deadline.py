@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .outcome import Termination
 
 __all__ = [

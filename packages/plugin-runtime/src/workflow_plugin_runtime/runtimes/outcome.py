@@ -33,8 +33,8 @@ import signal
 
 from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
 
+from .._frozen import FrozenRecord
 from .._util.control_chars import neutralise_controls
-from .._util.frozen import FrozenRecord
 from ..errors import Failure, FailureKind
 from ..masking.masker import Masker
 

@@ -20,7 +20,7 @@ import signal
 from collections import defaultdict
 from pathlib import Path
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 
 __all__ = [
     "ProcStat",

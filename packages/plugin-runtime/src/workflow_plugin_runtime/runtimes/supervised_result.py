@@ -14,7 +14,7 @@ from typing import IO, Protocol
 
 from workflow_plugin_sdk.protocol import LogRecord
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .base import Invocation, InvocationResult, Metrics, RuntimeKind, Timings
 from .outcome import Ending, Termination, classify
 

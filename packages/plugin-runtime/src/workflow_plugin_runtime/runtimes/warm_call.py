@@ -16,7 +16,6 @@ forked, so it goes), the call fails as a one-shot sandbox's would.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, Timings
@@ -87,7 +86,7 @@ def call_worker(
     if not healthy and still_running:
         worker.stop(graceful=False)
         exit_code, signum = worker.exit_status()
-        failure = None if failure is None else replace(failure, exit_code=exit_code)
+        failure = None if failure is None else failure.replace(exit_code=exit_code)
     ended = time.monotonic()
     metrics = Metrics(
         duration_s=ended - started,

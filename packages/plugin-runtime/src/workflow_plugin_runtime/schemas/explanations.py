@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.suggestions import closest
 from .._util.yaml_document import FieldPath, json_type_name
 

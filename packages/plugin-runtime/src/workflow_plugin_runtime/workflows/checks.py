@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .._frozen import FrozenRecord
 from .._util.suggestions import closest
 from ..errors import (
     ManifestError,
@@ -44,13 +44,27 @@ from .workflow import UNPARSED_ACTION, Workflow
 __all__ = ["WorkflowCheck", "check_workflow", "check_workflow_file", "secret_keys"]
 
 
-@dataclass(frozen=True, slots=True)
-class WorkflowCheck:
-    """The outcome of checking a workflow; ``workflow`` is None when the file did not load."""
+class WorkflowCheck(FrozenRecord):
+    """The outcome of checking a workflow; ``workflow`` is None when the file did not load.
 
+    A FrozenRecord, not a dataclass: ``validate`` and ``run`` never import
+    ``dataclasses`` (docs/performance.md); ``check.replace(...)`` derives a copy.
+    """
+
+    __slots__ = ("actions", "problems", "workflow")
     workflow: Workflow | None
-    problems: tuple[Problem, ...] = ()
-    actions: Mapping[str, ResolvedAction] = field(default_factory=dict)
+    problems: tuple[Problem, ...]
+    actions: Mapping[str, ResolvedAction]
+
+    def __init__(
+        self,
+        workflow: Workflow | None,
+        problems: tuple[Problem, ...] = (),
+        actions: Mapping[str, ResolvedAction] | None = None,
+    ) -> None:
+        object.__setattr__(self, "workflow", workflow)
+        object.__setattr__(self, "problems", problems)
+        object.__setattr__(self, "actions", {} if actions is None else actions)
 
     @property
     def errors(self) -> list[Problem]:

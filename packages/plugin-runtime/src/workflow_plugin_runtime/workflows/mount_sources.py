@@ -33,7 +33,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from ..errors import PermissionDeniedError
 
 __all__ = [

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, Locate
 from ..errors import PermissionDeniedError, Problem, SourceLocation
 from ..plugins.manifest import Access, Capabilities, FilesystemNeed
@@ -68,7 +68,7 @@ class MountGrant(FrozenRecord):
     ``resolved`` is where ``source`` led, every symbolic link followed, when
     the workflow was loaded (None when nothing was there): the checks judge
     it, and each container's creation refuses a source that leads elsewhere.
-    This module's classes are :class:`~.._util.frozen.FrozenRecord`
+    This module's classes are :class:`~.._frozen.FrozenRecord`
     subclasses, not dataclasses: each dataclass costs ``validate`` 0.7 ms to make.
     """
 

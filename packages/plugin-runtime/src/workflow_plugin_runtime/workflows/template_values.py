@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, Locate, format_field_path
 from ..errors import SourceLocation, TemplateError
 from .templates import OPEN, Placeholder, Template, TemplateContext, compile_template

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.yaml_document import json_type_name
 from ..errors import SourceLocation, TemplateError
 
@@ -76,7 +76,7 @@ class Placeholder(FrozenRecord, uncompared=("column",)):
     ``keys`` are those under ``tasks.ID.outputs`` (empty: the whole outputs
     object); ``column`` is where the ``{{`` starts in the value, 1-based, for
     messages (not compared). The workflow model's classes are
-    :class:`~.._util.frozen.FrozenRecord` subclasses, not dataclasses: each
+    :class:`~.._frozen.FrozenRecord` subclasses, not dataclasses: each
     dataclass costs ``validate`` 0.7 ms to make (docs/performance.md).
     """
 

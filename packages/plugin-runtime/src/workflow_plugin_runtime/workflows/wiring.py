@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.suggestions import closest
 from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem

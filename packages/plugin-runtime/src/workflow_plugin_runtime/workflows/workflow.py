@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._util.frozen import FrozenRecord
+from .._frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, YamlDocument
 from ..errors import Failure, FailureKind, Problem, SourceLocation
 from ..plugins.references import ActionRef, PluginRef
@@ -43,7 +43,7 @@ class RetryPolicy(FrozenRecord):
     retryable; a timeout only with ``on_timeout`` (a task that timed out
     once usually times out again, and each attempt costs the full timeout).
     The wait before retry *n* (1-based) is ``backoff * 2 ** (n - 1)`` seconds.
-    The model's classes are :class:`~.._util.frozen.FrozenRecord` subclasses,
+    The model's classes are :class:`~.._frozen.FrozenRecord` subclasses,
     not dataclasses: each dataclass costs ``validate`` 0.7 ms to make.
     """
 

@@ -9,7 +9,6 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
@@ -171,7 +170,7 @@ def _execute(
     cancel = threading.Event()
 
     def warn(problem: Problem) -> None:  # a runtime's warning (a plugin that cannot be kept warm), once each
-        masked = replace(problem, message=masker.mask(problem.message))
+        masked = problem.replace(message=masker.mask(problem.message))
         warnings.append(masked)
         print_problem(errors, masked)
 

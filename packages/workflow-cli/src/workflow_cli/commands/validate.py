@@ -27,8 +27,6 @@ def validate(
     json_output: bool,
 ) -> None:
     """Every static check of ``file``, its warnings on stderr; valid: one line (or document) on stdout, exit 0."""
-    from dataclasses import replace
-
     from workflow_plugin_runtime import SecurityMode, neutralise_controls
 
     from ..ui.console import print_problems
@@ -48,7 +46,7 @@ def validate(
         from workflow_plugin_runtime import image_problems
 
         images = image_problems(loaded.check, backend=loaded.config.backend)
-        loaded = replace(loaded, check=replace(loaded.check, problems=(*loaded.check.problems, *images)))
+        loaded = loaded._replace(check=loaded.check.replace(problems=(*loaded.check.problems, *images)))
     report_problems(loaded)
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise

@@ -7,8 +7,7 @@ runtime loads inside the functions that need it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ErrorKind, InvalidInput
 
@@ -33,8 +32,9 @@ AUTO = "auto"
 """The ``restricted.backend`` setting (and ``--backend``) that lets each machine choose: no place of its own."""
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedWorkflow:
+class LoadedWorkflow(NamedTuple):
+    """A NamedTuple, not a dataclass: ``validate`` and ``run`` never import ``dataclasses`` (docs/performance.md)."""
+
     check: WorkflowCheck
     config: Config
     resolver: Resolver
@@ -70,7 +70,7 @@ def load_and_check(
         file, resolver=resolver, vars_overrides=variables, secrets=provider if check_secrets else None
     )
     if provider.warnings:  # a secrets file others can read: shown with the checks' findings, and recorded
-        check = replace(check, problems=(*provider.warnings, *check.problems))
+        check = check.replace(problems=(*provider.warnings, *check.problems))
     return LoadedWorkflow(check, config, resolver, provider, variables)
 
 
@@ -96,7 +96,7 @@ def check_against_lock(
     except WorkflowPluginError as exc:
         if enforce:
             raise
-        print_problems([replace(exc.problem, severity=Severity.WARNING)])
+        print_problems([exc.problem.replace(severity=Severity.WARNING)])
         return {"path": str(lock_path_for(workflow.path)), "matched": None, "skipped": True, "plugins": {}}
     if result is None:
         return None
@@ -105,7 +105,7 @@ def check_against_lock(
         count = len(problems)
         summary = f"{count} plugin{'s' if count != 1 else ''} differ{'s' if count == 1 else ''} from the lock"
         raise InvalidInput(ErrorKind.LOCK, problems, summary=f"{summary}: nothing was run")
-    print_problems([replace(problem, severity=Severity.WARNING) for problem in problems])
+    print_problems([problem.replace(severity=Severity.WARNING) for problem in problems])
     return result.to_record(skipped=not enforce)
 
 
@@ -121,13 +121,12 @@ def report_problems(loaded: LoadedWorkflow) -> None:
     print_problems(loaded.check.problems)
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """Where a workflow's plugins run on this machine, decided as ``workflow run`` decides it.
 
     ``backend`` is the chosen setting (``None``: auto); ``runtime`` the
     place that gives here, ``None`` when it cannot run here (``problem``
-    says why and how to get it).
+    says why and how to get it). A NamedTuple, as :class:`LoadedWorkflow`.
     """
 
     workflow: Workflow

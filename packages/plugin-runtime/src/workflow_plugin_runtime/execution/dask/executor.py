@@ -32,7 +32,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import CancelledError
-from dataclasses import replace
 from typing import Any
 
 from distributed import Client, Event, KilledWorker
@@ -312,8 +311,7 @@ def _masked(ended: TaskOutcome, masker: Masker) -> TaskOutcome:
     failure = outcome.failure
     if failure is not None:
         error_type = None if failure.error_type is None else masker.mask(failure.error_type)
-        failure = replace(
-            failure,
+        failure = failure.replace(
             message=masker.mask(failure.message),
             stderr_tail=masker.mask(failure.stderr_tail),
             error_type=error_type,

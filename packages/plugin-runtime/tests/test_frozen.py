@@ -19,7 +19,7 @@ from workflow_plugin_runtime.runtimes.base import Invocation, Metrics, ResourceL
 from workflow_plugin_runtime.workflows.permissions import SecurityMode
 from workflow_plugin_runtime.workflows.templates import Placeholder, Scope
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "plugins"
+FIXTURES = Path(__file__).parent / "fixtures" / "plugins"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ its methods, then rebuilds the class for ``__slots__``). The resolve path
 defines about fifteen such classes; as dataclasses they cost more than the
 whole budget. So the classes on that path (references, manifests, resolution
 results, discovery) subclass :class:`FrozenRecord` instead, and so do those
-``validate`` builds (the workflow model, its grants, positions, lock entries).
+``validate`` and ``run`` build (the workflow model, its grants, positions, lock
+entries, the errors module's problems and failures). It is the runtime's bottom
+layer, below :mod:`.errors`, so that every layer can use it.
 
 A subclass declares ``__slots__``, annotates its fields in constructor order
 (the annotations, kept as strings, give the field order) and writes its
