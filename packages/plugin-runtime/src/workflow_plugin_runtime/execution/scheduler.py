@@ -24,6 +24,7 @@ about the code that ran is :mod:`.task_provenance`'s.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
+from .records import TaskLines
 from .results import RunResult, RunStatus, TaskResult, TaskStatus
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
@@ -176,6 +178,7 @@ class _Run:
         self.running = 0
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
+        self.finished: queue.SimpleQueue[TaskResult | None] = queue.SimpleQueue()  # None: the run is over
         self.error: BaseException | None = None
 
     def execute(self) -> RunResult:
@@ -188,9 +191,9 @@ class _Run:
         ]
         for worker in workers:
             worker.start()
+        lines = TaskLines(self.masker)
         try:
-            while not self.ended.wait(0.2):  # waking regularly keeps Ctrl-C responsive on the main thread
-                pass
+            self._build_lines(lines)
             if self.error is not None:
                 raise self.error
         finally:
@@ -202,16 +205,32 @@ class _Run:
         self._cancel_unfinished()
         outputs, failure = self._workflow_outputs()
         status = self._status()
+        tasks = {task_id: self.results[task_id] for task_id in self.workflow.order}
+        lines.add_missing(tasks.values())
         return RunResult(
             run_id=self.run_id,
             workflow=self.workflow,
             status=RunStatus.FAILED if failure is not None and status is RunStatus.SUCCEEDED else status,
             outputs=outputs,
-            tasks={task_id: self.results[task_id] for task_id in self.workflow.order},
+            tasks=tasks,
             started_at=started,
             finished_at=time.time(),
             failure=failure,
+            task_lines=lines,
         )
+
+    def _build_lines(self, lines: TaskLines) -> None:
+        """Until the run is over, build each finished task's record line: this thread is idle meanwhile."""
+        while True:
+            try:
+                result = self.finished.get(timeout=0.2)  # waking regularly keeps Ctrl-C responsive
+            except queue.Empty:
+                if self.ended.is_set():
+                    return
+                continue
+            if result is None:
+                return
+            lines.add(result)
 
     def _next(self, finished: TaskResult | None) -> _Dispatch | None:
         """Under the lock: take in the task this worker ``finished``, then its next task (None: the worker ends).
@@ -239,6 +258,7 @@ class _Run:
             if self.running == 0:
                 self.stopped = True
                 self.ended.set()
+                self.finished.put(None)
                 self.lock.notify_all()
                 return None
             self.lock.wait()
@@ -272,6 +292,7 @@ class _Run:
     def _record(self, result: TaskResult) -> list[str]:
         """Store a finished task; return the dependents that became ready."""
         self.results[result.task_id] = result
+        self.finished.put(result)
         self.scheduler.observer.task_finished(result)
         if result.status is TaskStatus.SUCCEEDED:
             self.outputs[result.task_id] = result.outputs or {}
@@ -351,6 +372,7 @@ class _Run:
                 except BaseException as exc:  # noqa: BLE001 - the caller's thread raises it
                     self.error, self.stopped = exc, True
                     self.ended.set()
+                    self.finished.put(None)
                     self.lock.notify_all()
                     return
             if dispatch is None:
