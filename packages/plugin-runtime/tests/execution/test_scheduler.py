@@ -329,11 +329,14 @@ def test_the_record_from_lines_built_during_the_run_is_the_record_built_at_the_e
     assert record == at_the_end
     text = record_json(record)
     assert secret not in text
-    assert json.loads(text)["tasks"]["render"]["provenance"]["lock_matched"] is {
-        "none": None,
-        "matching": True,
-        "stale": False,
-    }[lock_kind]
+    assert (
+        json.loads(text)["tasks"]["render"]["provenance"]["lock_matched"]
+        is {
+            "none": None,
+            "matching": True,
+            "stale": False,
+        }[lock_kind]
+    )
     # Another masker than the run's: the record is built at the end, masked by the one given.
     other = run_record(result, masker=Masker({"OTHER": "hi topsecret"}), lock=lock)
     assert "hi topsecret" not in record_json(other)
