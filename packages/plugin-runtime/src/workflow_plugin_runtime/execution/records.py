@@ -71,10 +71,9 @@ class TaskLines:
     """Each finished task's record, masked and encoded as its line while the run goes on.
 
     Built at the end, a 2,000-task record costs about 25 us a task of wall
-    time after the last task; the scheduler's main thread, idle while the
-    workers wait for plugins, builds each line as its task finishes instead
-    (:meth:`add`), and :func:`run_record` only adds each task's
-    ``lock_matched`` and joins them. Masking a task on its own gives what
+    time after the last task; the worker that ran a task makes its line
+    instead (:meth:`add`, out of the scheduler's lock), and :func:`run_record`
+    only adds each task's ``lock_matched`` and joins them. Masking a task on its own gives what
     masking the whole record gives (the masker works string by string), and
     a line is written by the same encoder as at the end, so the bytes are the
     same. A task whose line cannot be made here (a value JSON cannot spell)
@@ -88,11 +87,11 @@ class TaskLines:
         self._built: dict[str, tuple[TaskResult, str, dict[str, Any], str] | None] = {}
 
     def add(self, result: TaskResult) -> None:
-        """Mask and encode ``result``'s record (on any one thread at a time)."""
-        masked: dict[str, Any] = self.masker.mask_data(_unlocked_task_record(result))
+        """Mask and encode ``result``'s record (each task on one thread: workers add theirs side by side)."""
         try:
+            masked: dict[str, Any] = self.masker.mask_data(_unlocked_task_record(result))
             line = _LINE(masked)
-        except (ValueError, RecursionError):
+        except Exception:  # noqa: BLE001 - a worker must go on: the end builds this record, and fails, as before
             self._built[result.task_id] = None
             return
         self._built[result.task_id] = (result, self.masker.mask(result.task_id), masked, line)

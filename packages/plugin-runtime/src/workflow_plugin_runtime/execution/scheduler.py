@@ -24,7 +24,6 @@ about the code that ran is :mod:`.task_provenance`'s.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from collections import deque
@@ -178,7 +177,7 @@ class _Run:
         self.running = 0
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
-        self.finished: queue.SimpleQueue[TaskResult | None] = queue.SimpleQueue()  # None: the run is over
+        self.lines = TaskLines(masker)  # each task's run record line, made by the worker that ran it
         self.error: BaseException | None = None
 
     def execute(self) -> RunResult:
@@ -191,9 +190,9 @@ class _Run:
         ]
         for worker in workers:
             worker.start()
-        lines = TaskLines(self.masker)
         try:
-            self._build_lines(lines)
+            while not self.ended.wait(0.2):  # waking regularly keeps Ctrl-C responsive on the main thread
+                pass
             if self.error is not None:
                 raise self.error
         finally:
@@ -206,7 +205,7 @@ class _Run:
         outputs, failure = self._workflow_outputs()
         status = self._status()
         tasks = {task_id: self.results[task_id] for task_id in self.workflow.order}
-        lines.add_missing(tasks.values())
+        self.lines.add_missing(tasks.values())
         return RunResult(
             run_id=self.run_id,
             workflow=self.workflow,
@@ -216,21 +215,8 @@ class _Run:
             started_at=started,
             finished_at=time.time(),
             failure=failure,
-            task_lines=lines,
+            task_lines=self.lines,
         )
-
-    def _build_lines(self, lines: TaskLines) -> None:
-        """Until the run is over, build each finished task's record line: this thread is idle meanwhile."""
-        while True:
-            try:
-                result = self.finished.get(timeout=0.2)  # waking regularly keeps Ctrl-C responsive
-            except queue.Empty:
-                if self.ended.is_set():
-                    return
-                continue
-            if result is None:
-                return
-            lines.add(result)
 
     def _next(self, finished: TaskResult | None) -> _Dispatch | None:
         """Under the lock: take in the task this worker ``finished``, then its next task (None: the worker ends).
@@ -258,7 +244,6 @@ class _Run:
             if self.running == 0:
                 self.stopped = True
                 self.ended.set()
-                self.finished.put(None)
                 self.lock.notify_all()
                 return None
             self.lock.wait()
@@ -292,7 +277,6 @@ class _Run:
     def _record(self, result: TaskResult) -> list[str]:
         """Store a finished task; return the dependents that became ready."""
         self.results[result.task_id] = result
-        self.finished.put(result)
         self.scheduler.observer.task_finished(result)
         if result.status is TaskStatus.SUCCEEDED:
             self.outputs[result.task_id] = result.outputs or {}
@@ -372,7 +356,6 @@ class _Run:
                 except BaseException as exc:  # noqa: BLE001 - the caller's thread raises it
                     self.error, self.stopped = exc, True
                     self.ended.set()
-                    self.finished.put(None)
                     self.lock.notify_all()
                     return
             if dispatch is None:
@@ -382,6 +365,7 @@ class _Run:
             except BaseException as exc:  # noqa: BLE001 - a worker must always report back
                 failure = Failure(kind=FailureKind.CRASHED, message=self.masker.mask(f"internal error: {exc!r}"))
                 finished = TaskResult(dispatch.task.id, TaskStatus.FAILED, failure=failure, finished_at=time.time())
+            self.lines.add(finished)  # out of the lock, so workers make their tasks' lines side by side
 
     def _run_task(self, dispatch: _Dispatch) -> TaskResult:
         task = dispatch.task
