@@ -110,6 +110,7 @@ class TaskLines:
         if masker is not self.masker:
             return None
         lock_matched_key = masker.mask("lock_matched")
+        lock_matched_field = _LINE(lock_matched_key)
         records = _TaskRecords()
         lines = records.lines
         for task_id, result in tasks.items():
@@ -124,7 +125,7 @@ class TaskLines:
                 matched = _lock_matched(result.provenance, lock)
                 masked = {**masked, "provenance": {**provenance, lock_matched_key: matched}}
                 # The provenance is the line's last field, and lock_matched its own last: the line ends "}}".
-                line = f"{line[:-2]}{', ' if provenance else ''}{_LINE(lock_matched_key)}: {_LINE(matched)}}}}}"
+                line = f"{line[:-2]}{', ' if provenance else ''}{lock_matched_field}: {_LINE(matched)}}}}}"
             records[masked_id] = masked
             lines.append(f"{_LINE(masked_id)}: {line}")
         return records if len(records) == len(lines) else None
