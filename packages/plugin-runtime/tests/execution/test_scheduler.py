@@ -14,7 +14,7 @@ from workflow_plugin_runtime.errors import FailureKind, TaskHandlerError
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.handlers import HandlerCall
 from workflow_plugin_runtime.execution.manager import PluginManager
-from workflow_plugin_runtime.execution.records import record_json, run_record, write_run_record
+from workflow_plugin_runtime.execution.records import run_record, write_run_record
 from workflow_plugin_runtime.execution.results import RunStatus, TaskStatus
 from workflow_plugin_runtime.execution.scheduler import Scheduler, new_run_id
 from workflow_plugin_runtime.masking.masker import Masker
@@ -287,67 +287,3 @@ def test_a_run_id_is_its_start_time_and_eight_random_hex_digits():
     assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", run_id) for run_id in ids), ids[:3]
     assert all(before <= run_id.split("-")[0] <= after for run_id in ids)
     assert len({run_id.split("-")[1] for run_id in ids}) == len(ids)  # 32 random bits: a clash here: about 1 in 200,000
-
-
-def fail(call: HandlerCall) -> dict[str, int]:
-    raise TaskHandlerError("it broke", retryable=False)
-
-
-LINES = """
-name: lines
-tasks:
-  topsecret-task: {uses: leak}
-  render:
-    uses: examples/text.render
-    inputs: {template: "hi {who}", values: {who: "topsecret"}}
-  broken: {uses: fail}
-  after: {uses: leak, needs: [broken]}
-"""
-
-
-@pytest.mark.parametrize("lock_kind", ["none", "matching", "stale"])
-def test_the_record_from_lines_built_during_the_run_is_the_record_built_at_the_end(executor, tmp_path, lock_kind):
-    """Same bytes, masking and lock_matched included, whether each task's line was made as it finished or at the end."""
-    secret = "topsecret"
-    masker = Masker({"KEY": secret})
-    leak = lambda call: {"value": f"is {secret}", secret: "\u00e9\x1b[31m", "n": 1.5}  # noqa: E731
-    handlers = {"leak": leak, "fail": fail}
-    result = Scheduler(executor, handlers=handlers).run(workflow_file(tmp_path, LINES), masker=masker)
-    assert [task.status for task in result.tasks.values()] == [
-        TaskStatus.SUCCEEDED,
-        TaskStatus.SUCCEEDED,
-        TaskStatus.FAILED,
-        TaskStatus.SKIPPED,
-    ]
-    provenance = result.tasks["render"].provenance
-    hashes = {"none": None, "matching": provenance["content_hash"], "stale": "sha256:" + "0" * 64}
-    lock = None if lock_kind == "none" else {"file": "x", "plugins": {provenance["ref"]: hashes[lock_kind]}}
-    assert result.task_lines.records(result.tasks, masker=masker, lock=lock) is not None  # the lines are used
-    record = run_record(result, masker=masker, lock=lock)
-    at_the_end = run_record(result.replace(task_lines=None), masker=masker, lock=lock)
-    assert record_json(record) == record_json(at_the_end)
-    assert record == at_the_end
-    text = record_json(record)
-    assert secret not in text
-    assert (
-        json.loads(text)["tasks"]["render"]["provenance"]["lock_matched"]
-        is {
-            "none": None,
-            "matching": True,
-            "stale": False,
-        }[lock_kind]
-    )
-    # Another masker than the run's: the record is built at the end, masked by the one given.
-    other = run_record(result, masker=Masker({"OTHER": "hi topsecret"}), lock=lock)
-    assert "hi topsecret" not in record_json(other)
-
-
-def test_a_task_whose_line_cannot_be_made_during_the_run_leaves_the_record_to_the_end(executor, tmp_path):
-    masker = Masker({"KEY": "topsecret"})
-    handlers = {"leak": lambda call: {"nan": float("nan")}}
-    workflow = workflow_file(tmp_path, "name: nan\ntasks:\n  a: {uses: leak}\n  b: {uses: leak}\n")
-    result = Scheduler(executor, handlers=handlers).run(workflow, masker=masker)
-    assert result.task_lines.records(result.tasks, masker=masker, lock=None) is None
-    record = run_record(result, masker=masker)
-    assert record_json(record) == record_json(run_record(result.replace(task_lines=None), masker=masker))
-    assert json.loads(record_json(record))["tasks"]["a"]["outputs"] == {"nan": "NaN"}

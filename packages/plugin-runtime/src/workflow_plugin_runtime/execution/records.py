@@ -28,7 +28,7 @@ from ..errors import Problem, RecordWriteError, SourceLocation
 from ..masking.masker import Masker
 from .results import RunResult, TaskResult
 
-__all__ = ["RECORD_VERSION", "RUNS_DIR", "TaskLines", "record_json", "run_record", "write_run_record"]
+__all__ = ["RECORD_VERSION", "RUNS_DIR", "record_json", "run_record", "write_run_record"]
 
 RUNS_DIR = Path(".workflow") / "runs"
 RECORD_VERSION = 1
@@ -37,15 +37,12 @@ _LINE = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False, separ
 
 
 def _task_record(result: TaskResult, lock: Mapping[str, Any] | None) -> dict[str, Any]:
-    record = _unlocked_task_record(result)
-    provenance = record["provenance"]
-    if provenance is not None:
-        provenance["lock_matched"] = _lock_matched(result.provenance, lock)
-    return record
-
-
-def _unlocked_task_record(result: TaskResult) -> dict[str, Any]:
-    """A task's record less ``provenance.lock_matched``, the one field that needs the run's lock block."""
+    provenance = dict(result.provenance) if result.provenance is not None else None
+    if provenance is not None:  # whether the code this task ran is the code its lock entry names (None: no lock)
+        matched = lock["plugins"].get(provenance.get("ref")) if lock is not None else None
+        provenance["lock_matched"] = (
+            None if lock is None else matched is not None and matched == provenance.get("content_hash")
+        )
     return {
         "status": result.status.value,
         "outputs": dict(result.outputs) if result.outputs is not None else None,
@@ -55,90 +52,8 @@ def _unlocked_task_record(result: TaskResult) -> dict[str, Any]:
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "metrics": result.metrics.to_record() if result.metrics is not None else None,
-        "provenance": dict(result.provenance) if result.provenance is not None else None,
+        "provenance": provenance,
     }
-
-
-def _lock_matched(provenance: Mapping[str, Any] | None, lock: Mapping[str, Any] | None) -> bool | None:
-    """Whether the code a task ran is the code its lock entry names (None: no lock)."""
-    if lock is None or provenance is None:
-        return None
-    matched = lock["plugins"].get(provenance.get("ref"))
-    return matched is not None and matched == provenance.get("content_hash")
-
-
-class TaskLines:
-    """Each finished task's record, masked and encoded as its line while the run goes on.
-
-    Built at the end, a 2,000-task record costs about 25 us a task of wall
-    time after the last task; the worker that ran a task makes its line
-    instead (:meth:`add`, out of the scheduler's lock), and :func:`run_record`
-    only adds each task's ``lock_matched`` and joins them. Masking a task on its own gives what
-    masking the whole record gives (the masker works string by string), and
-    a line is written by the same encoder as at the end, so the bytes are the
-    same. A task whose line cannot be made here (a value JSON cannot spell)
-    leaves the record to be built at the end, as before.
-    """
-
-    __slots__ = ("_built", "masker")
-
-    def __init__(self, masker: Masker) -> None:
-        self.masker = masker
-        self._built: dict[str, tuple[TaskResult, str, dict[str, Any], str] | None] = {}
-
-    def add(self, result: TaskResult) -> None:
-        """Mask and encode ``result``'s record (each task on one thread: workers add theirs side by side)."""
-        try:
-            masked: dict[str, Any] = self.masker.mask_data(_unlocked_task_record(result))
-            line = _LINE(masked)
-        except Exception:  # noqa: BLE001 - a worker must go on: the end builds this record, and fails, as before
-            self._built[result.task_id] = None
-            return
-        self._built[result.task_id] = (result, self.masker.mask(result.task_id), masked, line)
-
-    def add_missing(self, results: Iterable[TaskResult]) -> None:
-        """Build the lines of the ``results`` not built yet (skipped and cancelled tasks, those that ended last)."""
-        for result in results:
-            built = self._built.get(result.task_id)
-            if built is None or built[0] is not result:
-                self.add(result)
-
-    def records(
-        self, tasks: Mapping[str, TaskResult], *, masker: Masker, lock: Mapping[str, Any] | None
-    ) -> _TaskRecords | None:
-        """The record's masked ``tasks`` with their lines; None when any is missing or stale (built at the end then)."""
-        if masker is not self.masker:
-            return None
-        lock_matched_key = masker.mask("lock_matched")
-        lock_matched_field = _LINE(lock_matched_key)
-        records = _TaskRecords()
-        lines = records.lines
-        for task_id, result in tasks.items():
-            built = self._built.get(task_id)
-            if built is None or built[0] is not result:
-                return None
-            _, masked_id, masked, line = built
-            provenance = masked["provenance"]
-            if provenance is not None:
-                if lock_matched_key in provenance:
-                    return None
-                matched = _lock_matched(result.provenance, lock)
-                masked = {**masked, "provenance": {**provenance, lock_matched_key: matched}}
-                # The provenance is the line's last field, and lock_matched its own last: the line ends "}}".
-                line = f"{line[:-2]}{', ' if provenance else ''}{lock_matched_field}: {_LINE(matched)}}}}}"
-            records[masked_id] = masked
-            lines.append(f"{_LINE(masked_id)}: {line}")
-        return records if len(records) == len(lines) else None
-
-
-class _TaskRecords(dict[str, Any]):
-    """A record's masked ``tasks``, with each one's line as :func:`record_json` lays it out."""
-
-    __slots__ = ("lines",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
 
 
 def _warning_record(problem: Problem) -> dict[str, Any]:
@@ -169,14 +84,9 @@ def run_record(
         "error": result.failure.to_record() if result.failure is not None else None,
         "warnings": [_warning_record(problem) for problem in warnings],
         "lock": {key: value for key, value in lock.items() if key != "plugins"} if lock is not None else None,
+        "tasks": {task_id: _task_record(task, lock) for task_id, task in result.tasks.items()},
     }
-    lines = result.task_lines
-    built = lines.records(result.tasks, masker=masker, lock=lock) if isinstance(lines, TaskLines) else None
-    if built is None:
-        record["tasks"] = {task_id: _task_record(task, lock) for task_id, task in result.tasks.items()}
     masked: dict[str, Any] = masker.mask_data(record)
-    if built is not None:  # already masked, one by one
-        masked[masker.mask("tasks")] = built
     return masked
 
 
@@ -208,10 +118,7 @@ def _laid_out(record: dict[str, Any]) -> str:
     fields = []
     for key, value in record.items():
         if key == "tasks" and isinstance(value, dict) and value:
-            if isinstance(value, _TaskRecords) and len(value.lines) == len(value):
-                tasks = ",\n    ".join(value.lines)
-            else:
-                tasks = ",\n    ".join(f"{_LINE(task_id)}: {_LINE(task)}" for task_id, task in value.items())
+            tasks = ",\n    ".join(f"{_LINE(task_id)}: {_LINE(task)}" for task_id, task in value.items())
             fields.append(f"{_LINE(key)}: {{\n    {tasks}\n  }}")
         else:
             fields.append(f"{_LINE(key)}: {_LINE(value)}")

@@ -98,24 +98,10 @@ class TaskResult(FrozenRecord):
         _set(self, "provenance", provenance)
 
 
-class RunResult(FrozenRecord, uncompared=("task_lines",), unshown=("task_lines",)):
-    """How a run ended; ``failure`` is a run-level error (a workflow output that cannot be resolved).
+class RunResult(FrozenRecord):
+    """How a run ended; ``failure`` is a run-level error (a workflow output that cannot be resolved)."""
 
-    ``task_lines``: the run record's task lines, built as the tasks finished (a :class:`.records.TaskLines`;
-    typed ``object`` here, as the records module builds on this one).
-    """
-
-    __slots__ = (
-        "failure",
-        "finished_at",
-        "outputs",
-        "run_id",
-        "started_at",
-        "status",
-        "task_lines",
-        "tasks",
-        "workflow",
-    )
+    __slots__ = ("failure", "finished_at", "outputs", "run_id", "started_at", "status", "tasks", "workflow")
     run_id: str
     workflow: Workflow
     status: RunStatus
@@ -124,7 +110,6 @@ class RunResult(FrozenRecord, uncompared=("task_lines",), unshown=("task_lines",
     started_at: float
     finished_at: float
     failure: Failure | None
-    task_lines: object | None
 
     def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
@@ -136,7 +121,6 @@ class RunResult(FrozenRecord, uncompared=("task_lines",), unshown=("task_lines",
         started_at: float,
         finished_at: float,
         failure: Failure | None = None,
-        task_lines: object | None = None,
     ) -> None:
         _set(self, "run_id", run_id)
         _set(self, "workflow", workflow)
@@ -146,4 +130,3 @@ class RunResult(FrozenRecord, uncompared=("task_lines",), unshown=("task_lines",
         _set(self, "started_at", started_at)
         _set(self, "finished_at", finished_at)
         _set(self, "failure", failure)
-        _set(self, "task_lines", task_lines)

@@ -40,7 +40,6 @@ from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
-from .records import TaskLines
 from .results import RunResult, RunStatus, TaskResult, TaskStatus
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
@@ -177,7 +176,6 @@ class _Run:
         self.running = 0
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
-        self.lines = TaskLines(masker)  # each task's run record line, made by the worker that ran it
         self.error: BaseException | None = None
 
     def execute(self) -> RunResult:
@@ -204,18 +202,15 @@ class _Run:
         self._cancel_unfinished()
         outputs, failure = self._workflow_outputs()
         status = self._status()
-        tasks = {task_id: self.results[task_id] for task_id in self.workflow.order}
-        self.lines.add_missing(tasks.values())
         return RunResult(
             run_id=self.run_id,
             workflow=self.workflow,
             status=RunStatus.FAILED if failure is not None and status is RunStatus.SUCCEEDED else status,
             outputs=outputs,
-            tasks=tasks,
+            tasks={task_id: self.results[task_id] for task_id in self.workflow.order},
             started_at=started,
             finished_at=time.time(),
             failure=failure,
-            task_lines=self.lines,
         )
 
     def _next(self, finished: TaskResult | None) -> _Dispatch | None:
@@ -365,7 +360,6 @@ class _Run:
             except BaseException as exc:  # noqa: BLE001 - a worker must always report back
                 failure = Failure(kind=FailureKind.CRASHED, message=self.masker.mask(f"internal error: {exc!r}"))
                 finished = TaskResult(dispatch.task.id, TaskStatus.FAILED, failure=failure, finished_at=time.time())
-            self.lines.add(finished)  # out of the lock, so workers make their tasks' lines side by side
 
     def _run_task(self, dispatch: _Dispatch) -> TaskResult:
         task = dispatch.task
