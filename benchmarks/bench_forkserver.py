@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from _shared import NOOP_PLUGIN, invoke_once, measure, parse_args_with_quick
@@ -75,7 +74,7 @@ def main() -> None:
             plugin_dir=plugin_dir,
             argv=plugin_argv(plugin_dir, entrypoint="main.py"),
         )
-        sandboxed = replace(process, kind=RuntimeKind.SANDBOX)
+        sandboxed = process.replace(kind=RuntimeKind.SANDBOX)
         forks = {kind: ForkServerRuntime(kind) for kind in (RuntimeKind.PROCESS, RuntimeKind.SANDBOX)}
         pool = WarmPool(size=1, recycle_after=2 * rounds + 10)
         floor = "python -I -c 'import json,sys'"
