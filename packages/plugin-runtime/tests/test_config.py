@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -134,6 +136,22 @@ def test_the_executor_section_with_tls_paths_from_the_folder_of_the_config_that_
     assert executor.tls
     assert load(project(tmp_path / "bare", ""), user_dirs).executor.kind is ExecutorKind.DASK  # the user's
     assert Config(tmp_path, ()).executor == ExecutorSettings()
+
+
+def test_a_loaded_config_pickles_copies_and_replaces_as_a_dataclass_would(
+    tmp_path: Path, user_dirs: tuple[Path, Path]
+) -> None:
+    # Both constructors take their later fields by keyword only: a copy must pass them by name.
+    (user_dirs[0] / "config.yaml").write_text(
+        "executor: {kind: dask, tls: {ca_file: ca.pem, cert_file: me.pem, key_file: me.key}}\npool: {enabled: true}\n",
+        encoding="utf-8",
+    )
+    config = load(project(tmp_path, "executor: {project_dir: /srv/flows}\n"), user_dirs)
+
+    assert pickle.loads(pickle.dumps(config)) == config  # noqa: S301 - our own bytes, just made
+    assert copy.copy(config) == config
+    assert copy.deepcopy(config.executor) == config.executor
+    assert config.replace(pool_enabled=False).executor is config.executor
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
+import inspect
 import pickle
+import pkgutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from workflow_plugin_runtime._util.frozen import FrozenRecord
 from workflow_plugin_runtime.config import PoolSettings, RuntimeKind
 from workflow_plugin_runtime.execution.task_executor import PluginTask
 from workflow_plugin_runtime.plugins.manifest import Access, Capabilities, FilesystemNeed
@@ -138,3 +143,25 @@ def test_a_positional_record_keeps_its_positional_constructor() -> None:
     metrics = Metrics(1.5, RuntimeKind.PROCESS, exit_code=0)
     assert pickle.loads(pickle.dumps(metrics)) == metrics  # noqa: S301 - our own bytes
     assert metrics.replace(worker="tcp://127.0.0.1:1").worker == "tcp://127.0.0.1:1"
+
+
+def _records(cls: type[FrozenRecord]) -> Iterator[type[FrozenRecord]]:
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _records(subclass)
+
+
+def test_every_record_whose_constructor_takes_a_field_by_keyword_only_pickles_by_name() -> None:
+    # A record with one keyword-only parameter cannot be rebuilt from positional values (Config was one).
+    package = importlib.import_module("workflow_plugin_runtime")
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
+    by_keyword = [
+        record
+        for record in _records(FrozenRecord)
+        if record.__module__.startswith("workflow_plugin_runtime.")
+        and any(p.kind is p.KEYWORD_ONLY for p in inspect.signature(record.__init__).parameters.values())
+    ]
+
+    assert by_keyword  # Invocation, PluginTask, Config...
+    assert [record for record in by_keyword if not record._keyword_only] == []

@@ -141,3 +141,25 @@ def test_a_secrets_file_over_the_size_cap_is_refused(run_cli, tmp_path):
     secrets.chmod(0o600)
     done = run_cli("run", str(flow(tmp_path)), "-p", str(PLUGINS), "--secrets-file", str(secrets))
     one_clear_error(done, f"{secrets}: the secrets file is too large")
+
+
+STDOUT_CLOSED = ("/bin/sh", "-c", 'exec "$@" >&-', "sh")
+STDERR_CLOSED = ("/bin/sh", "-c", 'exec "$@" 2>&-', "sh")
+
+
+@pytest.mark.parametrize(
+    ("closed", "args", "code"),
+    [
+        (STDOUT_CLOSED, ("plugin", "list", "-p", str(PLUGINS)), 0),
+        (STDOUT_CLOSED, ("plugin", "inspect", "tests/e2e", "-p", str(PLUGINS)), 0),
+        (STDERR_CLOSED, ("validate", "missing.yaml"), 2),
+        (STDERR_CLOSED, ("plugin", "inspect", "tests/absent", "-p", str(PLUGINS)), 2),
+    ],
+    ids=["list, no stdout", "inspect, no stdout", "validate, no stderr", "inspect, no stderr"],
+)
+def test_a_closed_stream_gets_nothing_and_the_exit_code_stays_the_command_s(run_cli, closed, args, code):
+    # `workflow plugin list >&-`: as Click's echo (and Rich) there, nothing is written and nothing fails.
+    done = run_cli(*args, prefix=closed)
+
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -75,3 +75,23 @@ def test_shell_completion_is_left_to_typer(monkeypatch, capsys):
 
     assert not entry._answered_without_typer(["--help"])
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("option", ["--version", "--help"])
+def test_without_a_stdout_the_fast_answers_end_as_typer_does_there(option):
+    # ``workflow --version >&-``: Click's echo has nowhere to write and writes nothing; no traceback either.
+    def closed_stdout(module: str) -> subprocess.CompletedProcess[str]:
+        code = f"import sys; sys.argv = ['workflow', *sys.argv[1:]]; from {module} import main; main()"
+        return subprocess.run(
+            ["sh", "-c", 'exec "$0" -c "$1" "$2" >&-', sys.executable, code, option],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "100"},
+            check=False,
+        )
+
+    typer = closed_stdout("workflow_cli.app")
+    fast = closed_stdout("workflow_cli.entry")
+
+    assert (typer.returncode, typer.stderr) == (0, "")
+    assert (fast.returncode, fast.stderr) == (typer.returncode, typer.stderr)

@@ -23,9 +23,10 @@ gives it what the decorator would: assignment and deletion raise
 ``__repr__`` (less those named in ``unshown=(...)``, as ``field(repr=False)``
 would), ``__match_args__``, ordering with ``order=True``, pickling, and
 :meth:`FrozenRecord.replace` (``dataclasses.replace``) for a class whose
-constructor takes each field by its name. A class whose constructor is
-keyword-only (``kw_only=True``) says ``keyword_only=True``, so that pickling
-passes the fields by name.
+constructor takes each field by its name. A class whose constructor takes
+any field by keyword only (``kw_only=True``, or a ``*`` among its
+parameters) says ``keyword_only=True``, so that pickling and copying pass
+the fields by name.
 Type checkers see a dataclass transform, so mypy checks constructors and
 refuses assignment as it does for frozen dataclasses.
 """
@@ -67,7 +68,7 @@ class FrozenRecord:
         """``uncompared``: fields left out of equality, hashing and ordering (``field(compare=False)``).
 
         ``unshown``: fields left out of the repr (``field(repr=False)``); ``keyword_only``: the class's
-        constructor takes keywords only (``kw_only=True``), so unpickling passes the fields by name.
+        constructor takes some field by keyword only, so unpickling passes the fields by name.
         """
         super().__init_subclass__(**kwargs)
         if keyword_only:

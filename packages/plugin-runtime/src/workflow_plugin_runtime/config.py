@@ -109,7 +109,7 @@ class ExecutorKind(enum.StrEnum):
     DASK = "dask"
 
 
-class ExecutorSettings(FrozenRecord):
+class ExecutorSettings(FrozenRecord, keyword_only=True):
     """The config's ``executor`` section (docs/configuration.md); ``address`` None with Dask: a local cluster.
 
     The TLS paths are absolute (resolved from the config file's folder);
@@ -183,7 +183,7 @@ class PluginsPath(FrozenRecord):
         return f"{self.path} ({self.origin})"
 
 
-class Config(FrozenRecord):
+class Config(FrozenRecord, keyword_only=True):
     """The merged configuration; ``None`` files were not found, and a ``None`` backend is ``auto``."""
 
     __slots__ = (

@@ -41,8 +41,8 @@ def main() -> None:
 
 
 def _answered_without_typer(argv: list[str]) -> bool:
-    if len(argv) != 1 or in_shell_completion(os.environ):
-        return False
+    if len(argv) != 1 or sys.stdout is None or in_shell_completion(os.environ):
+        return False  # no stdout at all (>&-): Click's echo writes nothing there, and Typer's path is it
     if argv[0] == "--version":
         from .__about__ import __version__
 

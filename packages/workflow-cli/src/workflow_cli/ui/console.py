@@ -65,7 +65,7 @@ def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int
     from rich.console import Console
 
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
-    terminal = stream.isatty()
+    terminal = stream is not None and stream.isatty()  # None: no stream at all (>&-); Rich then writes nothing
     return Console(
         file=stream,
         force_terminal=terminal,
@@ -124,6 +124,8 @@ def make_screen(*, stderr: bool = False) -> Screen:
     where Rich may write to a console's handle rather than to the stream.
     """
     stream = sys.stderr if stderr else sys.stdout
+    if stream is None:  # closed (>&-): Rich's console writes nothing there, as Click's echo does
+        return make_console(stderr=stderr)
     if sys.platform != "win32" and not stream.isatty() and (stream.encoding or "utf-8").lower().startswith("utf"):
         return PipedConsole(stderr=stderr)
     return make_console(stderr=stderr)
