@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime._util.frozen import FrozenRecord
+from workflow_plugin_runtime._frozen import FrozenRecord
 from workflow_plugin_runtime.config import PoolSettings, RuntimeKind
 from workflow_plugin_runtime.execution.task_executor import PluginTask
 from workflow_plugin_runtime.plugins.manifest import Access, Capabilities, FilesystemNeed
