@@ -19,13 +19,30 @@ from __future__ import annotations
 import os
 import sys
 
-from .terminal import MAX_HELP_WIDTH, in_shell_completion, program_name, terminal_columns
+from .terminal import (
+    MAX_HELP_WIDTH,
+    exit_code_after_output,
+    guard_output,
+    in_shell_completion,
+    program_name,
+    terminal_columns,
+)
 
 __all__ = ["main"]
 
 
 def main() -> None:
-    argv = sys.argv[1:]
+    """The command, on standard streams that a failed write never stops (:func:`~.terminal.guard_output`)."""
+    guard_output()
+    code: str | int | None = 0
+    try:
+        _run(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+    sys.exit(exit_code_after_output(code))
+
+
+def _run(argv: list[str]) -> None:
     if _answered_without_typer(argv):
         return
     from .fast_path import fast_command_line

@@ -219,34 +219,27 @@ def _command_path(command: tuple[str, ...], program: str) -> str:
 
 
 def run_fast(line: FastCommandLine) -> int:
-    """Run the command's body as Typer would: the same exit code, the same reports of what went wrong."""
+    """Run the command's body as Typer would: the same exit code, the same reports of what went wrong.
+
+    A stream that cannot be written is not the body's concern: the entry
+    point's guarded streams never raise (:func:`~.terminal.guard_output`).
+    """
     from .errors import BadOptionValue, ExitCode
     from .reporting import exit_code_of, report_invalid_input
 
     body = _body(line.command)
     try:
-        try:
-            return exit_code_of(lambda: body(**line.params), as_json=line.as_json)
-        except BadOptionValue as exc:  # what Typer reports as a bad parameter, with the command's usage line
-            report_invalid_input(_bad_value(exc, line.command), as_json=line.as_json)
-            return ExitCode.INVALID
-        except KeyboardInterrupt:
-            return INTERRUPTED
-        except EOFError:
-            from .terminal import echo
+        return exit_code_of(lambda: body(**line.params), as_json=line.as_json)
+    except BadOptionValue as exc:  # what Typer reports as a bad parameter, with the command's usage line
+        report_invalid_input(_bad_value(exc, line.command), as_json=line.as_json)
+        return ExitCode.INVALID
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except EOFError:
+        from .terminal import echo
 
-            echo("", err=True)
-            echo("Aborted!", err=True)
-            return ExitCode.FAILED
-    except OSError as exc:
-        import errno
-
-        if exc.errno != errno.EPIPE:
-            raise
-        from typer._click.utils import PacifyFlushWrapper  # a closed pipe: Click's own quiet exit, rarely reached
-
-        sys.stdout = PacifyFlushWrapper(sys.stdout)
-        sys.stderr = PacifyFlushWrapper(sys.stderr)
+        echo("", err=True)
+        echo("Aborted!", err=True)
         return ExitCode.FAILED
 
 

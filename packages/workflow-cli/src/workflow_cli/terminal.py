@@ -15,11 +15,20 @@ that is left to Click itself: a stream whose encoding is ASCII, which
 Click re-opens as UTF-8 (:func:`writes_plainly` is false: the fast path
 declines such a process, and :func:`echo` hands the line to Click), bytes
 (never printed here), and Windows consoles.
+
+What neither does, and :func:`guard_output` adds before a command starts:
+standard output and error that cannot fail the command. A write that
+fails (the reader of a pipe went away, ``>/dev/full``) is remembered and
+everything after it dropped, so the work goes on to its end (a run still
+writes its record) and :func:`exit_code_after_output` says at the end what
+was lost; a character the stream's encoding lacks
+(``PYTHONIOENCODING=ascii``) is written as a backslash escape, not raised.
 """
 
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import sys
 
@@ -28,9 +37,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import TextIO
 
+    from _typeshed import ReadableBuffer
+
 __all__ = [
     "MAX_HELP_WIDTH",
     "echo",
+    "exit_code_after_output",
+    "guard_output",
     "help_width",
     "in_shell_completion",
     "program_name",
@@ -43,6 +56,99 @@ MAX_HELP_WIDTH = 78
 """Click's help width on terminals of 80 columns and more (it caps at 80, minus 2)."""
 MIN_HELP_WIDTH = 50
 """Click's narrowest help width, whatever the terminal."""
+_STANDARD_STREAMS = ("stdout", "stderr")
+
+
+class _GuardedOutput(io.RawIOBase):
+    """A standard stream's file descriptor, written as ``FileIO`` writes it, whose first failure is kept, not raised.
+
+    Everything written after that failure is dropped: the buffer above
+    never holds it, and the interpreter's own flush at exit has nothing to
+    fail on. The descriptor is never closed here: it stays the process's.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.failure: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: ReadableBuffer, /) -> int | None:
+        if self.failure is None:
+            try:
+                return os.write(self._fd, data)
+            except BlockingIOError:  # a non-blocking descriptor that is full: FileIO's answer, retried above
+                return None
+            except OSError as exc:
+                self.failure = exc
+        return memoryview(data).nbytes
+
+
+_guards: dict[str, tuple[io.TextIOWrapper, _GuardedOutput]] = {}
+"""The guarded streams by name (``stdout``, ``stderr``), each with the descriptor's guard below it."""
+
+
+def guard_output() -> None:
+    """``sys.stdout`` and ``sys.stderr`` made the same text streams over :class:`_GuardedOutput`.
+
+    Streams that are not the interpreter's own (a test's capture, none at
+    all with ``>&-``) and Windows consoles are left as they are.
+    """
+    if os.name == "nt":
+        return
+    for name in _STANDARD_STREAMS:
+        stream = getattr(sys, name)
+        if not isinstance(stream, io.TextIOWrapper) or name in _guards:
+            continue
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):
+            continue
+        stream.flush()
+        raw = _GuardedOutput(fd)
+        errors = stream.errors if codecs.lookup(stream.encoding).name.startswith("utf") else "backslashreplace"
+        guarded = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=stream.encoding,
+            errors=errors,
+            newline="\n",
+            line_buffering=stream.line_buffering,
+            write_through=stream.write_through,
+        )
+        _guards[name] = (guarded, raw)
+        setattr(sys, name, guarded)
+
+
+def exit_code_after_output(code: str | int | None) -> str | int | None:
+    """The exit code of a command that ended with ``code``, its output flushed: what it earned, unless output was lost.
+
+    A reader that went away (``| head -1``) took what it wanted: ``code``
+    stands. Any other failure (a full device) lost output the user asked
+    for: it is said on stderr, when that is the stream that still works,
+    and the command exits 1 if ``code`` said success.
+    """
+    import errno
+
+    lost: dict[str, OSError] = {}
+    for name, (stream, raw) in _guards.items():
+        stream.flush()
+        if raw.failure is not None and raw.failure.errno != errno.EPIPE:
+            lost[name] = raw.failure
+    if not lost:
+        return code
+    failure = lost.get("stdout")
+    if failure is not None:
+        echo(f"error: could not write standard output: {failure.strerror or failure}", err=True)
+        echo("  hint: the command itself finished; only what it printed there is missing", err=True)
+    return 1 if code in (None, 0) else code
 
 
 def echo(text: str, *, err: bool = False) -> None:

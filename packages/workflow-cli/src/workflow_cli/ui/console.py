@@ -132,17 +132,14 @@ def make_screen(*, stderr: bool = False) -> Screen:
 
 
 def write_plainly(stream: IO[str], text: str) -> None:
-    """``text`` written and flushed as Rich's console writes it; a reader that left (``| head``) ends us with 1.
+    """``text`` written and flushed as Rich's console writes it.
 
-    Rich then points stdout at ``/dev/null`` (so the interpreter's own
-    flush at exit has nothing to fail on) and exits 1, without a word.
+    A reader that left (``| head``) or a full device raises nothing here:
+    the entry point's streams keep the failure for the end of the command
+    (:func:`workflow_cli.terminal.guard_output`).
     """
-    try:
-        stream.write(text)
-        stream.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(1) from None
+    stream.write(text)
+    stream.flush()
 
 
 def rich_console(screen: Screen) -> Console:
