@@ -1,0 +1,204 @@
+"""The command's standard streams (``workflow_cli.terminal``): a full device, a reader that leaves, an ASCII terminal.
+
+Each test runs the real ``workflow`` command on a real stream: ``/dev/full``,
+a pipe whose reader closes it, a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_PLUGINS = FIXTURES / "plugins"
+UNICODE_PLUGIN = FIXTURES / "plugins_unicode" / "greeter"
+DEV_FULL = Path("/dev/full")
+FULL_DEVICE_MESSAGE = "error: could not write standard output: No space left on device"
+ONE_TASK = "name: one\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 3}}\n"
+SEVERAL_TASKS = """\
+name: several
+tasks:
+  a: {uses: tests/e2e.number, inputs: {value: 1}}
+  b: {needs: [a], uses: tests/e2e.number, inputs: {value: 2}}
+  c: {needs: [b], uses: tests/e2e.number, inputs: {value: 3}}
+  d: {needs: [c], uses: tests/e2e.%s}
+"""
+
+needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full on this system")
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workflow_cli", *args]
+
+
+def run_records(folder: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted((folder / ".workflow" / "runs").glob("*.json"))]
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    path = tmp_path / "flow.yaml"
+    path.write_text(ONE_TASK, encoding="utf-8")
+    return path
+
+
+# --- stdout on a full device ---------------------------------------------------------------------------
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", "{flow}", "-p", "{plugins}"),
+        ("validate", "{flow}", "-p", "{plugins}", "--json"),
+        ("lock", "{flow}", "-p", "{plugins}"),
+        ("plugin", "list", "-p", "{plugins}"),
+        ("plugin", "list", "-p", "{plugins}", "--json"),
+        ("plugin", "inspect", "tests/e2e", "-p", "{plugins}"),
+        ("plugin", "inspect", "tests/e2e", "-p", "{plugins}", "--json"),
+        ("schema", "plugin"),
+        ("--version",),
+        ("--help",),
+        ("run", "--help"),
+    ],
+)
+@pytest.mark.parametrize("path", ["fast", "typer"])
+def test_stdout_on_a_full_device_is_one_message_and_exit_1(args, path, flow, cli_env, tmp_path):
+    """Whichever path runs the command (an ASCII stream sends it through Typer), the lost output is said once."""
+    env = {**cli_env, "PYTHONIOENCODING": "ascii"} if path == "typer" else cli_env
+    argv = [arg.format(flow=flow, plugins=FIXTURE_PLUGINS) for arg in args]
+    with DEV_FULL.open("w") as full:
+        done = subprocess.run(
+            cli_command(*argv), stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env, check=False
+        )
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-2:] == [
+        FULL_DEVICE_MESSAGE,
+        "  hint: the command itself finished; only what it printed there is missing",
+    ], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@needs_dev_full
+@pytest.mark.parametrize("json_output", [False, True])
+@pytest.mark.parametrize(("action", "earned"), [("echo", 0), ("fail", 1)])
+def test_a_run_on_a_full_device_writes_its_record_and_never_exits_0(json_output, action, earned, cli_env, tmp_path):
+    """The run's work is done and recorded; a failed run keeps its 1, a succeeded one gets 1 for the lost output."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(SEVERAL_TASKS % action, encoding="utf-8")
+    with DEV_FULL.open("w") as full:
+        done = subprocess.run(
+            cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS), *(["--json"] if json_output else [])),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env,
+            check=False,
+        )
+
+    assert done.returncode == 1
+    assert FULL_DEVICE_MESSAGE in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
+    [record] = run_records(tmp_path)
+    assert record["status"] == ("succeeded" if earned == 0 else "failed")
+    assert [task["status"] for task in record["tasks"].values()][:3] == ["succeeded"] * 3
+
+
+# --- a reader that leaves (| head -1) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "earned"), [("echo", 0), ("fail", 1)])
+def test_a_run_whose_reader_leaves_finishes_records_and_exits_with_its_own_code(action, earned, cli_env, tmp_path):
+    """``workflow run flow.yaml | head -1``: the first line read, the pipe closed, the rest of the run still happens."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(SEVERAL_TASKS % action, encoding="utf-8")
+    with subprocess.Popen(
+        cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # the only reader: every later write of the run meets a closed pipe
+        errors = process.stderr.read()
+        code = process.wait(timeout=120)
+
+    assert first == "▶ a\n"
+    assert code == earned, errors
+    assert errors == ""  # nothing said about the pipe, no traceback
+    [record] = run_records(tmp_path)
+    assert record["status"] == ("succeeded" if earned == 0 else "failed")
+    assert set(record["tasks"]) == {"a", "b", "c", "d"}
+
+
+def test_a_listing_whose_reader_leaves_exits_0(cli_env, tmp_path):
+    """Any command: a reader that took what it wanted is no failure of the command."""
+    with subprocess.Popen(
+        cli_command("plugin", "list", "-p", str(FIXTURE_PLUGINS)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=cli_env,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()  # gone before the first line
+        errors = process.stderr.read()
+        code = process.wait(timeout=120)
+
+    assert (code, errors) == (0, b"")
+
+
+# --- a terminal whose encoding is ASCII ----------------------------------------------------------------
+
+
+def run_on_a_terminal(args: list[str], *, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """The command on a real pseudo-terminal (stdout and stderr both): its exit code and what the terminal got."""
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(cli_command(*args), stdout=terminal, stderr=terminal, cwd=cwd, env=env)
+    finally:
+        os.close(terminal)
+    shown = bytearray()
+    try:
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    except OSError:  # EIO: every process holding the terminal has ended
+        pass
+    finally:
+        os.close(controller)
+    return process.wait(timeout=120), shown.decode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("args", "escaped"),
+    [
+        (["plugin", "list", "-p", "{plugins}"], "plugins-caf\\xe9"),
+        (["plugin", "inspect", "acme/gruss", "-p", "{plugins}"], "Gr\\xfc\\xdfe aus dem Caf\\xe9 \\u2014 \\u2713"),
+        (["plugin", "inspect", "acme/gruss", "-p", "{plugins}"], "Sagt gr\\xfc\\xdf dich \\u2713"),
+    ],
+)
+def test_an_ascii_terminal_gets_escapes_for_what_it_cannot_show(args, escaped, cli_env, tmp_path):
+    """``PYTHONIOENCODING=ascii`` on a terminal: a non-ASCII path or description is escaped, ASCII boxes drawn."""
+    plugins = tmp_path / "plugins-café"
+    shutil.copytree(UNICODE_PLUGIN, plugins / "greeter")
+    env = {**cli_env, "PYTHONIOENCODING": "ascii", "NO_COLOR": "1"}
+
+    code, shown = run_on_a_terminal([arg.format(plugins=plugins) for arg in args], env=env, cwd=tmp_path)
+
+    assert code == 0, shown
+    assert escaped in shown
+    assert "Traceback" not in shown
