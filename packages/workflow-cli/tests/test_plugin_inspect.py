@@ -124,6 +124,26 @@ def test_table_output_is_readable(run_cli):
     assert done.stderr == ""
 
 
+@pytest.mark.parametrize(("start_line", "start", "shown"), [("", "cold", False), ("  start: fork\n", "fork", True)])
+def test_the_start_setting_is_shown_in_both_views(run_cli, tmp_path, start_line, start, shown):
+    """``runtime.start``: always in ``--json`` (its default applied), on the text's runtime line when it is a fork."""
+    plugin = tmp_path / f"starter-{start}"
+    plugin.mkdir()
+    (plugin / "main.py").write_text("")
+    (plugin / "plugin.yaml").write_text(
+        f"namespace: acme\nname: {plugin.name}\nversion: 1.0.0\n"
+        f"runtime:\n  entrypoint: main.py\n{start_line}actions: {{ping: {{}}}}\n"
+    )
+
+    report = inspect_json(run_cli, str(plugin))
+    done = run_cli("plugin", "inspect", str(plugin))
+
+    assert report["runtime"]["start"] == start
+    assert done.returncode == 0, done.stderr
+    [runtime_line] = [line for line in done.stdout.splitlines() if line.startswith("runtime  ")]
+    assert runtime_line.endswith(" · fork start") is shown, runtime_line
+
+
 def test_a_workflow_whose_grants_fit_has_no_findings(run_cli, tmp_path):
     (tmp_path / "fits.yaml").write_text(FITTING_WORKFLOW)
 

@@ -47,6 +47,7 @@ class RuntimeView(TypedDict):
     timeout: float
     pool: dict[str, float | None] | None
     serve: bool
+    start: str
 
 
 class ActionView(TypedDict):
@@ -157,6 +158,7 @@ def inspection(
             if pool is None
             else {"size": pool.size, "idle_timeout": pool.idle_timeout, "recycle_after": pool.recycle_after},
             "serve": runtime.serve,
+            "start": runtime.start.value,
         },
         "actions": {
             name: {

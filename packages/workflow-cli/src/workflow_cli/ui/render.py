@@ -251,6 +251,8 @@ def _runtime_line(report: Inspection) -> str:
         parts.append("warm pool" if size is None else f"warm pool of at most {size:g}")
     elif not runtime["serve"]:
         parts.append("one-shot (no serve loop)")
+    if runtime["start"] != "cold":  # the default, like a serving plugin's, goes without saying
+        parts.append(f"{runtime['start']} start")
     return " · ".join(parts)
 
 
