@@ -108,6 +108,22 @@ def test_a_forked_call_ends_exactly_as_a_cold_one(
     assert forked.metrics.runtime is RuntimeKind.PROCESS and not forked.metrics.warm
 
 
+def test_a_forked_call_has_the_environment_of_a_cold_one(runtime: ForkServerRuntime, forkable: MakeInvocation) -> None:
+    """The same variables with the same values; only the scratch folder (HOME, TMPDIR) is each call's own."""
+    invocation = forkable("environment", env={"GIVEN": f"value-{uuid.uuid4().hex}"})
+    forked = runtime.invoke(invocation).outputs
+    cold = ProcessRuntime(kill_grace_s=FAST_GRACE_S).invoke(invocation).outputs
+    assert runtime.template_pid(invocation) is not None
+    assert forked is not None and cold is not None
+
+    def scratch_named(environ: dict[str, str]) -> dict[str, str]:
+        return {name: value.replace(environ["HOME"], "<scratch>") for name, value in environ.items()}
+
+    assert forked["environ"]["HOME"] != cold["environ"]["HOME"]
+    assert scratch_named(forked["environ"]) == scratch_named(cold["environ"])
+    assert forked["environ"]["GIVEN"] == invocation.env["GIVEN"]
+
+
 def test_the_crash_of_a_child_is_its_signal(runtime: ForkServerRuntime, forkable: MakeInvocation) -> None:
     result = runtime.invoke(forkable("crash"))
     assert result.failure is not None and result.failure.kind is FailureKind.CRASHED

@@ -13,7 +13,8 @@ in the sandbox, the one-shot lockdown, cgroups and rlimits). The SDK
 imports the plugin and waits (``workflow_plugin_sdk._fork_server``).
 
 Each call then makes what a cold call makes (for a process, a scratch
-folder as ``HOME``; pipes; the whole environment) and sends the template
+folder as ``HOME``; pipes; the whole environment, in a sandbox with the
+``PWD`` bwrap sets) and sends the template
 only descriptors; the template forks, and the child takes the pipes and
 the environment and answers as a one-shot process does. The request is
 written by this runtime straight into the child's stdin, so neither it
@@ -108,11 +109,9 @@ class ForkServerRuntime:
         template = self._template(invocation)
         if template is None:
             return self._cold.invoke(invocation, on_log=on_log)
-        with self._scratch() as scratch:
+        with self._environment(invocation) as env:
             try:
-                call = template.fork(
-                    env=process_environment(invocation.env, scratch=scratch), deadline=started + invocation.timeout_s
-                )
+                call = template.fork(env=env, deadline=started + invocation.timeout_s)
             except TemplateFailed as exc:
                 self._forget(invocation, template)
                 return _lost(invocation, f"its fork server's template cannot fork a call ({exc.reason})", started)
@@ -156,17 +155,22 @@ class ForkServerRuntime:
         )
 
     @contextlib.contextmanager
-    def _scratch(self) -> Iterator[Path]:
-        """The call's ``HOME`` and ``TMPDIR``: a folder of its own for a process; the sandbox's private ``/tmp``."""
-        if self._kind is RuntimeKind.SANDBOX:
-            from .sandbox.command import SANDBOX_TMP
+    def _environment(self, invocation: Invocation) -> Iterator[dict[str, str]]:
+        """The call's whole environment, the one a cold call of this kind has (a test compares the two).
 
-            yield SANDBOX_TMP
+        A process gets a scratch folder of its own as ``HOME`` and ``TMPDIR``
+        (removed after the call); a sandbox its private ``/tmp``, and ``PWD``
+        as bwrap sets it for a one-shot sandbox.
+        """
+        if self._kind is RuntimeKind.SANDBOX:
+            from .sandbox.command import sandbox_environment
+
+            yield sandbox_environment(invocation)
             return
         with tempfile.TemporaryDirectory(
             prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
         ) as scratch:
-            yield Path(scratch)
+            yield process_environment(invocation.env, scratch=Path(scratch))
 
     def _template(self, invocation: Invocation) -> Template | None:
         """The running template of ``invocation``'s plugin, started now if needed; None: run it cold.

@@ -106,6 +106,19 @@ def test_a_forked_sandboxed_call_ends_exactly_as_a_one_shot_sandbox(
     assert forked.metrics.runtime is RuntimeKind.SANDBOX
 
 
+def test_a_forked_sandboxed_call_has_the_environment_of_a_one_shot_sandbox(
+    forks: ForkServerRuntime, forkable: MakeInvocation
+) -> None:
+    """Every variable, ``PWD`` (which bwrap sets) included, with the same value: the sandbox's /tmp is both's HOME."""
+    invocation = forkable("environment", env={"GIVEN": f"value-{uuid.uuid4().hex}"})
+    forked = forks.invoke(invocation).outputs
+    cold = SandboxRuntime(kill_grace_s=FAST_GRACE_S).invoke(invocation).outputs
+    assert forks.template_pid(invocation) is not None
+    assert forked is not None and cold is not None
+    assert forked["environ"] == cold["environ"]
+    assert cold["environ"]["PWD"] == os.path.realpath(FORKABLE_DIR)
+
+
 def test_a_crash_is_a_crash_as_in_a_one_shot_sandbox_and_names_its_signal(
     forks: ForkServerRuntime, forkable: MakeInvocation
 ) -> None:

@@ -66,6 +66,7 @@ __all__ = [
     "SandboxCommand",
     "SandboxFds",
     "sandbox_command",
+    "sandbox_environment",
 ]
 
 SANDBOX_TMP = Path("/tmp")  # noqa: S108 - the sandbox's own private tmpfs
@@ -155,7 +156,7 @@ def sandbox_command(
     returned them (resolved now, checked); ``serve`` starts the plugin's
     serve loop (a warm worker).
     """
-    env = process_environment(invocation.env, scratch=SANDBOX_TMP)
+    env = sandbox_environment(invocation)
     if serve:
         env[SERVE_ENV_VAR] = "1"
     argv = [
@@ -185,8 +186,8 @@ def sandbox_command(
     ]
     if invocation.network:
         argv += [arg for name in NETWORK_FILES for arg in _bind(Path(name), name, writable=False, optional=True)]
-    if invocation.plugin_dir is not None:
-        plugin_dir = Path(os.path.realpath(invocation.plugin_dir))
+    plugin_dir = _working_dir(invocation)
+    if plugin_dir is not None:
         argv += [*_bind(plugin_dir), "--chdir", str(plugin_dir)]
     for mount in mounts:
         argv += _bind(mount.source, mount.target, writable=not mount.read_only)
@@ -198,6 +199,25 @@ def sandbox_command(
         argv += ["--uid", str(ISOLATED_UID), "--gid", str(ISOLATED_GID)]
     argv += ["--", *invocation.argv]
     return SandboxCommand(argv=tuple(argv), pass_fds=(fds.seccomp, fds.info, fds.userns_block), env=env)
+
+
+def sandbox_environment(invocation: Invocation) -> dict[str, str]:
+    """The whole environment of the sandboxed plugin's process: what bwrap is given, and ``PWD``, which bwrap sets.
+
+    bwrap sets ``PWD`` to the folder it starts the plugin in; a call forked
+    from a sandboxed template (:mod:`..fork_server`) takes this environment
+    instead of its template's, and so sees the same variables.
+    """
+    env = process_environment(invocation.env, scratch=SANDBOX_TMP)
+    plugin_dir = _working_dir(invocation)
+    if plugin_dir is not None:
+        env["PWD"] = str(plugin_dir)
+    return env
+
+
+def _working_dir(invocation: Invocation) -> Path | None:
+    """The folder the plugin starts in (``--chdir``): its own, as the host resolves it."""
+    return None if invocation.plugin_dir is None else Path(os.path.realpath(invocation.plugin_dir))
 
 
 def _private_tmpfs(target: str, size: int) -> tuple[str, ...]:
