@@ -42,7 +42,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from workflow_plugin_sdk.protocol import FORK_SERVE_VALUE, SERVE_ENV_VAR, encode_message
+from workflow_plugin_sdk.protocol import FORK_SERVE_VALUE, SERVE_ENV_VAR
 
 from ..errors import Failure, FailureKind
 from .base import (
@@ -59,7 +59,7 @@ from .deadline import KILL_GRACE_S
 from .fork_template import ForkedCall, Template, TemplateFailed
 from .process import ProcessRuntime, process_environment
 from .run_state import scratch_parent
-from .supervise import supervise
+from .supervise import call_terms, supervise
 from .supervised_result import ProcessOutcome, supervised_result
 from .warm_worker import Spawn, WorkerGone, process_spawn
 
@@ -145,11 +145,7 @@ class ForkServerRuntime:
             reap=call.reap,
             pidfd=call.pidfd,
             started=started,
-            request=encode_message(invocation.request),
-            timeout_s=invocation.timeout_s,
-            max_stdout_bytes=invocation.max_stdout_bytes,
-            max_stderr_bytes=invocation.max_stderr_bytes,
-            cancel=invocation.cancel,
+            **call_terms(invocation),
             on_log=on_log,
             kill_grace_s=self.kill_grace_s,
         )

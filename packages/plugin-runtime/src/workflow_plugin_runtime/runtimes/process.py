@@ -17,13 +17,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from workflow_plugin_sdk.protocol import encode_message
-
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from .deadline import KILL_GRACE_S
 from .run_state import scratch_parent
-from .supervise import run_supervised
+from .supervise import call_terms, run_supervised
 from .supervised_result import supervised_result
 
 __all__ = [
@@ -62,7 +60,6 @@ class ProcessRuntime:
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
         refuse_other_kinds(invocation, RuntimeKind.PROCESS)
         assert invocation.plugin_dir is not None  # a process invocation is refused without one
-        request = encode_message(invocation.request)
         started = time.monotonic()
         scratch_dir = tempfile.TemporaryDirectory(
             prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
@@ -73,11 +70,7 @@ class ProcessRuntime:
                     invocation.argv,
                     cwd=invocation.plugin_dir,
                     env=process_environment(invocation.env, scratch=Path(scratch)),
-                    request=request,
-                    timeout_s=invocation.timeout_s,
-                    max_stdout_bytes=invocation.max_stdout_bytes,
-                    max_stderr_bytes=invocation.max_stderr_bytes,
-                    cancel=invocation.cancel,
+                    **call_terms(invocation),
                     on_log=on_log,
                     kill_grace_s=self.kill_grace_s,
                 )

@@ -28,8 +28,10 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
+from workflow_plugin_sdk.protocol import encode_message
+
 from . import reaper
-from .base import LogCallback
+from .base import Invocation, LogCallback
 from .deadline import KILL_GRACE_S, Deadline, DeadlineWatch
 from .outcome import Termination
 from .proctree import ProcessTree
@@ -38,10 +40,23 @@ from .supervised_result import ProcessOutcome, Reaped, SupervisedProcess
 
 __all__ = [
     "EXIT_DRAIN_S",
+    "call_terms",
     "run_supervised",
     "start_plugin_process",
     "supervise",
 ]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class _CallTerms(TypedDict):
+        request: bytes
+        timeout_s: float
+        max_stdout_bytes: int
+        max_stderr_bytes: int
+        cancel: threading.Event | None
+
 
 EXIT_DRAIN_S = 0.5
 """After the plugin exits, how long to wait for the end of its output before giving up."""
@@ -392,3 +407,18 @@ def supervise(
         logs=logs.records,
         stderr_tail=logs.tail(),
     )
+
+
+def call_terms(invocation: Invocation) -> _CallTerms:
+    """What :func:`run_supervised` and :func:`supervise` take from a call: its request, deadline, output limits, cancel.
+
+    Said once for every runtime that supervises a host process for a call
+    (a process, a sandbox, a child of a fork server's template).
+    """
+    return {
+        "request": encode_message(invocation.request),
+        "timeout_s": invocation.timeout_s,
+        "max_stdout_bytes": invocation.max_stdout_bytes,
+        "max_stderr_bytes": invocation.max_stderr_bytes,
+        "cancel": invocation.cancel,
+    }

@@ -36,12 +36,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workflow_plugin_sdk.protocol import encode_message
-
 from ...workflows.mount_sources import bind_sources
 from ..base import Invocation, LogCallback
 from ..deadline import KILL_GRACE_S
-from ..supervise import run_supervised
+from ..supervise import call_terms, run_supervised
 from ..supervised_result import ProcessOutcome
 from .command import Identity, SandboxCommand, SandboxFds, sandbox_command
 from .limits import REMOVE_WAIT_S, SandboxCgroup, SandboxUsage, apply_rlimits, cgroup_parents
@@ -133,18 +131,13 @@ class SandboxLaunch:
         A timeout's SIGTERM goes to the plugin, not to bwrap, whose death
         would kill the plugin at once, without its grace.
         """
-        invocation = self.invocation
         return run_supervised(
             self.command.argv,
             cwd=Path("/"),
             env=self.command.env,
             pass_fds=self.command.pass_fds,
             on_start=self.admit,
-            request=encode_message(invocation.request),
-            timeout_s=invocation.timeout_s,
-            max_stdout_bytes=invocation.max_stdout_bytes,
-            max_stderr_bytes=invocation.max_stderr_bytes,
-            cancel=invocation.cancel,
+            **call_terms(self.invocation),
             on_log=on_log,
             kill_grace_s=kill_grace_s,
             terminate_leader=False,
