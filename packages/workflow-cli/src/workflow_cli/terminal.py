@@ -59,34 +59,20 @@ MIN_HELP_WIDTH = 50
 _STANDARD_STREAMS = ("stdout", "stderr")
 
 
-class _GuardedOutput(io.RawIOBase):
-    """A standard stream's file descriptor, written as ``FileIO`` writes it, whose first failure is kept, not raised.
+class _GuardedOutput(io.FileIO):
+    """A standard stream's file descriptor, whose first failed write is kept, not raised.
 
     Everything written after that failure is dropped: the buffer above
     never holds it, and the interpreter's own flush at exit has nothing to
     fail on. The descriptor is never closed here: it stays the process's.
     """
 
-    def __init__(self, fd: int) -> None:
-        super().__init__()
-        self._fd = fd
-        self.failure: OSError | None = None
+    failure: OSError | None = None
 
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def isatty(self) -> bool:
-        return os.isatty(self._fd)
-
-    def write(self, data: ReadableBuffer, /) -> int | None:
+    def write(self, data: ReadableBuffer, /) -> int:
         if self.failure is None:
             try:
-                return os.write(self._fd, data)
-            except BlockingIOError:  # a non-blocking descriptor that is full: FileIO's answer, retried above
-                return None
+                return super().write(data)
             except OSError as exc:
                 self.failure = exc
         return memoryview(data).nbytes
@@ -109,11 +95,10 @@ def guard_output() -> None:
         if not isinstance(stream, io.TextIOWrapper) or name in _guards:
             continue
         try:
-            fd = stream.fileno()
-        except (OSError, ValueError):
+            stream.flush()
+            raw = _GuardedOutput(stream.fileno(), "w", closefd=False)
+        except (OSError, ValueError):  # a stream that cannot be flushed or has no descriptor: as it is
             continue
-        stream.flush()
-        raw = _GuardedOutput(fd)
         errors = stream.errors if codecs.lookup(stream.encoding).name.startswith("utf") else "backslashreplace"
         guarded = io.TextIOWrapper(
             io.BufferedWriter(raw),
