@@ -43,6 +43,7 @@ __all__ = [
     "MAX_HELP_WIDTH",
     "echo",
     "exit_code_after_output",
+    "exit_code_outlives_reader",
     "guard_output",
     "help_width",
     "in_shell_completion",
@@ -78,8 +79,17 @@ class _GuardedOutput(io.FileIO):
         return memoryview(data).nbytes
 
 
-_guards: dict[str, tuple[io.TextIOWrapper, _GuardedOutput]] = {}
-"""The guarded streams by name (``stdout``, ``stderr``), each with the descriptor's guard below it."""
+class _Guarded:
+    """What :func:`guard_output` did: the streams it made, and whether a reader that leaves leaves the code alone."""
+
+    __slots__ = ("code_outlives_reader", "streams")
+
+    def __init__(self) -> None:
+        self.streams: dict[str, tuple[io.TextIOWrapper, _GuardedOutput]] = {}
+        self.code_outlives_reader = False
+
+
+_guarded = _Guarded()
 
 
 def guard_output() -> None:
@@ -92,7 +102,7 @@ def guard_output() -> None:
         return
     for name in _STANDARD_STREAMS:
         stream = getattr(sys, name)
-        if not isinstance(stream, io.TextIOWrapper) or name in _guards:
+        if not isinstance(stream, io.TextIOWrapper) or name in _guarded.streams:
             continue
         try:
             stream.flush()
@@ -108,32 +118,45 @@ def guard_output() -> None:
             line_buffering=stream.line_buffering,
             write_through=stream.write_through,
         )
-        _guards[name] = (guarded, raw)
+        _guarded.streams[name] = (guarded, raw)
         setattr(sys, name, guarded)
 
 
 def exit_code_after_output(code: str | int | None) -> str | int | None:
-    """The exit code of a command that ended with ``code``, its output flushed: what it earned, unless output was lost.
+    """The exit code of a command that ended with ``code``, its output flushed: ``code``, unless output was lost.
 
-    A reader that went away (``| head -1``) took what it wanted: ``code``
-    stands. Any other failure (a full device) lost output the user asked
-    for: it is said on stderr, when that is the stream that still works,
-    and the command exits 1 if ``code`` said success.
+    Output that was lost makes a successful command's exit 1, as Click and
+    Rich exit when their reader is gone; only a lost write that is not a
+    reader leaving (a full device) is said, on stderr. A command whose
+    code outlives its reader (:func:`exit_code_outlives_reader`) keeps it
+    when that is all that happened.
     """
     import errno
 
-    lost: dict[str, OSError] = {}
-    for name, (stream, raw) in _guards.items():
+    failures = []
+    for stream, raw in _guarded.streams.values():
         stream.flush()
-        if raw.failure is not None and raw.failure.errno != errno.EPIPE:
-            lost[name] = raw.failure
-    if not lost:
+        if raw.failure is not None:
+            failures.append(raw.failure)
+    if not failures:
         return code
-    failure = lost.get("stdout")
-    if failure is not None:
+    stdout = _guarded.streams.get("stdout")
+    failure = None if stdout is None else stdout[1].failure
+    if failure is not None and failure.errno != errno.EPIPE:
         echo(f"error: could not write standard output: {failure.strerror or failure}", err=True)
         echo("  hint: the command itself finished; only what it printed there is missing", err=True)
+    if _guarded.code_outlives_reader and all(failure.errno == errno.EPIPE for failure in failures):
+        return code
     return 1 if code in (None, 0) else code
+
+
+def exit_code_outlives_reader() -> None:
+    """Let this command's exit code stand when a reader of its output goes away (``workflow run ... | head -1``).
+
+    For a command whose code says how its work went, not whether all its
+    output was read: a run is done and recorded whoever reads its progress.
+    """
+    _guarded.code_outlives_reader = True
 
 
 def echo(text: str, *, err: bool = False) -> None:

@@ -150,6 +150,7 @@ def _execute(
         write_run_record,
     )
 
+    from ..terminal import exit_code_outlives_reader
     from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
 
@@ -175,6 +176,7 @@ def _execute(
         print_problem(errors, masked)
 
     run_id = new_run_id()
+    exit_code_outlives_reader()  # a closed pipe changes nothing of the run (docs/cli.md)
     with (
         _cancel_on_signals(cancel, errors),
         contained_run(run_id, workflow=workflow.path, report=lambda line: echo(neutralise_controls(line), err=True)),
