@@ -19,7 +19,7 @@ import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_PLUGINS = FIXTURES / "plugins"
-UNICODE_PLUGIN = FIXTURES / "plugins_unicode" / "greeter"
+UNICODE_PLUGIN = FIXTURES / "plugins_unicode" / "gruss"
 DEV_FULL = Path("/dev/full")
 FULL_DEVICE_MESSAGE = "error: could not write standard output: No space left on device"
 ONE_TASK = "name: one\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 3}}\n"
@@ -181,7 +181,7 @@ def run_on_a_terminal(args: list[str], *, env: dict[str, str], cwd: Path) -> tup
 def test_an_ascii_terminal_gets_escapes_for_what_it_cannot_show(args, escaped, cli_env, tmp_path):
     """``PYTHONIOENCODING=ascii`` on a terminal: a non-ASCII path or description is escaped, ASCII boxes drawn."""
     plugins = tmp_path / "plugins-café"
-    shutil.copytree(UNICODE_PLUGIN, plugins / "greeter")
+    shutil.copytree(UNICODE_PLUGIN, plugins / "gruss")
     env = {**cli_env, "PYTHONIOENCODING": "ascii", "NO_COLOR": "1"}
 
     code, shown = run_on_a_terminal([arg.format(plugins=plugins) for arg in args], env=env, cwd=tmp_path)
