@@ -150,6 +150,7 @@ def _execute(
         write_run_record,
     )
 
+    from ..entry import resume_cyclic_gc
     from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
 
@@ -184,6 +185,7 @@ def _execute(
         ) as task_executor,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
+        resume_cyclic_gc()  # start-up is over: what the tasks allocate is collected as usual
         scheduler = Scheduler(task_executor, concurrency=concurrency, observer=progress)
         result = scheduler.run(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
