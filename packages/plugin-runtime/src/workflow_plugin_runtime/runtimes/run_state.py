@@ -48,7 +48,7 @@ from .._util.cachedir import user_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TextIO
+    from typing import Any, BinaryIO, TextIO
 
 __all__ = [
     "CONTAINERS_FILE",
@@ -99,7 +99,7 @@ def runs_dir(root: Path | None = None) -> Path | None:
 def boot_id() -> str | None:
     """This boot's id (Linux): a process recorded under another boot is certainly gone."""
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        return Path("/proc/sys/kernel/random/boot_id").read_bytes().decode("ascii").strip()  # no codec to load
     except OSError:
         return None
 
@@ -133,7 +133,7 @@ class RunEntry:
         self.scratch = scratch
         self._lock_file = lock
         self._guard = threading.Lock()
-        self._processes: TextIO | None = None
+        self._processes: BinaryIO | None = None
         self._containers = False
 
     def record_process(self, pid: int, start_time: int) -> None:
@@ -141,8 +141,8 @@ class RunEntry:
         with self._guard:
             try:
                 if self._processes is None:
-                    self._processes = (self.folder / PROCESSES_FILE).open("a", encoding="ascii")
-                self._processes.write(f"{pid} {start_time}\n")
+                    self._processes = (self.folder / PROCESSES_FILE).open("ab")  # ASCII, without loading its codec
+                self._processes.write(b"%d %d\n" % (pid, start_time))
                 self._processes.flush()
             except OSError:  # a full disk loses a cleaner's hint, never a run
                 return

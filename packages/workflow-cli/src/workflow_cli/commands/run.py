@@ -9,14 +9,15 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
 from ..terminal import echo
 from .workflow_common import check_against_lock, check_backend, load_and_check, report_problems
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from workflow_plugin_runtime import (
         DaskExecutor,
