@@ -210,11 +210,13 @@ def check_backend(
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
     the backend and how to get it.
     """
-    from workflow_plugin_runtime import Problem, SecurityMode, Severity, usable_backend
+    from workflow_plugin_runtime import Problem, SecurityMode, Severity
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     if workflow.security is SecurityMode.RESTRICTED:
+        from workflow_plugin_runtime import usable_backend  # the backends' probes: only when restricted
+
         return usable_backend(backend), []
     if flag is None:
         return None, []
