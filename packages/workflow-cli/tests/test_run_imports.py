@@ -42,7 +42,6 @@ TRUSTED_RUN_MODULES = {
     "execution.task_executor",
     "execution.task_provenance",
     "runtimes",
-    "runtimes.backends",
     "runtimes.base",
     "runtimes.deadline",
     "runtimes.outcome",
