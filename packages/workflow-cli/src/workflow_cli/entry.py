@@ -29,11 +29,11 @@ START_UP_GC_THRESHOLD = 100_000
 
 A command's start-up imports a hundred-odd modules and loads its files: some
 25,000 container objects that all live until the command ends, so every
-collection the default threshold (700) triggers on the way, about 35 of them
-in ``workflow run``, walks objects that are never garbage: 5-10% of the
-start-up's CPU (docs/performance.md, "The cyclic GC during start-up"). Raised,
-not disabled: a command over a huge input still collects, every 100,000
-allocations.
+collection the default threshold (700) triggers on the way, about 30 of them
+in ``workflow run``, walks objects that are never garbage: 4-6 ms of its CPU
+(docs/performance.md, "What `workflow run` adds to `validate`, cut again").
+Raised, not disabled: a command over a huge input still collects, every
+100,000 allocations. Set for the whole process, as befits a console script.
 """
 RUNNING_GC_THRESHOLD = 700
 """Python's own default, which :func:`resume_cyclic_gc` puts back before ``run``'s tasks start."""
