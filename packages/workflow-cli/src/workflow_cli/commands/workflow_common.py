@@ -36,6 +36,17 @@ if TYPE_CHECKING:
 
     from .plugin_views import RunsInView
 
+__all__ = [
+    "AUTO",
+    "LoadedWorkflow",
+    "Placement",
+    "check_against_lock",
+    "check_backend",
+    "load_and_check",
+    "place",
+    "report_problems",
+]
+
 AUTO = "auto"
 """The ``restricted.backend`` setting (and ``--backend``) that lets each machine choose: no place of its own."""
 
