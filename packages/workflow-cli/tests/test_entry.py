@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from workflow_cli import entry
 from workflow_cli.root_help import ROOT_HELP
+
+PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
 @pytest.mark.parametrize("columns", [80, 120, 300])
@@ -95,3 +99,48 @@ def test_without_a_stdout_the_fast_answers_end_as_typer_does_there(option):
 
     assert (typer.returncode, typer.stderr) == (0, "")
     assert (fast.returncode, fast.stderr) == (typer.returncode, typer.stderr)
+
+
+GC_WATCH = """\
+import atexit, gc, json, sys
+
+out, sys.argv = sys.argv[1], ["workflow", *sys.argv[2:]]
+from workflow_cli.entry import main
+
+at_main = [generation["collections"] for generation in gc.get_stats()]
+atexit.register(lambda: open(out, "w").write(json.dumps({
+    "at_main": at_main,
+    "at_exit": [generation["collections"] for generation in gc.get_stats()],
+    "threshold": gc.get_threshold()[0],
+    "frozen": gc.get_freeze_count(),
+})))
+main()
+"""
+"""The entry point, writing to the file named first the GC's collection counts when ``main()`` starts and at exit."""
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_command_starts_without_cyclic_collections_and_a_run_collects_again_before_its_tasks(
+    command, cli_env, tmp_path
+):
+    flow = tmp_path / f"gc-{command}-{tmp_path.name}.yaml"
+    flow.write_text("name: gc\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
+    watched = tmp_path / "gc.json"
+
+    done = subprocess.run(
+        [sys.executable, "-c", GC_WATCH, str(watched), command, str(flow), "-p", str(PLUGINS)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(watched.read_text(encoding="utf-8"))
+    assert counts["at_exit"] == counts["at_main"]  # not one collection: start-up's objects all live to the end
+    if command == "run":  # the tasks ran with the default threshold, start-up's objects frozen out of reach
+        assert (counts["threshold"], counts["frozen"] > 0) == (entry.RUNNING_GC_THRESHOLD, True)
+    else:
+        assert (counts["threshold"], counts["frozen"]) == (entry.START_UP_GC_THRESHOLD, 0)

@@ -42,7 +42,6 @@ TRUSTED_RUN_MODULES = {
     "execution.task_executor",
     "execution.task_provenance",
     "runtimes",
-    "runtimes.backends",
     "runtimes.base",
     "runtimes.deadline",
     "runtimes.outcome",
@@ -59,6 +58,10 @@ TRUSTED_RUN_MODULES = {
 """Every module of ``execution/`` and ``runtimes/`` a trusted one-task run needs; locking is validate's too."""
 OTHER_RUNS = ("docker", "requests", "dask", "distributed", "packaging.specifiers")
 """Packages only a restricted, Dask or version-constrained run uses."""
+UNUSED_STDLIB = ("tempfile", "shutil", "random", "bz2", "lzma", "encodings.ascii")
+"""What a trusted run's scratch folders and state files never need: they are made with ``os.mkdir``, removed with
+one ``rmdir`` when the plugin left them empty, and written in binary (``runtimes/run_state.py``); ``tempfile``
+imports ``shutil``, ``random`` and the compression modules."""
 NO_RUN = (
     "packaging",
     "uuid",
@@ -119,6 +122,7 @@ def test_a_trusted_one_task_run_loads_only_the_process_runtime(loaded_by, one_ta
         assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
     assert _runtime_modules(modules, "execution", "runtimes") - {"execution.locking"} == TRUSTED_RUN_MODULES
     assert _packages(modules, OTHER_RUNS) == set()
+    assert _packages(modules, UNUSED_STDLIB) == set()
 
 
 def test_a_second_run_loads_neither_packaging_nor_uuid_nor_the_sdk_author_api(loaded_by, one_task):
@@ -139,6 +143,7 @@ def test_a_pooled_run_loads_the_pool_and_the_guard_sees_it(loaded_by, one_task):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tasks"]["a"]["outputs"] == {"value": 7}
     assert "runtimes.pool" in _runtime_modules(modules, "runtimes") - TRUSTED_RUN_MODULES
+    assert {"tempfile", "shutil"} <= _packages(modules, UNUSED_STDLIB)  # a warm worker's scratch uses them
 
 
 def test_a_run_with_a_dead_run_registered_loads_the_cleaner(loaded_by, one_task, cli_env):

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from workflow_plugin_runtime.runtimes.run_state import (
     OWNER_PID_LABEL,
     RUN_ID_LABEL,
     active_run,
+    make_scratch_dir,
     register_run,
+    remove_scratch_dir,
     run_labels,
     scratch_parent,
 )
@@ -70,3 +73,54 @@ def test_the_cleaner_removes_the_sandbox_cgroups_of_engines_that_are_gone_and_on
         for directory in {*dead.values(), *live.values()}:
             with contextlib.suppress(FileNotFoundError):
                 directory.rmdir()
+
+
+TEMP_DIR_OF_BOTH = """
+import sys
+from workflow_plugin_runtime.runtimes.run_state import temp_dir
+ours = temp_dir()
+assert "tempfile" not in sys.modules, "temp_dir() imported tempfile"
+import tempfile
+print(ours == tempfile.gettempdir(), ours)
+"""
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {},
+        {"TMPDIR": "{tmp}"},
+        {"TMPDIR": "{missing}", "TMP": "{tmp}"},
+        {"TMPDIR": "", "TEMP": "{missing}"},
+        {"TMPDIR": "{file}"},
+        {"TMPDIR": "relative-folder"},
+    ],
+    ids=["defaults", "tmpdir", "missing-then-tmp", "empty-then-missing", "a-file", "relative"],
+)
+def test_the_temp_dir_is_the_one_tempfile_names(tmp_path: Path, variables: dict[str, str]) -> None:
+    (tmp_path / "relative-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    names = {"tmp": str(tmp_path), "missing": str(tmp_path / "missing"), "file": str(tmp_path / "a-file")}
+    env = {key: value for key, value in os.environ.items() if key not in ("TMPDIR", "TEMP", "TMP")}
+    env.update({key: value.format(**names) for key, value in variables.items()})
+
+    done = subprocess.run(
+        [sys.executable, "-c", TEMP_DIR_OF_BOTH], env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True "), done.stdout
+
+
+def test_a_scratch_folder_is_private_fresh_and_removed_with_what_it_holds(tmp_path: Path) -> None:
+    first = make_scratch_dir(prefix="workflow-test-", parent=tmp_path)
+    second = make_scratch_dir(prefix="workflow-test-", parent=tmp_path)
+
+    assert first != second and Path(first).parent == tmp_path and Path(first).name.startswith("workflow-test-")
+    assert Path(first).stat().st_mode & 0o777 == 0o700
+    (Path(first) / "deep" / "er").mkdir(parents=True)
+    (Path(first) / "deep" / "er" / "file").write_text("x")
+    remove_scratch_dir(first)
+    remove_scratch_dir(second)
+    remove_scratch_dir(first)  # gone already: nothing to do, no error
+    assert not Path(first).exists() and not Path(second).exists()

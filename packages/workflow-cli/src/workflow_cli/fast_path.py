@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from .command_lines import COMMANDS
 from .terminal import help_width, in_shell_completion, program_name, writes_plainly
@@ -39,6 +39,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
     from pathlib import Path
+    from typing import Any, NamedTuple
 
     from .errors import BadOptionValue, InvalidInput
 
@@ -59,16 +60,20 @@ INTERRUPTED = 130
 """Click's exit code for Ctrl-C outside a command's own handling (128 + SIGINT)."""
 
 
-class FastCommandLine(NamedTuple):
-    """A command line understood without Typer: the command, and the values its function gets.
+if TYPE_CHECKING:
 
-    A named tuple, not a dataclass: ``dataclasses`` (with ``inspect``) would
-    be this path's own import for ``plugin list``, whose runtime needs neither.
-    """
+    class FastCommandLine(NamedTuple):
+        """A command line understood without Typer: the command, and the values its function gets."""
 
-    command: tuple[str, ...]
-    params: dict[str, Any]
-    as_json: bool
+        command: tuple[str, ...]
+        params: dict[str, Any]
+        as_json: bool
+
+else:
+    # A named tuple, not a dataclass: ``dataclasses`` (with ``inspect``) would be this path's own import. Made by
+    # ``collections.namedtuple`` at run time, the same class without ``typing``'s ``NamedTuple``, which imports
+    # ``typing`` and compiles each field's annotation (the type checker reads the declaration above).
+    FastCommandLine = namedtuple("FastCommandLine", ("command", "params", "as_json"))
 
 
 def fast_command_line(argv: Sequence[str]) -> FastCommandLine | None:

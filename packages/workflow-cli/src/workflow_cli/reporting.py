@@ -12,10 +12,9 @@ docs/cli.md documents the shape. The runtime is imported only on this
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .errors import CommandExit, ErrorKind, ExitCode, InvalidInput
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 

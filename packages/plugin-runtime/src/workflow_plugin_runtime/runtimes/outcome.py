@@ -67,10 +67,11 @@ STDOUT_HEAD_BYTES = 4096
 """How much of the start of a stdout that is not a response a failure carries, for its message to quote."""
 
 
-_NOT_FOUND_LINE = re.compile(
+_NOT_FOUND_LINE = (
     r"exec (\S+) failed: No such file or directory|env: '([^']+)': No such file"
     r"|setpriv: failed to execute (\S+): No such file|bwrap: execvp (\S+): No such file"
 )
+"""Compiled on first use (``re``'s cache), by a run with a plugin that could not start: not by every run."""
 
 
 _set = object.__setattr__
@@ -297,7 +298,7 @@ def _command_not_found(ending: Ending) -> Failure | None:
     """Exit 127 with nothing on stdout, where that means the program (or its interpreter) was not found."""
     if ending.not_found_fix is None or ending.exit_code != COMMAND_NOT_FOUND or ending.stdout.strip():
         return None
-    missing = _NOT_FOUND_LINE.search(ending.stderr_tail)
+    missing = re.search(_NOT_FOUND_LINE, ending.stderr_tail)
     what = (
         f"{next(name for name in missing.groups() if name)} was not found"
         if missing

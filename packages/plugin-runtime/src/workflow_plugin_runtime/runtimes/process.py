@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, RuntimeKind, Timings, refuse_other_kinds
 from .deadline import KILL_GRACE_S
-from .run_state import scratch_parent
+from .run_state import make_scratch_dir, remove_scratch_dir, scratch_parent
 from .supervise import call_terms, run_supervised
 from .supervised_result import supervised_result
 
@@ -61,21 +60,20 @@ class ProcessRuntime:
         refuse_other_kinds(invocation, RuntimeKind.PROCESS)
         assert invocation.plugin_dir is not None  # a process invocation is refused without one
         started = time.monotonic()
-        scratch_dir = tempfile.TemporaryDirectory(
-            prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
-        )
-        with scratch_dir as scratch:
-            try:
-                outcome = run_supervised(
-                    invocation.argv,
-                    cwd=invocation.plugin_dir,
-                    env=process_environment(invocation.env, scratch=Path(scratch)),
-                    **call_terms(invocation),
-                    on_log=on_log,
-                    kill_grace_s=self.kill_grace_s,
-                )
-            except OSError as exc:
-                return _not_started(invocation, exc, time.monotonic() - started)
+        scratch = make_scratch_dir(prefix="workflow-plugin-", parent=scratch_parent())
+        try:
+            outcome = run_supervised(
+                invocation.argv,
+                cwd=invocation.plugin_dir,
+                env=process_environment(invocation.env, scratch=Path(scratch)),
+                **call_terms(invocation),
+                on_log=on_log,
+                kill_grace_s=self.kill_grace_s,
+            )
+        except OSError as exc:
+            return _not_started(invocation, exc, time.monotonic() - started)
+        finally:
+            remove_scratch_dir(scratch)
         return supervised_result(
             invocation,
             outcome,

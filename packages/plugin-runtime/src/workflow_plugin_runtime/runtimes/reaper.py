@@ -54,8 +54,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Protocol, TypeVar
 
+from .._frozen import FrozenRecord
 from .prctl import set_child_subreaper
 from .proctree import ProcessTree, ProcStat, all_stats, kill_tree, read_stat
 from .run_state import active_run
@@ -78,23 +78,34 @@ REAP_WAIT_S = 5.0
 _POLL_S = 0.005
 
 
-class _HasPid(Protocol):
-    @property
-    def pid(self) -> int: ...
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    class _HasPid(Protocol):
+        @property
+        def pid(self) -> int: ...
+
+    _Spawned = TypeVar("_Spawned", bound=_HasPid)
+
+_set = object.__setattr__
 
 
-_Spawned = TypeVar("_Spawned", bound=_HasPid)
-
-
-class _Running(NamedTuple):
+class _Running(FrozenRecord):
     """One of the engine's own plugin processes, as :func:`spawn` registered it.
 
     ``start_time`` is 0 until :func:`spawn` has read it: an orphan seen
-    meanwhile may be this process's (rule 3 keeps it).
+    meanwhile may be this process's (rule 3 keeps it). A FrozenRecord, not a
+    named tuple, for run start-up (docs/performance.md).
     """
 
+    __slots__ = ("process", "start_time")
     start_time: int
     process: object
+
+    def __init__(self, start_time: int, process: object) -> None:
+        _set(self, "start_time", start_time)
+        _set(self, "process", process)
 
 
 class _Registry:

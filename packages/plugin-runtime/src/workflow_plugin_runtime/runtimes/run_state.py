@@ -23,6 +23,14 @@ or seen from another pid namespace). The pid and start time are what
 identify the processes to kill; the boot id tells that none survived a reboot.
 A folder is published by renaming it into place once the lock is held, so
 a reader never takes a half-made entry for a dead one.
+
+Scratch folders (the run's, and each plugin call's in it) are made and
+removed here without ``tempfile`` or ``shutil``: importing ``tempfile``
+imports ``shutil``, ``random`` and the compression modules ``shutil`` probes
+for, about 4 ms of every ``workflow run``'s start (docs/performance.md,
+"What `workflow run` adds to `validate`, cut again"). A folder a plugin left
+empty, the usual case, goes with one ``rmdir``; ``shutil``'s
+descriptor-safe walk is imported only for one that is not.
 """
 
 from __future__ import annotations
@@ -31,14 +39,16 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import tempfile
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
 
 from .._util.cachedir import user_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, TextIO
 
 __all__ = [
     "CONTAINERS_FILE",
@@ -52,11 +62,14 @@ __all__ = [
     "RunEntry",
     "active_run",
     "boot_id",
+    "make_scratch_dir",
     "register_run",
+    "remove_scratch_dir",
     "run_labels",
     "runs_dir",
     "scratch_parent",
     "state_root",
+    "temp_dir",
 ]
 
 STATE_DIR_ENV = "WORKFLOW_STATE_DIR"
@@ -86,7 +99,7 @@ def runs_dir(root: Path | None = None) -> Path | None:
 def boot_id() -> str | None:
     """This boot's id (Linux): a process recorded under another boot is certainly gone."""
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        return Path("/proc/sys/kernel/random/boot_id").read_bytes().decode("ascii").strip()  # no codec to load
     except OSError:
         return None
 
@@ -120,7 +133,7 @@ class RunEntry:
         self.scratch = scratch
         self._lock_file = lock
         self._guard = threading.Lock()
-        self._processes: TextIO | None = None
+        self._processes: BinaryIO | None = None
         self._containers = False
 
     def record_process(self, pid: int, start_time: int) -> None:
@@ -128,8 +141,8 @@ class RunEntry:
         with self._guard:
             try:
                 if self._processes is None:
-                    self._processes = (self.folder / PROCESSES_FILE).open("a", encoding="ascii")
-                self._processes.write(f"{pid} {start_time}\n")
+                    self._processes = (self.folder / PROCESSES_FILE).open("ab")  # ASCII, without loading its codec
+                self._processes.write(b"%d %d\n" % (pid, start_time))
                 self._processes.flush()
             except OSError:  # a full disk loses a cleaner's hint, never a run
                 return
@@ -152,8 +165,11 @@ class RunEntry:
             if self._processes is not None:
                 self._processes.close()
                 self._processes = None
-        shutil.rmtree(self.scratch, ignore_errors=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        remove_scratch_dir(self.scratch)
+        for name in (OWNER_FILE, PROCESSES_FILE, CONTAINERS_FILE):  # what this module writes: then rmdir does
+            with contextlib.suppress(OSError):
+                (self.folder / name).unlink()
+        remove_scratch_dir(self.folder)
         self._lock_file.close()
 
 
@@ -169,8 +185,8 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
     if runs is None:
         return None
     runs.mkdir(parents=True, exist_ok=True)
-    pending = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=runs))
-    scratch = Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{run_id}"
+    pending = Path(make_scratch_dir(prefix=f".{run_id}.", parent=runs))
+    scratch = Path(temp_dir()) / f"{SCRATCH_PREFIX}{run_id}"
     lock: TextIO | None = None
     made_scratch = False
     try:
@@ -197,10 +213,78 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
     except BaseException:
         if lock is not None:
             lock.close()
-        shutil.rmtree(pending, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (pending / OWNER_FILE).unlink()
+        remove_scratch_dir(pending)
         if made_scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_scratch_dir(scratch)
         raise
     entry = RunEntry(run_id, folder=folder, scratch=scratch, lock=lock)
     _active = entry
     return entry
+
+
+def temp_dir() -> str:
+    """The system's temp dir, as ``tempfile.gettempdir()`` names it, without importing ``tempfile`` (see above).
+
+    The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``,
+    ``/usr/tmp`` and the working directory that is a folder this process may
+    write to, which is the order ``tempfile`` tries them in (it writes a
+    test file where this asks ``access(2)``). Where ``tempfile`` is loaded
+    already (it may have been told another ``tempfile.tempdir``), or on
+    Windows, it is asked instead.
+    """
+    if "tempfile" in sys.modules or os.name == "nt":
+        import tempfile
+
+        return tempfile.gettempdir()
+    candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+    for candidate in (*candidates, "/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108 - tempfile's own list
+        if candidate and Path(candidate).is_dir() and os.access(candidate, os.W_OK | os.X_OK):
+            return str(Path(candidate).absolute())
+    try:
+        return str(Path.cwd())
+    except OSError:
+        return os.curdir
+
+
+def make_scratch_dir(*, prefix: str, parent: str | os.PathLike[str] | None) -> str:
+    """A new folder ``<parent>/<prefix><random>``, mode 0o700, as ``tempfile.mkdtemp`` makes one; its absolute path.
+
+    ``parent`` None: the system's temp dir (:func:`temp_dir`).
+    """
+    folder = Path(temp_dir() if parent is None else parent)
+    while True:
+        path = folder / f"{prefix}{os.urandom(5).hex()}"
+        try:
+            path.mkdir(0o700)
+        except FileExistsError:  # 40 random bits taken already: draw again, as mkdtemp does
+            continue
+        return str(path.absolute())
+
+
+def remove_scratch_dir(path: str | os.PathLike[str]) -> None:
+    """Remove a scratch folder and whatever a plugin left in it; never raises.
+
+    Empty (the usual case) it goes with one ``rmdir``. Else, as
+    ``tempfile.TemporaryDirectory`` does, folders the plugin left read-only
+    are made writable again (links are never followed), and ``shutil.rmtree``
+    walks it.
+    """
+    folder = Path(path)
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        return
+    except OSError:
+        import shutil
+
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)
+        for parent, names, _files in os.walk(folder):  # not into linked folders
+            for name in names:
+                entry = Path(parent, name)
+                if not entry.is_symlink():
+                    with contextlib.suppress(OSError):
+                        entry.chmod(0o700)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -9,14 +9,15 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
 from ..terminal import echo
 from .workflow_common import check_against_lock, check_backend, load_and_check, report_problems
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from workflow_plugin_runtime import (
         DaskExecutor,
@@ -150,6 +151,7 @@ def _execute(
         write_run_record,
     )
 
+    from ..entry import resume_cyclic_gc
     from ..terminal import exit_code_outlives_reader
     from ..ui.console import print_problem
     from ..ui.progress import RunProgress, print_run_summary
@@ -186,6 +188,7 @@ def _execute(
         ) as task_executor,
         RunProgress(progress_console, total=len(workflow.tasks)) as progress,
     ):
+        resume_cyclic_gc()  # start-up is over: what the tasks allocate is collected as usual
         scheduler = Scheduler(task_executor, concurrency=concurrency, observer=progress)
         result = scheduler.run(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id

@@ -3,16 +3,24 @@
 Neither Typer nor the runtime is imported at module level: the entry point
 runs these commands without Typer (:mod:`workflow_cli.fast_path`), and the
 runtime loads inside the functions that need it.
+
+Its records are named tuples, not dataclasses (``validate`` and ``run`` never
+import ``dataclasses``, docs/performance.md), and at run time they are made
+by ``collections.namedtuple``: ``typing.NamedTuple`` would import ``typing``
+and compile each field's annotation, about 0.3 ms a class here. The type
+checker reads the ``NamedTuple`` declarations under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections import namedtuple
 
 from ..errors import ErrorKind, InvalidInput
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NamedTuple
 
     from workflow_plugin_runtime import (
         Config,
@@ -28,18 +36,43 @@ if TYPE_CHECKING:
 
     from .plugin_views import RunsInView
 
+__all__ = [
+    "AUTO",
+    "LoadedWorkflow",
+    "Placement",
+    "check_against_lock",
+    "check_backend",
+    "load_and_check",
+    "place",
+    "report_problems",
+]
+
 AUTO = "auto"
 """The ``restricted.backend`` setting (and ``--backend``) that lets each machine choose: no place of its own."""
 
 
-class LoadedWorkflow(NamedTuple):
-    """A NamedTuple, not a dataclass: ``validate`` and ``run`` never import ``dataclasses`` (docs/performance.md)."""
+if TYPE_CHECKING:
 
-    check: WorkflowCheck
-    config: Config
-    resolver: Resolver
-    secrets: SecretProvider
-    variables: dict[str, Any]
+    class LoadedWorkflow(NamedTuple):
+        """A workflow as every static check left it, with what checked it."""
+
+        check: WorkflowCheck
+        config: Config
+        resolver: Resolver
+        secrets: SecretProvider
+        variables: dict[str, Any]
+
+    class _PlacementFields(NamedTuple):
+        workflow: Workflow
+        backend: RuntimeKind | None = None
+        runtime: RuntimeKind | None = None
+        problem: RuntimeUnavailableError | None = None
+
+else:
+    LoadedWorkflow = namedtuple("LoadedWorkflow", ("check", "config", "resolver", "secrets", "variables"))
+    _PlacementFields = namedtuple(
+        "_PlacementFields", ("workflow", "backend", "runtime", "problem"), defaults=(None, None, None)
+    )
 
 
 def load_and_check(
@@ -121,18 +154,15 @@ def report_problems(loaded: LoadedWorkflow) -> None:
     print_problems(loaded.check.problems)
 
 
-class Placement(NamedTuple):
+class Placement(_PlacementFields):
     """Where a workflow's plugins run on this machine, decided as ``workflow run`` decides it.
 
     ``backend`` is the chosen setting (``None``: auto); ``runtime`` the
     place that gives here, ``None`` when it cannot run here (``problem``
-    says why and how to get it). A NamedTuple, as :class:`LoadedWorkflow`.
+    says why and how to get it).
     """
 
-    workflow: Workflow
-    backend: RuntimeKind | None = None
-    runtime: RuntimeKind | None = None
-    problem: RuntimeUnavailableError | None = None
+    __slots__ = ()
 
     def view(self) -> RunsInView:
         from workflow_plugin_runtime import SecurityMode
@@ -191,11 +221,13 @@ def check_backend(
     Raises :class:`RuntimeUnavailableError` (exit 2: nothing has run) naming
     the backend and how to get it.
     """
-    from workflow_plugin_runtime import Problem, SecurityMode, Severity, usable_backend
+    from workflow_plugin_runtime import Problem, SecurityMode, Severity
 
     workflow = loaded.check.workflow
     assert workflow is not None  # report_problems exited otherwise
     if workflow.security is SecurityMode.RESTRICTED:
+        from workflow_plugin_runtime import usable_backend  # the backends' probes: only when restricted
+
         return usable_backend(backend), []
     if flag is None:
         return None, []

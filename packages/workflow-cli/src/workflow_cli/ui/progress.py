@@ -18,13 +18,13 @@ import io
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from workflow_plugin_runtime import TaskStatus, neutralise_controls
 
 from .console import PipedConsole, plain, print_parts, print_unfolded, rich_console, write_plainly
 from .plain_table import HEAVY_HEAD, rich_table, table_text
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
