@@ -30,12 +30,14 @@ import enum
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from ..errors import Problem, Severity
 from .forms import MIN_SECRET_LENGTH, secret_forms
-from .matcher import FormMatcher
-from .regex_matcher import RegexMatcher
+
+if TYPE_CHECKING:
+    from .matcher import FormMatcher
+    from .regex_matcher import RegexMatcher
 
 __all__ = [
     "MASK",
@@ -232,6 +234,8 @@ class Masker:
     def _regex_matcher(self) -> RegexMatcher:
         """The regex matcher, built on first use: hyperscan maskers need it only if a scan fails."""
         if self._regex is None:
+            from .regex_matcher import RegexMatcher  # only with secrets, and only without hyperscan or when it fails
+
             self._regex = RegexMatcher(self._forms, replacement=self._replacement)
         return self._regex
 
