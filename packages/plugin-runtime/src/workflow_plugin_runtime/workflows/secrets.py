@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Protocol, final, runtime_checkable
 
 from .._util.files import read_capped_file
-from .._util.suggestions import closest
 from ..errors import Problem, SecretError, Severity, SourceLocation
 from .template_values import TemplateUse
 from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, Scope
@@ -256,6 +255,8 @@ def secret_problems(uses: Iterable[TemplateUse], provider: SecretProvider) -> li
     for name, sites in _first_uses(uses, Scope.SECRETS).items():
         if provider.get(name) is not None:
             continue
+        from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
         near = closest(name, known)
         hint = f"did you mean {near}? " if near else ""
         hint += f"set {SECRET_ENV_PREFIX}{name} or add {name}=... to the --secrets-file"
@@ -281,6 +282,8 @@ def var_problems(uses: Iterable[TemplateUse], variables: Mapping[str, Any]) -> l
     for name, sites in _first_uses(uses, Scope.VARS).items():
         if name in variables:
             continue
+        from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
         near = closest(name, list(variables))
         hint = f"did you mean {near}? " if near else ""
         hint += f"define it under vars:, in a vars file or with --var {name}=VALUE"

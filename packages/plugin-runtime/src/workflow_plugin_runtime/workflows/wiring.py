@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._frozen import FrozenRecord
-from .._util.suggestions import closest
 from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
@@ -126,6 +125,8 @@ def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, ow
         elif properties and (additional is False or (strict_keys and additional is not True)):
             declared = ", ".join(properties)
             what = f"{owner} declares no {side} '{text}'" if not walked else f"{here} declares no key '{text}'"
+            from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
             near = closest(text, list(properties))
             return SchemaWalk(
                 error=f"{what} (it declares: {declared})", hint=f"did you mean '{near}'?" if near else None
