@@ -404,7 +404,6 @@ VALIDATE_PATH = [  # a guard: what a validate of a workflow seen before imports 
     "workflow_plugin_runtime.plugins.resolve",
     "workflow_plugin_runtime.schemas",
     "workflow_plugin_runtime.schemas._codecache",
-    "workflow_plugin_runtime.schemas.local_refs",
     "workflow_plugin_runtime.schemas.violations",
     "workflow_plugin_runtime.workflows",
     "workflow_plugin_runtime.workflows.checks",

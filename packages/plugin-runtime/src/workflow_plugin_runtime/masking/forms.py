@@ -36,7 +36,7 @@ __all__ = ["MIN_SECRET_LENGTH", "secret_forms"]
 MIN_SECRET_LENGTH = 4
 _MIN_SECTION_LENGTH = 6
 _WRAP_WIDTHS = (64, 76)
-_UPPER_HEX_ESCAPE = re.compile("%[0-9A-F]{2}")
+_UPPER_HEX_ESCAPE = "%[0-9A-F]{2}"  # patterns as text: re compiles (and keeps) them at the first secret, not at import
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
@@ -109,7 +109,7 @@ def _json_forms(value: str) -> Iterator[str]:
     yield from (raw, ascii_only)
     yield raw.translate(_GO_JSON)
     yield raw.translate(_GSON)
-    yield _JSON_ESCAPE.sub(_dotnet_escape, ascii_only).translate(_DOTNET_JSON)
+    yield re.sub(_JSON_ESCAPE, _dotnet_escape, ascii_only).translate(_DOTNET_JSON)
     yield from (ascii_only.replace("/", "\\/"), raw.replace("/", "\\/"))
 
 
@@ -125,7 +125,7 @@ def _unicode_escapes(chars: str) -> dict[int, str]:
 _GO_JSON = _unicode_escapes("<>&\u2028\u2029")
 _GSON = _unicode_escapes("<>&'=\u2028\u2029")
 _DOTNET_JSON = {code: escape.upper().replace("\\U", "\\u") for code, escape in _unicode_escapes("'+<>&`\x7f").items()}
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-f]{4})|(.))")
+_JSON_ESCAPE = r"\\(?:u([0-9a-f]{4})|(.))"
 
 
 def _dotnet_escape(match: re.Match[str]) -> str:
@@ -189,7 +189,7 @@ def _url_forms(data: bytes) -> Iterator[str]:
     component = quote(data, safe="")
     plus = quote_plus(data)
     yield from (component, plus, quote(data))
-    yield from (_UPPER_HEX_ESCAPE.sub(lambda escape: escape.group().lower(), form) for form in (component, plus))
+    yield from (re.sub(_UPPER_HEX_ESCAPE, lambda escape: escape.group().lower(), form) for form in (component, plus))
     yield quote(data, safe="!*'()")
     yield quote(data, safe=";,/?:@&=+$!*'()#")
 

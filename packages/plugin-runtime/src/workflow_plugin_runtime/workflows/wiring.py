@@ -27,7 +27,6 @@ from .._frozen import FrozenRecord
 from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
-from ..schemas.local_refs import local_ref_target
 from .template_values import TemplateUse
 from .templates import Scope
 
@@ -54,6 +53,8 @@ def _deref(node: Any, schema: Any) -> Any:
     for _ in range(_MAX_REF_HOPS):
         if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#")):
             return node
+        from ..schemas.local_refs import local_ref_target  # only for a schema that has a "$ref"
+
         try:
             node = local_ref_target(schema, node["$ref"])
         except LookupError:
