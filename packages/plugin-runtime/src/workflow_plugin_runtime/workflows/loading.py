@@ -37,7 +37,7 @@ from .graph import Upstream, find_cycles, format_cycle, run_order
 from .permissions import SecurityMode, parse_permissions
 from .template_values import CompiledValue, TemplateUse, compile_value
 from .templates import Scope
-from .workflow import TASK_TYPE_PATTERN, UNPARSED_ACTION, RetryPolicy, Task, Workflow
+from .workflow import UNPARSED_ACTION, RetryPolicy, Task, Workflow, is_task_type
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -178,7 +178,7 @@ class _WorkflowBuilder:
         text = raw.get("uses")
         if text is None:  # the schema reported it
             uses = UNPARSED_ACTION
-        elif "/" not in text and TASK_TYPE_PATTERN.match(text):
+        elif "/" not in text and is_task_type(text):
             uses = text  # an engine task type, checked against the registered handlers
         elif text in self._refs:
             uses = self._refs[text]
