@@ -179,7 +179,10 @@ class Masker:
         if isinstance(data, str):
             return self.mask(data)
         if isinstance(data, Mapping):
-            return self._mask_mapping(data)
+            masked_entries = {  # the usual case: no two keys mask alike, checked by the count of entries kept
+                self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()
+            }
+            return masked_entries if len(masked_entries) == len(data) else self._mask_keys_apart(data)
         if isinstance(data, (list, tuple)):
             return [self.mask_data(item) for item in data]
         if isinstance(data, (int, float)) and not isinstance(data, bool) and self._numbers_may_match:
@@ -188,14 +191,14 @@ class Masker:
             return data if masked == text else masked
         return data
 
-    def _mask_mapping(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
-        """A masked copy of a mapping that keeps every entry, even where two keys mask alike.
+    def _mask_keys_apart(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
+        """A masked copy of a mapping that keeps every entry where two keys mask alike (the rare case, done again).
 
         Two keys that are different secrets (or a secret and a literal
         ``***``) both mask to ``***``: the later one becomes ``***#2`` (then
         ``#3``..., skipping names the mapping holds itself), numbered by its
-        place in the mapping, never by which secret it was. Values are never merged, so equal masked values need
-        nothing of the kind.
+        place in the mapping, never by which secret it was. Values are never
+        merged, so equal masked values need nothing of the kind.
         """
         masked: dict[Any, Any] = {}
         for key, item in data.items():
