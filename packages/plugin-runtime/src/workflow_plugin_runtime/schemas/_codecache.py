@@ -144,7 +144,8 @@ def _installation() -> str:
     Found as the import statement would find it, through ``sys.meta_path``,
     without importing it or :mod:`importlib.util` (0.6 ms of a ``validate``).
     """
-    spec = next(filter(None, (finder.find_spec("fastjsonschema", None) for finder in sys.meta_path)), None)
+    finders = (getattr(finder, "find_spec", None) for finder in sys.meta_path)  # a legacy finder has none
+    spec = next(filter(None, (find("fastjsonschema", None) for find in finders if find is not None)), None)
     if spec is None or not spec.origin:
         return ""
     info = Path(spec.origin).stat()
