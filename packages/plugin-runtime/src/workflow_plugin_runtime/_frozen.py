@@ -76,9 +76,10 @@ class FrozenRecord:
         if "_fields" not in cls.__dict__:
             # Not inspect.get_annotations: importing inspect is what this module avoids.
             cls._fields = tuple(cls.__dict__.get("__annotations__", ()))  # noqa: RUF063
-        type.__setattr__(cls, "_compared", tuple(name for name in cls._fields if name not in uncompared))
-        type.__setattr__(cls, "_shown", tuple(name for name in cls._fields if name not in unshown))
-        type.__setattr__(cls, "__match_args__", cls._fields)
+        fields = cls._fields  # most classes leave nothing out: no filtering then (about forty classes load at start)
+        type.__setattr__(cls, "_compared", tuple(n for n in fields if n not in uncompared) if uncompared else fields)
+        type.__setattr__(cls, "_shown", tuple(n for n in fields if n not in unshown) if unshown else fields)
+        type.__setattr__(cls, "__match_args__", fields)
         if order:
             type.__setattr__(cls, "__lt__", _compare(lambda a, b: a < b))
             type.__setattr__(cls, "__le__", _compare(lambda a, b: a <= b))

@@ -41,3 +41,20 @@ def test_json_documents_read_back_the_same_with_no_raw_control(value: object) ->
     document = escape_controls_in_json(json.dumps(value, ensure_ascii=False, indent=2))
     assert json.loads(document) == value
     assert not any(is_raw_control(char) for char in document)
+
+
+BIDI = [chr(code) for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+
+
+def test_exactly_the_controls_and_bidi_characters_change_whichever_way_a_text_is_settled() -> None:
+    """Every code point alone (most settled without the pattern: a printable text has none), then all in one text."""
+    everything = [chr(code) for code in range(0x110000)]
+    changed = {char: neutralise_controls(char) for char in everything if neutralise_controls(char) != char}
+    assert changed == {
+        **{char: f"\\x{ord(char):02x}" for char in CONTROLS},
+        **{char: f"\\u{ord(char):04x}" for char in BIDI},
+    }
+    assert neutralise_controls("".join(everything)) == "".join(changed.get(char, char) for char in everything)
+    in_json = {char: escape_controls_in_json(char) for char in everything if escape_controls_in_json(char) != char}
+    assert in_json == {char: f"\\u{ord(char):04x}" for char in [*CONTROLS, *BIDI] if ord(char) >= 0x7F}
+    assert escape_controls_in_json("".join(everything)) == "".join(in_json.get(char, char) for char in everything)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,13 @@ def test_format_field_path() -> None:
     assert format_field_path(("actions", "get", "examples", 0, "inputs")) == "actions.get.examples[0].inputs"
     assert format_field_path(("env", "my key", 2)) == 'env["my key"][2]'
     assert format_field_path(()) == ""
+    assert format_field_path(("a", "", "b$-_9", "a.b", "é", "x\n")) == 'a[""].b$-_9["a.b"]["\\u00e9"]["x\\n"]'
+
+
+@given(st.text())
+def test_a_key_is_written_bare_exactly_when_it_is_ascii_letters_digits_and_underscore_dollar_hyphen(key: str) -> None:
+    bare = re.fullmatch(r"[A-Za-z0-9_$-]+", key) is not None
+    assert format_field_path(("first", key)) == (f"first.{key}" if bare else f"first[{json.dumps(key)}]")
 
 
 def test_malformed_yaml_reports_line_and_column(tmp_path: Path) -> None:

@@ -213,6 +213,19 @@ class TestMaskData:
         assert [masker.mask(text) for text in reversed(texts)] == expected[::-1]
         assert masker.mask_data({text: text for text in texts[:4]}) == {e: e for e in expected[:4]}
 
+    def test_keys_that_mask_alike_keep_every_entry_numbered_by_place(self, backend: MatchBackend) -> None:
+        masker = make_masker({"FIRST": "alpha-secret-1", "SECOND": "beta-secret-22"}, backend)
+        data = {"beta-secret-22": 1, "plain": 2, "alpha-secret-1": [3], "***": 4, "***#3": 5, "x alpha-secret-1": 6}
+        assert masker.mask_data(data) == {MASK: 1, "plain": 2, f"{MASK}#2": [3], f"{MASK}#4": 4, "***#3": 5, "x ***": 6}
+        assert masker.mask_data({"outer": data}) == {"outer": masker.mask_data(data)}
+
+    def test_values_that_mask_alike_all_stay(self, backend: MatchBackend) -> None:
+        masker = make_masker({"FIRST": "alpha-secret-1", "SECOND": "beta-secret-22"}, backend)
+        assert masker.mask_data({"a": "alpha-secret-1", "b": ["beta-secret-22", "alpha-secret-1"]}) == {
+            "a": MASK,
+            "b": [MASK, MASK],
+        }
+
     def test_call_is_mask(self, masker: Masker) -> None:
         assert masker(SECRET) == MASK
 

@@ -13,8 +13,8 @@ from packaging.version import Version
 
 from workflow_plugin_runtime.config import PoolSettings
 from workflow_plugin_runtime.errors import ManifestError, PluginNotFoundError
-from workflow_plugin_runtime.plugins.manifest import Access, StartMode, thaw_manifest_data, to_model
-from workflow_plugin_runtime.plugins.manifest_loading import load_manifest, manifest_problems
+from workflow_plugin_runtime.plugins.manifest import Access, StartMode, thaw_manifest_data
+from workflow_plugin_runtime.plugins.manifest_loading import load_manifest, manifest_problems, to_model
 from workflow_plugin_runtime.schemas.violations import schema_violations
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plugins"

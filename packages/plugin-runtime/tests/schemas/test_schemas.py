@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,38 @@ def test_empty_cache_dir_setting_disables_the_cache(tmp_path: Path) -> None:
     result = probe("")
     assert result["fastjsonschema_imported"] is True
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("cache", ["fresh", "cached"])
+def test_patterns_check_alike_and_compile_only_once_used(
+    tmp_path: Path, cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z]+$"},
+            "size": {"type": "string", "pattern": "^[0-9]+k$"},
+        },
+        "patternProperties": {"^x-": {"type": "integer"}},
+    }
+    if cache == "cached":
+        probe(str(tmp_path), schema, {})  # another process generates and caches it; this one reads the cache
+    data = {"id": "ABC", "x-n": "1", "other": 1}
+    assert probe(str(tmp_path), schema, data)["violations"] == [
+        'string "ABC" does not match the pattern ^[a-z]+$',
+        'expected integer, got string "1"',
+    ]
+    assert probe(str(tmp_path), schema, {"id": "abc", "size": "12k", "x-n": 1})["violations"] == []
+    monkeypatch.setenv("WORKFLOW_CACHE_DIR", str(tmp_path))
+    validator = compile_schema({**schema, "title": f"{cache} {tmp_path}"})  # not one this process compiled before
+    patterns = validator.__globals__["REGEX_PATTERNS"]  # type: ignore[attr-defined]
+    assert not any(isinstance(pattern, re.Pattern) for pattern in patterns.values())
+    assert schema_violations(validator, {"id": "abc"}) == []
+    assert patterns["^[a-z]+$"].search.__self__ == re.compile("^[a-z]+\\Z")  # compiled by its first use
+    assert not isinstance(patterns["^[0-9]+k$"].search.__self__, re.Pattern)  # never used: never compiled
+
+
+def test_the_metaschema_still_compiles_each_regex_it_checks() -> None:
+    messages = [v.message for v in schema_violations(shipped_validator("draft-07"), {"pattern": "("})]
+    assert len(messages) == 1
+    assert "regex" in messages[0]

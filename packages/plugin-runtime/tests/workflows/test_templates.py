@@ -17,6 +17,8 @@ from workflow_plugin_runtime.workflows.templates import (
     compile_template,
     escape_literal,
     interpolate,
+    is_name,
+    is_secret_name,
     template_source,
 )
 
@@ -370,3 +372,13 @@ def test_rendering_joins_literals_and_values(pieces: list[tuple[bool, str]]) -> 
         assert rendered == int(RENDERED[meaningful[0][1]])
     else:
         assert rendered == "".join(RENDERED[text] if is_template else text for is_template, text in pieces)
+
+
+NAME_TEXT = st.text(st.sampled_from("aZ_9-.$ é\n\u0660\uff21")) | st.text()
+
+
+@given(NAME_TEXT)
+def test_names_and_secret_names_are_what_their_grammar_says(text: str) -> None:
+    """A letter or ``_``, then letters, digits, ``_`` (and ``-`` in a name): ASCII only, no trailing newline."""
+    assert is_name(text) is (re.match(r"[A-Za-z_][A-Za-z0-9_-]*\Z", text) is not None)
+    assert is_secret_name(text) is (re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", text) is not None)

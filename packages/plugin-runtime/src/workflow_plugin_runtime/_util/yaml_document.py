@@ -11,7 +11,6 @@ YAML parser, so code that only names or locates fields does not import one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -33,7 +32,8 @@ Locate: TypeAlias = Callable[[FieldPath], SourceLocation]
 """Where a field path is in its file (a :meth:`YamlDocument.location`), for checks that report as they build."""
 
 _set = object.__setattr__
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
+_PLAIN_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$-")
+"""What a key written bare in a field path is made of (a set, not a pattern compiled at every start)."""
 _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (type(None), "null"),
     (bool, "boolean"),
@@ -67,7 +67,7 @@ def format_field_path(path: Sequence[str | int]) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part):
+        elif part and _PLAIN_KEY_CHARS.issuperset(part):
             text += f".{part}" if text else part
         else:
             text += f"[{json.dumps(part)}]"

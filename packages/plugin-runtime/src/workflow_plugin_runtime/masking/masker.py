@@ -30,12 +30,14 @@ import enum
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from ..errors import Problem, Severity
 from .forms import MIN_SECRET_LENGTH, secret_forms
-from .matcher import FormMatcher
-from .regex_matcher import RegexMatcher
+
+if TYPE_CHECKING:
+    from .matcher import FormMatcher
+    from .regex_matcher import RegexMatcher
 
 __all__ = [
     "MASK",
@@ -177,7 +179,10 @@ class Masker:
         if isinstance(data, str):
             return self.mask(data)
         if isinstance(data, Mapping):
-            return {self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()}
+            masked_entries = {  # the usual case: no two keys mask alike, checked by the count of entries kept
+                self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()
+            }
+            return masked_entries if len(masked_entries) == len(data) else self._mask_keys_apart(data)
         if isinstance(data, (list, tuple)):
             return [self.mask_data(item) for item in data]
         if isinstance(data, (int, float)) and not isinstance(data, bool) and self._numbers_may_match:
@@ -185,6 +190,23 @@ class Masker:
             masked = self.mask(text)
             return data if masked == text else masked
         return data
+
+    def _mask_keys_apart(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
+        """A masked copy of a mapping that keeps every entry where two keys mask alike (the rare case, done again).
+
+        Two keys that are different secrets (or a secret and a literal
+        ``***``) both mask to ``***``: the later one becomes ``***#2`` (then
+        ``#3``..., skipping names the mapping holds itself), numbered by its
+        place in the mapping, never by which secret it was. Values are never
+        merged, so equal masked values need nothing of the kind.
+        """
+        masked: dict[Any, Any] = {}
+        for key, item in data.items():
+            shown = self.mask(key) if isinstance(key, str) else key
+            if shown in masked and isinstance(shown, str):
+                shown = _distinct_key(shown, masked, data)
+            masked[shown] = self.mask_data(item)
+        return masked
 
     def stream(self) -> StreamMasker:
         """A masker for text arriving in chunks (a plugin's stderr)."""
@@ -215,6 +237,8 @@ class Masker:
     def _regex_matcher(self) -> RegexMatcher:
         """The regex matcher, built on first use: hyperscan maskers need it only if a scan fails."""
         if self._regex is None:
+            from .regex_matcher import RegexMatcher  # only with secrets, and only without hyperscan or when it fails
+
             self._regex = RegexMatcher(self._forms, replacement=self._replacement)
         return self._regex
 
@@ -237,6 +261,14 @@ class Masker:
             if _continues(self._forms, probe) and (end - start <= _PROBE or _continues(self._forms, text[start:])):
                 return end - start
         return 0
+
+
+def _distinct_key(key: str, masked: Mapping[Any, Any], original: Mapping[Any, Any]) -> str:
+    """``key#2``, ``key#3``...: the first that is neither a key placed so far nor one the mapping holds itself."""
+    number = 2
+    while f"{key}#{number}" in masked or f"{key}#{number}" in original:
+        number += 1
+    return f"{key}#{number}"
 
 
 def _continues(forms: list[str], head: str) -> bool:

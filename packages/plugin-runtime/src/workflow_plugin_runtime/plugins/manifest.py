@@ -1,7 +1,7 @@
 """``plugin.yaml``: the typed, immutable manifest model.
 
-Loading and checking live apart (:mod:`.manifest_loading`,
-:mod:`.manifest_checks`). This module is on the cold resolve path, so it
+Building it from checked data and loading it live apart
+(:func:`.manifest_loading.to_model`, :mod:`.manifest_checks`). This module is on the cold resolve path, so it
 imports no YAML, validators or ``packaging`` (the version is parsed when
 first read), and its classes are :class:`~workflow_plugin_runtime._frozen.FrozenRecord`
 subclasses, not dataclasses (the measurements are in that module's docstring).
@@ -12,13 +12,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 
 from .._frozen import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import Any
 
     from packaging.version import Version
@@ -39,7 +37,6 @@ __all__ = [
     "StartMode",
     "serves_by_default",
     "thaw_manifest_data",
-    "to_model",
 ]
 
 MANIFEST_FILENAME = "plugin.yaml"
@@ -299,115 +296,3 @@ def thaw_manifest_data(value: Any) -> Any:
     if isinstance(value, tuple):
         return [thaw_manifest_data(item) for item in value]
     return value
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(item) for item in value)
-    return value
-
-
-def to_model(data: dict[str, Any], *, plugin_dir: Path, manifest_path: Path) -> PluginManifest:
-    """The model of manifest data that passed every check."""
-    runtime = data["runtime"]
-    pool = runtime.get("pool")
-    capabilities = data.get("capabilities", {})
-    actions = data["actions"]
-    if not isinstance(actions, dict):
-        raise TypeError(actions)
-    return PluginManifest(
-        namespace=data["namespace"],
-        name=data["name"],
-        version=data["version"],
-        description=data.get("description", ""),
-        runtime=RuntimeSettings(
-            entrypoint=_posix(runtime["entrypoint"]) if "entrypoint" in runtime else None,
-            command=tuple(runtime["command"]) if "command" in runtime else None,
-            image=runtime.get("image") or f"{data['namespace']}/{data['name']}:{data['version']}",
-            timeout=float(runtime.get("timeout", DEFAULT_TIMEOUT_S)),
-            pool=None if pool is None else _pool_settings(pool),
-            serve=runtime.get("serve"),
-            start=StartMode(runtime.get("start", StartMode.COLD)),
-        ),
-        capabilities=Capabilities(
-            network=bool(capabilities.get("network", False)),
-            filesystem=tuple(
-                FilesystemNeed(need["path"], Access(need.get("access", "read")))
-                for need in capabilities.get("filesystem", ())
-            ),
-            env=tuple(capabilities.get("env", ())),
-        ),
-        actions=_Actions(actions),
-        plugin_dir=plugin_dir,
-        manifest_path=manifest_path,
-    )
-
-
-class _Actions(Mapping[str, ActionDef]):
-    """A manifest's actions, each modelled (its schemas deep-frozen) when first read.
-
-    ``plugin list`` loads hundreds of manifests and reads only their action
-    names: modelling every action up front was half of each manifest's load
-    from the index. The data is the manifest's own checked data, owned by
-    this model (parsed or unmarshalled for it); read-only like the
-    ``MappingProxyType`` it replaces.
-    """
-
-    __slots__ = ("_data", "_models")
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
-        self._models: dict[str, ActionDef] = {}
-
-    def __getitem__(self, name: str) -> ActionDef:
-        model = self._models.get(name)
-        if model is None:  # setdefault: threads reading at once all get the first model stored
-            model = self._models.setdefault(name, _action_model(name, self._data[name]))
-        return model
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict(self)!r})"
-
-
-def _posix(relative: str) -> str:
-    """``Path(relative).as_posix()``, without building a Path when there is nothing to normalise."""
-    if all(part and part != "." for part in relative.split("/")):
-        return relative
-    return Path(relative).as_posix()
-
-
-def _action_model(name: str, action: dict[str, Any]) -> ActionDef:
-    inputs = action.get("inputs")
-    secret: tuple[str, ...] = ()
-    if isinstance(inputs, dict):
-        properties = inputs.get("properties")
-        properties = properties if isinstance(properties, dict) else {}
-        secret = tuple(p for p, sub in properties.items() if isinstance(sub, dict) and sub.get("secret"))
-    timeout = action.get("timeout")
-    return ActionDef(
-        name=name,
-        description=action.get("description", ""),
-        timeout=None if timeout is None else float(timeout),
-        inputs=_freeze(inputs),
-        outputs=_freeze(action.get("outputs")),
-        examples=tuple(
-            ActionExample(_freeze(ex["inputs"]), _freeze(ex.get("outputs")), ex.get("description"))
-            for ex in action.get("examples", ())
-        ),
-        secret_inputs=secret,
-    )
-
-
-def _pool_settings(section: Mapping[str, Any]) -> PoolSettings | None:
-    # Imported here: only a manifest with ``runtime.pool`` needs the config module, which a cold resolve skips.
-    from ..config import pool_settings
-
-    return pool_settings(section)

@@ -29,7 +29,7 @@ from ..schemas import Validator, compile_schema, shipped_validator
 from ..schemas.local_refs import local_ref_target
 from ..schemas.violations import schema_violations, violation_problems
 from .entry_files import FileProblem, entry_file_problem, entry_files
-from .manifest import MANIFEST_FILENAME, PluginManifest, to_model
+from .manifest import MANIFEST_FILENAME
 
 __all__ = ["CheckedManifest", "check_manifest"]
 
@@ -39,14 +39,15 @@ _set = object.__setattr__
 class CheckedManifest(FrozenRecord):
     """The outcome of checking one file, with what the caches need to know about it.
 
-    ``info`` is the stat of the bytes read (None when the file could not be
-    read), ``raw`` those bytes, ``data`` the parsed YAML when it was a
-    well-shaped manifest, ``files`` the relative paths whose presence the
+    ``problems`` is every problem found, in file order; ``info`` is the stat
+    of the bytes read (None when the file could not be read), ``raw`` those
+    bytes, ``data`` the parsed YAML when it passed every check (the loader
+    builds the model from it: :func:`.manifest_loading.to_model`), ``files`` the relative paths whose presence the
     outcome depends on and ``files_state`` what was wrong with each (None: a file inside).
     """
 
-    __slots__ = ("data", "files", "files_state", "info", "raw", "result")
-    result: PluginManifest | list[Problem]
+    __slots__ = ("data", "files", "files_state", "info", "problems", "raw")
+    problems: list[Problem]
     info: os.stat_result | None
     raw: bytes | None
     data: dict[str, Any] | None
@@ -55,14 +56,14 @@ class CheckedManifest(FrozenRecord):
 
     def __init__(  # noqa: PLR0917 - positional, as the constructor of a dataclass would be
         self,
-        result: PluginManifest | list[Problem],
+        problems: list[Problem],
         info: os.stat_result | None = None,
         raw: bytes | None = None,
         data: dict[str, Any] | None = None,
         files: tuple[str, ...] = (),
         files_state: tuple[FileProblem | None, ...] = (),
     ) -> None:
-        _set(self, "result", result)
+        _set(self, "problems", problems)
         _set(self, "info", info)
         _set(self, "raw", raw)
         _set(self, "data", data)
@@ -71,7 +72,7 @@ class CheckedManifest(FrozenRecord):
 
 
 def check_manifest(path: Path) -> CheckedManifest:
-    """Read and check ``path``: the model, or every problem found in file order."""
+    """Read and check ``path``: its checked data, or every problem found in file order."""
     try:
         info, raw = read_capped_file_with_stat(path, error=ManifestError, limit=DEFAULT_LIMITS.max_bytes)
     except ManifestError as exc:
@@ -88,8 +89,7 @@ def check_manifest(path: Path) -> CheckedManifest:
     files, files_state = tuple(checker.files_state), tuple(checker.files_state.values())
     if problems:
         return CheckedManifest(problems, info, raw, None, files, files_state)
-    manifest = to_model(document.data, plugin_dir=path.parent, manifest_path=path)
-    return CheckedManifest(manifest, info, raw, document.data, files, files_state)
+    return CheckedManifest([], info, raw, document.data, files, files_state)
 
 
 def _missing_manifest(path: Path) -> Problem | None:

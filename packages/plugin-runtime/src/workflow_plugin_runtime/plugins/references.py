@@ -22,6 +22,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
+    from packaging.specifiers import SpecifierSet
+
     from ..errors import ReferenceSyntaxError, SourceLocation
 
     IDENTIFIER_PATTERN: re.Pattern[str]
@@ -35,6 +37,7 @@ __all__ = [
     "is_identifier",
     "parse_action_ref",
     "parse_plugin_ref",
+    "parse_specifier",
 ]
 
 _PATTERNS = {"IDENTIFIER_PATTERN": r"[a-z][a-z0-9-]{0,63}", "ACTION_NAME_PATTERN": r"[a-z][a-z0-9_-]*"}
@@ -215,3 +218,22 @@ def _error(message: str, *, location: SourceLocation | None, hint: str) -> Refer
     from ..errors import ReferenceSyntaxError
 
     return ReferenceSyntaxError(message, location=location, hint=hint)
+
+
+def parse_specifier(specifier: SpecifierSet | str | None) -> SpecifierSet | None:
+    """A version requirement (``>=1.2,<2``), parsed by ``packaging`` only when there is one."""
+    if specifier is None:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    if isinstance(specifier, SpecifierSet):
+        return specifier
+    try:
+        return SpecifierSet(specifier)
+    except InvalidSpecifier as exc:
+        from ..errors import ReferenceSyntaxError
+
+        raise ReferenceSyntaxError(
+            f"{specifier!r} is not a valid version requirement",
+            hint="use PEP 440 specifiers such as '>=1.2,<2'",
+        ) from exc

@@ -30,7 +30,7 @@ from .discovery import EntryPointProblem, entry_point_locations, plugin_dirs, re
 from .index import shared_index
 from .manifest import ActionDef, PluginManifest
 from .manifest_loading import load_cached
-from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
+from .references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref, parse_specifier
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class Resolver:
     def resolve(self, ref: str | PluginRef, *, specifier: SpecifierSet | str | None = None) -> PluginManifest:
         """The first loaded copy of ``ref`` (matching ``specifier`` when given)."""
         wanted = ref if isinstance(ref, PluginRef) else parse_plugin_ref(ref)
-        wanted_versions = _specifier(specifier)
+        wanted_versions = parse_specifier(specifier)
         rejected: list[tuple[_Found, PluginManifest]] = []
         try:
             for found, loaded in self._matches(wanted):
@@ -371,24 +371,6 @@ class Resolver:
         else:
             hint = f"looked in: {looked}"
         return PluginNotFoundError(f"plugin {wanted} not found", hint=hint)
-
-
-def _specifier(specifier: SpecifierSet | str | None) -> SpecifierSet | None:
-    if specifier is None:
-        return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    if isinstance(specifier, SpecifierSet):
-        return specifier
-    try:
-        return SpecifierSet(specifier)
-    except InvalidSpecifier as exc:
-        from ..errors import ReferenceSyntaxError
-
-        raise ReferenceSyntaxError(
-            f"{specifier!r} is not a valid version requirement",
-            hint="use PEP 440 specifiers such as '>=1.2,<2'",
-        ) from exc
 
 
 def _shadowing_error(copy: PluginCopy) -> ManifestError:

@@ -16,12 +16,14 @@ them all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._util.yaml_document import FieldPath, YamlDocument
 from ..errors import Problem, WorkflowPluginError, file_position, hint_counting_the_rest
 from . import Validator
-from .explanations import FoundError, SchemaViolation, explain_error
+
+if TYPE_CHECKING:
+    from .explanations import FoundError, SchemaViolation
 
 __all__ = [
     "raise_first_violation",
@@ -40,6 +42,8 @@ def schema_violations(validator: Validator, data: Any) -> list[SchemaViolation]:
     try:
         validator(data)
     except ValueError as exc:
+        from .explanations import explain_error  # the wording of findings: loaded only when there are some
+
         found: Sequence[FoundError] = getattr(exc, "errors", None) or [exc]
         violations = [
             violation for error in found if hasattr(error, "rule") for violation in explain_error(error, data)

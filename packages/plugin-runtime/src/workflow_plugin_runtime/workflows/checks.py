@@ -18,7 +18,6 @@ from types import MappingProxyType
 from typing import Any
 
 from .._frozen import FrozenRecord
-from .._util.suggestions import closest
 from ..errors import (
     ManifestError,
     PluginNotFoundError,
@@ -214,6 +213,8 @@ def _task_type_problems(workflow: Workflow, task_types: Collection[str]) -> list
     for task in workflow.tasks.values():
         if task.action is not None or task.uses in task_types:
             continue
+        from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
         near = closest(str(task.uses), task_types)
         hint = f"did you mean {near}? " if near else ""
         if task_types:

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .._util.suggestions import closest
 from .._util.yaml_document import FieldPath, YamlDocument
 from ..errors import (
     Problem,
@@ -32,17 +31,18 @@ from ..errors import (
 )
 from ..plugins.references import ActionRef, PluginRef, parse_action_ref, parse_plugin_ref
 from ..schemas import shipped_validator
-from ..schemas.explanations import SchemaViolation
 from ..schemas.violations import schema_violations, violation_problems
 from .document_cache import load_workflow_document
 from .graph import Upstream, find_cycles, format_cycle, run_order
 from .permissions import SecurityMode, parse_permissions
 from .template_values import CompiledValue, TemplateUse, compile_value
 from .templates import Scope
-from .workflow import TASK_TYPE_PATTERN, UNPARSED_ACTION, RetryPolicy, Task, Workflow
+from .workflow import UNPARSED_ACTION, RetryPolicy, Task, Workflow, is_task_type
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
+
+    from ..schemas.explanations import SchemaViolation
 
 __all__ = ["load_workflow", "read_workflow"]
 
@@ -178,7 +178,7 @@ class _WorkflowBuilder:
         text = raw.get("uses")
         if text is None:  # the schema reported it
             uses = UNPARSED_ACTION
-        elif "/" not in text and TASK_TYPE_PATTERN.match(text):
+        elif "/" not in text and is_task_type(text):
             uses = text  # an engine task type, checked against the registered handlers
         elif text in self._refs:
             uses = self._refs[text]
@@ -222,6 +222,8 @@ class _WorkflowBuilder:
                 if dep == task_id:
                     self.error(self._needs_path(task_id, index), f"task '{task_id}' needs itself")
                 elif dep not in needs:
+                    from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
                     near = closest(dep, [t for t in needs if t != task_id])
                     hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(needs)}"
                     self.error(
@@ -293,6 +295,8 @@ class _WorkflowBuilder:
             self.report(Problem(message, use.location, hint))
 
         if name not in tasks:
+            from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
             near = closest(name, list(tasks))
             hint = f"did you mean '{near}'?" if near else f"known tasks: {', '.join(tasks)}"
             report(f"unknown task '{name}' in {use.placeholder.source}", hint)

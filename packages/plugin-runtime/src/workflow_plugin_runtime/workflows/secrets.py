@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any, Protocol, final, runtime_checkable
 
 from .._util.files import read_capped_file
-from .._util.suggestions import closest
 from ..errors import Problem, SecretError, Severity, SourceLocation
 from .template_values import TemplateUse
-from .templates import NAME_PATTERN, SECRET_NAME_PATTERN, Scope
+from .templates import Scope, is_name, is_secret_name
 
 __all__ = [
     "SECRET_ENV_PREFIX",
@@ -117,7 +116,7 @@ class DotenvSecretProvider:
             if binding.value is None:
                 hint = f"write {binding.key}=..."
                 raise SecretError(f"{binding.key} has no value (no '=')", location=where, hint=hint)
-            if not SECRET_NAME_PATTERN.match(binding.key):
+            if not is_secret_name(binding.key):
                 raise SecretError(
                     f"{binding.key!r} is not a valid secret name",
                     location=where,
@@ -256,6 +255,8 @@ def secret_problems(uses: Iterable[TemplateUse], provider: SecretProvider) -> li
     for name, sites in _first_uses(uses, Scope.SECRETS).items():
         if provider.get(name) is not None:
             continue
+        from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
         near = closest(name, known)
         hint = f"did you mean {near}? " if near else ""
         hint += f"set {SECRET_ENV_PREFIX}{name} or add {name}=... to the --secrets-file"
@@ -281,6 +282,8 @@ def var_problems(uses: Iterable[TemplateUse], variables: Mapping[str, Any]) -> l
     for name, sites in _first_uses(uses, Scope.VARS).items():
         if name in variables:
             continue
+        from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
         near = closest(name, list(variables))
         hint = f"did you mean {near}? " if near else ""
         hint += f"define it under vars:, in a vars file or with --var {name}=VALUE"
@@ -295,7 +298,7 @@ def parse_var_options(options: Iterable[str]) -> dict[str, str]:
         name, equals, value = option.partition("=")
         if not equals:
             raise SecretError(f"--var {option!r} has no '='", hint=f"write --var {option or 'NAME'}=VALUE")
-        if not NAME_PATTERN.match(name):
+        if not is_name(name):
             raise SecretError(
                 f"--var {option!r}: {name!r} is not a valid var name",
                 hint="use letters, digits, _ and -, not starting with a digit",
@@ -310,7 +313,7 @@ def load_vars_file(path: Path | str) -> dict[str, Any]:
 
     document = load_yaml_file(Path(path), error=SecretError, allow_empty=True)
     for name in document.data:
-        if not NAME_PATTERN.match(name):
+        if not is_name(name):
             raise SecretError(
                 f"{name!r} is not a valid var name",
                 location=document.location((name,), key=True),

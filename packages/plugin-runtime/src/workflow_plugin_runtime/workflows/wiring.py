@@ -24,11 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._frozen import FrozenRecord
-from .._util.suggestions import closest
 from .._util.yaml_document import format_field_path, json_type_name
 from ..errors import Problem
 from ..plugins.resolve import ResolvedAction
-from ..schemas.local_refs import local_ref_target
 from .template_values import TemplateUse
 from .templates import Scope
 
@@ -55,6 +53,8 @@ def _deref(node: Any, schema: Any) -> Any:
     for _ in range(_MAX_REF_HOPS):
         if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#")):
             return node
+        from ..schemas.local_refs import local_ref_target  # only for a schema that has a "$ref"
+
         try:
             node = local_ref_target(schema, node["$ref"])
         except LookupError:
@@ -126,6 +126,8 @@ def walk_schema(schema: Any, keys: Sequence[str | int], *, strict_keys: bool, ow
         elif properties and (additional is False or (strict_keys and additional is not True)):
             declared = ", ".join(properties)
             what = f"{owner} declares no {side} '{text}'" if not walked else f"{here} declares no key '{text}'"
+            from .._util.suggestions import closest  # a hint for a mistake: loaded only then
+
             near = closest(text, list(properties))
             return SchemaWalk(
                 error=f"{what} (it declares: {declared})", hint=f"did you mean '{near}'?" if near else None

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
 __all__ = [
-    "TASK_TYPE_PATTERN",
     "UNPARSED_ACTION",
     "RetryPolicy",
     "Task",
     "Workflow",
+    "is_task_type",
 ]
 
 
@@ -76,8 +76,15 @@ _NO_RETRIES = RetryPolicy()
 UNPARSED_ACTION = ActionRef("invalid", "invalid", "invalid")
 """A task's ``uses`` when it was missing or did not parse (already reported): nothing to resolve."""
 
-TASK_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
-"""An engine task type (``approval``, ``engine.sleep``): no ``/``, so never a plugin action."""
+_TASK_TYPE = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$"
+
+
+def is_task_type(text: str) -> bool:
+    """Whether ``text`` names an engine task type (``approval``, ``engine.sleep``): no ``/``, never a plugin action.
+
+    ``re`` compiles (and keeps) the pattern at the first ``uses`` that is not an action: most workflows have none.
+    """
+    return re.match(_TASK_TYPE, text) is not None
 
 
 class Task(FrozenRecord):
