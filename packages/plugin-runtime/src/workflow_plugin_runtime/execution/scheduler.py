@@ -19,7 +19,7 @@ executor on a cluster's workers; any other task type goes to a :class:`TaskHandl
 under that name — the extension point for engine-native steps. This module
 owns when tasks run, their retries and how they end; what a result records
 about the code that ran is :mod:`.task_provenance`'s, and the workflow's
-outputs, once every task ended, :mod:`.run_outputs`'s.
+outputs, once every task ended, :mod:`.results`'s.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
-from .results import RunResult, RunStatus, TaskResult, TaskStatus
-from .run_outputs import workflow_outputs
+from .results import RunResult, RunStatus, TaskResult, TaskStatus, workflow_outputs
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
