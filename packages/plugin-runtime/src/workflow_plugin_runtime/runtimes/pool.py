@@ -298,10 +298,12 @@ class WarmPool:
     @staticmethod
     def _retire(workers: _PluginWorkers, worker: WarmWorker) -> None:
         """Stop ``worker`` and free its place (only then: a capped pool never holds more than ``size``)."""
-        worker.kill()
-        with workers.available:
-            workers.total -= 1
-            workers.available.notify()
+        try:
+            worker.kill()
+        finally:  # its place is freed even if stopping it failed, or a capped pool would wait for it forever
+            with workers.available:
+                workers.total -= 1
+                workers.available.notify()
 
     def _start_reaper(self) -> None:
         with self._lock:
