@@ -124,6 +124,27 @@ def test_responses_no_reader_could_carry_are_protocol_errors_naming_the_field(ra
     assert str(caught.value).startswith("response ")
 
 
+PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # the keys a field path shows unquoted
+
+
+@given(
+    st.one_of(
+        st.sampled_from(["a", "_", "_x9", "a-b", "-a", "9a", "", "a b", "é", "a.b", "x" * 41]),
+        st.text(st.characters(blacklist_categories=["Cs"])),
+    )
+)
+def test_a_field_path_shows_a_name_plainly_and_quotes_any_other_key(key: str) -> None:
+    raw = json.dumps({"ok": True, "outputs": {key: "\ud800"}})  # ASCII: the lone surrogate as its escape
+    with pytest.raises(ProtocolError) as caught:
+        decode_response(raw.encode())
+    plain = PLAIN_KEY.fullmatch(key) is not None and len(key) <= 40
+    shown = key if len(key) <= 40 else key[:40] + "..."
+    path = f"outputs.{key}" if plain else f"outputs[{json.dumps(shown)}]"
+    if len(path) > 120:
+        path = path[:120] + "..."
+    assert f"field '{path}': holds a lone surrogate" in str(caught.value)
+
+
 def test_valid_pairs_non_ascii_text_and_nesting_within_the_limit_are_accepted() -> None:
     raw = r'{"ok": true, "outputs": {"emoji": "\ud83d\ude00", "é": "ü", "a": ' + DEEP_OK + "}}"
     assert decode_response(raw.encode())["outputs"]["emoji"] == "😀"  # type: ignore[typeddict-item]

@@ -55,6 +55,15 @@ def test_a_worker_is_recycled_after_its_quota_of_calls(gone_within):
     assert gone_within(pids[0])
 
 
+def test_close_returns_only_once_every_retired_worker_is_gone(alive):
+    # Each worker serves one call and is then stopped on a thread of the pool's; with a size of 1 the next call
+    # waits for its place, and close() for the last one's stop: no worker may be left when it returns.
+    with WarmPool(size=1, recycle_after=1) as pool:
+        pids = [pool.invoke(invocation(RAW, "pid")).outputs["pid"] for _ in range(3)]
+    assert len(set(pids)) == 3
+    assert [pid for pid in pids if alive(pid)] == []
+
+
 @pytest.mark.parametrize(
     ("action", "kind", "words"),
     [

@@ -113,7 +113,12 @@ class Masker:
 
     @classmethod
     def for_inputs(cls, inputs: Mapping[str, Any], secret_inputs: Iterable[str]) -> Masker:
-        return cls(inputs[name] for name in secret_inputs if name in inputs)
+        secrets = [inputs[name] for name in secret_inputs if name in inputs]
+        # A masker never changes: every call without a secret input (most of them) shares one.
+        return cls(secrets) if secrets else _NO_SECRETS
+
+
+_NO_SECRETS = Masker(())
 
 
 def mask_value(mask: Callable[[str], str], value: object) -> object:

@@ -4,9 +4,12 @@ Kept apart from ``_protocol`` because building these classes needs ``typing``
 at runtime, which costs a plugin several milliseconds per start; the code a
 plugin runs only names them in annotations, so only the public
 ``workflow_plugin_sdk.protocol`` module (imported by the runtime) loads this.
-"""
 
-from __future__ import annotations
+The annotations here are evaluated, not postponed (no ``from __future__
+import annotations``): given strings, ``TypedDict`` compiles each into a
+``ForwardRef`` at every import, which cost the engine's start-up about
+1.5 ms more than the classes themselves.
+"""
 
 from typing import Any, Literal, TypedDict
 

@@ -156,8 +156,26 @@ def ready_message(actions: Iterable[str]) -> ReadyMessage:
     return {"protocol": PROTOCOL_VERSION, "ready": True, "actions": sorted(actions)}
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-"""``json.dumps`` with these options, without making an encoder per message."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_C_ENCODE = getattr(json.encoder, "c_make_encoder", None)
+if _C_ENCODE is not None:  # CPython's: the encoder ``_ENCODER.encode`` would make for every message, made once
+    _C_ENCODE = _C_ENCODE(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+
+def _encode(message: object) -> str:
+    """``json.dumps`` with ``_ENCODER``'s options, without making an encoder per message.
+
+    The encoder made once keeps no marks of the containers it is in (they
+    would be left behind by a failed call): a circular message fails it
+    with ``RecursionError``, and is encoded again by ``_ENCODER``, which
+    names the circular reference as ``json.dumps`` does.
+    """
+    if _C_ENCODE is None:
+        return _ENCODER.encode(message)
+    try:
+        return "".join(_C_ENCODE(message, 0))
+    except RecursionError:
+        return _ENCODER.encode(message)
 
 
 def encode_message(message: Request | Response | ReadyMessage) -> bytes:
@@ -168,7 +186,7 @@ def encode_message(message: Request | Response | ReadyMessage) -> bytes:
     may hold some when the operator's own input did (see docs/protocol.md).
     """
     try:
-        text = _ENCODE(message)
+        text = _encode(message)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"message is not JSON-serialisable: {exc}") from exc
     try:

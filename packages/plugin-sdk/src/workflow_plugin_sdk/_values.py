@@ -10,8 +10,6 @@ JSON text decides whether the data needs a walk at all.
 from __future__ import annotations
 
 import json
-import math
-import re
 
 from ._errors import ProtocolError
 
@@ -22,8 +20,8 @@ if TYPE_CHECKING:
 MAX_NESTING = 100
 """How deep a response, ready line or log record may nest; every reader after us walks it recursively."""
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_PLAIN_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_INFINITY = float("inf")
 _SHOWN_KEY_CHARS = 40
 _SHOWN_PATH_CHARS = 120
 
@@ -54,7 +52,7 @@ def unreadable_value(value: object) -> str | None:
         problem = None
         if isinstance(item, str):
             problem = _text_problem(item)
-        elif isinstance(item, float) and not math.isfinite(item):
+        elif isinstance(item, float) and not _finite(item):
             problem = f"holds {item!r}, which is not a finite number; JSON has no NaN or infinity (send it as a string)"
         elif isinstance(item, (dict, list)) and len(path) >= MAX_NESTING:
             problem = f"nests more than {MAX_NESTING} levels deep"
@@ -71,14 +69,22 @@ def unreadable_value(value: object) -> str | None:
     return None
 
 
+def _finite(number: float) -> bool:
+    """``math.isfinite`` without importing ``math`` (every plugin start imports this module): NaN compares false."""
+    return -_INFINITY < number < _INFINITY
+
+
 def _text_problem(text: str) -> str | None:
-    found = None if text.isascii() else _LONE_SURROGATE.search(text)
-    if found is None:
+    if text.isascii():
         return None
-    return (
-        f"holds a lone surrogate ({escape_surrogates(found.group())}), which is not valid Unicode text "
-        "(send text as UTF-8, and bytes as base64)"
-    )
+    try:
+        text.encode("utf-8")  # fails at the first lone surrogate, the only thing UTF-8 cannot carry
+    except UnicodeEncodeError as exc:
+        return (
+            f"holds a lone surrogate ({escape_surrogates(text[exc.start])}), which is not valid Unicode text "
+            "(send text as UTF-8, and bytes as base64)"
+        )
+    return None
 
 
 def _field_path(path: tuple[str | int, ...]) -> str:
@@ -87,7 +93,7 @@ def _field_path(path: tuple[str | int, ...]) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif _PLAIN_KEY.fullmatch(part) and len(part) <= _SHOWN_KEY_CHARS:
+        elif _plain_key(part) and len(part) <= _SHOWN_KEY_CHARS:
             text += f".{part}" if text else part
         else:
             cut = len(part) > _SHOWN_KEY_CHARS
@@ -95,6 +101,11 @@ def _field_path(path: tuple[str | int, ...]) -> str:
         if len(text) > _SHOWN_PATH_CHARS:
             return text[:_SHOWN_PATH_CHARS] + "..."
     return text
+
+
+def _plain_key(key: str) -> bool:
+    """Whether ``key`` reads as a name in a path, ``[A-Za-z_][A-Za-z0-9_-]*``, with no pattern compiled at import."""
+    return key[:1] not in ("", "-") and not key[0].isdigit() and _PLAIN_KEY_CHARS.issuperset(key)
 
 
 def unreadable_message(message: object, text: str) -> str | None:
@@ -130,7 +141,7 @@ def _nests_too_deep(message: object) -> bool:
 def finite_float(literal: str) -> float:
     """``parse_float`` for every reader: ``1e400`` would read as infinity, which no JSON writer can spell."""
     number = float(literal)
-    if not math.isfinite(number):
+    if not _finite(number):
         shown = literal if len(literal) <= _SHOWN_KEY_CHARS else literal[:_SHOWN_KEY_CHARS] + "..."
         raise ProtocolError(f"{shown} is out of range for a JSON number (it reads as infinity); send it as a string")
     return number

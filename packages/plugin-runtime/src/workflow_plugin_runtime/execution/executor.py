@@ -149,7 +149,7 @@ class PluginExecutor:
             )
             return ActionOutcome(outputs=None, failure=failure, call=call)
         result = call.runtime.invoke(call.invocation, on_log=_shown_logs(on_log, mask))
-        logs = tuple(_shown_record(record, mask) for record in result.logs)
+        logs = tuple(_shown_record(record, mask) for record in result.logs) if result.logs else ()
         metrics = result.metrics
         if result.failure is not None:
             return ActionOutcome(

@@ -1,5 +1,8 @@
 """How tasks and runs end: statuses and results, as the scheduler reports them and the run record keeps them.
 
+A run's workflow outputs are resolved here too (:func:`workflow_outputs`),
+once every task ended, from the outputs of the tasks that succeeded.
+
 A failure's kind and record (:class:`~workflow_plugin_runtime.errors.Failure`) live with the
 errors, and an invocation's measurements (:class:`~workflow_plugin_runtime.runtimes.base.Metrics`)
 with the runtimes: both are needed below the execution layer.
@@ -12,9 +15,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._frozen import FrozenRecord
+from ..errors import Failure, FailureKind, TemplateError
+from ..workflows.template_values import CompiledValue
+from ..workflows.templates import Scope, TemplateContext
 
 if TYPE_CHECKING:
-    from ..errors import Failure
+    from ..masking.masker import Masker
     from ..runtimes.base import Metrics
     from ..workflows.workflow import Workflow
 
@@ -23,6 +29,7 @@ __all__ = [
     "RunStatus",
     "TaskResult",
     "TaskStatus",
+    "workflow_outputs",
 ]
 
 
@@ -130,3 +137,35 @@ class RunResult(FrozenRecord):
         _set(self, "started_at", started_at)
         _set(self, "finished_at", finished_at)
         _set(self, "failure", failure)
+
+
+def workflow_outputs(
+    workflow: Workflow, *, context: TemplateContext, succeeded: Mapping[str, object], masker: Masker
+) -> tuple[dict[str, Any], Failure | None]:
+    """Each declared output (masked), and the run's failure when one reads a key a succeeded task lacks.
+
+    ``succeeded`` holds the tasks that succeeded, by id. An output reading a
+    task that did not succeed is null: that task's failure already says why.
+    """
+    tree = workflow.outputs.tree
+    if not isinstance(tree, Mapping):
+        return {}, None
+    reads: dict[str, set[str]] = {}
+    for use in workflow.outputs.uses:
+        if use.placeholder.scope is Scope.TASKS and len(use.path) > 1:
+            reads.setdefault(str(use.path[1]), set()).add(use.placeholder.name)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in tree.items():
+        values[name] = None
+        if not reads.get(str(name), set()) <= succeeded.keys():
+            continue
+        try:
+            values[name] = CompiledValue(value, (), has_templates=True).render(context)
+        except TemplateError as exc:
+            where = f" ({exc.location})" if exc.location is not None and str(exc.location) else ""
+            problems.append(f"workflow output '{name}'{where} cannot be resolved: {exc.message}")
+    failure = None
+    if problems:
+        failure = Failure(kind=FailureKind.TEMPLATE, message=masker.mask("; ".join(problems)))
+    return masker.mask_data(values), failure

@@ -18,7 +18,8 @@ runs them locally (:class:`~.task_executor.LocalExecutor`), the Dask
 executor on a cluster's workers; any other task type goes to a :class:`TaskHandler` an engine registers
 under that name — the extension point for engine-native steps. This module
 owns when tasks run, their retries and how they end; what a result records
-about the code that ran is :mod:`.task_provenance`'s.
+about the code that ran is :mod:`.task_provenance`'s, and the workflow's
+outputs, once every task ended, :mod:`.results`'s.
 """
 
 from __future__ import annotations
@@ -28,19 +29,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
-from .._frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
-from ..workflows.template_values import CompiledValue
 from ..workflows.templates import Scope, TemplateContext
 from ..workflows.workflow import Task, Workflow
 from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
-from .results import RunResult, RunStatus, TaskResult, TaskStatus
+from .results import RunResult, RunStatus, TaskResult, TaskStatus, workflow_outputs
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
@@ -69,30 +68,17 @@ class _Silent:
         pass
 
 
-class _Dispatch(FrozenRecord, keyword_only=True):
-    """A task handed to a worker thread; ``ready_at`` is when its needs were done (monotonic clock)."""
+class _Dispatch(NamedTuple):
+    """A task handed to a worker thread; ``ready_at`` is when its needs were done (monotonic clock).
 
-    __slots__ = ("env", "inputs", "ready_at", "secret_inputs", "task")
+    A NamedTuple: made for every task, and never seen outside this module.
+    """
+
     task: Task
     inputs: Mapping[str, Any]
     env: dict[str, str]
     secret_inputs: tuple[str, ...]
     ready_at: float
-
-    def __init__(
-        self,
-        *,
-        task: Task,
-        inputs: Mapping[str, Any],
-        env: dict[str, str],
-        secret_inputs: tuple[str, ...],
-        ready_at: float,
-    ) -> None:
-        object.__setattr__(self, "task", task)
-        object.__setattr__(self, "inputs", inputs)
-        object.__setattr__(self, "env", env)
-        object.__setattr__(self, "secret_inputs", secret_inputs)
-        object.__setattr__(self, "ready_at", ready_at)
 
 
 class Scheduler:
@@ -200,7 +186,9 @@ class _Run:
         for worker in workers:
             worker.join()
         self._cancel_unfinished()
-        outputs, failure = self._workflow_outputs()
+        outputs, failure = workflow_outputs(
+            self.workflow, context=self.context, succeeded=self.outputs, masker=self.masker
+        )
         status = self._status()
         return RunResult(
             run_id=self.run_id,
@@ -258,15 +246,9 @@ class _Run:
             return None
         if not isinstance(inputs, Mapping):
             inputs = {}
-        secret_inputs = tuple(
-            sorted(
-                {
-                    str(use.path[3])
-                    for use in task.inputs.uses
-                    if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3
-                }
-            )
-        )
+        uses = task.inputs.uses
+        names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}
+        secret_inputs = tuple(sorted(names)) if names else ()
         return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs, ready_at=ready_at)
 
     def _record(self, result: TaskResult) -> list[str]:
@@ -311,34 +293,6 @@ class _Run:
         if all(result.status is TaskStatus.SUCCEEDED for result in self.results.values()):
             return RunStatus.SUCCEEDED
         return RunStatus.FAILED
-
-    def _workflow_outputs(self) -> tuple[dict[str, Any], Failure | None]:
-        """Each declared output, and the run's failure when one reads a key a succeeded task lacks.
-
-        An output reading a task that did not succeed is null: that task's failure already says why.
-        """
-        tree = self.workflow.outputs.tree
-        if not isinstance(tree, Mapping):
-            return {}, None
-        reads: dict[str, set[str]] = {}
-        for use in self.workflow.outputs.uses:
-            if use.placeholder.scope is Scope.TASKS and len(use.path) > 1:
-                reads.setdefault(str(use.path[1]), set()).add(use.placeholder.name)
-        values: dict[str, Any] = {}
-        problems: list[str] = []
-        for name, value in tree.items():
-            values[name] = None
-            if not reads.get(str(name), set()) <= self.outputs.keys():
-                continue
-            try:
-                values[name] = CompiledValue(value, (), has_templates=True).render(self.context)
-            except TemplateError as exc:
-                where = f" ({exc.location})" if exc.location is not None and str(exc.location) else ""
-                problems.append(f"workflow output '{name}'{where} cannot be resolved: {exc.message}")
-        failure = None
-        if problems:
-            failure = Failure(kind=FailureKind.TEMPLATE, message=self.masker.mask("; ".join(problems)))
-        return self.masker.mask_data(values), failure
 
     # -- worker threads --------------------------------------------------------
 

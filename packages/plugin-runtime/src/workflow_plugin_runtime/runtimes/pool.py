@@ -141,6 +141,7 @@ class WarmPool:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
+        self._retiring: list[threading.Thread] = []
 
     def __enter__(self) -> WarmPool:
         return self
@@ -276,16 +277,33 @@ class WarmPool:
         self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
 
     def _release(self, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
-        if keep and worker.alive and worker.calls < workers.sizing.recycle_after and not self._closed.is_set():
-            worker.idle_since = time.monotonic()
+        if keep and worker.alive and not self._closed.is_set():
+            if worker.calls < workers.sizing.recycle_after:
+                worker.idle_since = time.monotonic()
+                with workers.available:
+                    workers.idle.append(worker)
+                    workers.available.notify()
+                return
+            # A healthy worker that served its quota is stopped on a thread of its own: the call that was its
+            # last returns at once (killing and reaping it, its tree scan included, takes milliseconds).
+            with self._lock:  # close() joins what it finds here; once it has begun, stop the worker here instead
+                if not self._closed.is_set():
+                    self._retiring = [thread for thread in self._retiring if thread.is_alive()]
+                    retiring = threading.Thread(target=self._retire, args=(workers, worker), name="warm-pool-retire")
+                    self._retiring.append(retiring)
+                    retiring.start()
+                    return
+        self._retire(workers, worker)
+
+    @staticmethod
+    def _retire(workers: _PluginWorkers, worker: WarmWorker) -> None:
+        """Stop ``worker`` and free its place (only then: a capped pool never holds more than ``size``)."""
+        try:
+            worker.kill()
+        finally:  # its place is freed even if stopping it failed, or a capped pool would wait for it forever
             with workers.available:
-                workers.idle.append(worker)
+                workers.total -= 1
                 workers.available.notify()
-            return
-        worker.kill()
-        with workers.available:
-            workers.total -= 1
-            workers.available.notify()
 
     def _start_reaper(self) -> None:
         with self._lock:
@@ -317,6 +335,9 @@ class WarmPool:
             self._reaper.join()
         with self._lock:
             plugins = list(self._plugins.values())
+            retiring, self._retiring = self._retiring, []
+        for thread in retiring:
+            thread.join()
         for workers in plugins:
             with workers.available:
                 idle, workers.idle = workers.idle, []

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import time
 
+from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
+
 from ..errors import Failure, FailureKind
 from .base import Invocation, InvocationResult, LogCallback, Metrics, Timings
 from .outcome import Ending, Termination, classify
@@ -60,25 +62,28 @@ def call_worker(
     exit_code, signum = worker.exit_status()
     stderr_tail = logs.tail()  # the stream is complete: the call read all it will
     still_running = worker.alive and exit_code is None and signum is None
-    oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
-    ending = Ending(
-        plugin_ref=invocation.plugin_ref,
-        stdout=line,
-        termination=termination,
-        exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
-        signal=signum,
-        stderr_tail=stderr_tail,
-        timeout_s=invocation.timeout_s,
-        killed=worker.what,
-        stdout_limit=invocation.max_stdout_bytes,
-        stderr_limit=invocation.max_stderr_bytes,
-        oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
-    )
-    response, failure = classify(ending)
-    if failure is not None and failure.kind in _MAY_BE_REFUSED and worker.pids_exhausted():
-        # Told as a one-shot call is; and a worker that answers a refused fork with an error and lives
-        # on still holds what it forked, so it goes (CRASHED is not healthy).
-        response, failure = classify(ending.replace(pids_limit=invocation.limits.pids))
+    response = _plain_success(line) if still_running and termination is Termination.COMPLETED else None
+    failure = None
+    if response is None:  # anything but a plain success from a live worker: told as a one-shot call's ending is
+        oom = not still_running and termination is Termination.COMPLETED and exit_code != 0 and worker.oom_killed()
+        ending = Ending(
+            plugin_ref=invocation.plugin_ref,
+            stdout=line,
+            termination=termination,
+            exit_code=0 if still_running else exit_code,  # a live worker is as clean as an exit 0
+            signal=signum,
+            stderr_tail=stderr_tail,
+            timeout_s=invocation.timeout_s,
+            killed=worker.what,
+            stdout_limit=invocation.max_stdout_bytes,
+            stderr_limit=invocation.max_stderr_bytes,
+            oom_limit_bytes=invocation.limits.memory_bytes if oom else None,
+        )
+        response, failure = classify(ending)
+        if failure is not None and failure.kind in _MAY_BE_REFUSED and worker.pids_exhausted():
+            # Told as a one-shot call is; and a worker that answers a refused fork with an error and lives
+            # on still holds what it forked, so it goes (CRASHED is not healthy).
+            response, failure = classify(ending.replace(pids_limit=invocation.limits.pids))
     answered_id = None if response is None else response.get("id")
     if response is not None and answered_id != worker.calls:
         response, failure = None, _id_mismatch(invocation, worker.calls, answered_id, stderr_tail)
@@ -101,6 +106,20 @@ def call_worker(
         response=response, failure=failure, metrics=metrics, logs=logs.records, stderr_tail=stderr_tail
     )
     return result, healthy
+
+
+def _plain_success(line: bytes) -> Response | None:
+    """The success response ``line`` holds, or None: what :func:`.outcome.classify` finds for it, without an Ending.
+
+    For a worker that lives on after a complete line (so no stop, no limit,
+    an exit as clean as 0), ``classify`` answers a success with just the
+    decoded response; every other line (an error, garbage) goes through it.
+    """
+    try:
+        response = decode_response(line)
+    except ProtocolError:
+        return None
+    return response if response["ok"] else None
 
 
 def _id_mismatch(invocation: Invocation, expected: int, found: object, stderr_tail: str) -> Failure:
