@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from workflow_plugin_runtime.runtimes.base import (
 )
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
-from workflow_plugin_runtime.runtimes.proctree import read_stat
 from workflow_plugin_sdk.protocol import LogRecord, make_request
 
 from .conftest import FORKABLE_DIR
@@ -41,7 +39,6 @@ from .conftest import FORKABLE_DIR
 MakeInvocation = Callable[..., Invocation]
 
 FAST_GRACE_S = 0.3
-GONE_WITHIN_S = 10.0
 
 
 @pytest.fixture
@@ -49,20 +46,6 @@ def runtime() -> Iterator[ForkServerRuntime]:
     forks = ForkServerRuntime(kill_grace_s=FAST_GRACE_S)
     yield forks
     forks.close()
-
-
-def _gone(pid: int) -> bool:
-    """Wait (through a pidfd, up to :data:`GONE_WITHIN_S`) for ``pid`` to end; True once it has, zombie or reaped."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        select.select([pidfd], [], [], GONE_WITHIN_S)
-    finally:
-        os.close(pidfd)
-    stat = read_stat(pid)
-    return stat is None or stat.zombie
 
 
 class _Running:
@@ -192,27 +175,29 @@ def _bytes_read(pid: int | None) -> int:
 
 
 def test_a_timeout_kills_the_child_and_its_descendants_and_spares_the_template(
-    runtime: ForkServerRuntime, forkable: MakeInvocation
+    runtime: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
 ) -> None:
     running = _Running(then=lambda: None)
     invocation = forkable("hang", timeout_s=2.0)
     result = runtime.invoke(invocation, on_log=running)
     assert result.failure is not None and result.failure.kind is FailureKind.TIMEOUT
-    assert len(running.pids) == 2 and all(_gone(pid) for pid in running.pids)
+    assert len(running.pids) == 2 and all(gone(pid) for pid in running.pids)
     after = runtime.invoke(forkable("where")).outputs
     assert after is not None and after["ppid"] == runtime.template_pid(invocation) == after["imported_in"]
 
 
-def test_cancel_kills_the_child_and_its_descendants(runtime: ForkServerRuntime, forkable: MakeInvocation) -> None:
+def test_cancel_kills_the_child_and_its_descendants(
+    runtime: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
+) -> None:
     cancel = threading.Event()
     running = _Running(then=cancel.set)
     result = runtime.invoke(forkable("hang", cancel=cancel), on_log=running)
     assert result.failure is not None and result.failure.kind is FailureKind.CANCELLED
-    assert len(running.pids) == 2 and all(_gone(pid) for pid in running.pids)
+    assert len(running.pids) == 2 and all(gone(pid) for pid in running.pids)
 
 
 def test_killing_the_template_fails_its_call_cleanly_and_the_next_call_gets_a_new_one(
-    runtime: ForkServerRuntime, forkable: MakeInvocation
+    runtime: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
 ) -> None:
     invocation = forkable("hang")
     runtime.invoke(forkable("where"))
@@ -222,13 +207,13 @@ def test_killing_the_template_fails_its_call_cleanly_and_the_next_call_gets_a_ne
     result = runtime.invoke(invocation, on_log=running)
     assert result.failure is not None and result.failure.kind is FailureKind.WORKER_LOST
     assert "template ended during the call" in result.failure.message
-    assert all(_gone(pid) for pid in (template, *running.pids))
+    assert all(gone(pid) for pid in (template, *running.pids))
     after = runtime.invoke(forkable("where"))
     assert after.ok and runtime.template_pid(invocation) not in (None, template)
 
 
 def test_closing_the_runtime_ends_its_templates_and_a_call_in_flight(
-    runtime: ForkServerRuntime, forkable: MakeInvocation
+    runtime: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
 ) -> None:
     invocation = forkable("hang")
     running = _Running(then=runtime.close)
@@ -236,7 +221,7 @@ def test_closing_the_runtime_ends_its_templates_and_a_call_in_flight(
     template = runtime.template_pid(invocation)
     result = runtime.invoke(invocation, on_log=running)
     assert result.failure is not None and result.failure.kind is FailureKind.WORKER_LOST
-    assert template is not None and all(_gone(pid) for pid in (template, *running.pids))
+    assert template is not None and all(gone(pid) for pid in (template, *running.pids))
     assert runtime.template_pid(invocation) is None
 
 
@@ -262,7 +247,9 @@ runtime.invoke(invocation, on_log=lambda record: print(runtime.template_pid(invo
 """
 
 
-def test_an_engine_that_dies_takes_its_templates_and_their_calls_with_it(tmp_path: Path) -> None:
+def test_an_engine_that_dies_takes_its_templates_and_their_calls_with_it(
+    tmp_path: Path, gone: Callable[[int], bool]
+) -> None:
     """No orphans: a real engine process, SIGKILLed mid-call, leaves neither template nor child nor grandchild.
 
     Its scratch folders stay, as a killed engine's cold calls' do (a registered run's are cleaned
@@ -282,7 +269,7 @@ def test_an_engine_that_dies_takes_its_templates_and_their_calls_with_it(tmp_pat
         engine.wait()
         assert engine.stdout is not None
         engine.stdout.close()
-    assert all(_gone(int(pid)) for pid in (template, child, grandchild))
+    assert all(gone(int(pid)) for pid in (template, child, grandchild))
 
 
 def _written_plugin(folder: Path, source: str, *, action: str) -> Invocation:

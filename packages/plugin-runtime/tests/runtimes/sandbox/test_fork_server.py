@@ -132,7 +132,7 @@ def test_a_crash_is_a_crash_as_in_a_one_shot_sandbox_and_names_its_signal(
 
 
 def test_each_call_is_a_fresh_locked_down_child_of_the_sandboxed_template(
-    forks: ForkServerRuntime, forkable: MakeInvocation
+    forks: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
 ) -> None:
     first, second = forks.invoke(forkable("where")).outputs, forks.invoke(forkable("where")).outputs
     assert first is not None and second is not None
@@ -153,6 +153,8 @@ def test_each_call_is_a_fresh_locked_down_child_of_the_sandboxed_template(
     assert result.failure is not None and result.failure.kind is FailureKind.TIMEOUT
     assert seen["Uid"].split() == ["65534"] * 4
     assert (seen["CapEff"], seen["CapBnd"], seen["Seccomp"]) == (NO_CAPABILITIES, NO_CAPABILITIES, SECCOMP_FILTERED)
+    killed = _descendants(template) - before  # SIGKILLed with the call: each ends when the kernel next runs it
+    assert all(gone(pid) for pid in killed)
     assert _descendants(template) == before  # the child and its grandchild are gone; the template stays
 
 
