@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import enum
 import json
-import os
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._frozen import FrozenRecord
 from ..config import RuntimeKind
-from ..errors import ManifestError, Problem, RuntimeUnavailableError, SourceLocation, WorkflowFileError
+from ..errors import ManifestError, Problem, SourceLocation, WorkflowFileError
 from ..plugins.content import PluginContent, plugin_content
 from ..plugins.manifest import PluginManifest
+from ..plugins.provenance import plugin_distribution, plugin_source
 from ..workflows.checks import WorkflowCheck
 
 if TYPE_CHECKING:  # the runtimes are imported where images are locked: checking a trusted workflow needs none
@@ -234,22 +233,27 @@ def locked_plugins(
     workflow = check.workflow
     assert workflow is not None, "a workflow that loaded"
     manifests = {str(resolved.manifest.ref): resolved.manifest for resolved in check.actions.values()}
-    images = _images(manifests.values()) if runtime is RuntimeKind.DOCKER else {}
+    if runtime is RuntimeKind.DOCKER:  # the runtimes are imported where images are locked, not for a trusted lock
+        from ..runtimes.docker.image_checks import locked_images, refuse_unusable_image
+
+        images = locked_images(manifests.values())
+    else:
+        images = {}
     entries = {}
     for ref, manifest in sorted(manifests.items()):
         content = _content(manifest)
         entries[ref] = LockedPlugin(
             ref=ref,
             version=manifest.version_text,
-            source=_source(manifest.plugin_dir, workflow.directory, project_root),
+            source=plugin_source(manifest.plugin_dir, workflow.directory, project_root=project_root),
             content_hash=content.digest,
             files=content.files,
-            distribution=_distribution(manifest.plugin_dir),
+            distribution=plugin_distribution(manifest.plugin_dir),
             image=images.get(manifest.runtime.image),
         )
     if runtime is RuntimeKind.DOCKER and refuse_images:
         for entry in entries.values():
-            _refuse_unusable_image(entry, manifests[entry.ref])
+            refuse_unusable_image(entry.image, manifest=manifests[entry.ref], content_hash=entry.content_hash)
     return entries
 
 
@@ -379,42 +383,6 @@ def _image_pair(locked: ImageIdentity | None, now: ImageIdentity | None) -> tupl
     return (locked.id, now.id if now is not None else None)
 
 
-def _source(plugin_dir: Path, workflow_dir: Path, project_root: Path | None) -> str:
-    """Relative to the workflow's folder when inside the project (the lock moves with it), else absolute."""
-    plugin = plugin_dir.resolve()
-    boundary = (project_root or workflow_dir).resolve()
-    if plugin.is_relative_to(boundary):
-        return Path(os.path.relpath(plugin, workflow_dir.resolve())).as_posix()
-    return str(plugin)
-
-
-def _distribution(plugin_dir: Path) -> tuple[str, str] | None:
-    """The installed distribution that exposes ``plugin_dir`` as an entry point, if any.
-
-    An entry point names an importable package, so only a folder directly
-    inside a ``sys.path`` entry can be one: any other is answered without
-    reading the installed distributions' metadata (a few milliseconds).
-    """
-    wanted = plugin_dir.resolve()
-    if not any(Path(entry or ".").resolve() == wanted.parent for entry in sys.path):
-        return None
-    from importlib.metadata import entry_points
-    from importlib.util import find_spec
-
-    from ..plugins.discovery import ENTRY_POINT_GROUP
-
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(entry, "dist", None)
-        try:
-            spec = find_spec(entry.value.strip())
-        except (ImportError, ValueError):
-            continue
-        locations = list(spec.submodule_search_locations or ()) if spec is not None else []
-        if dist is not None and any(Path(location).resolve() == wanted for location in locations):
-            return (dist.name, dist.version)
-    return None
-
-
 def _content(manifest: PluginManifest) -> PluginContent:
     try:
         return plugin_content(manifest.plugin_dir)
@@ -425,30 +393,3 @@ def _content(manifest: PluginManifest) -> PluginContent:
             location=SourceLocation(where),
             hint="make every file of the plugin folder readable, or move what is not the plugin's out of it",
         ) from None
-
-
-def _images(manifests: Iterable[PluginManifest]) -> dict[str, ImageIdentity]:
-    from ..runtimes.docker.image import local_images
-    from ..runtimes.docker.image_checks import VALIDATE_DAEMON_WAIT_S
-
-    tags = [manifest.runtime.image for manifest in manifests]
-    if not tags:
-        return {}
-    found = local_images(tags, wait_s=VALIDATE_DAEMON_WAIT_S)
-    if found is None:
-        raise RuntimeUnavailableError(
-            "no Docker daemon answers, so the images of the workflow's plugins cannot be locked or checked",
-            hint="start Docker, or choose the sandbox backend (restricted: {backend: sandbox})",
-        )
-    return {tag: identity for tag, identity in found.items() if identity is not None}
-
-
-def _refuse_unusable_image(entry: LockedPlugin, manifest: PluginManifest) -> None:
-    from ..runtimes.docker.image import image_refusal
-
-    tag = manifest.runtime.image
-    refusal = image_refusal(
-        entry.image, tag=tag, content_hash=entry.content_hash, plugin_ref=entry.ref, plugin_dir=manifest.plugin_dir
-    )
-    if refusal is not None:
-        raise RuntimeUnavailableError(f"{refusal.message}: it cannot be locked", hint=refusal.hint)

@@ -11,15 +11,21 @@ image can be built between ``validate`` and ``run``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...config import RuntimeKind
-from ...errors import Problem, Severity
+from ...errors import Problem, RuntimeUnavailableError, Severity
 from ...plugins.provenance import plugin_content_hash
 from ...workflows.checks import WorkflowCheck
 from ...workflows.permissions import SecurityMode
 
-__all__ = ["VALIDATE_DAEMON_WAIT_S", "image_problems"]
+if TYPE_CHECKING:
+    from ...plugins.manifest import PluginManifest
+    from .image import ImageIdentity
+
+__all__ = ["VALIDATE_DAEMON_WAIT_S", "image_problems", "locked_images", "refuse_unusable_image"]
 
 VALIDATE_DAEMON_WAIT_S = 5.0
 """How long ``validate`` waits for each answer of the daemon before it leaves the images unchecked."""
@@ -66,3 +72,38 @@ def image_problems(check: WorkflowCheck, *, backend: RuntimeKind | None = None) 
                 )
             )
     return problems
+
+
+def locked_images(manifests: Iterable[PluginManifest]) -> dict[str, ImageIdentity]:
+    """The local images of ``manifests``' plugins, by tag, for a lock; a tag with no image is left out.
+
+    Raises :class:`RuntimeUnavailableError` when no daemon answers: a lock
+    of a workflow that runs on Docker must name its images.
+    """
+    from .image import local_images
+
+    tags = [manifest.runtime.image for manifest in manifests]
+    if not tags:
+        return {}
+    found = local_images(tags, wait_s=VALIDATE_DAEMON_WAIT_S)
+    if found is None:
+        raise RuntimeUnavailableError(
+            "no Docker daemon answers, so the images of the workflow's plugins cannot be locked or checked",
+            hint="start Docker, or choose the sandbox backend (restricted: {backend: sandbox})",
+        )
+    return {tag: identity for tag, identity in found.items() if identity is not None}
+
+
+def refuse_unusable_image(image: ImageIdentity | None, *, manifest: PluginManifest, content_hash: str) -> None:
+    """Raise :class:`RuntimeUnavailableError` if a run would refuse ``image`` (missing, unlabelled, stale)."""
+    from .image import image_refusal
+
+    refusal = image_refusal(
+        image,
+        tag=manifest.runtime.image,
+        content_hash=content_hash,
+        plugin_ref=manifest.ref,
+        plugin_dir=manifest.plugin_dir,
+    )
+    if refusal is not None:
+        raise RuntimeUnavailableError(f"{refusal.message}: it cannot be locked", hint=refusal.hint)
