@@ -400,6 +400,7 @@ VALIDATE_PATH = [  # a guard: what a validate of a workflow seen before imports 
     "workflow_plugin_runtime.plugins.index",
     "workflow_plugin_runtime.plugins.manifest",
     "workflow_plugin_runtime.plugins.manifest_loading",
+    "workflow_plugin_runtime.plugins.provenance",
     "workflow_plugin_runtime.plugins.references",
     "workflow_plugin_runtime.plugins.resolve",
     "workflow_plugin_runtime.schemas",

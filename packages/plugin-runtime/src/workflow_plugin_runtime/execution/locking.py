@@ -28,7 +28,6 @@ from ..config import RuntimeKind
 from ..errors import ManifestError, Problem, SourceLocation, WorkflowFileError
 from ..plugins.content import PluginContent, plugin_content
 from ..plugins.manifest import PluginManifest
-from ..plugins.provenance import plugin_distribution, plugin_source
 from ..workflows.checks import WorkflowCheck
 
 if TYPE_CHECKING:  # the runtimes are imported where images are locked: checking a trusted workflow needs none
@@ -233,6 +232,8 @@ def locked_plugins(
     workflow = check.workflow
     assert workflow is not None, "a workflow that loaded"
     manifests = {str(resolved.manifest.ref): resolved.manifest for resolved in check.actions.values()}
+    from ..plugins.provenance import plugin_distribution, plugin_source  # not for a workflow without a lock
+
     if runtime is RuntimeKind.DOCKER:  # the runtimes are imported where images are locked, not for a trusted lock
         from ..runtimes.docker.image_checks import locked_images, refuse_unusable_image
 

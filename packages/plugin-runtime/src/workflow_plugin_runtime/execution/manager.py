@@ -28,13 +28,12 @@ from workflow_plugin_sdk.protocol import InvocationContext, make_request
 from .._frozen import FrozenRecord
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
 from ..errors import PermissionDeniedError, Problem
-from ..plugins.manifest import DEFAULT_TIMEOUT_S, Access, ActionDef, PluginManifest, StartMode
+from ..plugins.manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest, StartMode
 from ..plugins.provenance import plugin_content_hash, provenance_of
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
 from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, plugin_argv
 from ..runtimes.registry import RuntimeSet, is_registered
-from ..workflows.mount_sources import Mount
 from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
 
 if TYPE_CHECKING:
@@ -270,7 +269,7 @@ class PluginManager:
             image=manifest.runtime.image,
             content_hash=self.content_hash(manifest) if kind is RuntimeKind.DOCKER else None,
             env={name: value for name, value in env.items() if permissions.allows_env(name)},
-            mounts=_mounts_for(manifest, permissions),
+            mounts=permissions.mounts_for(manifest.capabilities),
             limits=_limits(permissions),
             network=manifest.capabilities.network and permissions.allows_network(manifest.ref),
             **common,
@@ -387,37 +386,6 @@ def _usable(kind: RuntimeKind) -> bool:
 
     probe = BACKEND_PROBES.get(kind)
     return probe is None or probe() is None
-
-
-def _mounts_for(manifest: PluginManifest, permissions: Permissions) -> tuple[Mount, ...]:
-    """The granted mounts covering the plugin's declared paths, read-only unless both sides say read-write.
-
-    Each carries what the runtime re-checks when it makes the container
-    (:func:`.mount_sources.bind_sources`): where its source led when the
-    grants were checked, and every other grant's read-write source.
-    """
-    mounts: dict[str, Mount] = {}
-    for need in manifest.capabilities.filesystem:
-        grant = permissions.mount_for(need)
-        if grant is None:
-            continue
-        writable = grant.access is Access.READ_WRITE and need.access is Access.READ_WRITE
-        previous = mounts.get(grant.target)
-        if previous is None or (writable and previous.read_only):
-            roots = tuple(
-                form
-                for other in permissions.mounts
-                if other is not grant and other.access is Access.READ_WRITE
-                for form in other.forms
-            )
-            mounts[grant.target] = Mount(
-                source=Path(grant.source),
-                target=grant.target,
-                read_only=not writable,
-                pinned=grant.resolved,
-                writable_roots=roots,
-            )
-    return tuple(mounts.values())
 
 
 def _limits(permissions: Permissions) -> ResourceLimits:

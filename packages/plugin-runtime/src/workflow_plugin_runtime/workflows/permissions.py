@@ -24,7 +24,7 @@ from .._frozen import FrozenRecord
 from .._util.yaml_document import FieldPath, Locate
 from ..errors import PermissionDeniedError, Problem, SourceLocation
 from ..plugins.manifest import Access, Capabilities, FilesystemNeed
-from .mount_sources import DOCKER_SOCKETS, resolve_source
+from .mount_sources import DOCKER_SOCKETS, Mount, resolve_source
 
 __all__ = [
     "DOCKER_SOCKETS",
@@ -156,6 +156,36 @@ class Permissions(FrozenRecord):
         """The most specific mount covering ``need``'s path."""
         covering = [mount for mount in self.mounts if mount.covers(need)]
         return max(covering, key=lambda mount: len(mount.target), default=None)
+
+    def mounts_for(self, capabilities: Capabilities) -> tuple[Mount, ...]:
+        """The granted mounts covering a plugin's declared paths, read-only unless both sides say read-write.
+
+        Each carries what the runtime re-checks when it makes the container
+        (:func:`.mount_sources.bind_sources`): where its source led when the
+        grants were checked, and every other grant's read-write source.
+        """
+        mounts: dict[str, Mount] = {}
+        for need in capabilities.filesystem:
+            grant = self.mount_for(need)
+            if grant is None:
+                continue
+            writable = grant.access is Access.READ_WRITE and need.access is Access.READ_WRITE
+            previous = mounts.get(grant.target)
+            if previous is None or (writable and previous.read_only):
+                roots = tuple(
+                    form
+                    for other in self.mounts
+                    if other is not grant and other.access is Access.READ_WRITE
+                    for form in other.forms
+                )
+                mounts[grant.target] = Mount(
+                    source=Path(grant.source),
+                    target=grant.target,
+                    read_only=not writable,
+                    pinned=grant.resolved,
+                    writable_roots=roots,
+                )
+        return tuple(mounts.values())
 
 
 def env_matches(grant: str, name: str) -> bool:
