@@ -38,7 +38,16 @@ def heavy(modules: set[str]) -> set[str]:
 
 @pytest.fixture
 def run_profiled(run_cli):
+    """The command profiled the second time it runs, as on a user's machine after the first.
+
+    The first run fills the caches (the plugin index, the workflow document,
+    the compiled validators); which modules a cold cache loads (a manifest
+    checked for the first time compares versions with ``packaging``) would
+    otherwise depend on which test ran before.
+    """
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
+        run_cli(*args)
         return run_cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
 
     return run
