@@ -9,7 +9,7 @@ included):
 * floor: a bare Python worker answering JSON lines over pipes, driven by a
   bare loop (no validation, no protocol checks): the most any pool could do.
 
-Targets (issue "PluginManager, PluginExecutor and the warm process pool"):
+Targets (docs/performance.md):
 warm at least 50x faster than cold; pooled throughput at least a third of
 the floor.
 """

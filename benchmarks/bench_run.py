@@ -1,6 +1,6 @@
 """Per task through ``workflow run``, cold and warm, against the floors any engine pays, all in one run.
 
-Cold (issue "Fast everywhere", item 2): N no-op tasks of one SDK plugin
+Cold: N no-op tasks of one SDK plugin
 (``define_action("noop")`` returning ``{}``, no schemas), run by the real
 command, ``python -m workflow_cli run FLOW -c C``; per task is
 ``(t(N) - t(1)) / (N - 1)``, so the command's fixed cost (imports, checks,
@@ -12,7 +12,7 @@ the request on stdin and reads the response: the plugin's own start, SDK
 import, request read and answer included. With ``-c 2`` the bare loop runs
 on two threads.
 
-Warm (item 3): the same plugin under ``workflow run --pool`` (``-c 1`` and
+Warm: the same plugin under ``workflow run --pool`` (``-c 1`` and
 ``-c 2``) on a 2,000-task workflow, per task ``(t(2000) - t(1)) / 1999``,
 against the floor of any pool: a bare Python worker answering JSON lines
 over pipes (``_shared.FLOOR_WORKER``), driven by a bare loop.

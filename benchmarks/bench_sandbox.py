@@ -17,7 +17,7 @@ returning ``{}``) everywhere:
   Floor and warm bursts alternate, and the share is the median of the
   per-round ratios.
 
-Targets (issue "Restricted mode without a Docker daemon"): the cold sandbox
+Targets (docs/performance.md): the cold sandbox
 at most 1.3x the trusted process and at least 10x faster than Docker; warm
 sandboxed throughput at least a third of the floor. Skipped, saying why,
 where the sandbox cannot run (no bubblewrap); the Docker column where no

@@ -14,9 +14,8 @@ namespace flag; ``clone3``, whose flags sit in memory a filter cannot read, answ
 falls back to ``clone`` (as Docker does). ``personality`` is allowed only
 with the values Docker allows (:data:`PERSONALITIES`).
 
-Every other syscall is allowed: a deny list, like the issue's brief and
-unlike Docker's allow list, so that a new syscall works in the sandbox
-before anyone reviews it. Only the native architecture's syscalls are
+Every other syscall is allowed: a deny list, unlike Docker's allow list,
+so that a new syscall works in the sandbox before anyone reviews it. Only the native architecture's syscalls are
 let through (libseccomp kills a process that calls through another ABI,
 such as 32-bit ``int 0x80`` on x86-64).
 
