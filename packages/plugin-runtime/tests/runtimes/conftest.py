@@ -6,8 +6,6 @@ the parent conftest, shared with the warm pool's container tests.
 
 from __future__ import annotations
 
-import os
-import select
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +14,6 @@ from typing import Any
 import pytest
 
 from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
-from workflow_plugin_runtime.runtimes.proctree import read_stat
 from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins"
@@ -25,8 +22,6 @@ RAW_DIR = FIXTURES / "raw"
 FORKABLE_DIR = FIXTURES / "forkable"
 
 MakeInvocation = Callable[..., Invocation]
-GONE_WITHIN_S = 10.0
-"""How long :func:`gone` waits for a SIGKILLed process to end: far beyond what a busy machine takes."""
 
 
 def _unique_ref(name: str) -> str:
@@ -73,27 +68,3 @@ def forkable() -> MakeInvocation:
         return _make(FORKABLE_DIR, "main.py", action, inputs, **fields)
 
     return make
-
-
-def _wait_gone(pid: int) -> bool:
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        select.select([pidfd], [], [], GONE_WITHIN_S)
-    finally:
-        os.close(pidfd)
-    stat = read_stat(pid)
-    return stat is None or stat.zombie
-
-
-@pytest.fixture
-def gone() -> Callable[[int], bool]:
-    """Wait (through a pidfd, up to :data:`GONE_WITHIN_S`) for a pid to end; True once it has, zombie or reaped.
-
-    A SIGKILLed process ends when the kernel next runs it, which on a busy
-    machine can be after the call that killed it has returned: a test waits
-    for that event rather than looking once.
-    """
-    return _wait_gone

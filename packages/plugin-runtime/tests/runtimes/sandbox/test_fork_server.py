@@ -41,6 +41,8 @@ NO_CAPABILITIES = "0000000000000000"
 SECCOMP_FILTERED = "2"
 
 MakeInvocation = Callable[..., Invocation]
+GONE_WITHIN_S = 10.0
+"""How long a SIGKILLed process may take to end on a busy machine."""
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ def test_a_crash_is_a_crash_as_in_a_one_shot_sandbox_and_names_its_signal(
 
 
 def test_each_call_is_a_fresh_locked_down_child_of_the_sandboxed_template(
-    forks: ForkServerRuntime, forkable: MakeInvocation, gone: Callable[[int], bool]
+    forks: ForkServerRuntime, forkable: MakeInvocation, gone_within: Callable[[int, float], bool]
 ) -> None:
     first, second = forks.invoke(forkable("where")).outputs, forks.invoke(forkable("where")).outputs
     assert first is not None and second is not None
@@ -154,7 +156,7 @@ def test_each_call_is_a_fresh_locked_down_child_of_the_sandboxed_template(
     assert seen["Uid"].split() == ["65534"] * 4
     assert (seen["CapEff"], seen["CapBnd"], seen["Seccomp"]) == (NO_CAPABILITIES, NO_CAPABILITIES, SECCOMP_FILTERED)
     killed = _descendants(template) - before  # SIGKILLed with the call: each ends when the kernel next runs it
-    assert all(gone(pid) for pid in killed)
+    assert all(gone_within(pid, GONE_WITHIN_S) for pid in killed)
     assert _descendants(template) == before  # the child and its grandchild are gone; the template stays
 
 

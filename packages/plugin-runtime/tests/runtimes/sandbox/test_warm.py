@@ -268,9 +268,11 @@ def test_an_idle_warm_sandbox_is_stopped_and_leaves_nothing_behind(
     raw_worker: MakeInvocation, nothing_left: Callable[[set[int], set[str]], None]
 ) -> None:
     fds = own_fds()
-    with WarmPool(idle_timeout_s=0.3, ready_timeout_s=READY_S) as pool:
-        outputs_of(pool.invoke(raw_worker("spawn")))
-        processes = sandbox_processes(pool)
+    invocation = raw_worker("spawn")
+    with WarmPool(ready_timeout_s=READY_S) as pool:
+        outputs_of(pool.invoke(invocation))
+        processes = sandbox_processes(pool)  # idle for a minute before it may be stopped: time to look at it
+        pool.configure(invocation, idle_timeout_s=0.3)  # then idle far longer than that
         nothing_left(processes, fds)
         assert pool.worker_pids() == []
 
