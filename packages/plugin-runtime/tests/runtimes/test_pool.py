@@ -55,6 +55,38 @@ def test_a_worker_is_recycled_after_its_quota_of_calls(gone_within):
     assert gone_within(pids[0])
 
 
+def _idle_workers_reach(pool: WarmPool, count: int, seconds: float = 30.0) -> bool:
+    """Wait (up to ``seconds``: a busy machine's interpreter start) for ``count`` idle workers in ``pool``."""
+    deadline = time.monotonic() + seconds
+    while len(pool.worker_pids()) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_workers_successor_starts_ahead_and_takes_over_warm(gone_within):
+    # A quota of 4: the successor starts once 2 calls are left (half the quota), and waits behind the worker.
+    with WarmPool(recycle_after=4) as pool:
+        results = [pool.invoke(invocation(RAW, "pid")) for _ in range(2)]
+        assert _idle_workers_reach(pool, 2)  # the worker, and its successor ready beside it
+        results += [pool.invoke(invocation(RAW, "pid")) for _ in range(3)]
+    pids = [result.outputs["pid"] for result in results]
+    assert pids[0] == pids[1] == pids[2] == pids[3] != pids[4]  # the worker serves out its quota first
+    successor = results[4].metrics
+    assert successor.warm and successor.timings.startup_s == 0.0  # its start was nobody's wait
+    assert gone_within(pids[0]) and gone_within(pids[4])  # recycled; then stopped by close()
+
+
+def test_a_full_capped_pool_starts_no_successor_ahead():
+    with WarmPool(size=1, recycle_after=4) as pool:
+        pids = [pool.invoke(invocation(RAW, "pid")).outputs["pid"] for _ in range(3)]
+        assert len(pool.worker_pids()) == 1  # a successor would make two: it starts when the worker has gone
+        fourth, fifth = (pool.invoke(invocation(RAW, "pid")) for _ in range(2))
+    assert len({*pids, fourth.outputs["pid"]}) == 1 and fifth.outputs["pid"] != pids[0]
+    assert not fifth.metrics.warm
+
+
 def test_close_returns_only_once_every_retired_worker_is_gone(alive):
     # Each worker serves one call and is then stopped on a thread of the pool's; with a size of 1 the next call
     # waits for its place, and close() for the last one's stop: no worker may be left when it returns.

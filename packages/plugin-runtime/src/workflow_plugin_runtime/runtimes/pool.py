@@ -7,7 +7,10 @@ sandbox also the same mounts, limits and network; for a container the same
 image, command, mounts, limits, network and environment), never serve two
 calls at once, are recycled after
 ``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
-killed and replaced after a timeout, crash or protocol error. A plugin grows
+killed and replaced after a timeout, crash or protocol error. A worker's
+successor starts in the background while it still serves the last
+``SUCCESSOR_LEAD`` calls of its quota (unless a capped pool is full), so
+no call waits for a recycled worker's replacement. A plugin grows
 one worker per call running at once (so up to the run's concurrency) unless
 its ``size`` caps it; a call that waits for a worker of a capped pool
 records that wait as ``queued_s``, apart from its ``duration_s``. A plugin
@@ -52,6 +55,7 @@ __all__ = [
     "DEFAULT_POOL_SIZE",
     "DEFAULT_RECYCLE_AFTER",
     "READY_TIMEOUT_S",
+    "SUCCESSOR_LEAD",
     "WarmPool",
     "WarningCallback",
 ]
@@ -63,6 +67,13 @@ DEFAULT_RECYCLE_AFTER = 1000
 READY_TIMEOUT_S = 3.0
 """How long a new worker may take to write its ready line before the plugin
 is taken not to speak the serve loop."""
+SUCCESSOR_LEAD = 200
+"""How many calls before its quota a worker's successor starts (at most half the quota).
+
+At a warm call's few hundred microseconds, 200 calls outlast a worker's
+start (tens of milliseconds) with room to spare; a call that finds no
+worker ready starts one itself, as before.
+"""
 CONTAINER_READY_TIMEOUT_S = 10.0
 """The same for a container worker, whose start includes the engine's (about
 0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
@@ -141,7 +152,8 @@ class WarmPool:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
-        self._retiring: list[threading.Thread] = []
+        self._background: list[threading.Thread] = []
+        """Workers being retired or successors being started: ``close()`` waits for each."""
 
     def __enter__(self) -> WarmPool:
         return self
@@ -185,9 +197,9 @@ class WarmPool:
                 worker, invocation, on_log=on_log, started=asked + queued_s, queued_s=queued_s
             )
         except BaseException:  # KeyboardInterrupt, or on_log raised: the worker's state is unknown
-            self._release(workers, worker, keep=False)
+            self._release(workers, worker, keep=False, invocation=invocation)
             raise
-        self._release(workers, worker, keep=healthy)
+        self._release(workers, worker, keep=healthy, invocation=invocation)
         return result
 
     def _spawn(self, invocation: Invocation) -> tuple[Spawn, float]:
@@ -276,9 +288,12 @@ class WarmPool:
             hint = None
         self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
 
-    def _release(self, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool) -> None:
+    def _release(self, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool, invocation: Invocation) -> None:
         if keep and worker.alive and not self._closed.is_set():
-            if worker.calls < workers.sizing.recycle_after:
+            quota = workers.sizing.recycle_after
+            if worker.calls < quota:
+                if worker.calls == quota - min(SUCCESSOR_LEAD, quota // 2):
+                    self._start_successor(workers, invocation)
                 worker.idle_since = time.monotonic()
                 with workers.available:
                     workers.idle.append(worker)
@@ -286,14 +301,51 @@ class WarmPool:
                 return
             # A healthy worker that served its quota is stopped on a thread of its own: the call that was its
             # last returns at once (killing and reaping it, its tree scan included, takes milliseconds).
-            with self._lock:  # close() joins what it finds here; once it has begun, stop the worker here instead
-                if not self._closed.is_set():
-                    self._retiring = [thread for thread in self._retiring if thread.is_alive()]
-                    retiring = threading.Thread(target=self._retire, args=(workers, worker), name="warm-pool-retire")
-                    self._retiring.append(retiring)
-                    retiring.start()
-                    return
+            if self._in_background(self._retire, workers, worker, name="warm-pool-retire"):
+                return
         self._retire(workers, worker)
+
+    def _in_background(self, target: Callable[..., None], *args: object, name: str) -> bool:
+        """Run ``target(*args)`` on a thread ``close()`` will wait for; False once ``close()`` has begun."""
+        with self._lock:  # close() joins what it finds here
+            if self._closed.is_set():
+                return False
+            self._background = [thread for thread in self._background if thread.is_alive()]
+            thread = threading.Thread(target=target, args=args, name=name)
+            self._background.append(thread)
+            thread.start()
+            return True
+
+    def _start_successor(self, workers: _PluginWorkers, invocation: Invocation) -> None:
+        """Start the next worker of ``workers`` in the background, unless that would exceed a capped pool."""
+        size = workers.sizing.size
+        with workers.available:
+            if size is not None and workers.total >= size:
+                return
+            workers.total += 1
+        if not self._in_background(self._add_successor, workers, invocation, name="warm-pool-successor"):
+            with workers.available:
+                workers.total -= 1
+
+    def _add_successor(self, workers: _PluginWorkers, invocation: Invocation) -> None:
+        """Start a worker and leave it idle behind the ones already there, which serve out their quotas first."""
+        try:
+            spawn, ready_timeout_s = self._spawn(invocation)
+            worker = WarmWorker(spawn, ready_timeout_s=ready_timeout_s)
+        except Exception:  # noqa: BLE001 - the next call that needs a worker starts one itself, and says why it cannot
+            with workers.available:
+                workers.total -= 1
+                workers.available.notify()
+            return
+        with self._lock:
+            closed = self._closed.is_set()
+        if closed:  # close() took its idle workers already, or is about to: this one is stopped here
+            self._retire(workers, worker)
+            return
+        worker.idle_since = time.monotonic()
+        with workers.available:
+            workers.idle.insert(0, worker)
+            workers.available.notify()
 
     @staticmethod
     def _retire(workers: _PluginWorkers, worker: WarmWorker) -> None:
@@ -335,8 +387,8 @@ class WarmPool:
             self._reaper.join()
         with self._lock:
             plugins = list(self._plugins.values())
-            retiring, self._retiring = self._retiring, []
-        for thread in retiring:
+            background, self._background = self._background, []
+        for thread in background:
             thread.join()
         for workers in plugins:
             with workers.available:

@@ -43,12 +43,13 @@ def call_worker(
 
     ``started`` is when the call's own time began (a new worker's start is
     the first call's cost, as a process start is a cold call's: its
-    start-up runs to the worker's ready line, and a warm call's is 0);
+    start-up runs to the worker's ready line; a warm call's, one on a
+    worker that was ready before it, is 0);
     ``queued_s`` is how long it waited for the worker before that. The
     call's teardown is stopping the worker when the call ends it (0 for a
     call that leaves it to serve again, but the result's making).
     """
-    warm = worker.calls > 0
+    warm = worker.calls > 0 or worker.ready_at <= started  # served before, or started ahead of this call
     ready = started if warm else worker.ready_at
     logs = LogStream(invocation.max_stderr_bytes, on_log)
     line, termination = worker.call(invocation, logs)

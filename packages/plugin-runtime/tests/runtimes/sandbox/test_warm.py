@@ -254,7 +254,8 @@ def test_a_recycled_warm_sandbox_leaves_nothing_behind(
     raw_worker: MakeInvocation, nothing_left: Callable[[set[int], set[str]], None]
 ) -> None:
     fds = own_fds()
-    with WarmPool(recycle_after=2, ready_timeout_s=READY_S) as pool:
+    # One worker at most: an uncapped pool would start its successor ahead (a sandbox of its own) before it goes.
+    with WarmPool(size=1, recycle_after=2, ready_timeout_s=READY_S) as pool:
         outputs_of(pool.invoke(raw_worker("spawn")))
         processes = sandbox_processes(pool)
         second = pool.invoke(raw_worker("pid"))  # its last call
