@@ -149,6 +149,35 @@ def test_a_run_whose_reader_left_finishes_records_and_exits_with_its_own_code(
     assert set(record["tasks"]) == {"a", "b", "c", "d"}
 
 
+# --- no stderr at all (2>&-) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "{missing}", "--json"),
+        ("validate", "{missing}", "--json"),
+        ("plugin", "inspect", "tests/no-such-plugin", "-p", "{plugins}", "--json"),
+    ],
+)
+@pytest.mark.parametrize("path", ["fast", "typer"])
+def test_without_a_stderr_errors_are_never_written_to_stdout(args, path, cli_env, tmp_path):
+    """``workflow run missing.yaml --json 2>&-``: stdout still holds the one error document, and nothing else."""
+    env = {**cli_env, "PYTHONIOENCODING": "ascii"} if path == "typer" else cli_env
+    argv = [arg.format(missing=tmp_path / "missing.yaml", plugins=FIXTURE_PLUGINS) for arg in args]
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *cli_command(*argv)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert set(json.loads(done.stdout)) == {"error"}, done.stdout
+
+
 # --- a terminal whose encoding is ASCII ----------------------------------------------------------------
 
 
