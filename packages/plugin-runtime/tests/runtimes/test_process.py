@@ -296,6 +296,22 @@ def test_what_a_plugin_leaves_in_its_scratch_home_is_removed_read_only_or_not_an
     assert (outside / "kept").read_text() == "mine"
 
 
+def test_a_scratch_tree_deeper_than_the_recursion_limit_is_removed_and_its_links_are_not_followed(
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+) -> None:
+    outside = tmp_path / "operator-folder"
+    outside.mkdir()
+    (outside / "kept").write_text("mine")
+    outside.chmod(0o500)
+
+    result = runtime.invoke(raw("litter-deep", {"outside": str(outside), "depth": sys.getrecursionlimit() + 200}))
+
+    assert result.outputs is not None, result.failure
+    assert not Path(result.outputs["home"]).exists()
+    assert outside.stat().st_mode & 0o777 == 0o500
+    assert (outside / "kept").read_text() == "mine"
+
+
 def test_logs_stream_in_order_structured_and_plain(runtime: ProcessRuntime, probe: MakeInvocation) -> None:
     seen: list[LogRecord] = []
     result = runtime.invoke(probe("logs"), on_log=seen.append)
