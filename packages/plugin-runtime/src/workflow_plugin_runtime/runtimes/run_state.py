@@ -229,8 +229,9 @@ def temp_dir() -> str:
 
     The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``,
     ``/usr/tmp`` and the working directory that is a folder this process may
-    write to, which is the order ``tempfile`` tries them in (it writes a
-    test file where this asks ``access(2)``). Where ``tempfile`` is loaded
+    make a folder in, which is the order ``tempfile`` tries them in (it
+    writes a test file there; ``access(2)`` would not do: it says yes to
+    root for any folder, ``/proc`` included). Where ``tempfile`` is loaded
     already (it may have been told another ``tempfile.tempdir``), or on
     Windows, it is asked instead.
     """
@@ -240,12 +241,24 @@ def temp_dir() -> str:
         return tempfile.gettempdir()
     candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
     for candidate in (*candidates, "/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108 - tempfile's own list
-        if candidate and Path(candidate).is_dir() and os.access(candidate, os.W_OK | os.X_OK):
+        if candidate and _takes_folders(Path(candidate)):
             return str(Path(candidate).absolute())
     try:
         return str(Path.cwd())
     except OSError:
         return os.curdir
+
+
+def _takes_folders(folder: Path) -> bool:
+    """Whether a folder can be made in ``folder``: one is made, and removed."""
+    probe = folder / f".workflow-probe-{os.urandom(5).hex()}"
+    try:
+        probe.mkdir(0o700)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return True
 
 
 def make_scratch_dir(*, prefix: str, parent: str | os.PathLike[str] | None) -> str:
