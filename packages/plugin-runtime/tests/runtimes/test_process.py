@@ -312,6 +312,22 @@ def test_a_scratch_tree_deeper_than_the_recursion_limit_is_removed_and_its_links
     assert (outside / "kept").read_text() == "mine"
 
 
+def test_a_scratch_home_replaced_by_a_link_is_never_followed(
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+) -> None:
+    outside = tmp_path / "operator-folder"
+    outside.mkdir()
+    (outside / "kept").write_text("mine")
+    outside.chmod(0o500)
+
+    result = runtime.invoke(raw("home-to-link", {"outside": str(outside)}))
+
+    assert result.outputs is not None, result.failure
+    assert not os.path.lexists(result.outputs["home"])  # the link removed
+    assert outside.stat().st_mode & 0o777 == 0o500
+    assert (outside / "kept").read_text() == "mine"
+
+
 def test_logs_stream_in_order_structured_and_plain(runtime: ProcessRuntime, probe: MakeInvocation) -> None:
     seen: list[LogRecord] = []
     result = runtime.invoke(probe("logs"), on_log=seen.append)

@@ -293,6 +293,10 @@ def remove_scratch_dir(path: str | os.PathLike[str]) -> None:
     except FileNotFoundError:
         return
     except OSError:
+        if folder.is_symlink() or not folder.is_dir():  # the plugin put a link (or a file) in its place: that goes
+            with contextlib.suppress(OSError):
+                folder.unlink()
+            return
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
         with contextlib.suppress(OSError):
