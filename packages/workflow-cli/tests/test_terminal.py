@@ -149,6 +149,39 @@ def test_a_run_whose_reader_left_finishes_records_and_exits_with_its_own_code(
     assert set(record["tasks"]) == {"a", "b", "c", "d"}
 
 
+# --- --json on a stream whose encoding lacks characters ---------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_json_document_stays_one_valid_document_where_the_encoding_lacks_characters(encoding, cli_env, tmp_path):
+    """``PYTHONIOENCODING=latin-1``: what the encoding lacks (an emoji, Greek) is a JSON escape, not ``\\U...``."""
+    env = {**cli_env, "PYTHONIOENCODING": encoding}
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        'name: emo\ntasks:\n  a: {uses: tests/e2e.echo, inputs: {text: "smile 😀 Δ é"}}\n', encoding="utf-8"
+    )
+
+    inspected = subprocess.run(
+        cli_command("plugin", "inspect", "acme/gruss", "-p", str(UNICODE_PLUGIN.parent), "--json"),
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    ran = subprocess.run(
+        cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS), "--json"),
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+
+    assert inspected.returncode == 0, inspected.stderr
+    assert json.loads(inspected.stdout.decode(encoding))["actions"]["greet"]["description"] == "Sagt grüß dich ✓ 👋"
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.decode(encoding))["tasks"]["a"]["outputs"] == {"text": "smile 😀 Δ é"}
+
+
 # --- no stderr at all (2>&-) ----------------------------------------------------------------------------
 
 
