@@ -182,6 +182,29 @@ def test_a_json_document_stays_one_valid_document_where_the_encoding_lacks_chara
     assert json.loads(ran.stdout.decode(encoding))["tasks"]["a"]["outputs"] == {"text": "smile 😀 Δ é"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8:strict"])
+def test_a_run_from_a_folder_whose_name_is_not_utf8_shows_it_escaped_on_strict_utf8(encoding, cli_env, tmp_path):
+    """A lone surrogate (the name's byte 0xff, as Python reads it) is the one thing strict UTF-8 cannot write."""
+    folder = tmp_path / os.fsdecode(b"not-utf8-\xff")
+    folder.mkdir()
+    flow = folder / "flow.yaml"
+    flow.write_text(ONE_TASK, encoding="utf-8")
+
+    done = subprocess.run(
+        cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS)),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**cli_env, "PYTHONIOENCODING": encoding},
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "not-utf8-\\udcff" in done.stdout + done.stderr
+    assert len(list((folder / ".workflow" / "runs").glob("*.json"))) == 1
+
+
 # --- no stderr at all (2>&-) ----------------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ fails (the reader of a pipe went away, ``>/dev/full``) is remembered and
 everything after it dropped, so the work goes on to its end (a run still
 writes its record) and :func:`exit_code_after_output` says at the end what
 was lost; a character the stream's encoding lacks
-(``PYTHONIOENCODING=ascii``) is written as a backslash escape, not raised.
+(``PYTHONIOENCODING=ascii``; for strict UTF-8, a lone surrogate from a
+path that is not UTF-8) is written as a backslash escape, not raised.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def guard_output() -> None:
             raw = _GuardedOutput(stream.fileno(), "w", closefd=False)
         except (OSError, ValueError):  # a stream that cannot be flushed or has no descriptor: as it is
             continue
-        errors = stream.errors if codecs.lookup(stream.encoding).name.startswith("utf") else "backslashreplace"
+        utf = codecs.lookup(stream.encoding).name.startswith("utf")  # strict UTF-8 lacks one thing: lone surrogates
+        errors = stream.errors if utf and stream.errors != "strict" else "backslashreplace"
         guarded = io.TextIOWrapper(
             io.BufferedWriter(raw),
             encoding=stream.encoding,
