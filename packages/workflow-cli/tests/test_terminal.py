@@ -7,6 +7,7 @@ reader left exits 1 is tested with the listing (test_plugin_list_text.py).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
@@ -31,6 +32,8 @@ tasks:
   c: {needs: [b], uses: tests/e2e.number, inputs: {value: 3}}
   d: {needs: [c], uses: tests/e2e.%s}
 """
+
+PAGE = 4096
 
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full on this system")
 
@@ -203,6 +206,46 @@ def test_a_run_from_a_folder_whose_name_is_not_utf8_shows_it_escaped_on_strict_u
     assert "Traceback" not in done.stderr
     assert "not-utf8-\\udcff" in done.stdout + done.stderr
     assert len(list((folder / ".workflow" / "runs").glob("*.json"))) == 1
+
+
+# --- a non-blocking stdout ----------------------------------------------------------------------------------
+
+
+def test_a_json_document_on_a_non_blocking_pipe_that_fills_up_is_written_whole(cli_env, tmp_path):
+    """O_NONBLOCK belongs to the pipe, not the process: a reader's side may have set it; a full pipe is waited for."""
+    text = "x" * 100_000
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(f"name: big\ntasks:\n  a: {{uses: tests/e2e.echo, inputs: {{text: {text}}}}}\n", encoding="utf-8")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PAGE)  # a pipe of one page: the document fills it many times over
+    os.set_blocking(write_end, False)
+    try:
+        process = subprocess.Popen(
+            cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS), "--json"),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env,
+        )
+    finally:
+        os.close(write_end)
+    with process, os.fdopen(read_end, "rb", buffering=0) as reader:
+        assert process.stderr is not None
+        errors = ""
+        for line in process.stderr:  # the summary's last line: the document comes next, into a pipe no one reads yet
+            errors += line
+            if line.startswith("run record:"):
+                break
+        # The first page a byte at a time: its room is freed only once all of it is read, thousands of reads after
+        # the run found the pipe full and had to wait (a reader that kept up would leave the wait untested).
+        document = b"".join(reader.read(1) for _ in range(PAGE)) + reader.read()
+        errors += process.stderr.read()
+        code = process.wait(timeout=120)
+
+    assert code == 0, errors
+    assert "Traceback" not in errors
+    assert json.loads(document)["tasks"]["a"]["outputs"] == {"text": text}
 
 
 # --- no stderr at all (2>&-) ----------------------------------------------------------------------------

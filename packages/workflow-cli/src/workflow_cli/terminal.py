@@ -75,10 +75,21 @@ class _GuardedOutput(io.FileIO):
     def write(self, data: ReadableBuffer, /) -> int:
         if self.failure is None:
             try:
-                return super().write(data)
+                written = super().write(data)
+                while written is None:  # a descriptor some other process made non-blocking, full: as if it blocked
+                    _wait_until_writable(self.fileno())
+                    written = super().write(data)
             except OSError as exc:
                 self.failure = exc
+            else:
+                return written
         return memoryview(data).nbytes
+
+
+def _wait_until_writable(descriptor: int) -> None:
+    import select  # only for a non-blocking stream that is full
+
+    select.select([], [descriptor], [])
 
 
 class _Guarded:
