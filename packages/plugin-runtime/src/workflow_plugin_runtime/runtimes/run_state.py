@@ -230,10 +230,9 @@ def temp_dir() -> str:
     The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``,
     ``/usr/tmp`` and the working directory that is a folder this process may
     make a folder in, which is the order ``tempfile`` tries them in (it
-    writes a test file there; ``access(2)`` would not do: it says yes to
-    root for any folder, ``/proc`` included). Where ``tempfile`` is loaded
-    already (it may have been told another ``tempfile.tempdir``), or on
-    Windows, it is asked instead.
+    writes a test file there; see :func:`_may_make_folders_in`). Where
+    ``tempfile`` is loaded already (it may have been told another
+    ``tempfile.tempdir``), or on Windows, it is asked instead.
     """
     if "tempfile" in sys.modules or os.name == "nt":
         import tempfile
@@ -241,7 +240,7 @@ def temp_dir() -> str:
         return tempfile.gettempdir()
     candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
     for candidate in (*candidates, "/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108 - tempfile's own list
-        if candidate and _takes_folders(Path(candidate)):
+        if candidate and _may_make_folders_in(candidate):
             return str(Path(candidate).absolute())
     try:
         return str(Path.cwd())
@@ -249,9 +248,18 @@ def temp_dir() -> str:
         return os.curdir
 
 
-def _takes_folders(folder: Path) -> bool:
-    """Whether a folder can be made in ``folder``: one is made, and removed."""
-    probe = folder / f".workflow-probe-{os.urandom(5).hex()}"
+def _may_make_folders_in(folder: str) -> bool:
+    """Whether this process may make a folder in ``folder``: ``access(2)``, and for root one made and removed.
+
+    ``access(2)`` answers exactly for any other user (a read-only mount
+    included) but says yes to root for every folder; the probe costs some
+    20 times its 8 us, so only root pays it.
+    """
+    if not (Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        return False
+    if os.geteuid() != 0:
+        return True
+    probe = Path(folder, f".workflow-probe-{os.urandom(5).hex()}")
     try:
         probe.mkdir(0o700)
     except OSError:
