@@ -7,6 +7,7 @@ reader left exits 1 is tested with the listing (test_plugin_list_text.py).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
@@ -31,6 +32,8 @@ tasks:
   c: {needs: [b], uses: tests/e2e.number, inputs: {value: 3}}
   d: {needs: [c], uses: tests/e2e.%s}
 """
+
+PAGE = 4096
 
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full on this system")
 
@@ -147,6 +150,131 @@ def test_a_run_whose_reader_left_finishes_records_and_exits_with_its_own_code(
     [record] = run_records(tmp_path)
     assert record["status"] == ("succeeded" if earned == 0 else "failed")
     assert set(record["tasks"]) == {"a", "b", "c", "d"}
+
+
+# --- --json on a stream whose encoding lacks characters ---------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_a_json_document_stays_one_valid_document_where_the_encoding_lacks_characters(encoding, cli_env, tmp_path):
+    """``PYTHONIOENCODING=latin-1``: what the encoding lacks (an emoji, Greek) is a JSON escape, not ``\\U...``."""
+    env = {**cli_env, "PYTHONIOENCODING": encoding}
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        'name: emo\ntasks:\n  a: {uses: tests/e2e.echo, inputs: {text: "smile 😀 Δ é"}}\n', encoding="utf-8"
+    )
+
+    inspected = subprocess.run(
+        cli_command("plugin", "inspect", "acme/gruss", "-p", str(UNICODE_PLUGIN.parent), "--json"),
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    ran = subprocess.run(
+        cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS), "--json"),
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+
+    assert inspected.returncode == 0, inspected.stderr
+    assert json.loads(inspected.stdout.decode(encoding))["actions"]["greet"]["description"] == "Sagt grüß dich ✓ 👋"
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.decode(encoding))["tasks"]["a"]["outputs"] == {"text": "smile 😀 Δ é"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8:strict"])
+def test_a_run_from_a_folder_whose_name_is_not_utf8_shows_it_escaped_on_strict_utf8(encoding, cli_env, tmp_path):
+    """A lone surrogate (the name's byte 0xff, as Python reads it) is the one thing strict UTF-8 cannot write."""
+    folder = tmp_path / os.fsdecode(b"not-utf8-\xff")
+    folder.mkdir()
+    flow = folder / "flow.yaml"
+    flow.write_text(ONE_TASK, encoding="utf-8")
+
+    done = subprocess.run(
+        cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS)),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**cli_env, "PYTHONIOENCODING": encoding},
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "not-utf8-\\udcff" in done.stdout + done.stderr
+    assert len(list((folder / ".workflow" / "runs").glob("*.json"))) == 1
+
+
+# --- a non-blocking stdout ----------------------------------------------------------------------------------
+
+
+def test_a_json_document_on_a_non_blocking_pipe_that_fills_up_is_written_whole(cli_env, tmp_path):
+    """O_NONBLOCK belongs to the pipe, not the process: a reader's side may have set it; a full pipe is waited for."""
+    text = "x" * 100_000
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(f"name: big\ntasks:\n  a: {{uses: tests/e2e.echo, inputs: {{text: {text}}}}}\n", encoding="utf-8")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PAGE)  # a pipe of one page: the document fills it many times over
+    os.set_blocking(write_end, False)
+    try:
+        process = subprocess.Popen(
+            cli_command("run", str(flow), "-p", str(FIXTURE_PLUGINS), "--json"),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env,
+        )
+    finally:
+        os.close(write_end)
+    with process, os.fdopen(read_end, "rb", buffering=0) as reader:
+        assert process.stderr is not None
+        errors = ""
+        for line in process.stderr:  # the summary's last line: the document comes next, into a pipe no one reads yet
+            errors += line
+            if line.startswith("run record:"):
+                break
+        # The first page a byte at a time: its room is freed only once all of it is read, thousands of reads after
+        # the run found the pipe full and had to wait (a reader that kept up would leave the wait untested).
+        document = b"".join(reader.read(1) for _ in range(PAGE)) + reader.read()
+        errors += process.stderr.read()
+        code = process.wait(timeout=120)
+
+    assert code == 0, errors
+    assert "Traceback" not in errors
+    assert json.loads(document)["tasks"]["a"]["outputs"] == {"text": text}
+
+
+# --- no stderr at all (2>&-) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "{missing}", "--json"),
+        ("validate", "{missing}", "--json"),
+        ("plugin", "inspect", "tests/no-such-plugin", "-p", "{plugins}", "--json"),
+    ],
+)
+@pytest.mark.parametrize("path", ["fast", "typer"])
+def test_without_a_stderr_errors_are_never_written_to_stdout(args, path, cli_env, tmp_path):
+    """``workflow run missing.yaml --json 2>&-``: stdout still holds the one error document, and nothing else."""
+    env = {**cli_env, "PYTHONIOENCODING": "ascii"} if path == "typer" else cli_env
+    argv = [arg.format(missing=tmp_path / "missing.yaml", plugins=FIXTURE_PLUGINS) for arg in args]
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *cli_command(*argv)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert set(json.loads(done.stdout)) == {"error"}, done.stdout
 
 
 # --- a terminal whose encoding is ASCII ----------------------------------------------------------------

@@ -109,6 +109,15 @@ def test_a_forked_call_has_the_environment_of_a_cold_one(runtime: ForkServerRunt
     assert forked["environ"]["GIVEN"] == invocation.env["GIVEN"]
 
 
+def test_a_forked_calls_scratch_home_is_removed_however_deep_the_tree_it_left(
+    runtime: ForkServerRuntime, forkable: MakeInvocation
+) -> None:
+    result = runtime.invoke(forkable("litter", {"depth": sys.getrecursionlimit() + 200}))
+
+    assert result.outputs is not None, result.failure
+    assert not Path(result.outputs["home"]).exists()
+
+
 def test_the_crash_of_a_child_is_its_signal(runtime: ForkServerRuntime, forkable: MakeInvocation) -> None:
     result = runtime.invoke(forkable("crash"))
     assert result.failure is not None and result.failure.kind is FailureKind.CRASHED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +95,14 @@ def test_close_returns_only_once_every_retired_worker_is_gone(alive):
         pids = [pool.invoke(invocation(RAW, "pid")).outputs["pid"] for _ in range(3)]
     assert len(set(pids)) == 3
     assert [pid for pid in pids if alive(pid)] == []
+
+
+def test_a_workers_scratch_home_is_removed_with_it_however_deep_the_tree_it_left():
+    forkable = Path(__file__).parents[1] / "fixtures" / "runtime_plugins" / "forkable"
+    with WarmPool(size=1) as pool:
+        result = pool.invoke(invocation(forkable, "litter", {"depth": sys.getrecursionlimit() + 200}))
+    assert result.outputs is not None, result.failure
+    assert not Path(result.outputs["home"]).exists()
 
 
 @pytest.mark.parametrize(

@@ -280,18 +280,26 @@ def test_operator_environment_and_secrets_never_reach_the_plugin(
     assert not Path(env["HOME"]).exists()  # the scratch home is removed afterwards
 
 
+@pytest.mark.parametrize(
+    "action",
+    [
+        "litter-home",  # read-only folders, a folder of mode 0, a link to the folder outside
+        "litter-deep",  # nested past the recursion limit and PATH_MAX, a fifo, a socket, a link at the bottom
+        "home-to-link",  # the home itself replaced by a link to the folder outside
+    ],
+)
 def test_what_a_plugin_leaves_in_its_scratch_home_is_removed_read_only_or_not_and_links_are_not_followed(
-    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path
+    runtime: ProcessRuntime, raw: MakeInvocation, tmp_path: Path, action: str
 ) -> None:
     outside = tmp_path / "operator-folder"
     outside.mkdir()
     (outside / "kept").write_text("mine")
     outside.chmod(0o500)
 
-    result = runtime.invoke(raw("litter-home", {"outside": str(outside)}))
+    result = runtime.invoke(raw(action, {"outside": str(outside), "depth": sys.getrecursionlimit() + 200}))
 
     assert result.outputs is not None, result.failure
-    assert not Path(result.outputs["home"]).exists()
+    assert not os.path.lexists(result.outputs["home"])
     assert outside.stat().st_mode & 0o777 == 0o500  # the link into it was removed, never followed
     assert (outside / "kept").read_text() == "mine"
 

@@ -94,8 +94,9 @@ print(ours == tempfile.gettempdir(), ours)
         {"TMPDIR": "", "TEMP": "{missing}"},
         {"TMPDIR": "{file}"},
         {"TMPDIR": "relative-folder"},
+        {"TMPDIR": "/proc"},  # a folder access(2) lets root write to, where nothing can be made
     ],
-    ids=["defaults", "tmpdir", "missing-then-tmp", "empty-then-missing", "a-file", "relative"],
+    ids=["defaults", "tmpdir", "missing-then-tmp", "empty-then-missing", "a-file", "relative", "proc"],
 )
 def test_the_temp_dir_is_the_one_tempfile_names(tmp_path: Path, variables: dict[str, str]) -> None:
     (tmp_path / "relative-folder").mkdir()

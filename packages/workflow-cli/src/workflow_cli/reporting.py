@@ -89,7 +89,7 @@ def error_document(error: InvalidInput) -> dict[str, object]:
 def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
     """Every problem on stderr (then the summary), and the error document on stdout when ``as_json``."""
     from .commands.plugin_views import json_ready
-    from .terminal import echo
+    from .terminal import echo_json
     from .ui.console import make_console, print_problem
 
     console = make_console(stderr=True)
@@ -98,4 +98,4 @@ def report_invalid_input(error: InvalidInput, *, as_json: bool) -> None:
     if error.summary:
         console.print(error.summary, markup=False, highlight=False)
     if as_json:
-        echo(json_ready(error_document(error)))
+        echo_json(json_ready(error_document(error)))

@@ -22,7 +22,8 @@ fails (the reader of a pipe went away, ``>/dev/full``) is remembered and
 everything after it dropped, so the work goes on to its end (a run still
 writes its record) and :func:`exit_code_after_output` says at the end what
 was lost; a character the stream's encoding lacks
-(``PYTHONIOENCODING=ascii``) is written as a backslash escape, not raised.
+(``PYTHONIOENCODING=ascii``; for strict UTF-8, a lone surrogate from a
+path that is not UTF-8) is written as a backslash escape, not raised.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_HELP_WIDTH",
     "echo",
+    "echo_json",
     "exit_code_after_output",
     "exit_code_outlives_reader",
     "guard_output",
@@ -73,10 +75,21 @@ class _GuardedOutput(io.FileIO):
     def write(self, data: ReadableBuffer, /) -> int:
         if self.failure is None:
             try:
-                return super().write(data)
+                written = super().write(data)
+                while written is None:  # a descriptor some other process made non-blocking, full: as if it blocked
+                    _wait_until_writable(self.fileno())
+                    written = super().write(data)
             except OSError as exc:
                 self.failure = exc
+            else:
+                return written
         return memoryview(data).nbytes
+
+
+def _wait_until_writable(descriptor: int) -> None:
+    import select  # only for a non-blocking stream that is full
+
+    select.select([], [descriptor], [])
 
 
 class _Guarded:
@@ -109,7 +122,8 @@ def guard_output() -> None:
             raw = _GuardedOutput(stream.fileno(), "w", closefd=False)
         except (OSError, ValueError):  # a stream that cannot be flushed or has no descriptor: as it is
             continue
-        errors = stream.errors if codecs.lookup(stream.encoding).name.startswith("utf") else "backslashreplace"
+        utf = codecs.lookup(stream.encoding).name.startswith("utf")  # strict UTF-8 lacks one thing: lone surrogates
+        errors = stream.errors if utf and stream.errors != "strict" else "backslashreplace"
         guarded = io.TextIOWrapper(
             io.BufferedWriter(raw),
             encoding=stream.encoding,
@@ -174,6 +188,48 @@ def echo(text: str, *, err: bool = False) -> None:
         line = _without_ansi_codes(line)
     stream.write(line)
     stream.flush()
+
+
+def echo_json(document: str) -> None:
+    """The one JSON document of a ``--json`` command on stdout, as :func:`echo` writes text.
+
+    A character the stream's encoding lacks (``PYTHONIOENCODING=latin-1``)
+    is written as a JSON escape, where :func:`guard_output`'s backslash
+    escape (``\\xe9``, ``\\U0001f600``) would make the document invalid: it
+    can only be inside a string, as every character JSON itself needs is
+    ASCII. UTF-8, and ASCII that Click re-opens as UTF-8, need nothing.
+    """
+    stream = sys.stdout
+    if stream is not None and writes_plainly(stream):
+        try:
+            encoding = codecs.lookup(stream.encoding).name
+        except LookupError:  # an encoding Python does not know: left as echo() leaves it
+            encoding = "utf"
+        if not encoding.startswith("utf"):
+            if _JSON_ESCAPES not in _registered:
+                codecs.register_error(_JSON_ESCAPES, _json_escapes)
+                _registered.add(_JSON_ESCAPES)
+            document = document.encode(encoding, _JSON_ESCAPES).decode(encoding)
+    echo(document)
+
+
+_JSON_ESCAPES = "workflow-cli-json-escapes"
+_registered: set[str] = set()
+
+
+def _json_escapes(error: UnicodeError) -> tuple[str, int]:
+    """The codec error handler that writes what an encoding lacks as JSON escapes (surrogate pairs beyond the BMP)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escapes = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code >= 0x10000:
+            code -= 0x10000
+            escapes.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            escapes.append(f"\\u{code:04x}")
+    return "".join(escapes), error.end
 
 
 def writes_plainly(stream: TextIO) -> bool:

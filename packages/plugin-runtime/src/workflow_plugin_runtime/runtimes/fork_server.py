@@ -36,7 +36,6 @@ or, if the engine dies, when their control channel closes.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -58,7 +57,7 @@ from .base import (
 from .deadline import KILL_GRACE_S
 from .fork_template import ForkedCall, Template, TemplateFailed
 from .process import ProcessRuntime, process_environment
-from .run_state import scratch_parent
+from .run_state import make_scratch_dir, remove_scratch_dir, scratch_parent
 from .supervise import call_terms, supervise
 from .supervised_result import ProcessOutcome, supervised_result
 from .warm_worker import Spawn, WorkerGone, process_spawn
@@ -163,10 +162,11 @@ class ForkServerRuntime:
 
             yield sandbox_environment(invocation)
             return
-        with tempfile.TemporaryDirectory(
-            prefix="workflow-plugin-", dir=scratch_parent(), ignore_cleanup_errors=True
-        ) as scratch:
+        scratch = make_scratch_dir(prefix="workflow-plugin-", parent=scratch_parent())
+        try:
             yield process_environment(invocation.env, scratch=Path(scratch))
+        finally:
+            remove_scratch_dir(scratch)
 
     def _template(self, invocation: Invocation) -> Template | None:
         """The running template of ``invocation``'s plugin, started now if needed; None: run it cold.

@@ -29,8 +29,8 @@ removed here without ``tempfile`` or ``shutil``: importing ``tempfile``
 imports ``shutil``, ``random`` and the compression modules ``shutil`` probes
 for, about 4 ms of every ``workflow run``'s start (docs/performance.md,
 "What `workflow run` adds to `validate`, cut again"). A folder a plugin left
-empty, the usual case, goes with one ``rmdir``; ``shutil``'s
-descriptor-safe walk is imported only for one that is not.
+empty, the usual case, goes with one ``rmdir``; one that is not is
+emptied by a walk of its own (:func:`remove_scratch_dir`).
 """
 
 from __future__ import annotations
@@ -229,10 +229,10 @@ def temp_dir() -> str:
 
     The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``,
     ``/usr/tmp`` and the working directory that is a folder this process may
-    write to, which is the order ``tempfile`` tries them in (it writes a
-    test file where this asks ``access(2)``). Where ``tempfile`` is loaded
-    already (it may have been told another ``tempfile.tempdir``), or on
-    Windows, it is asked instead.
+    make a folder in, which is the order ``tempfile`` tries them in (it
+    writes a test file there; see :func:`_may_make_folders_in`). Where
+    ``tempfile`` is loaded already (it may have been told another
+    ``tempfile.tempdir``), or on Windows, it is asked instead.
     """
     if "tempfile" in sys.modules or os.name == "nt":
         import tempfile
@@ -240,12 +240,33 @@ def temp_dir() -> str:
         return tempfile.gettempdir()
     candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
     for candidate in (*candidates, "/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108 - tempfile's own list
-        if candidate and Path(candidate).is_dir() and os.access(candidate, os.W_OK | os.X_OK):
+        if candidate and _may_make_folders_in(candidate):
             return str(Path(candidate).absolute())
     try:
         return str(Path.cwd())
     except OSError:
         return os.curdir
+
+
+def _may_make_folders_in(folder: str) -> bool:
+    """Whether this process may make a folder in ``folder``: ``access(2)``, and for root one made and removed.
+
+    ``access(2)`` answers exactly for any other user (a read-only mount
+    included) but says yes to root for every folder; the probe costs some
+    20 times its 8 us, so only root pays it.
+    """
+    if not (Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        return False
+    if os.geteuid() != 0:
+        return True
+    probe = Path(folder, f".workflow-probe-{os.urandom(5).hex()}")
+    try:
+        probe.mkdir(0o700)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return True
 
 
 def make_scratch_dir(*, prefix: str, parent: str | os.PathLike[str] | None) -> str:
@@ -268,8 +289,11 @@ def remove_scratch_dir(path: str | os.PathLike[str]) -> None:
 
     Empty (the usual case) it goes with one ``rmdir``. Else, as
     ``tempfile.TemporaryDirectory`` does, folders the plugin left read-only
-    are made writable again (links are never followed), and ``shutil.rmtree``
-    walks it.
+    are made writable again, and links are removed, never followed. The
+    walk is a loop, not a recursion, through descriptors, not paths: a
+    plugin's tree may be nested deeper than Python's recursion limit
+    (``shutil.rmtree`` and ``os.walk`` raise ``RecursionError`` there on
+    3.11) and its paths longer than the system allows.
     """
     folder = Path(path)
     try:
@@ -277,14 +301,64 @@ def remove_scratch_dir(path: str | os.PathLike[str]) -> None:
     except FileNotFoundError:
         return
     except OSError:
-        import shutil
-
+        if folder.is_symlink() or not folder.is_dir():  # the plugin put a link (or a file) in its place: that goes
+            with contextlib.suppress(OSError):
+                folder.unlink()
+            return
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
-        for parent, names, _files in os.walk(folder):  # not into linked folders
-            for name in names:
-                entry = Path(parent, name)
-                if not entry.is_symlink():
-                    with contextlib.suppress(OSError):
-                        entry.chmod(0o700)
-        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _remove_tree(os.open(folder, _DIRECTORY_FLAGS))
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _remove_tree(top: int) -> None:
+    """Empty the folder open as ``top`` (closed here), deepest folders first, holding one descriptor at a time.
+
+    Each folder is entered once: one that cannot be entered or removed is
+    left, so the walk ends whatever the plugin left.
+    """
+    current = top
+    above: list[tuple[str, list[str]]] = []  # per level entered: its name, and its parent's folders still to do
+    try:
+        pending = _unlink_all_but_folders(current)
+        while True:
+            if pending:
+                name = pending.pop()
+                try:
+                    os.chmod(name, 0o700, dir_fd=current)  # a folder (not a link) a moment ago; the plugin is gone
+                    child = os.open(name, _DIRECTORY_FLAGS, dir_fd=current)
+                except OSError:
+                    continue
+                above.append((name, pending))
+                os.close(current)
+                current = child
+                pending = _unlink_all_but_folders(current)
+                continue
+            if not above:
+                return
+            name, pending = above.pop()
+            parent = os.open("..", _DIRECTORY_FLAGS, dir_fd=current)
+            os.close(current)
+            current = parent
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=current)
+    finally:
+        os.close(current)
+
+
+def _unlink_all_but_folders(folder: int) -> list[str]:
+    """Unlink every entry of ``folder`` but its folders (links, fifos and sockets included); their names."""
+    folders: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.name)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.name, dir_fd=folder)
+    return folders

@@ -23,7 +23,6 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from .docker.runtime import DockerRuntime
 from .outcome import Termination
 from .process import process_environment
 from .proctree import ProcessTree
-from .run_state import scratch_parent
+from .run_state import make_scratch_dir, remove_scratch_dir, scratch_parent
 from .streams import LogStream
 from .supervise import start_plugin_process
 
@@ -142,13 +141,13 @@ def process_spawn(invocation: Invocation, *, serve: bool = True) -> Spawn:
     ``serve=False`` (and the same for the other spawns): started one-shot,
     for a caller that drives its pipes itself (the conformance kit's probes).
     """
-    scratch = Path(tempfile.mkdtemp(prefix="workflow-worker-", dir=scratch_parent()))
+    scratch = Path(make_scratch_dir(prefix="workflow-worker-", parent=scratch_parent()))
     return Spawn(
         runtime=RuntimeKind.PROCESS,
         argv=invocation.argv,
         env=process_environment({**invocation.env, **({SERVE_ENV_VAR: "1"} if serve else {})}, scratch=scratch),
         cwd=invocation.plugin_dir,
-        cleanup=partial(shutil.rmtree, scratch, ignore_errors=True),
+        cleanup=partial(remove_scratch_dir, scratch),
     )
 
 

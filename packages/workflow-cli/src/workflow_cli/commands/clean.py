@@ -49,7 +49,9 @@ def clean(
     if json_output:
         from workflow_plugin_runtime import escape_controls_in_json
 
-        typer.echo(escape_controls_in_json(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2)))
+        from ..terminal import echo_json
+
+        echo_json(escape_controls_in_json(json.dumps(cleanup.to_record(), ensure_ascii=False, indent=2)))
     else:
         _print(cleanup)
     raise typer.Exit(ExitCode.OK if cleanup.complete else ExitCode.FAILED)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CommandExit, ExitCode
-from ..terminal import echo
+from ..terminal import echo_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +57,7 @@ def lock(
                 f"{path} does not exist: there is no lock to check", hint=f"write it with `workflow lock {file}`"
             )
         if json_output:
-            echo(
+            echo_json(
                 json_ready(
                     {"lock": str(path), "matched": result.matched, "drift": [item.to_record() for item in result.drift]}
                 )
@@ -75,6 +75,7 @@ def lock(
             hint=f"make {path.parent} a writable folder",
         ) from None
     if json_output:
-        echo(json_ready({"lock": str(path), "plugins": {ref: entry.to_record() for ref, entry in plugins.items()}}))
+        locked = {ref: entry.to_record() for ref, entry in plugins.items()}
+        echo_json(json_ready({"lock": str(path), "plugins": locked}))
     else:
         print_lock_written(make_console(), shown, plugins)

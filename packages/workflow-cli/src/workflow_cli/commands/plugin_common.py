@@ -83,6 +83,6 @@ def find_plugin(target: str, plugins_paths: Sequence[Path] | None, *, workflow: 
 
 def emit_json(text: str) -> None:
     """Write the one JSON document of a ``--json`` run to stdout."""
-    from ..terminal import echo
+    from ..terminal import echo_json
 
-    echo(text)
+    echo_json(text)

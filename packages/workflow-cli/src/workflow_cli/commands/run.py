@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from ..errors import BadOptionValue, CommandExit, ErrorKind, ExitCode, InvalidInput
-from ..terminal import echo
+from ..terminal import echo, echo_json
 from .workflow_common import check_against_lock, check_backend, load_and_check, report_problems
 
 TYPE_CHECKING = False
@@ -202,7 +202,7 @@ def _execute(
         write_error = exc
     print_run_summary(progress_console, result, record_path=str(path) if path is not None else None)
     if json_output:
-        echo(record_json(record))
+        echo_json(record_json(record))
     if write_error is not None:
         print_problem(errors, write_error.problem)
     return ExitCode.OK if result.status is RunStatus.SUCCEEDED else ExitCode.FAILED

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..terminal import echo
+from ..terminal import echo, echo_json
 from .workflow_common import load_and_check, report_problems
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def validate(
     if json_output:
         from .plugin_views import json_ready, problem_view
 
-        echo(
+        echo_json(
             json_ready(
                 {
                     "file": str(file),

@@ -68,6 +68,7 @@ def make_console(*, stderr: bool = False, file: TextIO | None = None, width: int
     terminal = stream is not None and stream.isatty()  # None: no stream at all (>&-); Rich then writes nothing
     return Console(
         file=stream,
+        stderr=stderr,  # with no stream (2>&-), Rich's default is stdout unless told: it writes nowhere then
         force_terminal=terminal,
         no_color="NO_COLOR" in os.environ or not terminal,
         markup=False,
