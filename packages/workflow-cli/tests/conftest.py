@@ -128,6 +128,35 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return cli_environment(tmp_path)
 
 
+RunProbed = Callable[..., tuple[subprocess.CompletedProcess[str], Any]]
+
+
+@pytest.fixture
+def run_probed(cli_env: dict[str, str], tmp_path: Path) -> RunProbed:
+    """``run_probed(SCRIPT, "run", FLOW, ...)``: the CLI run by a probe script, and the JSON the probe wrote.
+
+    ``SCRIPT`` is Python run with ``-c``, given the file to write as its first
+    argument and the command line after it; it runs ``workflow_cli.entry.main``
+    with what it watches around it (the modules imported, the collector's counts).
+    """
+
+    def run(script: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+        written = tmp_path / f"probe-{uuid.uuid4().hex[:8]}.json"
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(written), *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env,
+            timeout=120,
+            check=False,
+        )
+        assert written.is_file(), f"the probe wrote nothing (exit {done.returncode}):\n{done.stderr}"
+        return done, json.loads(written.read_text(encoding="utf-8"))
+
+    return run
+
+
 @pytest.fixture
 def run_cli(tmp_path: Path) -> RunCli:
     """``run_cli("plugin", "list")``: the CLI in a subprocess, no colour, isolated user dirs under tmp_path.

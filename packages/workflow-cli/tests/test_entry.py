@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -121,24 +120,14 @@ main()
 
 @pytest.mark.parametrize("command", ["run", "validate"])
 def test_a_command_starts_without_cyclic_collections_and_a_run_collects_again_before_its_tasks(
-    command, cli_env, tmp_path
+    command, run_probed, tmp_path
 ):
     flow = tmp_path / f"gc-{command}-{tmp_path.name}.yaml"
     flow.write_text("name: gc\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
-    watched = tmp_path / "gc.json"
 
-    done = subprocess.run(
-        [sys.executable, "-c", GC_WATCH, str(watched), command, str(flow), "-p", str(PLUGINS)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=cli_env,
-        timeout=120,
-        check=False,
-    )
+    done, counts = run_probed(GC_WATCH, command, str(flow), "-p", str(PLUGINS))
 
     assert done.returncode == 0, done.stderr
-    counts = json.loads(watched.read_text(encoding="utf-8"))
     assert counts["at_exit"] == counts["at_main"]  # not one collection: start-up's objects all live to the end
     if command == "run":  # the tasks ran with the default threshold, start-up's objects frozen out of reach
         assert (counts["threshold"], counts["frozen"] > 0) == (entry.RUNNING_GC_THRESHOLD, True)

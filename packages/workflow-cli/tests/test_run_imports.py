@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -76,22 +75,12 @@ the protocol)."""
 
 
 @pytest.fixture
-def loaded_by(cli_env: dict[str, str], tmp_path: Path):
+def loaded_by(run_probed):
     """``loaded_by("run", FLOW, ...)``: the finished command, and every module it imported."""
 
     def run(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-        modules = tmp_path / "modules.json"
-        done = subprocess.run(
-            [sys.executable, "-c", RECORDING, str(modules), *args],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env=cli_env,
-            timeout=120,
-            check=False,
-        )
-        assert modules.is_file(), f"the command wrote no module list (exit {done.returncode}):\n{done.stderr}"
-        return done, set(json.loads(modules.read_text(encoding="utf-8")))
+        done, modules = run_probed(RECORDING, *args)
+        return done, set(modules)
 
     return run
 
