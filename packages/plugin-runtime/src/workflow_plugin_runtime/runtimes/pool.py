@@ -5,13 +5,11 @@ warm worker answers a JSON line in tens of microseconds. Workers are
 grouped per plugin and grant (same argv, folder and environment; for a
 sandbox also the same mounts, limits and network; for a container the same
 image, command, mounts, limits, network and environment), never serve two
-calls at once, are recycled after
-``recycle_after`` calls, stopped after ``idle_timeout_s`` without work, and
-killed and replaced after a timeout, crash or protocol error. A worker's
-successor starts in the background while it still serves the last
-``SUCCESSOR_LEAD`` calls of its quota (unless a capped pool is full), so
-no call waits for a recycled worker's replacement. A plugin grows
-one worker per call running at once (so up to the run's concurrency) unless
+calls at once, are recycled after ``recycle_after`` calls (a successor
+starting ahead, during the last ``SUCCESSOR_LEAD``, unless a capped pool is
+full), stopped after ``idle_timeout_s`` without work, and killed and
+replaced after a timeout, crash or protocol error. A plugin grows one
+worker per call running at once (so up to the run's concurrency) unless
 its ``size`` caps it; a call that waits for a worker of a capped pool
 records that wait as ``queued_s``, apart from its ``duration_s``. A plugin
 that does not answer the serve loop's ready line falls back to one cold call
@@ -68,12 +66,7 @@ READY_TIMEOUT_S = 3.0
 """How long a new worker may take to write its ready line before the plugin
 is taken not to speak the serve loop."""
 SUCCESSOR_LEAD = 200
-"""How many calls before its quota a worker's successor starts (at most half the quota).
-
-At a warm call's few hundred microseconds, 200 calls outlast a worker's
-start (tens of milliseconds) with room to spare; a call that finds no
-worker ready starts one itself, as before.
-"""
+"""Calls before its quota (at most half of it) that a worker's successor starts: far longer than its start takes."""
 CONTAINER_READY_TIMEOUT_S = 10.0
 """The same for a container worker, whose start includes the engine's (about
 0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
@@ -318,9 +311,8 @@ class WarmPool:
 
     def _start_successor(self, workers: _PluginWorkers, invocation: Invocation) -> None:
         """Start the next worker of ``workers`` in the background, unless that would exceed a capped pool."""
-        size = workers.sizing.size
         with workers.available:
-            if size is not None and workers.total >= size:
+            if workers.sizing.size is not None and workers.total >= workers.sizing.size:
                 return
             workers.total += 1
         if not self._in_background(self._add_successor, workers, invocation, name="warm-pool-successor"):
@@ -337,9 +329,7 @@ class WarmPool:
                 workers.total -= 1
                 workers.available.notify()
             return
-        with self._lock:
-            closed = self._closed.is_set()
-        if closed:  # close() took its idle workers already, or is about to: this one is stopped here
+        if self._closed.is_set():  # close() took its idle workers already, or is about to (it waits for this thread)
             self._retire(workers, worker)
             return
         worker.idle_since = time.monotonic()
