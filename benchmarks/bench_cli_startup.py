@@ -21,15 +21,23 @@ for, which a busy machine inflates far less than wall time):
     workflow lock FLOW --check                       the one plugin hashed and compared with the lock
     workflow run FLOW                                one task (one plugin process)
     workflow run FLOW2                               two tasks, the second needing the first
+    workflow run CHAIN                               CHAIN_TASKS tasks, each needing the one before
 
 The fixed cost of ``run`` is the one-task run minus its task, where a
-task's cost is what a second, sequential task adds: ``t(1) - (t(2) - t(1))``,
-the difference taken within each round (the median of the rounds'
-differences), so that both runs of a pair share the machine's moment.
-That marginal task includes everything a task costs (the plugin's
-interpreter start, the SDK, the protocol, the scheduler's work), so the
-remainder is what every run pays once: start-up, checks, registering and
-containing the run, the record.
+task's cost is its marginal cost over a chain of sequential tasks:
+``(t(CHAIN_TASKS) - t(1)) / (CHAIN_TASKS - 1)``. Both are taken within each
+round (the runs of a round share the machine's moment): a round's fixed
+cost is its ``t(1)`` minus its task, and the figure is the median of the
+rounds' fixed costs. That marginal task includes everything a task costs
+(the plugin's interpreter start, the SDK, the protocol, the scheduler's
+work), so the remainder is what every run pays once: start-up, checks,
+registering and containing the run, the record.
+
+Why a chain and not one more task: ``t(2) - t(1)`` carries the noise of
+two whole runs into each round's task, and so into the fixed cost
+(``2 t(1) - t(2)``), where a chain divides its noise by ``CHAIN_TASKS -
+1``. The two-task estimate stays in the table, and under it the spread of
+both estimates over the rounds (their quartiles), from the same rounds.
 
 Every command gets its own user config, data, cache and state dirs; the
 compiled schema validators are cached on disk after the first (uncounted)
@@ -90,6 +98,13 @@ ONE_TASK = "name: bench\ntasks:\n  one: {uses: bench/plugin-0.run, inputs: {text
 TWO_TASKS = ONE_TASK.replace("name: bench", "name: bench-two") + (
     "  two: {uses: bench/plugin-0.run, needs: [one], inputs: {text: hello}}\n"
 )
+CHAIN_TASKS = 10
+"""Tasks in the chain a task's marginal cost is taken over: about 0.4 s a round, so ``--runs 20`` adds ten seconds."""
+CHAIN = "name: bench-chain\ntasks:\n" + "".join(
+    f"  t{index}: {{uses: bench/plugin-0.run, inputs: {{text: hello}}{f', needs: [t{index - 1}]' if index else ''}}}\n"
+    for index in range(CHAIN_TASKS)
+)
+CHAIN_RUN = f"workflow run ({CHAIN_TASKS} tasks, a chain)"
 VALIDATE_RUNTIME = """\
 import sys
 from pathlib import Path
@@ -163,9 +178,10 @@ def _commands(root: Path, plugins: Path) -> dict[str, list[str]]:
     python = sys.executable
     workflow = [python, str(root / "workflow")]
     (root / "workflow").write_text(CONSOLE_SCRIPT)
-    one, two = root / "flow.yaml", root / "flow2.yaml"
+    one, two, chain = root / "flow.yaml", root / "flow2.yaml", root / "chain.yaml"
     one.write_text(ONE_TASK)
     two.write_text(TWO_TASKS)
+    chain.write_text(CHAIN)
     listing = [*workflow, "plugin", "list", "-p", str(plugins)]
     return {
         "python -c pass": [python, "-c", "pass"],
@@ -187,6 +203,7 @@ def _commands(root: Path, plugins: Path) -> dict[str, list[str]]:
         "workflow lock --check": [*workflow, "lock", str(one), "--check", "-p", str(plugins)],
         "workflow run (1 task)": [*workflow, "run", str(one), "-p", str(plugins)],
         "workflow run (2 tasks)": [*workflow, "run", str(two), "-p", str(plugins)],
+        CHAIN_RUN: [*workflow, "run", str(chain), "-p", str(plugins)],
     }
 
 
@@ -208,28 +225,68 @@ def main() -> None:
         env.pop("WORKFLOW_PLUGINS_PATH", None)
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled once, as an install compiles; never per command
         commands = _commands(root, plugins)
-        lock = [*commands["workflow lock --check"]]
-        lock.remove("--check")
-        subprocess.run(lock, check=True, stdout=subprocess.DEVNULL, env=env, cwd=root)
+        for run in ("workflow run (1 task)", "workflow run (2 tasks)", CHAIN_RUN):  # every run checks a lock alike
+            lock = [*commands[run]]
+            lock[lock.index("run")] = "lock"
+            subprocess.run(lock, check=True, stdout=subprocess.DEVNULL, env=env, cwd=root)
         timings = _interleaved(commands, env, root, runs)
     medians = {name: _median(values) for name, values in timings.items()}
-    # A task's cost: the median of each round's difference (the two runs of a round share the machine's moment).
-    pairs = zip(timings["workflow run (1 task)"], timings["workflow run (2 tasks)"], strict=True)
-    task = _median([Timing(two.wall_ms - one.wall_ms, two.cpu_ms - one.cpu_ms) for one, two in pairs])
-    one_task = medians["workflow run (1 task)"]
-    medians["a task (2 tasks - 1 task)"] = task
-    medians["workflow run (fixed cost)"] = Timing(one_task.wall_ms - task.wall_ms, one_task.cpu_ms - task.cpu_ms)
+    one_task, two_tasks = timings["workflow run (1 task)"], timings["workflow run (2 tasks)"]
+    estimates = {  # label: (the task's row, the fixed cost's row, each round's task and fixed cost)
+        "2 tasks": (
+            "a task (2 tasks - 1 task)",
+            "workflow run (fixed cost, over 2 tasks)",
+            _estimate(one_task, two_tasks, tasks=2),
+        ),
+        f"a chain of {CHAIN_TASKS}": (
+            f"a task (over the chain: (t({CHAIN_TASKS}) - t(1)) / {CHAIN_TASKS - 1})",
+            "workflow run (fixed cost)",
+            _estimate(one_task, timings[CHAIN_RUN], tasks=CHAIN_TASKS),
+        ),
+    }
+    for task_row, fixed_row, (task, fixed) in estimates.values():
+        medians[task_row] = _median(task)
+        medians[fixed_row] = _median(fixed)
     floor = medians["python -c pass"]
     print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]}); {runs} rounds, medians")
     print(f"{'command':<46} {'wall':>10} {'vs floor':>9} {'CPU':>10} {'vs floor':>9}")
     for name, value in medians.items():
         wall, cpu = value.wall_ms / floor.wall_ms, value.cpu_ms / floor.cpu_ms
         print(f"{name:<46} {value.wall_ms:>7.1f} ms {wall:>8.1f}x {value.cpu_ms:>7.1f} ms {cpu:>8.1f}x")
+    for label, (_, _, (_, fixed)) in estimates.items():
+        wall, cpu = _quartiles([t.wall_ms for t in fixed]), _quartiles([t.cpu_ms for t in fixed])
+        print(
+            f"fixed cost over {label}, the rounds' quartiles: wall {_spread(wall, floor.wall_ms)}, "
+            f"CPU {_spread(cpu, floor.cpu_ms)}"
+        )
     for name, target in TARGETS.items():
         ratio = medians[name].wall_ms / floor.wall_ms
         verdict = "met" if ratio <= target else "NOT met"
         cpu = medians[name].cpu_ms / floor.cpu_ms
         print(f"target: {name} at most {target:g}x python -c pass: {ratio:.1f}x wall ({cpu:.1f}x CPU), {verdict}")
+
+
+def _estimate(one_task: list[Timing], longer: list[Timing], *, tasks: int) -> tuple[list[Timing], list[Timing]]:
+    """Each round's task, ``(t(tasks) - t(1)) / (tasks - 1)``, and its fixed cost, ``t(1)`` minus that task."""
+    task = [
+        Timing((long.wall_ms - one.wall_ms) / (tasks - 1), (long.cpu_ms - one.cpu_ms) / (tasks - 1))
+        for one, long in zip(one_task, longer, strict=True)
+    ]
+    fixed = [Timing(one.wall_ms - t.wall_ms, one.cpu_ms - t.cpu_ms) for one, t in zip(one_task, task, strict=True)]
+    return task, fixed
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """The first and third quartiles: half the rounds lie between them."""
+    if len(values) < 2:
+        return values[0], values[0]
+    low, _, high = statistics.quantiles(values, n=4)
+    return low, high
+
+
+def _spread(quartiles: tuple[float, float], floor_ms: float) -> str:
+    low, high = quartiles
+    return f"{low:.1f}-{high:.1f} ms ({high - low:.1f} ms apart; {low / floor_ms:.2f}-{high / floor_ms:.2f}x)"
 
 
 if __name__ == "__main__":
