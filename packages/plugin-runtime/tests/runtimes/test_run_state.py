@@ -76,12 +76,17 @@ def test_the_cleaner_removes_the_sandbox_cgroups_of_engines_that_are_gone_and_on
 
 
 TEMP_DIR_OF_BOTH = """
-import sys
-from workflow_plugin_runtime.runtimes.run_state import temp_dir
+import os, sys
+from workflow_plugin_runtime.runtimes.run_state import make_scratch_dir, remove_scratch_dir, temp_dir
 ours = temp_dir()
+removed = []
+sys.addaudithook(lambda event, args: removed.append(args[0]) if event == "os.rmdir" else None)
+scratch = make_scratch_dir(prefix="workflow-test-", parent=None)
+assert removed == [], f"making a scratch folder removed {removed}: a probe, as root, where the folder itself tells"
+remove_scratch_dir(scratch)
 assert "tempfile" not in sys.modules, "temp_dir() imported tempfile"
 import tempfile
-print(ours == tempfile.gettempdir(), ours)
+print(ours == tempfile.gettempdir() == os.path.dirname(scratch), ours, scratch)
 """
 
 
@@ -98,7 +103,9 @@ print(ours == tempfile.gettempdir(), ours)
     ],
     ids=["defaults", "tmpdir", "missing-then-tmp", "empty-then-missing", "a-file", "relative", "proc"],
 )
-def test_the_temp_dir_is_the_one_tempfile_names(tmp_path: Path, variables: dict[str, str]) -> None:
+def test_the_temp_dir_is_the_one_tempfile_names_and_scratch_folders_go_there(
+    tmp_path: Path, variables: dict[str, str]
+) -> None:
     (tmp_path / "relative-folder").mkdir()
     (tmp_path / "a-file").write_text("")
     names = {"tmp": str(tmp_path), "missing": str(tmp_path / "missing"), "file": str(tmp_path / "a-file")}

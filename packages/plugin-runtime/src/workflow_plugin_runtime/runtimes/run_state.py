@@ -48,6 +48,7 @@ from .._util.cachedir import user_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, BinaryIO, TextIO
 
 __all__ = [
@@ -186,14 +187,12 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
         return None
     runs.mkdir(parents=True, exist_ok=True)
     pending = Path(make_scratch_dir(prefix=f".{run_id}.", parent=runs))
-    scratch = Path(temp_dir()) / f"{SCRATCH_PREFIX}{run_id}"
     lock: TextIO | None = None
-    made_scratch = False
+    scratch: Path | None = None
     try:
         lock = (pending / OWNER_FILE).open("w", encoding="utf-8")
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        scratch.mkdir(mode=0o700)
-        made_scratch = True
+        scratch = _new_folder(None, lambda: f"{SCRATCH_PREFIX}{run_id}", draw_again=False)
         me = read_stat(os.getpid())
         owner: dict[str, Any] = {
             "state_version": STATE_VERSION,
@@ -216,7 +215,7 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
         with contextlib.suppress(OSError):
             (pending / OWNER_FILE).unlink()
         remove_scratch_dir(pending)
-        if made_scratch:
+        if scratch is not None:
             remove_scratch_dir(scratch)
         raise
     entry = RunEntry(run_id, folder=folder, scratch=scratch, lock=lock)
@@ -227,21 +226,34 @@ def register_run(run_id: str, *, workflow: Path | str, root: Path | None = None)
 def temp_dir() -> str:
     """The system's temp dir, as ``tempfile.gettempdir()`` names it, without importing ``tempfile`` (see above).
 
-    The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``,
-    ``/usr/tmp`` and the working directory that is a folder this process may
-    make a folder in, which is the order ``tempfile`` tries them in (it
-    writes a test file there; see :func:`_may_make_folders_in`). Where
-    ``tempfile`` is loaded already (it may have been told another
-    ``tempfile.tempdir``), or on Windows, it is asked instead.
+    The first of ``$TMPDIR``, ``$TEMP``, ``$TMP``, ``/tmp``, ``/var/tmp``, ``/usr/tmp`` and the
+    working directory that this process may make a folder in, in ``tempfile``'s order (it writes
+    a test file there; see :func:`_may_make_folders_in`). Where ``tempfile`` is loaded already (it
+    may have been told another ``tempfile.tempdir``), or on Windows, it is asked instead.
     """
-    if "tempfile" in sys.modules or os.name == "nt":
+    if _ask_tempfile():
         import tempfile
 
         return tempfile.gettempdir()
-    candidates = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
-    for candidate in (*candidates, "/tmp", "/var/tmp", "/usr/tmp"):  # noqa: S108 - tempfile's own list
-        if candidate and _may_make_folders_in(candidate):
-            return str(Path(candidate).absolute())
+    for candidate in _candidates():
+        if _may_make_folders_in(candidate):
+            return candidate
+    return _working_directory()
+
+
+def _ask_tempfile() -> bool:
+    return "tempfile" in sys.modules or os.name == "nt"
+
+
+def _candidates() -> list[str]:
+    """The folders ``tempfile`` tries, in its order, that ``access(2)`` lets this process make folders in."""
+    named = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
+    found = (*named, "/tmp", "/var/tmp", "/usr/tmp")  # noqa: S108 - tempfile's own list
+    folders = (folder for folder in found if folder and Path(folder).is_dir())
+    return [str(Path(folder).absolute()) for folder in folders if os.access(folder, os.W_OK | os.X_OK)]
+
+
+def _working_directory() -> str:
     try:
         return str(Path.cwd())
     except OSError:
@@ -249,14 +261,11 @@ def temp_dir() -> str:
 
 
 def _may_make_folders_in(folder: str) -> bool:
-    """Whether this process may make a folder in ``folder``: ``access(2)``, and for root one made and removed.
+    """Whether this process may make a folder in ``folder``, one of :func:`_candidates`: for root, one made and removed.
 
     ``access(2)`` answers exactly for any other user (a read-only mount
-    included) but says yes to root for every folder; the probe costs some
-    20 times its 8 us, so only root pays it.
+    included) but says yes to root for every folder, so only root pays a probe.
     """
-    if not (Path(folder).is_dir() and os.access(folder, os.W_OK | os.X_OK)):
-        return False
     if os.geteuid() != 0:
         return True
     probe = Path(folder, f".workflow-probe-{os.urandom(5).hex()}")
@@ -274,14 +283,40 @@ def make_scratch_dir(*, prefix: str, parent: str | os.PathLike[str] | None) -> s
 
     ``parent`` None: the system's temp dir (:func:`temp_dir`).
     """
-    folder = Path(temp_dir() if parent is None else parent)
+    return str(_new_folder(parent, lambda: f"{prefix}{os.urandom(5).hex()}", draw_again=True))
+
+
+def _new_folder(parent: str | os.PathLike[str] | None, name: Callable[[], str], *, draw_again: bool) -> Path:
+    """A new folder ``name()``, mode 0o700, in ``parent`` or else the temp dir; its absolute path.
+
+    Root makes it in the first of the temp dir's candidates that takes it:
+    the folder is the probe :func:`temp_dir` would make and remove there (a
+    ``rmdir`` on a busy disk can take milliseconds).
+    """
+    if parent is None and not _ask_tempfile() and os.geteuid() == 0:
+        folders = [*_candidates(), _working_directory()]
+    else:
+        folders = [str(parent) if parent is not None else temp_dir()]
+    for folder in folders[:-1]:
+        try:
+            return _made(folder, name, draw_again=draw_again)
+        except FileExistsError:
+            raise
+        except OSError:  # root, where nothing can be made (a read-only mount, /proc): the next candidate
+            continue
+    return _made(folders[-1], name, draw_again=draw_again)
+
+
+def _made(folder: str, name: Callable[[], str], *, draw_again: bool) -> Path:
     while True:
-        path = folder / f"{prefix}{os.urandom(5).hex()}"
+        path = Path(folder, name())
         try:
             path.mkdir(0o700)
-        except FileExistsError:  # 40 random bits taken already: draw again, as mkdtemp does
-            continue
-        return str(path.absolute())
+        except FileExistsError:  # 40 random bits taken already: draw again, as mkdtemp does (a run's id: raise)
+            if draw_again:
+                continue
+            raise
+        return path.absolute()
 
 
 def remove_scratch_dir(path: str | os.PathLike[str]) -> None:
