@@ -48,7 +48,7 @@ from .._util.cachedir import user_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, BinaryIO, TextIO
 
 __all__ = [
@@ -237,7 +237,7 @@ def temp_dir() -> str:
         return tempfile.gettempdir()
     for candidate in _candidates():
         if _may_make_folders_in(candidate):
-            return candidate
+            return str(Path(candidate).absolute())
     return _working_directory()
 
 
@@ -245,12 +245,12 @@ def _ask_tempfile() -> bool:
     return "tempfile" in sys.modules or os.name == "nt"
 
 
-def _candidates() -> list[str]:
+def _candidates() -> Iterator[str]:
     """The folders ``tempfile`` tries, in its order, that ``access(2)`` lets this process make folders in."""
     named = [os.environ.get(name) for name in ("TMPDIR", "TEMP", "TMP")]
     found = (*named, "/tmp", "/var/tmp", "/usr/tmp")  # noqa: S108 - tempfile's own list
     folders = (folder for folder in found if folder and Path(folder).is_dir())
-    return [str(Path(folder).absolute()) for folder in folders if os.access(folder, os.W_OK | os.X_OK)]
+    return (folder for folder in folders if os.access(folder, os.W_OK | os.X_OK))
 
 
 def _working_directory() -> str:
@@ -294,17 +294,15 @@ def _new_folder(parent: str | os.PathLike[str] | None, name: Callable[[], str], 
     ``rmdir`` on a busy disk can take milliseconds).
     """
     if parent is None and not _ask_tempfile() and os.geteuid() == 0:
-        folders = [*_candidates(), _working_directory()]
-    else:
-        folders = [str(parent) if parent is not None else temp_dir()]
-    for folder in folders[:-1]:
-        try:
-            return _made(folder, name, draw_again=draw_again)
-        except FileExistsError:
-            raise
-        except OSError:  # root, where nothing can be made (a read-only mount, /proc): the next candidate
-            continue
-    return _made(folders[-1], name, draw_again=draw_again)
+        for folder in _candidates():
+            try:
+                return _made(folder, name, draw_again=draw_again)
+            except FileExistsError:
+                raise
+            except OSError:  # where nothing can be made (a read-only mount, /proc): the next candidate
+                continue
+        parent = _working_directory()
+    return _made(str(parent) if parent is not None else temp_dir(), name, draw_again=draw_again)
 
 
 def _made(folder: str, name: Callable[[], str], *, draw_again: bool) -> Path:
