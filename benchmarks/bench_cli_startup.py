@@ -38,6 +38,9 @@ two whole runs into each round's task, and so into the fixed cost
 (``2 t(1) - t(2)``), where a chain divides its noise by ``CHAIN_TASKS -
 1``. The two-task estimate stays in the table, and under it the spread of
 both estimates over the rounds (their quartiles), from the same rounds.
+What neither removes is the noise of ``t(1)`` itself. The three workflows
+run are locked alike before the rounds, so every run checks a lock and
+the check cancels out of the task's cost.
 
 Every command gets its own user config, data, cache and state dirs; the
 compiled schema validators are cached on disk after the first (uncounted)
