@@ -167,6 +167,7 @@ class _Run:
         self.lock = threading.Condition()  # idle workers wait on it for a task to become ready
         self.ready: deque[tuple[str, float]] = deque()  # with when its needs were done (monotonic clock)
         self.running = 0
+        self.idle = 0  # workers waiting on ``lock``: no one to wake (a notify is a Python call) when none waits
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
         self.error: BaseException | None = None
@@ -221,8 +222,9 @@ class _Run:
             self.running -= 1
             now = time.monotonic()
             became_ready = self._record(finished)
-            self.ready.extend((task_id, now) for task_id in became_ready)
-            if became_ready or self.running == 0:
+            if became_ready:
+                self.ready.extend((task_id, now) for task_id in became_ready)
+            if self.idle and (became_ready or self.running == 0):
                 self.lock.notify_all()
         while not self.stopped:
             if self.ready and not self.cancel.is_set():
@@ -236,7 +238,11 @@ class _Run:
                 self.ended.set()
                 self.lock.notify_all()
                 return None
-            self.lock.wait()
+            self.idle += 1
+            try:
+                self.lock.wait()
+            finally:
+                self.idle -= 1
         return None
 
     def _prepare(self, task_id: str, ready_at: float) -> _Dispatch | None:
@@ -251,11 +257,13 @@ class _Run:
             result = TaskResult(task_id, TaskStatus.FAILED, failure=failure, started_at=now, finished_at=now)
             self._record(result)
             return None
-        if not isinstance(inputs, Mapping):
+        if type(inputs) is not dict and not isinstance(inputs, Mapping):  # an ABC's check costs; a dict is the rule
             inputs = {}
         uses = task.inputs.uses
-        names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}
-        secret_inputs = tuple(sorted(names)) if names else ()
+        secret_inputs: tuple[str, ...] = ()
+        if uses:
+            names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}
+            secret_inputs = tuple(sorted(names))
         return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs, ready_at=ready_at)
 
     def _record(self, result: TaskResult) -> list[str]:
