@@ -167,7 +167,7 @@ class _Run:
         self.lock = threading.Condition()  # idle workers wait on it for a task to become ready
         self.ready: deque[tuple[str, float]] = deque()  # with when its needs were done (monotonic clock)
         self.running = 0
-        self.idle = 0  # workers waiting on ``lock``: no one to wake (a notify is a Python call) when none waits
+        self.threads = min(scheduler.concurrency, len(workflow.tasks)) or 1  # every worker not running a task may wait
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
         self.error: BaseException | None = None
@@ -178,7 +178,7 @@ class _Run:
         self.ready.extend((task_id, at_start) for task_id in self.workflow.order if self.waiting[task_id] == 0)
         workers = [
             threading.Thread(target=self._work, name=f"task-worker-{index}", daemon=True)
-            for index in range(min(self.scheduler.concurrency, len(self.workflow.tasks)) or 1)
+            for index in range(self.threads)
         ]
         for worker in workers:
             worker.start()
@@ -222,9 +222,8 @@ class _Run:
             self.running -= 1
             now = time.monotonic()
             became_ready = self._record(finished)
-            if became_ready:
-                self.ready.extend((task_id, now) for task_id in became_ready)
-            if self.idle and (became_ready or self.running == 0):
+            self.ready.extend((task_id, now) for task_id in became_ready)
+            if (became_ready or self.running == 0) and self.threads - self.running > 1:  # none waits: no notify call
                 self.lock.notify_all()
         while not self.stopped:
             if self.ready and not self.cancel.is_set():
@@ -238,11 +237,7 @@ class _Run:
                 self.ended.set()
                 self.lock.notify_all()
                 return None
-            self.idle += 1
-            try:
-                self.lock.wait()
-            finally:
-                self.idle -= 1
+            self.lock.wait()
         return None
 
     def _prepare(self, task_id: str, ready_at: float) -> _Dispatch | None:
@@ -260,10 +255,8 @@ class _Run:
         if type(inputs) is not dict and not isinstance(inputs, Mapping):  # an ABC's check costs; a dict is the rule
             inputs = {}
         uses = task.inputs.uses
-        secret_inputs: tuple[str, ...] = ()
-        if uses:
-            names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}
-            secret_inputs = tuple(sorted(names))
+        names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}
+        secret_inputs = tuple(sorted(names)) if names else ()
         return _Dispatch(task=task, inputs=inputs, env=env, secret_inputs=secret_inputs, ready_at=ready_at)
 
     def _record(self, result: TaskResult) -> list[str]:
