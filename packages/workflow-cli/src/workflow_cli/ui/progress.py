@@ -156,7 +156,7 @@ class RunProgress:
             with self._lock:
                 self._running.pop(result.task_id, None)
                 self._counts[status] += 1
-        label, style = _STATUS_STYLE.get(status, (status.value, ""))
+        label, style = _STATUS_STYLE.get(status) or (status.value, "")  # an Enum's value is a Python call: when needed
         metrics = result.metrics
         duration = _duration(metrics.duration_s if metrics is not None else None)
         detail = ""
