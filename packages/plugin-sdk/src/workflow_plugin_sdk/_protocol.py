@@ -208,18 +208,25 @@ def _text(data: bytes | str, what: str) -> str:
     return escape_surrogates(data)  # a str may hold raw ones: as JSON escapes they are found like any other
 
 
-_DECODE = json.JSONDecoder(parse_constant=_reject_constant, parse_float=finite_float).decode
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=finite_float)
 """Made once: ``json.loads`` with options builds a decoder (and its scanner) for every message."""
+_DECODE = _DECODER.decode
+_RAW_DECODE = _DECODER.raw_decode
 _DECODE_LOG = json.JSONDecoder(parse_float=finite_float).decode
 
 
 def _load_object(text: str, what: str) -> dict[str, Any]:
-    if not text.strip():
+    if not text or text.isspace():  # what ``strip()`` would empty, without copying the text
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        if text.startswith("\ufeff"):  # as json.loads says it (the decoder alone does not look)
+        if text[:1] == "{":  # a message as sent: not ``decode``, which matches a whitespace pattern on each side
+            value, end = _RAW_DECODE(text)
+            if text[end:] not in ("", "\n"):  # anything else after it: ``decode`` says what, as for any other text
+                value = _DECODE(text)
+        elif text.startswith("\ufeff"):  # as json.loads says it (the decoder alone does not look)
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        value = _DECODE(text)
+        else:
+            value = _DECODE(text)
     except ProtocolError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
