@@ -116,7 +116,9 @@ class FrozenRecord:
 
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes``, made by the constructor (so its checks run), as ``dataclasses.replace`` does."""
-        return type(self)(**{**dict(zip(self._fields, self._values(), strict=True)), **changes})
+        fields = {name: getattr(self, name) for name in self._fields}  # not _values(): a generator resumed per field
+        fields.update(changes)
+        return type(self)(**fields)
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._keyword_only:

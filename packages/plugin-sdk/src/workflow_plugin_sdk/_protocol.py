@@ -208,18 +208,25 @@ def _text(data: bytes | str, what: str) -> str:
     return escape_surrogates(data)  # a str may hold raw ones: as JSON escapes they are found like any other
 
 
-_DECODE = json.JSONDecoder(parse_constant=_reject_constant, parse_float=finite_float).decode
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=finite_float)
 """Made once: ``json.loads`` with options builds a decoder (and its scanner) for every message."""
+_DECODE = _DECODER.decode
+_RAW_DECODE = _DECODER.raw_decode
 _DECODE_LOG = json.JSONDecoder(parse_float=finite_float).decode
 
 
 def _load_object(text: str, what: str) -> dict[str, Any]:
-    if not text.strip():
+    if not text or text.isspace():  # what ``strip()`` would empty, without copying the text
         raise ProtocolError(f"{what} is empty; expected one JSON object")
     try:
-        if text.startswith("\ufeff"):  # as json.loads says it (the decoder alone does not look)
+        if text[:1] == "{":  # a message as sent: not ``decode``, which matches a whitespace pattern on each side
+            value, end = _RAW_DECODE(text)
+            if text[end:] not in ("", "\n"):  # anything else after it: ``decode`` says what, as for any other text
+                value = _DECODE(text)
+        elif text.startswith("\ufeff"):  # as json.loads says it (the decoder alone does not look)
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        value = _DECODE(text)
+        else:
+            value = _DECODE(text)
     except ProtocolError as exc:
         raise ProtocolError(f"{what} is not valid JSON: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -276,6 +283,7 @@ def _check_id(message: dict[str, Any], what: str) -> None:
 
 
 _ID_TYPES = (int, str, type(None))
+_ONLY_STR = {str}
 
 
 def _plainly_valid_request(message: dict[str, Any]) -> bool:
@@ -283,7 +291,7 @@ def _plainly_valid_request(message: dict[str, Any]) -> bool:
 
     A warm call pays this on both sides (the engine builds the request, the
     plugin reads it): one expression instead of a dozen field checks that
-    only exist to name what is wrong.
+    only exist to name what is wrong, its element checks without a generator.
     """
     context = message.get("context")
     secret_inputs = message.get("secret_inputs")
@@ -294,9 +302,9 @@ def _plainly_valid_request(message: dict[str, Any]) -> bool:
         and message["action"] != ""
         and type(message.get("inputs")) is dict
         and type(secret_inputs) is list
-        and all(type(name) is str for name in secret_inputs)
+        and (not secret_inputs or set(map(type, secret_inputs)) == _ONLY_STR)
         and type(context) is dict
-        and all(type(context.get(key, "")) is str for key in CONTEXT_FIELDS)
+        and {type(context.get(key, "")) for key in CONTEXT_FIELDS} == _ONLY_STR
         and type(message.get("id")) in _ID_TYPES
     )
 

@@ -46,6 +46,8 @@ class _Schema(enum.Enum):
     INPUTS = "inputs"
     OUTPUTS = "outputs"
 
+    __hash__ = object.__hash__  # in every call's cache key: Enum's own hashes the name in Python, twice a call
+
 
 class _CachedValidator(FrozenRecord):
     """A compiled validator, with the action it belongs to kept alive so the action's id (its key) stays unique."""

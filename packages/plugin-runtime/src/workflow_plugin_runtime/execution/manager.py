@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ExecutionPolicy", "PluginManager", "PreparedCall", "effective_timeout"]
 
+_RefKey = tuple[str, "str | None"]  # a task's reference and version specifier, as text
+
 
 class ExecutionPolicy(FrozenRecord, keyword_only=True):
     """How a workflow wants its plugins run: the security mode, its grants, warm workers or not.
@@ -141,7 +143,8 @@ class PluginManager:
         self._pool: PluginRuntime | None = None
         self._forks: dict[RuntimeKind, ForkServerRuntime] = {}
         self._lock = threading.Lock()
-        self._resolved: dict[tuple[str, str | None], tuple[PluginManifest, ActionDef]] = {}
+        self._resolved: dict[_RefKey, tuple[PluginManifest, ActionDef]] = {}  # even for a refused plugin
+        self._routes: dict[_RefKey, tuple[PluginManifest, ActionDef, RuntimeKind, PluginRuntime]] = {}
         self._argvs: dict[Path, tuple[str, ...]] = {}
         self._hashes: dict[Path, str] = {}
         self._provenances: dict[Path, dict[str, object]] = {}
@@ -182,28 +185,26 @@ class PluginManager:
         ``secret_inputs`` names inputs filled from secrets; inputs the action's
         schema marks ``secret: true`` are added, so the SDK masks both.
         """
-        manifest, action = self._resolve(ref, specifier)
-        self.authorise(manifest, task=task)
+        key = (ref if type(ref) is str else str(ref), None if specifier is None else str(specifier))
+        route = self._routes.get(key)  # resolved once per manager (a run's plugins do not change under it), authorised
+        if route is None:  # and placed: the first call of this reference, or every call of one that is refused
+            found = self._resolved.get(key)
+            if found is None:
+                with self._lock:  # the resolver's scans are not meant to run on several threads at once
+                    resolved = self.resolver.resolve_action(ref, specifier=specifier)
+                found = self._resolved[key] = (resolved.manifest, resolved.action)
+            self.authorise(found[0], task=task)
+            kind = self._kind()
+            route = self._routes[key] = (*found, kind, self._runtime_for(found[0], kind))
+        manifest, action, kind, runtime = route
         secrets = sorted({*secret_inputs, *(name for name in action.secret_inputs if name in inputs)})
         request = make_request(action.name, dict(inputs), secret_inputs=secrets, context=context or {})
-        kind = self._kind()
-        runtime = self._runtime_for(manifest, kind)
         invocation = self._invocation(
             manifest, kind=kind, request=request, env=env or {}, timeout=timeout, action=action, cancel=cancel
         )
         if manifest.runtime.pool is not None and runtime is self._pool:
             self._size_pool(manifest, invocation)
         return PreparedCall(manifest=manifest, action=action, invocation=invocation, runtime=runtime)
-
-    def _resolve(self, ref: str | ActionRef, specifier: SpecifierSet | str | None) -> tuple[PluginManifest, ActionDef]:
-        """Resolve once per manager: a run's plugins do not change under it, and warm calls stay cheap."""
-        key = (str(ref), str(specifier) if specifier is not None else None)
-        found = self._resolved.get(key)
-        if found is None:
-            with self._lock:  # the resolver's scans are not meant to run on several threads at once
-                resolved = self.resolver.resolve_action(ref, specifier=specifier)
-            found = self._resolved[key] = (resolved.manifest, resolved.action)
-        return found
 
     def content_hash(self, manifest: PluginManifest) -> str:
         """The plugin directory's content hash, computed once per manager (a run's plugins do not change under it)."""

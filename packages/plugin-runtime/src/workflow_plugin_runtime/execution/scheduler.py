@@ -167,6 +167,7 @@ class _Run:
         self.lock = threading.Condition()  # idle workers wait on it for a task to become ready
         self.ready: deque[tuple[str, float]] = deque()  # with when its needs were done (monotonic clock)
         self.running = 0
+        self.threads = min(scheduler.concurrency, len(workflow.tasks)) or 1  # every worker not running a task may wait
         self.stopped = False  # no task starts any more: the run is over, or the caller's thread left it
         self.ended = threading.Event()
         self.error: BaseException | None = None
@@ -177,7 +178,7 @@ class _Run:
         self.ready.extend((task_id, at_start) for task_id in self.workflow.order if self.waiting[task_id] == 0)
         workers = [
             threading.Thread(target=self._work, name=f"task-worker-{index}", daemon=True)
-            for index in range(min(self.scheduler.concurrency, len(self.workflow.tasks)) or 1)
+            for index in range(self.threads)
         ]
         for worker in workers:
             worker.start()
@@ -222,7 +223,7 @@ class _Run:
             now = time.monotonic()
             became_ready = self._record(finished)
             self.ready.extend((task_id, now) for task_id in became_ready)
-            if became_ready or self.running == 0:
+            if (became_ready or self.running == 0) and self.threads - self.running > 1:  # none waits: no notify call
                 self.lock.notify_all()
         while not self.stopped:
             if self.ready and not self.cancel.is_set():
@@ -251,7 +252,7 @@ class _Run:
             result = TaskResult(task_id, TaskStatus.FAILED, failure=failure, started_at=now, finished_at=now)
             self._record(result)
             return None
-        if not isinstance(inputs, Mapping):
+        if type(inputs) is not dict and not isinstance(inputs, Mapping):  # an ABC's check costs; a dict is the rule
             inputs = {}
         uses = task.inputs.uses
         names = {str(use.path[3]) for use in uses if use.placeholder.scope is Scope.SECRETS and len(use.path) > 3}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 from .._frozen import FrozenRecord
+from ..config import RuntimeKind
 from ..masking.masker import Masker
 from ..workflows.permissions import SecurityMode
 from .executor import ActionOutcome, PluginExecutor
@@ -121,6 +122,8 @@ class LocalExecutor:
 
     def __init__(self, executor: PluginExecutor) -> None:
         self.executor = executor
+        self._trusted: dict[tuple[int, int], Mapping[str, Any] | None] = {}
+        """A trusted call's provenance by plugin and runtime (they live as long as the manager): the same every call."""
 
     def run_task(
         self,
@@ -131,4 +134,11 @@ class LocalExecutor:
         cancel: threading.Event,
     ) -> TaskOutcome:
         outcome = self.executor.run(task.ref, task.inputs, masker=masker, on_log=on_log, **task.prepare_options(cancel))
-        return TaskOutcome(outcome, task_provenance(outcome, manager=self.executor.manager, security=task.security))
+        call, manager = outcome.call, self.executor.manager
+        if call is None or task.security is not SecurityMode.TRUSTED or call.invocation.kind is not RuntimeKind.PROCESS:
+            return TaskOutcome(outcome, task_provenance(outcome, manager=manager, security=task.security))
+        key = (id(call.manifest), id(call.runtime))
+        provenance = self._trusted.get(key)
+        if provenance is None:
+            provenance = self._trusted[key] = task_provenance(outcome, manager=manager, security=task.security)
+        return TaskOutcome(outcome, provenance)

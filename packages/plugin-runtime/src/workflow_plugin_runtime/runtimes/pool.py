@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import Problem, Severity
+from ..errors import Problem
 from .base import Invocation, InvocationResult, LogCallback, PluginRuntime, RuntimeKind, refuse_other_kinds
 from .docker.runtime import DockerRuntime
 from .registry import RuntimeSet
@@ -72,7 +72,7 @@ CONTAINER_READY_TIMEOUT_S = 10.0
 0.2 s idle, seconds on a busy machine); a miss only costs warm calls."""
 
 _REAP_INTERVAL_S = 1.0
-_COLD = {RuntimeKind.DOCKER: "one container per call", RuntimeKind.SANDBOX: "one sandbox per call"}
+_WARM_KINDS = (RuntimeKind.PROCESS, RuntimeKind.DOCKER, RuntimeKind.SANDBOX)
 
 _Key = tuple[object, ...]
 WarningCallback = Callable[[Problem], None]
@@ -95,7 +95,9 @@ class _PluginWorkers:
         self.idle: list[WarmWorker] = []
         self.total = 0
         self.serving: bool | None = None
-        self.available = threading.Condition()
+        self.lock = threading.Lock()  # taken bare where no one is woken: a Condition's ``with`` is a Python call
+        self.available = threading.Condition(self.lock)
+        self.waiting = 0  # calls waiting on ``available`` for a worker of a capped pool: none, no notify per call
 
 
 class WarmPool:
@@ -177,7 +179,8 @@ class WarmPool:
                 workers.sizing = sizing
 
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult:
-        refuse_other_kinds(invocation, RuntimeKind.PROCESS, RuntimeKind.DOCKER, RuntimeKind.SANDBOX)
+        if invocation.kind not in _WARM_KINDS:
+            refuse_other_kinds(invocation, *_WARM_KINDS)
         workers = self._workers_for(_key_of(invocation))
         asked = time.monotonic()
         worker, queued_s = self._acquire(workers, invocation)
@@ -212,6 +215,9 @@ class WarmPool:
         return container_spawn(invocation, runtime), self.container_ready_timeout_s
 
     def _workers_for(self, key: _Key) -> _PluginWorkers:
+        workers = self._plugins.get(key)  # every call asks: a plugin's workers, once made, stay (no lock to read)
+        if workers is not None and not self._closed.is_set():
+            return workers
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the warm pool is closed")
@@ -230,7 +236,7 @@ class WarmPool:
         """
         size = workers.sizing.size
         queued_s = 0.0
-        with workers.available:
+        with workers.lock:
             while True:
                 if workers.serving is False:
                     return None, queued_s
@@ -240,7 +246,9 @@ class WarmPool:
                     workers.total += 1
                     break
                 waiting_since = time.monotonic()
+                workers.waiting += 1  # left counted if the wait raises (Ctrl-C): a notify too many harms no one
                 workers.available.wait(0.05)
+                workers.waiting -= 1
                 queued_s += time.monotonic() - waiting_since
                 if invocation.cancel is not None and invocation.cancel.is_set():
                     return None, queued_s
@@ -267,19 +275,9 @@ class WarmPool:
             if invocation.plugin_ref in self._warned or self._on_warning is None:
                 return
             self._warned.add(invocation.plugin_ref)
-        each = _COLD.get(invocation.kind, "one process per call")
-        if gone.started:
-            message = (
-                f"{invocation.plugin_ref} did not start as a warm worker: {gone.reason}; its calls run cold ({each})"
-            )
-            hint = (
-                "a plugin that does not speak the serve loop should say so in its plugin.yaml with "
-                "runtime.serve: false; one that does must write its ready line first (docs/protocol.md)"
-            )
-        else:
-            message = f"{invocation.plugin_ref} cannot be kept warm: {gone.reason}; its calls run cold ({each})"
-            hint = None
-        self._on_warning(Problem(message, hint=hint, severity=Severity.WARNING))
+        from .cold_fallback import cold_fallback_warning  # here: a pool whose workers start never needs it
+
+        self._on_warning(cold_fallback_warning(invocation, gone))
 
     def _release(self, workers: _PluginWorkers, worker: WarmWorker, *, keep: bool, invocation: Invocation) -> None:
         if keep and worker.alive and not self._closed.is_set():
@@ -288,9 +286,10 @@ class WarmPool:
                 if worker.calls == quota - min(SUCCESSOR_LEAD, quota // 2):
                     self._start_successor(workers, invocation)
                 worker.idle_since = time.monotonic()
-                with workers.available:
+                with workers.lock:
                     workers.idle.append(worker)
-                    workers.available.notify()
+                    if workers.waiting:
+                        workers.available.notify()
                 return
             # A healthy worker that served its quota is stopped on a thread of its own: the call that was its
             # last returns at once (killing and reaping it, its tree scan included, takes milliseconds).

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 _READ_CHUNK = 1 << 16
+_STILL_RUNNING = os.WEXITED | os.WNOHANG | os.WNOWAIT
 _CLI_EXIT_S = 2.0
 """How long a container worker's ``docker`` CLI may take to end after its container was killed."""
 _WHAT = {RuntimeKind.DOCKER: "its warm container", RuntimeKind.SANDBOX: "its warm sandbox"}
@@ -317,7 +318,17 @@ class WarmWorker:
         return b"", Termination.TIMED_OUT
 
     def exit_status(self) -> tuple[int | None, int | None]:
-        """(exit code, signal) once the worker ended; a container's as the engine says, else the CLI's."""
+        """(exit code, signal) once the worker ended; a container's as the engine says, else the CLI's.
+
+        Asked after every call: a live worker is told by one ``waitid`` on its pidfd (leaving it unreaped),
+        not ``Popen.poll``'s lock and ``waitpid``.
+        """
+        if self.alive and self.process.returncode is None:
+            try:
+                if os.waitid(os.P_PIDFD, self.pidfd, _STILL_RUNNING) is None:
+                    return None, None
+            except ChildProcessError:  # reaped already: ``poll`` says how it ended
+                pass
         code = self.process.poll()
         if code is None:
             return None, None

@@ -132,11 +132,14 @@ class RunProgress:
             self._plain_file.flush()
 
     def task_started(self, task_id: str, attempt: int) -> None:
+        if self._live is None:  # only the live view shows what runs now
+            again = f" (attempt {attempt})" if attempt > 1 else ""
+            shown = neutralise_controls(task_id)
+            if not self._write_plain(f"▶ {shown}{again}"):
+                self._print(("▶ ", "cyan"), (shown, ""), (again, ""))
+            return
         with self._lock:
             self._running[task_id] = time.monotonic()
-        if self._live is None:
-            again = f" (attempt {attempt})" if attempt > 1 else ""
-            self._print(("▶ ", "cyan"), (neutralise_controls(task_id), ""), (again, ""))
 
     def task_log(self, task_id: str, record: LogRecord) -> None:
         if not self.show_logs:
@@ -149,39 +152,43 @@ class RunProgress:
 
     def task_finished(self, result: TaskResult) -> None:
         status = result.status
-        with self._lock:
-            self._running.pop(result.task_id, None)
-            self._counts[status] += 1
-        label, style = _STATUS_STYLE.get(status, (status.value, ""))
-        duration = result.metrics.duration_s if result.metrics is not None else None
+        if self._live is not None:  # its counts and running tasks are the live view's only
+            with self._lock:
+                self._running.pop(result.task_id, None)
+                self._counts[status] += 1
+        label, style = _STATUS_STYLE.get(status) or (status.value, "")  # an Enum's value is a Python call: when needed
+        metrics = result.metrics
+        duration = _duration(metrics.duration_s if metrics is not None else None)
         detail = ""
         if result.failure is not None:
-            detail = f"  {result.failure.kind.value}: {result.failure.message}"
+            detail = neutralise_controls(f"  {result.failure.kind.value}: {result.failure.message}")
         elif result.reason:
-            detail = f"  {result.reason}"
-        self._print(
-            (f"{label:>9} ", style),
-            (neutralise_controls(result.task_id), ""),
-            (f"  {_duration(duration)}", "dim"),
-            (neutralise_controls(detail), ""),
-        )
+            detail = neutralise_controls(f"  {result.reason}")
+        shown = neutralise_controls(result.task_id)
+        if not self._write_plain(f"{label:>9} {shown}  {duration}{detail}"):
+            self._print((f"{label:>9} ", style), (shown, ""), (f"  {duration}", "dim"), (detail, ""))
+
+    def _write_plain(self, text: str) -> bool:
+        """Write a line straight to a plain stream (True), unless there is none or it holds a tab, which Rich expands.
+
+        Flushed within :data:`_FLUSH_EVERY_S`; ``text`` is neutralised already.
+        """
+        if self._plain_file is None or "\t" in text:
+            return False
+        self._plain_file.write(text + "\n")  # one write: lines from several threads never interleave
+        if self._flusher is None:
+            self._plain_file.flush()
+        elif not self._unflushed.is_set():
+            self._unflushed.set()
+        return True
 
     def _print(self, *parts: tuple[str, str]) -> None:
         """A line that stays, from (text, style) parts whose outside text is neutralised already.
 
-        Above the live view on a terminal; elsewhere as it comes, written
-        straight to a plain stream unless it holds a tab, which Rich expands
-        (and flushed within :data:`_FLUSH_EVERY_S`).
+        Above the live view on a terminal; elsewhere as it comes (:meth:`_write_plain`).
         """
-        if self._plain_file is not None:
-            text = "".join(part for part, _ in parts)
-            if "\t" not in text:
-                self._plain_file.write(text + "\n")  # one write: lines from several threads never interleave
-                if self._flusher is None:
-                    self._plain_file.flush()
-                elif not self._unflushed.is_set():
-                    self._unflushed.set()
-                return
+        if self._write_plain("".join(part for part, _ in parts)):
+            return
         from rich.text import Text
 
         line = Text.assemble(*parts)  # styles from our own code only; never markup
