@@ -216,6 +216,10 @@ class ResourceLimits(FrozenRecord):
         _set(self, "pids", pids)
 
 
+_DEFAULT_LIMITS = ResourceLimits()
+"""The limits of an invocation given none: one shared value (it is frozen), not one made per call."""
+
+
 class Invocation(FrozenRecord, keyword_only=True, uncompared=("cancel",)):
     """One prepared plugin call; a runtime uses the fields that apply to it.
 
@@ -313,7 +317,7 @@ class Invocation(FrozenRecord, keyword_only=True, uncompared=("cancel",)):
         _set(self, "content_hash", content_hash)
         _set(self, "env", env)
         _set(self, "mounts", mounts)
-        _set(self, "limits", ResourceLimits() if limits is None else limits)
+        _set(self, "limits", _DEFAULT_LIMITS if limits is None else limits)
         _set(self, "network", network)
         _set(self, "timeout_s", timeout_s)
         _set(self, "max_stdout_bytes", max_stdout_bytes)
