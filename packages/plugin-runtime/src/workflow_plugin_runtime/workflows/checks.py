@@ -260,10 +260,10 @@ def _resolve(workflow: Workflow, *, resolver: Resolver, problems: list[Problem])
     resolved: dict[str, ResolvedAction] = {}  # a 2,000-task workflow of one action resolves it once
     for task in workflow.tasks.values():
         ref = str(task.uses)
-        if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
-            continue
         if ref in resolved:
             actions[task.id] = resolved[ref]
+            continue
+        if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
             continue
         where = workflow.locate(("tasks", task.id, "uses"))
         try:
