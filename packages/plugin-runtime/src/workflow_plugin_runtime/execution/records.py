@@ -186,9 +186,9 @@ def write_run_record(record: dict[str, Any], workflow_dir: Path, *, text: str | 
     half-written is left behind.
     """
     target = workflow_dir / RUNS_DIR / f"{record['run_id']}.json"
-    content = ((record_json(record) if text is None else text) + "\n").encode("utf-8")
+    content = (record_json(record) if text is None else text).encode("utf-8")
     try:
-        write_file_atomically(target, content, durable=True)  # a record outlives the run: fsync'ed
+        write_file_atomically(target, content, durable=True, ending=b"\n")  # a record outlives the run: fsync'ed
     except OSError as exc:
         raise _write_error(target, exc) from exc
     return target
