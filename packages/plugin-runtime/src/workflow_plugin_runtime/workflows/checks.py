@@ -145,6 +145,7 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
     from ..schemas import compile_schema
 
     problems: list[Problem] = []
+    validators: dict[int, Validator | None] = {}  # by action: tasks of one action share it (and its lookup)
     for task_id, resolved in actions.items():
         schema = resolved.action.inputs
         compiled = workflow.tasks[task_id].inputs
@@ -153,7 +154,9 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
         where = ("tasks", task_id, "inputs")
         checks: list[tuple[tuple[str, ...], Validator | None, Any]]
         if not compiled.has_templates:
-            checks = [((), resolved.action.input_validator(), compiled.tree)]
+            if id(resolved.action) not in validators:
+                validators[id(resolved.action)] = resolved.action.input_validator()
+            checks = [((), validators[id(resolved.action)], compiled.tree)]
         else:
             properties = schema.get("properties", {})
             literal = {
