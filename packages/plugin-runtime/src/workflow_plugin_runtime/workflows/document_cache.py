@@ -99,7 +99,7 @@ def _read(entry: str, path: str, sig: tuple[int, ...], *, file: Path) -> YamlDoc
     return YamlDocument(data, file, _StoredPositions(values), _StoredPositions(keys))
 
 
-class _StoredPositions(Mapping["FieldPath", Position]):
+class _StoredPositions(Mapping[FieldPath, Position]):
     """Positions as an entry keeps them, ``(line, column)`` by field path, each made a Position when asked.
 
     A check asks for a few of them (a 2,000-task file has some 8,000), and
