@@ -45,6 +45,7 @@ def run_json(run_cli, flow: Path, *args: str):
     record = strict_json(done.stdout)
     runs = flow.parent / ".workflow" / "runs"
     written = runs / f"{record['run_id']}.json"
+    assert written.read_text(encoding="utf-8") == done.stdout  # the same text, byte for byte
     assert strict_json(written.read_text(encoding="utf-8")) == record
     assert [p.name for p in runs.iterdir()] == [written.name]  # no temp file left behind
     return done, record

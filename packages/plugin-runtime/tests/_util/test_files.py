@@ -19,6 +19,8 @@ def test_a_write_replaces_the_file_privately_in_a_folder_it_makes(tmp_path: Path
     write_file_atomically(target, b"first", durable=False, directory_mode=0o700)
     write_file_atomically(target, b"second", durable=True, directory_mode=0o700)
     assert target.read_bytes() == b"second"
+    write_file_atomically(target, b"third", durable=True, directory_mode=0o700, ending=b"\n")
+    assert target.read_bytes() == b"third\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) & 0o077 == 0
     assert sorted(path.name for path in target.parent.iterdir()) == ["index.bin"]

@@ -80,6 +80,14 @@ def test_the_file_is_the_same_text(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == record_json(record) + "\n"
 
 
+def test_a_record_laid_out_by_the_caller_is_written_as_it_is(tmp_path: Path) -> None:
+    record = {"run_id": "r3", "tasks": {"a": {"status": "succeeded"}}}
+    text = record_json(record)
+    path = write_run_record(record, tmp_path, text=text)
+    assert path.read_bytes() == (text + "\n").encode("utf-8")
+    assert _strict(path.read_text(encoding="utf-8")) == record
+
+
 @pytest.mark.parametrize("blocker", ["file", "dangling-symlink", "file-above"])
 def test_a_runs_path_that_is_not_a_folder_is_a_record_write_error(tmp_path: Path, blocker: str) -> None:
     workflow_dir = tmp_path / "project"

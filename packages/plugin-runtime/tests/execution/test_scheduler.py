@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import threading
@@ -149,6 +150,20 @@ def test_the_run_record_is_masked_and_written_atomically(executor, tmp_path):
     assert secret not in text
     assert json.loads(text)["tasks"]["a"]["outputs"] == {"value": "is ***"}
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+@pytest.mark.parametrize("collecting", [True, False], ids=["collector-on", "collector-off"])
+def test_building_the_record_leaves_the_collector_as_it_was(executor, tmp_path, collecting):
+    workflow = workflow_file(tmp_path, "name: g\ntasks:\n  a: {uses: give}\n  b: {uses: give}\n")
+    result = Scheduler(executor, handlers={"give": lambda call: {"n": 1}}).run(workflow)
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        record = run_record(result, masker=Masker({}))
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert [task["outputs"] for task in record["tasks"].values()] == [{"n": 1}, {"n": 1}]
 
 
 def test_cancelling_before_start_cancels_every_task(executor, tmp_path):

@@ -8,7 +8,9 @@ import re
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from types import MappingProxyType
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -225,6 +227,36 @@ class TestMaskData:
             "a": MASK,
             "b": [MASK, MASK],
         }
+
+    def test_plain_dicts_and_other_containers_of_any_kind_of_value_mask_alike(self, backend: MatchBackend) -> None:
+        masker = make_masker({"PIN": "123456", "KEY": "alpha-secret-1"}, backend)
+
+        class Label(str):
+            __slots__ = ()
+
+        data = {
+            "n": 123456,
+            "f": 0.5,
+            "t": True,
+            "none": None,
+            Label("alpha-secret-1"): Label("x alpha-secret-1"),
+            7: "alpha-secret-1",
+            "inner": OrderedDict(a=123456, b={"c": "alpha-secret-1"}),
+            "seq": ("alpha-secret-1", 123456),
+        }
+        expected = {
+            "n": MASK,
+            "f": 0.5,
+            "t": True,
+            "none": None,
+            MASK: f"x {MASK}",
+            7: MASK,
+            "inner": {"a": MASK, "b": {"c": MASK}},
+            "seq": [MASK, MASK],
+        }
+        assert masker.mask_data(data) == expected
+        assert masker.mask_data(MappingProxyType(data)) == expected
+        assert type(masker.mask_data(data)["inner"]) is dict
 
     def test_call_is_mask(self, masker: Masker) -> None:
         assert masker(SECRET) == MASK

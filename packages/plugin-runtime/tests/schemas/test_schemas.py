@@ -5,7 +5,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +159,57 @@ def test_the_metaschema_still_compiles_each_regex_it_checks() -> None:
     messages = [v.message for v in schema_violations(shipped_validator("draft-07"), {"pattern": "("})]
     assert len(messages) == 1
     assert "regex" in messages[0]
+
+
+def _named_errors(validate: Callable[[Any], Any], data: object) -> list[tuple[str, str]]:
+    try:
+        validate(data)
+    except ValueError as exc:
+        return [(error.name, error.message) for error in getattr(exc, "errors", [exc])]
+    return []
+
+
+BRACED = {  # property names that look like format fields: fastjsonschema's own text for them is kept
+    "type": "object",
+    "properties": {
+        "{data}": {"type": "array", "items": {"type": "integer"}},
+        "a{b}": {"type": "object", "additionalProperties": {"type": "string"}},
+        "c{0}": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "data"),
+    [
+        (
+            dict(load_schema("workflow")),
+            {
+                "name": "w",
+                "tasks": {"a": {"uses": 1, "needs": [1, "b", "b"]}, "b": {"uses": "x/y.z", "env": {"1x": []}}},
+                "requires": {"x/y": 2},
+                "permissions": {"mounts": [{"source": 1, "target": "rel"}, "m"], "env": [3]},
+            },
+        ),
+        (BRACED, {"{data}": ["x", 1, "y"], "a{b}": {"k": 1}}),
+    ],
+    ids=["workflow", "braced-names"],
+)
+def test_violations_name_their_place_as_fastjsonschema_does(
+    tmp_path: Path, schema: dict[str, Any], data: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fastjsonschema
+
+    monkeypatch.setenv("WORKFLOW_CACHE_DIR", str(tmp_path))
+    ours = compile_schema({**schema, "title": f"named {tmp_path}"})  # generated here, not taken from a cache
+    theirs = fastjsonschema.compile({**schema, "title": "theirs"}, use_default=False, fast_fail=False)
+    expected = _named_errors(theirs, data)
+    assert len(expected) >= 3
+    assert sorted(_named_errors(ours, data)) == sorted(expected)  # ours checks properties in sorted order
+
+
+def test_the_workflow_validator_names_each_task_without_copying_its_variables() -> None:
+    validator = shipped_validator("workflow")
+    functions = [value for value in validator.__globals__.values() if callable(value) and hasattr(value, "__code__")]  # type: ignore[attr-defined]
+    assert validator in functions
+    assert not [function.__name__ for function in functions if "locals" in function.__code__.co_names]

@@ -408,6 +408,13 @@ class TestGraph:
         assert find_cycles(needs) == [("a", "b")]
         assert format_cycle(("a", "b")) == "a -> b -> a"
 
+    def test_tasks_that_need_nothing_keep_file_order_and_close_no_cycle(self) -> None:
+        assert run_order({"b": [], "a": (), "c": []}) == ("b", "a", "c")
+        assert run_order({"a": ["ghost"], "b": []}) == ("a", "b")  # an unknown need (reported apart) holds nothing
+        needs = {"c": [], "a": ["b"], "b": ["c", "a"], "d": ["c"]}
+        assert find_cycles(needs) == [("a", "b")]
+        assert run_order(needs) == ("c", "d")
+
     def test_long_chains_do_not_recurse(self) -> None:
         size = 5000
         needs = {f"t{i}": [f"t{i + 1}"] if i + 1 < size else [] for i in range(size)}

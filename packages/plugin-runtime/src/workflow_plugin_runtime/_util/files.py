@@ -99,16 +99,18 @@ def _refuse_to_read(info: os.stat_result, path: Path, *, error: type[_E], limit:
 
 
 def write_file_atomically(
-    path: str | os.PathLike[str], content: bytes, *, durable: bool, directory_mode: int = 0o777
+    path: str | os.PathLike[str], content: bytes, *, durable: bool, directory_mode: int = 0o777, ending: bytes = b""
 ) -> None:
-    """Replace the file at ``path`` with ``content`` in one step; OSError when it cannot be written.
+    """Replace the file at ``path`` with ``content`` and ``ending`` in one step; OSError when it cannot be written.
 
-    The folder is created when missing (``directory_mode``, under the umask;
-    a private cache asks for 0o700), the file is readable by its owner only
-    (0o600, as ``tempfile`` makes it), and on any failure the temporary file
-    is removed. ``durable``: fsync before the rename, so a crash cannot
-    leave an empty file behind the new name. A run record is worth the
-    wait; a cache, which is rebuilt when lost, is not.
+    ``ending`` is written after ``content`` (a run record's last newline), so
+    a content of megabytes is not copied to have it appended. The folder is
+    created when missing (``directory_mode``, under the umask; a private
+    cache asks for 0o700), the file is readable by its owner only (0o600, as
+    ``tempfile`` makes it), and on any failure the temporary file is
+    removed. ``durable``: fsync before the rename, so a crash cannot leave
+    an empty file behind the new name. A run record is worth the wait; a
+    cache, which is rebuilt when lost, is not.
     """
     folder, name = os.path.split(os.fspath(path))
     os.makedirs(folder or ".", mode=directory_mode, exist_ok=True)
@@ -117,6 +119,7 @@ def write_file_atomically(
     try:
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(content)
+            stream.write(ending)
             if durable:
                 stream.flush()
                 os.fsync(stream.fileno())

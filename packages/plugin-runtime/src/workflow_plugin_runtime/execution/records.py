@@ -42,6 +42,10 @@ if _C_LINE is not None:  # CPython's: the C encoder ``_LINE`` makes for every li
     _C_LINE = _C_LINE(None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, False)
 
 
+_STRING = json.encoder.encode_basestring
+"""What ``_LINE`` writes for a ``str`` (it calls this), without its checks of the type: for each task's id."""
+
+
 def _task_line(task: object) -> str:
     return _LINE(task) if _C_LINE is None else "".join(_C_LINE(task, 0))
 
@@ -79,18 +83,18 @@ def run_record(
     ``lock`` is the run's lock block (:meth:`.locking.LockCheck.to_record`),
     None when the workflow has no lock file.
     """
-    # A record makes several containers a task; after a large run they tip the collector into a full collection,
-    # which walks the whole heap (the loaded workflow, the results, every module: 7-20 ms at 2,000 tasks) for
-    # containers made in the last milliseconds. Frozen for the while, the heap as it was is left out of it. A
-    # process that froze objects itself (say, before forking) is left as it is: unfreezing would undo its freeze.
-    freeze = gc.get_freeze_count() == 0
-    if freeze:
-        gc.freeze()
+    # A record makes several containers a task, none of them in a cycle, and after a large run they tip the
+    # collector into collections that walk the results or the whole heap (the loaded workflow, every module: 7-20
+    # ms at 2,000 tasks) for nothing. So the collector pauses while it is built. Not gc.freeze(): asking whether
+    # the process froze objects itself (gc.get_freeze_count) walks every frozen object, 1.5 ms after a start-up.
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
     try:
         return _masked_record(result, masker=masker, warnings=warnings, lock=lock)
     finally:
-        if freeze:
-            gc.unfreeze()
+        if collecting:
+            gc.enable()
 
 
 def _masked_record(
@@ -140,16 +144,25 @@ def _laid_out(record: dict[str, Any]) -> str:
 
     ``json.dumps`` with ``indent`` runs in pure Python, about 0.05 ms per
     task of a record, as much as a warm task's own work in the engine; one
-    encoder call per line costs a fifth of that.
+    encoder call per line costs a fifth of that. The pieces are joined once:
+    a 2,000-task record is 1.4 MB, and each join of a part of it copies it.
     """
-    fields = []
+    parts = ["{\n  "]
+    separator = ""
     for key, value in record.items():
+        parts += (separator, _LINE(key), ": ")
+        separator = ",\n  "
         if key == "tasks" and isinstance(value, dict) and value:
-            tasks = ",\n    ".join(f"{_LINE(task_id)}: {_task_line(task)}" for task_id, task in value.items())
-            fields.append(f"{_LINE(key)}: {{\n    {tasks}\n  }}")
+            task_separator = "{\n    "
+            for task_id, task in value.items():
+                task_key = _STRING(task_id) if task_id.__class__ is str else _LINE(task_id)
+                parts += (task_separator, task_key, ": ", _task_line(task))
+                task_separator = ",\n    "
+            parts.append("\n  }")
         else:
-            fields.append(f"{_LINE(key)}: {_LINE(value)}")
-    return "{\n  " + ",\n  ".join(fields) + "\n}"
+            parts.append(_LINE(value))
+    parts.append("\n}")
+    return "".join(parts)
 
 
 def _writable(value: Any, depth: int) -> Any:
@@ -164,16 +177,18 @@ def _writable(value: Any, depth: int) -> Any:
     return value
 
 
-def write_run_record(record: dict[str, Any], workflow_dir: Path) -> Path:
+def write_run_record(record: dict[str, Any], workflow_dir: Path, *, text: str | None = None) -> Path:
     """Write ``record`` to ``<workflow_dir>/.workflow/runs/<run_id>.json`` atomically; return the path.
 
+    ``text`` is :func:`record_json` of ``record`` when the caller needs it
+    too (``workflow run --json`` prints it): made once, not twice.
     Raises :class:`RecordWriteError` when the file cannot be written; nothing
     half-written is left behind.
     """
     target = workflow_dir / RUNS_DIR / f"{record['run_id']}.json"
-    content = (record_json(record) + "\n").encode("utf-8")
+    content = (record_json(record) if text is None else text).encode("utf-8")
     try:
-        write_file_atomically(target, content, durable=True)  # a record outlives the run: fsync'ed
+        write_file_atomically(target, content, durable=True, ending=b"\n")  # a record outlives the run: fsync'ed
     except OSError as exc:
         raise _write_error(target, exc) from exc
     return target

@@ -179,10 +179,7 @@ class Masker:
         if isinstance(data, str):
             return self.mask(data)
         if isinstance(data, Mapping):
-            masked_entries = {  # the usual case: no two keys mask alike, checked by the count of entries kept
-                self.mask(key) if isinstance(key, str) else key: self.mask_data(item) for key, item in data.items()
-            }
-            return masked_entries if len(masked_entries) == len(data) else self._mask_keys_apart(data)
+            return self._mask_dict(data if data.__class__ is dict else dict(data))
         if isinstance(data, (list, tuple)):
             return [self.mask_data(item) for item in data]
         if isinstance(data, (int, float)) and not isinstance(data, bool) and self._numbers_may_match:
@@ -190,6 +187,35 @@ class Masker:
             masked = self.mask(text)
             return data if masked == text else masked
         return data
+
+    def _mask_dict(self, data: dict[Any, Any]) -> dict[Any, Any]:
+        """``mask_data`` of a mapping, the plain values in it settled here: a run record is thousands of them.
+
+        A string, a number, a dict within is told by its exact type, without
+        a call of ``mask_data`` and its checks of abstract types for each;
+        any other value (a subclass, a list) takes the general way.
+        """
+        remembered = self._masked
+        numbers_may_match = self._numbers_may_match
+        masked_entries: dict[Any, Any] = {}  # the usual case: no two keys mask alike, checked by the count kept
+        for key, item in data.items():
+            value: Any
+            kind = item.__class__
+            if kind is str:
+                value = remembered.get(item)
+                if value is None:
+                    value = self.mask(item)
+            elif kind is dict:
+                value = self._mask_dict(item)
+            elif item is None or kind is bool or ((kind is int or kind is float) and not numbers_may_match):
+                value = item
+            else:
+                value = self.mask_data(item)
+            shown = remembered.get(key) if key.__class__ is str else None
+            if shown is None:
+                shown = self.mask(key) if isinstance(key, str) else key
+            masked_entries[shown] = value
+        return masked_entries if len(masked_entries) == len(data) else self._mask_keys_apart(data)
 
     def _mask_keys_apart(self, data: Mapping[Any, Any]) -> dict[Any, Any]:
         """A masked copy of a mapping that keeps every entry where two keys mask alike (the rare case, done again).

@@ -145,6 +145,7 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
     from ..schemas import compile_schema
 
     problems: list[Problem] = []
+    validators: dict[int, Validator | None] = {}  # by action: tasks of one action share it (and its lookup)
     for task_id, resolved in actions.items():
         schema = resolved.action.inputs
         compiled = workflow.tasks[task_id].inputs
@@ -153,7 +154,9 @@ def _literal_input_problems(workflow: Workflow, actions: Mapping[str, ResolvedAc
         where = ("tasks", task_id, "inputs")
         checks: list[tuple[tuple[str, ...], Validator | None, Any]]
         if not compiled.has_templates:
-            checks = [((), resolved.action.input_validator(), compiled.tree)]
+            if id(resolved.action) not in validators:
+                validators[id(resolved.action)] = resolved.action.input_validator()
+            checks = [((), validators[id(resolved.action)], compiled.tree)]
         else:
             properties = schema.get("properties", {})
             literal = {
@@ -260,10 +263,10 @@ def _resolve(workflow: Workflow, *, resolver: Resolver, problems: list[Problem])
     resolved: dict[str, ResolvedAction] = {}  # a 2,000-task workflow of one action resolves it once
     for task in workflow.tasks.values():
         ref = str(task.uses)
-        if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
-            continue
         if ref in resolved:
             actions[task.id] = resolved[ref]
+            continue
+        if ref in failed or task.action is None or task.action == UNPARSED_ACTION:
             continue
         where = workflow.locate(("tasks", task.id, "uses"))
         try:

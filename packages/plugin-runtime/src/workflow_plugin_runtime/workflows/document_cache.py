@@ -29,14 +29,16 @@ import marshal
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 from .._util.cachedir import cache_root
-from .._util.yaml_document import Position, YamlDocument
+from .._util.yaml_document import FieldPath, Position, YamlDocument
 from ..errors import WorkflowFileError
 from ..plugins.index import settled, signature
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -90,14 +92,37 @@ def _read(entry: str, path: str, sig: tuple[int, ...], *, file: Path) -> YamlDoc
         key, stored_path, stored_sig, data, values, keys = loaded
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if key != _current_key() or stored_path != path or stored_sig != sig or not isinstance(data, dict):
+    if key != _current_key() or stored_path != path or stored_sig != sig:
         return None
-    try:
-        positions = {where: Position(*at) for where, at in values.items()}
-        key_positions = {where: Position(*at) for where, at in keys.items()}
-    except (AttributeError, TypeError):
+    if not (isinstance(data, dict) and isinstance(values, dict) and isinstance(keys, dict)):
         return None
-    return YamlDocument(data, file, positions, key_positions)
+    return YamlDocument(data, file, _StoredPositions(values), _StoredPositions(keys))
+
+
+class _StoredPositions(Mapping[FieldPath, Position]):
+    """Positions as an entry keeps them, ``(line, column)`` by field path, each made a Position when asked.
+
+    A check asks for a few of them (a 2,000-task file has some 8,000), and
+    making them all costs more than reading the entry.
+    """
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: dict[FieldPath, tuple[int, int]]) -> None:
+        self._pairs = pairs
+
+    def __getitem__(self, path: FieldPath) -> Position:
+        return Position(*self._pairs[path])
+
+    def get(self, path: FieldPath, default: Any = None) -> Any:
+        pair = self._pairs.get(path)
+        return default if pair is None else Position(*pair)
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
 
 
 def _write(entry: str, path: str, sig: tuple[int, ...], document: YamlDocument) -> None:

@@ -67,13 +67,16 @@ def workflow_grant_problems(
     task resolved, grants nothing needs.
     """
     permissions = workflow.permissions
-    needs = needs_of((str(action.ref.plugin), action.manifest.capabilities) for action in actions.values())
+    first_users: dict[int, tuple[str, ResolvedAction]] = {}  # tasks of one action share its resolution
+    for task_id, action in actions.items():
+        first_users.setdefault(id(action), (task_id, action))
+    needs = needs_of((str(action.ref.plugin), action.manifest.capabilities) for _, action in first_users.values())
     problems = _broad_problems(workflow, needs)
     if workflow.security is not SecurityMode.RESTRICTED:
         return problems
     problems += missing_source_problems(permissions, needs, locate=workflow.locate)
     reported: set[str] = set()
-    for task_id, action in actions.items():
+    for task_id, action in first_users.values():
         plugin = str(action.ref.plugin)
         if plugin not in reported:
             reported.add(plugin)

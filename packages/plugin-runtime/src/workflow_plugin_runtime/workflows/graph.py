@@ -25,6 +25,9 @@ def find_cycles(needs: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
     for root in needs:
         if root in state:
             continue
+        if not needs[root]:  # needs nothing: in no cycle (most tasks of a wide workflow)
+            state[root] = 2
+            continue
         stack: list[tuple[str, int]] = [(root, 0)]
         path: list[str] = [root]
         state[root] = 1
@@ -125,6 +128,8 @@ def upstream_sets(
 
 def run_order(needs: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
     """A topological order, file order among tasks that are ready together; tasks in cycles are left out."""
+    if not any(needs.values()):  # nothing needs anything: file order
+        return tuple(needs)
     order = {task: index for index, task in enumerate(needs)}
     missing = {task: len({child for child in deps if child in needs}) for task, deps in needs.items()}
     dependents: dict[str, list[str]] = {task: [] for task in needs}

@@ -127,6 +127,8 @@ class _WorkflowBuilder:
         self.problems: list[Problem] = []
         self._refs: dict[str, ActionRef] = {}
         """Parsed ``uses`` by text: a large workflow repeats a few actions (a reference is immutable)."""
+        self._policies: dict[int, RetryPolicy] = {}
+        """``retries: N`` by count, made once each (a policy is immutable)."""
 
     def report(self, problem: Problem) -> None:
         self.problems.append(problem)
@@ -135,10 +137,17 @@ class _WorkflowBuilder:
         self.problems.append(Problem(message, self.document.location(path), hint))
 
     def compile(self, value: Any, path: FieldPath) -> CompiledValue:
-        def collect(exc: TemplateError) -> None:
-            self.problems.append(exc.problem)
+        return compile_value(value, path=path, locate=self.document.location, on_error=self._template_error)
 
-        return compile_value(value, path=path, locate=self.document.location, on_error=collect)
+    def _template_error(self, exc: TemplateError) -> None:
+        self.problems.append(exc.problem)
+
+    def _task_value(self, raw: Mapping[str, Any], field: str, task_id: str) -> CompiledValue:
+        """A task's ``inputs`` or ``env``; most tasks of a large workflow have none, which need no walk."""
+        value = raw.get(field, {})
+        if not value:
+            return CompiledValue(value, (), False)
+        return self.compile(value, ("tasks", task_id, field))
 
     def build(self) -> Workflow:
         data = self.data
@@ -194,7 +203,7 @@ class _WorkflowBuilder:
         needs = raw.get("needs", ())
         retries = raw.get("retries", 0)
         if isinstance(retries, int):
-            policy = RetryPolicy(count=retries)
+            policy = self._policies.get(retries) or self._policies.setdefault(retries, RetryPolicy(count=retries))
         else:
             policy = RetryPolicy(
                 retries.get("count", 0), float(retries.get("backoff", 1.0)), retries.get("on_timeout", False)
@@ -204,8 +213,8 @@ class _WorkflowBuilder:
             id=task_id,
             uses=uses,
             needs=(needs,) if isinstance(needs, str) else tuple(needs),
-            inputs=self.compile(raw.get("inputs", {}), (*where, "inputs")),
-            env=self.compile(raw.get("env", {}), (*where, "env")),
+            inputs=self._task_value(raw, "inputs", task_id),
+            env=self._task_value(raw, "env", task_id),
             timeout_s=None if timeout is None else float(timeout),
             retries=policy,
             description=raw.get("description", ""),
@@ -229,7 +238,7 @@ class _WorkflowBuilder:
                     self.error(
                         self._needs_path(task_id, index), f"task '{task_id}' needs unknown task '{dep}'", hint=hint
                     )
-        for cycle in find_cycles({t: [d for d in deps if d != t] for t, deps in needs.items()}):
+        for cycle in find_cycles({t: [d for d in deps if d != t] if t in deps else deps for t, deps in needs.items()}):
             self.error(
                 ("tasks", cycle[0], "needs"),
                 f"cycle in needs: {format_cycle(cycle)}",
@@ -274,6 +283,8 @@ class _WorkflowBuilder:
                     )
                 )
         for task in tasks.values():
+            if not (task.inputs.uses or task.env.uses):
+                continue
             for use in task.env.uses:
                 if use.placeholder.scope is Scope.SECRETS:
                     secret_not_here(use, f"the env of task '{task.id}'")

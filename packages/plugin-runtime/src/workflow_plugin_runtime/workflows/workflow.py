@@ -206,8 +206,10 @@ class Workflow(FrozenRecord):
         """Every placeholder in the file, where it sits: workflow env, each task's inputs and env, outputs."""
         uses = list(self.env.uses)
         for task in self.tasks.values():
-            uses += (*task.inputs.uses, *task.env.uses)
-        return [*uses, *self.outputs.uses]
+            uses += task.inputs.uses
+            uses += task.env.uses
+        uses += self.outputs.uses
+        return uses
 
     def merged_vars(self, *overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """The workflow's vars under a vars file and ``--var`` options (later wins)."""

@@ -194,15 +194,16 @@ def _execute(
             workflow, secrets=secrets, variables=loaded.variables, cancel=cancel, masker=masker, run_id=run_id
         )
     record = run_record(result, masker=masker, warnings=warnings, lock=lock)
+    text = record_json(record)
     path: Path | None = None
     write_error: RecordWriteError | None = None
     try:
-        path = write_run_record(record, workflow.directory)
+        path = write_run_record(record, workflow.directory, text=text)
     except RecordWriteError as exc:  # the run happened: still show it, and say the file is missing
         write_error = exc
     print_run_summary(progress_console, result, record_path=str(path) if path is not None else None)
     if json_output:
-        echo_json(record_json(record))
+        echo_json(text)
     if write_error is not None:
         print_problem(errors, write_error.problem)
     return ExitCode.OK if result.status is RunStatus.SUCCEEDED else ExitCode.FAILED
