@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 from _shared import FLOOR_WORKER, NOOP_PLUGIN, parse_args_with_quick
 
-from workflow_plugin_runtime.runtimes.base import plugin_argv
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.process import process_environment
 from workflow_plugin_sdk.protocol import encode_message, make_request
 

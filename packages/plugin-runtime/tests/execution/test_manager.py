@@ -11,9 +11,10 @@ from workflow_plugin_runtime.errors import RuntimeUnavailableError
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
 from workflow_plugin_runtime.plugins.resolve import Resolver
-from workflow_plugin_runtime.runtimes.base import PluginRuntime, plugin_argv
+from workflow_plugin_runtime.runtimes.base import PluginRuntime
 from workflow_plugin_runtime.runtimes.docker.runtime import DockerRuntime
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_runtime.runtimes.proctree import read_stat
 from workflow_plugin_runtime.runtimes.registry import register_runtime

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_sdk.protocol import make_request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins"

@@ -9,16 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow_plugin_runtime.runtimes.base import (
-    PYTHON_FLAGS,
-    Invocation,
-    Metrics,
-    MiB,
-    ResourceLimits,
-    RuntimeKind,
-    Timings,
-    plugin_argv,
-)
+from workflow_plugin_runtime.runtimes.base import Invocation, Metrics, MiB, ResourceLimits, RuntimeKind, Timings
+from workflow_plugin_runtime.runtimes.host_argv import PYTHON_FLAGS, plugin_argv
 from workflow_plugin_sdk.protocol import encode_message, make_request
 
 PROBE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "runtime_plugins" / "probe"

@@ -23,14 +23,9 @@ import pytest
 
 import workflow_plugin_sdk
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import (
-    Invocation,
-    InvocationResult,
-    PluginRuntime,
-    RuntimeKind,
-    plugin_argv,
-)
+from workflow_plugin_runtime.runtimes.base import Invocation, InvocationResult, PluginRuntime, RuntimeKind
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
 from workflow_plugin_sdk.protocol import LogRecord, make_request
 
@@ -240,7 +235,8 @@ ENGINE = """
 import sys
 from pathlib import Path
 
-from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
 from workflow_plugin_sdk.protocol import make_request
 

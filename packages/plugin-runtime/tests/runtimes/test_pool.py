@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.deadline import KILL_GRACE_S
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_sdk.protocol import make_request
 

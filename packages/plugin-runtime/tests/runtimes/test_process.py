@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, RuntimeKind, Timings, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, MiB, PluginRuntime, RuntimeKind, Timings
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.process import ProcessRuntime
 from workflow_plugin_sdk.protocol import LogRecord
 

@@ -28,8 +28,9 @@ from ..execution.manager import PluginManager, PreparedCall, effective_timeout
 from ..plugins.manifest import PluginManifest
 from ..plugins.provenance import plugin_content_hash
 from ..plugins.resolve import Resolver
-from ..runtimes.base import Invocation, InvocationResult, PluginRuntime, plugin_argv
+from ..runtimes.base import Invocation, InvocationResult, PluginRuntime
 from ..runtimes.docker.runtime import DockerRuntime
+from ..runtimes.host_argv import plugin_argv
 from ..runtimes.pool import WarmPool
 from ..runtimes.registry import runtime_for
 from ..runtimes.sandbox.runtime import SandboxRuntime

@@ -32,7 +32,8 @@ from ..plugins.manifest import DEFAULT_TIMEOUT_S, ActionDef, PluginManifest, Sta
 from ..plugins.provenance import plugin_content_hash, provenance_of
 from ..plugins.references import ActionRef
 from ..plugins.resolve import Resolver
-from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits, plugin_argv
+from ..runtimes.base import Invocation, PluginRuntime, ResourceLimits
+from ..runtimes.host_argv import plugin_argv
 from ..runtimes.registry import RuntimeSet, is_registered
 from ..workflows.permissions import Permissions, SecurityMode, capability_problems, missing_grants
 

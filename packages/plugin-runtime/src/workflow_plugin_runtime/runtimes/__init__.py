@@ -27,16 +27,15 @@ if TYPE_CHECKING:
     from .base import (
         DEFAULT_MAX_STDERR_BYTES,
         DEFAULT_MAX_STDOUT_BYTES,
-        PYTHON_FLAGS,
         Invocation,
         InvocationResult,
         LogCallback,
         PluginRuntime,
         ResourceLimits,
-        plugin_argv,
     )
     from .deadline import KILL_GRACE_S
     from .docker.runtime import INVOCATION_LABEL, PLUGIN_LABEL, DockerRuntime
+    from .host_argv import PYTHON_FLAGS, plugin_argv
     from .process import ProcessRuntime, process_environment
     from .registry import register_runtime, runtime_for
 
@@ -47,7 +46,7 @@ _EXPORTS = {
     "INVOCATION_LABEL": "runtimes.docker.runtime",
     "KILL_GRACE_S": "runtimes.deadline",
     "PLUGIN_LABEL": "runtimes.docker.runtime",
-    "PYTHON_FLAGS": "runtimes.base",
+    "PYTHON_FLAGS": "runtimes.host_argv",
     "DockerRuntime": "runtimes.docker.runtime",
     "Invocation": "runtimes.base",
     "InvocationResult": "runtimes.base",
@@ -57,7 +56,7 @@ _EXPORTS = {
     "ProcessRuntime": "runtimes.process",
     "ResourceLimits": "runtimes.base",
     "RuntimeKind": "config",
-    "plugin_argv": "runtimes.base",
+    "plugin_argv": "runtimes.host_argv",
     "process_environment": "runtimes.process",
     "register_runtime": "runtimes.registry",
     "runtime_for": "runtimes.registry",

@@ -10,7 +10,6 @@ runtimes share one contract and one failure mapping (:mod:`.outcome`).
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,7 +29,6 @@ __all__ = [
     "DEFAULT_MAX_STDOUT_BYTES",
     "DEFAULT_MEMORY_BYTES",
     "DEFAULT_PIDS",
-    "PYTHON_FLAGS",
     "Invocation",
     "InvocationResult",
     "KiB",
@@ -41,7 +39,6 @@ __all__ = [
     "ResourceLimits",
     "RuntimeKind",
     "Timings",
-    "plugin_argv",
     "refuse_other_kinds",
 ]
 
@@ -53,13 +50,6 @@ DEFAULT_MAX_STDERR_BYTES = 16 * MiB
 DEFAULT_MEMORY_BYTES = 512 * MiB
 DEFAULT_CPUS = 1.0
 DEFAULT_PIDS = 256
-
-PYTHON_FLAGS = ("-E", "-s")
-"""How ``.py`` entrypoints start: ignore ``PYTHON*`` variables and the user's
-site-packages. Not ``-I``: it implies ``-P``, which drops the plugin's own
-directory from ``sys.path`` and breaks plugins split into several modules.
-Not ``-S``: the SDK and a trusted plugin's dependencies live in
-site-packages (docs/runtimes.md has the measurements)."""
 
 LogCallback = Callable[[LogRecord], None]
 
@@ -227,7 +217,7 @@ class Invocation(FrozenRecord, keyword_only=True, uncompared=("cancel",)):
     call: a runtime refuses another kind (:func:`refuse_other_kinds`) rather
     than guess from the other fields (a sandbox call has no image either).
     ``argv`` is for runtimes that start a host process (see
-    :func:`plugin_argv`; a process call needs it and ``plugin_dir``);
+    :func:`.host_argv.plugin_argv`; a process call needs it and ``plugin_dir``);
     ``image`` and ``container_command`` are for containers (a docker call
     needs ``image``; a ``container_command`` of ``None`` means the image's
     own CMD/ENTRYPOINT). ``env`` holds the configured variables only: each
@@ -395,30 +385,3 @@ class PluginRuntime(Protocol):
     def invoke(self, invocation: Invocation, *, on_log: LogCallback | None = None) -> InvocationResult: ...
 
     def close(self) -> None: ...
-
-
-def plugin_argv(
-    plugin_dir: Path,
-    *,
-    entrypoint: str | None = None,
-    command: tuple[str, ...] | list[str] | None = None,
-    python: str | None = None,
-) -> tuple[str, ...]:
-    """The argv that starts a plugin as a host process.
-
-    A ``.py`` entrypoint runs under ``python`` (default: this interpreter,
-    started directly rather than through a shim) with :data:`PYTHON_FLAGS`;
-    any other entrypoint is executed as a file; a ``command`` is used as given
-    (the process runs in ``plugin_dir``, so relative paths in it work).
-    """
-    if (entrypoint is None) == (command is None):
-        raise ValueError("give exactly one of entrypoint and command")
-    if command is not None:
-        if not command:
-            raise ValueError("command must not be empty")
-        return tuple(command)
-    assert entrypoint is not None
-    path = Path(plugin_dir) / entrypoint
-    if path.suffix == ".py":
-        return (python or sys.executable, *PYTHON_FLAGS, str(path))
-    return (str(path),)

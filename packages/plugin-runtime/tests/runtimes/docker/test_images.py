@@ -17,7 +17,6 @@ import workflow_plugin_sdk
 from workflow_plugin_runtime.errors import ImageBuildError, RuntimeUnavailableError
 from workflow_plugin_runtime.plugins.manifest_loading import load_manifest
 from workflow_plugin_runtime.plugins.provenance import plugin_content_hash
-from workflow_plugin_runtime.runtimes.base import PYTHON_FLAGS
 from workflow_plugin_runtime.runtimes.docker.build_context import install_requirements, unpack_wheel
 from workflow_plugin_runtime.runtimes.docker.client import connect_docker
 from workflow_plugin_runtime.runtimes.docker.image import BUILT_FROM_LABEL
@@ -34,6 +33,7 @@ from workflow_plugin_runtime.runtimes.docker.images import (
     prepare_context,
 )
 from workflow_plugin_runtime.runtimes.docker.runtime import CONTAINER_USER, PLUGIN_LABEL
+from workflow_plugin_runtime.runtimes.host_argv import PYTHON_FLAGS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "plugins"
 HTTP = FIXTURES / "acme-http"

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind, plugin_argv
+from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.sandbox.limits import CGROUP_PREFIX, cgroup_parents
 from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 from workflow_plugin_sdk.protocol import make_request

@@ -19,15 +19,9 @@ from typing import Any
 import pytest
 
 from workflow_plugin_runtime.errors import FailureKind
-from workflow_plugin_runtime.runtimes.base import (
-    Invocation,
-    InvocationResult,
-    MiB,
-    ResourceLimits,
-    RuntimeKind,
-    plugin_argv,
-)
+from workflow_plugin_runtime.runtimes.base import Invocation, InvocationResult, MiB, ResourceLimits, RuntimeKind
 from workflow_plugin_runtime.runtimes.fork_server import ForkServerRuntime
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.proctree import all_stats
 from workflow_plugin_runtime.runtimes.sandbox.runtime import SandboxRuntime
 from workflow_plugin_sdk.protocol import LogRecord, make_request

@@ -22,14 +22,8 @@ from workflow_plugin_runtime.errors import FailureKind, Problem
 from workflow_plugin_runtime.execution.executor import PluginExecutor
 from workflow_plugin_runtime.execution.manager import ExecutionPolicy, PluginManager
 from workflow_plugin_runtime.plugins.resolve import Resolver
-from workflow_plugin_runtime.runtimes.base import (
-    Invocation,
-    InvocationResult,
-    MiB,
-    ResourceLimits,
-    RuntimeKind,
-    plugin_argv,
-)
+from workflow_plugin_runtime.runtimes.base import Invocation, InvocationResult, MiB, ResourceLimits, RuntimeKind
+from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.pool import WarmPool
 from workflow_plugin_runtime.runtimes.proctree import ProcessTree
 from workflow_plugin_runtime.runtimes.sandbox.limits import CGROUP_PREFIX, cgroup_parents

@@ -34,7 +34,7 @@ from typing import Any
 from ...errors import ImageBuildError, RuntimeUnavailableError
 from ...plugins.manifest import PluginManifest
 from ...plugins.provenance import plugin_content_hash
-from ..base import PYTHON_FLAGS
+from ..host_argv import PYTHON_FLAGS
 from .build_context import REQUIREMENTS_FILENAME, OutputCallback, copy_plugin, copy_sdk, install_requirements
 from .client import START_DOCKER_HINT, connect_docker, daemon_error_detail
 from .dockerfile import dockerfile_steps
