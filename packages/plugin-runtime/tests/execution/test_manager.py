@@ -106,3 +106,17 @@ def test_a_restricted_backend_must_isolate(kind):
     """A restricted workflow "on" a process would silently lose its isolation."""
     with pytest.raises(ValueError, match=f"{kind.value} is not a restricted backend"):
         ExecutionPolicy(security=SecurityMode.RESTRICTED, backend=kind)
+
+
+@pytest.mark.parametrize("pool", [True, False], ids=["warm", "cold"])
+def test_a_manager_closed_and_used_again_runs_its_calls_on_runtimes_made_again(pool):
+    """``close`` empties what the manager made: a call after it must not be routed to the closed pool or runtime."""
+    with manager(ExecutionPolicy(pool=pool)) as reused:
+        executor = PluginExecutor(reused)
+        before = executor.run("tests/misbehave.ok", {"count": 1})
+        reused.close()
+        after = executor.run("tests/misbehave.ok", {"count": 2})
+    assert before.ok and after.ok, (before.failure, after.failure)
+    assert after.outputs == {"count": 2}
+    assert before.call is not None and after.call is not None
+    assert after.call.runtime is not before.call.runtime

@@ -368,6 +368,7 @@ class PluginManager:
         with self._lock:
             pool, self._pool = self._pool, None
             forks, self._forks = list(self._forks.values()), {}
+            self._routes = {}  # they name the runtimes closed here: a call after this places itself again
         if pool is not None:  # the pool first: removing its containers needs the Docker runtime's client still open
             pool.close()
         for fork_server in forks:
