@@ -327,7 +327,7 @@ class WarmWorker:
             try:
                 if os.waitid(os.P_PIDFD, self.pidfd, _STILL_RUNNING) is None:
                     return None, None
-            except ChildProcessError:  # reaped already: ``poll`` says how it ended
+            except OSError:  # reaped already, or a kernel without waitid on a pidfd (before 5.4): ``poll`` says
                 pass
         code = self.process.poll()
         if code is None:
