@@ -43,6 +43,7 @@ TRUSTED_RUN_MODULES = {
     "runtimes",
     "runtimes.base",
     "runtimes.deadline",
+    "runtimes.host_argv",
     "runtimes.outcome",
     "runtimes.prctl",
     "runtimes.process",
