@@ -33,6 +33,7 @@ from workflow_plugin_sdk.protocol import SERVE_ENV_VAR, ProtocolError, decode_re
 
 from ..errors import PermissionDeniedError, RuntimeUnavailableError
 from . import reaper
+from .answer_wait import AnswerWait
 from .base import Invocation, RuntimeKind
 from .deadline import KILL_GRACE_S, Deadline, Stoppable, StopSequence
 from .docker.runtime import DockerRuntime
@@ -211,6 +212,7 @@ class WarmWorker:
         self.idle_since = time.monotonic()
         self.alive = True
         self._buffer = bytearray()
+        self._answer_wait = AnswerWait(looks=spawn.runtime is not RuntimeKind.DOCKER)
         try:
             if spawn.on_start is not None:
                 spawn.on_start(self.process)
@@ -238,14 +240,28 @@ class WarmWorker:
         except ProtocolError as exc:
             raise WorkerGone(f"its first line on stdout was not a ready line ({exc})", started=True) from exc
 
-    def _read_line(self, deadline: Deadline, logs: LogStream) -> bytes | None:
-        """The next stdout line; None when the worker exits or the deadline is reached (cancel included)."""
+    def _read_line(self, deadline: Deadline, logs: LogStream, *, look_until: float = 0.0) -> bytes | None:
+        """The next stdout line; None when the worker exits or the deadline is reached (cancel included).
+
+        Until ``look_until`` it looks without sleeping (:mod:`.answer_wait`), handling what it finds as the
+        blocking wait does.
+        """
         buffer = self._buffer
         while (end := buffer.find(b"\n")) < 0:
             now = time.monotonic()
             if deadline.reached(now) is not None:
                 return None
-            for fd, _ in self._poller.poll(deadline.wait_s(now)):  # every ready pipe, in one wait (level-triggered)
+            if now < look_until:
+                events = self._poller.poll(0)
+                if not events:
+                    os.sched_yield()
+                    continue
+            else:
+                if look_until:  # the budget ran out: another thread may look while this one sleeps
+                    look_until = 0.0
+                    self._answer_wait.stop_looking()
+                events = self._poller.poll(deadline.wait_s(now))
+            for fd, _ in events:  # every ready pipe, in one wait (level-triggered)
                 if fd == self.pidfd:
                     self._drain(self.stdout_fd, buffer.extend)
                     self._drain(self.stderr_fd, logs.feed)
@@ -294,14 +310,21 @@ class WarmWorker:
 
     def call(self, invocation: Invocation, logs: LogStream) -> tuple[bytes, Termination]:
         """Send one request line (its id is the worker's call count) and wait for the response line."""
-        deadline = Deadline(at=time.monotonic() + invocation.timeout_s, cancel=invocation.cancel)
+        start = time.monotonic()
+        deadline = Deadline(at=start + invocation.timeout_s, cancel=invocation.cancel)
         self.calls += 1
         request = {**invocation.request, "id": self.calls}
         line: bytes | None = None
         waited = True
         if self._send(encode_message(request), deadline.at):  # type: ignore[arg-type]  # a Request with its id
             waited = b"\n" not in self._buffer
-            line = self._read_line(deadline, logs)
+            answer_wait = self._answer_wait
+            try:
+                line = self._read_line(deadline, logs, look_until=answer_wait.look_until(start))
+            finally:
+                answer_wait.stop_looking()
+            if line is not None:
+                answer_wait.answered(time.monotonic() - start)
         if line is None or not waited:
             self._drain(self.stderr_fd, logs.feed)
         if line is not None:
