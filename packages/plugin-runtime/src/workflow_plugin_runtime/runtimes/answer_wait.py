@@ -13,9 +13,11 @@ another task thread. So it looks only when that costs nothing else:
 * only for a worker whose answers come straight through its pipes (a
   process or a sandbox; a container's come through the Docker engine's
   relay, in milliseconds);
-* only while fewer threads of the process look than half the CPUs it may
-  use (:func:`spinner_slots`): each looking thread leaves a CPU free for
-  the worker it waits on;
+* only while the threads waiting on warm workers, this one included, are
+  at most half the CPUs the process may use (:class:`Waiting`): a thread
+  that looks keeps a CPU and leaves one to the worker it waits on (on two
+  CPUs, a second task thread waiting at once sleeps, since its worker and
+  the first thread's need both CPUs);
 * only while the worker's recent answers came within the budget (a moving
   estimate of its answer time, kept whether or not the call looked), so
   a plugin whose calls take milliseconds never makes the engine look and
@@ -25,12 +27,11 @@ another task thread. So it looks only when that costs nothing else:
 from __future__ import annotations
 
 import os
-import threading
 
 __all__ = [
     "LOOK_BUDGET_S",
     "AnswerWait",
-    "spinner_slots",
+    "Waiting",
 ]
 
 LOOK_BUDGET_S = 0.0003
@@ -40,55 +41,60 @@ _ESTIMATE_WEIGHT = 0.25
 """The weight of the latest answer in a worker's estimate: one answer taking 4x the budget stops the looking."""
 
 
-def spinner_slots(usable_cpus: int) -> tuple[threading.Lock, ...]:
-    """One lock per thread that may look at once: half the CPUs (none on one CPU, where it starves the worker)."""
-    return tuple(threading.Lock() for _ in range(usable_cpus // 2))
+class Waiting:
+    """The threads of a process waiting on a warm worker now, against the CPUs it may use.
+
+    A list of markers, not an int: ``append`` and ``pop`` are single steps
+    under the GIL, so two threads never lose a count (``+= 1`` is three).
+    """
+
+    __slots__ = ("_threads", "looking_cap")
+
+    def __init__(self, usable_cpus: int) -> None:
+        self.looking_cap = usable_cpus // 2
+        self._threads: list[None] = []
+
+    def enter(self) -> bool:
+        """Count the calling thread in; whether it may look: it and every thread already waiting have two CPUs each."""
+        threads = self._threads
+        threads.append(None)
+        return len(threads) <= self.looking_cap
+
+    def leave(self) -> None:
+        self._threads.pop()
 
 
-_PROCESS_SLOTS = spinner_slots(len(os.sched_getaffinity(0)))
+_PROCESS_WAITING = Waiting(len(os.sched_getaffinity(0)))
 
 
 class AnswerWait:
     """One worker's waiting policy: whether its next call may look, and until when.
 
     The estimate starts at the budget, so a worker's first call sleeps, and
-    its first fast answer lets the next ones look. ``slots`` are shared by
-    every worker of the process (taken without blocking, so two threads
-    never look in one slot); a call that looks holds one until it
-    :meth:`stops looking <stop_looking>`.
+    its first fast answer lets the next ones look. ``waiting`` is shared by
+    every worker of the process.
     """
 
-    __slots__ = ("_held", "_slots", "budget_s", "estimate_s")
+    __slots__ = ("_waiting", "budget_s", "estimate_s", "looks")
 
-    def __init__(
-        self,
-        *,
-        looks: bool,
-        budget_s: float = LOOK_BUDGET_S,
-        slots: tuple[threading.Lock, ...] = _PROCESS_SLOTS,
-    ) -> None:
+    def __init__(self, *, looks: bool, budget_s: float = LOOK_BUDGET_S, waiting: Waiting = _PROCESS_WAITING) -> None:
+        self.looks = looks
         self.budget_s = budget_s
         self.estimate_s = budget_s
-        self._slots = slots if looks else ()
-        self._held: threading.Lock | None = None
+        self._waiting = waiting
 
-    def look_until(self, now: float) -> float:
-        """Until when the call begun at ``now`` looks for its answer; 0.0 (the past) when it sleeps at once."""
-        if self.estimate_s >= self.budget_s:
-            return 0.0
-        for slot in self._slots:
-            if slot.acquire(False):
-                self._held = slot
-                return now + self.budget_s
+    def begin(self, now: float) -> float:
+        """Until when the call begun at ``now`` looks for its answer; 0.0 (the past) when it sleeps at once.
+
+        Every :meth:`begin` is matched by one :meth:`end`.
+        """
+        may_look = self._waiting.enter()
+        if may_look and self.looks and self.estimate_s < self.budget_s:
+            return now + self.budget_s
         return 0.0
 
-    def stop_looking(self) -> None:
-        """Give the slot back (the answer came, the budget ran out, or the call ended): another thread may look."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            held.release()
-
-    def answered(self, elapsed_s: float) -> None:
-        """Note how long the worker took to answer, looked for or slept on."""
-        self.estimate_s += (elapsed_s - self.estimate_s) * _ESTIMATE_WEIGHT
+    def end(self, answered_in_s: float | None) -> None:
+        """The call's wait is over: note how long the worker took to answer (None: it did not), looked for or not."""
+        self._waiting.leave()
+        if answered_in_s is not None:
+            self.estimate_s += (answered_in_s - self.estimate_s) * _ESTIMATE_WEIGHT

@@ -185,7 +185,8 @@ class WarmWorker:
     """One long-lived worker process in its own session, driven over its pipes and a pidfd.
 
     ``ready_at`` is when its ready line was read, on the monotonic clock:
-    the end of the start-up its first call records.
+    the end of the start-up its first call records. ``answer_wait`` decides
+    whether a call looks for the answer before it sleeps (:mod:`.answer_wait`).
     """
 
     def __init__(self, spawn: Spawn, *, ready_timeout_s: float) -> None:
@@ -212,7 +213,7 @@ class WarmWorker:
         self.idle_since = time.monotonic()
         self.alive = True
         self._buffer = bytearray()
-        self._answer_wait = AnswerWait(looks=spawn.runtime is not RuntimeKind.DOCKER)
+        self.answer_wait = AnswerWait(looks=spawn.runtime is not RuntimeKind.DOCKER)
         try:
             if spawn.on_start is not None:
                 spawn.on_start(self.process)
@@ -243,24 +244,16 @@ class WarmWorker:
     def _read_line(self, deadline: Deadline, logs: LogStream, *, look_until: float = 0.0) -> bytes | None:
         """The next stdout line; None when the worker exits or the deadline is reached (cancel included).
 
-        Until ``look_until`` it looks without sleeping (:mod:`.answer_wait`), handling what it finds as the
-        blocking wait does.
+        Until ``look_until`` it looks without sleeping (:mod:`.answer_wait`), then it sleeps in the wait.
         """
         buffer = self._buffer
         while (end := buffer.find(b"\n")) < 0:
             now = time.monotonic()
             if deadline.reached(now) is not None:
                 return None
-            if now < look_until:
-                events = self._poller.poll(0)
-                if not events:
-                    os.sched_yield()
-                    continue
-            else:
-                if look_until:  # the budget ran out: another thread may look while this one sleeps
-                    look_until = 0.0
-                    self._answer_wait.stop_looking()
-                events = self._poller.poll(deadline.wait_s(now))
+            events = self._poller.poll(0.0 if now < look_until else deadline.wait_s(now))
+            if not events and now < look_until:
+                os.sched_yield()  # looking: let anything else that could run here run first
             for fd, _ in events:  # every ready pipe, in one wait (level-triggered)
                 if fd == self.pidfd:
                     self._drain(self.stdout_fd, buffer.extend)
@@ -318,13 +311,10 @@ class WarmWorker:
         waited = True
         if self._send(encode_message(request), deadline.at):  # type: ignore[arg-type]  # a Request with its id
             waited = b"\n" not in self._buffer
-            answer_wait = self._answer_wait
             try:
-                line = self._read_line(deadline, logs, look_until=answer_wait.look_until(start))
+                line = self._read_line(deadline, logs, look_until=self.answer_wait.begin(start))
             finally:
-                answer_wait.stop_looking()
-            if line is not None:
-                answer_wait.answered(time.monotonic() - start)
+                self.answer_wait.end(None if line is None else time.monotonic() - start)
         if line is None or not waited:
             self._drain(self.stderr_fd, logs.feed)
         if line is not None:
