@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -65,29 +66,44 @@ def test_at_most_half_the_cpus_have_a_thread_waiting_when_one_looks(cpus, lookin
     waits = [AnswerWait(looks=True, waiting=waiting) for _ in range(cpus + 1)]
     for wait in waits:
         _fast(wait)
-    looks = [wait.begin(0.0) > 0.0 for wait in waits]  # every thread waiting at once
+    looks = [wait.begin(10.0) > 0.0 for wait in waits]  # every thread waiting at once
     assert looks == [True] * looking + [False] * (cpus + 1 - looking)
     for wait in waits:
         wait.end(None)
-    assert waits[0].begin(0.0) > 0.0 or looking == 0  # the waits ended: the count is back to none
-    waits[0].end(None)
+
+
+def test_after_threads_crowded_none_looks_for_a_while_then_one_looks_again():
+    waiting = Waiting(2)
+    first, second = AnswerWait(looks=True, waiting=waiting), AnswerWait(looks=True, waiting=waiting)
+    _fast(first)
+    _fast(second)
+    assert first.begin(10.0) > 0.0
+    assert second.begin(10.0) == 0.0  # two threads waiting on two CPUs
+    first.end(None)
+    second.end(None)
+    assert first.begin(10.05) == 0.0  # alone now, but the threads were crowded a moment ago
+    first.end(None)
+    assert first.begin(10.5) > 0.0
+    first.end(None)
 
 
 def test_a_thread_waiting_on_any_worker_counts_even_one_that_does_not_look():
     waiting = Waiting(2)
     container, process = AnswerWait(looks=False, waiting=waiting), AnswerWait(looks=True, waiting=waiting)
     _fast(process)
-    container.begin(0.0)
-    assert process.begin(0.0) == 0.0  # two threads waiting on two CPUs
+    container.begin(10.0)
+    assert process.begin(10.0) == 0.0  # two threads waiting on two CPUs
     process.end(None)
     container.end(None)
-    assert process.begin(0.0) > 0.0
+    assert process.begin(20.0) > 0.0
     process.end(None)
 
 
 def test_the_process_wide_cap_follows_the_cpus_this_process_may_use():
     wait = AnswerWait(looks=True)
-    _fast(wait)
-    looks = wait.begin(0.0) > 0.0
+    later = time.monotonic() + 1.0  # past any crowding of this process's earlier tests
+    wait.begin(later)
+    wait.end(0.0)
+    looks = wait.begin(later) > 0.0
     wait.end(None)
     assert looks == (len(os.sched_getaffinity(0)) >= 2)

@@ -14,10 +14,14 @@ another task thread. So it looks only when that costs nothing else:
   process or a sandbox; a container's come through the Docker engine's
   relay, in milliseconds);
 * only while the threads waiting on warm workers, this one included, are
-  at most half the CPUs the process may use (:class:`Waiting`): a thread
-  that looks keeps a CPU and leaves one to the worker it waits on (on two
-  CPUs, a second task thread waiting at once sleeps, since its worker and
-  the first thread's need both CPUs);
+  at most half the CPUs the process may use, and were for the last
+  :data:`_CROWDED_HOLD_S` (:class:`Waiting`): a thread that looks keeps a
+  CPU and leaves one to the worker it waits on. Where more threads wait
+  at once (two task threads on two CPUs), every CPU may be needed by a
+  worker or by another thread's Python work, and a looking thread would
+  also take the GIL back from that thread at every look: measured at
+  ``-c 2``, letting a thread look whenever it waited alone (one call in
+  eight) did not make the run faster, so with the hold none looks;
 * only while the worker's recent answers came within the budget (a moving
   estimate of its answer time, kept whether or not the call looked), so
   a plugin whose calls take milliseconds never makes the engine look and
@@ -41,6 +45,10 @@ _ESTIMATE_WEIGHT = 0.25
 """The weight of the latest answer in a worker's estimate: one answer taking 4x the budget stops the looking."""
 
 
+_CROWDED_HOLD_S = 0.1
+"""How long nobody looks after more threads waited at once than half the CPUs: while they may do so again."""
+
+
 class Waiting:
     """The threads of a process waiting on a warm worker now, against the CPUs it may use.
 
@@ -48,17 +56,21 @@ class Waiting:
     under the GIL, so two threads never lose a count (``+= 1`` is three).
     """
 
-    __slots__ = ("_threads", "looking_cap")
+    __slots__ = ("_crowded_until", "_threads", "looking_cap")
 
     def __init__(self, usable_cpus: int) -> None:
         self.looking_cap = usable_cpus // 2
         self._threads: list[None] = []
+        self._crowded_until = 0.0
 
-    def enter(self) -> bool:
-        """Count the calling thread in; whether it may look: it and every thread already waiting have two CPUs each."""
+    def enter(self, now: float) -> bool:
+        """Count the calling thread in; whether it may look: not while waiting threads are, or lately were, crowded."""
         threads = self._threads
         threads.append(None)
-        return len(threads) <= self.looking_cap
+        if len(threads) > self.looking_cap:
+            self._crowded_until = now + _CROWDED_HOLD_S
+            return False
+        return now >= self._crowded_until
 
     def leave(self) -> None:
         self._threads.pop()
@@ -88,7 +100,7 @@ class AnswerWait:
 
         Every :meth:`begin` is matched by one :meth:`end`.
         """
-        may_look = self._waiting.enter()
+        may_look = self._waiting.enter(now)
         if may_look and self.looks and self.estimate_s < self.budget_s:
             return now + self.budget_s
         return 0.0
