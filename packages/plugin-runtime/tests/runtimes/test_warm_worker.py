@@ -1,9 +1,12 @@
-"""One warm worker driven directly, its calls looking for their answers before they sleep."""
+"""One warm worker driven directly, its calls looking for their answers before they sleep.
+
+A process worker and a sandbox worker (real bubblewrap, whose pipes are the plugin's own) alike.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,9 @@ from workflow_plugin_runtime.runtimes.answer_wait import AnswerWait, Waiting
 from workflow_plugin_runtime.runtimes.base import Invocation, RuntimeKind
 from workflow_plugin_runtime.runtimes.host_argv import plugin_argv
 from workflow_plugin_runtime.runtimes.outcome import Termination
+from workflow_plugin_runtime.runtimes.sandbox.worker import sandbox_spawn
 from workflow_plugin_runtime.runtimes.streams import LogStream
-from workflow_plugin_runtime.runtimes.warm_worker import WarmWorker, process_spawn
+from workflow_plugin_runtime.runtimes.warm_worker import Spawn, WarmWorker, process_spawn
 from workflow_plugin_sdk.protocol import decode_response, make_request
 
 RAW = Path(__file__).resolve().parents[1] / "fixtures" / "pool_plugins" / "raw_worker"
@@ -33,20 +37,28 @@ class RecordingWait(AnswerWait):
 
 
 def invocation(action: str, inputs: dict | None = None, **fields) -> Invocation:
+    fields.setdefault("kind", RuntimeKind.PROCESS)
     return Invocation(
         plugin_ref="tests/raw_worker",
         request=make_request(action, inputs or {}),
         plugin_dir=RAW,
         argv=plugin_argv(RAW, entrypoint="main.py"),
-        kind=RuntimeKind.PROCESS,
         **fields,
     )
 
 
-@pytest.fixture
-def worker(gone_within) -> Iterator[WarmWorker]:
+@pytest.fixture(
+    params=[
+        pytest.param((process_spawn, RuntimeKind.PROCESS), id="process"),
+        pytest.param((sandbox_spawn, RuntimeKind.SANDBOX), id="sandbox", marks=pytest.mark.sandbox),
+    ]
+)
+def worker(request, gone_within) -> Iterator[WarmWorker]:
     """A raw worker whose next calls look for their answers for the whole call (its first call answered)."""
-    warm = WarmWorker(process_spawn(invocation("pid")), ready_timeout_s=30.0)
+    spawn: Callable[[Invocation], Spawn]
+    spawn, kind = request.param
+    warm = WarmWorker(spawn(invocation("pid", kind=kind)), ready_timeout_s=30.0)
+    assert warm.answer_wait.looks  # the policy a pool's worker of this kind gets
     warm.answer_wait = wait = RecordingWait()
     try:
         first = warm.call(invocation("pid"), LogStream(1 << 20))
@@ -63,12 +75,13 @@ def looked(worker: WarmWorker) -> bool:
 
 
 def test_answers_found_by_looking_are_each_calls_own_with_the_logs_written_before_them(worker):
-    for call_id in range(2, 202):
+    first_pid = decode_response(worker.call(invocation("pid"), LogStream(1 << 20))[0])["outputs"]["pid"]
+    for call_id in range(3, 203):
         logs = LogStream(1 << 20)
         line, termination = worker.call(invocation("pid"), logs)
         assert termination is Termination.COMPLETED and looked(worker)
         response = decode_response(line)
-        assert response["id"] == call_id and response["outputs"]["pid"] == worker.process.pid
+        assert response["id"] == call_id and response["outputs"]["pid"] == first_pid
         assert [record["message"] for record in logs.records] == [f"call {call_id} pid"]
 
 
