@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import sys
 
-from .__about__ import __version__
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
+    from .__about__ import __version__
     from ._action import ActionRegistry, define_action
     from ._context import ActionLogger, PluginContext
     from ._errors import ActionError, DefinitionError, PluginSDKError, ProtocolError
@@ -46,6 +45,7 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "__version__": "__about__",  # a module of its own for the build's version; found and loaded when asked for
     "PROTOCOL_VERSION": "_protocol",
     "ActionError": "_errors",
     "ActionLogger": "_context",
