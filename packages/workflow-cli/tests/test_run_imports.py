@@ -147,3 +147,26 @@ def test_a_run_with_a_dead_run_registered_loads_the_cleaner(loaded_by, one_task,
     assert done.returncode == 0, done.stderr
     assert "runtimes.leftovers" in _runtime_modules(modules, "runtimes") - TRUSTED_RUN_MODULES
     assert not dead.exists()
+
+
+SECRET_FORMS = ("workflow_plugin_runtime.masking.forms", "bisect")
+"""What the masker needs only for secrets: their forms, and the search of them in a stream's held-back tail."""
+
+
+def test_a_run_without_secrets_builds_no_secret_forms_and_one_with_a_secret_does(loaded_by, one_task, cli_env):
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert _packages(modules, SECRET_FORMS) == set()
+
+    secret = f"token-{one_task.stem[-8:]}-never-shown"
+    cli_env["WORKFLOW_SECRET_TOKEN"] = secret
+    echo = one_task.with_name(f"echo-{one_task.name}")
+    task = "{uses: tests/e2e.echo, inputs: {value: '{{ secrets.TOKEN }}'}}"
+    echo.write_text(f"name: echo\ntasks:\n  a: {task}\n", encoding="utf-8")
+
+    done, modules = loaded_by("run", str(echo), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert secret not in done.stdout and "***" in done.stdout
+    assert "workflow_plugin_runtime.masking.forms" in modules  # the guard sees them where they are needed
