@@ -67,12 +67,13 @@ NO_RUN = (
     "uuid",
     "workflow_plugin_sdk._action",
     "workflow_plugin_sdk._context",
+    "workflow_plugin_sdk._messages",
     "workflow_plugin_sdk._serve",
 )
 """What a run of plugins seen before, with plain ``X.Y.Z`` versions, never needs: ``packaging`` (the record keeps
 such a version as written; only a manifest read for the first time has its version checked by ``packaging``),
-``uuid`` (a run id's random part is ``os.urandom``'s) and the SDK's plugin-author API (the engine speaks only
-the protocol)."""
+``uuid`` (a run id's random part is ``os.urandom``'s), the SDK's plugin-author API (the engine speaks only
+the protocol) and the protocol's message classes (``TypedDict``s the engine names in annotations only)."""
 
 
 @pytest.fixture
