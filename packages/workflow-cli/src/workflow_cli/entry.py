@@ -40,8 +40,8 @@ class _ProcessEnd:
     (the last registered first) and flushes the standard streams; then it
     finalises every module, freeing each object one by one: 2-3 ms after a
     ``workflow run``, which loads some 180 modules (docs/performance.md,
-    "`workflow run`'s fixed cost: the exit, ..."), and nothing anyone can
-    see, since every file the CLI writes is closed (a record also
+    "`workflow run`'s fixed cost: the interpreter's teardown skipped"), and
+    nothing anyone can see, since every file the CLI writes is closed (a record also
     ``fsync``ed) before its command returns. Registered when this module is
     imported, this handler is called after every handler registered later.
     It stays out of the way where it could lose anything: where a handler
