@@ -8,8 +8,7 @@ names them in annotations only, and builds its requests with the functions.
 
 from __future__ import annotations
 
-import sys
-
+from . import _load_export
 from ._errors import ProtocolError
 from ._protocol import (
     CONTEXT_FIELDS,
@@ -108,11 +107,4 @@ _EXPORTS = dict.fromkeys(
 
 def __getattr__(name: str) -> object:
     """The message classes, built (with ``typing``) on first use: the engine names them in annotations only."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    qualified = f"{__package__}.{module}"
-    __import__(qualified)
-    value = getattr(sys.modules[qualified], name)
-    globals()[name] = value
-    return value
+    return _load_export(globals(), _EXPORTS, name)
