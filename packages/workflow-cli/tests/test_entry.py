@@ -228,3 +228,17 @@ def test_after_an_earlier_handler_the_interpreter_ends_as_ever(cli_env, tmp_path
     assert done.returncode == 0, done.stderr
     # The later handler first, then the earlier one, then the teardown: nothing the fast end would skip.
     assert lines == [{"handler": True}, {"earlier_handler": True}, {"torn_down": True}]
+
+
+def test_a_program_calling_main_keeps_its_own_exit(cli_env, tmp_path):
+    # A test runner or another program that calls main() and goes on: its exit, status and teardown are its own.
+    script = EXIT_WATCH.replace("from workflow_cli.entry import main\n", "from workflow_cli import entry\n").replace(
+        "main()\n", "try:\n    entry.main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"
+    )
+    flow = tmp_path / f"exit-caller-{tmp_path.name}.yaml"
+    flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
+
+    done, lines = _probe_lines(script, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env)
+
+    assert done.returncode == 3, done.stderr
+    assert lines == [{"handler": True}, {"torn_down": True}]

@@ -47,9 +47,10 @@ class _ProcessEnd:
     It stays out of the way where it could lose anything: where a handler
     was registered before it (it would run after this one: a
     ``sitecustomize``'s, a coverage tool's), where ``main()`` did not end
-    with an exit status (an uncaught exception, an embedding program), or
-    where a standard stream cannot be flushed (the interpreter reports that
-    and exits 120).
+    with an exit status (an uncaught exception), where it is not the
+    program's ``main`` (a test runner or another program calling it: their
+    exit and its status are theirs), or where a standard stream cannot be
+    flushed (the interpreter reports that and exits 120).
     """
 
     def __init__(self) -> None:
@@ -103,9 +104,15 @@ def main() -> None:
     # are skipped, and freed by the process's end; only cyclic garbage keeps its finalizers unrun, as
     # Python never promised at exit (what the CLI writes is closed, and flushed, before this point).
     gc.freeze()
-    if code is None or (isinstance(code, int) and 0 <= code <= 255):  # else the interpreter's conversion, left to it
+    # Only a status the interpreter would pass on as it is, and only where this is the program's own main().
+    if (code is None or (isinstance(code, int) and 0 <= code <= 255)) and _is_the_program():
         _process_end.status = 0 if code is None else int(code)
     sys.exit(code)
+
+
+def _is_the_program() -> bool:
+    """Whether ``__main__`` runs this ``main``: the console script, ``python -m workflow_cli``, a ``-c`` calling it."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
 
 
 def _run(argv: list[str]) -> None:
