@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -142,3 +143,102 @@ def test_a_command_starts_without_cyclic_collections_and_a_run_collects_again_be
         assert (counts["threshold"], counts["frozen_when_resumed"]) == (entry.START_UP_GC_THRESHOLD, [])
     # Everything frozen when main() ends, so the interpreter's exit does not walk it (its final collections).
     assert counts["frozen_at_exit"] > max(counts["frozen_when_resumed"], default=0)
+
+
+EXIT_WATCH = """\
+import atexit, json, os, sys
+
+out, sys.argv = sys.argv[1], ["workflow", *sys.argv[2:]]
+if out.endswith("-first.json"):  # a handler registered before the entry point's: the interpreter's exit, as ever
+    atexit.register(lambda: open(out, "a").write(json.dumps({"earlier_handler": True}) + "\\n"))
+from workflow_cli.entry import main
+
+
+class TornDown:  # freed when the interpreter's teardown clears the sys module, which the fast end skips
+    def __init__(self, path):
+        self.fd, self.write = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), os.write
+
+    def __del__(self):  # only what it holds: the teardown has cleared the modules' names by now
+        self.write(self.fd, b'{"torn_down": true}\\n')
+
+
+sys.torn_down_probe = TornDown(out)
+atexit.register(lambda: open(out, "a").write(json.dumps({"handler": True}) + "\\n"))
+main()
+"""
+"""The entry point with an ``atexit`` handler registered after its import (and, for a probe file named
+``*-first.json``, one before it too), and an object freed only by the interpreter's teardown: each writes a
+line to the probe file."""
+
+
+def _probe_lines(
+    script: str, *args: str, probe: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list]:
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(probe), *args],
+        capture_output=True,
+        text=True,
+        cwd=probe.parent,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    lines = probe.read_text(encoding="utf-8").splitlines() if probe.exists() else []
+    return done, [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize(("action", "expected_code"), [("number", 0), ("fail", 1)], ids=["succeeded", "failed"])
+def test_a_run_ends_without_the_teardown_and_loses_nothing(action, expected_code, cli_env, tmp_path):
+    flow = tmp_path / f"exit-{action}-{tmp_path.name}.yaml"
+    flow.write_text(
+        f"name: ending\ntasks:\n  a: {{uses: tests/e2e.{action}, inputs: {{value: 5}}}}\n", encoding="utf-8"
+    )
+
+    done, lines = _probe_lines(
+        EXIT_WATCH, "run", str(flow), "-p", str(PLUGINS), "--json", probe=tmp_path / "probe.json", env=cli_env
+    )
+
+    assert done.returncode == expected_code, done.stderr
+    assert lines == [{"handler": True}]  # the handlers ran; the teardown, which frees objects, did not
+    printed = json.loads(done.stdout)  # stdout flushed whole: the one JSON document
+    records = list((tmp_path / ".workflow" / "runs").glob("*.json"))
+    assert len(records) == 1 and json.loads(records[0].read_text(encoding="utf-8")) == printed
+    assert printed["status"] == ("succeeded" if expected_code == 0 else "failed")
+    assert done.stderr.rstrip().endswith(f"run record: {records[0]}")  # stderr flushed whole too
+
+
+def test_invalid_input_keeps_its_exit_code_and_message_without_the_teardown(cli_env, tmp_path):
+    missing = tmp_path / f"missing-{tmp_path.name}.yaml"
+
+    done, lines = _probe_lines(EXIT_WATCH, "validate", str(missing), probe=tmp_path / "probe.json", env=cli_env)
+
+    assert done.returncode == 2
+    assert "file not found" in done.stderr
+    assert lines == [{"handler": True}]
+
+
+def test_after_an_earlier_handler_the_interpreter_ends_as_ever(cli_env, tmp_path):
+    flow = tmp_path / f"exit-first-{tmp_path.name}.yaml"
+    flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
+
+    done, lines = _probe_lines(
+        EXIT_WATCH, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe-first.json", env=cli_env
+    )
+
+    assert done.returncode == 0, done.stderr
+    # The later handler first, then the earlier one, then the teardown: nothing the fast end would skip.
+    assert lines == [{"handler": True}, {"earlier_handler": True}, {"torn_down": True}]
+
+
+def test_a_program_calling_main_keeps_its_own_exit(cli_env, tmp_path):
+    # A test runner or another program that calls main() and goes on: its exit, status and teardown are its own.
+    script = EXIT_WATCH.replace("from workflow_cli.entry import main\n", "from workflow_cli import entry\n").replace(
+        "main()\n", "try:\n    entry.main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"
+    )
+    flow = tmp_path / f"exit-caller-{tmp_path.name}.yaml"
+    flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
+
+    done, lines = _probe_lines(script, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env)
+
+    assert done.returncode == 3, done.stderr
+    assert lines == [{"handler": True}, {"torn_down": True}]

@@ -67,12 +67,13 @@ NO_RUN = (
     "uuid",
     "workflow_plugin_sdk._action",
     "workflow_plugin_sdk._context",
+    "workflow_plugin_sdk._messages",
     "workflow_plugin_sdk._serve",
 )
 """What a run of plugins seen before, with plain ``X.Y.Z`` versions, never needs: ``packaging`` (the record keeps
 such a version as written; only a manifest read for the first time has its version checked by ``packaging``),
-``uuid`` (a run id's random part is ``os.urandom``'s) and the SDK's plugin-author API (the engine speaks only
-the protocol)."""
+``uuid`` (a run id's random part is ``os.urandom``'s), the SDK's plugin-author API (the engine speaks only
+the protocol) and the protocol's message classes (``TypedDict``s the engine names in annotations only)."""
 
 
 @pytest.fixture
@@ -147,3 +148,26 @@ def test_a_run_with_a_dead_run_registered_loads_the_cleaner(loaded_by, one_task,
     assert done.returncode == 0, done.stderr
     assert "runtimes.leftovers" in _runtime_modules(modules, "runtimes") - TRUSTED_RUN_MODULES
     assert not dead.exists()
+
+
+SECRET_FORMS = ("workflow_plugin_runtime.masking.forms", "bisect")
+"""What the masker needs only for secrets: their forms, and the search of them in a stream's held-back tail."""
+
+
+def test_a_run_without_secrets_builds_no_secret_forms_and_one_with_a_secret_does(loaded_by, one_task, cli_env):
+    done, modules = loaded_by("run", str(one_task), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert _packages(modules, SECRET_FORMS) == set()
+
+    secret = f"token-{one_task.stem[-8:]}-never-shown"
+    cli_env["WORKFLOW_SECRET_TOKEN"] = secret
+    echo = one_task.with_name(f"echo-{one_task.name}")
+    task = "{uses: tests/e2e.echo, inputs: {value: '{{ secrets.TOKEN }}'}}"
+    echo.write_text(f"name: echo\ntasks:\n  a: {task}\n", encoding="utf-8")
+
+    done, modules = loaded_by("run", str(echo), "-p", str(PLUGINS), "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert secret not in done.stdout and "***" in done.stdout
+    assert "workflow_plugin_runtime.masking.forms" in modules  # the guard sees them where they are needed

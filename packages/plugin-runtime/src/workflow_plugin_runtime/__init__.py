@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from .__about__ import __version__
-
 TYPE_CHECKING = False  # not ``from typing import ...``: typing costs a cold resolve 8 ms (docs/performance.md)
 
 if TYPE_CHECKING:
+    from .__about__ import __version__
     from ._util.control_chars import escape_controls_in_json, neutralise_controls
     from .config import (
         Config,
@@ -105,6 +104,7 @@ if TYPE_CHECKING:
     from .workflows.workflow import RetryPolicy, Task, Workflow
 
 _EXPORTS = {
+    "__version__": "__about__",  # a module of its own for the build's version; found and loaded when asked for
     "DaskExecutor": "execution.dask.executor",
     "dask_executor": "execution.dask.executor",
     "WorkerSite": "execution.dask.remote",

@@ -383,7 +383,6 @@ print(json.dumps({
 """
 VALIDATE_PATH = [  # a guard: what a validate of a workflow seen before imports (docs/performance.md explains each)
     "workflow_plugin_runtime",
-    "workflow_plugin_runtime.__about__",
     "workflow_plugin_runtime._frozen",
     "workflow_plugin_runtime._util",
     "workflow_plugin_runtime._util.cachedir",

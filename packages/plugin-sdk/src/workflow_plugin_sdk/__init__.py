@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import sys
 
-from .__about__ import __version__
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _protocol)
 if TYPE_CHECKING:
+    from .__about__ import __version__
     from ._action import ActionRegistry, define_action
     from ._context import ActionLogger, PluginContext
     from ._errors import ActionError, DefinitionError, PluginSDKError, ProtocolError
@@ -46,6 +45,7 @@ __all__ = [
 ]
 
 _EXPORTS = {
+    "__version__": "__about__",  # a module of its own for the build's version; found and loaded when asked for
     "PROTOCOL_VERSION": "_protocol",
     "ActionError": "_errors",
     "ActionLogger": "_context",
@@ -61,13 +61,21 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
+    return _load_export(globals(), _EXPORTS, name)
+
+
+def _load_export(namespace: dict[str, object], exports: dict[str, str], name: str) -> object:
+    """``name`` from its private module (``exports``), kept in the asking module's ``namespace`` (PEP 562).
+
+    Shared with :mod:`.protocol`, whose message classes load the same way.
+    """
+    module = exports.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
     qualified = f"{__name__}.{module}"
     __import__(qualified)
     value = getattr(sys.modules[qualified], name)
-    globals()[name] = value
+    namespace[name] = value
     return value
 
 

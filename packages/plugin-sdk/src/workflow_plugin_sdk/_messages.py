@@ -3,7 +3,8 @@
 Kept apart from ``_protocol`` because building these classes needs ``typing``
 at runtime, which costs a plugin several milliseconds per start; the code a
 plugin runs only names them in annotations, so only the public
-``workflow_plugin_sdk.protocol`` module (imported by the runtime) loads this.
+``workflow_plugin_sdk.protocol`` module loads this, when a class is first
+asked for (the engine, too, names them in annotations only).
 
 The annotations here are evaluated, not postponed (no ``from __future__
 import annotations``): given strings, ``TypedDict`` compiles each into a

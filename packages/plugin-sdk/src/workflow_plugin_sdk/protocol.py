@@ -1,23 +1,15 @@
 """Wire protocol version 1, public: the runtime imports its messages from here.
 
 ``docs/protocol.md`` describes the same protocol for plugin authors in other
-languages; this module is its executable definition.
+languages; this module is its executable definition. The message classes
+(``TypedDict``s, see ``_messages``) load on first use (PEP 562): the engine
+names them in annotations only, and builds its requests with the functions.
 """
 
 from __future__ import annotations
 
+from . import _load_export
 from ._errors import ProtocolError
-from ._messages import (
-    ErrorInfo,
-    ErrorResponse,
-    InvocationContext,
-    LogRecord,
-    MessageId,
-    ReadyMessage,
-    Request,
-    Response,
-    SuccessResponse,
-)
 from ._protocol import (
     CONTEXT_FIELDS,
     EXIT_ACTION_FAILED,
@@ -44,6 +36,20 @@ from ._protocol import (
     ready_message,
     success_response,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy treats any such name as true
+if TYPE_CHECKING:
+    from ._messages import (
+        ErrorInfo,
+        ErrorResponse,
+        InvocationContext,
+        LogRecord,
+        MessageId,
+        ReadyMessage,
+        Request,
+        Response,
+        SuccessResponse,
+    )
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -81,3 +87,24 @@ __all__ = [
     "ready_message",
     "success_response",
 ]
+
+_EXPORTS = dict.fromkeys(
+    (
+        "ErrorInfo",
+        "ErrorResponse",
+        "InvocationContext",
+        "LogRecord",
+        "MessageId",
+        "ReadyMessage",
+        "Request",
+        "Response",
+        "SuccessResponse",
+    ),
+    "_messages",
+)
+"""The names that load on first use, and their private module (as the package root's)."""
+
+
+def __getattr__(name: str) -> object:
+    """The message classes, built (with ``typing``) on first use: the engine names them in annotations only."""
+    return _load_export(globals(), _EXPORTS, name)

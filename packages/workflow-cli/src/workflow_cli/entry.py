@@ -16,6 +16,7 @@ exact: no shell completion in progress, a terminal of 80 columns or more
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -30,6 +31,47 @@ from .terminal import (
 )
 
 __all__ = ["RUNNING_GC_THRESHOLD", "START_UP_GC_THRESHOLD", "main", "resume_cyclic_gc"]
+
+
+class _ProcessEnd:
+    """Ends the process with ``os._exit`` once the interpreter's exit has done all it promises, skipping its teardown.
+
+    Python's exit joins the non-daemon threads, calls the ``atexit`` handlers
+    (the last registered first) and flushes the standard streams; then it
+    finalises every module, freeing each object one by one: 2-3 ms after a
+    ``workflow run``, which loads some 180 modules (docs/performance.md,
+    "`workflow run`'s fixed cost: the interpreter's teardown skipped"), and
+    nothing anyone can see, since every file the CLI writes is closed (a record also
+    ``fsync``ed) before its command returns. Registered when this module is
+    imported, this handler is called after every handler registered later.
+    It stays out of the way where it could lose anything: where a handler
+    was registered before it (it would run after this one: a
+    ``sitecustomize``'s, a coverage tool's), where ``main()`` did not end
+    with an exit status (an uncaught exception), where it is not the
+    program's ``main`` (a test runner or another program calling it: their
+    exit and its status are theirs), or where a standard stream cannot be
+    flushed (the interpreter reports that and exits 120).
+    """
+
+    def __init__(self) -> None:
+        count_handlers = getattr(atexit, "_ncallbacks", None)  # CPython's; without it, never assume we are first
+        self.first_handler = count_handlers is not None and count_handlers() == 0
+        self.status: int | None = None
+        atexit.register(self)
+
+    def __call__(self) -> None:
+        if self.status is None or not self.first_handler:
+            return
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    return  # the interpreter's own exit says so, as it always did
+        os._exit(self.status)
+
+
+_process_end = _ProcessEnd()
 
 START_UP_GC_THRESHOLD = 100_000
 """Allocations between two young-generation collections while a command starts.
@@ -62,7 +104,15 @@ def main() -> None:
     # are skipped, and freed by the process's end; only cyclic garbage keeps its finalizers unrun, as
     # Python never promised at exit (what the CLI writes is closed, and flushed, before this point).
     gc.freeze()
+    # Only a status the interpreter would pass on as it is, and only where this is the program's own main().
+    if (code is None or (isinstance(code, int) and 0 <= code <= 255)) and _is_the_program():
+        _process_end.status = 0 if code is None else int(code)
     sys.exit(code)
+
+
+def _is_the_program() -> bool:
+    """Whether ``__main__`` runs this ``main``: the console script, ``python -m workflow_cli``, a ``-c`` calling it."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
 
 
 def _run(argv: list[str]) -> None:

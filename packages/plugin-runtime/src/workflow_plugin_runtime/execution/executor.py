@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from workflow_plugin_sdk.protocol import LogRecord
+from typing import TYPE_CHECKING, Any
 
 from .._frozen import FrozenRecord
 from .._util.control_chars import neutralise_controls
@@ -31,6 +29,9 @@ from ..schemas import Validator
 from ..schemas.violations import schema_violations
 from ..workflows.mount_sources import unwritable_mounts_hint
 from .manager import PluginManager, PreparedCall
+
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import LogRecord
 
 __all__ = ["ActionOutcome", "PluginExecutor"]
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._frozen import FrozenRecord
 from ..errors import Failure, FailureKind, TaskHandlerError
 from ..masking.masker import Masker
 from ..runtimes.base import Metrics, RuntimeKind, Timings
 from .executor import ActionOutcome
+
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 __all__ = ["HandlerCall", "TaskHandler", "handler_log_record", "run_handler"]
 

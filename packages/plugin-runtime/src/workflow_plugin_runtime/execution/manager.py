@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workflow_plugin_sdk.protocol import InvocationContext, make_request
+from workflow_plugin_sdk.protocol import make_request
 
 from .._frozen import FrozenRecord
 from ..config import RESTRICTED_RUNTIMES, PoolSettings, RuntimeKind
@@ -39,6 +39,8 @@ from ..workflows.permissions import Permissions, SecurityMode, capability_proble
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
+
+    from workflow_plugin_sdk.protocol import InvocationContext
 
     from ..runtimes.docker.image import ImageIdentity
     from ..runtimes.docker.runtime import DockerRuntime

@@ -31,8 +31,6 @@ from collections import deque, namedtuple
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
-
 from ..errors import Failure, FailureKind, TemplateError
 from ..masking.masker import Masker
 from ..workflows.templates import Scope, TemplateContext
@@ -41,6 +39,9 @@ from .executor import PluginExecutor
 from .handlers import HandlerCall, TaskHandler, handler_log_record, run_handler
 from .results import RunResult, RunStatus, TaskResult, TaskStatus, workflow_outputs
 from .task_executor import LocalExecutor, PluginTask, TaskExecutor, TaskOutcome
+
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 __all__ = ["RunObserver", "Scheduler", "new_run_id"]
 

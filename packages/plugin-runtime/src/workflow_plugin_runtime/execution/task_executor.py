@@ -15,8 +15,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
-
 from .._frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..masking.masker import Masker
@@ -26,6 +24,8 @@ from .task_provenance import task_provenance
 
 if TYPE_CHECKING:  # a task's specifier comes parsed from its workflow: a run without ``requires`` never loads packaging
     from packaging.specifiers import SpecifierSet
+
+    from workflow_plugin_sdk.protocol import InvocationContext, LogRecord
 
 __all__ = ["LocalExecutor", "PluginTask", "TaskExecutor", "TaskOutcome"]
 

@@ -25,7 +25,6 @@ would go). Both produce a warning naming the key, never the value.
 
 from __future__ import annotations
 
-import bisect
 import enum
 import json
 import re
@@ -33,9 +32,9 @@ from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, final
 
 from ..errors import Problem, Severity
-from .forms import MIN_SECRET_LENGTH, secret_forms
 
 if TYPE_CHECKING:
+    from .forms import MIN_SECRET_LENGTH, secret_forms
     from .matcher import FormMatcher
     from .regex_matcher import RegexMatcher
 
@@ -66,8 +65,22 @@ class MatchBackend(enum.Enum):
     REGEX = "regex"
 
 
+def __getattr__(name: str) -> object:
+    """``MIN_SECRET_LENGTH`` and ``secret_forms``, from :mod:`.forms`, loaded when a secret is first masked.
+
+    A run without secrets (most trusted runs) builds its masker without them.
+    """
+    if name not in ("MIN_SECRET_LENGTH", "secret_forms"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import forms
+
+    return getattr(forms, name)
+
+
 def short_secret_warning(key: str, value: str) -> Problem | None:
     """The warning for a value too short (or too blank) to mask, naming the key only; None when it is masked."""
+    from .forms import MIN_SECRET_LENGTH
+
     if len(value) >= MIN_SECRET_LENGTH and value.strip():
         return None
     hint = f"use a value of at least {MIN_SECRET_LENGTH} characters for {key}"
@@ -115,6 +128,8 @@ class Masker:
     ) -> None:
         forms: set[str] = set()
         warnings: list[Problem] = []
+        if secrets:
+            from .forms import secret_forms
         for key in sorted(secrets):
             warning = short_secret_warning(key, secrets[key])
             if warning is not None:
@@ -254,9 +269,13 @@ class Masker:
         forms = self._reversed_forms
         match = self._form_run.match(text, 0, self._longest - 1)
         run = match.end() if match else 0
+        from bisect import bisect_left  # only a masker with secrets gets here: a run without loads none of it
+
         for end in range(run, 0, -1):
             probe = text[max(0, end - _PROBE) : end][::-1]
-            if _continues(forms, probe) and (end <= _PROBE or _continues(forms, text[:end][::-1])):
+            if _continues(forms, probe, bisect_left) and (
+                end <= _PROBE or _continues(forms, text[:end][::-1], bisect_left)
+            ):
                 return text[end:]
         return text
 
@@ -282,9 +301,13 @@ class Masker:
         window = text[max(0, end - self._longest + 1) :]
         match = self._form_run.match(window[::-1])
         run = match.end() if match else 0
+        from bisect import bisect_left  # as in without_cut_head
+
         for start in range(end - run, end):
             probe = text[start : start + _PROBE]
-            if _continues(self._forms, probe) and (end - start <= _PROBE or _continues(self._forms, text[start:])):
+            if _continues(self._forms, probe, bisect_left) and (
+                end - start <= _PROBE or _continues(self._forms, text[start:], bisect_left)
+            ):
                 return end - start
         return 0
 
@@ -297,9 +320,9 @@ def _distinct_key(key: str, masked: Mapping[Any, Any], original: Mapping[Any, An
     return f"{key}#{number}"
 
 
-def _continues(forms: list[str], head: str) -> bool:
-    """Whether one of the sorted ``forms`` starts with ``head`` and is longer than it."""
-    index = bisect.bisect_left(forms, head)
+def _continues(forms: list[str], head: str, bisect_left: Callable[[list[str], str], int]) -> bool:
+    """Whether one of the sorted ``forms`` starts with ``head`` and is longer than it (``bisect.bisect_left``)."""
+    index = bisect_left(forms, head)
     while index < len(forms) and forms[index].startswith(head):
         if len(forms[index]) > len(head):
             return True

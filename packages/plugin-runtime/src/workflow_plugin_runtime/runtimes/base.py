@@ -13,15 +13,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-from workflow_plugin_sdk.protocol import LogRecord, Request, Response
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._frozen import FrozenRecord
 from ..config import RuntimeKind
 from ..errors import Failure
 from ..plugins.manifest import DEFAULT_TIMEOUT_S
 from ..workflows.mount_sources import Mount
+
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import LogRecord, Request, Response
 
 __all__ = [
     "DEFAULT_CPUS",
@@ -51,7 +52,7 @@ DEFAULT_MEMORY_BYTES = 512 * MiB
 DEFAULT_CPUS = 1.0
 DEFAULT_PIDS = 256
 
-LogCallback = Callable[[LogRecord], None]
+LogCallback = Callable[["LogRecord"], None]
 
 _set = object.__setattr__
 

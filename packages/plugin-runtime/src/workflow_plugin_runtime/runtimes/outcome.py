@@ -31,12 +31,16 @@ import json
 import re
 import signal
 
-from workflow_plugin_sdk.protocol import ProtocolError, Response, decode_response
+from workflow_plugin_sdk.protocol import ProtocolError, decode_response
 
 from .._frozen import FrozenRecord
 from .._util.control_chars import neutralise_controls
 from ..errors import Failure, FailureKind
 from ..masking.masker import Masker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import Response
 
 __all__ = [
     "COMMAND_NOT_FOUND",

@@ -7,10 +7,14 @@ stop the plugin instead of buffering or deadlocking.
 
 from __future__ import annotations
 
-from workflow_plugin_sdk.protocol import LogRecord, parse_log_line
+from workflow_plugin_sdk.protocol import parse_log_line
 
 from .base import LogCallback
 from .outcome import STDERR_WINDOW_BYTES, tail_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import LogRecord
 
 __all__ = [
     "BoundedStdout",

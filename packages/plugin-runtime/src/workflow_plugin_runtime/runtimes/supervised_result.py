@@ -10,13 +10,14 @@ the limits it saw hit, when its scratch folder was made and removed) and
 
 from __future__ import annotations
 
-from typing import IO, Protocol
-
-from workflow_plugin_sdk.protocol import LogRecord
+from typing import IO, TYPE_CHECKING, Protocol
 
 from .._frozen import FrozenRecord
 from .base import Invocation, InvocationResult, Metrics, RuntimeKind, Timings
 from .outcome import Ending, Termination, classify
+
+if TYPE_CHECKING:  # the protocol's message classes, in annotations only: a run never builds them
+    from workflow_plugin_sdk.protocol import LogRecord
 
 __all__ = ["ProcessOutcome", "Reaped", "SupervisedProcess", "supervised_result"]
 
