@@ -6,6 +6,7 @@ A process worker and a sandbox worker (real bubblewrap, whose pipes are the plug
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -106,3 +107,21 @@ def test_a_worker_that_dies_while_its_call_looks_is_told_with_its_logs(worker):
     assert (line, termination) == (b"", Termination.COMPLETED) and looked(worker)
     assert not worker.alive and worker.exit_status() == (3, None)
     assert [record["message"] for record in logs.records] == ["call 2 crash"]
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [("close-stderr", Termination.COMPLETED), ("close-stdout", Termination.TIMED_OUT)],
+)
+def test_a_worker_that_closed_a_pipe_is_waited_for_asleep(action, expected, gone_within):
+    """A closed pipe is ready at every wait: the wait stops watching it, not spinning to the answer or deadline."""
+    warm = WarmWorker(process_spawn(invocation("pid")), ready_timeout_s=30.0)
+    try:
+        started_cpu = time.thread_time()
+        line, termination = warm.call(invocation(action, {"seconds": 0.5}, timeout_s=2.0), LogStream(1 << 20))
+        used_cpu = time.thread_time() - started_cpu
+        assert termination is expected and (line != b"") is (expected is Termination.COMPLETED)
+        assert used_cpu < 0.1, f"the call's wait used {used_cpu:.2f} s of CPU"
+    finally:
+        warm.kill()
+    assert gone_within(warm.process.pid)

@@ -260,26 +260,25 @@ class WarmWorker:
                     self._drain(self.stderr_fd, logs.feed)
                     self.alive = False
                     return None
-                if fd == self.stdout_fd:
-                    self._drain(self.stdout_fd, buffer.extend)
-                else:
-                    self._drain(self.stderr_fd, logs.feed)
+                if self._drain(fd, buffer.extend if fd == self.stdout_fd else logs.feed):
+                    # A pipe the worker closed is ready at every wait: watched on, it would spin to the deadline.
+                    self._poller.unregister(fd)
         line = bytes(buffer[: end + 1])
         del buffer[: end + 1]
         return line
 
     @staticmethod
-    def _drain(fd: int, sink: object) -> None:
-        """Read what is in the pipe; a short read means it is empty (no EAGAIN round trip)."""
+    def _drain(fd: int, sink: object) -> bool:
+        """Read what is in the pipe; a short read means it is empty (no EAGAIN round trip). True at its end."""
         while True:
             try:
                 data = os.read(fd, _READ_CHUNK)
             except OSError:  # BlockingIOError included: nothing (more) to read
-                return
+                return False
             if data:
                 sink(data)  # type: ignore[operator]  # bytearray.extend or LogStream.feed
             if len(data) < _READ_CHUNK:
-                return
+                return not data
 
     def _send(self, data: bytes, deadline: float) -> bool:
         try:
