@@ -82,3 +82,11 @@ def test_the_protocol_loads_none_of_the_plugin_author_api() -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'define_actions'"):
         workflow_plugin_sdk.define_actions  # noqa: B018 - the lookup is the test
+
+
+@pytest.mark.parametrize("module", ["workflow_plugin_sdk", "workflow_plugin_sdk.protocol"])
+def test_dir_lists_the_names_that_load_on_first_use_before_they_do(module: str) -> None:
+    """``dir()`` (completion, ``help()``, ``inspect``) sees what ``__all__`` promises, loaded or not (PEP 562)."""
+    code = f"import {module} as m; print(sorted(set(m.__all__) - set(dir(m))))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

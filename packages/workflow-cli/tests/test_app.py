@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from workflow_cli import __version__
 
@@ -9,6 +11,13 @@ def test_version_prints_the_distribution_version(run_cli):
     done = run_cli("--version")
     assert done.returncode == 0
     assert done.stdout.strip() == f"workflow {__version__}"
+
+
+def test_dir_lists_the_version_before_its_first_use():
+    """``__version__`` loads on first use (PEP 562); ``dir()`` lists it all the same, as ``__all__`` does."""
+    code = "import workflow_cli; print('__version__' in dir(workflow_cli), 'workflow_cli.__about__' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", f"import sys; {code}"], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"]
 
 
 def test_help_lists_commands_and_examples(run_cli):

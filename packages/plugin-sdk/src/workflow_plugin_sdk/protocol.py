@@ -108,3 +108,7 @@ _EXPORTS = dict.fromkeys(
 def __getattr__(name: str) -> object:
     """The message classes, built (with ``typing``) on first use: the engine names them in annotations only."""
     return _load_export(globals(), _EXPORTS, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,3 +20,7 @@ def __getattr__(name: str) -> object:
 
     globals()[name] = __version__
     return __version__
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
