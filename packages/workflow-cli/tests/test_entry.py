@@ -242,3 +242,15 @@ def test_a_program_calling_main_keeps_its_own_exit(cli_env, tmp_path):
 
     assert done.returncode == 3, done.stderr
     assert lines == [{"handler": True}, {"torn_down": True}]
+
+
+def test_a_program_that_imports_main_and_catches_its_exit_keeps_its_own(cli_env, tmp_path):
+    # ``main`` is a name of ``__main__`` here too, as in the console script: what tells them apart is the catch.
+    script = EXIT_WATCH.replace("main()\n", "try:\n    main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n")
+    flow = tmp_path / f"exit-importer-{tmp_path.name}.yaml"
+    flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
+
+    done, lines = _probe_lines(script, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env)
+
+    assert done.returncode == 3, done.stderr
+    assert lines == [{"handler": True}, {"torn_down": True}]

@@ -30,6 +30,10 @@ from .terminal import (
     terminal_columns,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module starts every command
+if TYPE_CHECKING:
+    from types import FrameType
+
 __all__ = ["RUNNING_GC_THRESHOLD", "START_UP_GC_THRESHOLD", "main", "resume_cyclic_gc"]
 
 
@@ -111,8 +115,37 @@ def main() -> None:
 
 
 def _is_the_program() -> bool:
-    """Whether ``__main__`` runs this ``main``: the console script, ``python -m workflow_cli``, a ``-c`` calling it."""
-    return getattr(sys.modules.get("__main__"), "main", None) is main
+    """Whether the exit ``main`` raises ends the program: no caller of it would catch it.
+
+    So in the console script, ``python -m workflow_cli``, a ``-c`` calling it;
+    not where a caller has a ``try`` or ``with`` around the call (a test
+    runner, a program that goes on after it: its exit and its status are
+    its own), which its code's exception table says (as ``dis`` reads it).
+    """
+    frame: FrameType | None = sys._getframe(2)  # main's caller
+    while frame is not None:
+        if _handled_at(frame.f_code.co_exceptiontable, frame.f_lasti):
+            return False
+        frame = frame.f_back
+    return True
+
+
+def _handled_at(exception_table: bytes, offset: int) -> bool:
+    """Whether a handler covers the instruction at byte ``offset``: an entry of the code's exception table.
+
+    Each entry is four numbers (start and length in code units, the
+    handler's target, its stack depth): varints of 6-bit groups, bit 6
+    saying another group follows, bit 7 marking an entry's first byte.
+    """
+    numbers = []
+    value = 0
+    for byte in exception_table:
+        value = (value << 6) | (byte & 63)
+        if not byte & 64:
+            numbers.append(value)
+            value = 0
+    entries = zip(numbers[::4], numbers[1::4], strict=True)
+    return any(start * 2 <= offset < (start + length) * 2 for start, length in entries)
 
 
 def _run(argv: list[str]) -> None:
