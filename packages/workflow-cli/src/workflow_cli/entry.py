@@ -122,7 +122,9 @@ def _is_the_program() -> bool:
     runner, a program that goes on after it: its exit and its status are
     its own), which its code's exception table says (as ``dis`` reads it).
     """
-    frame: FrameType | None = sys._getframe(2)  # main's caller
+    frame: FrameType | None = sys._getframe(1).f_back  # main's caller; None when C calls main (an embedder)
+    if frame is None:
+        return False
     while frame is not None:
         if _handled_at(frame.f_code.co_exceptiontable, frame.f_lasti):
             return False
