@@ -51,9 +51,9 @@ class _ProcessEnd:
     It stays out of the way where it could lose anything: where a handler
     was registered before it (it would run after this one: a
     ``sitecustomize``'s, a coverage tool's), where ``main()`` did not end
-    with an exit status (an uncaught exception), where it is not the
-    program's ``main`` (a test runner or another program calling it: their
-    exit and its status are theirs), or where a standard stream cannot be
+    with an exit status (an uncaught exception), where a caller would catch
+    its exit (a test runner, a program that goes on after it: their exit
+    and its status are theirs), or where a standard stream cannot be
     flushed (the interpreter reports that and exits 120).
     """
 
@@ -108,7 +108,7 @@ def main() -> None:
     # are skipped, and freed by the process's end; only cyclic garbage keeps its finalizers unrun, as
     # Python never promised at exit (what the CLI writes is closed, and flushed, before this point).
     gc.freeze()
-    # Only a status the interpreter would pass on as it is, and only where this is the program's own main().
+    # Only a status the interpreter would pass on as it is, and only where nothing above catches this exit.
     if (code is None or (isinstance(code, int) and 0 <= code <= 255)) and _is_the_program():
         _process_end.status = 0 if code is None else int(code)
     sys.exit(code)
