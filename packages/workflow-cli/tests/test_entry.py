@@ -259,14 +259,6 @@ def test_a_program_that_imports_main_and_catches_its_exit_keeps_its_own(cli_env,
 def test_main_called_with_no_python_caller_ends_as_ever(cli_env, tmp_path):
     # An atexit callback is called from C, with no frame above it: nothing to tell whether a caller catches.
     script = "import atexit, sys\nsys.argv = ['workflow', '--version']\nfrom workflow_cli.entry import main\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script + "atexit.register(main)\n"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=cli_env,
-        timeout=120,
-        check=False,
-    )
+    done, _ = _probe_lines(script + "atexit.register(main)\n", probe=tmp_path / "probe.json", env=cli_env)
     assert (done.returncode, done.stdout.startswith("workflow ")) == (0, True), done.stderr
     assert "Error" not in done.stderr.replace("SystemExit: 0", ""), done.stderr
