@@ -230,27 +230,24 @@ def test_after_an_earlier_handler_the_interpreter_ends_as_ever(cli_env, tmp_path
     assert lines == [{"handler": True}, {"earlier_handler": True}, {"torn_down": True}]
 
 
-def test_a_program_calling_main_keeps_its_own_exit(cli_env, tmp_path):
-    # A test runner or another program that calls main() and goes on: its exit, status and teardown are its own.
-    script = EXIT_WATCH.replace("from workflow_cli.entry import main\n", "from workflow_cli import entry\n").replace(
+CALLERS = {
+    "module": EXIT_WATCH.replace("from workflow_cli.entry import main\n", "from workflow_cli import entry\n").replace(
         "main()\n", "try:\n    entry.main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"
-    )
+    ),
+    # ``main`` a name of ``__main__`` here too, as in the console script: what tells them apart is the catch.
+    "imported-main": EXIT_WATCH.replace("main()\n", "try:\n    main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"),
+}
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_a_program_calling_main_keeps_its_own_exit(caller, cli_env, tmp_path):
+    # A test runner or another program that calls main() and goes on: its exit, status and teardown are its own.
     flow = tmp_path / f"exit-caller-{tmp_path.name}.yaml"
     flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
 
-    done, lines = _probe_lines(script, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env)
-
-    assert done.returncode == 3, done.stderr
-    assert lines == [{"handler": True}, {"torn_down": True}]
-
-
-def test_a_program_that_imports_main_and_catches_its_exit_keeps_its_own(cli_env, tmp_path):
-    # ``main`` is a name of ``__main__`` here too, as in the console script: what tells them apart is the catch.
-    script = EXIT_WATCH.replace("main()\n", "try:\n    main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n")
-    flow = tmp_path / f"exit-importer-{tmp_path.name}.yaml"
-    flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
-
-    done, lines = _probe_lines(script, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env)
+    done, lines = _probe_lines(
+        CALLERS[caller], "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env
+    )
 
     assert done.returncode == 3, done.stderr
     assert lines == [{"handler": True}, {"torn_down": True}]
