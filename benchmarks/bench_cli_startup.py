@@ -47,7 +47,7 @@ Every command gets its own user config, data, cache and state dirs; the
 compiled schema validators are cached on disk after the first (uncounted)
 round, as on a user's machine, and so are the modules' ``.pyc`` files
 (``PYTHONDONTWRITEBYTECODE`` is dropped: an install compiles them too). ``workflow`` is a console script written
-here exactly as pip writes one for ``workflow_cli.entry:main``.
+here exactly as pip writes one for ``workflow_cli.entry:command``.
 
 Run: ``.venv/bin/python benchmarks/bench_cli_startup.py [--runs N] [--quick]``
 (``--quick``: 3 rounds, the same table, for a check that it runs).
@@ -130,10 +130,10 @@ print(neutralise_controls(str(file)), len(check.workflow.tasks), check.workflow.
 CONSOLE_SCRIPT = """\
 import re
 import sys
-from workflow_cli.entry import main
+from workflow_cli.entry import command
 if __name__ == '__main__':
     sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
-    sys.exit(main())
+    sys.exit(command())
 """
 
 

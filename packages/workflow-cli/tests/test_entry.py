@@ -151,7 +151,7 @@ import atexit, json, os, sys
 out, sys.argv = sys.argv[1], ["workflow", *sys.argv[2:]]
 if out.endswith("-first.json"):  # a handler registered before the entry point's: the interpreter's exit, as ever
     atexit.register(lambda: open(out, "a").write(json.dumps({"earlier_handler": True}) + "\\n"))
-from workflow_cli.entry import main
+from workflow_cli.entry import command, main
 
 
 class TornDown:  # freed when the interpreter's teardown clears the sys module, which the fast end skips
@@ -164,11 +164,11 @@ class TornDown:  # freed when the interpreter's teardown clears the sys module, 
 
 sys.torn_down_probe = TornDown(out)
 atexit.register(lambda: open(out, "a").write(json.dumps({"handler": True}) + "\\n"))
-main()
+command()
 """
-"""The entry point with an ``atexit`` handler registered after its import (and, for a probe file named
-``*-first.json``, one before it too), and an object freed only by the interpreter's teardown: each writes a
-line to the probe file."""
+"""The console script's entry point with an ``atexit`` handler registered after its import (and, for a probe
+file named ``*-first.json``, one before it too), and an object freed only by the interpreter's teardown: each
+writes a line to the probe file."""
 
 
 def _probe_lines(
@@ -207,10 +207,22 @@ def test_a_run_ends_without_the_teardown_and_loses_nothing(action, expected_code
     assert done.stderr.rstrip().endswith(f"run record: {records[0]}")  # stderr flushed whole too
 
 
-def test_invalid_input_keeps_its_exit_code_and_message_without_the_teardown(cli_env, tmp_path):
+ENTRY_POINTS = {
+    "console-script": EXIT_WATCH,
+    "python-m": EXIT_WATCH.replace(
+        "command()\n", "import runpy\nrunpy.run_module('workflow_cli', run_name='__main__')\n"
+    ),
+}
+"""The two ways the package runs as a program of its own: the console script's function, ``python -m workflow_cli``."""
+
+
+@pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
+def test_invalid_input_keeps_its_exit_code_and_message_without_the_teardown(entry_point, cli_env, tmp_path):
     missing = tmp_path / f"missing-{tmp_path.name}.yaml"
 
-    done, lines = _probe_lines(EXIT_WATCH, "validate", str(missing), probe=tmp_path / "probe.json", env=cli_env)
+    done, lines = _probe_lines(
+        ENTRY_POINTS[entry_point], "validate", str(missing), probe=tmp_path / "probe.json", env=cli_env
+    )
 
     assert done.returncode == 2
     assert "file not found" in done.stderr
@@ -231,31 +243,25 @@ def test_after_an_earlier_handler_the_interpreter_ends_as_ever(cli_env, tmp_path
 
 
 CALLERS = {
-    "module": EXIT_WATCH.replace("from workflow_cli.entry import main\n", "from workflow_cli import entry\n").replace(
-        "main()\n", "try:\n    entry.main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"
-    ),
-    # ``main`` a name of ``__main__`` here too, as in the console script: what tells them apart is the catch.
-    "imported-main": EXIT_WATCH.replace("main()\n", "try:\n    main()\nexcept SystemExit:\n    pass\nsys.exit(3)\n"),
+    "module": EXIT_WATCH.replace("command()\n", "from workflow_cli import entry\ntry:\n    entry.main()\n"),
+    "imported-main": EXIT_WATCH.replace("command()\n", "try:\n    main()\n"),
 }
+"""Programs that run the CLI in their own process through ``main`` and go on after it (a test runner, say)."""
+GO_ON = (
+    "except SystemExit:\n    pass\nsys.unclosed = open(out + '.own', 'w')\nsys.unclosed.write('kept')\nsys.exit(3)\n"
+)
+"""Left open on ``sys``, whose names the teardown clears: the file is flushed only if the teardown runs."""
 
 
 @pytest.mark.parametrize("caller", sorted(CALLERS))
 def test_a_program_calling_main_keeps_its_own_exit(caller, cli_env, tmp_path):
-    # A test runner or another program that calls main() and goes on: its exit, status and teardown are its own.
     flow = tmp_path / f"exit-caller-{tmp_path.name}.yaml"
     flow.write_text("name: ending\ntasks:\n  a: {uses: tests/e2e.number, inputs: {value: 5}}\n", encoding="utf-8")
 
     done, lines = _probe_lines(
-        CALLERS[caller], "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env
+        CALLERS[caller] + GO_ON, "run", str(flow), "-p", str(PLUGINS), probe=tmp_path / "probe.json", env=cli_env
     )
 
     assert done.returncode == 3, done.stderr
-    assert lines == [{"handler": True}, {"torn_down": True}]
-
-
-def test_main_called_with_no_python_caller_ends_as_ever(cli_env, tmp_path):
-    # An atexit callback is called from C, with no frame above it: nothing to tell whether a caller catches.
-    script = "import atexit, sys\nsys.argv = ['workflow', '--version']\nfrom workflow_cli.entry import main\n"
-    done, _ = _probe_lines(script + "atexit.register(main)\n", probe=tmp_path / "probe.json", env=cli_env)
-    assert (done.returncode, done.stdout.startswith("workflow ")) == (0, True), done.stderr
-    assert "Error" not in done.stderr.replace("SystemExit: 0", ""), done.stderr
+    assert lines == [{"handler": True}, {"torn_down": True}]  # its own teardown
+    assert (tmp_path / "probe.json.own").read_text(encoding="utf-8") == "kept"

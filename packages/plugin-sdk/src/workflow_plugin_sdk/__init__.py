@@ -61,21 +61,13 @@ _EXPORTS = {
 
 
 def __getattr__(name: str) -> object:
-    return _load_export(globals(), _EXPORTS, name)
-
-
-def _load_export(namespace: dict[str, object], exports: dict[str, str], name: str) -> object:
-    """``name`` from its private module (``exports``), kept in the asking module's ``namespace`` (PEP 562).
-
-    Shared with :mod:`.protocol`, whose message classes load the same way.
-    """
-    module = exports.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     qualified = f"{__name__}.{module}"
     __import__(qualified)
     value = getattr(sys.modules[qualified], name)
-    namespace[name] = value
+    globals()[name] = value
     return value
 
 

@@ -8,7 +8,6 @@ names them in annotations only, and builds its requests with the functions.
 
 from __future__ import annotations
 
-from . import _load_export
 from ._errors import ProtocolError
 from ._protocol import (
     CONTEXT_FIELDS,
@@ -102,12 +101,18 @@ _EXPORTS = dict.fromkeys(
     ),
     "_messages",
 )
-"""The names that load on first use, and their private module (as the package root's)."""
+"""The names that load on first use, and their private module (as the package root's ``_EXPORTS``)."""
 
 
 def __getattr__(name: str) -> object:
     """The message classes, built (with ``typing``) on first use: the engine names them in annotations only."""
-    return _load_export(globals(), _EXPORTS, name)
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _messages
+
+    value = getattr(_messages, name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -30,11 +30,7 @@ from .terminal import (
     terminal_columns,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module starts every command
-if TYPE_CHECKING:
-    from types import FrameType
-
-__all__ = ["RUNNING_GC_THRESHOLD", "START_UP_GC_THRESHOLD", "main", "resume_cyclic_gc"]
+__all__ = ["RUNNING_GC_THRESHOLD", "START_UP_GC_THRESHOLD", "command", "main", "resume_cyclic_gc"]
 
 
 class _ProcessEnd:
@@ -45,16 +41,16 @@ class _ProcessEnd:
     finalises every module, freeing each object one by one: 2-3 ms after a
     ``workflow run``, which loads some 180 modules (docs/performance.md,
     "`workflow run`'s fixed cost: the interpreter's teardown skipped"), and
-    nothing anyone can see, since every file the CLI writes is closed (a record also
-    ``fsync``ed) before its command returns. Registered when this module is
-    imported, this handler is called after every handler registered later.
-    It stays out of the way where it could lose anything: where a handler
-    was registered before it (it would run after this one: a
-    ``sitecustomize``'s, a coverage tool's), where ``main()`` did not end
-    with an exit status (an uncaught exception), where a caller would catch
-    its exit (a test runner, a program that goes on after it: their exit
-    and its status are theirs), or where a standard stream cannot be
-    flushed (the interpreter reports that and exits 120).
+    nothing anyone can see, since every file the CLI writes is closed (a
+    record also ``fsync``ed) before its command returns. Registered when
+    this module is imported, this handler is called after every handler
+    registered later. It acts only for :func:`command`, the process's own
+    entry point, and stays out of the way where it could lose anything:
+    where a handler was registered before it (it would run after this one:
+    a ``sitecustomize``'s, a coverage tool's), where the command did not
+    end with an exit status the interpreter passes on as it is (an uncaught
+    exception), or where a standard stream cannot be flushed (the
+    interpreter reports that and exits 120).
     """
 
     def __init__(self) -> None:
@@ -108,46 +104,24 @@ def main() -> None:
     # are skipped, and freed by the process's end; only cyclic garbage keeps its finalizers unrun, as
     # Python never promised at exit (what the CLI writes is closed, and flushed, before this point).
     gc.freeze()
-    # Only a status the interpreter would pass on as it is, and only where nothing above catches this exit.
-    if (code is None or (isinstance(code, int) and 0 <= code <= 255)) and _is_the_program():
-        _process_end.status = 0 if code is None else int(code)
     sys.exit(code)
 
 
-def _is_the_program() -> bool:
-    """Whether the exit ``main`` raises ends the program: no caller of it would catch it.
+def command() -> None:
+    """The ``workflow`` console script and ``python -m workflow_cli``: :func:`main`, in a process of its own.
 
-    So in the console script, ``python -m workflow_cli``, a ``-c`` calling it;
-    not where a caller has a ``try`` or ``with`` around the call (a test
-    runner, a program that goes on after it: its exit and its status are
-    its own), which its code's exception table says (as ``dis`` reads it).
+    The process is the command's, so it ends without the interpreter's
+    teardown (:class:`_ProcessEnd`). A program that runs the CLI in its own
+    process, and goes on after it, calls :func:`main`: its exit, status and
+    teardown stay its own.
     """
-    frame: FrameType | None = sys._getframe(1).f_back  # main's caller; None when C calls main (an embedder)
-    if frame is None:
-        return False
-    while frame is not None:
-        if _handled_at(frame.f_code.co_exceptiontable, frame.f_lasti):
-            return False
-        frame = frame.f_back
-    return True
-
-
-def _handled_at(exception_table: bytes, offset: int) -> bool:
-    """Whether a handler covers the instruction at byte ``offset``: an entry of the code's exception table.
-
-    Each entry is four numbers (start and length in code units, the
-    handler's target, its stack depth): varints of 6-bit groups, bit 6
-    saying another group follows, bit 7 marking an entry's first byte.
-    """
-    numbers = []
-    value = 0
-    for byte in exception_table:
-        value = (value << 6) | (byte & 63)
-        if not byte & 64:
-            numbers.append(value)
-            value = 0
-    entries = zip(numbers[::4], numbers[1::4], strict=True)
-    return any(start * 2 <= offset < (start + length) * 2 for start, length in entries)
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or (isinstance(code, int) and 0 <= code <= 255):  # else the interpreter's conversion
+            _process_end.status = 0 if code is None else code
+        raise
 
 
 def _run(argv: list[str]) -> None:
