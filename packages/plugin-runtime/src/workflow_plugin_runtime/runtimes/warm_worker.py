@@ -310,8 +310,9 @@ class WarmWorker:
         waited = True
         if self._send(encode_message(request), deadline.at):  # type: ignore[arg-type]  # a Request with its id
             waited = b"\n" not in self._buffer
+            look_until = self.answer_wait.begin(start)  # outside the try: an end() never pops a begin() not made
             try:
-                line = self._read_line(deadline, logs, look_until=self.answer_wait.begin(start))
+                line = self._read_line(deadline, logs, look_until=look_until)
             finally:
                 self.answer_wait.end(None if line is None else time.monotonic() - start)
         if line is None or not waited:
