@@ -25,7 +25,8 @@ import yaml
 
 from workflow_plugin_runtime._util.control_chars import neutralise_controls
 from workflow_plugin_runtime.errors import Severity
-from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend, secret_forms
+from workflow_plugin_runtime.masking.forms import secret_forms
+from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend
 
 SECRET = "tok <wörd> & 'q' \"x\" /+=!*()~;:@#`"
 """Holds every character some writer escapes: space, markup, both quotes, URL-reserved, non-ASCII."""

@@ -25,7 +25,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend, secret_forms
+from workflow_plugin_runtime.masking.forms import secret_forms
+from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend
 
 WRITE_BREAK = "|"
 SHORT_TEXT = 300

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from workflow_plugin_runtime._util.control_chars import neutralise_controls
 from workflow_plugin_runtime.errors import Severity
-from workflow_plugin_runtime.masking.masker import MASK, MIN_SECRET_LENGTH, Masker, MatchBackend, secret_forms
+from workflow_plugin_runtime.masking.forms import MIN_SECRET_LENGTH, secret_forms
+from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend
 
 SECRET = 'p@ss "w/rd"+é=ok'
 

@@ -15,7 +15,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflow_plugin_runtime.masking.masker import MASK, MIN_SECRET_LENGTH, Masker, MatchBackend, secret_forms
+from workflow_plugin_runtime.masking.forms import MIN_SECRET_LENGTH, secret_forms
+from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend
 
 SPECIAL = " \t\n\r\"'`\\&+;:,=/%?#@!$^()[]{}<>|.-_~\x00\x1b\u00a0\u2028é€𝄞"
 SECRET_CHARS = st.one_of(

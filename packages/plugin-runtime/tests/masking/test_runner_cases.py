@@ -41,7 +41,8 @@ import json
 import pytest
 
 from workflow_plugin_runtime.errors import Severity
-from workflow_plugin_runtime.masking.masker import MASK, MIN_SECRET_LENGTH, Masker, MatchBackend
+from workflow_plugin_runtime.masking.forms import MIN_SECRET_LENGTH
+from workflow_plugin_runtime.masking.masker import MASK, Masker, MatchBackend
 
 SECRET_MASKER = "runner-src/Test/L0/SecretMaskerL0.cs"
 VALUE_MASK = "runner-src/Test/L0/ValueMaskL0.cs"

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from workflow_plugin_runtime.masking.masker import MIN_SECRET_LENGTH, Masker
+from workflow_plugin_runtime.masking.forms import MIN_SECRET_LENGTH
+from workflow_plugin_runtime.masking.masker import Masker
 from workflow_plugin_runtime.runtimes.outcome import STDERR_WINDOW_BYTES, TAIL_CUT_MARK, masked_tail
 from workflow_plugin_runtime.runtimes.streams import BoundedStdout, LogStream
 from workflow_plugin_sdk.protocol import LogRecord

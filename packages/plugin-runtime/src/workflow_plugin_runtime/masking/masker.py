@@ -34,17 +34,14 @@ from typing import TYPE_CHECKING, Any, final
 from ..errors import Problem, Severity
 
 if TYPE_CHECKING:
-    from .forms import MIN_SECRET_LENGTH, secret_forms
     from .matcher import FormMatcher
     from .regex_matcher import RegexMatcher
 
 __all__ = [
     "MASK",
-    "MIN_SECRET_LENGTH",
     "Masker",
     "MatchBackend",
     "StreamMasker",
-    "secret_forms",
     "short_secret_warning",
 ]
 
@@ -63,18 +60,6 @@ class MatchBackend(enum.Enum):
     AUTO = "auto"
     HYPERSCAN = "hyperscan"
     REGEX = "regex"
-
-
-def __getattr__(name: str) -> object:
-    """``MIN_SECRET_LENGTH`` and ``secret_forms``, from :mod:`.forms`, loaded when a secret is first masked.
-
-    A run without secrets (most trusted runs) builds its masker without them.
-    """
-    if name not in ("MIN_SECRET_LENGTH", "secret_forms"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import forms
-
-    return getattr(forms, name)
 
 
 def short_secret_warning(key: str, value: str) -> Problem | None:
